@@ -1,0 +1,147 @@
+"""Where DICOM bytes come from: a folder tree or a zip archive read in place.
+
+3D-IRCADb-01 ships each patient as ``PATIENT_DICOM.zip`` and ``MASKS_DICOM.zip``; users should not
+have to unzip by hand, so both kinds of source offer the same small interface to the reader.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import zipfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from .errors import PathMissingError, PermissionDeniedError
+
+#: Names skipped without a word: they are never DICOM.
+SKIPPED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "DICOMDIR"})
+
+
+class DicomSource(Protocol):
+    """A flat list of entries (files or zip members) that may hold DICOM."""
+
+    label: str
+
+    def entries(self) -> list[str]: ...
+
+    def display_name(self, entry: str) -> str: ...
+
+    def open(self, entry: str) -> BinaryIO: ...
+
+    def size(self, entry: str) -> int: ...
+
+    def is_file_backed(self) -> bool: ...
+
+
+class FolderSource:
+    """Every file below a folder (recursively), hidden files and known junk excluded."""
+
+    def __init__(self, root: Path, exclude_dirs: frozenset[str] = frozenset()) -> None:
+        self.root = Path(root)
+        self.label = str(self.root)
+        self._exclude_dirs = exclude_dirs
+        self._entries: list[str] | None = None
+
+    def entries(self) -> list[str]:
+        if self._entries is None:
+            self._entries = sorted(self._walk(self.root))
+        return self._entries
+
+    def _walk(self, folder: Path) -> list[str]:
+        found: list[str] = []
+        try:
+            with os.scandir(folder) as it:
+                items = list(it)
+        except PermissionError as exc:
+            raise PermissionDeniedError(folder, "permission denied: cannot list the folder") from exc
+        except FileNotFoundError as exc:
+            raise PathMissingError(folder, "folder does not exist") from exc
+        for item in items:
+            if item.name.startswith(".") or item.name in SKIPPED_NAMES:
+                continue
+            if item.is_dir(follow_symlinks=True):
+                if item.name not in self._exclude_dirs:
+                    found.extend(self._walk(Path(item.path)))
+            elif item.is_file(follow_symlinks=True):
+                found.append(item.path)
+        return found
+
+    def display_name(self, entry: str) -> str:
+        return entry
+
+    def open(self, entry: str) -> BinaryIO:
+        return open(entry, "rb")
+
+    def size(self, entry: str) -> int:
+        return os.path.getsize(entry)
+
+    def is_file_backed(self) -> bool:
+        return True
+
+
+class ZipSource:
+    """Members of a zip archive under a prefix, read without extracting.
+
+    Each thread keeps its own ``ZipFile`` handle so members decompress in parallel
+    (zlib releases the GIL).
+    """
+
+    def __init__(self, archive: Path, prefix: str = "") -> None:
+        self.archive = Path(archive)
+        self.prefix = prefix
+        self.label = f"{self.archive}!{prefix}" if prefix else str(self.archive)
+        self._local = threading.local()
+        try:
+            with zipfile.ZipFile(self.archive) as zf:
+                infos = zf.infolist()
+        except PermissionError as exc:
+            raise PermissionDeniedError(self.archive, "permission denied") from exc
+        except (zipfile.BadZipFile, OSError) as exc:
+            from .errors import AllFilesCorruptError
+
+            raise AllFilesCorruptError(self.archive, f"not a readable zip archive ({exc})") from exc
+        self._sizes = {
+            info.filename: info.file_size
+            for info in infos
+            if not info.is_dir()
+            and info.filename.startswith(prefix)
+            and not _is_junk(info.filename)
+        }
+
+    def _zip(self) -> zipfile.ZipFile:
+        handle = getattr(self._local, "zip", None)
+        if handle is None:
+            handle = zipfile.ZipFile(self.archive)
+            self._local.zip = handle
+        return handle
+
+    def entries(self) -> list[str]:
+        return sorted(self._sizes)
+
+    def display_name(self, entry: str) -> str:
+        return f"{self.archive}!{entry}"
+
+    def open(self, entry: str) -> BinaryIO:
+        return io.BytesIO(self._zip().read(entry))
+
+    def size(self, entry: str) -> int:
+        return self._sizes[entry]
+
+    def is_file_backed(self) -> bool:
+        return False
+
+    def subfolders(self) -> list[str]:
+        """Names of the first-level folders below the prefix (organ names in MASKS_DICOM)."""
+        names = {
+            name[len(self.prefix) :].split("/", 1)[0]
+            for name in self._sizes
+            if "/" in name[len(self.prefix) :]
+        }
+        return sorted(names)
+
+
+def _is_junk(member: str) -> bool:
+    parts = member.split("/")
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts) or parts[-1] in SKIPPED_NAMES

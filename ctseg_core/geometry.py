@@ -1,0 +1,173 @@
+"""Slice geometry: order, spacing and the voxel-to-patient affine.
+
+Slice order by file name or InstanceNumber alone is a known source of flipped and shuffled
+volumes, so ctseg orders slices by projecting ImagePositionPatient onto the slice normal
+(row direction × column direction), as highdicom does. Only where positions or orientation are
+missing does it fall back to InstanceNumber, then to natural file-name order, and it says so.
+
+Conventions used everywhere in ctseg:
+- volumes are indexed ``[z, y, x]`` = ``[slice, row, column]``;
+- ``spacing_mm`` is ``(dz, dy, dx)``: dz between slice centres along the normal, dy between rows,
+  dx between columns (DICOM PixelSpacing is ``[dy, dx]``);
+- patient coordinates are DICOM LPS millimetres.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+#: Positions closer than this along the normal are the same slice (mm).
+POSITION_TOLERANCE_MM = 1e-3
+#: A step differing from the median step by more than this fraction is "uneven".
+UNEVEN_TOLERANCE = 0.01
+#: A step larger than this multiple of the median step is a gap (missing slices).
+GAP_FACTOR = 1.5
+
+SLICE_ORDER_POSITION = "position"
+SLICE_ORDER_INSTANCE = "instance"
+SLICE_ORDER_FILENAME = "filename"
+
+
+def slice_normal(orientation: Sequence[float]) -> np.ndarray:
+    """Unit normal of a slice from ImageOrientationPatient (row cosines, column cosines)."""
+    row = np.asarray(orientation[:3], dtype=np.float64)
+    col = np.asarray(orientation[3:6], dtype=np.float64)
+    normal = np.cross(row, col)
+    length = float(np.linalg.norm(normal))
+    if length < 1e-6:
+        raise ValueError(f"degenerate ImageOrientationPatient {list(orientation)}")
+    return normal / length
+
+
+def natural_sort_key(name: str) -> list[object]:
+    """Key that sorts 'image_2' before 'image_10' (digits compared as numbers)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+@dataclass(frozen=True)
+class SliceOrder:
+    """How the slices of a series are ordered and spaced."""
+
+    order: list[int]  # indices into the input list, in volume order
+    method: str  # SLICE_ORDER_POSITION | SLICE_ORDER_INSTANCE | SLICE_ORDER_FILENAME
+    positions_mm: np.ndarray | None  # position of each ordered slice along the normal
+    warnings: list[str]
+
+
+def order_slices(
+    positions: Sequence[Sequence[float] | None],
+    orientation: Sequence[float] | None,
+    instance_numbers: Sequence[int | None],
+    names: Sequence[str],
+) -> SliceOrder:
+    """Order slices by geometry, with the stated fallbacks.
+
+    1. ImagePositionPatient projected on the normal (needs every position and an orientation);
+    2. InstanceNumber (needs every number, all different);
+    3. natural file-name order.
+    Duplicates along the normal are returned in the order; the caller decides whether they are
+    identical copies (dropped) or an error.
+    """
+    count = len(names)
+    warnings: list[str] = []
+    if orientation is not None and all(p is not None for p in positions):
+        normal = slice_normal(orientation)
+        along = np.array([float(np.dot(normal, p)) for p in positions], dtype=np.float64)  # type: ignore[arg-type]
+        order = sorted(range(count), key=lambda i: (along[i], natural_sort_key(names[i])))
+        return SliceOrder(order, SLICE_ORDER_POSITION, along[order], warnings)
+    missing = "ImageOrientationPatient" if orientation is None else "ImagePositionPatient"
+    numbers = list(instance_numbers)
+    if all(n is not None for n in numbers) and len(set(numbers)) == count:
+        warnings.append(f"{missing} missing: slices ordered by InstanceNumber")
+        order = sorted(range(count), key=lambda i: numbers[i])  # type: ignore[arg-type, return-value]
+        return SliceOrder(order, SLICE_ORDER_INSTANCE, None, warnings)
+    warnings.append(f"{missing} and unique InstanceNumbers missing: slices ordered by file name")
+    order = sorted(range(count), key=lambda i: natural_sort_key(names[i]))
+    return SliceOrder(order, SLICE_ORDER_FILENAME, None, warnings)
+
+
+def duplicate_runs(positions_mm: np.ndarray) -> list[list[int]]:
+    """Groups (indices into the ordered list) of slices sharing one position."""
+    runs: list[list[int]] = []
+    current = [0] if len(positions_mm) else []
+    for i in range(1, len(positions_mm)):
+        if positions_mm[i] - positions_mm[i - 1] <= POSITION_TOLERANCE_MM:
+            current.append(i)
+        else:
+            if len(current) > 1:
+                runs.append(current)
+            current = [i]
+    if len(current) > 1:
+        runs.append(current)
+    return runs
+
+
+def slice_spacing(positions_mm: np.ndarray, names: Sequence[str]) -> tuple[float, list[str]]:
+    """Slice spacing (mm) from positions, with warnings naming gaps and uneven steps.
+
+    Uses the median step: robust to a single gap. SliceThickness is not spacing
+    (overlapping reconstructions have thickness > spacing), so it is never used here.
+    """
+    if len(positions_mm) < 2:
+        return 0.0, []
+    steps = np.diff(positions_mm)
+    median = float(np.median(steps))
+    warnings: list[str] = []
+    gaps = [i for i, s in enumerate(steps) if s > GAP_FACTOR * median]
+    uneven = [
+        i
+        for i, s in enumerate(steps)
+        if i not in gaps and abs(s - median) > UNEVEN_TOLERANCE * median
+    ]
+    for i in gaps:
+        warnings.append(
+            f"gap of {steps[i]:.3g} mm (expected {median:.3g} mm) between slices "
+            f"{i} ({names[i]}) and {i + 1} ({names[i + 1]}): slices may be missing"
+        )
+    if uneven:
+        listed = ", ".join(f"{i}-{i + 1} ({steps[i]:.3g} mm)" for i in uneven[:10])
+        more = f" and {len(uneven) - 10} more" if len(uneven) > 10 else ""
+        warnings.append(
+            f"uneven slice spacing (median {median:.3g} mm) between slices {listed}{more}"
+        )
+    return median, warnings
+
+
+@dataclass(frozen=True)
+class VolumeGeometry:
+    """Where a [z, y, x] voxel grid sits in patient space (DICOM LPS, mm)."""
+
+    origin_mm: tuple[float, float, float]  # ImagePositionPatient of slice 0
+    row_direction: tuple[float, float, float]  # direction of increasing column index (x)
+    column_direction: tuple[float, float, float]  # direction of increasing row index (y)
+    spacing_mm: tuple[float, float, float]  # (dz, dy, dx)
+
+    @property
+    def normal(self) -> np.ndarray:
+        return slice_normal(tuple(self.row_direction) + tuple(self.column_direction))
+
+    def affine_lps(self) -> np.ndarray:
+        """4×4 matrix mapping (x, y, z, 1) voxel indices to LPS mm."""
+        dz, dy, dx = self.spacing_mm
+        affine = np.eye(4)
+        affine[:3, 0] = np.asarray(self.row_direction) * dx
+        affine[:3, 1] = np.asarray(self.column_direction) * dy
+        affine[:3, 2] = self.normal * (dz if dz > 0 else 1.0)
+        affine[:3, 3] = self.origin_mm
+        return affine
+
+    def affine_ras(self) -> np.ndarray:
+        """The same affine in NIfTI's RAS convention (x and y flipped)."""
+        return np.diag([-1.0, -1.0, 1.0, 1.0]) @ self.affine_lps()
+
+    def slice_position_mm(self, z_index: int) -> np.ndarray:
+        """ImagePositionPatient of slice ``z_index``."""
+        return np.asarray(self.origin_mm) + self.normal * self.spacing_mm[0] * z_index
+
+    def voxel_to_mm(self, z: float, y: float, x: float) -> np.ndarray:
+        """Patient position (LPS mm) of a voxel centre."""
+        return (self.affine_lps() @ np.array([x, y, z, 1.0]))[:3]

@@ -1,0 +1,125 @@
+"""Masks: reading them onto a patient's CT grid (DICOM per-slice masks, NIfTI labels).
+
+A mask slice pairs with the CT slice at the same position along the slice normal; where masks
+carry no position, with the CT slice of the same file name (IRCAD's ``image_K``), then with the
+same index. Values are binarised with ``> 0``. A mask that does not fit the CT grid is an error,
+never silently resampled.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dicom_io import UnreadableSlice, read_stored_values, run_parallel
+from .dicom_sources import DicomSource
+from .errors import MaskMismatchError
+from .progress import CancelCheck, ProgressCallback
+
+
+@dataclass(frozen=True)
+class DicomMaskSource:
+    """A folder (or zip prefix) of single-slice DICOM masks, e.g. ``MASKS_DICOM/liver``."""
+
+    source: DicomSource
+
+
+@dataclass(frozen=True)
+class NiftiMaskSource:
+    """A NIfTI label volume; voxels with label > 0 are in the mask."""
+
+    path: Path
+
+
+def load_mask(
+    patient: "Patient",  # noqa: F821 - imported lazily to avoid a cycle
+    name: str,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> np.ndarray:
+    """Read mask ``name`` of a patient onto its CT grid, as bool [z, y, x]; cached in ``patient.masks``."""
+    if name in patient.masks:
+        return patient.masks[name]
+    source = patient.mask_sources.get(name)
+    if source is None:
+        raise KeyError(f"no mask named {name!r}; available: {', '.join(patient.available_masks)}")
+    if isinstance(source, NiftiMaskSource):
+        from .nifti_io import read_nifti_mask
+
+        mask = read_nifti_mask(source.path, patient)
+    else:
+        mask = _read_dicom_mask(source.source, patient, progress, should_cancel)
+    patient.masks[name] = mask
+    return mask
+
+
+def _read_dicom_mask(
+    source: DicomSource,
+    patient: "Patient",  # noqa: F821
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> np.ndarray:
+    from .patient import read_headers
+
+    headers, _ = read_headers(source, progress, should_cancel)
+    images = [h for h in headers if h.is_image]
+    depth, rows, columns = patient.shape
+    if len(images) != depth:
+        raise MaskMismatchError(
+            source.label, f"{len(images)} mask slices for {depth} CT slices: counts must match"
+        )
+    for header in images:
+        if (header.rows, header.columns) != (rows, columns):
+            raise MaskMismatchError(
+                header.name,
+                f"mask is {header.rows}×{header.columns}, CT is {rows}×{columns}: grids must match",
+            )
+    indices = _pair_with_ct(images, patient, source.label)
+    mask = np.zeros(patient.shape, dtype=bool)
+
+    def read_one(i: int) -> None:
+        np.greater(read_stored_values(source, images[i]), 0, out=mask[indices[i]])
+        images[i].raw = None
+
+    for result in run_parallel(list(range(len(images))), read_one, "reading mask", progress, should_cancel):
+        if isinstance(result, UnreadableSlice):
+            raise MaskMismatchError(source.label, str(result))
+        if isinstance(result, BaseException):
+            raise result
+    return mask
+
+
+def _pair_with_ct(images: list, patient: "Patient", label: str) -> list[int]:  # noqa: F821
+    """CT slice index of each mask slice: by position, else by file name, else by order."""
+    positions = patient.slice_positions_mm
+    if positions is not None and all(h.position is not None for h in images):
+        normal = patient.geometry.normal
+        tolerance = max(0.01, 0.1 * patient.spacing_mm[0])
+        indices = []
+        for header in images:
+            along = float(np.dot(normal, header.position))
+            nearest = int(np.argmin(np.abs(positions - along)))
+            if abs(positions[nearest] - along) > tolerance:
+                raise MaskMismatchError(
+                    header.name,
+                    f"mask slice at {along:.3f} mm along the normal matches no CT slice "
+                    f"(nearest {positions[nearest]:.3f} mm)",
+                )
+            indices.append(nearest)
+        if len(set(indices)) != len(indices):
+            raise MaskMismatchError(label, "two mask slices share one CT slice position")
+        return indices
+    ct_by_name = {os.path.basename(n): i for i, n in enumerate(patient.slice_names)}
+    by_name = [ct_by_name.get(os.path.basename(h.name)) for h in images]
+    if all(i is not None for i in by_name) and len(set(by_name)) == len(by_name):
+        return by_name  # type: ignore[return-value]
+    from .geometry import natural_sort_key
+
+    order = sorted(range(len(images)), key=lambda i: natural_sort_key(images[i].name))
+    indices = [0] * len(images)
+    for slice_index, image_index in enumerate(order):
+        indices[image_index] = slice_index
+    return indices

@@ -1,0 +1,290 @@
+"""A loaded patient, and ``load_patient``: any CT folder (or IRCAD zip) to HU volume + masks.
+
+Accepted inputs:
+- the 3D-IRCADb-01 layout: ``PATIENT_DICOM/`` + ``MASKS_DICOM/<organ>/``, or the archives as
+  downloaded, ``PATIENT_DICOM.zip`` + ``MASKS_DICOM.zip``, read in place;
+- any folder holding a DICOM CT series (file names arbitrary, nested folders allowed), with
+  optional NIfTI masks beside it (``<organ>.nii.gz``; LiTS ``segmentation*.nii*`` → liver);
+- a NIfTI CT volume (``volume-N.nii``, ``image.nii.gz``…) with its label file (see nifti_io).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .dicom_io import SliceHeader, UnreadableSlice, read_header, run_parallel
+from .dicom_sources import DicomSource, FolderSource, ZipSource
+from .errors import (
+    AllFilesCorruptError,
+    EmptyFolderError,
+    NoDicomError,
+    PathMissingError,
+    PermissionDeniedError,
+)
+from .geometry import VolumeGeometry
+from .progress import CancelCheck, ProgressCallback
+from .series import SeriesSummary, choose_series, order_series, read_volume
+
+MaskSelection = Literal["all"] | Sequence[str] | None
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+#: NIfTI files whose labels mean "liver" where label > 0 (LiTS convention).
+LIVER_LABEL_PREFIXES = ("segmentation", "label", "labels", "seg")
+NIFTI_VOLUME_PREFIXES = ("volume", "image", "ct", "img")
+
+
+@dataclass
+class Patient:
+    """One CT series in HU with its geometry, masks and provenance.
+
+    ``hu`` is int16 [z, y, x], ordered by increasing position along the slice normal;
+    masks are bool arrays of the same shape.
+    """
+
+    hu: np.ndarray
+    geometry: VolumeGeometry
+    slice_order: str
+    source_path: Path
+    patient_name: str = ""
+    patient_id: str = ""
+    series_uid: str = ""
+    study_uid: str = ""
+    frame_of_reference_uid: str = ""
+    series_description: str = ""
+    slice_names: list[str] = field(default_factory=list)
+    sop_instance_uids: list[str] = field(default_factory=list)
+    slice_positions_mm: np.ndarray | None = None
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    mask_sources: dict[str, object] = field(default_factory=dict)
+    other_series: list[SeriesSummary] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    load_seconds: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.hu.shape)  # type: ignore[return-value]
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        return self.geometry.spacing_mm
+
+    @property
+    def available_masks(self) -> list[str]:
+        """Mask names that exist for this patient, loaded or not."""
+        return sorted(set(self.mask_sources) | set(self.masks))
+
+    def slice_z_mm(self, index: int) -> float:
+        """Position of slice ``index`` along the slice normal (mm), for display."""
+        if self.slice_positions_mm is not None:
+            return float(self.slice_positions_mm[index])
+        return float(np.dot(self.geometry.normal, self.geometry.slice_position_mm(index)))
+
+    def title(self) -> str:
+        """Short human label: patient name and series description."""
+        name = self.patient_name.replace("^", " ").strip() or self.source_path.name
+        return f"{name} — {self.series_description}" if self.series_description else name
+
+
+@dataclass(frozen=True)
+class PatientLayout:
+    """Where a patient's CT and masks live, before anything is read."""
+
+    path: Path
+    ct: DicomSource | Path  # a Path is a NIfTI volume
+    masks: dict[str, object]
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise PathMissingError(path, "path does not exist")
+    if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
+        raise PermissionDeniedError(path, "permission denied")
+
+
+def _is_nifti(path: Path) -> bool:
+    return path.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def _nifti_stem(path: Path) -> str:
+    name = path.name
+    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else name[: -len(".nii")]
+
+
+def _mask_name_for_nifti(path: Path) -> str:
+    stem = _nifti_stem(path).lower()
+    return "liver" if stem.startswith(LIVER_LABEL_PREFIXES) else _nifti_stem(path)
+
+
+def _ircad_masks(folder: Path) -> dict[str, object]:
+    from .mask_io import DicomMaskSource
+
+    masks: dict[str, object] = {}
+    mask_dir = folder / "MASKS_DICOM"
+    mask_zip = folder / "MASKS_DICOM.zip"
+    if mask_dir.is_dir():
+        for organ in sorted(p for p in mask_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            masks[organ.name] = DicomMaskSource(FolderSource(organ))
+    elif mask_zip.is_file():
+        archive = ZipSource(mask_zip, "MASKS_DICOM/")
+        for organ in archive.subfolders():
+            masks[organ] = DicomMaskSource(ZipSource(mask_zip, f"MASKS_DICOM/{organ}/"))
+    return masks
+
+
+def _nifti_masks(folder: Path, exclude: Path | None = None) -> dict[str, object]:
+    from .mask_io import NiftiMaskSource
+
+    masks: dict[str, object] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and _is_nifti(path) and path != exclude:
+            stem = _nifti_stem(path).lower()
+            if not stem.startswith(NIFTI_VOLUME_PREFIXES):
+                masks.setdefault(_mask_name_for_nifti(path), NiftiMaskSource(path))
+    return masks
+
+
+def resolve_layout(path: str | Path) -> PatientLayout:
+    """Find the CT and the masks of a patient path without reading pixels."""
+    path = Path(path).expanduser()
+    _check_readable(path)
+    if path.is_file():
+        if _is_nifti(path):
+            return PatientLayout(path, path, _nifti_masks(path.parent, exclude=path))
+        if path.suffix.lower() == ".zip":
+            if path.name == "PATIENT_DICOM.zip":
+                return resolve_layout(path.parent)
+            return PatientLayout(path, ZipSource(path), {})
+        return PatientLayout(path, FolderSource(path.parent), _nifti_masks(path.parent))
+    patient_dir, patient_zip = path / "PATIENT_DICOM", path / "PATIENT_DICOM.zip"
+    if patient_dir.is_dir():
+        _check_readable(patient_dir)
+        return PatientLayout(path, FolderSource(patient_dir), _ircad_masks(path) | _nifti_masks(path))
+    if patient_zip.is_file():
+        _check_readable(patient_zip)
+        archive = ZipSource(patient_zip, "PATIENT_DICOM/")
+        if not archive.entries():
+            archive = ZipSource(patient_zip)
+        return PatientLayout(path, archive, _ircad_masks(path) | _nifti_masks(path))
+    volumes = [
+        p
+        for p in sorted(path.iterdir())
+        if p.is_file() and _is_nifti(p) and _nifti_stem(p).lower().startswith(NIFTI_VOLUME_PREFIXES)
+    ]
+    source = FolderSource(path, exclude_dirs=frozenset({"MASKS_DICOM"}))
+    if volumes and not _has_dicom_candidates(source):
+        return PatientLayout(path, volumes[0], _nifti_masks(path, exclude=volumes[0]))
+    return PatientLayout(path, source, _ircad_masks(path) | _nifti_masks(path))
+
+
+def _has_dicom_candidates(source: FolderSource) -> bool:
+    return any(not _is_nifti(Path(e)) for e in source.entries())
+
+
+def read_headers(
+    source: DicomSource,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+    empty_label: str | None = None,
+) -> tuple[list[SliceHeader], list[str]]:
+    """Headers of every DICOM entry; non-DICOM skipped silently, corrupt ones with a warning."""
+    entries = [e for e in source.entries() if not _is_nifti(Path(e))]
+    label = empty_label or source.label
+    if not entries:
+        raise EmptyFolderError(label, "no files in this folder")
+    # Tag parsing holds the GIL: threads only pay off where zip members must be inflated.
+    threads = 1 if source.is_file_backed() else None
+    results = run_parallel(
+        entries, lambda e: read_header(source, e), "reading headers", progress, should_cancel, threads
+    )
+    headers: list[SliceHeader] = []
+    corrupt: list[str] = []
+    for result in results:
+        if isinstance(result, UnreadableSlice):
+            corrupt.append(str(result))
+        elif isinstance(result, BaseException):
+            raise result
+        elif result is not None:
+            headers.append(result)
+    images = [h for h in headers if h.is_image]
+    if not images:
+        if corrupt:
+            raise AllFilesCorruptError(
+                label, f"all {len(corrupt)} DICOM files are unreadable; first: {corrupt[0]}"
+            )
+        if headers:
+            raise NoDicomError(label, f"{len(headers)} DICOM files but none is an image")
+        raise NoDicomError(label, f"none of the {len(entries)} files is DICOM")
+    warnings = [f"skipped unreadable file {message}" for message in corrupt]
+    return headers, warnings
+
+
+def load_patient(
+    path: str | Path,
+    *,
+    series_uid: str | None = None,
+    masks: MaskSelection = "all",
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> Patient:
+    """Load a patient's CT as int16 HU with geometry, and the masks asked for.
+
+    ``masks``: "all", a list of names (missing names are ignored), or None for none; masks not
+    loaded now stay listed in ``mask_sources`` and load later with ``mask_io.load_mask``.
+    Raises a :class:`~ctseg_core.errors.CtsegError` subclass naming the path and the problem,
+    or :class:`~ctseg_core.errors.Cancelled`.
+    """
+    started = time.perf_counter()
+    layout = resolve_layout(path)
+    if isinstance(layout.ct, Path):
+        from .nifti_io import load_nifti_patient
+
+        patient = load_nifti_patient(layout.ct)
+    else:
+        patient = _load_dicom_ct(layout, series_uid, progress, should_cancel)
+    patient.mask_sources = dict(layout.masks)
+    from .mask_io import load_mask
+
+    wanted = layout.masks if masks == "all" else [] if masks is None else list(masks)
+    for name in wanted:
+        if name in layout.masks:
+            patient.masks[name] = load_mask(patient, name, progress=progress, should_cancel=should_cancel)
+    patient.load_seconds = time.perf_counter() - started
+    return patient
+
+
+def _load_dicom_ct(
+    layout: PatientLayout,
+    series_uid: str | None,
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> Patient:
+    source = layout.ct
+    assert not isinstance(source, Path)
+    headers, warnings = read_headers(source, progress, should_cancel, empty_label=str(layout.path))
+    members, others, series_warnings = choose_series(headers, str(layout.path), series_uid)
+    series = order_series(members, str(layout.path))
+    hu = read_volume(source, series, progress, should_cancel)
+    first = series.headers[0]
+    return Patient(
+        hu=hu,
+        geometry=series.geometry,
+        slice_order=series.slice_order,
+        source_path=layout.path,
+        patient_name=first.patient_name,
+        patient_id=first.patient_id,
+        series_uid=first.series_uid,
+        study_uid=first.study_uid,
+        frame_of_reference_uid=first.frame_of_reference_uid,
+        series_description=first.series_description,
+        slice_names=[h.name for h in series.headers],
+        sop_instance_uids=[h.sop_instance_uid for h in series.headers],
+        slice_positions_mm=series.positions_mm,
+        other_series=others,
+        warnings=warnings + series_warnings + series.warnings,
+    )
