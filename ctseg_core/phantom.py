@@ -271,9 +271,9 @@ def _draw_liver(rng: np.random.Generator) -> _Liver:
     base = _Liver(
         cx=-62.0 + rng.uniform(-15, 15),
         cy=-8.0 + rng.uniform(-15, 15),
-        rx=80.0 * scale,
-        ry=90.0 * scale,
-        t_tip=rng.uniform(0.22, 0.32),
+        rx=72.0 * scale,
+        ry=82.0 * scale,
+        t_tip=rng.uniform(0.2, 0.28),
         t_dome=rng.uniform(0.9, 0.97),
         orders=orders,
         amps=tuple(rng.uniform(0.03, 0.08, n) / np.sqrt(np.array(orders) / 2)),
@@ -361,7 +361,7 @@ def _draw_patient(seed: int) -> _Patient:
     )
     spleen = _Ellipsoid(0.62 * a + rng.uniform(-8, 8), 0.3 * b + rng.uniform(-8, 8), rng.uniform(0.66, 0.74) * _Z_ANAT_MM,
                         rng.uniform(45, 55), rng.uniform(22, 28), rng.uniform(38, 48), np.deg2rad(rng.uniform(-70, -50)))
-    stomach = _Ellipsoid(0.3 * a + rng.uniform(-10, 10), -0.35 * b + rng.uniform(-8, 8), rng.uniform(0.7, 0.78) * _Z_ANAT_MM,
+    stomach = _Ellipsoid(0.35 * a + rng.uniform(-10, 10), -0.2 * b + rng.uniform(-8, 8), rng.uniform(0.7, 0.78) * _Z_ANAT_MM,
                          rng.uniform(45, 60), rng.uniform(32, 42), rng.uniform(45, 55), np.deg2rad(rng.uniform(-30, 10)))
     liver = _draw_liver(rng)
     span = liver.t_dome - liver.t_tip
@@ -398,17 +398,27 @@ def _paint_body(img: np.ndarray, g: _Grid, body: _Body, t: float) -> tuple[np.nd
     x2 = g.x[None, :] ** 2
     y = g.y[:, None]
 
-    def inside(inset: float) -> np.ndarray:
-        by = np.where(y < 0, b_ant - inset, b_post - inset)
+    def inside(inset: float, ant: float = 1.0, post: float = 1.0) -> np.ndarray:
+        by = np.where(y < 0, b_ant - ant * inset, b_post - post * inset)
         return x2 / (a - inset) ** 2 + y**2 / by**2 < 1.0
 
     img[inside(0.0)] = 30.0  # skin
     img[inside(2.0)] = body.fat_hu
     within_fat = inside(body.fat)
     img[within_fat] = body.wall_hu
-    cavity = inside(body.fat + body.wall)
+    # the wall is thinner over the rectus than over the lumbar muscles
+    cavity = inside(body.fat + body.wall, 0.85, 1.5)
     img[cavity] = body.cavity_hu
     return within_fat, cavity
+
+
+def _paint_table(img: np.ndarray, g: _Grid, body: _Body) -> None:
+    """Two carbon-fibre shells of the patient table below the back, as on every real scan."""
+    top = body.b_post * 1.035 + 3.0
+    for y in (top, top + 28.0):
+        box = g.box(0.0, y + 1.5, 0.4 * g.d * g.x.size, 1.5)
+        if box is not None:
+            img[box] = 150.0
 
 
 def _paint_lungs(img: np.ndarray, g: _Grid, p: _Patient, t: float, cavity: np.ndarray) -> None:
@@ -478,6 +488,18 @@ def _paint_great_vessels(img: np.ndarray, g: _Grid, p: _Patient, blocked: np.nda
     _add(blocked, ivc)
 
 
+def _retroperitoneum(g: _Grid, p: _Patient, z: float) -> np.ndarray:
+    """Space the liver never enters: behind and left of the IVC, and behind the kidneys."""
+    off = np.zeros(g.shape, bool)
+    cx, cy = 15.0, p.spine.y + 15.0
+    front = p.aorta[1] - p.aorta[2] - 6.0
+    _add(off, _ellipse(g, cx, cy, cx - p.ivc[0] - 0.3 * p.ivc[2], cy - front))
+    for k in p.kidneys:
+        shadow = _Ellipsoid(k.cx + np.sign(k.cx) * 10.0, k.cy + 22.0, k.cz, k.rx + 8.0, k.ry + 14.0, k.rz, k.angle)
+        _add(off, shadow.section(g, z))
+    return off
+
+
 def _paint_spine(img: np.ndarray, g: _Grid, p: _Patient, z: float, within_fat: np.ndarray, blocked: np.ndarray) -> None:
     """Vertebral body (cortical rim, cancellous core) or disc, arch, canal and spinous process."""
     s = p.spine
@@ -495,7 +517,7 @@ def _paint_spine(img: np.ndarray, g: _Grid, p: _Patient, z: float, within_fat: n
     _add(blocked, arch)
     spinous = _ellipse(g, 0.0, canal_y + 24.0, 5.0, 14.0)
     _paint(img, spinous, s.cortex_hu - 150, within_fat)
-    if not is_disc:
+    if 0.45 < (z / 30.0 + s.disc_phase) % 1.0 < 0.7:  # transverse processes: mid-vertebra only
         for side in (-1.0, 1.0):
             tp = _ellipse(g, side * (s.rx + 14), s.y + s.ry + 4, 15.0, 5.0, side * 0.25)
             _paint(img, tp, s.cortex_hu - 200)
@@ -571,8 +593,8 @@ def _liver_mask(g: _Grid, lv: _Liver, t: float, allowed: np.ndarray) -> np.ndarr
         ck, sk = ck * c - sk * s, sk * c + ck * s
     m = q < right * wave
     if left > 0.0:
-        lx = (dx - 0.85) / (0.85 * (0.6 + 0.4 * left))
-        ly = (dy + 0.45) / (0.38 * left)
+        lx = (dx - 0.8) / (0.75 * (0.6 + 0.4 * left))
+        ly = (dy + 0.5) / (0.32 * left)
         m |= lx**2 + ly**2 < 1.0 + 0.08 * np.sin(3 * np.arctan2(ly, lx) + 4 * t)
     mask[box] = m & allowed[box]
     return mask
@@ -607,19 +629,21 @@ def _render_slice(p: _Patient, g: _Grid, t: float, texture: np.ndarray) -> tuple
     z = t * _Z_ANAT_MM
     img = np.full(g.shape, -1000.0, np.float32)
     within_fat, cavity = _paint_body(img, g, p.body, t)
+    _paint_table(img, g, p.body)
     blocked = np.zeros(g.shape, bool)  # what the liver and spleen may not cover
     _paint_lungs(img, g, p, t, cavity)
     _paint_gut(img, g, p, z, cavity)
     _paint_muscles(img, g, p, t, within_fat, blocked)
     _paint_kidneys(img, g, p, z, blocked)
     _paint_great_vessels(img, g, p, blocked)
+    retro = _retroperitoneum(g, p, z)
     _paint_spine(img, g, p, z, within_fat, blocked)
     _paint_ribs(img, g, p, t, z, blocked)
     gb = p.gallbladder.section(g, z)
     _paint(img, gb, p.gallbladder_hu)
     _add(blocked, gb)
     spleen = _paint_spleen(img, g, p, z, cavity, blocked)
-    liver, tumour = _paint_liver(img, g, p.liver, t, z, cavity & ~blocked, texture)
+    liver, tumour = _paint_liver(img, g, p.liver, t, z, cavity & ~blocked & ~retro, texture)
     spleen &= ~liver
     return img, liver, tumour, spleen
 
