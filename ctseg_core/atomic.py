@@ -20,6 +20,9 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
     os.close(handle)
     temporary = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; saved files should look like any other
     try:
         yield temporary
         os.replace(temporary, target)

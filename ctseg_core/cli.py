@@ -69,6 +69,139 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expand_patients(paths: Sequence[str]) -> list[Path]:
+    """Each path is a patient, or a parent folder whose sub-folders are patients."""
+    from .training_data import is_patient_folder
+
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        children = sorted(p for p in path.iterdir() if p.is_dir() and is_patient_folder(p)) if path.is_dir() and not is_patient_folder(path) else []
+        found.extend(children or [path])
+    return found
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    import csv
+    import time
+
+    from .inference import Segmenter
+    from .mask_io import write_ircad_mask
+    from .metrics import compare, format_metric, volume_ml
+    from .nifti_io import write_nifti_mask
+    from .patient import load_patient
+    from .tf_runtime import import_seconds
+
+    started = time.perf_counter()
+    segmenter = Segmenter.load(args.model, threads=args.threads)
+    if not args.json:
+        print(f"model {segmenter.path.name}: TensorFlow import {import_seconds():.1f} s, model load {segmenter.load_seconds:.1f} s", file=sys.stderr)
+    rows = []
+    failures = 0
+    for source in _expand_patients(args.paths):
+        try:
+            patient_started = time.perf_counter()
+            patient = load_patient(source, masks=["liver"])
+            with progress_bar(not args.json) as progress:
+                result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress)
+            out_dir = (args.out or source.parent / "ctseg_out") / source.name
+            if args.format == "nifti":
+                written = out_dir / "liver_pred.nii.gz"
+                write_nifti_mask(result.mask, patient.geometry, written)
+            else:
+                written = write_ircad_mask(result.mask, patient, out_dir, name="liver_pred")
+            row: dict[str, object] = {"patient": source.name, "output": str(written)}
+            truth = patient.masks.get("liver")
+            if truth is not None:
+                row.update(compare(result.mask, truth, patient.spacing_mm).to_dict())
+                row["volume_ml_gt"] = row.pop("volume_ml_ref")
+            else:
+                row.update(dict.fromkeys(["dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm", "volume_ml_gt"]))
+                row["volume_ml_pred"] = volume_ml(result.mask, patient.spacing_mm)
+            row["seconds"] = round(time.perf_counter() - patient_started, 3)
+            row.update({f"seconds_{k}": round(v, 3) for k, v in result.timings.items()})
+        except CtsegError as error:
+            failures += 1
+            row = {"patient": source.name, "error": str(error)}
+        rows.append(row)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        elif "error" in row:
+            print(f"{row['patient']}: error: {row['error']}", file=sys.stderr)
+        else:
+            print(
+                f"{row['patient']}: Dice {format_metric(row['dice'])}  Jaccard {format_metric(row['jaccard'])}  "
+                f"ASSD {format_metric(row['assd_mm'], 2)} mm  HD95 {format_metric(row['hd95_mm'], 2)} mm  "
+                f"pred {row['volume_ml_pred']:.1f} mL  GT {format_metric(row['volume_ml_gt'], 1)} mL  "
+                f"{row['seconds']:.1f} s → {row['output']}"
+            )
+    if len(rows) > 1 or args.summary:
+        summary = Path(args.summary) if args.summary else (args.out or Path(".")) / "ctseg_summary.csv"
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "patient", k))
+        with open(summary, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        if not args.json:
+            print(f"summary of {len(rows)} patients: {summary} ({time.perf_counter() - started:.1f} s)")
+    return 1 if failures else 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .preprocessing import InputSpec
+    from .train import TrainConfig, run_training
+    from .unet import UNetConfig
+
+    if args.cpu_devices:
+        from .tf_runtime import import_tensorflow
+
+        tf = import_tensorflow(args.threads)
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.cpu_devices)
+    spec = InputSpec(size=args.size, context=args.context)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch,
+        learning_rate=args.lr,
+        patience=args.patience,
+        steps_per_epoch=args.steps,
+        augment=not args.no_augment,
+        seed=args.seed,
+        threads=args.threads,
+        distribute=args.distribute,
+        spec=spec,
+        unet=UNetConfig(input_size=args.size, channels=spec.channels, depth=args.depth, base_filters=args.filters, block=args.block),
+    )
+    try:
+        run_training(
+            [Path(p) for p in args.roots],
+            Path(args.out),
+            config,
+            folds=args.folds,
+            val_names=args.val,
+            phantoms=args.phantoms,
+            final=not args.no_final,
+            cache_dir=Path(args.cache) if args.cache else None,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ctseg: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from ctseg_gui.app import run_viewer
+
+    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=args.model)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ctseg_gui.app import run_demo
+
+    return run_demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctseg", description="Liver segmentation on abdominal CT.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +218,52 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--slices", type=int, default=64)
     phantom.add_argument("--size", type=int, default=512, help="rows and columns (e.g. 256, 512, 768)")
     phantom.set_defaults(run=_cmd_phantom)
+
+    segment = commands.add_parser("segment", help="segment the liver with the bundled (or a given) model")
+    segment.add_argument("paths", nargs="+", help="patient folders, or parent folders of patients")
+    segment.add_argument("--out", type=Path, help="output folder (default: ctseg_out beside each patient)")
+    segment.add_argument("--format", choices=["ircad", "nifti"], default="ircad")
+    segment.add_argument("--model", type=Path, help="model file (default: the bundled model)")
+    segment.add_argument("--json", action="store_true", help="print one JSON object per patient")
+    segment.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
+    segment.add_argument("--threads", type=int, help="TensorFlow intra-op threads (default: all cores)")
+    segment.set_defaults(run=_cmd_segment)
+
+    train = commands.add_parser("train", help="train the liver U-Net (headless)")
+    train.add_argument("roots", nargs="*", help="data roots: patient folders or parents of patient folders")
+    train.add_argument("--out", required=True, help="output folder for models, logs and the model card")
+    split = train.add_mutually_exclusive_group()
+    split.add_argument("--folds", type=int, help="K-fold cross-validation by patient")
+    split.add_argument("--val", nargs="+", metavar="PATIENT", help="validation patients (folder names)")
+    train.add_argument("--phantoms", type=int, default=0, help="synthetic phantom patients added to training")
+    train.add_argument("--no-final", action="store_true", help="skip the final model trained on every patient")
+    train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--batch", type=int, default=16)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    train.add_argument("--steps", type=int, help="steps per epoch (default: one pass over the sampled slices)")
+    train.add_argument("--size", type=int, default=160, help="network input size (pixels)")
+    train.add_argument("--context", type=int, default=1, help="neighbouring slices per side (2.5D)")
+    train.add_argument("--depth", type=int, default=4)
+    train.add_argument("--filters", type=int, default=16)
+    train.add_argument("--block", choices=["bn", "selu"], default="bn")
+    train.add_argument("--no-augment", action="store_true")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, help="TensorFlow intra-op threads")
+    train.add_argument("--distribute", action="store_true", help="MirroredStrategy over the available devices")
+    train.add_argument("--cpu-devices", type=int, help=argparse.SUPPRESS)  # split the CPU (tests of --distribute)
+    train.add_argument("--cache", help="cache folder for preprocessed slices and phantoms")
+    train.set_defaults(run=_cmd_train)
+
+    view = commands.add_parser("view", help="open the viewer (optionally on PATH)")
+    view.add_argument("path", nargs="?")
+    view.add_argument("--segment", action="store_true", help="segment once the patient is open")
+    view.add_argument("--screenshot", help="save a grab of the window to FILE and exit")
+    view.add_argument("--model", help="model file (default: the bundled model)")
+    view.set_defaults(run=_cmd_view)
+
+    demo = commands.add_parser("demo", help="open the viewer on a synthetic phantom patient")
+    demo.set_defaults(run=_cmd_demo)
     return parser
 
 

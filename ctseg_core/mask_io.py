@@ -123,3 +123,89 @@ def _pair_with_ct(images: list, patient: "Patient", label: str) -> list[int]:  #
     for slice_index, image_index in enumerate(order):
         indices[image_index] = slice_index
     return indices
+
+
+def write_ircad_mask(
+    mask: np.ndarray,
+    patient: "Patient",  # noqa: F821
+    out_dir: Path,
+    name: str = "liver",
+    should_cancel: CancelCheck | None = None,
+) -> Path:
+    """Write ``MASKS_DICOM/<name>/image_K`` (8-bit, 0/255) on the CT slices' geometry.
+
+    Each file references its source CT slice (ReferencedImageSequence) and shares the study and
+    frame of reference, so other tools place it on the scan. The folder appears atomically: it is
+    written under a temporary name and renamed, and a cancelled write leaves nothing behind.
+    """
+    import shutil
+    import tempfile
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    from .progress import raise_if_cancelled
+
+    target = Path(out_dir) / "MASKS_DICOM" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    series_uid = generate_uid()
+    geometry = patient.geometry
+    orientation = list(geometry.row_direction) + list(geometry.column_direction)
+    try:
+        for k in range(mask.shape[0]):
+            raise_if_cancelled(should_cancel)
+            meta = FileMetaDataset()
+            meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+            meta.MediaStorageSOPInstanceUID = generate_uid()
+            meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            ds = Dataset()
+            ds.file_meta = meta
+            ds.SOPClassUID = meta.MediaStorageSOPClassUID
+            ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+            ds.Modality = "OT"
+            ds.PatientName = patient.patient_name
+            ds.PatientID = patient.patient_id
+            ds.StudyInstanceUID = patient.study_uid or generate_uid()
+            ds.SeriesInstanceUID = series_uid
+            ds.FrameOfReferenceUID = patient.frame_of_reference_uid or generate_uid()
+            ds.SeriesDescription = f"ctseg {name} mask"
+            ds.InstanceNumber = k + 1
+            ds.ImagePositionPatient = _slice_position(patient, k)
+            ds.ImageOrientationPatient = [float(v) for v in orientation]
+            ds.PixelSpacing = [geometry.spacing_mm[1], geometry.spacing_mm[2]]
+            ds.SliceThickness = geometry.spacing_mm[0]
+            ds.SamplesPerPixel = 1
+            ds.PhotometricInterpretation = "MONOCHROME2"
+            ds.Rows, ds.Columns = mask.shape[1:]
+            ds.BitsAllocated = 8
+            ds.BitsStored = 8
+            ds.HighBit = 7
+            ds.PixelRepresentation = 0
+            if k < len(patient.sop_instance_uids) and patient.sop_instance_uids[k]:
+                reference = Dataset()
+                reference.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+                reference.ReferencedSOPInstanceUID = patient.sop_instance_uids[k]
+                ds.ReferencedImageSequence = [reference]
+            ds.PixelData = (mask[k].astype(np.uint8) * 255).tobytes()
+            ds.save_as(staging / f"image_{k}", enforce_file_format=True)
+        backup = target.with_name(f".{name}.old")
+        if target.exists():
+            os.replace(target, backup)
+        os.replace(staging, target)
+        shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _slice_position(patient: "Patient", k: int) -> list[float]:  # noqa: F821
+    """ImagePositionPatient of CT slice k: the in-plane origin moved along the normal to its position."""
+    geometry = patient.geometry
+    if patient.slice_positions_mm is None:
+        return [float(v) for v in geometry.slice_position_mm(k)]
+    origin = np.asarray(geometry.origin_mm)
+    normal = geometry.normal
+    along = float(patient.slice_positions_mm[k]) - float(np.dot(normal, origin))  # type: ignore[index]
+    return [float(v) for v in origin + normal * along]

@@ -14,7 +14,7 @@ Patient axes follow DICOM (LPS): +x is the patient's left (image right), +y post
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ _TEXTURE_CELL_MM = 10.0
 _TEXTURE_EXTENT_MM = 260.0  # texture grid covers +-this in x and y, whatever the FOV
 _PSF_MM = 0.45  # Gaussian blur sigma: real CT has soft edges, not aliased binary ones
 
-Region = tuple[tuple[slice, slice], np.ndarray]  # crop of the slice and a bool mask inside it
+_Region = tuple[tuple[slice, slice], np.ndarray]  # crop of the slice and a bool mask inside it
 
 
 @dataclass
@@ -75,7 +75,7 @@ class _Grid:
         return (slice(i0, i1), slice(j0, j1))
 
 
-def _ellipse(g: _Grid, cx: float, cy: float, rx: float, ry: float, angle: float = 0.0) -> Region | None:
+def _ellipse(g: _Grid, cx: float, cy: float, rx: float, ry: float, angle: float = 0.0) -> _Region | None:
     """Pixels inside an ellipse, evaluated only on its bounding box (cheap for small organs)."""
     if rx <= 0.0 or ry <= 0.0:
         return None
@@ -91,7 +91,7 @@ def _ellipse(g: _Grid, cx: float, cy: float, rx: float, ry: float, angle: float 
     return box, (dx / rx) ** 2 + (dy / ry) ** 2 < 1.0
 
 
-def _paint(img: np.ndarray, region: Region | None, value: float, within: np.ndarray | None = None) -> np.ndarray | None:
+def _paint(img: np.ndarray, region: _Region | None, value: float, within: np.ndarray | None = None) -> np.ndarray | None:
     """Set ``value`` on a region (optionally clipped to a full-frame mask); return its crop mask."""
     if region is None:
         return None
@@ -102,7 +102,7 @@ def _paint(img: np.ndarray, region: Region | None, value: float, within: np.ndar
     return m
 
 
-def _add(full: np.ndarray, region: Region | None, within: np.ndarray | None = None) -> None:
+def _add(full: np.ndarray, region: _Region | None, within: np.ndarray | None = None) -> None:
     """OR a cropped region into a full-frame mask."""
     if region is not None:
         box, m = region
@@ -111,7 +111,7 @@ def _add(full: np.ndarray, region: Region | None, within: np.ndarray | None = No
 
 @dataclass(frozen=True)
 class _Ellipsoid:
-    """Ellipsoid with its long axis along z and an in-plane rotation (kidney, tumour, bowel loop)."""
+    """Ellipsoid with one axis along z and an in-plane rotation (kidney, tumour, bowel loop)."""
 
     cx: float
     cy: float
@@ -121,7 +121,7 @@ class _Ellipsoid:
     rz: float
     angle: float = 0.0
 
-    def section(self, g: _Grid, z: float, shrink: float = 0.0) -> Region | None:
+    def section(self, g: _Grid, z: float, shrink: float = 0.0) -> _Region | None:
         """The ellipse this ellipsoid cuts out of the slice at ``z``, its radii reduced by ``shrink`` mm."""
         h = 1.0 - ((z - self.cz) / self.rz) ** 2
         if h <= 0.0:
@@ -138,18 +138,19 @@ class _Tube:
     p1: tuple[float, float, float]
     r: float
 
-    def section(self, g: _Grid, z: float) -> Region | None:
-        """Pixels of this slice within ``r`` of the segment (a disc, an oval or a band)."""
+    def section(self, g: _Grid, z: float, shrink: float = 0.0) -> _Region | None:
+        """Pixels of this slice within ``r - shrink`` of the segment (a disc, an oval or a band)."""
+        r = self.r - shrink
         p0, v = np.array(self.p0), np.subtract(self.p1, self.p0)
         if v[2] != 0.0:  # only the part of the segment within r of this slice can show
-            lo, hi = sorted(((z - self.r - p0[2]) / v[2], (z + self.r - p0[2]) / v[2]))
+            lo, hi = sorted(((z - r - p0[2]) / v[2], (z + r - p0[2]) / v[2]))
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         else:
-            lo, hi = (0.0, 1.0) if abs(z - p0[2]) < self.r else (1.0, 0.0)
-        if lo > hi:
+            lo, hi = (0.0, 1.0) if abs(z - p0[2]) < r else (1.0, 0.0)
+        if lo > hi or r <= 0.0:
             return None
         a, b = p0 + lo * v, p0 + hi * v
-        box = g.box((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, abs(a[0] - b[0]) / 2 + self.r, abs(a[1] - b[1]) / 2 + self.r)
+        box = g.box((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, abs(a[0] - b[0]) / 2 + r, abs(a[1] - b[1]) / 2 + r)
         if box is None:
             return None
         dx = g.x[box[1]][None, :] - p0[0]
@@ -157,7 +158,7 @@ class _Tube:
         dz = z - p0[2]
         u = np.clip((dx * v[0] + dy * v[1] + dz * v[2]) / float(v @ v), 0.0, 1.0)
         dist2 = (dx - u * v[0]) ** 2 + (dy - u * v[1]) ** 2 + (dz - u * v[2]) ** 2
-        return box, dist2 < self.r**2
+        return box, dist2 < r**2
 
 
 def _bump(t: float, centre: float, half: float) -> float:
@@ -171,6 +172,8 @@ def _bump(t: float, centre: float, half: float) -> float:
 
 @dataclass(frozen=True)
 class _Body:
+    """Outer outline and layer thicknesses; every organ is placed relative to these."""
+
     a: float  # lateral semi-axis
     b_ant: float
     b_post: float
@@ -190,6 +193,8 @@ class _Body:
 
 @dataclass(frozen=True)
 class _Spine:
+    """Vertebral column: the posterior landmark for kidneys, aorta, IVC and muscles."""
+
     y: float  # centre of the vertebral body
     rx: float
     ry: float
@@ -200,6 +205,8 @@ class _Spine:
 
 @dataclass(frozen=True)
 class _Liver:
+    """Right-lobe ellipse, its z profile and outline harmonics, plus what lies inside the liver."""
+
     cx: float
     cy: float
     rx: float
@@ -237,7 +244,8 @@ class _Liver:
         """A point inside the right lobe at ``t`` (anatomical mm), for tumours and vessels."""
         right, _ = self.scales(t)
         cx, cy = self.centre(t)
-        return (cx + np.cos(angle) * self.rx * right * frac, cy + np.sin(angle) * self.ry * right * frac, t * _Z_ANAT_MM)
+        reach = right * frac
+        return cx + np.cos(angle) * self.rx * reach, cy + np.sin(angle) * self.ry * reach, t * _Z_ANAT_MM
 
 
 @dataclass(frozen=True)
@@ -295,28 +303,29 @@ def _draw_liver(rng: np.random.Generator) -> _Liver:
         tumours.append(
             _Ellipsoid(
                 *base.point(t, rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.6)),
-                r * rng.uniform(0.8, 1.2), r * rng.uniform(0.8, 1.2), r * rng.uniform(0.8, 1.3), rng.uniform(0, np.pi)
+                *(r * rng.uniform(0.8, 1.25, 3)),
+                rng.uniform(0, np.pi),
             )
         )
     hilum_t = base.t_tip + 0.5 * span
     hilum = (base.cx + 0.5 * base.rx, base.cy + 0.15 * base.ry, hilum_t * _Z_ANAT_MM)
-    vessels = [
-        _Tube(hilum, base.point(base.t_tip + span * rng.uniform(0.25, 0.8), rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 0.85)), rng.uniform(2.5, 5.0))
+    portal = [
+        base.point(base.t_tip + span * rng.uniform(0.25, 0.8), rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 0.85))
         for _ in range(int(rng.integers(4, 7)))
     ]
-    top = (base.cx + 0.75 * base.rx, base.cy + 0.55 * base.ry, (base.t_dome - 0.06) * _Z_ANAT_MM)  # hepatic veins meet the IVC
-    vessels += [
-        _Tube(top, base.point(base.t_tip + span * rng.uniform(0.5, 0.8), angle, rng.uniform(0.6, 0.9)), rng.uniform(3.0, 5.0))
+    vessels = [_Tube(hilum, end, rng.uniform(2.5, 5.0)) for end in portal]
+    top = (base.cx + 0.75 * base.rx, base.cy + 0.55 * base.ry, (base.t_dome - 0.06) * _Z_ANAT_MM)  # meets the IVC
+    hepatic = [
+        base.point(base.t_tip + span * rng.uniform(0.5, 0.8), angle, rng.uniform(0.6, 0.9))
         for angle in (np.pi * 1.1, np.pi * 1.4, np.pi * 1.75)
     ]
-    return _Liver(
-        **{
-            **base.__dict__,
-            "vessel_hu": vessel_hu,
-            "tumour_hu": tuple(base.hu - rng.uniform(15, 40, len(tumours))),
-            "tumours": tuple(tumours),
-            "vessels": tuple(vessels),
-        }
+    vessels += [_Tube(top, end, rng.uniform(3.0, 5.0)) for end in hepatic]
+    return replace(
+        base,
+        vessel_hu=vessel_hu,
+        tumour_hu=tuple(base.hu - rng.uniform(15, 40, len(tumours))),
+        tumours=tuple(tumours),
+        vessels=tuple(vessels),
     )
 
 
@@ -342,31 +351,32 @@ def _draw_gut(rng: np.random.Generator, body: _Body) -> tuple[tuple[_Ellipsoid |
 
 def _draw_patient(seed: int) -> _Patient:
     rng = np.random.default_rng(seed)
-    d512 = round(float(rng.uniform(0.65, 0.85)), 4)
+    u = rng.uniform
+    d512 = round(float(u(0.65, 0.85)), 4)
     dz = float(rng.choice([1.5, 2.0, 2.5]))
-    a = min(rng.uniform(150, 175), 0.46 * d512 * 512)
-    b = rng.uniform(105, 125)
-    body = _Body(a, b, 0.92 * b, rng.uniform(10, 20), rng.uniform(8, 13), rng.uniform(0, 2 * np.pi),
-                 rng.uniform(-110, -90), rng.uniform(35, 55), rng.uniform(-100, -80))
-    spine = _Spine(body.b_post - rng.uniform(62, 70), rng.uniform(18, 22), rng.uniform(14, 17),
-                   rng.uniform(300, 450), rng.uniform(800, 1000), rng.uniform(0, 1))
-    aorta_r = rng.uniform(9, 12)
-    aorta = (rng.uniform(10, 18), spine.y - spine.ry - aorta_r - rng.uniform(2, 6), aorta_r, rng.uniform(200, 300))
-    ivc = (-rng.uniform(22, 28), aorta[1] - rng.uniform(0, 6), rng.uniform(12, 16), rng.uniform(8, 11), rng.uniform(90, 115))
-    left_t = rng.uniform(0.26, 0.32)
+    a = min(u(150, 175), 0.46 * d512 * 512)  # keep the flanks inside the narrowest field of view
+    b = u(105, 125)
+    body = _Body(a=a, b_ant=b, b_post=0.92 * b, fat=u(10, 20), wall=u(8, 13), phase=u(0, 2 * np.pi),
+                 fat_hu=u(-110, -90), wall_hu=u(35, 55), cavity_hu=u(-100, -80))
+    spine = _Spine(y=body.b_post - u(62, 70), rx=u(18, 22), ry=u(14, 17),
+                   cancellous_hu=u(300, 450), cortex_hu=u(800, 1000), disc_phase=u(0, 1))
+    aorta_r = u(9, 12)
+    aorta = (u(10, 18), spine.y - spine.ry - aorta_r - u(2, 6), aorta_r, u(200, 300))
+    ivc = (-u(22, 28), aorta[1] - u(0, 6), u(12, 16), u(8, 11), u(90, 115))
+    left_z = u(0.26, 0.32) * _Z_ANAT_MM
     kidneys = tuple(
-        _Ellipsoid(side * rng.uniform(62, 72), spine.y + rng.uniform(-6, 4), (left_t - (side < 0) * rng.uniform(0.03, 0.07)) * _Z_ANAT_MM,
-                   rng.uniform(24, 28), rng.uniform(19, 23), rng.uniform(50, 60), side * np.deg2rad(rng.uniform(30, 45)))
+        _Ellipsoid(cx=side * u(62, 72), cy=spine.y + u(-6, 4), cz=left_z - (side < 0) * u(6, 14),  # right one lower
+                   rx=u(24, 28), ry=u(19, 23), rz=u(50, 60), angle=side * np.deg2rad(u(30, 45)))
         for side in (1.0, -1.0)
     )
-    spleen = _Ellipsoid(0.62 * a + rng.uniform(-8, 8), 0.3 * b + rng.uniform(-8, 8), rng.uniform(0.66, 0.74) * _Z_ANAT_MM,
-                        rng.uniform(45, 55), rng.uniform(22, 28), rng.uniform(38, 48), np.deg2rad(rng.uniform(-70, -50)))
-    stomach = _Ellipsoid(0.35 * a + rng.uniform(-10, 10), -0.2 * b + rng.uniform(-8, 8), rng.uniform(0.7, 0.78) * _Z_ANAT_MM,
-                         rng.uniform(45, 60), rng.uniform(32, 42), rng.uniform(45, 55), np.deg2rad(rng.uniform(-30, 10)))
+    spleen = _Ellipsoid(cx=0.62 * a + u(-8, 8), cy=0.3 * b + u(-8, 8), cz=u(0.66, 0.74) * _Z_ANAT_MM,
+                        rx=u(45, 55), ry=u(22, 28), rz=u(38, 48), angle=np.deg2rad(u(-70, -50)))
+    stomach = _Ellipsoid(cx=0.35 * a + u(-10, 10), cy=-0.2 * b + u(-8, 8), cz=u(0.7, 0.78) * _Z_ANAT_MM,
+                         rx=u(45, 60), ry=u(32, 42), rz=u(45, 55), angle=np.deg2rad(u(-30, 10)))
     liver = _draw_liver(rng)
-    span = liver.t_dome - liver.t_tip
-    gallbladder = _Ellipsoid(liver.cx + 0.55 * liver.rx, liver.cy - 0.3 * liver.ry, (liver.t_tip + 0.3 * span) * _Z_ANAT_MM,
-                             rng.uniform(12, 16), rng.uniform(15, 20), rng.uniform(25, 35), np.deg2rad(rng.uniform(-60, -30)))
+    gb_t = liver.t_tip + 0.3 * (liver.t_dome - liver.t_tip)  # in the fossa under the lower liver
+    gallbladder = _Ellipsoid(cx=liver.cx + 0.55 * liver.rx, cy=liver.cy - 0.3 * liver.ry, cz=gb_t * _Z_ANAT_MM,
+                             rx=u(12, 16), ry=u(15, 20), rz=u(25, 35), angle=np.deg2rad(u(-60, -30)))
     return _Patient(
         d512=d512,
         dz=dz,
@@ -437,8 +447,7 @@ def _paint_gut(img: np.ndarray, g: _Grid, p: _Patient, z: float, cavity: np.ndar
     for loop, gas in p.gut:
         region = loop.section(g, z)
         _paint(img, region, 40.0, cavity)
-        inner = loop.section(g, z, 3.0) if isinstance(loop, _Ellipsoid) else _Tube(loop.p0, loop.p1, loop.r - 3.0).section(g, z)
-        _paint(img, inner, -900.0 if gas else 15.0, cavity)
+        _paint(img, loop.section(g, z, 3.0), -900.0 if gas else 15.0, cavity)
     st = p.stomach
     if _paint(img, st.section(g, z), 40.0, cavity) is None:
         return
@@ -451,7 +460,9 @@ def _paint_gut(img: np.ndarray, g: _Grid, p: _Patient, z: float, cavity: np.ndar
         img[box][gas] = -900.0
 
 
-def _paint_muscles(img: np.ndarray, g: _Grid, p: _Patient, t: float, within_fat: np.ndarray, blocked: np.ndarray) -> None:
+def _paint_muscles(
+    img: np.ndarray, g: _Grid, p: _Patient, t: float, within_fat: np.ndarray, blocked: np.ndarray
+) -> None:
     """Paraspinal muscles and psoas/crura beside the spine."""
     s = p.spine
     psoas = 0.35 + 0.65 * float(np.clip((0.6 - t) / 0.6, 0.0, 1.0))
@@ -545,7 +556,9 @@ def _paint_ribs(img: np.ndarray, g: _Grid, p: _Patient, t: float, z: float, bloc
             _add(blocked, rib)
 
 
-def _paint_spleen(img: np.ndarray, g: _Grid, p: _Patient, z: float, cavity: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+def _paint_spleen(
+    img: np.ndarray, g: _Grid, p: _Patient, z: float, cavity: np.ndarray, blocked: np.ndarray
+) -> np.ndarray:
     """Crescent: an ellipsoid with its anteromedial hilum side hollowed out; return its mask."""
     mask = np.zeros(g.shape, bool)
     s = p.spleen
@@ -553,7 +566,9 @@ def _paint_spleen(img: np.ndarray, g: _Grid, p: _Patient, z: float, cavity: np.n
     if region is None:
         return mask
     box, m = region
-    hollow = _Ellipsoid(s.cx - 0.55 * s.rx * np.sin(-s.angle) - 12, s.cy - 0.5 * s.ry, s.cz, 0.7 * s.rx, 0.8 * s.ry, s.rz, s.angle)
+    inward = 1.1 * s.ry  # along the minor axis, towards the hilum
+    hollow = replace(s, cx=s.cx + inward * np.sin(s.angle), cy=s.cy - inward * np.cos(s.angle),
+                     rx=0.75 * s.rx, ry=0.8 * s.ry)
     cut = hollow.section(g, z)
     if cut is not None:
         sub = np.zeros(g.shape, bool)
@@ -624,7 +639,9 @@ def _paint_liver(
     return liver, tumour
 
 
-def _render_slice(p: _Patient, g: _Grid, t: float, texture: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _render_slice(
+    p: _Patient, g: _Grid, t: float, texture: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """HU slice (float32, before blur and noise) and the liver, tumour and spleen masks."""
     z = t * _Z_ANAT_MM
     img = np.full(g.shape, -1000.0, np.float32)
@@ -636,14 +653,14 @@ def _render_slice(p: _Patient, g: _Grid, t: float, texture: np.ndarray) -> tuple
     _paint_muscles(img, g, p, t, within_fat, blocked)
     _paint_kidneys(img, g, p, z, blocked)
     _paint_great_vessels(img, g, p, blocked)
-    retro = _retroperitoneum(g, p, z)
     _paint_spine(img, g, p, z, within_fat, blocked)
     _paint_ribs(img, g, p, t, z, blocked)
     gb = p.gallbladder.section(g, z)
     _paint(img, gb, p.gallbladder_hu)
     _add(blocked, gb)
     spleen = _paint_spleen(img, g, p, z, cavity, blocked)
-    liver, tumour = _paint_liver(img, g, p.liver, t, z, cavity & ~blocked & ~retro, texture)
+    allowed = cavity & ~blocked & ~_retroperitoneum(g, p, z)
+    liver, tumour = _paint_liver(img, g, p.liver, t, z, allowed, texture)
     spleen &= ~liver
     return img, liver, tumour, spleen
 

@@ -1,0 +1,367 @@
+"""The headless trainer behind ``ctseg train`` (no Qt).
+
+Splits are by patient only (K folds or named validation patients); synthetic phantoms only ever
+train. Each fold trains on cached network-grid slices with augmentation, keeps the weights with
+the best validation Dice (3D, per patient, after post-processing), stops early, and is then
+evaluated on the original CT grid with the same code path as ``ctseg segment``. ``--final``
+trains once more on every patient for the shipped model.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .augment import AugmentConfig, augment_sample
+from .metrics import compare, dice
+from .model_card import ModelCard, write_card
+from .postprocess import postprocess
+from .preprocessing import InputSpec, normalise_hu, with_context
+from .training_data import (
+    CachedPatient,
+    default_cache_dir,
+    discover_patients,
+    ensure_phantoms,
+    load_cached,
+    split_folds,
+)
+from .unet import UNetConfig, build_unet
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (recorded in the model card)."""
+
+    epochs: int = 40
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    patience: int = 10
+    steps_per_epoch: int | None = None
+    negative_fraction: float = 0.25
+    augment: bool = True
+    seed: int = 0
+    threads: int | None = None
+    distribute: bool = False
+    spec: InputSpec = field(default_factory=InputSpec)
+    unet: UNetConfig = field(default_factory=UNetConfig)
+
+
+@dataclass
+class FoldResult:
+    fold: int
+    validation: dict[str, dict[str, float | None]]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+
+
+class SliceSampler:
+    """Batches of (inputs, labels) from cached patients: every liver slice, some others."""
+
+    def __init__(self, patients: list[CachedPatient], config: TrainConfig, seed: int) -> None:
+        self.patients = patients
+        self.config = config
+        self.rng = np.random.default_rng(seed)
+        self.positive: list[tuple[int, int]] = []
+        self.negative: list[tuple[int, int]] = []
+        for p, patient in enumerate(patients):
+            has_liver = patient.liver.any(axis=(1, 2))
+            self.positive += [(p, int(k)) for k in np.nonzero(has_liver)[0]]
+            self.negative += [(p, int(k)) for k in np.nonzero(~has_liver)[0]]
+
+    def epoch_indices(self) -> list[tuple[int, int]]:
+        count = int(len(self.positive) * self.config.negative_fraction / (1 - self.config.negative_fraction))
+        count = min(count, len(self.negative))
+        chosen = [self.negative[i] for i in self.rng.choice(len(self.negative), count, replace=False)] if count else []
+        picks = self.positive + chosen
+        return [picks[i] for i in self.rng.permutation(len(picks))]
+
+    def steps_per_epoch(self) -> int:
+        if self.config.steps_per_epoch:
+            return self.config.steps_per_epoch
+        total = len(self.positive) / (1 - self.config.negative_fraction)
+        return max(1, int(total) // self.config.batch_size)
+
+    def sample(self, p: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        patient = self.patients[p]
+        spec = self.config.spec
+        hu = with_context(patient.hu, np.array([k]), spec.context)[0].astype(np.float32)
+        mask = patient.liver[k].astype(np.float32)
+        if self.config.augment:
+            hu, mask = augment_sample(hu, mask, self.rng, AugmentConfig())
+        return normalise_hu(hu, spec), mask
+
+    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        size, channels, batch = self.config.spec.size, self.config.spec.channels, self.config.batch_size
+        while True:
+            order = self.epoch_indices()
+            for start in range(0, len(order) - batch + 1, batch):
+                x = np.empty((batch, size, size, channels), np.float32)
+                y = np.empty((batch, size, size, 1), np.float32)
+                for i, (p, k) in enumerate(order[start : start + batch]):
+                    x[i], y[i, ..., 0] = self.sample(p, k)
+                yield x, y
+
+
+def predict_cached(model: Any, patient: CachedPatient, spec: InputSpec, batch: int = 16) -> np.ndarray:
+    """Network probabilities for a cached patient's whole stack."""
+    stack = normalise_hu(patient.hu, spec)
+    out = np.empty(stack.shape, np.float32)
+    for start in range(0, stack.shape[0], batch):
+        indices = np.arange(start, min(start + batch, stack.shape[0]))
+        out[indices] = np.asarray(model(with_context(stack, indices, spec.context), training=False))[..., 0]
+    return out
+
+
+def _dice_bce_loss(y_true: Any, y_pred: Any) -> Any:
+    """Soft Dice over the batch + binary cross-entropy: Dice for overlap, BCE for calibration."""
+    import keras
+    from keras import ops
+
+    intersection = ops.sum(y_true * y_pred)
+    soft_dice = (2.0 * intersection + 1.0) / (ops.sum(y_true) + ops.sum(y_pred) + 1.0)
+    return 1.0 - soft_dice + ops.mean(keras.losses.binary_crossentropy(y_true, y_pred))
+
+
+def _strategy(distribute: bool) -> Any:
+    import tensorflow as tf
+
+    if not distribute:
+        return tf.distribute.get_strategy()
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+        d.name for d in tf.config.list_logical_devices("CPU")
+    ]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, log: Log) -> list[Any]:
+    import keras
+
+    class PatientDice(keras.callbacks.Callback):
+        """3D Dice per validation patient on the network grid, after post-processing."""
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            scores = [
+                dice(postprocess(predict_cached(self.model, p, config.spec)), p.liver > 0) for p in val
+            ]
+            if logs is not None and scores:
+                logs["val_dice"] = float(np.nanmean(scores))
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            logs = logs or {}
+            parts = " ".join(f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, float))
+            log(f"epoch {epoch + 1}/{config.epochs} {time.perf_counter() - self.started:.0f}s {parts}")
+
+    callbacks: list[Any] = []
+    if val:
+        callbacks += [
+            PatientDice(),
+            keras.callbacks.ModelCheckpoint(
+                str(model_dir / "best.weights.h5"), monitor="val_dice", mode="max",
+                save_best_only=True, save_weights_only=True,
+            ),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5),
+            keras.callbacks.EarlyStopping(monitor="val_dice", mode="max", patience=config.patience),
+        ]
+    else:
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: float(config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, config.epochs))))
+        ))
+    callbacks += [keras.callbacks.CSVLogger(str(model_dir / "training_log.csv")), EpochLog()]
+    return callbacks
+
+
+def train_one(
+    train: list[CachedPatient], val: list[CachedPatient], config: TrainConfig, model_dir: Path, log: Log
+) -> tuple[Any, int, int]:
+    """Train one model; returns it (best validation weights restored), best epoch and epochs run."""
+    import keras
+    import tensorflow as tf
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    sampler = SliceSampler(train, config, config.seed)
+    spec = config.spec
+    signature = (
+        tf.TensorSpec((config.batch_size, spec.size, spec.size, spec.channels), tf.float32),
+        tf.TensorSpec((config.batch_size, spec.size, spec.size, 1), tf.float32),
+    )
+    dataset = tf.data.Dataset.from_generator(sampler.batches, output_signature=signature).prefetch(2)
+    strategy = _strategy(config.distribute)
+    with strategy.scope():
+        model = build_unet(replace(config.unet, input_size=spec.size, channels=spec.channels))
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_dice_bce_loss)
+    if config.distribute:
+        log(f"training under {type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas")
+    history = model.fit(
+        dataset,
+        epochs=config.epochs,
+        steps_per_epoch=sampler.steps_per_epoch(),
+        callbacks=_callbacks(model_dir, val, config, log),
+        verbose=0,
+    )
+    epochs_run = len(history.history.get("loss", []))
+    best_epoch = epochs_run
+    if val and (model_dir / "best.weights.h5").is_file():
+        model.load_weights(str(model_dir / "best.weights.h5"))
+        scores = history.history.get("val_dice", [])
+        best_epoch = int(np.argmax(scores)) + 1 if scores else epochs_run
+    plot_curves(model_dir / "training_log.csv", model_dir / "training_curve.png")
+    return model, best_epoch, epochs_run
+
+
+def plot_curves(csv_path: Path, png_path: Path) -> None:
+    """Loss and validation Dice per epoch, as a PNG beside the CSV log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path) as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(epochs, [float(r["loss"]) for r in rows], label="training loss (Dice + BCE)")
+    if "val_dice" in rows[0]:
+        ax.plot(epochs, [float(r["val_dice"]) for r in rows], label="validation Dice (3D, per patient)")
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+def export_model(model: Any, config: TrainConfig, path: Path) -> None:
+    """Save an inference-only copy (no optimizer state) for ``load_model(compile=False)``."""
+    from .atomic import atomic_path
+
+    clean = build_unet(replace(config.unet, input_size=config.spec.size, channels=config.spec.channels))
+    clean.set_weights(model.get_weights())
+    with atomic_path(path, suffix=".keras") as temporary:
+        clean.save(str(temporary))
+
+
+def evaluate_on_grid(model: Any, card: ModelCard, sources: list[Path]) -> dict[str, dict[str, float | None]]:
+    """Metrics per patient on the original CT grid, through the same path as ``ctseg segment``."""
+    from .inference import Segmenter
+    from .patient import load_patient
+
+    segmenter = Segmenter(model, card, Path("<in memory>"))
+    results = {}
+    for source in sources:
+        patient = load_patient(source, masks=["liver"])
+        prediction = segmenter.predict(patient.hu, patient.spacing_mm)
+        results[source.name] = compare(prediction.mask, patient.masks["liver"], patient.spacing_mm).to_dict()
+    return results
+
+
+def software_versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    from . import __version__
+
+    return {
+        "ctseg": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def run_training(
+    roots: list[Path],
+    out_dir: Path,
+    config: TrainConfig,
+    folds: int | None = None,
+    val_names: list[str] | None = None,
+    phantoms: int = 0,
+    final: bool = True,
+    cache_dir: Path | None = None,
+    log: Log = print,
+) -> Path | None:
+    """Cross-validate by patient, then (``final``) train on everything; returns the model path."""
+    from .tf_runtime import import_tensorflow
+
+    import_tensorflow(config.threads)
+    cache_dir = cache_dir or default_cache_dir()
+    started = time.perf_counter()
+    real_sources = discover_patients(roots) if roots else []
+    phantom_sources = ensure_phantoms(phantoms, cache_dir) if phantoms else []
+    log(f"{len(real_sources)} patients, {len(phantom_sources)} phantoms; caching preprocessed slices in {cache_dir}")
+    real = [load_cached(s, config.spec, cache_dir) for s in real_sources]
+    synthetic = [load_cached(s, config.spec, cache_dir) for s in phantom_sources]
+    names = [p.name for p in real]
+    if val_names:
+        unknown = sorted(set(val_names) - set(names))
+        if unknown:
+            raise ValueError(f"--val names not among the patients: {', '.join(unknown)} (have {', '.join(names)})")
+        splits = [sorted(val_names)]
+    elif folds:
+        splits = split_folds(names, folds)
+    else:
+        splits = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    card = ModelCard(input=config.spec, architecture=asdict(config.unet))
+    results: list[FoldResult] = []
+    for k, val_split in enumerate(splits):
+        fold_started = time.perf_counter()
+        train = [p for p in real if p.name not in val_split] + synthetic
+        val = [p for p in real if p.name in val_split]
+        assert not {p.name for p in train} & {p.name for p in val}, "a patient is on both sides of the split"
+        log(f"fold {k + 1}/{len(splits)}: train {', '.join(p.name for p in train)} | validate {', '.join(val_split)}")
+        model, best_epoch, epochs_run = train_one(train, val, config, out_dir / f"fold_{k + 1}", log)
+        metrics = evaluate_on_grid(model, card, [p.source for p in val])
+        for name, values in metrics.items():
+            log(f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm HD95 {values['hd95_mm']} mm")
+        results.append(FoldResult(k + 1, metrics, best_epoch, epochs_run, time.perf_counter() - fold_started))
+    dices = [v["dice"] for r in results for v in r.validation.values() if v["dice"] is not None]
+    card.validation = {
+        "scheme": "cross-validation by patient (phantoms train only)" if results else "none",
+        "folds": [asdict(r) for r in results],
+        "mean_dice": float(np.mean(dices)) if dices else None,
+    }
+    if not final:
+        (out_dir / "cv_results.json").write_text(json.dumps(card.validation, indent=2) + "\n")
+        log(f"cross-validation mean Dice {card.validation['mean_dice']}")
+        return None
+    final_config = config
+    if results:
+        epochs = int(np.ceil(np.mean([r.best_epoch for r in results])))
+        final_config = replace(config, epochs=max(epochs, 1))
+    log(f"final model: {final_config.epochs} epochs on {', '.join(names + [p.name for p in synthetic])}")
+    model, _, epochs_run = train_one(real + synthetic, [], final_config, out_dir / "final", log)
+    model_path = out_dir / "liver_unet.keras"
+    export_model(model, final_config, model_path)
+    card.training = {
+        "patients": names,
+        "phantoms": [p.name for p in synthetic],
+        "epochs": epochs_run,
+        "config": {k: v for k, v in asdict(final_config).items() if k not in ("spec", "unet")},
+        "seed": config.seed,
+        "command": " ".join(["ctseg"] + sys.argv[1:]) if sys.argv and "ctseg" in sys.argv[0] else None,
+        "software": software_versions(),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    write_card(card, model_path)
+    log(f"wrote {model_path} and its model card (cross-validation mean Dice {card.validation['mean_dice']})")
+    return model_path

@@ -1,0 +1,112 @@
+"""Training patients: discovery, splits by patient, and the on-disk cache of preprocessed slices.
+
+Epochs must not re-read DICOM: each patient is cropped and resized once (the same
+``crop_and_resize`` as inference) and cached as compressed npz, keyed by the source path, its
+modification time and the input spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .preprocessing import InputSpec, crop_and_resize, crop_and_resize_mask
+
+PHANTOM_PREFIX = "phantom-"
+
+
+@dataclass
+class CachedPatient:
+    """One patient's resized HU stack and liver mask on the network grid."""
+
+    name: str
+    source: Path
+    hu: np.ndarray  # int16 [z, size, size]
+    liver: np.ndarray  # uint8 0/1 [z, size, size]
+    synthetic: bool
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("CTSEG_CACHE", Path.home() / ".cache" / "ctseg"))
+
+
+def is_patient_folder(path: Path) -> bool:
+    """IRCAD layout (folders or zips) or a folder with a NIfTI volume."""
+    if (path / "PATIENT_DICOM").is_dir() or (path / "PATIENT_DICOM.zip").is_file():
+        return True
+    return any(p.name.lower().startswith(("volume", "image")) and ".nii" in p.name.lower() for p in path.iterdir())
+
+
+def discover_patients(roots: list[Path]) -> list[Path]:
+    """Patient folders in the roots: a root is a patient itself or a parent of patients."""
+    found: list[Path] = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: training data folder not found")
+        if is_patient_folder(root):
+            found.append(root)
+        else:
+            found.extend(sorted(p for p in root.iterdir() if p.is_dir() and is_patient_folder(p)))
+    if not found:
+        raise FileNotFoundError(f"no patient folders found in {', '.join(map(str, roots))}")
+    return found
+
+
+def patient_name(path: Path) -> str:
+    return path.name
+
+
+def _cache_key(source: Path, spec: InputSpec) -> str:
+    stamp = max((p.stat().st_mtime_ns for p in source.rglob("*") if p.is_file()), default=0)
+    text = json.dumps([str(source.resolve()), stamp, spec.to_dict(), "v1"])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient:
+    """The patient's network-grid stack, from the cache or computed and cached now."""
+    from .patient import load_patient
+
+    cache_file = cache_dir / "slices" / f"{patient_name(source)}-{_cache_key(source, spec)}.npz"
+    synthetic = patient_name(source).startswith(PHANTOM_PREFIX)
+    if cache_file.is_file():
+        with np.load(cache_file) as data:
+            return CachedPatient(patient_name(source), source, data["hu"], data["liver"], synthetic)
+    patient = load_patient(source, masks=["liver"])
+    if "liver" not in patient.masks:
+        raise FileNotFoundError(f"{source}: no liver mask to train on")
+    stack, box = crop_and_resize(patient.hu, spec)
+    liver = (crop_and_resize_mask(patient.masks["liver"], spec, box) >= 0.5).astype(np.uint8)
+    hu = np.clip(np.rint(stack), -32768, 32767).astype(np.int16)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    from .atomic import atomic_path
+
+    with atomic_path(cache_file, suffix=".npz") as temporary:
+        np.savez_compressed(temporary, hu=hu, liver=liver)
+    return CachedPatient(patient_name(source), source, hu, liver, synthetic)
+
+
+def ensure_phantoms(count: int, cache_dir: Path, slices: int = 64) -> list[Path]:
+    """Synthetic training patients (seeds 1000…), written once into the cache."""
+    from .phantom import write_phantom
+
+    folders = []
+    for i in range(count):
+        folder = cache_dir / "phantoms" / f"{PHANTOM_PREFIX}{1000 + i}"
+        if not (folder / "PATIENT_DICOM").is_dir():
+            write_phantom(folder, seed=1000 + i, slices=slices)
+        folders.append(folder)
+    return folders
+
+
+def split_folds(names: list[str], folds: int) -> list[list[str]]:
+    """Validation patients of each fold, assigned round-robin over sorted names."""
+    if folds < 2 or folds > len(names):
+        raise ValueError(f"--folds {folds} needs 2 ≤ folds ≤ {len(names)} real patients")
+    ordered = sorted(names)
+    return [ordered[k::folds] for k in range(folds)]
