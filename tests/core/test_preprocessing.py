@@ -1,0 +1,78 @@
+"""Shared preprocessing: the body crop, resizing there and back, windowing, 2.5D context."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ctseg_core.metrics import dice
+from ctseg_core.phantom import make_phantom
+from ctseg_core.postprocess import fill_holes, largest_component, postprocess
+from ctseg_core.preprocessing import (
+    InputSpec,
+    body_crop_box,
+    crop_and_resize,
+    crop_and_resize_mask,
+    normalise_hu,
+    restore_to_grid,
+    with_context,
+)
+
+
+@pytest.mark.parametrize("size", [256, 512, 768])
+def test_mask_there_and_back_keeps_dice_above_098(size: int) -> None:
+    phantom = make_phantom(seed=7, slices=12, size=size)
+    spec = InputSpec(size=160)
+    _, box = crop_and_resize(phantom.hu, spec)
+    small = crop_and_resize_mask(phantom.masks["liver"], spec, box)
+    back = restore_to_grid(small, box) >= 0.5
+    assert back.shape == phantom.hu.shape
+    assert dice(back, phantom.masks["liver"]) >= 0.98
+
+
+def test_crop_box_is_square_and_holds_the_body() -> None:
+    phantom = make_phantom(seed=2, slices=6)
+    box = body_crop_box(phantom.hu)
+    body = phantom.hu > -400
+    ys, xs = np.nonzero(body.any(axis=0))
+    assert box.y0 <= ys.min() and box.y0 + box.side >= ys.max() + 1 or box.side >= 512
+    assert box.x0 <= xs.min() and box.x0 + box.side >= xs.max() + 1
+
+
+def test_crop_may_overhang_the_image_and_still_inverts() -> None:
+    hu = np.full((2, 64, 64), -1000, np.int16)
+    hu[:, 0:64, 20:40] = 50  # a tall body touching the top and bottom edges
+    spec = InputSpec(size=32)
+    stack, box = crop_and_resize(hu, spec)
+    assert box.x0 < 20 and box.side >= 64
+    mask = hu > 0
+    back = restore_to_grid(crop_and_resize_mask(mask, spec, box), box) >= 0.5
+    assert dice(back, mask) > 0.95
+
+
+def test_normalise_clips_to_the_window() -> None:
+    spec = InputSpec(hu_low=-100, hu_high=300)
+    out = normalise_hu(np.array([-1000, -100, 100, 300, 2000], np.float32), spec)
+    np.testing.assert_allclose(out, [0, 0, 0.5, 1, 1])
+
+
+def test_context_stacks_neighbours_and_repeats_edges() -> None:
+    stack = np.arange(4, dtype=np.float32)[:, None, None] * np.ones((4, 2, 2), np.float32)
+    out = with_context(stack, np.array([0, 3]), context=1)
+    assert out.shape == (2, 2, 2, 3)
+    np.testing.assert_array_equal(out[0, 0, 0], [0, 0, 1])
+    np.testing.assert_array_equal(out[1, 0, 0], [2, 3, 3])
+
+
+def test_postprocess_keeps_the_largest_component_and_fills_holes() -> None:
+    probability = np.zeros((5, 20, 20), np.float32)
+    probability[1:4, 2:12, 2:12] = 0.9
+    probability[2, 6, 6] = 0.1  # hole
+    probability[2, 16:18, 16:18] = 0.8  # island
+    mask = postprocess(probability, 0.5)
+    assert mask[2, 6, 6] and not mask[2, 16, 16]
+    assert largest_component(np.zeros((2, 2, 2), bool)).sum() == 0
+    ring = np.zeros((1, 5, 5), bool)
+    ring[0, 1:4, 1:4] = True
+    ring[0, 2, 2] = False
+    assert fill_holes(ring)[0, 2, 2]

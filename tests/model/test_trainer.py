@@ -1,0 +1,78 @@
+"""The headless trainer: splits by patient, outputs, model card, CLI, and --distribute."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ctseg_core.model_card import read_card
+from ctseg_core.preprocessing import InputSpec
+from ctseg_core.train import TrainConfig, run_training
+from ctseg_core.training_data import split_folds
+from ctseg_core.unet import UNetConfig, build_unet
+
+
+def test_folds_never_put_a_patient_on_both_sides() -> None:
+    names = [f"patient{i}" for i in range(7)]
+    folds = split_folds(names, 3)
+    assert sorted(n for fold in folds for n in fold) == sorted(names)
+    for validation in folds:
+        training = set(names) - set(validation)
+        assert training and not training & set(validation)
+    with pytest.raises(ValueError):
+        split_folds(names, 8)
+
+
+def test_seed_sized_unet_has_about_1_9_million_parameters() -> None:
+    model = build_unet(UNetConfig(input_size=128, channels=1, block="selu", dropout=0.1))
+    assert 1.8e6 < model.count_params() < 2.0e6
+
+
+def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> None:
+    config = TrainConfig(
+        epochs=1, batch_size=4, steps_per_epoch=2, spec=InputSpec(size=32),
+        unet=UNetConfig(input_size=32, depth=2, base_filters=4),
+    )
+    logs: list[str] = []
+    path = run_training([tiny_patients], tmp_path, config, folds=3, final=True,
+                        cache_dir=tmp_path / "cache", log=logs.append)
+    assert path is not None and path.stat().st_size < 10e6
+    card = read_card(path)
+    folds = card.validation["folds"]
+    assert [sorted(f["validation"]) for f in folds] == [["p0"], ["p1"], ["p2"]]
+    for fold in folds:
+        assert set(fold["validation"]["p%d" % (fold["fold"] - 1)]) >= {"dice", "assd_mm", "hd95_mm"}
+    assert card.training["patients"] == ["p0", "p1", "p2"]
+    assert card.training["software"]["tensorflow"]
+    assert "non-commercial" in card.licence
+    for k in (1, 2, 3):
+        log = (tmp_path / f"fold_{k}" / "training_log.csv").read_text()
+        assert "val_dice" in log
+        assert (tmp_path / f"fold_{k}" / "training_curve.png").stat().st_size > 1000
+    assert any("validate p0" in line for line in logs)
+    assert len(list((tmp_path / "cache" / "slices").glob("*.npz"))) == 3
+
+
+def test_train_cli_with_distribute_on_two_cpu_devices(tiny_patients: Path, tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "ctseg_core.cli", "train", str(tiny_patients), "--out", str(tmp_path / "out"),
+        "--val", "p1", "--epochs", "1", "--steps", "2", "--batch", "4", "--size", "32", "--depth", "2",
+        "--filters", "4", "--no-final", "--distribute", "--cpu-devices", "2", "--cache", str(tmp_path / "cache"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "MirroredStrategy with 2 replicas" in result.stdout
+    results = json.loads((tmp_path / "out" / "cv_results.json").read_text())
+    assert list(results["folds"][0]["validation"]) == ["p1"]
+
+
+def test_train_cli_rejects_unknown_validation_patient(tiny_patients: Path, tmp_path: Path) -> None:
+    from ctseg_core.cli import main
+
+    code = main(["train", str(tiny_patients), "--out", str(tmp_path), "--val", "nobody", "--epochs", "1",
+                 "--size", "32", "--no-final"])
+    assert code == 2
