@@ -1,9 +1,10 @@
 """Mask overlays as code images and colour tables: display only, no segmentation logic.
 
 A slice's overlay is a small uint8 *code image* (0 none, 1 ground truth only, 2 prediction only,
-3 both) drawn through a 4-entry RGBA table, so pyqtgraph paints it as an indexed QImage:
-changing slice costs two bit operations, and toggling a layer or changing opacity only swaps
-the table. Colours follow the green/magenta false-colour convention of image fusion
+3 both) looked up in a 4-entry RGBA table: changing slice costs two bit operations and one
+gather, and toggling a layer or changing opacity only swaps the table. (An RGBA image draws
+about four times faster than the same image as an indexed QImage, which Qt converts on every
+paint.) Colours follow the green/magenta false-colour convention of image fusion
 (MATLAB ``imfuse``): where ground truth and prediction overlap their colours add to white.
 Compare mode instead names the overlap classes: true positive, false positive, false negative.
 """
@@ -77,6 +78,12 @@ def colour_table(settings: OverlaySettings, outline: bool = False) -> np.ndarray
         if colour is not None:
             table[code] = (*colour, alpha)
     return table
+
+
+def colourise(code: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """RGBA image (rows, columns, 4) uint8 of a code image, by one 32-bit gather."""
+    packed = np.ascontiguousarray(table, np.uint8).view(np.uint32).ravel()
+    return np.take(packed, code).view(np.uint8).reshape(*code.shape, 4)
 
 
 def code_image(gt: np.ndarray | None, prediction: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:

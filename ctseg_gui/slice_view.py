@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from ctseg_core.windowing import Window, apply_window, window_from_drag
 
-from .overlay import code_image, colour_table, outline
+from .overlay import code_image, colour_table, colourise, outline
 from .state import ViewerState
 
 WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
@@ -144,13 +144,13 @@ class SliceView(pg.GraphicsView):
         style = state.overlay.style
         self.fill_item.setVisible(style.fills)
         if style.fills:
-            self.fill_item.setImage(code_image(gt, prediction, shape), autoLevels=False)
+            self.fill_item.setImage(colourise(code_image(gt, prediction, shape), self._fill_table), autoLevels=False)
         self.outline_item.setVisible(style.outlines)
         if style.outlines:
             edges = code_image(
                 None if gt is None else outline(gt), None if prediction is None else outline(prediction), shape
             )
-            self.outline_item.setImage(edges, autoLevels=False)
+            self.outline_item.setImage(colourise(edges, self._outline_table), autoLevels=False)
 
     def _on_patient_changed(self) -> None:
         patient = self.state.patient
@@ -158,7 +158,7 @@ class SliceView(pg.GraphicsView):
         _, dy, dx = patient.spacing_mm
         _, rows, columns = patient.shape
         rect = QRectF(0.0, 0.0, columns * dx, rows * dy)
-        blank = np.zeros((rows, columns), np.uint8)
+        blank = np.zeros((rows, columns, 4), np.uint8)  # transparent
         for item in (self.ct_item, self.fill_item, self.outline_item):
             item.setImage(blank, autoLevels=False)  # the new shape first: setRect scales by it
             item.setRect(rect)
@@ -182,8 +182,8 @@ class SliceView(pg.GraphicsView):
 
     def _on_overlay_changed(self) -> None:
         overlay = self.state.overlay
-        self.fill_item.setLookupTable(colour_table(overlay))
-        self.outline_item.setLookupTable(colour_table(overlay, outline=True))
+        self._fill_table = colour_table(overlay)
+        self._outline_table = colour_table(overlay, outline=True)
         self._draw_overlays()
 
     # ---------------------------------------------------------------- mouse
