@@ -196,7 +196,7 @@ def read_headers(
     entries = [e for e in source.entries() if not _is_nifti(Path(e))]
     label = empty_label or source.label
     if not entries:
-        raise EmptyFolderError(label, "no files in this folder")
+        raise EmptyFolderError(label, "folder is empty: no files to read")
     # Tag parsing holds the GIL: threads only pay off where zip members must be inflated.
     threads = 1 if source.is_file_backed() else None
     results = run_parallel(

@@ -25,9 +25,9 @@ from .metrics import compare, dice
 from .model_card import ModelCard, write_card
 from .postprocess import postprocess
 from .preprocessing import InputSpec, normalise_hu, with_context
+from .cache import default_cache_dir
 from .training_data import (
     CachedPatient,
-    default_cache_dir,
     discover_patients,
     ensure_phantoms,
     load_cached,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +28,6 @@ class CachedPatient:
     hu: np.ndarray  # int16 [z, size, size]
     liver: np.ndarray  # uint8 0/1 [z, size, size]
     synthetic: bool
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("CTSEG_CACHE", Path.home() / ".cache" / "ctseg"))
 
 
 def is_patient_folder(path: Path) -> bool:

@@ -1,10 +1,12 @@
 """Mask overlays as code images and colour tables: display only, no segmentation logic.
 
-A slice's overlay is a small uint8 *code image* (0 none, 1 ground truth only, 2 prediction only,
-3 both) looked up in a 4-entry RGBA table: changing slice costs two bit operations and one
-gather, and toggling a layer or changing opacity only swaps the table. (An RGBA image draws
-about four times faster than the same image as an indexed QImage, which Qt converts on every
-paint.) Colours follow the green/magenta false-colour convention of image fusion
+A slice's overlay is one small uint8 *code image*: bits 0–1 say which masks cover a voxel
+(0 none, 1 ground truth only, 2 prediction only, 3 both), bits 2–3 the same for the masks'
+one-voxel outlines. A 16-entry RGBA table turns it into the image drawn: changing slice costs
+a few bit operations and one gather, and toggling a layer, the style or the opacity only swaps
+the table. Fill and outline share one image because each extra RGBA layer costs ≈ 0.7 ms to
+paint (and an indexed QImage about three times that, as Qt converts it on every paint).
+Colours follow the green/magenta false-colour convention of image fusion
 (MATLAB ``imfuse``): where ground truth and prediction overlap their colours add to white.
 Compare mode instead names the overlap classes: true positive, false positive, false negative.
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NONE, GT, PRED, BOTH = 0, 1, 2, 3
+EDGE_SHIFT = 2  # outline codes sit in bits 2–3
 
 GT_RGB = (40, 220, 60)
 PRED_RGB = (255, 40, 255)
@@ -48,7 +51,7 @@ class OverlaySettings:
 
     show_gt: bool = True
     show_prediction: bool = True
-    opacity: float = 0.4
+    opacity: float = 0.3
     style: OverlayStyle = OverlayStyle.FILL_OUTLINE
 
 
@@ -57,40 +60,56 @@ def _add(*colours: tuple[int, int, int]) -> tuple[int, int, int]:
     return tuple(min(255, sum(c[i] for c in colours)) for i in range(3))  # type: ignore[return-value]
 
 
-def colour_table(settings: OverlaySettings, outline: bool = False) -> np.ndarray:
-    """RGBA table (4, 4) uint8 indexed by the overlay code; hidden layers are transparent.
-
-    The fill uses ``settings.opacity``; outlines are opaque so a boundary stays readable over
-    bright tissue. In compare mode the fill names TP / FP / FN instead of the two sources.
-    """
+def _layer_colours(settings: OverlaySettings, compare: bool) -> dict[int, tuple[int, int, int] | None]:
+    """RGB of codes GT, PRED and BOTH; None where the layers covering it are hidden."""
     show_gt, show_pred = settings.show_gt, settings.show_prediction
-    if settings.style is OverlayStyle.COMPARE and not outline:
-        rgb = {GT: FN_RGB if show_gt else None, PRED: FP_RGB if show_pred else None}
-        rgb[BOTH] = TP_RGB if (show_gt or show_pred) else None
-    else:
-        gt = GT_RGB if show_gt else None
-        pred = PRED_RGB if show_pred else None
-        visible = [c for c in (gt, pred) if c is not None]
-        rgb = {GT: gt, PRED: pred, BOTH: _add(*visible) if visible else None}
-    alpha = 255 if outline else round(255 * min(max(settings.opacity, 0.0), 1.0))
-    table = np.zeros((4, 4), np.uint8)
-    for code, colour in rgb.items():
-        if colour is not None:
-            table[code] = (*colour, alpha)
+    if compare:
+        return {GT: FN_RGB if show_gt else None, PRED: FP_RGB if show_pred else None,
+                BOTH: TP_RGB if (show_gt or show_pred) else None}
+    gt = GT_RGB if show_gt else None
+    pred = PRED_RGB if show_pred else None
+    visible = [c for c in (gt, pred) if c is not None]
+    return {GT: gt, PRED: pred, BOTH: _add(*visible) if visible else None}
+
+
+def colour_table(settings: OverlaySettings) -> np.ndarray:
+    """RGBA table (16, 4) uint8 indexed by the overlay code; hidden layers are transparent.
+
+    An outline (opaque, so a boundary stays readable over bright tissue) wins over the fill
+    (``settings.opacity``) beneath it. Compare mode fills TP / FP / FN instead of the sources.
+    """
+    style = settings.style
+    fill = _layer_colours(settings, compare=style is OverlayStyle.COMPARE)
+    edge = _layer_colours(settings, compare=False)
+    fill_alpha = round(255 * min(max(settings.opacity, 0.0), 1.0))
+    table = np.zeros((16, 4), np.uint8)
+    for code in range(16):
+        edge_code, fill_code = code >> EDGE_SHIFT, code & BOTH
+        if style.outlines and edge_code and edge[edge_code] is not None:
+            table[code] = (*edge[edge_code], 255)
+        elif style.fills and fill_code and fill[fill_code] is not None:
+            table[code] = (*fill[fill_code], fill_alpha)
     return table
 
 
 def colourise(code: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """RGBA image (rows, columns, 4) uint8 of a code image, by one 32-bit gather."""
+    """RGBA image (rows, columns, 4) uint8 of an unsigned index image, by one 32-bit gather."""
     packed = np.ascontiguousarray(table, np.uint8).view(np.uint32).ravel()
     return np.take(packed, code).view(np.uint8).reshape(*code.shape, 4)
 
 
-def code_image(gt: np.ndarray | None, prediction: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+def code_image(
+    gt: np.ndarray | None, prediction: np.ndarray | None, shape: tuple[int, int], outlines: bool = False
+) -> np.ndarray:
     """uint8 code image of one slice from two bool slices (either may be None)."""
     code = np.zeros(shape, np.uint8) if gt is None else gt.view(np.uint8).copy()
     if prediction is not None:
         code |= prediction.view(np.uint8) << 1
+    if outlines:
+        if gt is not None:
+            code |= outline(gt).view(np.uint8) << EDGE_SHIFT
+        if prediction is not None:
+            code |= outline(prediction).view(np.uint8) << (EDGE_SHIFT + 1)
     return code
 
 

@@ -3,8 +3,11 @@
 Mouse, as in ITK-SNAP and 3D Slicer: wheel changes slice, Ctrl+wheel zooms about the pointer,
 left or middle drag pans, right drag changes the HU window (``windowing.window_from_drag``).
 Items are placed in mm (image rect = columns·dx × rows·dy) with a locked 1:1 aspect, so
-anisotropic pixels are shown at their true shape. Changing slice re-windows one int16 slice
-through a cached lookup table and rebuilds two uint8 code images: nothing heavier.
+anisotropic pixels are shown at their true shape. A window change maps every int16 value once
+through the core's ``apply_window`` into a 65536-entry RGBA table; changing slice is then one
+gather for the CT and one for the overlay code image: nothing heavier. Both reach pyqtgraph
+as RGBA, the format Qt paints fastest (greyscale QImages are converted on every paint, ≈ 2×
+slower).
 """
 
 from __future__ import annotations
@@ -19,9 +22,14 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from ctseg_core.windowing import Window, apply_window, window_from_drag
 
-from .overlay import code_image, colour_table, colourise, outline
+from .overlay import code_image, colour_table, colourise
 from .state import ViewerState
 
+#: Grey level g → opaque RGBA (g, g, g, 255).
+GREY_TABLE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 4, axis=1)
+GREY_TABLE[:, 3] = 255
+#: Every int16 value, at the index of its uint16 bit pattern (how slices index the CT table).
+ALL_HU = np.arange(65536, dtype=np.uint16).view(np.int16)
 WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
 CORNER_MARGIN = 8
 
@@ -82,9 +90,8 @@ class SliceView(pg.GraphicsView):
         self.view = SliceViewBox()
         self.setCentralItem(self.view)
         self.ct_item = pg.ImageItem(axisOrder="row-major")
-        self.fill_item = pg.ImageItem(axisOrder="row-major")
-        self.outline_item = pg.ImageItem(axisOrder="row-major")
-        for depth, item in enumerate((self.ct_item, self.fill_item, self.outline_item)):
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        for depth, item in enumerate((self.ct_item, self.overlay_item)):
             item.setZValue(depth)
             self.view.addItem(item)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -131,7 +138,8 @@ class SliceView(pg.GraphicsView):
     def _draw_ct(self) -> None:
         patient = self.state.patient
         if patient is not None:
-            self.ct_item.setImage(apply_window(patient.hu[self.state.slice_index], self.state.window), autoLevels=False)
+            hu = patient.hu[self.state.slice_index]
+            self.ct_item.setImage(colourise(hu.view(np.uint16), self._ct_table), autoLevels=False)
 
     def _draw_overlays(self) -> None:
         state = self.state
@@ -140,17 +148,8 @@ class SliceView(pg.GraphicsView):
         k = state.slice_index
         gt = None if state.gt is None else state.gt[k]
         prediction = None if state.prediction is None else state.prediction[k]
-        shape = state.patient.shape[1:]
-        style = state.overlay.style
-        self.fill_item.setVisible(style.fills)
-        if style.fills:
-            self.fill_item.setImage(colourise(code_image(gt, prediction, shape), self._fill_table), autoLevels=False)
-        self.outline_item.setVisible(style.outlines)
-        if style.outlines:
-            edges = code_image(
-                None if gt is None else outline(gt), None if prediction is None else outline(prediction), shape
-            )
-            self.outline_item.setImage(colourise(edges, self._outline_table), autoLevels=False)
+        code = code_image(gt, prediction, state.patient.shape[1:], outlines=state.overlay.style.outlines)
+        self.overlay_item.setImage(colourise(code, self._overlay_table), autoLevels=False)
 
     def _on_patient_changed(self) -> None:
         patient = self.state.patient
@@ -159,7 +158,7 @@ class SliceView(pg.GraphicsView):
         _, rows, columns = patient.shape
         rect = QRectF(0.0, 0.0, columns * dx, rows * dy)
         blank = np.zeros((rows, columns, 4), np.uint8)  # transparent
-        for item in (self.ct_item, self.fill_item, self.outline_item):
+        for item in (self.ct_item, self.overlay_item):
             item.setImage(blank, autoLevels=False)  # the new shape first: setRect scales by it
             item.setRect(rect)
         row, column = np.asarray(patient.geometry.row_direction), np.asarray(patient.geometry.column_direction)
@@ -175,15 +174,14 @@ class SliceView(pg.GraphicsView):
 
     def _on_window_changed(self) -> None:
         window = self.state.window
+        self._ct_table = colourise(apply_window(ALL_HU, window), GREY_TABLE)
         self.window_label.setText(f"W {window.width:.0f}   L {window.level:.0f}")
         self.window_label.adjustSize()
         self._place_labels()
         self._draw_ct()
 
     def _on_overlay_changed(self) -> None:
-        overlay = self.state.overlay
-        self._fill_table = colour_table(overlay)
-        self._outline_table = colour_table(overlay, outline=True)
+        self._overlay_table = colour_table(self.state.overlay)
         self._draw_overlays()
 
     # ---------------------------------------------------------------- mouse

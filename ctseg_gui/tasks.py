@@ -130,8 +130,8 @@ def _load_segmenter(model_path: str | None) -> Segmenter:
 class SegmenterCache:
     """Each model is loaded once and kept; loading (≈3 s, TensorFlow import) runs on the asking worker."""
 
-    def __init__(self, loader: Callable[[str | None], Segmenter] = _load_segmenter) -> None:
-        self._loader = loader
+    def __init__(self, loader: Callable[[str | None], Segmenter] | None = None) -> None:
+        self._loader = loader if loader is not None else _load_segmenter
         self._lock = threading.Lock()
         self._models: dict[str | None, Segmenter] = {}
 

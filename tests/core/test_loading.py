@@ -158,9 +158,9 @@ def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_empty_folder(tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(errors.EmptyFolderError, match="empty"):
-        load_patient(tmp_path / "empty")
+    (tmp_path / "scan").mkdir()
+    with pytest.raises(errors.EmptyFolderError, match="scan: folder is empty"):
+        load_patient(tmp_path / "scan")
 
 
 def test_folder_without_dicom(tmp_path: Path) -> None:

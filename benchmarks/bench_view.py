@@ -1,0 +1,136 @@
+"""Viewer speed: slice-change time (CT + two overlays) and launch-to-visible-window time.
+
+Run: ``python benchmarks/bench_view.py [--slices 100] [--launches 3]``.
+A phantom is written to a temporary folder and opened in the real main window (1400×900,
+offscreen unless QT_QPA_PLATFORM says otherwise), with the liver as ground truth and a
+prediction (the liver dilated and shifted) set directly on the state, overlays in the default
+fill + outline style. Each slice change over every slice is timed three ways: the state update
+alone (window the slice, rebuild the overlay, labels, plot marker); the update plus a
+synchronous repaint of the slice view (CT and overlays on screen); and the update plus one
+event-loop pass, which repaints everything that changed (slice view, slider, labels, Dice
+plot) as the running app does. Launch time is a fresh Python process from
+start to the shown main window, measured by the parent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+from PySide6 import __version__ as pyside_version  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from ctseg_core.phantom import write_phantom  # noqa: E402
+from ctseg_gui.main_window import MainWindow  # noqa: E402
+from ctseg_gui.tasks import score  # noqa: E402
+
+LAUNCH_PROBE = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+from ctseg_gui.app import run_viewer
+def visible():
+    app.processEvents()
+    print("visible", flush=True)
+    app.quit()
+QTimer.singleShot(0, visible)
+run_viewer(None)
+"""
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, "
+            f"PySide6 {pyside_version}, pyqtgraph {pg.__version__}, QPA {os.environ['QT_QPA_PLATFORM']}")
+
+
+def percentiles_ms(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"median {statistics.median(ordered) * 1e3:6.2f} ms   p95 {p95 * 1e3:6.2f} ms"
+
+
+def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    settings = QSettings(str(folder / "bench.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1400, 900)
+    window.show()
+    window.open_path(folder / "patient")
+    while window.state.patient is None:
+        app.processEvents()
+    state = window.state
+    prediction = np.roll(ndimage.binary_dilation(state.gt, iterations=3), 6, axis=2)
+    state.set_prediction(prediction, score(state.gt, prediction, state.patient.spacing_mm))
+    app.processEvents()
+    ways = {
+        "state update only": lambda: None,
+        "update + slice view repaint": window.slice_view.viewport().repaint,
+        "update + event loop (frame)": app.processEvents,
+    }
+    for k in range(slices):  # warm-up
+        state.set_slice(k)
+        app.processEvents()
+    times: dict[str, list[float]] = {}
+    for i, (name, finish) in enumerate(ways.items()):
+        times[name] = []
+        for k in range(slices) if i % 2 else reversed(range(slices)):
+            started = time.perf_counter()
+            state.set_slice(k)
+            finish()
+            times[name].append(time.perf_counter() - started)
+    window.close()
+    return times
+
+
+def launch_seconds(launches: int, folder: Path) -> list[float]:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config")}
+    times = []
+    for _ in range(launches):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", LAUNCH_PROBE], check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slices", type=int, default=100)
+    parser.add_argument("--launches", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        write_phantom(folder / "patient", seed=0, slices=args.slices)
+        times = slice_changes(folder, args.slices)
+        print(f"slice change, {args.slices} slices of 512×512, CT + GT + prediction, window 1400×900:")
+        for name, seconds in times.items():
+            print(f"  {name:<28} {percentiles_ms(seconds)}")
+        launches = launch_seconds(args.launches, folder)
+        print(f"launch to visible window: median {statistics.median(launches):.2f} s "
+              f"(fresh process, {args.launches} runs: {', '.join(f'{t:.2f}' for t in launches)} s)")
+
+
+if __name__ == "__main__":
+    main()

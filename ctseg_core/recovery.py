@@ -1,0 +1,161 @@
+"""Crash recovery: the label being edited is autosaved beside the cache, so a crash loses no work.
+
+Each patient gets a folder ``<cache>/recovery/<hash of its resolved path>/`` (cache: ``$CTSEG_CACHE``,
+default ``~/.cache/ctseg``). Each label in it is a bit-packed compressed npz plus a JSON sidecar naming
+the CT it belongs to (series UID, shape, sha256 of the HU volume). Both are written atomically, the npz
+under a fresh name first and the JSON last, so a crash mid-save leaves the previous pair intact.
+A recovery is offered only for the very same CT: same series, same shape, same HU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_path
+from .errors import CtsegError
+from .summary import hu_sha256
+from .cache import default_cache_dir
+
+FORMAT_VERSION = 1
+_TOKEN_DIGITS = 12
+
+
+@dataclass(frozen=True)
+class RecoveryInfo:
+    """An autosaved label found for a patient: where it is and when it was saved."""
+
+    path: Path  # the JSON sidecar
+    mask_path: Path  # the npz holding the packed label
+    patient_path: str
+    series_uid: str
+    shape: tuple[int, int, int]
+    hu_sha256: str
+    name: str
+    saved_at: str  # ISO 8601, UTC
+    edits: int  # unsaved edits at the time of the autosave
+
+
+def recovery_path(patient_path: str | Path) -> Path:
+    """The recovery folder of a patient, keyed by a hash of its resolved path."""
+    resolved = str(Path(patient_path).expanduser().resolve())
+    key = hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:24]
+    return default_cache_dir() / "recovery" / key
+
+
+def _file_stem(name: str) -> str:
+    """A file-name-safe form of a label name (the JSON keeps the real name); never a glob pattern."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
+
+
+def _mask_pattern(stem: str) -> str:
+    """Glob of the npz files of label ``stem``: its name, a dash and a 12-hex-digit token."""
+    return f"{stem}-{'[0-9a-f]' * _TOKEN_DIGITS}.npz"
+
+
+def save_recovery(label: np.ndarray, patient: "Patient", name: str, edits: int) -> Path:  # noqa: F821
+    """Autosave label ``name`` of a patient (bool [z, y, x]); the JSON sidecar's path."""
+    if label.shape != patient.shape:
+        raise ValueError(f"label shape {label.shape} differs from the CT's {patient.shape}")
+    folder = recovery_path(patient.source_path)
+    stem = _file_stem(name)
+    mask_path = folder / f"{stem}-{uuid.uuid4().hex[:_TOKEN_DIGITS]}.npz"
+    with atomic_path(mask_path, suffix=".npz") as temporary, open(temporary, "wb") as fh:
+        np.savez_compressed(fh, bits=np.packbits(label.astype(bool, copy=False)), shape=np.array(label.shape))
+    meta = {
+        "format": FORMAT_VERSION,
+        "ctseg_version": __version__,
+        "mask_file": mask_path.name,
+        "patient_path": str(Path(patient.source_path).expanduser().resolve()),
+        "series_uid": patient.series_uid,
+        "shape": list(patient.shape),
+        "hu_sha256": hu_sha256(patient.hu),
+        "name": name,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "edits": int(edits),
+    }
+    json_path = folder / f"{stem}.json"
+    with atomic_path(json_path, suffix=".json") as temporary:
+        temporary.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    for stale in folder.glob(_mask_pattern(stem)):
+        if stale != mask_path:
+            stale.unlink(missing_ok=True)
+    return json_path
+
+
+def _read_info(json_path: Path) -> RecoveryInfo | None:
+    """The sidecar's content, or None when it is unreadable or its npz is gone."""
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        info = RecoveryInfo(
+            path=json_path,
+            mask_path=json_path.parent / str(meta["mask_file"]),
+            patient_path=str(meta["patient_path"]),
+            series_uid=str(meta["series_uid"]),
+            shape=tuple(int(n) for n in meta["shape"]),  # type: ignore[arg-type]
+            hu_sha256=str(meta["hu_sha256"]),
+            name=str(meta["name"]),
+            saved_at=str(meta["saved_at"]),
+            edits=int(meta["edits"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if info.mask_path.is_file() else None
+
+
+def _recoveries(patient: "Patient", name: str | None) -> list[RecoveryInfo]:  # noqa: F821
+    folder = recovery_path(patient.source_path)
+    if not folder.is_dir():
+        return []
+    infos = [info for p in sorted(folder.glob("*.json")) if (info := _read_info(p)) is not None]
+    return [info for info in infos if name is None or info.name == name]
+
+
+def find_recovery(patient: "Patient", name: str | None = None) -> RecoveryInfo | None:  # noqa: F821
+    """The newest autosave of this very CT (label ``name``, or any label), else None.
+
+    An autosave of another series, another shape or other HU (the folder now holds another scan) is
+    never offered.
+    """
+    candidates = [
+        info
+        for info in _recoveries(patient, name)
+        if info.series_uid == patient.series_uid and info.shape == patient.shape
+    ]
+    if not candidates:
+        return None
+    checksum = hu_sha256(patient.hu)
+    matching = [info for info in candidates if info.hu_sha256 == checksum]
+    return max(matching, key=lambda info: info.saved_at) if matching else None
+
+
+def load_recovery(info: RecoveryInfo) -> np.ndarray:
+    """The autosaved label as bool [z, y, x]."""
+    try:
+        with np.load(info.mask_path) as data:
+            bits, shape = data["bits"], tuple(int(n) for n in data["shape"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise CtsegError(info.mask_path, f"recovery file is unreadable ({exc})") from exc
+    if shape != info.shape or bits.size * 8 < int(np.prod(shape)):
+        raise CtsegError(info.mask_path, f"recovery file holds shape {shape}, expected {info.shape}")
+    return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).view(bool)
+
+
+def discard_recovery(patient: "Patient", name: str | None = None) -> None:  # noqa: F821
+    """Delete the autosaves of a patient (of label ``name``, or all): after a save or a refusal."""
+    folder = recovery_path(patient.source_path)
+    if not folder.is_dir():
+        return
+    stem = "*" if name is None else _file_stem(name)
+    for path in [*folder.glob(f"{stem}.json"), *folder.glob(_mask_pattern(stem))]:
+        path.unlink(missing_ok=True)
+    if not any(folder.iterdir()):
+        folder.rmdir()

@@ -1,0 +1,290 @@
+"""DICOM SEG: masks saved as one Segmentation object that references its CT, read back onto the CT grid.
+
+Encoding is left to highdicom (BINARY segmentation, one segment per mask), so PACS viewers, 3D Slicer
+and OHIF place the mask on the scan. highdicom needs the CT headers (geometry, patient, study and the
+SOP Instance UIDs the frames reference) but not their pixels, so only tags are read.
+
+Reading pairs each SEG frame with a CT slice by the SOP Instance UID it references; a SEG made on
+another copy of the series (other UIDs, e.g. a re-export) is paired by position instead, and a SEG on
+another grid is refused, never resampled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.sr.codedict import codes
+
+from . import __version__
+from .atomic import atomic_path
+from .errors import CtsegError, MaskMismatchError
+
+#: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
+SEG_SERIES_NUMBER = 300
+ALGORITHM_TYPES = ("MANUAL", "SEMIAUTOMATIC", "AUTOMATIC")
+
+#: Segmented property (category, type) per mask name; other names are coded as generic tissue.
+_PROPERTIES = {
+    "liver": (codes.SCT.Organ, codes.SCT.Liver),
+    "spleen": (codes.SCT.Organ, codes.SCT.Spleen),
+    "livertumor": (codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Neoplasm),
+}
+_DEFAULT_PROPERTY = (codes.SCT.Tissue, codes.SCT.Tissue)
+
+
+# ----------------------------------------------------------------------------- source CT headers
+
+
+def _zip_member(name: str) -> tuple[Path, str]:
+    """Split ``archive.zip!member`` (a slice name from a zip source) at the "!" after an existing file."""
+    for index, char in enumerate(name):
+        if char == "!" and os.path.isfile(name[:index]):
+            return Path(name[:index]), name[index + 1 :]
+    raise CtsegError(name, "source CT slice not found: the file was moved or deleted since loading")
+
+
+@contextlib.contextmanager
+def _opener() -> Iterator[Callable[[str], BinaryIO]]:
+    """A function opening a slice name (file path or zip member), keeping each archive open once."""
+    archives: dict[Path, zipfile.ZipFile] = {}
+
+    def open_slice(name: str) -> BinaryIO:
+        if os.path.isfile(name):
+            return open(name, "rb")
+        archive, member = _zip_member(name)
+        if archive not in archives:
+            archives[archive] = zipfile.ZipFile(archive)
+        return io.BytesIO(archives[archive].read(member))
+
+    try:
+        yield open_slice
+    finally:
+        for handle in archives.values():
+            handle.close()
+
+
+def read_source_datasets(patient: "Patient") -> list[Dataset]:  # noqa: F821
+    """The CT slices' headers (no pixel data), in the patient's slice order, for highdicom.
+
+    Refuses patients that were not loaded from DICOM and slices whose files changed since loading.
+    """
+    if not patient.sop_instance_uids or len(patient.slice_names) != patient.shape[0]:
+        raise CtsegError(
+            patient.source_path,
+            "DICOM SEG needs the CT as a DICOM series; save this patient as NIfTI instead",
+        )
+    datasets = []
+    with _opener() as open_slice:
+        for name, uid in zip(patient.slice_names, patient.sop_instance_uids):
+            try:
+                with open_slice(name) as fh:
+                    ds = pydicom.dcmread(fh, stop_before_pixels=True)
+            except (OSError, KeyError, zipfile.BadZipFile, InvalidDicomError) as exc:
+                raise CtsegError(name, f"cannot read the source CT slice for DICOM SEG ({exc})") from exc
+            if str(ds.get("SOPInstanceUID", "")) != uid:
+                raise CtsegError(name, "source CT slice changed since loading (other SOP Instance UID)")
+            datasets.append(ds)
+    return datasets
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _segment_description(name: str, algorithm_type: str, algorithm_name: str):  # type: ignore[no-untyped-def]
+    import highdicom as hd
+
+    if algorithm_type not in ALGORITHM_TYPES:
+        raise ValueError(f"algorithm_type must be one of {ALGORITHM_TYPES}, got {algorithm_type!r}")
+    identification = None
+    if algorithm_type != "MANUAL":
+        identification = hd.AlgorithmIdentificationSequence(
+            name=algorithm_name, family=codes.cid7162.ArtificialIntelligence, version=__version__
+        )
+    category, kind = _PROPERTIES.get(name.lower(), _DEFAULT_PROPERTY)
+    return hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label=name,
+        segmented_property_category=category,
+        segmented_property_type=kind,
+        algorithm_type=algorithm_type,
+        algorithm_identification=identification,
+    )
+
+
+def write_dicom_seg(
+    mask: np.ndarray,
+    patient: "Patient",  # noqa: F821
+    path: str | Path,
+    name: str = "liver",
+    source_datasets: list[Dataset] | None = None,
+    algorithm_type: str = "MANUAL",
+    algorithm_name: str = "ctseg liver U-Net",
+) -> Path:
+    """Write ``mask`` (bool [z, y, x] on the patient's grid) as a BINARY DICOM SEG, atomically.
+
+    The SEG joins the CT's study and frame of reference and references each CT slice, so viewers
+    overlay it on the scan. ``algorithm_type``: "MANUAL" for masks drawn or corrected by hand,
+    "AUTOMATIC" (with ``algorithm_name``) for the model's output. Empty slices are omitted; an
+    entirely empty mask is written with every frame (a SEG must hold at least one) and reads back empty.
+    ``source_datasets`` (from :func:`read_source_datasets`) saves re-reading headers on repeated saves.
+    """
+    import highdicom as hd
+
+    mask = np.asarray(mask)
+    if mask.shape != patient.shape:
+        raise MaskMismatchError(path, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
+    sources = source_datasets if source_datasets is not None else read_source_datasets(patient)
+    segmentation = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=mask.astype(bool, copy=False),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[_segment_description(name, algorithm_type, algorithm_name)],
+        series_instance_uid=hd.UID(),
+        series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="ctseg",
+        manufacturer_model_name="ctseg",
+        software_versions=__version__,
+        device_serial_number="none",
+        omit_empty_frames=bool(mask.any()),
+    )
+    segmentation.SeriesDescription = f"ctseg {name}"
+    path = Path(path)
+    with atomic_path(path, suffix=".dcm") as temporary:
+        segmentation.save_as(temporary)
+    return path
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _read_segmentation(path: Path):  # type: ignore[no-untyped-def]
+    import highdicom as hd
+
+    try:
+        return hd.seg.segread(path)
+    except FileNotFoundError as exc:
+        raise CtsegError(path, "file does not exist") from exc
+    except Exception as exc:  # pydicom and highdicom raise many types for bad files
+        raise CtsegError(path, f"not a readable DICOM SEG ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _binary(values: np.ndarray, segmentation) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Segment membership: fractional SEGs (rescaled to 0–1) at 0.5, others where > 0."""
+    import highdicom as hd
+
+    if segmentation.segmentation_type == hd.seg.SegmentationTypeValues.FRACTIONAL:
+        return values >= 0.5
+    return values > 0
+
+
+def _referenced_uids(segmentation) -> set[str]:  # type: ignore[no-untyped-def]
+    return {sop_uid for _, _, sop_uid in segmentation.get_source_image_uids()}
+
+
+def _by_instance(
+    segmentation, patient: "Patient", numbers: list[int], path: Path  # noqa: F821
+) -> np.ndarray:
+    """[z, y, x, segment] values for SEGs whose frames reference this patient's CT slices."""
+    try:
+        return segmentation.get_pixels_by_source_instance(
+            patient.sop_instance_uids, segment_numbers=numbers, assert_missing_frames_are_empty=True
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise MaskMismatchError(path, f"SEG frames cannot be placed on the CT slices ({exc})") from exc
+
+
+def _check_in_plane(affine: np.ndarray, patient: "Patient", path: Path) -> None:  # noqa: F821
+    """The SEG volume's rows and columns must run along the CT's, with the same pixel size."""
+    geometry = patient.geometry
+    expected = (
+        np.asarray(geometry.column_direction) * geometry.spacing_mm[1],
+        np.asarray(geometry.row_direction) * geometry.spacing_mm[2],
+    )
+    for axis, wanted in zip((1, 2), expected):
+        if not np.allclose(affine[:3, axis], wanted, atol=1e-3 * max(1.0, float(np.abs(wanted).max()))):
+            raise MaskMismatchError(path, "SEG pixel grid differs from the CT's (orientation or pixel size)")
+
+
+def _positions_along_normal(patient: "Patient") -> np.ndarray:  # noqa: F821
+    """Each CT slice's position along the slice normal (mm)."""
+    if patient.slice_positions_mm is not None:
+        return np.asarray(patient.slice_positions_mm)
+    geometry = patient.geometry
+    normal = geometry.normal
+    return np.array([float(np.dot(normal, geometry.slice_position_mm(k))) for k in range(patient.shape[0])])
+
+
+def _slice_index(
+    position: np.ndarray, patient: "Patient", along_normal: np.ndarray, path: Path  # noqa: F821
+) -> int:
+    """CT slice whose plane holds ``position`` (LPS mm), with the same in-plane origin."""
+    geometry = patient.geometry
+    normal, origin = geometry.normal, np.asarray(geometry.origin_mm)
+    along = float(np.dot(normal, position))
+    nearest = int(np.argmin(np.abs(along_normal - along)))
+    in_plane = (position - normal * along) - (origin - normal * float(np.dot(normal, origin)))
+    shift = float(np.linalg.norm(in_plane))
+    if abs(along_normal[nearest] - along) > max(0.01, 0.1 * patient.spacing_mm[0]):
+        raise MaskMismatchError(path, f"SEG frame at {along:.3f} mm along the normal matches no CT slice")
+    if shift > max(0.01, 0.1 * min(patient.spacing_mm[1:])):
+        raise MaskMismatchError(path, f"SEG grid is shifted by {shift:.2f} mm in-plane from the CT's")
+    return nearest
+
+
+def _by_position(
+    segmentation, patient: "Patient", numbers: list[int], path: Path  # noqa: F821
+) -> np.ndarray:
+    """[z, y, x, segment] values placed by frame position, for SEGs referencing other copies of the CT."""
+    try:
+        volume = segmentation.get_volume(segment_numbers=numbers)
+    except (ValueError, RuntimeError) as exc:
+        raise MaskMismatchError(path, f"SEG frames do not form a volume on the CT grid ({exc})") from exc
+    _check_in_plane(volume.affine, patient, path)
+    along_normal = _positions_along_normal(patient)
+    values = np.zeros(patient.shape + (len(numbers),), dtype=volume.array.dtype)
+    for i in range(volume.spatial_shape[0]):
+        position = (volume.affine @ np.array([i, 0.0, 0.0, 1.0]))[:3]
+        values[_slice_index(position, patient, along_normal, path)] = volume.array[i]
+    return values
+
+
+def _labels(segmentation, numbers: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+    labels = [str(segmentation.get_segment_description(n).SegmentLabel) for n in numbers]
+    return [label if labels.count(label) == 1 else f"{label} ({n})" for label, n in zip(labels, numbers)]
+
+
+def read_dicom_seg(path: str | Path, patient: "Patient") -> dict[str, np.ndarray]:  # noqa: F821
+    """Each segment of a DICOM SEG as a bool [z, y, x] mask on the patient's grid, keyed by its label.
+
+    Frames pair with CT slices by referenced SOP Instance UID when every referenced instance belongs
+    to this CT, else by position. Raises :class:`MaskMismatchError` when the SEG is on another grid.
+    """
+    path = Path(path)
+    segmentation = _read_segmentation(path)
+    if (int(segmentation.Rows), int(segmentation.Columns)) != patient.shape[1:]:
+        rows, columns = patient.shape[1:]
+        raise MaskMismatchError(
+            path, f"SEG frames are {segmentation.Rows}×{segmentation.Columns}, CT is {rows}×{columns}"
+        )
+    numbers = list(segmentation.get_segment_numbers())
+    if not numbers:
+        return {}
+    referenced = _referenced_uids(segmentation)
+    if referenced and referenced <= set(patient.sop_instance_uids):
+        values = _by_instance(segmentation, patient, numbers, path)
+    else:
+        values = _by_position(segmentation, patient, numbers, path)
+    masks = _binary(values, segmentation)
+    labels = _labels(segmentation, numbers)
+    return {label: np.ascontiguousarray(masks[..., i]) for i, label in enumerate(labels)}

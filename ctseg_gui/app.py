@@ -1,0 +1,69 @@
+"""Entry points for ``ctseg view`` and ``ctseg demo``: build the app, show the window, run."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from .main_window import MainWindow
+from .theme import apply_dark_theme
+
+
+def _start(model: str | None) -> tuple[QApplication, MainWindow]:
+    logging.basicConfig(level=logging.WARNING, format="ctseg: %(levelname)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("ctseg")
+    app.setApplicationName("ctseg")
+    apply_dark_theme(app)
+    window = MainWindow(model_path=model)
+    window.show()
+    return app, window
+
+
+def run_viewer(
+    path: str | None, segment: bool = False, screenshot: str | None = None, model: str | None = None
+) -> int:
+    """Open the viewer, optionally on ``path`` and segmenting it once loaded.
+
+    With ``screenshot``, run unattended: open, segment if asked, save a grab of the window to
+    that file and quit; any error is printed to stderr and the exit status is 1.
+    """
+    app, window = _start(model)
+    if screenshot is None:
+        if path:
+            if segment:
+                window.patientLoaded.connect(window.start_segmentation, Qt.ConnectionType.SingleShotConnection)
+            window.open_path(path)
+        return app.exec()
+
+    def finish(status: int, message: str | None = None) -> None:
+        if message:
+            print(f"ctseg view: {message}", file=sys.stderr)
+        app.exit(status)
+
+    def grab() -> None:
+        app.processEvents()
+        saved = window.grab().save(screenshot)
+        finish(0 if saved else 1, None if saved else f"could not write the screenshot {screenshot}")
+
+    window.show_error_dialogs = False
+    window.errorReported.connect(lambda message: finish(1, message))
+    if path:
+        window.segmentationFinished.connect(grab)
+        window.patientLoaded.connect(window.start_segmentation if segment else grab)
+        window.open_path(path)
+    else:
+        QTimer.singleShot(0, grab)
+    status = app.exec()
+    window.close()
+    return status
+
+
+def run_demo() -> int:
+    """Open the demo phantom (written to ~/.cache/ctseg/demo on first use) in the viewer."""
+    app, window = _start(None)
+    window.open_demo()
+    return app.exec()

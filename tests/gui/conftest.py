@@ -1,0 +1,118 @@
+"""GUI test fixtures: tiny phantoms, a viewer window with isolated settings, a fake segmenter.
+
+The fake segmenter stands in for ``ctseg_core.inference.Segmenter`` (same ``predict`` contract:
+progress per slice, ``Cancelled`` when asked to stop), so the GUI's job handling is tested
+without TensorFlow; tests/gui/test_segmentation.py also runs a real Keras model when available.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from ctseg_core.errors import Cancelled
+from ctseg_core.phantom import write_phantom
+from ctseg_gui.main_window import MainWindow
+from ctseg_gui.tasks import SegmenterCache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Default-constructed QSettings (as ``ctseg view`` uses) write under a temporary folder."""
+    folder = str(tmp_path_factory.mktemp("settings"))
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, folder)
+
+
+@pytest.fixture(scope="session")
+def small_phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12-slice, 512×512 phantom patient (liver, tumour, spleen masks)."""
+    return write_phantom(tmp_path_factory.mktemp("gui") / "seed1", seed=1, slices=12)
+
+
+@pytest.fixture(scope="session")
+def other_phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second, different patient (8 slices), to switch to."""
+    return write_phantom(tmp_path_factory.mktemp("gui") / "seed2", seed=2, slices=8)
+
+
+@dataclass
+class FakeSegmentation:
+    probability: np.ndarray
+    mask: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class FakeSegmenter:
+    """Thresholds soft tissue, slice by slice, like a model would report and honour cancel."""
+
+    def __init__(self, seconds_per_slice: float = 0.0, fail: Exception | None = None) -> None:
+        self.seconds_per_slice = seconds_per_slice
+        self.fail = fail
+        self.calls = 0
+
+    def predict(self, hu, spacing_mm, progress=None, should_cancel=None) -> FakeSegmentation:  # noqa: ANN001
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        started = time.perf_counter()
+        mask = np.zeros(hu.shape, bool)
+        for k in range(hu.shape[0]):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled("cancelled by the user")
+            time.sleep(self.seconds_per_slice)
+            mask[k] = (hu[k] > 60) & (hu[k] < 200)
+            if progress is not None:
+                progress(k + 1, hu.shape[0], "segmenting")
+        return FakeSegmentation(mask.astype(np.float32), mask, {"predict": time.perf_counter() - started})
+
+
+@pytest.fixture
+def fake_segmenter() -> FakeSegmenter:
+    return FakeSegmenter()
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Error dialogs shown, as (title, message); a modal dialog would hang an offscreen test."""
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, fake_segmenter: FakeSegmenter, dialogs) -> MainWindow:  # noqa: ANN001
+    """A shown, active viewer window with settings in a temporary file and the fake segmenter."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    viewer = MainWindow(settings=settings, segmenters=SegmenterCache(loader=lambda path: fake_segmenter))
+    qtbot.addWidget(viewer)
+    viewer.resize(1200, 800)
+    viewer.show()
+    viewer.activateWindow()
+    qtbot.waitExposed(viewer)
+    return viewer
+
+
+@pytest.fixture
+def open_in(qtbot) -> Callable[[MainWindow, Path], None]:  # noqa: ANN001
+    """Open a patient in a viewer and wait until it is shown."""
+
+    def open_and_wait(viewer: MainWindow, path: Path) -> None:
+        with qtbot.waitSignal(viewer.patientLoaded, timeout=10_000):
+            viewer.open_path(path)
+
+    return open_and_wait
+
+
+@pytest.fixture
+def opened(window: MainWindow, small_phantom: Path, open_in) -> MainWindow:  # noqa: ANN001
+    """The window with the small phantom open."""
+    open_in(window, small_phantom)
+    return window

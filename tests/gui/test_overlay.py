@@ -1,0 +1,82 @@
+"""Overlay colour tables and code images: what each voxel class looks like on screen."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ctseg_gui.overlay import (
+    BOTH, EDGE_SHIFT, FN_RGB, FP_RGB, GT, GT_RGB, NONE, PRED, PRED_RGB, TP_RGB,
+    OverlaySettings, OverlayStyle, code_image, colour_table, colourise, outline,
+)
+
+
+def _rgba(table: np.ndarray, fill: int, edge: int = NONE) -> tuple[int, ...]:
+    return tuple(int(v) for v in table[fill | edge << EDGE_SHIFT])
+
+
+def test_code_image_marks_gt_prediction_both_and_their_outlines() -> None:
+    gt = np.array([[1, 1, 0, 0]], bool)
+    pred = np.array([[0, 1, 1, 0]], bool)
+    assert code_image(gt, pred, gt.shape).tolist() == [[GT, BOTH, PRED, NONE]]
+    assert code_image(None, pred, gt.shape).tolist() == [[0, 2, 2, 0]]
+    assert code_image(None, None, gt.shape).tolist() == [[0, 0, 0, 0]]
+    square = np.zeros((5, 5), bool)
+    square[1:4, 1:4] = True
+    codes = code_image(square, None, square.shape, outlines=True)
+    assert codes[2, 2] == GT and codes[1, 1] == GT | GT << EDGE_SHIFT and codes[0, 0] == NONE
+
+
+def test_fill_colours_opacity_and_green_plus_magenta_overlap() -> None:
+    table = colour_table(OverlaySettings(opacity=0.5, style=OverlayStyle.FILL))
+    assert _rgba(table, NONE)[3] == 0
+    assert _rgba(table, GT) == (*GT_RGB, 128) and _rgba(table, PRED) == (*PRED_RGB, 128)
+    assert _rgba(table, BOTH)[:3] == tuple(min(255, a + b) for a, b in zip(GT_RGB, PRED_RGB))
+    assert _rgba(table, GT, edge=GT) == (*GT_RGB, 128)  # no outlines in this style
+
+
+def test_outlines_are_opaque_and_drawn_over_the_fill() -> None:
+    table = colour_table(OverlaySettings(opacity=0.3, style=OverlayStyle.FILL_OUTLINE))
+    assert _rgba(table, BOTH, edge=PRED) == (*PRED_RGB, 255)
+    assert _rgba(table, BOTH)[3] == round(0.3 * 255)
+    outline_only = colour_table(OverlaySettings(style=OverlayStyle.OUTLINE))
+    assert _rgba(outline_only, GT)[3] == 0 and _rgba(outline_only, GT, edge=GT) == (*GT_RGB, 255)
+
+
+def test_hidden_layer_is_transparent_and_overlap_takes_the_visible_colour() -> None:
+    table = colour_table(OverlaySettings(show_gt=False))
+    assert _rgba(table, GT)[3] == 0 and _rgba(table, GT, edge=GT)[3] == 0
+    assert _rgba(table, BOTH)[:3] == PRED_RGB
+    assert not colour_table(OverlaySettings(show_gt=False, show_prediction=False))[:, 3].any()
+
+
+def test_compare_mode_fills_tp_fp_fn_without_outlines() -> None:
+    table = colour_table(OverlaySettings(style=OverlayStyle.COMPARE))
+    assert _rgba(table, BOTH)[:3] == TP_RGB
+    assert _rgba(table, PRED)[:3] == FP_RGB
+    assert _rgba(table, GT)[:3] == FN_RGB
+    assert _rgba(table, GT, edge=GT) == _rgba(table, GT)
+
+
+def test_colourise_gives_rgba_bytes_per_pixel() -> None:
+    table = colour_table(OverlaySettings(opacity=1.0, style=OverlayStyle.FILL))
+    rgba = colourise(np.array([[NONE, GT], [PRED, BOTH]], np.uint8), table)
+    assert rgba.shape == (2, 2, 4) and rgba.dtype == np.uint8
+    assert rgba[0, 1].tolist() == [*GT_RGB, 255]
+    assert rgba[1, 0].tolist() == [*PRED_RGB, 255]
+    assert rgba[0, 0, 3] == 0
+
+
+def test_outline_is_the_one_pixel_border_closed_at_the_image_edge() -> None:
+    mask = np.zeros((7, 7), bool)
+    mask[1:6, 1:6] = True
+    edge = outline(mask)
+    assert edge.sum() == 16 and not edge[2:5, 2:5].any()
+    assert outline(np.ones((4, 4), bool)).sum() == 12  # the image edge counts as outside
+    assert not outline(np.zeros((4, 4), bool)).any()
+
+
+def test_styles_say_which_layers_they_draw() -> None:
+    assert OverlayStyle.FILL.fills and not OverlayStyle.FILL.outlines
+    assert OverlayStyle.OUTLINE.outlines and not OverlayStyle.OUTLINE.fills
+    assert OverlayStyle.FILL_OUTLINE.fills and OverlayStyle.FILL_OUTLINE.outlines
+    assert OverlayStyle.COMPARE.fills and not OverlayStyle.COMPARE.outlines

@@ -1,0 +1,260 @@
+"""The viewer as a user drives it: open, scroll, window, overlays, cursor, errors, drops, recents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from ctseg_core.windowing import PRESETS, window_from_drag
+from ctseg_gui.main_window import RECENT_KEY, MainWindow
+from ctseg_gui.overlay import OverlayStyle
+from ctseg_gui.panels import CUSTOM_WINDOW
+
+
+def _centre(window: MainWindow) -> QPointF:
+    viewport = window.slice_view.viewport()
+    return QPointF(viewport.width() / 2, viewport.height() / 2)
+
+
+def _wheel(window: MainWindow, notches: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+    viewport = window.slice_view.viewport()
+    pos = _centre(window)
+    event = QWheelEvent(
+        pos, QPointF(viewport.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QApplication.sendEvent(viewport, event)
+
+
+def _mouse(window: MainWindow, kind: QMouseEvent.Type, pos: QPointF, button: Qt.MouseButton,
+           buttons: Qt.MouseButton) -> None:
+    viewport = window.slice_view.viewport()
+    event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, event)
+
+
+def _viewport_pos_of_voxel(window: MainWindow, x: int, y: int) -> QPointF:
+    _, dy, dx = window.state.patient.spacing_mm
+    scene = window.slice_view.view.mapViewToScene(QPointF((x + 0.5) * dx, (y + 0.5) * dy))
+    return QPointF(window.slice_view.mapFromScene(scene))
+
+
+def test_opening_shows_the_patient_titled_sized_and_on_the_liver(opened: MainWindow) -> None:
+    state = opened.state
+    patient = state.patient
+    assert opened.windowTitle() == f"ctseg — {patient.title()}"
+    assert state.gt_name == "liver" and state.gt[state.slice_index].any()
+    assert opened.navigator.slider.maximum() == patient.shape[0] - 1
+    k = state.slice_index
+    assert opened.navigator.label.text() == f"slice {k + 1}/{patient.shape[0]} · z = {patient.slice_z_mm(k):.2f} mm"
+    rect = opened.slice_view.ct_item.mapRectToView(opened.slice_view.ct_item.boundingRect())
+    _, dy, dx = patient.spacing_mm
+    assert rect.width() == pytest.approx(patient.shape[2] * dx) and rect.height() == pytest.approx(patient.shape[1] * dy)
+    assert opened.patient_panel.organ.currentText() == "liver"
+    assert opened.patient_panel.organ.count() == len(patient.available_masks)
+
+
+def test_keys_move_through_slices(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+    state, view = opened.state, opened.slice_view
+    view.setFocus()
+    start = state.slice_index
+    for key, expected in (
+        (Qt.Key.Key_Up, start + 1), (Qt.Key.Key_Down, start), (Qt.Key.Key_Home, 0),
+        (Qt.Key.Key_PageUp, 10), (Qt.Key.Key_End, state.depth - 1), (Qt.Key.Key_PageDown, state.depth - 11),
+    ):
+        qtbot.keyClick(view, key)
+        assert state.slice_index == expected, key
+    assert opened.navigator.slider.value() == state.slice_index
+
+
+def test_wheel_changes_slice_and_ctrl_wheel_zooms(opened: MainWindow) -> None:
+    state, box = opened.state, opened.slice_view.view
+    start = state.slice_index
+    _wheel(opened, 1)
+    assert state.slice_index == start + 1
+    _wheel(opened, -2)
+    assert state.slice_index == start - 1
+    width_before = box.viewRange()[0][1] - box.viewRange()[0][0]
+    _wheel(opened, 3, Qt.KeyboardModifier.ControlModifier)
+    assert state.slice_index == start - 1
+    assert box.viewRange()[0][1] - box.viewRange()[0][0] < 0.9 * width_before
+    opened.slice_view.fit()
+    box.updateAutoRange()
+    assert box.viewRange()[0][1] - box.viewRange()[0][0] == pytest.approx(width_before, rel=0.01)
+
+
+def test_slider_moves_the_slice(opened: MainWindow) -> None:
+    opened.navigator.slider.setValue(2)
+    assert opened.state.slice_index == 2
+
+
+def test_presets_by_key_and_combo_keep_spin_boxes_in_sync(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+    state, panel = opened.state, opened.window_panel
+    opened.slice_view.setFocus()
+    qtbot.keyClick(opened.slice_view, Qt.Key.Key_3)
+    assert state.window == PRESETS["Bone"]
+    assert (panel.width.value(), panel.level.value(), panel.preset.currentText()) == (1800, 400, "Bone")
+    panel.preset.setCurrentText("Lung")
+    panel.preset.activated.emit(panel.preset.currentIndex())
+    assert state.window == PRESETS["Lung"]
+    panel.width.setValue(350)
+    assert state.window.width == 350 and panel.preset.currentText() == CUSTOM_WINDOW
+
+
+def test_typing_in_a_window_box_does_not_trigger_shortcuts(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+    panel, state = opened.window_panel, opened.state
+    panel.width.setFocus()
+    slice_before = state.slice_index
+    qtbot.keyClick(panel.width, Qt.Key.Key_Up)
+    qtbot.keyClick(panel.width, Qt.Key.Key_2)
+    assert state.slice_index == slice_before
+    assert state.window != PRESETS["Liver"]
+
+
+def test_right_drag_changes_the_window_like_slicer(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+    state = opened.state
+    before = state.window
+    start = _centre(opened)
+    end = start + QPointF(60, -40)
+    right, none = Qt.MouseButton.RightButton, Qt.MouseButton.NoButton
+    _mouse(opened, QMouseEvent.Type.MouseButtonPress, start, right, right)
+    for step in range(1, 5):
+        qtbot.wait(15)  # pyqtgraph drops mouse moves closer than 10 ms apart
+        _mouse(opened, QMouseEvent.Type.MouseMove, start + (end - start) * (step / 4), none, right)
+    qtbot.wait(15)
+    _mouse(opened, QMouseEvent.Type.MouseButtonRelease, end, right, none)
+    expected = window_from_drag(before, 60, -40)
+    assert state.window.width == pytest.approx(expected.width)
+    assert state.window.level == pytest.approx(expected.level)
+    assert opened.window_panel.preset.currentText() == CUSTOM_WINDOW
+    assert opened.slice_view.window_label.text() == f"W {expected.width:.0f}   L {expected.level:.0f}"
+
+
+def test_g_and_p_keys_and_checkboxes_toggle_overlays(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+    state, view = opened.state, opened.slice_view
+    ys, xs = np.nonzero(state.gt[state.slice_index])
+    y, x = int(ys[0]), int(xs[0])
+    assert view.overlay_item.image[y, x, 3] > 0
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_G)
+    assert not state.overlay.show_gt and not opened.overlay_panel.show_gt.isChecked()
+    assert view.overlay_item.image[y, x, 3] == 0
+    opened.overlay_panel.show_gt.setChecked(True)
+    assert state.overlay.show_gt and opened.show_gt_action.isChecked()
+    qtbot.keyClick(view, Qt.Key.Key_P)
+    assert not state.overlay.show_prediction and not opened.overlay_panel.show_prediction.isChecked()
+    opened.overlay_panel.show_prediction.setChecked(True)
+    assert state.overlay.show_prediction
+
+
+def test_overlay_styles_and_opacity(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+    state, view = opened.state, opened.slice_view
+    panel = opened.overlay_panel
+    panel.style.setCurrentText(OverlayStyle.OUTLINE.value)
+    panel.style.activated.emit(panel.style.currentIndex())
+    assert state.overlay.style is OverlayStyle.OUTLINE
+    alpha = view.overlay_item.image[..., 3]
+    assert set(np.unique(alpha)) == {0, 255}
+    assert 0 < np.count_nonzero(alpha) < state.gt[state.slice_index].sum() / 4
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_O)
+    assert state.overlay.style is OverlayStyle.FILL_OUTLINE
+    panel.opacity.setValue(80)
+    assert state.overlay.opacity == pytest.approx(0.8)
+    ys, xs = np.nonzero(state.gt[state.slice_index])
+    assert view.overlay_item.image[ys[len(ys) // 2], xs[len(xs) // 2], 3] == 204
+
+
+def test_cursor_readout_shows_voxel_hu_position_and_membership(opened: MainWindow) -> None:
+    state = opened.state
+    k = state.slice_index
+    ys, xs = np.nonzero(state.gt[k])
+    y, x = int(ys[len(ys) // 2]), int(xs[len(xs) // 2])
+    pos = _viewport_pos_of_voxel(opened, x, y)
+    _mouse(opened, QMouseEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    assert state.cursor == (x, y)
+    values = opened.cursor_panel.values
+    patient = state.patient
+    mm = patient.geometry.voxel_to_mm(k, y, x)
+    assert values["voxel"].text() == f"{x + 1}, {y + 1}, {k + 1}"
+    assert values["hu"].text() == f"{patient.hu[k, y, x]} HU"
+    assert values["position"].text() == f"{mm[0]:.1f}, {mm[1]:.1f}, {mm[2]:.1f} mm"
+    assert values["gt"].text() == "yes" and values["prediction"].text() == "—"
+    state.step_slice(1)  # the pointer stays, the voxel under it changes
+    assert values["hu"].text() == f"{patient.hu[k + 1, y, x]} HU"
+
+
+def test_picking_another_organ_loads_it_lazily(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+    state, combo = opened.state, opened.patient_panel.organ
+    assert "spleen" not in state.patient.masks
+    combo.setCurrentText("spleen")
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: state.gt_name == "spleen", timeout=5000)
+    assert state.gt is state.patient.masks["spleen"]
+    assert opened.segmentation_panel.values["gt_volume"].text().endswith(" mL")
+
+
+@pytest.mark.parametrize("make_bad", [lambda tmp: tmp / "missing", lambda tmp: _text_folder(tmp)])
+def test_a_bad_folder_shows_the_core_message_and_keeps_the_patient(
+    qtbot, opened: MainWindow, dialogs: list, tmp_path: Path, make_bad  # noqa: ANN001
+) -> None:
+    patient, title = opened.state.patient, opened.windowTitle()
+    bad = make_bad(tmp_path)
+    with qtbot.waitSignal(opened.errorReported, timeout=5000) as reported:
+        opened.open_path(bad)
+    [(dialog_title, message)] = dialogs
+    assert dialog_title == "Could not open patient"
+    assert message == reported.args[0] and str(bad) in message and "Traceback" not in message
+    assert opened.state.patient is patient and opened.windowTitle() == title
+
+
+def _text_folder(tmp: Path) -> Path:
+    folder = tmp / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("not a CT")
+    return folder
+
+
+def test_unexpected_errors_show_type_and_message_only(qtbot, window: MainWindow, dialogs: list, monkeypatch) -> None:  # noqa: ANN001
+    def broken(path, progress, cancel):  # noqa: ANN001
+        raise ValueError("bad value")
+
+    monkeypatch.setattr("ctseg_gui.main_window.open_patient", broken)
+    with qtbot.waitSignal(window.errorReported, timeout=5000):
+        window.open_path("/anything")
+    assert dialogs == [("Could not open patient", "ValueError: bad value")]
+
+
+def test_dropping_a_folder_opens_it(qtbot, window: MainWindow, small_phantom: Path) -> None:  # noqa: ANN001
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(small_phantom))])
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.patientLoaded, timeout=10_000):
+        window.dropEvent(drop)
+    assert window.state.patient.source_path == small_phantom
+
+
+def test_recent_patients_are_remembered_and_reopen(qtbot, opened: MainWindow, small_phantom: Path) -> None:  # noqa: ANN001
+    assert opened._recent_paths() == [str(small_phantom)]
+    assert RECENT_KEY in opened.settings.allKeys()
+    entries = [a for a in opened.recent_menu.actions() if str(small_phantom) in a.text()]
+    assert len(entries) == 1
+    with qtbot.waitSignal(opened.patientLoaded, timeout=10_000):
+        entries[0].trigger()
+    assert opened._recent_paths() == [str(small_phantom)]
+
+
+def test_worst_slice_without_prediction_is_disabled(opened: MainWindow) -> None:
+    assert not opened.segmentation_panel.worst.isEnabled() and not opened.worst_action.isEnabled()
+    assert opened.segmentation_panel.values["dice"].text() == "—"
+    assert opened.segmentation_panel.values["slice_dice"].text() == "—"
