@@ -108,6 +108,12 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             if args.format == "nifti":
                 written = out_dir / "liver_pred.nii.gz"
                 write_nifti_mask(result.mask, patient.geometry, written)
+            elif args.format == "seg":
+                from .seg_io import write_dicom_seg
+
+                written = write_dicom_seg(
+                    result.mask, patient, out_dir / "liver_pred.seg.dcm", name="liver", algorithm_type="AUTOMATIC"
+                )
             else:
                 written = write_ircad_mask(result.mask, patient, out_dir, name="liver_pred")
             row: dict[str, object] = {"patient": source.name, "output": str(written)}
@@ -222,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     segment = commands.add_parser("segment", help="segment the liver with the bundled (or a given) model")
     segment.add_argument("paths", nargs="+", help="patient folders, or parent folders of patients")
     segment.add_argument("--out", type=Path, help="output folder (default: ctseg_out beside each patient)")
-    segment.add_argument("--format", choices=["ircad", "nifti"], default="ircad")
+    segment.add_argument("--format", choices=["ircad", "nifti", "seg"], default="ircad",
+                         help="IRCAD MASKS_DICOM slices, NIfTI .nii.gz, or DICOM SEG")
     segment.add_argument("--model", type=Path, help="model file (default: the bundled model)")
     segment.add_argument("--json", action="store_true", help="print one JSON object per patient")
     segment.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")

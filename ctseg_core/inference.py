@@ -89,7 +89,7 @@ class Segmenter:
             raise_if_cancelled(should_cancel)
             indices = np.arange(start, min(start + BATCH_SLICES, total))
             batch = with_context(stack, indices, self.card.input.context)
-            out[indices] = np.asarray(self.model(batch, training=False))[..., 0]
+            out[indices] = self.model(batch, training=False).numpy()[..., 0]
             if progress:
                 progress(int(indices[-1]) + 1, total, "segmenting")
         return out

@@ -119,7 +119,7 @@ def predict_cached(model: Any, patient: CachedPatient, spec: InputSpec, batch: i
     out = np.empty(stack.shape, np.float32)
     for start in range(0, stack.shape[0], batch):
         indices = np.arange(start, min(start + batch, stack.shape[0]))
-        out[indices] = np.asarray(model(with_context(stack, indices, spec.context), training=False))[..., 0]
+        out[indices] = model(with_context(stack, indices, spec.context), training=False).numpy()[..., 0]
     return out
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QWidget
 
 from .overlay import TP_RGB
@@ -33,11 +34,17 @@ class DicePlot(pg.PlotWidget):
         plot.setYRange(0.0, 1.05, padding=0.0)
         self.curve = plot.plot(
             [], [], pen=pg.mkPen(TP_RGB, width=1.5), symbol="o", symbolSize=4,
-            symbolBrush=TP_RGB, symbolPen=None, connect="finite", antialias=True,
+            symbolBrush=TP_RGB, symbolPen=None, antialias=True,
         )
         self.marker = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MARKER_RGB, width=1.5))
         self.marker.setHoverPen(pg.mkPen(MARKER_RGB, width=3))
+        self.marker.hide()
         plot.addItem(self.marker)
+        self.placeholder = pg.TextItem("per-slice Dice appears after segmenting", color="#8a8a8a", anchor=(0.5, 0.5))
+        self.placeholder.setPos(0.5, 0.5)
+        plot.addItem(self.placeholder)
+        plot.setXRange(0.0, 1.0, padding=0.0)
+        plot.getAxis("bottom").setStyle(showValues=False)  # no slices to number yet
         self.setMinimumHeight(120)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
@@ -47,12 +54,20 @@ class DicePlot(pg.PlotWidget):
         state.scoresChanged.connect(self._on_scores_changed)
         state.sliceChanged.connect(self._on_slice_changed)
 
+    def sizeHint(self) -> QSize:
+        """Small, so the side panel fits short screens; the layout gives it any spare height."""
+        return QSize(280, 140)
+
     def _on_patient_changed(self) -> None:
         self.getPlotItem().setXRange(0.5, self.state.depth + 0.5, padding=0.0)
+        self.getPlotItem().getAxis("bottom").setStyle(showValues=True)
+        self.placeholder.setPos((self.state.depth + 1) / 2, 0.5)
         self.marker.setBounds((1, self.state.depth))
+        self.marker.show()
 
     def _on_scores_changed(self) -> None:
         dice = self.state.scores.per_slice_dice
+        self.placeholder.setVisible(dice is None)
         if dice is None:
             self.curve.setData([], [])
         else:
@@ -63,7 +78,7 @@ class DicePlot(pg.PlotWidget):
     def _on_slice_changed(self) -> None:
         self.marker.setValue(self.state.slice_index + 1)
 
-    def _on_clicked(self, event) -> None:  # noqa: ANN001 - pyqtgraph MouseClickEvent
+    def _on_clicked(self, event: MouseClickEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self.state.patient is None:
             return
         point = self.getPlotItem().vb.mapSceneToView(event.scenePos())

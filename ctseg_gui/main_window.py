@@ -8,7 +8,9 @@ reading, segmentation and scoring all run on workers: the GUI thread only displa
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QScrollArea,
@@ -26,15 +29,24 @@ from PySide6.QtWidgets import (
 )
 
 from ctseg_core.errors import CtsegError
+from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.windowing import PRESETS
 
 from .demo import ensure_demo_patient
 from .overlay import OverlayStyle
-from .panels import CursorPanel, OverlayPanel, PatientPanel, SegmentationPanel, SliceNavigator, WindowPanel
+from .panels import CursorReadout, OverlayPanel, PatientPanel, SegmentationPanel, SliceNavigator, WindowPanel
 from .slice_view import SliceView
 from .state import ViewerState
-from .tasks import GroundTruth, OpenedPatient, SegmentationOutcome, SegmenterCache, load_ground_truth, open_patient, segment
-from .workers import JobRunner
+from .tasks import (
+    GroundTruth,
+    OpenedPatient,
+    SegmentationOutcome,
+    SegmenterCache,
+    load_ground_truth,
+    open_patient,
+    segment,
+)
+from .workers import JobRunner, Work
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +99,7 @@ class MainWindow(QMainWindow):
         self.show_error_dialogs = True
         self.state = ViewerState(self)
         self.runner = JobRunner(self)
+        self._segment_started = 0.0
 
         self.slice_view = SliceView(self.state)
         self.navigator = SliceNavigator(self.state)
@@ -94,12 +107,12 @@ class MainWindow(QMainWindow):
         self.window_panel = WindowPanel(self.state)
         self.overlay_panel = OverlayPanel(self.state)
         self.segmentation_panel = SegmentationPanel(self.state)
-        self.cursor_panel = CursorPanel(self.state)
+        self.cursor_readout = CursorReadout(self.state)
         self._build_layout()
         self._build_status_bar()
         self._build_menus()
 
-        self.patient_panel.groundTruthRequested.connect(self.show_ground_truth)
+        self.patient_panel.groundTruthRequested.connect(self.choose_ground_truth)
         self.segmentation_panel.segment.clicked.connect(self.start_segmentation)
         self.segmentation_panel.cancel.clicked.connect(self.cancel_segmentation)
         self.runner.changed.connect(self._update_enabled)
@@ -125,14 +138,14 @@ class MainWindow(QMainWindow):
         viewer.setSpacing(0)
         viewer.addWidget(self.slice_view, 1)
         viewer.addWidget(self.navigator)
+        viewer.addWidget(self.cursor_readout)
 
         panels = QWidget()
         column = QVBoxLayout(panels)
         column.setContentsMargins(6, 6, 6, 6)
-        for panel in (self.patient_panel, self.window_panel, self.overlay_panel,
-                      self.segmentation_panel, self.cursor_panel):
+        for panel in (self.patient_panel, self.window_panel, self.overlay_panel):
             column.addWidget(panel)
-        column.addStretch(1)
+        column.addWidget(self.segmentation_panel, 1)  # its Dice plot takes the spare height
         scroll = QScrollArea()
         scroll.setWidget(panels)
         scroll.setWidgetResizable(True)
@@ -160,8 +173,8 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(widget)
             widget.hide()
 
-    def _action(self, menu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None,
-                checkable: bool = False) -> QAction:  # noqa: ANN001 - QMenu, callable
+    def _action(self, menu: QMenu, text: str, slot: Callable[..., object],
+                shortcut: str | QKeySequence.StandardKey | None = None, checkable: bool = False) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -225,12 +238,12 @@ class MainWindow(QMainWindow):
     def open_demo(self) -> None:
         """Open the demo phantom, writing it to the cache folder first if needed."""
 
-        def work(progress, cancel) -> OpenedPatient:  # noqa: ANN001
+        def work(progress: ProgressCallback, cancel: CancelCheck) -> OpenedPatient:
             return open_patient(ensure_demo_patient(progress, cancel), progress, cancel)
 
         self._start_load(None, work, "demo patient")
 
-    def _start_load(self, path: str | None, work, label: str) -> None:  # noqa: ANN001
+    def _start_load(self, path: str | None, work: Work, label: str) -> None:
         self.statusBar().showMessage(f"Opening {label}…")
         self.load_stage.setText("opening")
         self.load_progress.setRange(0, 0)
@@ -244,7 +257,7 @@ class MainWindow(QMainWindow):
     def cancel_loading(self) -> None:
         cancelled = [kind for kind in ("load", "mask") if self.runner.cancel(kind)]
         if cancelled:
-            self.patient_panel.show_ground_truth()
+            self.patient_panel.sync_organ()
             self.statusBar().showMessage("Cancelled", STATUS_MESSAGE_MS)
 
     def _show_load_progress(self, done: int, total: int, stage: str) -> None:
@@ -270,7 +283,7 @@ class MainWindow(QMainWindow):
         )
         self.patientLoaded.emit()
 
-    def show_ground_truth(self, name: str) -> None:
+    def choose_ground_truth(self, name: str) -> None:
         """Use organ ``name`` as ground truth: read it on a worker (first time) and rescore."""
         patient, prediction = self.state.patient, self.state.prediction
         if patient is None or name == self.state.gt_name:
@@ -289,7 +302,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Ground truth: {truth.name}", STATUS_MESSAGE_MS)
 
     def _on_ground_truth_failed(self, error: BaseException) -> None:
-        self.patient_panel.show_ground_truth()
+        self.patient_panel.sync_organ()
         self._report_error("Could not read the mask", error)
 
     # ---------------------------------------------------------------- segmentation
@@ -299,10 +312,12 @@ class MainWindow(QMainWindow):
         patient, gt = self.state.patient, self.state.gt
         if patient is None or self.runner.running("segment") or self.runner.running("mask"):
             return
+        segmenters, model_path = self.segmenters, self.model_path
         self.segmentation_panel.set_running(True, "starting…")
+        self._segment_started = time.monotonic()
         self.runner.start(
             "segment",
-            lambda progress, cancel: segment(self.segmenters, self.model_path, patient, gt, progress, cancel),
+            lambda progress, cancel: segment(segmenters, model_path, patient, gt, progress, cancel),
             on_success=self._on_segmented,
             on_failure=self._on_segmentation_failed,
             on_progress=self.segmentation_panel.show_progress,
@@ -315,8 +330,10 @@ class MainWindow(QMainWindow):
 
     def _on_segmented(self, outcome: SegmentationOutcome) -> None:
         self.state.set_prediction(outcome.mask, outcome.scores)
-        seconds = sum(outcome.timings.values())
-        self.segmentation_panel.set_running(False, f"Done in {seconds:.1f} s." if seconds else "Done.")
+        seconds = time.monotonic() - self._segment_started
+        self.segmentation_panel.set_running(False, f"Done in {seconds:.1f} s (model, prediction and metrics).")
+        stages = " · ".join(f"{stage} {seconds:.2f} s" for stage, seconds in outcome.timings.items())
+        self.segmentation_panel.status.setToolTip(stages)
         self.segmentationFinished.emit()
 
     def _on_segmentation_failed(self, error: BaseException) -> None:

@@ -1,7 +1,8 @@
 """Controls and readouts around the slice view; each is built on the state and follows it.
 
-Numbers shown to the user count slices and voxels from 1 (slice 1 is the lowest), so the
-slider, the cursor readout and the Dice plot agree; metrics print "—" where undefined.
+Numbers shown to the user count slices and voxels from 1 (slice 1 is the first along the slice
+normal: the lowest of an axial scan), so the slider, the cursor readout and the Dice plot
+agree; metrics print "—" where undefined.
 """
 
 from __future__ import annotations
@@ -93,13 +94,15 @@ class PatientPanel(QGroupBox):
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__("Patient", parent)
         self.state = state
-        self.name = QLabel("No patient open — File ▸ Open folder, or drop a folder here")
+        self.name = QLabel("No patient open")
         self.name.setWordWrap(True)
         self.name.setStyleSheet("font-weight: bold;")
         self.series = QLabel()
         self.series.setWordWrap(True)
-        self.geometry = QLabel()
-        self.geometry.setWordWrap(True)
+        self.series.hide()
+        self.geometry_label = QLabel()
+        self.geometry_label.setWordWrap(True)
+        self.geometry_label.hide()
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #f0a030;")
@@ -111,12 +114,12 @@ class PatientPanel(QGroupBox):
         organ_row.addWidget(QLabel("Ground truth"))
         organ_row.addWidget(self.organ, 1)
         layout = QVBoxLayout(self)
-        for widget in (self.name, self.series, self.geometry, self.warnings):
+        for widget in (self.name, self.series, self.geometry_label, self.warnings):
             layout.addWidget(widget)
         layout.addLayout(organ_row)
         self.organ.activated.connect(self._on_organ_picked)
         state.patientChanged.connect(self._on_patient_changed)
-        state.masksChanged.connect(self.show_ground_truth)
+        state.masksChanged.connect(self.sync_organ)
 
     def _on_patient_changed(self) -> None:
         patient = self.state.patient
@@ -124,17 +127,19 @@ class PatientPanel(QGroupBox):
         self.name.setText(patient.patient_name.replace("^", " ").strip() or patient.source_path.name)
         self.series.setText(patient.series_description or "(no series description)")
         self.series.setToolTip(f"{patient.source_path}\nSeriesInstanceUID {patient.series_uid}")
+        self.series.show()
+        self.geometry_label.show()
         dz, dy, dx = patient.spacing_mm
         depth, rows, columns = patient.shape
-        self.geometry.setText(f"{columns} × {rows} × {depth} voxels · {dx:.3g} × {dy:.3g} × {dz:.3g} mm")
+        self.geometry_label.setText(f"{columns} × {rows} × {depth} voxels · {dx:.3g} × {dy:.3g} × {dz:.3g} mm")
         notes = list(patient.warnings) + [f"also in this folder: {s.describe()}" for s in patient.other_series]
         self.warnings.setText("\n".join(f"⚠ {note}" for note in notes))
         self.warnings.setVisible(bool(notes))
         self.organ.clear()
-        self.organ.addItems(patient.available_masks or [NO_MASK])
-        self.show_ground_truth()
+        self.organ.addItems(([NO_MASK] if self.state.gt_name is None else []) + patient.available_masks)
+        self.sync_organ()
 
-    def show_ground_truth(self) -> None:
+    def sync_organ(self) -> None:
         """Select the organ the state shows (also to undo a pick whose loading failed)."""
         self.organ.setCurrentText(self.state.gt_name or NO_MASK)
 
@@ -170,20 +175,20 @@ class WindowPanel(QGroupBox):
         self.preset = QComboBox()
         self.preset.addItems([*PRESETS, CUSTOM_WINDOW])
         self.preset.setToolTip("Right-drag on the image: left/right narrows/widens, up/down raises/lowers the level")
-        self.width = HuSpinBox(1, 65535)
-        self.level = HuSpinBox(-32768, 32767)
+        self.width_box = HuSpinBox(1, 65535)
+        self.level_box = HuSpinBox(-32768, 32767)
         layout = QGridLayout(self)
         layout.addWidget(QLabel("Preset"), 0, 0)
         layout.addWidget(self.preset, 0, 1, 1, 3)
         layout.addWidget(QLabel("Width"), 1, 0)
-        layout.addWidget(self.width, 1, 1)
+        layout.addWidget(self.width_box, 1, 1)
         layout.addWidget(QLabel("Level"), 1, 2)
-        layout.addWidget(self.level, 1, 3)
+        layout.addWidget(self.level_box, 1, 3)
         layout.setColumnStretch(1, 1)
         layout.setColumnStretch(3, 1)
         self.preset.activated.connect(self._on_preset_picked)
-        self.width.valueChanged.connect(self._on_spin_changed)
-        self.level.valueChanged.connect(self._on_spin_changed)
+        self.width_box.valueChanged.connect(self._on_spin_changed)
+        self.level_box.valueChanged.connect(self._on_spin_changed)
         state.windowChanged.connect(self._on_window_changed)
         self._on_window_changed()
 
@@ -193,11 +198,11 @@ class WindowPanel(QGroupBox):
             self.state.set_window(PRESETS[name])
 
     def _on_spin_changed(self) -> None:
-        self.state.set_window(Window(width=float(self.width.value()), level=float(self.level.value())))
+        self.state.set_window(Window(width=float(self.width_box.value()), level=float(self.level_box.value())))
 
     def _on_window_changed(self) -> None:
         window = self.state.window
-        for box, value in ((self.width, window.width), (self.level, window.level)):
+        for box, value in ((self.width_box, window.width), (self.level_box, window.level)):
             box.blockSignals(True)
             box.setValue(round(value))
             box.blockSignals(False)
@@ -220,9 +225,9 @@ class OverlayPanel(QGroupBox):
         self.state = state
         self.show_gt = QCheckBox("Ground truth (G)")
         self.show_prediction = QCheckBox("Prediction (P)")
-        self.style = QComboBox()
-        self.style.addItems([style.value for style in OverlayStyle])
-        self.style.setToolTip("Next style: O")
+        self.style_box = QComboBox()
+        self.style_box.addItems([style.value for style in OverlayStyle])
+        self.style_box.setToolTip("Next style: O")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -251,7 +256,7 @@ class OverlayPanel(QGroupBox):
         layout = QGridLayout(self)
         layout.addLayout(layers, 0, 0, 1, 2)
         layout.addWidget(QLabel("Style"), 1, 0)
-        layout.addWidget(self.style, 1, 1)
+        layout.addWidget(self.style_box, 1, 1)
         layout.addWidget(QLabel("Fill"), 2, 0)
         layout.addLayout(opacity_row, 2, 1)
         layout.addWidget(self.legend, 3, 0, 1, 2)
@@ -259,19 +264,19 @@ class OverlayPanel(QGroupBox):
 
         self.show_gt.toggled.connect(lambda on: state.set_overlay(show_gt=on))
         self.show_prediction.toggled.connect(lambda on: state.set_overlay(show_prediction=on))
-        self.style.activated.connect(lambda i: state.set_overlay(style=list(OverlayStyle)[i]))
+        self.style_box.activated.connect(lambda i: state.set_overlay(style=list(OverlayStyle)[i]))
         self.opacity.valueChanged.connect(lambda v: state.set_overlay(opacity=v / 100.0))
         state.overlayChanged.connect(self._on_overlay_changed)
         self._on_overlay_changed()
 
     def _on_overlay_changed(self) -> None:
         overlay = self.state.overlay
-        widgets = (self.show_gt, self.show_prediction, self.style, self.opacity)
+        widgets = (self.show_gt, self.show_prediction, self.style_box, self.opacity)
         for widget in widgets:
             widget.blockSignals(True)
         self.show_gt.setChecked(overlay.show_gt)
         self.show_prediction.setChecked(overlay.show_prediction)
-        self.style.setCurrentText(overlay.style.value)
+        self.style_box.setCurrentText(overlay.style.value)
         self.opacity.setValue(round(overlay.opacity * 100))
         for widget in widgets:
             widget.blockSignals(False)
@@ -291,7 +296,6 @@ class SegmentationPanel(QGroupBox):
         ("prediction_volume", "Pred. vol."),
         ("slice_dice", "Slice Dice"),
     )
-    PLOT_HEIGHT = 130
 
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__("Segmentation", parent)
@@ -312,7 +316,6 @@ class SegmentationPanel(QGroupBox):
         self.values = {key: _value_label() for key, _ in self.METRICS}
         self.values["slice_dice"].setToolTip("Dice of the slice shown; — when both masks are empty there")
         self.plot = DicePlot(state)
-        self.plot.setFixedHeight(self.PLOT_HEIGHT)
         self.worst = QPushButton("Worst slice")
         self.worst.setToolTip("Go to the slice with the lowest Dice (W)")
         self.worst.setEnabled(False)
@@ -334,7 +337,7 @@ class SegmentationPanel(QGroupBox):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(metrics)
-        layout.addWidget(self.plot)
+        layout.addWidget(self.plot, 1)
 
         self.worst.clicked.connect(self.go_to_worst_slice)
         state.scoresChanged.connect(self._on_scores_changed)
@@ -383,27 +386,36 @@ def _with_unit(value: float | None, digits: int, unit: str) -> str:
     return text if text == format_metric(None) else f"{text} {unit}"
 
 
-class CursorPanel(QGroupBox):
-    """What is under the pointer: voxel, HU, patient position (LPS mm) and mask membership."""
+class CursorReadout(QWidget):
+    """One line under the image, like Slicer's data probe: voxel, HU, LPS mm, mask membership."""
 
-    ROWS = (("voxel", "Voxel"), ("hu", "Value"), ("gt", "In GT"), ("prediction", "In pred."))
+    FIELDS = (
+        ("voxel", "Voxel", "0000, 0000, 0000"),
+        ("hu", "Value", "-00000 HU"),
+        ("position", "LPS", "-0000.0, -0000.0, -0000.0 mm"),
+        ("gt", "In GT", "yes"),
+        ("prediction", "In pred.", "yes"),
+    )
 
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
-        super().__init__("Cursor", parent)
+        super().__init__(parent)
         self.state = state
-        self.values = {key: _value_label() for key, _ in (*self.ROWS, ("position", ""))}
+        self.values: dict[str, QLabel] = {}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 2)
+        for key, caption, widest in self.FIELDS:
+            name = QLabel(caption)
+            name.setStyleSheet("color: #9a9a9a;")
+            value = QLabel("—")
+            value.setMinimumWidth(value.fontMetrics().horizontalAdvance(widest))
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(name)
+            layout.addWidget(value)
+            layout.addSpacing(6)
+            self.values[key] = value
+        layout.addStretch(1)
         self.values["voxel"].setToolTip("x (column), y (row) and slice, counted from 1")
         self.values["position"].setToolTip("Patient position of the voxel centre: DICOM LPS millimetres")
-        layout = QGridLayout(self)
-        layout.setHorizontalSpacing(10)
-        for i, (key, text) in enumerate(self.ROWS):
-            row, column = divmod(i, 2)
-            layout.addWidget(QLabel(text), row, 2 * column)
-            layout.addWidget(self.values[key], row, 2 * column + 1)
-        layout.addWidget(QLabel("LPS"), 2, 0)
-        layout.addWidget(self.values["position"], 2, 1, 1, 3)
-        layout.setColumnStretch(1, 1)
-        layout.setColumnStretch(3, 1)
         state.cursorChanged.connect(self._update)
         state.sliceChanged.connect(self._update)
         state.masksChanged.connect(self._update)

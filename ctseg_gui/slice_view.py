@@ -16,9 +16,10 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QGraphicsSceneWheelEvent, QLabel, QWidget
 
 from ctseg_core.windowing import Window, apply_window, window_from_drag
 
@@ -44,7 +45,7 @@ class SliceViewBox(pg.ViewBox):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.01)
         self._wheel_rest = 0  # wheel angle not yet turned into whole slices (touchpads send less)
 
-    def wheelEvent(self, ev, axis=None) -> None:  # noqa: ANN001 - pyqtgraph's signature
+    def wheelEvent(self, ev: QGraphicsSceneWheelEvent, axis: int | None = None) -> None:
         if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
             super().wheelEvent(ev, axis)
             return
@@ -55,7 +56,7 @@ class SliceViewBox(pg.ViewBox):
             self.sigSliceStep.emit(steps)
         ev.accept()
 
-    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: ANN001
+    def mouseDragEvent(self, ev: MouseDragEvent, axis: int | None = None) -> None:
         if ev.button() != Qt.MouseButton.RightButton:
             super().mouseDragEvent(ev, axis)
             return
@@ -71,9 +72,8 @@ def direction_letter(direction: np.ndarray) -> str:
     return ("L", "R", "P", "A", "S", "I")[2 * axis + (0 if positive else 1)]
 
 
-def _corner_label(parent: QWidget, name: str) -> QLabel:
+def _corner_label(parent: QWidget) -> QLabel:
     label = QLabel(parent)
-    label.setObjectName(name)
     label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
     label.setStyleSheet("color: #e6e6e6; background: transparent; font-size: 12px;")
     return label
@@ -99,12 +99,18 @@ class SliceView(pg.GraphicsView):
         self.viewport().setAcceptDrops(False)
         self.setMinimumSize(320, 320)
 
-        self.title_label = _corner_label(self, "title")
-        self.window_label = _corner_label(self, "window")
+        self.title_label = _corner_label(self)
+        self.window_label = _corner_label(self)
         self.window_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.side_labels = {side: _corner_label(self, side) for side in ("left", "right", "top", "bottom")}
+        self.side_labels = {side: _corner_label(self) for side in ("left", "right", "top", "bottom")}
         for label in self.side_labels.values():
             label.setStyleSheet("color: #f0c000; background: transparent; font-weight: bold; font-size: 13px;")
+
+        self.hint_label = QLabel(
+            "Open a patient: File ▸ Open folder (Ctrl+O), drop a folder here,\nor File ▸ Open demo patient", self)
+        self.hint_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hint_label.setStyleSheet("color: #9a9a9a; background: transparent; font-size: 15px;")
 
         self._drag_start: Window = state.window
         self.view.sigSliceStep.connect(state.step_slice)
@@ -165,6 +171,7 @@ class SliceView(pg.GraphicsView):
         for side, direction in (("left", -row), ("right", row), ("top", -column), ("bottom", column)):
             self.side_labels[side].setText(direction_letter(direction))
         self.title_label.setText(f"{patient.title()}\n{columns} × {rows} × {patient.shape[0]}")
+        self.hint_label.hide()
         self.fit()
         self._place_labels()
 
@@ -194,7 +201,7 @@ class SliceView(pg.GraphicsView):
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         self.state.set_cursor(self.voxel_at(scene_pos))
 
-    def leaveEvent(self, event) -> None:  # noqa: ANN001
+    def leaveEvent(self, event: QEvent) -> None:
         self.state.set_cursor(None)
         super().leaveEvent(event)
 
@@ -208,8 +215,9 @@ class SliceView(pg.GraphicsView):
         if self.title_label is None:
             return
         width, height = self.width(), self.height()
-        for label in (self.title_label, self.window_label, *self.side_labels.values()):
+        for label in (self.title_label, self.window_label, self.hint_label, *self.side_labels.values()):
             label.adjustSize()
+        self.hint_label.move((width - self.hint_label.width()) // 2, (height - self.hint_label.height()) // 2)
         m = CORNER_MARGIN
         self.title_label.move(m, m)
         self.window_label.move(width - self.window_label.width() - m, height - self.window_label.height() - m)

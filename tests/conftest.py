@@ -11,7 +11,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
 IRCAD_ROOT = REPO.parent / "shared" / "data" / "3Dircadb1"
-IRCAD_PATIENTS = {1: (129, 0.57), 7: (151, 0.78), 17: (119, 0.74)}
 
 
 @pytest.fixture(scope="session")

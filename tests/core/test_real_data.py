@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import IRCAD_PATIENTS
 
 from ctseg_core.patient import Patient, load_patient
 from ctseg_core.summary import hu_sha256, mask_sha256
+
+#: patient number → (slices, pixel spacing mm), from the data set's README
+IRCAD_PATIENTS = {1: (129, 0.57), 7: (151, 0.78), 17: (119, 0.74)}
 
 _cache: dict[int, Patient] = {}
 

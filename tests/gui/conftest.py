@@ -16,11 +16,15 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import Cancelled
 from ctseg_core.phantom import write_phantom
+from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
+
+OpenIn = Callable[[MainWindow, Path], None]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -58,7 +62,13 @@ class FakeSegmenter:
         self.fail = fail
         self.calls = 0
 
-    def predict(self, hu, spacing_mm, progress=None, should_cancel=None) -> FakeSegmentation:  # noqa: ANN001
+    def predict(
+        self,
+        hu: np.ndarray,
+        spacing_mm: tuple[float, float, float],
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> FakeSegmentation:
         self.calls += 1
         if self.fail is not None:
             raise self.fail
@@ -88,7 +98,7 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path, fake_segmenter: FakeSegmenter, dialogs) -> MainWindow:  # noqa: ANN001
+def window(qtbot: QtBot, tmp_path: Path, fake_segmenter: FakeSegmenter, dialogs: list) -> MainWindow:
     """A shown, active viewer window with settings in a temporary file and the fake segmenter."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     viewer = MainWindow(settings=settings, segmenters=SegmenterCache(loader=lambda path: fake_segmenter))
@@ -101,7 +111,7 @@ def window(qtbot, tmp_path: Path, fake_segmenter: FakeSegmenter, dialogs) -> Mai
 
 
 @pytest.fixture
-def open_in(qtbot) -> Callable[[MainWindow, Path], None]:  # noqa: ANN001
+def open_in(qtbot: QtBot) -> OpenIn:
     """Open a patient in a viewer and wait until it is shown."""
 
     def open_and_wait(viewer: MainWindow, path: Path) -> None:
@@ -112,7 +122,7 @@ def open_in(qtbot) -> Callable[[MainWindow, Path], None]:  # noqa: ANN001
 
 
 @pytest.fixture
-def opened(window: MainWindow, small_phantom: Path, open_in) -> MainWindow:  # noqa: ANN001
+def opened(window: MainWindow, small_phantom: Path, open_in: OpenIn) -> MainWindow:
     """The window with the small phantom open."""
     open_in(window, small_phantom)
     return window

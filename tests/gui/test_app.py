@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
 
 from ctseg_gui import demo
 from ctseg_gui.app import run_viewer
 from ctseg_gui.main_window import MainWindow
+
+from .conftest import FakeSegmenter
 
 
 def test_screenshot_run_opens_grabs_and_exits_zero(small_phantom: Path, tmp_path: Path, dialogs: list) -> None:
@@ -24,7 +27,7 @@ def test_screenshot_run_opens_grabs_and_exits_zero(small_phantom: Path, tmp_path
 
 
 def test_screenshot_run_segments_first_when_asked(
-    small_phantom: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_segmenter  # noqa: ANN001
+    small_phantom: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_segmenter: FakeSegmenter
 ) -> None:
     monkeypatch.setattr("ctseg_gui.tasks._load_segmenter", lambda path: fake_segmenter)
     shot = tmp_path / "segmented.png"
@@ -55,12 +58,14 @@ def test_launching_the_viewer_does_not_import_tensorflow(tmp_path: Path) -> None
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))))\n"
     )
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env
+    )
     assert result.stdout.strip() == ""
 
 
 def test_demo_patient_is_written_once_and_opens(
-    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(demo, "DEMO_SLICES", 4)

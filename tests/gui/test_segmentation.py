@@ -13,19 +13,23 @@ import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import Cancelled, ModelError
 from ctseg_core.metrics import compare, dice, format_metric
+from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
 
+from .conftest import FakeSegmenter, OpenIn
 
-def _segment_and_wait(qtbot, window: MainWindow, timeout_ms: int = 20_000) -> None:  # noqa: ANN001
+
+def _segment_and_wait(qtbot: QtBot, window: MainWindow, timeout_ms: int = 20_000) -> None:
     with qtbot.waitSignal(window.segmentationFinished, timeout=timeout_ms):
         qtbot.mouseClick(window.segmentation_panel.segment, Qt.MouseButton.LeftButton)
 
 
-def _event_loop_gaps_while_segmenting(qtbot, window: MainWindow) -> list[float]:  # noqa: ANN001
+def _event_loop_gaps_while_segmenting(qtbot: QtBot, window: MainWindow) -> list[float]:
     """Seconds between ticks of a 10 ms timer on the GUI thread, during one segmentation."""
     gaps: list[float] = []
     last = [time.perf_counter()]
@@ -55,7 +59,7 @@ def _assert_readouts_match_core(window: MainWindow) -> None:
     assert values["slice_dice"].text() == format_metric(dice(state.gt[k], state.prediction[k]))
 
 
-def test_segment_shows_prediction_and_metrics_from_the_core(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_segment_shows_prediction_and_metrics_from_the_core(qtbot: QtBot, opened: MainWindow) -> None:
     _segment_and_wait(qtbot, opened)
     state = opened.state
     assert state.prediction is not None and state.prediction.shape == state.patient.shape
@@ -67,7 +71,16 @@ def test_segment_shows_prediction_and_metrics_from_the_core(qtbot, opened: MainW
     assert opened.slice_view.overlay_item.image[ys[0], xs[0], 3] > 0
 
 
-def test_worst_slice_button_and_dice_plot_click_jump_to_slices(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_switching_ground_truth_rescores_the_prediction(qtbot: QtBot, opened: MainWindow) -> None:
+    _segment_and_wait(qtbot, opened)
+    combo = opened.patient_panel.organ
+    combo.setCurrentText("spleen")
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: opened.state.gt_name == "spleen", timeout=5000)
+    _assert_readouts_match_core(opened)
+
+
+def test_worst_slice_button_and_dice_plot_click_jump_to_slices(qtbot: QtBot, opened: MainWindow) -> None:
     _segment_and_wait(qtbot, opened)
     state = opened.state
     qtbot.mouseClick(opened.segmentation_panel.worst, Qt.MouseButton.LeftButton)
@@ -89,13 +102,16 @@ def test_worst_slice_button_and_dice_plot_click_jump_to_slices(qtbot, opened: Ma
     assert state.slice_index == target
 
 
-def test_segment_button_is_disabled_while_running_and_cancel_discards(qtbot, opened: MainWindow, fake_segmenter) -> None:  # noqa: ANN001
+def test_segment_button_is_disabled_while_running_and_cancel_discards(
+    qtbot: QtBot, opened: MainWindow, fake_segmenter: FakeSegmenter
+) -> None:
     fake_segmenter.seconds_per_slice = 0.1
     panel = opened.segmentation_panel
     qtbot.mouseClick(panel.segment, Qt.MouseButton.LeftButton)
     assert not panel.segment.isEnabled() and not opened.segment_action.isEnabled() and panel.cancel.isEnabled()
     assert not opened.patient_panel.organ.isEnabled()
-    qtbot.waitUntil(lambda: panel.progress.maximum() == opened.state.depth and panel.progress.value() >= 1, timeout=5000)
+    depth = opened.state.depth
+    qtbot.waitUntil(lambda: panel.progress.maximum() == depth and panel.progress.value() >= 1, timeout=5000)
     assert panel.progress.text() == f"{panel.progress.value()}/{opened.state.depth} slices"
     job = opened.runner._current["segment"]
     with qtbot.assertNotEmitted(opened.segmentationFinished, wait=300):
@@ -105,7 +121,7 @@ def test_segment_button_is_disabled_while_running_and_cancel_discards(qtbot, ope
     assert opened.state.prediction is None and panel.values["dice"].text() == "—"
 
 
-def test_escape_cancels(qtbot, opened: MainWindow, fake_segmenter) -> None:  # noqa: ANN001
+def test_escape_cancels(qtbot: QtBot, opened: MainWindow, fake_segmenter: FakeSegmenter) -> None:
     fake_segmenter.seconds_per_slice = 0.1
     opened.start_segmentation()
     opened.slice_view.setFocus()
@@ -114,7 +130,7 @@ def test_escape_cancels(qtbot, opened: MainWindow, fake_segmenter) -> None:  # n
 
 
 def test_opening_another_patient_cancels_the_running_segmentation(
-    qtbot, opened: MainWindow, fake_segmenter, other_phantom: Path, open_in  # noqa: ANN001
+    qtbot: QtBot, opened: MainWindow, fake_segmenter: FakeSegmenter, other_phantom: Path, open_in: OpenIn
 ) -> None:
     fake_segmenter.seconds_per_slice = 0.2
     opened.start_segmentation()
@@ -127,7 +143,7 @@ def test_opening_another_patient_cancels_the_running_segmentation(
 
 
 def test_a_failing_model_shows_its_message_and_the_button_comes_back(
-    qtbot, opened: MainWindow, fake_segmenter, dialogs: list  # noqa: ANN001
+    qtbot: QtBot, opened: MainWindow, fake_segmenter: FakeSegmenter, dialogs: list
 ) -> None:
     fake_segmenter.fail = ModelError("/models/liver.keras", "model card missing")
     with qtbot.waitSignal(opened.errorReported, timeout=5000):
@@ -136,7 +152,9 @@ def test_a_failing_model_shows_its_message_and_the_button_comes_back(
     assert opened.segmentation_panel.segment.isEnabled() and opened.state.prediction is None
 
 
-def test_event_loop_stays_responsive_while_segmenting(qtbot, opened: MainWindow, fake_segmenter) -> None:  # noqa: ANN001
+def test_event_loop_stays_responsive_while_segmenting(
+    qtbot: QtBot, opened: MainWindow, fake_segmenter: FakeSegmenter
+) -> None:
     fake_segmenter.seconds_per_slice = 0.05
     gaps = _event_loop_gaps_while_segmenting(qtbot, opened)
     assert len(gaps) > 20 and max(gaps) < 0.1, f"longest gap {max(gaps) * 1000:.0f} ms"
@@ -154,7 +172,13 @@ class KerasSegmenter:
             keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer="ones", bias_initializer="zeros"),
         ])
 
-    def predict(self, hu, spacing_mm, progress=None, should_cancel=None):  # noqa: ANN001
+    def predict(
+        self,
+        hu: np.ndarray,
+        spacing_mm: tuple[float, float, float],
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> SimpleNamespace:
         probability = np.empty(hu.shape, np.float32)
         for k in range(hu.shape[0]):
             if should_cancel is not None and should_cancel():
@@ -167,7 +191,7 @@ class KerasSegmenter:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="Keras/TensorFlow not installed")
-def test_tensorflow_loads_and_predicts_on_the_worker(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_tensorflow_loads_and_predicts_on_the_worker(qtbot: QtBot, opened: MainWindow) -> None:
     loaded: list[KerasSegmenter] = []
 
     def loader(path: str | None) -> KerasSegmenter:
@@ -197,7 +221,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_real_segmenter_runs_from_the_viewer_without_stalling_it(qtbot, opened: MainWindow, tiny_model: Path) -> None:  # noqa: ANN001
+def test_real_segmenter_runs_from_the_viewer_without_stalling_it(
+    qtbot: QtBot, opened: MainWindow, tiny_model: Path
+) -> None:
     opened.model_path = str(tiny_model)
     opened.segmenters = SegmenterCache()
     _segment_and_wait(qtbot, opened, timeout_ms=60_000)  # loads the model

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytestqt.qtbot import QtBot
+
 from ctseg_core.progress import never_cancel, no_progress
 from ctseg_core.windowing import PRESETS, Window
 from ctseg_gui.overlay import OverlayStyle
@@ -12,7 +14,7 @@ from ctseg_gui.state import ViewerState
 from ctseg_gui.tasks import open_patient
 
 
-def test_slice_is_clamped_and_unchanged_slice_emits_nothing(qtbot, small_phantom: Path) -> None:  # noqa: ANN001
+def test_slice_is_clamped_and_unchanged_slice_emits_nothing(qtbot: QtBot, small_phantom: Path) -> None:
     state = ViewerState()
     state.set_patient(open_patient(small_phantom, no_progress, never_cancel))
     seen: list[int] = []
@@ -23,7 +25,7 @@ def test_slice_is_clamped_and_unchanged_slice_emits_nothing(qtbot, small_phantom
     assert seen == [state.depth - 1, 0]
 
 
-def test_window_and_overlay_changes_emit_once(qtbot) -> None:  # noqa: ANN001
+def test_window_and_overlay_changes_emit_once(qtbot: QtBot) -> None:
     state = ViewerState()
     windows, overlays = [], []
     state.windowChanged.connect(windows.append)
@@ -36,7 +38,7 @@ def test_window_and_overlay_changes_emit_once(qtbot) -> None:  # noqa: ANN001
     assert [o.style for o in overlays] == [OverlayStyle.COMPARE]
 
 
-def test_new_patient_drops_the_previous_prediction(qtbot, small_phantom: Path) -> None:  # noqa: ANN001
+def test_new_patient_drops_the_previous_prediction(qtbot: QtBot, small_phantom: Path) -> None:
     state = ViewerState()
     opened = open_patient(small_phantom, no_progress, never_cancel)
     state.set_patient(opened)

@@ -14,6 +14,8 @@ from ctseg_core.metrics import compare, volume_ml
 from ctseg_core.progress import never_cancel, no_progress
 from ctseg_gui.tasks import Scores, SegmenterCache, load_ground_truth, open_patient, score, segment, start_slice
 
+from .conftest import FakeSegmenter
+
 
 def test_worst_slice_is_the_lowest_defined_dice_first_if_tied() -> None:
     assert Scores(per_slice_dice=np.array([np.nan, 0.9, 0.2, np.nan, 0.2, 1.0])).worst_slice() == 2
@@ -80,7 +82,7 @@ def test_segmenter_cache_loads_each_model_once_across_threads() -> None:
     assert loads == [None] and len({id(r) for r in results}) == 1
 
 
-def test_segment_stops_when_cancelled(small_phantom: Path, fake_segmenter) -> None:  # noqa: ANN001
+def test_segment_stops_when_cancelled(small_phantom: Path, fake_segmenter: FakeSegmenter) -> None:
     opened = open_patient(small_phantom, no_progress, never_cancel)
     cache = SegmenterCache(lambda path: fake_segmenter)
     with pytest.raises(Cancelled):

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
+from ctseg_core.errors import MaskMismatchError
+from ctseg_core.patient import Patient
+from ctseg_core.phantom import write_phantom
 from ctseg_core.windowing import PRESETS, window_from_drag
 from ctseg_gui.main_window import RECENT_KEY, MainWindow
 from ctseg_gui.overlay import OverlayStyle
-from ctseg_gui.panels import CUSTOM_WINDOW
+from ctseg_gui.panels import CUSTOM_WINDOW, NO_MASK
+from ctseg_gui.tasks import GroundTruth, OpenedPatient
+
+from .conftest import OpenIn
 
 
 def _centre(window: MainWindow) -> QPointF:
@@ -21,7 +30,8 @@ def _centre(window: MainWindow) -> QPointF:
     return QPointF(viewport.width() / 2, viewport.height() / 2)
 
 
-def _wheel(window: MainWindow, notches: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+def _wheel(window: MainWindow, notches: int,
+           modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
     viewport = window.slice_view.viewport()
     pos = _centre(window)
     event = QWheelEvent(
@@ -54,12 +64,13 @@ def test_opening_shows_the_patient_titled_sized_and_on_the_liver(opened: MainWin
     assert opened.navigator.label.text() == f"slice {k + 1}/{patient.shape[0]} · z = {patient.slice_z_mm(k):.2f} mm"
     rect = opened.slice_view.ct_item.mapRectToView(opened.slice_view.ct_item.boundingRect())
     _, dy, dx = patient.spacing_mm
-    assert rect.width() == pytest.approx(patient.shape[2] * dx) and rect.height() == pytest.approx(patient.shape[1] * dy)
+    assert rect.width() == pytest.approx(patient.shape[2] * dx)
+    assert rect.height() == pytest.approx(patient.shape[1] * dy)
     assert opened.patient_panel.organ.currentText() == "liver"
     assert opened.patient_panel.organ.count() == len(patient.available_masks)
 
 
-def test_keys_move_through_slices(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_keys_move_through_slices(qtbot: QtBot, opened: MainWindow) -> None:
     state, view = opened.state, opened.slice_view
     view.setFocus()
     start = state.slice_index
@@ -93,30 +104,31 @@ def test_slider_moves_the_slice(opened: MainWindow) -> None:
     assert opened.state.slice_index == 2
 
 
-def test_presets_by_key_and_combo_keep_spin_boxes_in_sync(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_presets_by_key_and_combo_keep_spin_boxes_in_sync(qtbot: QtBot, opened: MainWindow) -> None:
     state, panel = opened.state, opened.window_panel
     opened.slice_view.setFocus()
     qtbot.keyClick(opened.slice_view, Qt.Key.Key_3)
     assert state.window == PRESETS["Bone"]
-    assert (panel.width.value(), panel.level.value(), panel.preset.currentText()) == (1800, 400, "Bone")
+    assert (panel.width_box.value(), panel.level_box.value(), panel.preset.currentText()) == (1800, 400, "Bone")
     panel.preset.setCurrentText("Lung")
     panel.preset.activated.emit(panel.preset.currentIndex())
     assert state.window == PRESETS["Lung"]
-    panel.width.setValue(350)
+    panel.width_box.setValue(350)
     assert state.window.width == 350 and panel.preset.currentText() == CUSTOM_WINDOW
 
 
-def test_typing_in_a_window_box_does_not_trigger_shortcuts(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_typing_in_a_window_box_does_not_trigger_shortcuts(qtbot: QtBot, opened: MainWindow) -> None:
     panel, state = opened.window_panel, opened.state
-    panel.width.setFocus()
+    panel.width_box.setFocus()
     slice_before = state.slice_index
-    qtbot.keyClick(panel.width, Qt.Key.Key_Up)
-    qtbot.keyClick(panel.width, Qt.Key.Key_2)
+    qtbot.keyClick(panel.width_box, Qt.Key.Key_Up)
+    assert state.window.width == 401  # the box stepped, the slice did not
+    qtbot.keyClick(panel.width_box, Qt.Key.Key_2)
     assert state.slice_index == slice_before
     assert state.window != PRESETS["Liver"]
 
 
-def test_right_drag_changes_the_window_like_slicer(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_right_drag_changes_the_window_like_slicer(qtbot: QtBot, opened: MainWindow) -> None:
     state = opened.state
     before = state.window
     start = _centre(opened)
@@ -135,7 +147,7 @@ def test_right_drag_changes_the_window_like_slicer(qtbot, opened: MainWindow) ->
     assert opened.slice_view.window_label.text() == f"W {expected.width:.0f}   L {expected.level:.0f}"
 
 
-def test_g_and_p_keys_and_checkboxes_toggle_overlays(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_g_and_p_keys_and_checkboxes_toggle_overlays(qtbot: QtBot, opened: MainWindow) -> None:
     state, view = opened.state, opened.slice_view
     ys, xs = np.nonzero(state.gt[state.slice_index])
     y, x = int(ys[0]), int(xs[0])
@@ -152,11 +164,11 @@ def test_g_and_p_keys_and_checkboxes_toggle_overlays(qtbot, opened: MainWindow) 
     assert state.overlay.show_prediction
 
 
-def test_overlay_styles_and_opacity(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_overlay_styles_and_opacity(qtbot: QtBot, opened: MainWindow) -> None:
     state, view = opened.state, opened.slice_view
     panel = opened.overlay_panel
-    panel.style.setCurrentText(OverlayStyle.OUTLINE.value)
-    panel.style.activated.emit(panel.style.currentIndex())
+    panel.style_box.setCurrentText(OverlayStyle.OUTLINE.value)
+    panel.style_box.activated.emit(panel.style_box.currentIndex())
     assert state.overlay.style is OverlayStyle.OUTLINE
     alpha = view.overlay_item.image[..., 3]
     assert set(np.unique(alpha)) == {0, 255}
@@ -178,7 +190,7 @@ def test_cursor_readout_shows_voxel_hu_position_and_membership(opened: MainWindo
     pos = _viewport_pos_of_voxel(opened, x, y)
     _mouse(opened, QMouseEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
     assert state.cursor == (x, y)
-    values = opened.cursor_panel.values
+    values = opened.cursor_readout.values
     patient = state.patient
     mm = patient.geometry.voxel_to_mm(k, y, x)
     assert values["voxel"].text() == f"{x + 1}, {y + 1}, {k + 1}"
@@ -189,7 +201,7 @@ def test_cursor_readout_shows_voxel_hu_position_and_membership(opened: MainWindo
     assert values["hu"].text() == f"{patient.hu[k + 1, y, x]} HU"
 
 
-def test_picking_another_organ_loads_it_lazily(qtbot, opened: MainWindow) -> None:  # noqa: ANN001
+def test_picking_another_organ_loads_it_lazily(qtbot: QtBot, opened: MainWindow) -> None:
     state, combo = opened.state, opened.patient_panel.organ
     assert "spleen" not in state.patient.masks
     combo.setCurrentText("spleen")
@@ -199,9 +211,39 @@ def test_picking_another_organ_loads_it_lazily(qtbot, opened: MainWindow) -> Non
     assert opened.segmentation_panel.values["gt_volume"].text().endswith(" mL")
 
 
+def test_a_patient_without_liver_mask_opens_without_ground_truth(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, open_in: OpenIn
+) -> None:
+    folder = write_phantom(tmp_path / "no_liver", seed=5, slices=4, size=64)
+    shutil.rmtree(folder / "MASKS_DICOM" / "liver")
+    open_in(window, folder)
+    assert window.state.gt is None and window.state.gt_name is None
+    combo = window.patient_panel.organ
+    assert combo.currentText() == NO_MASK and combo.isEnabled()
+    assert [combo.itemText(i) for i in range(combo.count())] == [NO_MASK, "livertumor", "spleen"]
+    assert window.segmentation_panel.values["gt_volume"].text() == "—"
+    assert window.overlay_panel.isEnabled() and window.slice_view.overlay_item.image[..., 3].max() == 0
+
+
+def test_a_mask_that_fails_to_load_keeps_the_current_ground_truth(
+    qtbot: QtBot, opened: MainWindow, dialogs: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def mismatched(patient: Patient, name: str, *args: object) -> GroundTruth:
+        raise MaskMismatchError(f"MASKS_DICOM/{name}", "5 mask slices for 12 CT slices: counts must match")
+
+    monkeypatch.setattr("ctseg_gui.main_window.load_ground_truth", mismatched)
+    combo = opened.patient_panel.organ
+    combo.setCurrentText("spleen")
+    with qtbot.waitSignal(opened.errorReported, timeout=5000):
+        combo.activated.emit(combo.currentIndex())
+    message = "MASKS_DICOM/spleen: 5 mask slices for 12 CT slices: counts must match"
+    assert dialogs == [("Could not read the mask", message)]
+    assert opened.state.gt_name == "liver" and combo.currentText() == "liver"
+
+
 @pytest.mark.parametrize("make_bad", [lambda tmp: tmp / "missing", lambda tmp: _text_folder(tmp)])
 def test_a_bad_folder_shows_the_core_message_and_keeps_the_patient(
-    qtbot, opened: MainWindow, dialogs: list, tmp_path: Path, make_bad  # noqa: ANN001
+    qtbot: QtBot, opened: MainWindow, dialogs: list, tmp_path: Path, make_bad: Callable[[Path], Path]
 ) -> None:
     patient, title = opened.state.patient, opened.windowTitle()
     bad = make_bad(tmp_path)
@@ -220,8 +262,10 @@ def _text_folder(tmp: Path) -> Path:
     return folder
 
 
-def test_unexpected_errors_show_type_and_message_only(qtbot, window: MainWindow, dialogs: list, monkeypatch) -> None:  # noqa: ANN001
-    def broken(path, progress, cancel):  # noqa: ANN001
+def test_unexpected_errors_show_type_and_message_only(
+    qtbot: QtBot, window: MainWindow, dialogs: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> OpenedPatient:
         raise ValueError("bad value")
 
     monkeypatch.setattr("ctseg_gui.main_window.open_patient", broken)
@@ -230,7 +274,7 @@ def test_unexpected_errors_show_type_and_message_only(qtbot, window: MainWindow,
     assert dialogs == [("Could not open patient", "ValueError: bad value")]
 
 
-def test_dropping_a_folder_opens_it(qtbot, window: MainWindow, small_phantom: Path) -> None:  # noqa: ANN001
+def test_dropping_a_folder_opens_it(qtbot: QtBot, window: MainWindow, small_phantom: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(small_phantom))])
     enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
@@ -244,7 +288,9 @@ def test_dropping_a_folder_opens_it(qtbot, window: MainWindow, small_phantom: Pa
     assert window.state.patient.source_path == small_phantom
 
 
-def test_recent_patients_are_remembered_and_reopen(qtbot, opened: MainWindow, small_phantom: Path) -> None:  # noqa: ANN001
+def test_recent_patients_are_remembered_and_reopen(
+    qtbot: QtBot, opened: MainWindow, small_phantom: Path
+) -> None:
     assert opened._recent_paths() == [str(small_phantom)]
     assert RECENT_KEY in opened.settings.allKeys()
     entries = [a for a in opened.recent_menu.actions() if str(small_phantom) in a.text()]

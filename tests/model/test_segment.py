@@ -129,3 +129,12 @@ def test_bundled_model_segments_a_fresh_phantom() -> None:
     phantom = make_phantom(seed=777, slices=48)
     result = Segmenter.load().predict(phantom.hu, phantom.spacing_mm)
     assert dice(result.mask, phantom.masks["liver"]) >= 0.9
+
+
+def test_segment_cli_dicom_seg(tiny_model: Path, tiny_patients: Path, tmp_path: Path) -> None:
+    from ctseg_core.seg_io import read_dicom_seg
+
+    assert main(["segment", str(tiny_patients / "p0"), "--model", str(tiny_model), "--out", str(tmp_path), "--format", "seg", "--json"]) == 0
+    patient = load_patient(tiny_patients / "p0", masks=None)
+    segments = read_dicom_seg(tmp_path / "p0" / "liver_pred.seg.dcm", patient)
+    assert list(segments) == ["liver"] and segments["liver"].shape == patient.shape
