@@ -10,6 +10,16 @@ synchronous repaint of the slice view (CT and overlays on screen); and the updat
 event-loop pass, which repaints everything that changed (slice view, slider, labels, Dice
 plot) as the running app does. Launch time is a fresh Python process from
 start to the shown main window, measured by the parent.
+
+Annotator: with a label started from the ground truth and the brush (r = 5 mm) selected, a
+brush stroke is a press, 8 mouse moves 4 voxels apart and a release, sent as QMouseEvents to
+the slice view's viewport: each move paints the segment (``editing.paint_stroke``), recounts
+the slice, redraws the label layer and updates the live Dice readouts; the release commits one
+undo step. Timed per stroke (state updates only, and with one event-loop pass that repaints),
+per mouse move, and the current-slice Dice alone (``metrics.dice`` on two 512² slices).
+Every 20th stroke also copies the label for the autosave, as in use (its worker shares the
+CPUs). The volume tools (interpolation of a label drawn on every third slice, islands, largest
+piece) run once each on the whole label, undo step included.
 """
 
 from __future__ import annotations
@@ -29,11 +39,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6 import __version__ as pyside_version  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
+from ctseg_core.metrics import dice  # noqa: E402
 from ctseg_core.phantom import write_phantom  # noqa: E402
+from ctseg_gui.editor import Tool  # noqa: E402
 from ctseg_gui.main_window import MainWindow  # noqa: E402
 from ctseg_gui.tasks import score  # noqa: E402
 
@@ -71,7 +84,7 @@ def percentiles_ms(seconds: list[float]) -> str:
     return f"median {statistics.median(ordered) * 1e3:6.2f} ms   p95 {p95 * 1e3:6.2f} ms"
 
 
-def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
+def open_window(folder: Path) -> tuple[QApplication, MainWindow]:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings = QSettings(str(folder / "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
@@ -80,6 +93,11 @@ def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
     window.open_path(folder / "patient")
     while window.state.patient is None:
         app.processEvents()
+    return app, window
+
+
+def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
+    app, window = open_window(folder)
     state = window.state
     prediction = np.roll(ndimage.binary_dilation(state.gt, iterations=3), 6, axis=2)
     state.set_prediction(prediction, score(state.gt, prediction, state.patient.spacing_mm))
@@ -104,6 +122,58 @@ def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
     return times
 
 
+def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
+    """Seconds per brush stroke (two ways), per mouse move, per slice Dice, and per volume tool."""
+    os.environ["CTSEG_CACHE"] = str(folder / "cache")  # autosaves stay in the scratch folder
+    app, window = open_window(folder)
+    window.annotator.autosave_timer.stop()  # the every-20-edits autosave stays, as in use
+    state, editor, view = window.state, window.editor, window.slice_view
+    window.annotator.actions.from_gt.trigger()
+    editor.set_tool(Tool.BRUSH)
+    viewport = view.viewport()
+    _, dy, dx = state.patient.spacing_mm
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind: QMouseEvent.Type, x: float, y: float, button: Qt.MouseButton, buttons: Qt.MouseButton) -> None:
+        pos = QPointF(view.mapFromScene(view.view.mapViewToScene(QPointF((x + 0.5) * dx, (y + 0.5) * dy))))
+        event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos)), button, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+
+    times: dict[str, list[float]] = {"stroke": [], "stroke + event loop": [], "mouse move": [], "slice Dice": []}
+    rng = np.random.default_rng(0)
+    for i in range(strokes):
+        x0, y0 = (int(v) for v in rng.integers(150, 330, size=2))
+        for name in ("stroke", "stroke + event loop"):
+            started = time.perf_counter()
+            send(QMouseEvent.Type.MouseButtonPress, x0, y0, left, left)
+            for step in range(1, 9):
+                moved = time.perf_counter()
+                send(QMouseEvent.Type.MouseMove, x0 + 4 * step, y0 + 2 * step, none, left)
+                times["mouse move"].append(time.perf_counter() - moved)
+            send(QMouseEvent.Type.MouseButtonRelease, x0 + 32, y0 + 16, left, none)
+            if name == "stroke + event loop":
+                app.processEvents()
+            times[name].append(time.perf_counter() - started)
+            editor.set_tool(Tool.ERASER if editor.tool is Tool.BRUSH else Tool.BRUSH)
+        k = state.slice_index
+        started = time.perf_counter()
+        dice(editor.label[k], state.gt[k])
+        times["slice Dice"].append(time.perf_counter() - started)
+    thinned = state.gt.copy()
+    thinned[1::3] = thinned[2::3] = False  # annotated every third slice
+    editor.start_label(thinned, "liver", "every third slice")
+    for name, tool in (("interpolate (volume)", editor.interpolate),
+                       ("remove islands (volume)", lambda: editor.remove_small_islands(1.0)),
+                       ("keep largest (volume)", editor.keep_largest_component)):
+        started = time.perf_counter()
+        tool()
+        times[name] = [time.perf_counter() - started]
+    editor.history.mark_saved()
+    window.close()
+    return times
+
+
 def launch_seconds(launches: int, folder: Path) -> list[float]:
     env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config")}
     times = []
@@ -118,6 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--slices", type=int, default=100)
     parser.add_argument("--launches", type=int, default=3)
+    parser.add_argument("--strokes", type=int, default=50)
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -126,6 +197,11 @@ def main() -> None:
         times = slice_changes(folder, args.slices)
         print(f"slice change, {args.slices} slices of 512×512, CT + GT + prediction, window 1400×900:")
         for name, seconds in times.items():
+            print(f"  {name:<28} {percentiles_ms(seconds)}")
+        strokes = brush_strokes(folder, args.strokes)
+        print(f"annotator, 512×512 slices, brush r = 5 mm, label from the ground truth, {args.strokes} strokes "
+              f"of 8 moves each way:")
+        for name, seconds in strokes.items():
             print(f"  {name:<28} {percentiles_ms(seconds)}")
         launches = launch_seconds(args.launches, folder)
         print(f"launch to visible window: median {statistics.median(launches):.2f} s "

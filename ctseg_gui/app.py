@@ -50,6 +50,7 @@ def run_viewer(
         finish(0 if saved else 1, None if saved else f"could not write the screenshot {screenshot}")
 
     window.show_error_dialogs = False
+    window.ask_questions = False
     window.errorReported.connect(lambda message: finish(1, message))
     if path:
         window.segmentationFinished.connect(grab)

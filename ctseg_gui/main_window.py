@@ -1,8 +1,10 @@
-"""The main window: slice view in the middle, controls on the right, jobs in the background.
+"""The main window: the Edit panel on the left, the slice view, review controls on the right.
 
-It owns the state, the job runner and the model cache, turns menus, keys and drops into state
-changes or jobs, and reports job errors as dialogs with the core's message. Loading, mask
-reading, segmentation and scoring all run on workers: the GUI thread only displays.
+It owns the viewer and editor states, the job runner and the model cache, turns menus, keys and
+drops into state changes or jobs, and reports job errors as dialogs with the core's message.
+Loading, mask reading, segmentation, scoring and label saving all run on workers: the GUI thread
+only displays and edits. The annotator (``annotator.py``) holds the editing commands, and the
+window asks it before anything would drop unsaved edits (closing, opening another patient).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QScrollArea,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,7 +35,10 @@ from ctseg_core.errors import CtsegError
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.windowing import PRESETS
 
+from .annotator import Annotator
 from .demo import ensure_demo_patient
+from .edit_panel import EditPanel
+from .editor import EditorState
 from .overlay import OverlayStyle
 from .panels import CursorReadout, OverlayPanel, PatientPanel, SegmentationPanel, SliceNavigator, WindowPanel
 from .slice_view import SliceView
@@ -55,7 +61,10 @@ GEOMETRY_KEY = "window/geometry"
 MAX_RECENT = 10
 PAGE_SLICES = 10
 PANEL_WIDTH = 340
+EDIT_PANEL_WIDTH = 262
 STATUS_MESSAGE_MS = 8000
+#: Jobs shown in the status bar with progress and Cancel (segmentation has its own panel; autosave is silent).
+STATUS_JOBS = ("load", "mask", "label", "save")
 
 HELP_TEXT = """<table cellspacing=4>
 <tr><td><b>Wheel</b></td><td>next / previous slice</td></tr>
@@ -64,16 +73,25 @@ HELP_TEXT = """<table cellspacing=4>
 <tr><td><b>Right drag</b></td><td>window: ← → width, ↑ ↓ level</td></tr>
 <tr><td><b>↑ ↓ &nbsp; PgUp PgDn &nbsp; Home End</b></td><td>slice ±1, ±10, first, last</td></tr>
 <tr><td><b>1 – 5</b></td><td>window presets</td></tr>
-<tr><td><b>G &nbsp; P &nbsp; O</b></td><td>ground truth, prediction, overlay style</td></tr>
+<tr><td><b>G &nbsp; P &nbsp; E &nbsp; O</b></td><td>ground truth, prediction, edited label, overlay style</td></tr>
 <tr><td><b>F</b></td><td>fit the slice to the window</td></tr>
 <tr><td><b>Ctrl+R &nbsp; Esc &nbsp; W</b></td><td>segment, cancel, worst slice</td></tr>
+<tr><td colspan=2><br><b>Editing</b> (the brush and eraser paint with the left button; middle drag pans)</td></tr>
+<tr><td><b>N &nbsp; B &nbsp; X or Shift+B &nbsp; L</b></td><td>navigate, brush, eraser, flood fill</td></tr>
+<tr><td><b>[ &nbsp; ]</b></td><td>smaller, larger brush</td></tr>
+<tr><td><b>H &nbsp; I</b></td><td>fill holes on the slice, interpolate between slices</td></tr>
+<tr><td><b>Ctrl+Z &nbsp; Ctrl+Shift+Z or Ctrl+Y</b></td><td>undo, redo</td></tr>
+<tr><td><b>Ctrl+S &nbsp; Ctrl+Shift+S &nbsp; Ctrl+L</b></td><td>save label, save as, load label</td></tr>
 </table>"""
 
 
 def error_message(error: BaseException) -> str:
-    """What the user reads: the core's own message, or the exception's type and text, never a traceback."""
+    """What the user reads: the core's own message, the OS's for a file error (read-only folder,
+    full disk), or the exception's type and text; never a traceback."""
     if isinstance(error, CtsegError):
         return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     log.error("unexpected error in a background job", exc_info=error)
     return f"{type(error).__name__}: {error}"
 
@@ -97,20 +115,27 @@ class MainWindow(QMainWindow):
         self.segmenters = segmenters if segmenters is not None else SegmenterCache()
         #: Errors open a modal dialog; scripted runs (screenshots) turn this off and use errorReported.
         self.show_error_dialogs = True
+        #: Scripted runs also skip the offer to restore an autosave (it stays for the next session).
+        self.ask_questions = True
         self.state = ViewerState(self)
+        self.editor = EditorState(self.state, self)
         self.runner = JobRunner(self)
         self._segment_started = 0.0
+        self._title = "ctseg"
 
-        self.slice_view = SliceView(self.state)
+        self.slice_view = SliceView(self.state, self.editor)
         self.navigator = SliceNavigator(self.state)
         self.patient_panel = PatientPanel(self.state)
         self.window_panel = WindowPanel(self.state)
         self.overlay_panel = OverlayPanel(self.state)
         self.segmentation_panel = SegmentationPanel(self.state)
         self.cursor_readout = CursorReadout(self.state)
-        self._build_layout()
         self._build_status_bar()
+        self.annotator = Annotator(self)
+        self.edit_panel = EditPanel(self.editor, self.annotator.actions)
+        self._build_layout()
         self._build_menus()
+        self._build_toolbar()
 
         self.patient_panel.groundTruthRequested.connect(self.choose_ground_truth)
         self.segmentation_panel.segment.clicked.connect(self.start_segmentation)
@@ -119,9 +144,10 @@ class MainWindow(QMainWindow):
         self.state.patientChanged.connect(self._update_enabled)
         self.state.scoresChanged.connect(self._update_enabled)
         self.state.overlayChanged.connect(self._on_overlay_changed)
+        self.editor.historyChanged.connect(self._update_title)
 
         self.setAcceptDrops(True)
-        self.setWindowTitle("ctseg")
+        self._update_title()
         self.resize(1360, 900)
         geometry = self.settings.value(GEOMETRY_KEY)
         if geometry is not None:
@@ -140,25 +166,18 @@ class MainWindow(QMainWindow):
         viewer.addWidget(self.navigator)
         viewer.addWidget(self.cursor_readout)
 
-        panels = QWidget()
-        column = QVBoxLayout(panels)
-        column.setContentsMargins(6, 6, 6, 6)
-        for panel in (self.patient_panel, self.window_panel, self.overlay_panel):
-            column.addWidget(panel)
-        column.addWidget(self.segmentation_panel, 1)  # its Dice plot takes the spare height
-        scroll = QScrollArea()
-        scroll.setWidget(panels)
-        scroll.setWidgetResizable(True)
-        scroll.setFixedWidth(PANEL_WIDTH)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        edit_column = _panel_column([self.edit_panel], EDIT_PANEL_WIDTH)
+        # the segmentation panel's Dice plot takes the spare height
+        review_column = _panel_column(
+            [self.patient_panel, self.window_panel, self.overlay_panel, self.segmentation_panel], PANEL_WIDTH)
 
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
+        row.addWidget(edit_column)
         row.addLayout(viewer, 1)
-        row.addWidget(scroll)
+        row.addWidget(review_column)
         self.setCentralWidget(central)
 
     def _build_status_bar(self) -> None:
@@ -190,7 +209,23 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self._action(file, "Open &demo patient", self.open_demo)
         file.addSeparator()
+        edit_actions = self.annotator.actions
+        for action in (edit_actions.save, edit_actions.save_as, edit_actions.load_file, edit_actions.load_folder):
+            file.addAction(action)
+        file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = self.menuBar().addMenu("&Edit")
+        for group in ((edit_actions.undo, edit_actions.redo), tuple(edit_actions.tools.values()),
+                      (edit_actions.smaller_brush, edit_actions.larger_brush),
+                      (edit_actions.fill_holes, edit_actions.interpolate, edit_actions.remove_islands,
+                       edit_actions.keep_largest)):
+            for action in group:
+                edit.addAction(action)
+            edit.addSeparator()
+        start = edit.addMenu("&New label from")
+        for action in (edit_actions.new_empty, edit_actions.from_gt, edit_actions.accept_prediction):
+            start.addAction(action)
 
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit to window", self.slice_view.fit, "F")
@@ -202,6 +237,8 @@ class MainWindow(QMainWindow):
             view, "Show &ground truth", lambda on: state.set_overlay(show_gt=on), "G", checkable=True)
         self.show_prediction_action = self._action(
             view, "Show &prediction", lambda on: state.set_overlay(show_prediction=on), "P", checkable=True)
+        self.show_label_action = self._action(
+            view, "Show &edited label", lambda on: state.set_overlay(show_label=on), "E", checkable=True)
         self._action(view, "Next overlay &style", self.next_overlay_style, "O")
 
         navigate = self.menuBar().addMenu("&Navigate")
@@ -221,6 +258,26 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Mouse and keys", self._show_help, QKeySequence.StandardKey.HelpContents)
         self._on_overlay_changed()
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Edit tools")
+        toolbar.setObjectName("editTools")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(16, 16))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        actions = self.annotator.actions
+        for action in actions.tools.values():
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        for action in (actions.fill_holes, actions.interpolate, actions.remove_islands, actions.keep_largest):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(actions.undo)
+        toolbar.addAction(actions.redo)
+        toolbar.addSeparator()
+        toolbar.addAction(actions.save)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
 
     # ---------------------------------------------------------------- opening
 
@@ -244,23 +301,27 @@ class MainWindow(QMainWindow):
         self._start_load(None, work, "demo patient")
 
     def _start_load(self, path: str | None, work: Work, label: str) -> None:
+        if not self.annotator.resolve_unsaved(
+                "opening another patient", lambda: self._start_load(path, work, label)):
+            return
         self.statusBar().showMessage(f"Opening {label}…")
         self.load_stage.setText("opening")
         self.load_progress.setRange(0, 0)
         self.runner.start(
             "load", work,
             on_success=lambda opened: self._on_patient_opened(opened, path),
-            on_failure=lambda error: self._report_error("Could not open patient", error),
-            on_progress=self._show_load_progress,
+            on_failure=lambda error: self.report_error("Could not open patient", error),
+            on_progress=self.show_job_progress,
         )
 
     def cancel_loading(self) -> None:
-        cancelled = [kind for kind in ("load", "mask") if self.runner.cancel(kind)]
+        cancelled = [kind for kind in STATUS_JOBS if self.runner.cancel(kind)]
         if cancelled:
             self.patient_panel.sync_organ()
             self.statusBar().showMessage("Cancelled", STATUS_MESSAGE_MS)
 
-    def _show_load_progress(self, done: int, total: int, stage: str) -> None:
+    def show_job_progress(self, done: int, total: int, stage: str) -> None:
+        """The status bar's stage, progress bar and Cancel, for loading, reading masks and labels, saving."""
         self.load_stage.setText(stage)
         self.load_progress.setRange(0, total)
         self.load_progress.setValue(done)
@@ -269,18 +330,21 @@ class MainWindow(QMainWindow):
         self.runner.cancel("segment")  # both belong to the patient being replaced
         self.runner.cancel("mask")
         self.segmentation_panel.set_running(False)
+        self.runner.cancel("label")
         self.state.set_patient(opened)
         patient = opened.patient
         self._add_recent(path or str(patient.source_path))
         title = f"ctseg — {patient.title()}"
         if patient.other_series:
             title += f" [series 1 of {1 + len(patient.other_series)}]"
-        self.setWindowTitle(title)
+        self._title = title
+        self._update_title()
         notes = f" — {len(patient.warnings)} warning(s), see Patient" if patient.warnings else ""
         self.statusBar().showMessage(
             f"Opened {patient.source_path.name}: {patient.shape[0]} slices in {patient.load_seconds:.1f} s{notes}",
             STATUS_MESSAGE_MS,
         )
+        self.annotator.offer_recovery(opened.recovery)
         self.patientLoaded.emit()
 
     def choose_ground_truth(self, name: str) -> None:
@@ -294,7 +358,7 @@ class MainWindow(QMainWindow):
             "mask", lambda progress, cancel: load_ground_truth(patient, name, prediction, progress, cancel),
             on_success=self._on_ground_truth_loaded,
             on_failure=self._on_ground_truth_failed,
-            on_progress=self._show_load_progress,
+            on_progress=self.show_job_progress,
         )
 
     def _on_ground_truth_loaded(self, truth: GroundTruth) -> None:
@@ -303,7 +367,7 @@ class MainWindow(QMainWindow):
 
     def _on_ground_truth_failed(self, error: BaseException) -> None:
         self.patient_panel.sync_organ()
-        self._report_error("Could not read the mask", error)
+        self.report_error("Could not read the mask", error)
 
     # ---------------------------------------------------------------- segmentation
 
@@ -338,7 +402,7 @@ class MainWindow(QMainWindow):
 
     def _on_segmentation_failed(self, error: BaseException) -> None:
         self.segmentation_panel.set_running(False, "Failed.")
-        self._report_error("Segmentation failed", error)
+        self.report_error("Segmentation failed", error)
 
     # ---------------------------------------------------------------- overlays, actions
 
@@ -350,6 +414,12 @@ class MainWindow(QMainWindow):
         overlay = self.state.overlay
         self.show_gt_action.setChecked(overlay.show_gt)
         self.show_prediction_action.setChecked(overlay.show_prediction)
+        self.show_label_action.setChecked(overlay.show_label)
+
+    def _update_title(self) -> None:
+        """The patient's title, with " *" while the label has unsaved edits."""
+        modified = self.editor.is_modified
+        self.setWindowTitle(self._title + (" *" if modified else ""))
 
     def _update_enabled(self) -> None:
         has_patient = self.state.patient is not None
@@ -361,13 +431,13 @@ class MainWindow(QMainWindow):
         self.worst_action.setEnabled(self.state.scores.worst_slice() is not None)
         self.patient_panel.organ.setEnabled(
             has_patient and bool(self.state.patient.available_masks) and not segmenting)
-        loading = self.runner.running("load") or self.runner.running("mask")
+        loading = any(self.runner.running(kind) for kind in STATUS_JOBS)
         for widget in (self.load_stage, self.load_progress, self.load_cancel):
             widget.setVisible(loading)
 
     # ---------------------------------------------------------------- errors, help
 
-    def _report_error(self, title: str, error: BaseException) -> None:
+    def report_error(self, title: str, error: BaseException) -> None:
         message = error_message(error)
         self.statusBar().showMessage(f"{title}: {message}", STATUS_MESSAGE_MS)
         self.errorReported.emit(message)
@@ -415,9 +485,29 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.annotator.resolve_unsaved("closing", self.close):
+            event.ignore()
+            return
+        self.annotator.autosave_timer.stop()
         self.runner.shutdown()
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         super().closeEvent(event)
+
+
+def _panel_column(panels: list[QWidget], width: int) -> QScrollArea:
+    """Panels stacked in a fixed-width column that scrolls when the window is short; the last stretches."""
+    content = QWidget()
+    column = QVBoxLayout(content)
+    column.setContentsMargins(6, 6, 6, 6)
+    for panel in panels:
+        column.addWidget(panel, 1 if panel is panels[-1] else 0)
+    scroll = QScrollArea()
+    scroll.setWidget(content)
+    scroll.setWidgetResizable(True)
+    scroll.setFixedWidth(width)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    return scroll
 
 
 def _dropped_path(event: QDropEvent | QDragEnterEvent) -> str | None:

@@ -9,6 +9,10 @@ paint (and an indexed QImage about three times that, as Qt converts it on every 
 Colours follow the green/magenta false-colour convention of image fusion
 (MATLAB ``imfuse``): where ground truth and prediction overlap their colours add to white.
 Compare mode instead names the overlap classes: true positive, false positive, false negative.
+
+The label being edited is a third layer in orange, drawn by its own image above the other two:
+a brush stroke then redraws only that small code image (bit 0 fill, bit 1 outline), never the
+ground-truth and prediction outlines.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ PRED_RGB = (255, 40, 255)
 TP_RGB = (255, 215, 0)
 FP_RGB = (255, 60, 60)
 FN_RGB = (0, 190, 255)
+LABEL_RGB = (255, 140, 0)
+LABEL_FILL, LABEL_EDGE = 1, 2
 
 
 class OverlayStyle(enum.Enum):
@@ -51,6 +57,7 @@ class OverlaySettings:
 
     show_gt: bool = True
     show_prediction: bool = True
+    show_label: bool = True
     opacity: float = 0.3
     style: OverlayStyle = OverlayStyle.FILL_OUTLINE
 
@@ -123,3 +130,29 @@ def outline(mask: np.ndarray) -> np.ndarray:
     inner[:, 1:] &= mask[:, :-1]
     inner[:, :-1] &= mask[:, 1:]
     return mask & ~inner
+
+
+def label_table(settings: OverlaySettings) -> np.ndarray:
+    """RGBA table (4, 4) uint8 of the edited label's code image (bit 0 fill, bit 1 outline).
+
+    It follows the style of the other layers, except that compare mode, whose fills name the
+    GT/prediction classes, shows the label as an outline only.
+    """
+    table = np.zeros((4, 4), np.uint8)
+    if not settings.show_label:
+        return table
+    style = settings.style
+    if style.fills and style is not OverlayStyle.COMPARE:
+        fill_alpha = round(255 * min(max(settings.opacity, 0.0), 1.0))
+        table[LABEL_FILL] = table[LABEL_FILL | LABEL_EDGE] = (*LABEL_RGB, fill_alpha)
+    if style.outlines or style is OverlayStyle.COMPARE:
+        table[LABEL_EDGE] = table[LABEL_FILL | LABEL_EDGE] = (*LABEL_RGB, 255)
+    return table
+
+
+def label_code(label: np.ndarray, outlines: bool) -> np.ndarray:
+    """uint8 code image of one slice of the edited label: fill bit, and outline bit when asked."""
+    code = label.view(np.uint8).copy()
+    if outlines:
+        code |= outline(label).view(np.uint8) << 1
+    return code

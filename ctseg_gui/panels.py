@@ -30,7 +30,7 @@ from ctseg_core.metrics import format_metric
 from ctseg_core.windowing import PRESETS, Window
 
 from .dice_plot import DicePlot
-from .overlay import FN_RGB, FP_RGB, GT_RGB, PRED_RGB, TP_RGB, OverlayStyle
+from .overlay import FN_RGB, FP_RGB, GT_RGB, LABEL_RGB, PRED_RGB, TP_RGB, OverlayStyle
 from .state import ViewerState
 
 CUSTOM_WINDOW = "Custom"
@@ -218,13 +218,14 @@ def preset_name(window: Window) -> str:
 
 
 class OverlayPanel(QGroupBox):
-    """Which masks are drawn (G, P), how (fill, outline, compare) and how opaque."""
+    """Which masks are drawn (G, P, E: the edited label), how (fill, outline, compare) and how opaque."""
 
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__("Overlays", parent)
         self.state = state
         self.show_gt = QCheckBox("Ground truth (G)")
         self.show_prediction = QCheckBox("Prediction (P)")
+        self.show_label = QCheckBox("Edited label (E)")
         self.style_box = QComboBox()
         self.style_box.addItems([style.value for style in OverlayStyle])
         self.style_box.setToolTip("Next style: O")
@@ -244,12 +245,15 @@ class OverlayPanel(QGroupBox):
             self.legend_items[name] = (swatch, text)
         legend.addStretch(1)
 
-        layers = QHBoxLayout()
-        for rgb, box in ((GT_RGB, self.show_gt), (PRED_RGB, self.show_prediction)):
-            layers.addWidget(_swatch(rgb))
-            layers.addWidget(box)
-            layers.addSpacing(8)
-        layers.addStretch(1)
+        layers = QGridLayout()
+        layers.setHorizontalSpacing(4)
+        for i, (rgb, box) in enumerate(
+                ((GT_RGB, self.show_gt), (PRED_RGB, self.show_prediction), (LABEL_RGB, self.show_label))):
+            row, column = divmod(i, 2)
+            layers.addWidget(_swatch(rgb), row, 2 * column)
+            layers.addWidget(box, row, 2 * column + 1)
+        layers.setColumnStretch(1, 1)
+        layers.setColumnStretch(3, 1)
         opacity_row = QHBoxLayout()
         opacity_row.addWidget(self.opacity, 1)
         opacity_row.addWidget(self.opacity_value)
@@ -264,6 +268,7 @@ class OverlayPanel(QGroupBox):
 
         self.show_gt.toggled.connect(lambda on: state.set_overlay(show_gt=on))
         self.show_prediction.toggled.connect(lambda on: state.set_overlay(show_prediction=on))
+        self.show_label.toggled.connect(lambda on: state.set_overlay(show_label=on))
         self.style_box.activated.connect(lambda i: state.set_overlay(style=list(OverlayStyle)[i]))
         self.opacity.valueChanged.connect(lambda v: state.set_overlay(opacity=v / 100.0))
         state.overlayChanged.connect(self._on_overlay_changed)
@@ -271,11 +276,12 @@ class OverlayPanel(QGroupBox):
 
     def _on_overlay_changed(self) -> None:
         overlay = self.state.overlay
-        widgets = (self.show_gt, self.show_prediction, self.style_box, self.opacity)
+        widgets = (self.show_gt, self.show_prediction, self.show_label, self.style_box, self.opacity)
         for widget in widgets:
             widget.blockSignals(True)
         self.show_gt.setChecked(overlay.show_gt)
         self.show_prediction.setChecked(overlay.show_prediction)
+        self.show_label.setChecked(overlay.show_label)
         self.style_box.setCurrentText(overlay.style.value)
         self.opacity.setValue(round(overlay.opacity * 100))
         for widget in widgets:

@@ -2,6 +2,10 @@
 
 Mouse, as in ITK-SNAP and 3D Slicer: wheel changes slice, Ctrl+wheel zooms about the pointer,
 left or middle drag pans, right drag changes the HU window (``windowing.window_from_drag``).
+With an editing tool (:class:`~ctseg_gui.editor.Tool`) the left button edits instead: the brush
+and eraser paint a stroke through every mouse point (the press and moves never reach pyqtgraph,
+so the view does not pan and no mouse move is dropped), flood fill fills on click; middle drag
+still pans and the wheel still scrolls. A circle of the brush's radius in mm follows the pointer.
 Items are placed in mm (image rect = columns·dx × rows·dy) with a locked 1:1 aspect, so
 anisotropic pixels are shown at their true shape. A window change maps every int16 value once
 through the core's ``apply_window`` into a 65536-entry RGBA table; changing slice is then one
@@ -18,12 +22,13 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QGraphicsSceneWheelEvent, QLabel, QWidget
+from PySide6.QtGui import QColor, QMouseEvent, QPen, QResizeEvent
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsSceneWheelEvent, QLabel, QWidget
 
 from ctseg_core.windowing import Window, apply_window, window_from_drag
 
-from .overlay import code_image, colour_table, colourise
+from .editor import EditorState, Tool
+from .overlay import LABEL_RGB, code_image, colour_table, colourise, label_code, label_table
 from .state import ViewerState
 
 #: Grey level g → opaque RGBA (g, g, g, 255).
@@ -79,21 +84,59 @@ def _corner_label(parent: QWidget) -> QLabel:
     return label
 
 
+class BrushPreview(QGraphicsEllipseItem):
+    """The brush outline under the pointer: a circle of the brush radius in mm around the voxel centre.
+
+    The view is in mm, so the circle is round on screen; in voxels it spans 2r/dx × 2r/dy, an
+    ellipse when pixels are not square, as the footprint the core paints (``disk_footprint``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        pen = QPen(QColor(*LABEL_RGB))
+        pen.setCosmetic(True)  # a constant 1.5 screen pixels at any zoom
+        pen.setWidthF(1.5)
+        self.setPen(pen)
+        self.setZValue(10)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.hide()
+
+    def place(self, centre_mm: QPointF, radius_mm: float, erasing: bool) -> None:
+        self.setRect(QRectF(centre_mm.x() - radius_mm, centre_mm.y() - radius_mm, 2 * radius_mm, 2 * radius_mm))
+        pen = self.pen()
+        pen.setStyle(Qt.PenStyle.DashLine if erasing else Qt.PenStyle.SolidLine)
+        pen.setColor(QColor(255, 255, 255) if erasing else QColor(*LABEL_RGB))
+        self.setPen(pen)
+        self.show()
+
+    def size_px(self, spacing_yx: tuple[float, float]) -> tuple[float, float]:
+        """(width, height) of the circle in voxels of the slice."""
+        dy, dx = spacing_yx
+        return self.rect().width() / dx, self.rect().height() / dy
+
+
 class SliceView(pg.GraphicsView):
-    """Shows the state's current slice; reports the voxel under the pointer to the state."""
+    """Shows the state's current slice and the edited label; reports the voxel under the pointer
+    to the state and edits (press, drag, release) to the editor."""
 
     title_label: QLabel | None = None  # pyqtgraph resizes the view before __init__ creates it
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState, editor: EditorState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="k")
         self.state = state
+        self.editor = editor if editor is not None else EditorState(state, self)
         self.view = SliceViewBox()
         self.setCentralItem(self.view)
         self.ct_item = pg.ImageItem(axisOrder="row-major")
         self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        for depth, item in enumerate((self.ct_item, self.overlay_item)):
+        self.label_item = pg.ImageItem(axisOrder="row-major")
+        for depth, item in enumerate((self.ct_item, self.overlay_item, self.label_item)):
             item.setZValue(depth)
             self.view.addItem(item)
+        self.label_item.hide()
+        self.brush_preview = BrushPreview()
+        self.view.addItem(self.brush_preview)
+        self._editing_press = False  # the left button went down with an editing tool
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(False)  # a folder dropped here goes to the main window
         self.viewport().setAcceptDrops(False)
@@ -121,6 +164,10 @@ class SliceView(pg.GraphicsView):
         state.windowChanged.connect(self._on_window_changed)
         state.masksChanged.connect(self._draw_overlays)
         state.overlayChanged.connect(self._on_overlay_changed)
+        self.editor.labelChanged.connect(self._draw_label)
+        self.editor.labelEdited.connect(self._on_label_edited)
+        self.editor.toolChanged.connect(self._on_tool_changed)
+        self.editor.brushChanged.connect(self._refresh_preview)
         self._on_overlay_changed()
         self._on_window_changed()
 
@@ -138,6 +185,17 @@ class SliceView(pg.GraphicsView):
         x, y = math.floor(point.x() / dx), math.floor(point.y() / dy)
         _, rows, columns = patient.shape
         return (x, y) if 0 <= x < columns and 0 <= y < rows else None
+
+    def scene_pos(self, widget_pos: QPointF) -> QPointF:
+        """Scene position of a point of the viewport, keeping its fraction of a pixel."""
+        return self.viewportTransform().inverted()[0].map(QPointF(widget_pos))
+
+    def pixel_at(self, scene_pos: QPointF) -> tuple[int, int]:
+        """(row, column) of the voxel under a scene position, unclipped (a stroke may leave the image)."""
+        assert self.state.patient is not None
+        point = self.view.mapSceneToView(scene_pos)
+        _, dy, dx = self.state.patient.spacing_mm
+        return math.floor(point.y() / dy), math.floor(point.x() / dx)
 
     # ---------------------------------------------------------------- drawing
 
@@ -157,6 +215,19 @@ class SliceView(pg.GraphicsView):
         code = code_image(gt, prediction, state.patient.shape[1:], outlines=state.overlay.style.outlines)
         self.overlay_item.setImage(colourise(code, self._overlay_table), autoLevels=False)
 
+    def _draw_label(self) -> None:
+        label = self.editor.label
+        if label is None or self.state.patient is None or not self.state.overlay.show_label:
+            self.label_item.hide()
+            return
+        code = label_code(label[self.state.slice_index], outlines=True)
+        self.label_item.setImage(colourise(code, self._label_table), autoLevels=False)
+        self.label_item.show()
+
+    def _on_label_edited(self, slices: list[int]) -> None:
+        if self.state.slice_index in slices:
+            self._draw_label()
+
     def _on_patient_changed(self) -> None:
         patient = self.state.patient
         assert patient is not None
@@ -164,7 +235,7 @@ class SliceView(pg.GraphicsView):
         _, rows, columns = patient.shape
         rect = QRectF(0.0, 0.0, columns * dx, rows * dy)
         blank = np.zeros((rows, columns, 4), np.uint8)  # transparent
-        for item in (self.ct_item, self.overlay_item):
+        for item in (self.ct_item, self.overlay_item, self.label_item):
             item.setImage(blank, autoLevels=False)  # the new shape first: setRect scales by it
             item.setRect(rect)
         row, column = np.asarray(patient.geometry.row_direction), np.asarray(patient.geometry.column_direction)
@@ -178,6 +249,7 @@ class SliceView(pg.GraphicsView):
     def _on_slice_changed(self) -> None:
         self._draw_ct()
         self._draw_overlays()
+        self._draw_label()
 
     def _on_window_changed(self) -> None:
         window = self.state.window
@@ -189,7 +261,9 @@ class SliceView(pg.GraphicsView):
 
     def _on_overlay_changed(self) -> None:
         self._overlay_table = colour_table(self.state.overlay)
+        self._label_table = label_table(self.state.overlay)
         self._draw_overlays()
+        self._draw_label()
 
     # ---------------------------------------------------------------- mouse
 
@@ -203,7 +277,68 @@ class SliceView(pg.GraphicsView):
 
     def leaveEvent(self, event: QEvent) -> None:
         self.state.set_cursor(None)
+        self.brush_preview.hide()
+        self._last_scene_pos = None
         super().leaveEvent(event)
+
+    _last_scene_pos: QPointF | None = None
+
+    def _refresh_preview(self, *_: object, scene_pos: QPointF | None = None) -> None:
+        """Centre the brush circle on the voxel under the pointer (where the core stamps the disk)."""
+        if scene_pos is not None:
+            self._last_scene_pos = scene_pos
+        scene_pos = self._last_scene_pos
+        patient, editor = self.state.patient, self.editor
+        if patient is None or scene_pos is None or not editor.tool.paints:
+            self.brush_preview.hide()
+            return
+        row, column = self.pixel_at(scene_pos)
+        _, dy, dx = patient.spacing_mm
+        centre = QPointF((column + 0.5) * dx, (row + 0.5) * dy)
+        self.brush_preview.place(centre, editor.brush_radius_mm, erasing=editor.tool is Tool.ERASER)
+
+    def _on_tool_changed(self, tool: Tool) -> None:
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool.edits else Qt.CursorShape.ArrowCursor)
+        self._refresh_preview()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        editor = self.editor
+        if event.button() != Qt.MouseButton.LeftButton or not editor.tool.edits or self.state.patient is None:
+            super().mousePressEvent(event)
+            return
+        event.accept()
+        self._editing_press = True
+        scene_pos = self.scene_pos(event.position())
+        if editor.tool.paints:
+            editor.begin_stroke(self.pixel_at(scene_pos))
+        elif editor.tool is Tool.FLOOD:
+            editor.flood_fill(self.pixel_at(scene_pos))
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """A quick second click with an editing tool is a second dab or fill, not a double click."""
+        if event.button() == Qt.MouseButton.LeftButton and self.editor.tool.edits and self.state.patient is not None:
+            self.mousePressEvent(event)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        scene_pos = self.scene_pos(event.position())
+        self._refresh_preview(scene_pos=scene_pos)  # every move: pyqtgraph's scene drops some
+        if not self._editing_press:
+            super().mouseMoveEvent(event)
+            return
+        event.accept()
+        self.state.set_cursor(self.voxel_at(scene_pos))
+        if self.editor.stroking:
+            self.editor.extend_stroke(self.pixel_at(scene_pos))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if not self._editing_press or event.button() != Qt.MouseButton.LeftButton:
+            super().mouseReleaseEvent(event)
+            return
+        event.accept()
+        self._editing_press = False
+        self.editor.end_stroke()
 
     # ---------------------------------------------------------------- layout
 

@@ -20,6 +20,7 @@ from ctseg_core.mask_io import load_mask
 from ctseg_core.metrics import OverlapReport, compare, per_slice_dice, volume_ml
 from ctseg_core.patient import Patient, load_patient
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+from ctseg_core.recovery import RecoveryInfo, find_recovery
 
 if TYPE_CHECKING:
     from ctseg_core.inference import Segmenter
@@ -71,17 +72,27 @@ def start_slice(gt: np.ndarray | None, depth: int) -> int:
 
 @dataclass(frozen=True)
 class OpenedPatient:
-    """A loaded patient with its default ground truth, ready to show."""
+    """A loaded patient with its default ground truth, ready to show, and any autosaved label of it."""
 
     patient: Patient
     gt_name: str | None
     gt: np.ndarray | None
     scores: Scores
     start_slice: int
+    recovery: RecoveryInfo | None = None
+
+
+def _find_recovery(patient: Patient) -> RecoveryInfo | None:
+    """The autosave of this CT, if any; an unreadable cache never stops a patient from opening."""
+    try:
+        return find_recovery(patient)
+    except OSError:
+        return None
 
 
 def open_patient(path: str | Path, progress: ProgressCallback, should_cancel: CancelCheck) -> OpenedPatient:
-    """Load the CT and only the liver mask; other organs load when the user asks for them."""
+    """Load the CT and only the liver mask (other organs load when the user asks for them), and
+    look for an autosaved label of this very CT (hashing the HU only when an autosave exists)."""
     patient = load_patient(path, masks=[DEFAULT_ORGAN], progress=progress, should_cancel=should_cancel)
     gt = patient.masks.get(DEFAULT_ORGAN)
     opened = OpenedPatient(
@@ -90,6 +101,7 @@ def open_patient(path: str | Path, progress: ProgressCallback, should_cancel: Ca
         gt=gt,
         scores=score(gt, None, patient.spacing_mm),
         start_slice=start_slice(gt, patient.shape[0]),
+        recovery=_find_recovery(patient),
     )
     raise_if_cancelled(should_cancel)
     return opened

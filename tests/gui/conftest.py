@@ -35,6 +35,40 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
         QSettings.setPath(settings_format, QSettings.Scope.UserScope, folder)
 
 
+@pytest.fixture(autouse=True)
+def recovery_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Autosaves go to a fresh cache per test: none leaks into another test's patient."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CTSEG_CACHE", str(cache))
+    return cache
+
+
+@dataclass
+class Questions:
+    """QMessageBox.question stand-in: answers by dialog title, records (title, text) of each question."""
+
+    answers: dict[str, QMessageBox.StandardButton]
+    asked: list[tuple[str, str]] = field(default_factory=list)
+
+    def __call__(self, parent: object, title: str, text: str, *args: object) -> QMessageBox.StandardButton:
+        self.asked.append((title, text))
+        return self.answers[title]
+
+    def titles(self) -> list[str]:
+        return [title for title, _ in self.asked]
+
+
+@pytest.fixture(autouse=True)
+def questions(monkeypatch: pytest.MonkeyPatch) -> Questions:
+    """No modal question ever blocks a test: unsaved edits are discarded and autosaves not restored
+    unless a test sets other answers (an unknown title fails the test)."""
+    answers = {"Unsaved label": QMessageBox.StandardButton.Discard,
+               "Restore autosaved label?": QMessageBox.StandardButton.No}
+    asked = Questions(answers)
+    monkeypatch.setattr(QMessageBox, "question", asked)
+    return asked
+
+
 @pytest.fixture(scope="session")
 def small_phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 12-slice, 512×512 phantom patient (liver, tumour, spleen masks)."""

@@ -1,0 +1,158 @@
+"""Saving and loading the edited label, as plain functions of ``(progress, should_cancel)``; no Qt.
+
+They run on worker threads (``workers.py``) and only compose ``ctseg_core`` writers and readers,
+which are atomic: a failed or cancelled save leaves the previous file (or nothing), never half a
+file. The label they get is a copy taken on the GUI thread, so editing can go on meanwhile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ctseg_core.dicom_sources import FolderSource
+from ctseg_core.errors import CtsegError
+from ctseg_core.mask_io import DicomMaskSource, load_mask, write_ircad_mask
+from ctseg_core.nifti_io import read_nifti_mask, write_nifti_mask
+from ctseg_core.patient import Patient
+from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+from ctseg_core.recovery import save_recovery
+from ctseg_core.seg_io import read_dicom_seg, read_source_datasets, write_dicom_seg
+
+
+class LabelFormat(enum.Enum):
+    """Where a label can be saved; the value is shown to the user."""
+
+    IRCAD = "IRCAD mask folder (MASKS_DICOM/<name>/image_K)"
+    NIFTI = "NIfTI (.nii.gz)"
+    DICOM_SEG = "DICOM SEG (.dcm)"
+
+    @property
+    def is_folder(self) -> bool:
+        return self is LabelFormat.IRCAD
+
+    @property
+    def suffix(self) -> str:
+        return {LabelFormat.IRCAD: "", LabelFormat.NIFTI: ".nii.gz", LabelFormat.DICOM_SEG: ".dcm"}[self]
+
+
+@dataclass(frozen=True)
+class SaveTarget:
+    """Where and how to save: a file (NIfTI, SEG) or, for IRCAD, the patient or output folder."""
+
+    format: LabelFormat
+    path: Path
+    name: str
+
+    @property
+    def written_path(self) -> Path:
+        """What appears on disk: the file, or ``<folder>/MASKS_DICOM/<name>``."""
+        if self.format is LabelFormat.IRCAD:
+            return self.path / "MASKS_DICOM" / self.name
+        return self.path
+
+    def describe(self) -> str:
+        return str(self.written_path)
+
+
+@dataclass(frozen=True)
+class SavedLabel:
+    """A finished save; ``sources`` are the CT headers a SEG save read, for the next one."""
+
+    target: SaveTarget
+    sources: list[Dataset] | None
+
+
+def _ircad_progress(depth: int, progress: ProgressCallback, should_cancel: CancelCheck) -> CancelCheck:
+    """A cancel check that also reports slices written: ``write_ircad_mask`` polls it once per slice."""
+    polls = [0]
+    lock = threading.Lock()
+
+    def check() -> bool:
+        with lock:
+            done = min(polls[0], depth)
+            polls[0] += 1
+        progress(done, depth, "writing mask slices")
+        return should_cancel()
+
+    return check
+
+
+def save_label(
+    label: np.ndarray,
+    patient: Patient,
+    target: SaveTarget,
+    sources: list[Dataset] | None,
+    progress: ProgressCallback,
+    should_cancel: CancelCheck,
+) -> SavedLabel:
+    """Write ``label`` in ``target``'s format; DICOM SEG reads the CT headers first unless given ``sources``."""
+    raise_if_cancelled(should_cancel)
+    if target.format is LabelFormat.IRCAD:
+        write_ircad_mask(label, patient, target.path, target.name,
+                         should_cancel=_ircad_progress(label.shape[0], progress, should_cancel))
+    elif target.format is LabelFormat.NIFTI:
+        progress(0, 0, "writing NIfTI")
+        write_nifti_mask(label, patient.geometry, target.path)
+    else:
+        if sources is None:
+            progress(0, 0, "reading CT headers")
+            sources = read_source_datasets(patient)
+            raise_if_cancelled(should_cancel)
+        progress(0, 0, "writing DICOM SEG")
+        write_dicom_seg(label, patient, target.path, name=target.name, source_datasets=sources)
+    return SavedLabel(target, sources)
+
+
+@dataclass(frozen=True)
+class LoadedLabel:
+    """A label read onto the patient's grid, with the name it was saved under."""
+
+    mask: np.ndarray
+    name: str
+    path: Path
+    note: str = ""
+
+
+def _nifti_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".nii.gz", ".nii"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def load_label(
+    path: str | Path, patient: Patient, progress: ProgressCallback, should_cancel: CancelCheck
+) -> LoadedLabel:
+    """Read a label saved as NIfTI, DICOM SEG (its first segment) or an IRCAD mask folder (``image_K`` files)."""
+    path = Path(path)
+    if path.is_dir():
+        # The folder is read as a mask of a copy of the patient, so nothing is cached on the real one.
+        probe = dataclasses.replace(patient, masks={}, mask_sources={path.name: DicomMaskSource(FolderSource(path))})
+        mask = load_mask(probe, path.name, progress=progress, should_cancel=should_cancel)
+        result = LoadedLabel(mask, path.name, path)
+    elif path.name.lower().endswith((".nii", ".nii.gz")):
+        progress(0, 0, "reading NIfTI")
+        result = LoadedLabel(read_nifti_mask(path, patient), _nifti_name(path), path)
+    else:
+        progress(0, 0, "reading DICOM SEG")
+        segments = read_dicom_seg(path, patient)
+        if not segments:
+            raise CtsegError(path, "the DICOM SEG holds no segment")
+        name = next(iter(segments))
+        note = f" (segment “{name}” of {len(segments)})" if len(segments) > 1 else ""
+        result = LoadedLabel(segments[name], name, path, note)
+    raise_if_cancelled(should_cancel)
+    return result
+
+
+def autosave(label: np.ndarray, patient: Patient, name: str, edits: int) -> Path:
+    """Write the crash-recovery copy of a label (``ctseg_core.recovery``); its sidecar's path."""
+    return save_recovery(label, patient, name, edits)

@@ -1,0 +1,143 @@
+"""The "Save label as" dialog: one place to pick the format, the label's name and where it goes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
+
+from ctseg_core.patient import Patient
+
+from .label_io import LabelFormat, SaveTarget
+
+LAST_DIR_KEY = "labels/lastSaveDir"
+LAST_FORMAT_KEY = "labels/lastFormat"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def patient_folder(patient: Patient) -> Path:
+    """The folder a patient was opened from (its file's folder for a NIfTI or zip)."""
+    source = Path(patient.source_path)
+    return source if source.is_dir() else source.parent
+
+
+def default_target(fmt: LabelFormat, patient: Patient, name: str, last_dir: str | None) -> SaveTarget:
+    """IRCAD into the patient's own folder (its MASKS_DICOM); files beside the patient folder,
+    never inside it, where a NIfTI would be read as one of its masks next time."""
+    folder = patient_folder(patient)
+    if fmt is LabelFormat.IRCAD:
+        return SaveTarget(fmt, folder, name)
+    directory = Path(last_dir) if last_dir else folder.parent
+    return SaveTarget(fmt, directory / f"{folder.name}_{name}{fmt.suffix}", name)
+
+
+class SaveLabelDialog(QDialog):
+    """Format, name (IRCAD folder and DICOM SEG segment label) and destination; remembers the last choice."""
+
+    def __init__(self, patient: Patient, name: str, last: SaveTarget | None, settings: QSettings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Save label as")
+        self.patient, self.settings = patient, settings
+        self.format_box = QComboBox()
+        self.format_box.addItems([fmt.value for fmt in LabelFormat])
+        self.name_edit = QLineEdit(last.name if last else name)
+        self.name_edit.setToolTip("Folder name of an IRCAD mask, segment label of a DICOM SEG")
+        self.path_edit = QLineEdit()
+        self.path_edit.setMinimumWidth(420)
+        browse = QPushButton("Browse…")
+        self.written = QLabel()
+        self.written.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        destination = QHBoxLayout()
+        destination.addWidget(self.path_edit, 1)
+        destination.addWidget(browse)
+        form = QFormLayout(self)
+        form.addRow("Format", self.format_box)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Destination", destination)
+        form.addRow("", self.written)
+        form.addRow(buttons)
+
+        fallback = str(settings.value(LAST_FORMAT_KEY, LabelFormat.NIFTI.name))
+        fmt = last.format if last else LabelFormat.__members__.get(fallback, LabelFormat.NIFTI)
+        self.format_box.setCurrentText(fmt.value)
+        self.path_edit.setText(str(last.path) if last else "")
+        if not last:
+            self._fill_default()
+        self.format_box.currentIndexChanged.connect(self._fill_default)
+        self.name_edit.textChanged.connect(self._show_written)
+        self.path_edit.textChanged.connect(self._show_written)
+        browse.clicked.connect(self._browse)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self._show_written()
+
+    @property
+    def format(self) -> LabelFormat:
+        return list(LabelFormat)[self.format_box.currentIndex()]
+
+    def target(self) -> SaveTarget:
+        return SaveTarget(self.format, Path(self.path_edit.text().strip()).expanduser(), self.name_edit.text().strip())
+
+    def _fill_default(self) -> None:
+        last_dir = self.settings.value(LAST_DIR_KEY)
+        target = default_target(self.format, self.patient, self.name_edit.text().strip() or "label",
+                                str(last_dir) if last_dir else None)
+        self.path_edit.setText(str(target.path))
+
+    def _show_written(self) -> None:
+        """Say what will appear on disk, in orange when it replaces something (e.g. the ground truth)."""
+        target = self.target()
+        if not target.name or str(target.path) == ".":
+            self.written.setText("")
+            return
+        replaces = target.written_path.exists()
+        self.written.setText(f"{'Replaces' if replaces else 'Writes'} {target.describe()}")
+        self.written.setStyleSheet(f"color: {'#f0a030' if replaces else '#9a9a9a'};")
+
+    def _browse(self) -> None:
+        current = self.path_edit.text()
+        if self.format.is_folder:
+            path = QFileDialog.getExistingDirectory(self, "Patient or output folder", current)
+        else:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save label", current, f"{self.format.value} (*{self.format.suffix})",
+                options=QFileDialog.Option.DontConfirmOverwrite)  # accept() asks once, for every format
+        if path:
+            if not self.format.is_folder and not path.endswith(self.format.suffix):
+                path += self.format.suffix
+            self.path_edit.setText(path)
+
+    def accept(self) -> None:
+        target = self.target()
+        if not target.name or (target.format is LabelFormat.IRCAD and _UNSAFE.search(target.name)):
+            QMessageBox.warning(self, "Save label", "Name the label with letters, digits, “_”, “-” or “.” only.")
+            return
+        if not self.path_edit.text().strip():
+            QMessageBox.warning(self, "Save label", "Choose where to save the label.")
+            return
+        if target.written_path.exists():
+            answer = QMessageBox.question(
+                self, "Replace?", f"{target.describe()} exists. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.settings.setValue(LAST_FORMAT_KEY, target.format.name)
+        if not target.format.is_folder:
+            self.settings.setValue(LAST_DIR_KEY, str(target.path.parent))
+        super().accept()
