@@ -137,6 +137,14 @@ def slice_spacing(positions_mm: np.ndarray, names: Sequence[str]) -> tuple[float
     return median, warnings
 
 
+def nearest_slice(positions_mm: np.ndarray, along_mm: float, slice_spacing_mm: float) -> int | None:
+    """Index of the slice at ``along_mm`` on the normal, or None when none lies within a tenth of
+    the slice spacing (at least 0.01 mm): masks and SEG frames must sit on CT slices, not between."""
+    nearest = int(np.argmin(np.abs(positions_mm - along_mm)))
+    tolerance = max(0.01, 0.1 * slice_spacing_mm)
+    return nearest if abs(float(positions_mm[nearest]) - along_mm) <= tolerance else None
+
+
 @dataclass(frozen=True)
 class VolumeGeometry:
     """Where a [z, y, x] voxel grid sits in patient space (DICOM LPS, mm)."""

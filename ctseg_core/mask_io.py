@@ -17,6 +17,7 @@ import numpy as np
 from .dicom_io import UnreadableSlice, read_stored_values, run_parallel
 from .dicom_sources import DicomSource
 from .errors import MaskMismatchError
+from .geometry import nearest_slice
 from .progress import CancelCheck, ProgressCallback
 
 
@@ -97,17 +98,12 @@ def _pair_with_ct(images: list, patient: "Patient", label: str) -> list[int]:  #
     positions = patient.slice_positions_mm
     if positions is not None and all(h.position is not None for h in images):
         normal = patient.geometry.normal
-        tolerance = max(0.01, 0.1 * patient.spacing_mm[0])
         indices = []
         for header in images:
             along = float(np.dot(normal, header.position))
-            nearest = int(np.argmin(np.abs(positions - along)))
-            if abs(positions[nearest] - along) > tolerance:
-                raise MaskMismatchError(
-                    header.name,
-                    f"mask slice at {along:.3f} mm along the normal matches no CT slice "
-                    f"(nearest {positions[nearest]:.3f} mm)",
-                )
+            nearest = nearest_slice(positions, along, patient.spacing_mm[0])
+            if nearest is None:
+                raise MaskMismatchError(header.name, f"mask slice at {along:.3f} mm along the normal matches no CT slice")
             indices.append(nearest)
         if len(set(indices)) != len(indices):
             raise MaskMismatchError(label, "two mask slices share one CT slice position")

@@ -79,6 +79,13 @@ class Patient:
         """Mask names that exist for this patient, loaded or not."""
         return sorted(set(self.mask_sources) | set(self.masks))
 
+    def positions_along_normal(self) -> np.ndarray:
+        """Each slice's position along the slice normal (mm): measured, else from the geometry."""
+        if self.slice_positions_mm is not None:
+            return np.asarray(self.slice_positions_mm, dtype=np.float64)
+        normal = self.geometry.normal
+        return np.array([float(np.dot(normal, self.geometry.slice_position_mm(k))) for k in range(self.shape[0])])
+
     def slice_z_mm(self, index: int) -> float:
         """Position of slice ``index`` along the slice normal (mm), for display."""
         if self.slice_positions_mm is not None:

@@ -27,6 +27,7 @@ from pydicom.sr.codedict import codes
 from . import __version__
 from .atomic import atomic_path
 from .errors import CtsegError, MaskMismatchError
+from .geometry import nearest_slice
 
 #: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
 SEG_SERIES_NUMBER = 300
@@ -216,15 +217,6 @@ def _check_in_plane(affine: np.ndarray, patient: "Patient", path: Path) -> None:
             raise MaskMismatchError(path, "SEG pixel grid differs from the CT's (orientation or pixel size)")
 
 
-def _positions_along_normal(patient: "Patient") -> np.ndarray:  # noqa: F821
-    """Each CT slice's position along the slice normal (mm)."""
-    if patient.slice_positions_mm is not None:
-        return np.asarray(patient.slice_positions_mm)
-    geometry = patient.geometry
-    normal = geometry.normal
-    return np.array([float(np.dot(normal, geometry.slice_position_mm(k))) for k in range(patient.shape[0])])
-
-
 def _slice_index(
     position: np.ndarray, patient: "Patient", along_normal: np.ndarray, path: Path  # noqa: F821
 ) -> int:
@@ -232,10 +224,10 @@ def _slice_index(
     geometry = patient.geometry
     normal, origin = geometry.normal, np.asarray(geometry.origin_mm)
     along = float(np.dot(normal, position))
-    nearest = int(np.argmin(np.abs(along_normal - along)))
+    nearest = nearest_slice(along_normal, along, patient.spacing_mm[0])
     in_plane = (position - normal * along) - (origin - normal * float(np.dot(normal, origin)))
     shift = float(np.linalg.norm(in_plane))
-    if abs(along_normal[nearest] - along) > max(0.01, 0.1 * patient.spacing_mm[0]):
+    if nearest is None:
         raise MaskMismatchError(path, f"SEG frame at {along:.3f} mm along the normal matches no CT slice")
     if shift > max(0.01, 0.1 * min(patient.spacing_mm[1:])):
         raise MaskMismatchError(path, f"SEG grid is shifted by {shift:.2f} mm in-plane from the CT's")
@@ -251,7 +243,7 @@ def _by_position(
     except (ValueError, RuntimeError) as exc:
         raise MaskMismatchError(path, f"SEG frames do not form a volume on the CT grid ({exc})") from exc
     _check_in_plane(volume.affine, patient, path)
-    along_normal = _positions_along_normal(patient)
+    along_normal = patient.positions_along_normal()
     values = np.zeros(patient.shape + (len(numbers),), dtype=volume.array.dtype)
     for i in range(volume.spatial_shape[0]):
         position = (volume.affine @ np.array([i, 0.0, 0.0, 1.0]))[:3]
