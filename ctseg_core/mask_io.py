@@ -57,6 +57,18 @@ def load_mask(
     return mask
 
 
+def read_mask_folder(
+    folder: str | Path,
+    patient: "Patient",  # noqa: F821
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> np.ndarray:
+    """A folder of single-slice DICOM masks (e.g. an IRCAD ``MASKS_DICOM/<organ>``) on the patient's grid."""
+    from .dicom_sources import FolderSource
+
+    return _read_dicom_mask(FolderSource(Path(folder)), patient, progress, should_cancel)
+
+
 def _read_dicom_mask(
     source: DicomSource,
     patient: "Patient",  # noqa: F821
@@ -127,6 +139,7 @@ def write_ircad_mask(
     out_dir: Path,
     name: str = "liver",
     should_cancel: CancelCheck | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """Write ``MASKS_DICOM/<name>/image_K`` (8-bit, 0/255) on the CT slices' geometry.
 
@@ -185,6 +198,8 @@ def write_ircad_mask(
                 ds.ReferencedImageSequence = [reference]
             ds.PixelData = (mask[k].astype(np.uint8) * 255).tobytes()
             ds.save_as(staging / f"image_{k}", enforce_file_format=True)
+            if progress:
+                progress(k + 1, mask.shape[0], "writing mask")
         backup = target.with_name(f".{name}.old")
         if target.exists():
             os.replace(target, backup)

@@ -178,3 +178,14 @@ def test_phantom_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert load_patient(tmp_path / "ph").shape == (8, 512, 512)
     assert ctseg_main(["phantom", str(tmp_path / "ph"), "--slices", "8"]) == 2
     assert "ph" in capsys.readouterr().err
+
+
+def test_read_mask_folder_and_write_progress(phantom_dir: Path, tmp_path: Path) -> None:
+    from ctseg_core.mask_io import read_mask_folder, write_ircad_mask
+
+    patient = load_patient(phantom_dir, masks=["liver"])
+    calls: list[int] = []
+    folder = write_ircad_mask(patient.masks["liver"], patient, tmp_path, name="edited",
+                              progress=lambda d, t, s: calls.append(d))
+    assert calls[-1] == patient.shape[0]
+    np.testing.assert_array_equal(read_mask_folder(folder, patient), patient.masks["liver"])
