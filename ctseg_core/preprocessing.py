@@ -164,13 +164,18 @@ def preprocess_volume(hu: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Crop
     return normalise_hu(stack, spec), box
 
 
-def restore_to_grid(stack: np.ndarray, box: CropBox) -> np.ndarray:
-    """Exact inverse of crop and resize: [z, size, size] → [z, rows, columns] (float32, 0 outside)."""
+def restore_to_grid(stack: np.ndarray, box: CropBox, chunk: int = 16) -> np.ndarray:
+    """Exact inverse of crop and resize: [z, size, size] → [z, rows, columns] (float32, 0 outside).
+
+    Works ``chunk`` slices at a time so the temporaries stay small next to the output.
+    """
     rows, columns = box.shape
     out = np.zeros((stack.shape[0], rows, columns), dtype=np.float32)
     sy0, sx0 = max(box.y0, 0), max(box.x0, 0)
     sy1, sx1 = min(box.y0 + box.side, rows), min(box.x0 + box.side, columns)
     if sy1 > sy0 and sx1 > sx0:
         window = (sy0 - box.y0, sy1 - box.y0, sx0 - box.x0, sx1 - box.x0)
-        out[:, sy0:sy1, sx0:sx1] = _resize_stack(stack, box.side, window)
+        for start in range(0, stack.shape[0], chunk):
+            part = slice(start, start + chunk)
+            out[part, sy0:sy1, sx0:sx1] = _resize_stack(stack[part], box.side, window)
     return out
