@@ -19,7 +19,12 @@ undo step. Timed per stroke (state updates only, and with one event-loop pass th
 per mouse move, and the current-slice Dice alone (``metrics.dice`` on two 512² slices).
 Every 20th stroke also copies the label for the autosave, as in use (its worker shares the
 CPUs). The volume tools (interpolation of a label drawn on every third slice, islands, largest
-piece) run once each on the whole label, undo step included.
+piece) run once each on the whole label, in the app's three parts: the worker's share (the core
+function on a copy, and finding the changed slices) and the GUI thread's (copying the label, then
+writing the changed slices with their undo step), timed apart.
+
+The launch probe also says whether TensorFlow was imported when the window was first shown (it
+must not be: the model preload starts later, from an idle window).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from scipy import ndimage  # noqa: E402
 
 from ctseg_core.metrics import dice  # noqa: E402
 from ctseg_core.phantom import write_phantom  # noqa: E402
-from ctseg_gui.editor import Tool  # noqa: E402
+from ctseg_gui.editor import Tool, VolumeTool  # noqa: E402
 from ctseg_gui.main_window import MainWindow  # noqa: E402
 from ctseg_gui.tasks import score  # noqa: E402
 
@@ -58,7 +63,7 @@ app = QApplication(sys.argv[:1])
 from ctseg_gui.app import run_viewer
 def visible():
     app.processEvents()
-    print("visible", flush=True)
+    print("visible; tensorflow imported:", "tensorflow" in sys.modules, flush=True)
     app.quit()
 QTimer.singleShot(0, visible)
 run_viewer(None)
@@ -87,7 +92,7 @@ def percentiles_ms(seconds: list[float]) -> str:
 def open_window(folder: Path) -> tuple[QApplication, MainWindow]:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings = QSettings(str(folder / "bench.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings)
+    window = MainWindow(settings=settings, preload_model=False)  # no TensorFlow import in the timings
     window.resize(1400, 900)
     window.show()
     window.open_path(folder / "patient")
@@ -163,25 +168,31 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
     thinned = state.gt.copy()
     thinned[1::3] = thinned[2::3] = False  # annotated every third slice
     editor.start_label(thinned, "liver", "every third slice")
-    for name, tool in (("interpolate (volume)", editor.interpolate),
-                       ("remove islands (volume)", lambda: editor.remove_small_islands(1.0)),
-                       ("keep largest (volume)", editor.keep_largest_component)):
+    for name, tool in (("interpolate", VolumeTool.INTERPOLATE), ("remove islands", VolumeTool.REMOVE_ISLANDS),
+                       ("keep largest", VolumeTool.KEEP_LARGEST)):
         started = time.perf_counter()
-        tool()
-        times[name] = [time.perf_counter() - started]
+        pending = editor.begin_volume_edit(tool, 1.0)
+        copied = time.perf_counter()
+        edit = pending.run()
+        computed = time.perf_counter()
+        editor.finish_volume_edit(pending, edit)
+        times[f"{name}, worker"] = [computed - copied]
+        times[f"{name}, GUI thread"] = [copied - started + time.perf_counter() - computed]
     editor.history.mark_saved()
     window.close()
     return times
 
 
-def launch_seconds(launches: int, folder: Path) -> list[float]:
+def launch_seconds(launches: int, folder: Path) -> tuple[list[float], bool]:
+    """Seconds from a fresh process to its shown window, and whether any run had TensorFlow by then."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config")}
-    times = []
+    times, tensorflow = [], False
     for _ in range(launches):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", LAUNCH_PROBE], check=True, capture_output=True, env=env)
+        run = subprocess.run([sys.executable, "-c", LAUNCH_PROBE], check=True, capture_output=True, text=True, env=env)
         times.append(time.perf_counter() - started)
-    return times
+        tensorflow |= "tensorflow imported: True" in run.stdout
+    return times, tensorflow
 
 
 def main() -> None:
@@ -203,9 +214,10 @@ def main() -> None:
               f"of 8 moves each way:")
         for name, seconds in strokes.items():
             print(f"  {name:<28} {percentiles_ms(seconds)}")
-        launches = launch_seconds(args.launches, folder)
+        launches, tensorflow = launch_seconds(args.launches, folder)
         print(f"launch to visible window: median {statistics.median(launches):.2f} s "
-              f"(fresh process, {args.launches} runs: {', '.join(f'{t:.2f}' for t in launches)} s)")
+              f"(fresh process, {args.launches} runs: {', '.join(f'{t:.2f}' for t in launches)} s); "
+              f"TensorFlow imported by then: {'yes' if tensorflow else 'no'}")
 
 
 if __name__ == "__main__":

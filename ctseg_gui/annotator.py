@@ -7,6 +7,9 @@ on a worker from a copy taken on the GUI thread; when a patient opens with an au
 CT, the user is offered to restore it. A successful save, or an explicit discard, deletes it. A
 failed save (read-only folder, full disk) says why and keeps the edits and the ``*``.
 
+The volume tools (interpolate, remove islands, keep largest) run on a worker, shown in the status
+bar with Cancel; the editing commands wait (disabled) until the result is written as one undo step.
+
 Keys (free in the viewer): N navigate, B brush, X or Shift+B eraser, L flood fill, H fill holes on
 the slice, I interpolate between annotated slices, [ and ] brush size, Ctrl+Z undo, Ctrl+Shift+Z
 or Ctrl+Y redo, Ctrl+S save, Ctrl+Shift+S save as, E show/hide the label (View menu).
@@ -20,15 +23,16 @@ from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ctseg_core.errors import CtsegError
 from ctseg_core.patient import Patient
 from ctseg_core.recovery import RecoveryInfo, discard_recovery, load_recovery
 
-from .editor import DEFAULT_LABEL_NAME, EditorState, Tool
+from .editor import DEFAULT_LABEL_NAME, EditorState, PendingVolumeEdit, Tool, VolumeTool
 from .label_io import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, autosave, load_label, save_label
 from .save_dialog import SaveLabelDialog
+from .tasks import VolumeEdit
 from .workers import Job
 
 if TYPE_CHECKING:
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTOSAVE_INTERVAL_MS = 60_000
+#: The runner's kind for the volume tools; the window lists it among its status-bar jobs.
+VOLUME_EDIT_JOB = "edit"
 AUTOSAVE_EVERY_EDITS = 20
 STATUS_MS = 6000
 TOOL_KEYS: dict[Tool, tuple[str, ...]] = {
@@ -102,6 +108,7 @@ class Annotator(QObject):
     saved = Signal(object)  # SaveTarget, after a successful save
     labelLoaded = Signal()
     autosaved = Signal(object)  # Path of the recovery sidecar
+    volumeEditFinished = Signal(object)  # VolumeTool whose result was written (or changed nothing)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -118,6 +125,7 @@ class Annotator(QObject):
         self._autosaved_revision = -1
         self._autosave_again = False
         self._autosave_job: Job | None = None
+        self._volume_job: tuple[Job, PendingVolumeEdit] | None = None
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -125,12 +133,13 @@ class Annotator(QObject):
         self._connect_actions()
         self.editor.stepCommitted.connect(self._on_step_committed)
         self.editor.historyChanged.connect(self.update_actions)
-        self.editor.labelChanged.connect(self.update_actions)
+        self.editor.labelChanged.connect(self._on_label_changed)
+        self.editor.volumeEditChanged.connect(self.update_actions)
         self.editor.toolChanged.connect(self._on_tool_changed)
         self.editor.notice.connect(self._status)
         self.state.patientChanged.connect(self._on_patient_changed)
         self.state.masksChanged.connect(self.update_actions)
-        self.runner.changed.connect(self.update_actions)
+        self.runner.changed.connect(self._on_jobs_changed)
         self._on_tool_changed(self.editor.tool)
         self.update_actions()
 
@@ -158,13 +167,14 @@ class Annotator(QObject):
     def update_actions(self) -> None:
         a, editor, state = self.actions, self.editor, self.state
         has_patient, has_label = state.patient is not None, editor.has_label
+        editable = has_label and editor.volume_edit is None  # a volume tool running takes no other edit
         history = editor.history
-        a.undo.setEnabled(has_label and history.can_undo)
+        a.undo.setEnabled(editable and history.can_undo)
         a.undo.setText(f"&Undo {history.undo_description}" if has_label and history.can_undo else "&Undo")
-        a.redo.setEnabled(has_label and history.can_redo)
+        a.redo.setEnabled(editable and history.can_redo)
         a.redo.setText(f"&Redo {history.redo_description}" if has_label and history.can_redo else "&Redo")
         for act in (a.fill_holes, a.interpolate, a.remove_islands, a.keep_largest):
-            act.setEnabled(has_label)
+            act.setEnabled(editable)
         for act in (*a.tools.values(), a.new_empty, a.smaller_brush, a.larger_brush, a.load_file, a.load_folder):
             act.setEnabled(has_patient)
         a.from_gt.setEnabled(state.gt is not None)
@@ -175,6 +185,19 @@ class Annotator(QObject):
 
     def _on_tool_changed(self, tool: Tool) -> None:
         self.actions.tools[tool].setChecked(True)
+
+    def _on_label_changed(self) -> None:
+        """A new label, or none (another patient): a volume tool still running worked on the old one."""
+        if self._volume_job is not None:
+            self.runner.cancel(VOLUME_EDIT_JOB)
+        self.update_actions()
+
+    def _on_jobs_changed(self) -> None:
+        volume_job = self._volume_job
+        if volume_job is not None and volume_job[0].cancelled:  # Cancel in the status bar, a new label, closing
+            self._volume_job = None
+            self.editor.cancel_volume_edit(volume_job[1])
+        self.update_actions()
 
     def _on_patient_changed(self) -> None:
         self.last_target = None
@@ -222,23 +245,56 @@ class Annotator(QObject):
         self._status(f"Filled holes: {added} voxels added on slice {self.state.slice_index + 1}"
                      if added else "No holes on this slice")
 
-    def interpolate(self) -> None:
-        with _busy():
-            filled = self.editor.interpolate()
-        self._status(f"Interpolated {len(filled)} slices" if filled
-                     else "Nothing to interpolate: annotate two slices with empty slices between them")
+    def interpolate(self) -> bool:
+        return self.start_volume_edit(VolumeTool.INTERPOLATE)
 
-    def remove_small_islands(self) -> None:
-        with _busy():
-            changed = self.editor.remove_small_islands(self.editor.min_island_ml)
-        self._status(f"Removed islands under {self.editor.min_island_ml:g} mL from {len(changed)} slices"
-                     if changed else f"No islands under {self.editor.min_island_ml:g} mL")
+    def remove_small_islands(self) -> bool:
+        return self.start_volume_edit(VolumeTool.REMOVE_ISLANDS)
 
-    def keep_largest_component(self) -> None:
-        with _busy():
-            changed = self.editor.keep_largest_component()
-        self._status(f"Kept the largest piece; {len(changed)} slices changed" if changed
-                     else "The label is already one piece")
+    def keep_largest_component(self) -> bool:
+        return self.start_volume_edit(VolumeTool.KEEP_LARGEST)
+
+    def start_volume_edit(self, tool: VolumeTool) -> bool:
+        """Run a volume tool on a worker over a copy of the label; False if it could not start.
+
+        Its result is written, as one undo step, only if it is still the edit under way: Cancel,
+        a new label or another patient meanwhile drops it.
+        """
+        pending = self.editor.begin_volume_edit(tool)
+        if pending is None:
+            return False
+        min_ml = self.editor.min_island_ml
+        self.window.show_job_progress(0, 0, tool.stage)
+        job = self.runner.start(
+            VOLUME_EDIT_JOB, pending.run,
+            on_success=lambda edit: self._on_volume_edited(pending, edit, min_ml),
+            on_failure=lambda error: self._on_volume_edit_failed(pending, error),
+            on_progress=self.window.show_job_progress,
+        )
+        self._volume_job = (job, pending)
+        self.update_actions()
+        return True
+
+    def _on_volume_edited(self, pending: PendingVolumeEdit, edit: VolumeEdit, min_ml: float) -> None:
+        self._volume_job = None
+        if self.editor.finish_volume_edit(pending, edit) is None:
+            return
+        result = edit.result
+        if pending.tool is VolumeTool.INTERPOLATE:
+            self._status(f"Interpolated {len(result)} slices" if result
+                         else "Nothing to interpolate: annotate two slices with empty slices between them")
+        elif pending.tool is VolumeTool.REMOVE_ISLANDS:
+            self._status(f"Removed islands under {min_ml:g} mL from {len(result)} slices"
+                         if result else f"No islands under {min_ml:g} mL")
+        else:
+            self._status(f"Kept the largest piece; {len(result)} slices changed" if result
+                         else "The label is already one piece")
+        self.volumeEditFinished.emit(pending.tool)
+
+    def _on_volume_edit_failed(self, pending: PendingVolumeEdit, error: BaseException) -> None:
+        self._volume_job = None
+        self.editor.cancel_volume_edit(pending)
+        self.window.report_error(f"{pending.tool.value} failed", error)
 
     # ---------------------------------------------------------------- saving
 
@@ -456,13 +512,3 @@ def _target_of(loaded: LoadedLabel) -> SaveTarget | None:
         return None
     fmt = LabelFormat.NIFTI if path.name.lower().endswith((".nii", ".nii.gz")) else LabelFormat.DICOM_SEG
     return SaveTarget(fmt, path, loaded.name)
-
-
-class _busy:
-    """A wait cursor for the short volume tools that run on the GUI thread."""
-
-    def __enter__(self) -> None:
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-
-    def __exit__(self, *exc: object) -> None:
-        QApplication.restoreOverrideCursor()

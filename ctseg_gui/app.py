@@ -12,13 +12,13 @@ from .main_window import MainWindow
 from .theme import apply_dark_theme
 
 
-def _start(model: str | None) -> tuple[QApplication, MainWindow]:
+def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication, MainWindow]:
     logging.basicConfig(level=logging.WARNING, format="ctseg: %(levelname)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("ctseg")
     app.setApplicationName("ctseg")
     apply_dark_theme(app)
-    window = MainWindow(model_path=model)
+    window = MainWindow(model_path=model, preload_model=preload_model)
     window.show()
     return app, window
 
@@ -29,9 +29,10 @@ def run_viewer(
     """Open the viewer, optionally on ``path`` and segmenting it once loaded.
 
     With ``screenshot``, run unattended: open, segment if asked, save a grab of the window to
-    that file and quit; any error is printed to stderr and the exit status is 1.
+    that file and quit; any error is printed to stderr and the exit status is 1. The interactive
+    viewer loads the model in the background once it is shown and idle.
     """
-    app, window = _start(model)
+    app, window = _start(model, preload_model=screenshot is None)  # a scripted run loads the model if it segments
     if screenshot is None:
         if path:
             if segment:

@@ -3,11 +3,15 @@
 One QObject beside :class:`~ctseg_gui.state.ViewerState` (which says what patient and slice are
 shown); widgets and the slice view follow its signals. Every change to the label is a call into
 ``ctseg_core.editing`` wrapped in an :class:`~ctseg_core.history.EditHistory` step: a brush stroke
-is recorded on press for its slice, painted on every mouse move and committed on release; tools
-that may touch any slice record ``slices=None``. The volume tools (interpolation, islands) run
-here on the GUI thread, under a wait cursor: 0.06–0.3 s on 100 slices of 512² with their undo
-step (``benchmarks/bench_view.py``), and a worker would let the user paint into a label the tool
-is rewriting.
+is recorded on press for its slice, painted on every mouse move and committed on release.
+
+The volume tools (interpolation, islands, largest piece: up to ≈ 0.7 s on a big scan) run in three
+parts so that the slow middle one can run on a worker: :meth:`EditorState.begin_volume_edit`
+copies the label on the GUI thread, :func:`ctseg_gui.tasks.edit_volume` runs the core function
+on that copy anywhere, and :meth:`EditorState.finish_volume_edit`, back on the GUI thread,
+records an undo step for the slices that changed and writes them. While one is pending the label
+takes no other edit (a stroke would be lost under the result); a new label or another patient
+drops it, and its result is then ignored.
 
 Live Dice: see :mod:`ctseg_gui.live_dice` (per-slice counts, updated for the changed slices only).
 """
@@ -24,9 +28,11 @@ from PySide6.QtCore import QObject, Signal
 
 from ctseg_core import editing
 from ctseg_core.history import EditHistory
+from ctseg_core.progress import CancelCheck, ProgressCallback, never_cancel, no_progress
 
 from .live_dice import OverlapCounts
 from .state import ViewerState
+from .tasks import VolumeEdit, edit_volume
 
 DEFAULT_LABEL_NAME = "liver"
 DEFAULT_BRUSH_MM = 5.0
@@ -52,6 +58,34 @@ class Tool(enum.Enum):
     @property
     def edits(self) -> bool:
         return self is not Tool.NAVIGATE
+
+
+class VolumeTool(enum.Enum):
+    """A tool that may change any slice; the value names its undo step."""
+
+    INTERPOLATE = "Interpolate"
+    REMOVE_ISLANDS = "Remove small islands"
+    KEEP_LARGEST = "Keep largest component"
+
+    @property
+    def stage(self) -> str:
+        """What the status bar says while it runs."""
+        return {VolumeTool.INTERPOLATE: "interpolating", VolumeTool.REMOVE_ISLANDS: "removing islands",
+                VolumeTool.KEEP_LARGEST: "keeping the largest piece"}[self]
+
+
+@dataclass(frozen=True, eq=False)
+class PendingVolumeEdit:
+    """A volume tool started on the label: a copy of the label then, and the core edit to run on it
+    (settings such as the island size are bound at the start)."""
+
+    tool: VolumeTool
+    before: np.ndarray
+    change: Callable[[np.ndarray], Any]
+
+    def run(self, progress: ProgressCallback = no_progress, should_cancel: CancelCheck = never_cancel) -> VolumeEdit:
+        """The slow part, on any thread: the core edit applied to a copy of ``before``."""
+        return edit_volume(self.before, self.change, progress, should_cancel, self.tool.stage)
 
 
 @dataclass(frozen=True)
@@ -100,6 +134,7 @@ class EditorState(QObject):
     diceChanged = Signal()
     stepCommitted = Signal(str)  # an undoable edit was stored (its description)
     notice = Signal(str)  # why a click changed nothing, for the status bar
+    volumeEditChanged = Signal()  # a volume tool started, finished or was dropped
 
     def __init__(self, viewer: ViewerState, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -116,6 +151,7 @@ class EditorState(QObject):
         #: and autosaves compare it to know whether what they wrote is still what is shown.
         self.revision = 0
         self._stroke: _Stroke | None = None
+        self._volume_edit: PendingVolumeEdit | None = None
         self._slice_voxels = np.zeros(0, np.int64)  # label voxels per slice, for the volume readout
         self._overlap: dict[str, OverlapCounts] = {}
         viewer.patientChanged.connect(self.drop_label)
@@ -137,6 +173,19 @@ class EditorState(QObject):
     def unsaved_edits(self) -> int:
         return self.history.changes_since_save if self.label is not None else 0
 
+    @property
+    def volume_edit(self) -> PendingVolumeEdit | None:
+        """The volume tool running on a worker, if any: until it lands, the label takes no other edit."""
+        return self._volume_edit
+
+    def _refuse_while_busy(self) -> bool:
+        """True (and a notice saying why) while a volume tool is pending."""
+        pending = self._volume_edit
+        if pending is None:
+            return False
+        self.notice.emit(f"{pending.tool.value} is still running: the label takes other edits once it is done")
+        return True
+
     def start_label(self, mask: np.ndarray | None, name: str, description: str, modified: bool = False) -> None:
         """Edit a copy of ``mask`` (None: an empty label) under ``name``.
 
@@ -150,6 +199,7 @@ class EditorState(QObject):
         if mask is not None and mask.shape != patient.shape:
             raise ValueError(f"label shape {mask.shape} differs from the CT's {patient.shape}")
         self._finish_stroke()
+        self._drop_volume_edit()
         replacing = self.label is not None
         if not replacing:
             self.label = np.zeros(patient.shape, bool)
@@ -174,6 +224,7 @@ class EditorState(QObject):
     def drop_label(self) -> None:
         """Forget the label and its history (another patient was opened)."""
         self._stroke = None
+        self._drop_volume_edit()
         self.label = None
         self.name = DEFAULT_LABEL_NAME
         self.history.clear()
@@ -229,7 +280,7 @@ class EditorState(QObject):
 
     def begin_stroke(self, point_yx: tuple[int, int]) -> None:
         """Mouse press with the brush or eraser at (row, col) of the slice shown: paint a first dab."""
-        if not self.tool.paints or not self.ensure_label():
+        if not self.tool.paints or self._refuse_while_busy() or not self.ensure_label():
             return
         self._finish_stroke()
         z, value = self.viewer.slice_index, self.tool is Tool.BRUSH
@@ -275,7 +326,7 @@ class EditorState(QObject):
 
     def flood_fill(self, seed_yx: tuple[int, int]) -> int:
         """Fill the 4-connected region in the HU range holding the seed, on the slice shown; voxels added."""
-        if not self.ensure_label():
+        if self._refuse_while_busy() or not self.ensure_label():
             return 0
         patient = self.viewer.patient
         assert patient is not None
@@ -300,30 +351,95 @@ class EditorState(QObject):
 
     def fill_holes(self) -> int:
         """Fill the holes of the label on the slice shown (vessels inside the liver); voxels added."""
-        if self.label is None:
+        if self.label is None or self._refuse_while_busy():
             return 0
         z = self.viewer.slice_index
         return self._edit("Fill holes", [z], lambda label: editing.fill_holes_2d(label, z))
 
-    def interpolate(self) -> list[int]:
-        """Shape-based interpolation of every gap between annotated slices; slices filled."""
-        if self.label is None:
+    # ---------------------------------------------------------------- volume tools
+
+    def _volume_change(self, tool: VolumeTool, min_island_ml: float) -> Callable[[np.ndarray], Any]:
+        """The core edit ``tool`` runs, with the patient's spacing and the island size bound."""
+        if tool is VolumeTool.INTERPOLATE:
+            spacing = self._spacing_yx()
+            return lambda label: editing.interpolate_all(label, spacing)
+        if tool is VolumeTool.REMOVE_ISLANDS:
+            dz, dy, dx = self._patient_spacing()
+            min_voxels = max(1, math.ceil(min_island_ml * 1000.0 / (dz * dy * dx)))
+            return lambda label: editing.remove_small_islands(label, min_voxels)
+        return editing.keep_largest_component
+
+    def begin_volume_edit(self, tool: VolumeTool, min_island_ml: float | None = None) -> PendingVolumeEdit | None:
+        """Start ``tool`` on a copy of the label (GUI thread); None without a label or while another runs.
+
+        Remove islands deletes pieces under ``min_island_ml`` (default: :attr:`min_island_ml`).
+
+        Run the returned edit's :meth:`~PendingVolumeEdit.run` (on a worker), then hand its result
+        to :meth:`finish_volume_edit`, or call :meth:`cancel_volume_edit`.
+        """
+        if self.label is None or self._refuse_while_busy():
+            return None
+        self._finish_stroke()
+        min_ml = self.min_island_ml if min_island_ml is None else min_island_ml
+        self._volume_edit = PendingVolumeEdit(tool, self.label.copy(), self._volume_change(tool, min_ml))
+        self.volumeEditChanged.emit()
+        return self._volume_edit
+
+    def finish_volume_edit(self, pending: PendingVolumeEdit, edit: VolumeEdit) -> list[int] | None:
+        """Write a volume tool's result as one undoable step (GUI thread); the slices changed.
+
+        None, and nothing written, if ``pending`` is no longer the edit under way (a new label or
+        another patient came meanwhile): its result belongs to a label that is gone.
+        """
+        if pending is not self._volume_edit or self.label is None:
+            return None
+        self._volume_edit = None
+        self.volumeEditChanged.emit()
+        slices = edit.changed
+        if slices:
+            label = self.label
+            self.history.record(label, slices, pending.tool.value)
+            label[slices] = edit.label[slices]
+            changed = self.history.commit(label)
+            if changed:
+                self._changed(changed)
+                self._committed(pending.tool.value)
+        return slices
+
+    def cancel_volume_edit(self, pending: PendingVolumeEdit) -> None:
+        """Forget ``pending`` (cancelled or failed): the label stays as it was and takes edits again."""
+        if pending is self._volume_edit:
+            self._drop_volume_edit()
+
+    def _drop_volume_edit(self) -> None:
+        if self._volume_edit is not None:
+            self._volume_edit = None
+            self.volumeEditChanged.emit()
+
+    def run_volume_edit(self, tool: VolumeTool, min_island_ml: float | None = None) -> Any:
+        """Begin, run and finish ``tool`` here and now (scripts, benchmarks); the core function's result."""
+        pending = self.begin_volume_edit(tool, min_island_ml)
+        if pending is None:
             return []
-        spacing = self._spacing_yx()
-        return self._edit("Interpolate", None, lambda label: editing.interpolate_all(label, spacing))
+        try:
+            edit = pending.run()
+        except BaseException:
+            self.cancel_volume_edit(pending)
+            raise
+        self.finish_volume_edit(pending, edit)
+        return edit.result
+
+    def interpolate(self) -> list[int]:
+        """Shape-based interpolation of every gap between annotated slices, on this thread; slices filled."""
+        return self.run_volume_edit(VolumeTool.INTERPOLATE)
 
     def remove_small_islands(self, min_ml: float) -> list[int]:
-        """Delete 3D pieces smaller than ``min_ml`` millilitres; slices changed."""
-        if self.label is None:
-            return []
-        dz, dy, dx = self._patient_spacing()
-        min_voxels = max(1, math.ceil(min_ml * 1000.0 / (dz * dy * dx)))
-        return self._edit("Remove small islands", None, lambda label: editing.remove_small_islands(label, min_voxels))
+        """Delete 3D pieces smaller than ``min_ml`` millilitres, on this thread; slices changed."""
+        return self.run_volume_edit(VolumeTool.REMOVE_ISLANDS, min_ml)
 
     def keep_largest_component(self) -> list[int]:
-        if self.label is None:
-            return []
-        return self._edit("Keep largest component", None, editing.keep_largest_component)
+        """Keep the largest 3D piece, on this thread; slices changed."""
+        return self.run_volume_edit(VolumeTool.KEEP_LARGEST)
 
     def _edit(self, description: str, slices: Sequence[int] | None, change: Callable[[np.ndarray], object]) -> Any:
         """Run a core edit of the label as one undoable step; its result. The label is rolled back if it raises."""
@@ -345,13 +461,13 @@ class EditorState(QObject):
 
     def undo(self) -> list[int] | None:
         self._finish_stroke()
-        if self.label is None:
+        if self.label is None or self._refuse_while_busy():
             return None
         return self._restored(self.history.undo(self.label))
 
     def redo(self) -> list[int] | None:
         self._finish_stroke()
-        if self.label is None:
+        if self.label is None or self._refuse_while_busy():
             return None
         return self._restored(self.history.redo(self.label))
 

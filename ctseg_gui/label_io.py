@@ -7,18 +7,15 @@ file. The label they get is a copy taken on the GUI thread, so editing can go on
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ctseg_core.dicom_sources import FolderSource
 from ctseg_core.errors import CtsegError
-from ctseg_core.mask_io import DicomMaskSource, load_mask, write_ircad_mask
+from ctseg_core.mask_io import read_mask_folder, write_ircad_mask
 from ctseg_core.nifti_io import read_nifti_mask, write_nifti_mask
 from ctseg_core.patient import Patient
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
@@ -69,21 +66,6 @@ class SavedLabel:
     sources: list[Dataset] | None
 
 
-def _ircad_progress(depth: int, progress: ProgressCallback, should_cancel: CancelCheck) -> CancelCheck:
-    """A cancel check that also reports slices written: ``write_ircad_mask`` polls it once per slice."""
-    polls = [0]
-    lock = threading.Lock()
-
-    def check() -> bool:
-        with lock:
-            done = min(polls[0], depth)
-            polls[0] += 1
-        progress(done, depth, "writing mask slices")
-        return should_cancel()
-
-    return check
-
-
 def save_label(
     label: np.ndarray,
     patient: Patient,
@@ -95,8 +77,8 @@ def save_label(
     """Write ``label`` in ``target``'s format; DICOM SEG reads the CT headers first unless given ``sources``."""
     raise_if_cancelled(should_cancel)
     if target.format is LabelFormat.IRCAD:
-        write_ircad_mask(label, patient, target.path, target.name,
-                         should_cancel=_ircad_progress(label.shape[0], progress, should_cancel))
+        progress(0, label.shape[0], "writing mask")
+        write_ircad_mask(label, patient, target.path, target.name, should_cancel=should_cancel, progress=progress)
     elif target.format is LabelFormat.NIFTI:
         progress(0, 0, "writing NIfTI")
         write_nifti_mask(label, patient.geometry, target.path)
@@ -134,9 +116,7 @@ def load_label(
     """Read a label saved as NIfTI, DICOM SEG (its first segment) or an IRCAD mask folder (``image_K`` files)."""
     path = Path(path)
     if path.is_dir():
-        # The folder is read as a mask of a copy of the patient, so nothing is cached on the real one.
-        probe = dataclasses.replace(patient, masks={}, mask_sources={path.name: DicomMaskSource(FolderSource(path))})
-        mask = load_mask(probe, path.name, progress=progress, should_cancel=should_cancel)
+        mask = read_mask_folder(path, patient, progress=progress, should_cancel=should_cancel)
         result = LoadedLabel(mask, path.name, path)
     elif path.name.lower().endswith((".nii", ".nii.gz")):
         progress(0, 0, "reading NIfTI")

@@ -2,9 +2,13 @@
 
 It owns the viewer and editor states, the job runner and the model cache, turns menus, keys and
 drops into state changes or jobs, and reports job errors as dialogs with the core's message.
-Loading, mask reading, segmentation, scoring and label saving all run on workers: the GUI thread
-only displays and edits. The annotator (``annotator.py``) holds the editing commands, and the
-window asks it before anything would drop unsaved edits (closing, opening another patient).
+Loading, mask reading, segmentation, scoring, label saving and the volume edit tools all run on
+workers: the GUI thread only displays and edits. The annotator (``annotator.py``) holds the
+editing commands, and the window asks it before anything would drop unsaved edits (closing,
+opening another patient).
+
+Once the window has been shown and left idle for a moment, a worker loads the model (and so
+imports TensorFlow, which holds the GIL for a while) so that the first Segment starts at once.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -35,7 +39,7 @@ from ctseg_core.errors import CtsegError
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.windowing import PRESETS
 
-from .annotator import Annotator
+from .annotator import VOLUME_EDIT_JOB, Annotator
 from .demo import ensure_demo_patient
 from .edit_panel import EditPanel
 from .editor import EditorState
@@ -50,6 +54,7 @@ from .tasks import (
     SegmenterCache,
     load_ground_truth,
     open_patient,
+    preload_segmenter,
     segment,
 )
 from .workers import JobRunner, Work
@@ -63,8 +68,12 @@ PAGE_SLICES = 10
 PANEL_WIDTH = 340
 EDIT_PANEL_WIDTH = 262
 STATUS_MESSAGE_MS = 8000
-#: Jobs shown in the status bar with progress and Cancel (segmentation has its own panel; autosave is silent).
-STATUS_JOBS = ("load", "mask", "label", "save")
+#: Jobs shown in the status bar with progress and Cancel (segmentation has its own panel; autosave
+#: and the model preload are silent).
+STATUS_JOBS = ("load", "mask", "label", "save", VOLUME_EDIT_JOB)
+#: The model starts loading this long after the window is first shown, and is put off by as much
+#: again while a status-bar job runs, so that launching and opening a patient never share the CPU with it.
+PRELOAD_DELAY_MS = 1500
 
 HELP_TEXT = """<table cellspacing=4>
 <tr><td><b>Wheel</b></td><td>next / previous slice</td></tr>
@@ -102,17 +111,27 @@ class MainWindow(QMainWindow):
     patientLoaded = Signal()
     segmentationFinished = Signal()
     errorReported = Signal(str)
+    modelPreloaded = Signal(bool)  # the background model load ended: True if the model is ready
 
     def __init__(
         self,
         settings: QSettings | None = None,
         model_path: str | None = None,
         segmenters: SegmenterCache | None = None,
+        preload_model: bool = True,
     ) -> None:
+        """``preload_model``: load the model in the background once the window is shown and idle
+        (the app does; tests and benchmarks turn it off to keep TensorFlow out of their timings)."""
         super().__init__()
         self.settings = settings if settings is not None else QSettings("ctseg", "ctseg")
         self.model_path = model_path
         self.segmenters = segmenters if segmenters is not None else SegmenterCache()
+        self.preload_model = preload_model
+        self.preload_timer = QTimer(self)
+        self.preload_timer.setSingleShot(True)
+        self.preload_timer.setInterval(PRELOAD_DELAY_MS)
+        self.preload_timer.timeout.connect(self.preload_segmenter)
+        self._shown_once = False
         #: Errors open a modal dialog; scripted runs (screenshots) turn this off and use errorReported.
         self.show_error_dialogs = True
         #: Scripted runs also skip the offer to restore an autosave (it stays for the next session).
@@ -404,6 +423,29 @@ class MainWindow(QMainWindow):
         self.segmentation_panel.set_running(False, "Failed.")
         self.report_error("Segmentation failed", error)
 
+    def preload_segmenter(self) -> bool:
+        """Load the model on a worker unless it is loaded or Segment is loading it; True if started.
+
+        While a status-bar job (opening a patient, saving…) runs, it tries again a little later.
+        A missing model file is skipped, and a failure only logged: Segment reports the real error.
+        """
+        segmenters, model_path = self.segmenters, self.model_path
+        if self.runner.running("preload") or self.runner.running("segment") or segmenters.is_loaded(model_path):
+            return False
+        if any(self.runner.running(kind) for kind in STATUS_JOBS):
+            self.preload_timer.start()
+            return False
+        self.runner.start(
+            "preload", lambda progress, cancel: preload_segmenter(segmenters, model_path, progress, cancel),
+            on_success=self.modelPreloaded.emit,
+            on_failure=self._on_preload_failed,
+        )
+        return True
+
+    def _on_preload_failed(self, error: BaseException) -> None:
+        log.info("model preload failed (Segment will report it): %s", error)
+        self.modelPreloaded.emit(False)
+
     # ---------------------------------------------------------------- overlays, actions
 
     def next_overlay_style(self) -> None:
@@ -474,6 +516,13 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- Qt events
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if self.preload_model:
+                self.preload_timer.start()
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _dropped_path(event) is not None:
             event.acceptProposedAction()
@@ -489,6 +538,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.annotator.autosave_timer.stop()
+        self.preload_timer.stop()
         self.runner.shutdown()
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         super().closeEvent(event)

@@ -7,11 +7,12 @@ job cancelled near its end still ends in :class:`~ctseg_core.errors.Cancelled`.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from ctseg_core.recovery import RecoveryInfo, find_recovery
 
 if TYPE_CHECKING:
     from ctseg_core.inference import Segmenter
+
+log = logging.getLogger(__name__)
 
 #: The organ shown as ground truth when a patient opens (the model segments the liver).
 DEFAULT_ORGAN = "liver"
@@ -139,6 +142,16 @@ def _load_segmenter(model_path: str | None) -> Segmenter:
     return Segmenter.load(model_path)
 
 
+def model_file(model_path: str | None) -> Path:
+    """The file a model path names; None is the bundled model (its path only: nothing is imported
+    beyond ``ctseg_core.inference``, which leaves TensorFlow alone until a model loads)."""
+    if model_path:
+        return Path(model_path).expanduser()
+    from ctseg_core.inference import default_model_path
+
+    return default_model_path()
+
+
 class SegmenterCache:
     """Each model is loaded once and kept; loading (≈3 s, TensorFlow import) runs on the asking worker."""
 
@@ -147,12 +160,41 @@ class SegmenterCache:
         self._lock = threading.Lock()
         self._models: dict[str | None, Segmenter] = {}
 
+    @staticmethod
+    def _key(model_path: str | None) -> str | None:
+        return str(Path(model_path).expanduser().resolve()) if model_path else None
+
     def get(self, model_path: str | None) -> Segmenter:
-        key = str(Path(model_path).expanduser().resolve()) if model_path else None
+        key = self._key(model_path)
         with self._lock:
             if key not in self._models:
                 self._models[key] = self._loader(model_path)
             return self._models[key]
+
+    def is_loaded(self, model_path: str | None) -> bool:
+        """True once ``get(model_path)`` would return at once (never waits for a load in progress)."""
+        return self._key(model_path) in self._models
+
+
+def preload_segmenter(
+    cache: SegmenterCache, model_path: str | None, progress: ProgressCallback, should_cancel: CancelCheck
+) -> bool:
+    """Warm the cache while the user looks at the scan, so the first Segment starts predicting at once.
+
+    Loads only a model file that exists; True if the model is now loaded. A failure is logged and
+    returns False: the user reads the real message when Segment loads the model again.
+    """
+    if cache.is_loaded(model_path):
+        return True
+    try:
+        if not model_file(model_path).is_file():
+            return False
+        raise_if_cancelled(should_cancel)
+        cache.get(model_path)
+    except Exception as error:  # CtsegError, ImportError, a broken TensorFlow: Segment will say
+        log.info("preloading the model failed (Segment will report it): %s", error)
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -180,5 +222,38 @@ def segment(
     raise_if_cancelled(should_cancel)
     progress(0, 0, "measuring")
     outcome = SegmentationOutcome(result.mask, dict(result.timings), score(gt, result.mask, patient.spacing_mm))
+    raise_if_cancelled(should_cancel)
+    return outcome
+
+
+@dataclass(frozen=True)
+class VolumeEdit:
+    """A whole-volume tool's result: the edited copy, the slices where it differs from the label
+    it was given, and what the core function returned (e.g. the slices it interpolated)."""
+
+    label: np.ndarray
+    changed: list[int]
+    result: Any
+
+
+def edit_volume(
+    label: np.ndarray,
+    change: Callable[[np.ndarray], Any],
+    progress: ProgressCallback,
+    should_cancel: CancelCheck,
+    stage: str = "editing the label",
+) -> VolumeEdit:
+    """Run a core edit (``ctseg_core.editing``, in place) on a copy of ``label``; ``label`` is not changed.
+
+    The core tools take no progress callback, so this reports a busy ``stage`` and checks the
+    cancel flag before and after; finding the changed slices here keeps that pass off the GUI thread.
+    """
+    progress(0, 0, stage)
+    raise_if_cancelled(should_cancel)
+    edited = label.copy()
+    result = change(edited)
+    raise_if_cancelled(should_cancel)
+    differs = np.any((edited != label).reshape(label.shape[0], -1), axis=1)
+    outcome = VolumeEdit(edited, [int(z) for z in np.flatnonzero(differs)], result)
     raise_if_cancelled(should_cancel)
     return outcome

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from ctseg_gui.main_window import MainWindow
 
@@ -74,3 +75,9 @@ def key(window: MainWindow, sequence: str) -> None:
     view = window.slice_view
     view.setFocus()
     QTest.keySequence(view, sequence)
+
+
+def run_volume_tool(qtbot: QtBot, window: MainWindow, start: Callable[[], object], timeout_ms: int = 20_000) -> None:
+    """Start a volume tool (a key, an action) and wait until its worker's result is written."""
+    with qtbot.waitSignal(window.annotator.volumeEditFinished, timeout=timeout_ms):
+        start()

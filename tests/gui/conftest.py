@@ -7,14 +7,15 @@ without TensorFlow; tests/gui/test_segmentation.py also runs a real Keras model 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -25,6 +26,28 @@ from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
 
 OpenIn = Callable[[MainWindow, Path], None]
+
+
+@contextlib.contextmanager
+def event_loop_gaps() -> Iterator[list[float]]:
+    """Seconds between ticks of a 10 ms timer on the GUI thread while the block runs (it must wait
+    in the event loop, e.g. with ``qtbot.waitSignal``): a long gap is a frozen window."""
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    try:
+        yield gaps
+    finally:
+        timer.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -123,6 +146,21 @@ def fake_segmenter() -> FakeSegmenter:
     return FakeSegmenter()
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained two-level U-Net with its model card: the real file format, built in seconds."""
+    pytest.importorskip("keras", reason="Keras/TensorFlow not installed")
+    from ctseg_core.model_card import ModelCard, write_card
+    from ctseg_core.preprocessing import InputSpec
+    from ctseg_core.unet import UNetConfig, build_unet
+
+    spec = InputSpec(size=32)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    build_unet(UNetConfig(input_size=spec.size, channels=spec.channels, depth=2, base_filters=4)).save(str(path))
+    write_card(ModelCard(input=spec), path)
+    return path
+
+
 @pytest.fixture
 def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Error dialogs shown, as (title, message); a modal dialog would hang an offscreen test."""
@@ -133,9 +171,11 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path, fake_segmenter: FakeSegmenter, dialogs: list) -> MainWindow:
-    """A shown, active viewer window with settings in a temporary file and the fake segmenter."""
+    """A shown, active viewer window with settings in a temporary file and the fake segmenter; it
+    preloads no model (tests/gui/test_preload.py turns that on)."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    viewer = MainWindow(settings=settings, segmenters=SegmenterCache(loader=lambda path: fake_segmenter))
+    viewer = MainWindow(settings=settings, segmenters=SegmenterCache(loader=lambda path: fake_segmenter),
+                        preload_model=False)
     qtbot.addWidget(viewer)
     viewer.resize(1200, 800)
     viewer.show()

@@ -20,7 +20,7 @@ from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import LABEL_RGB, OverlaySettings, OverlayStyle, label_table
 from ctseg_gui.tasks import OpenedPatient, Scores
 
-from .annotating import MIDDLE, click, drag, hover, key, wheel, zoom_on
+from .annotating import MIDDLE, click, drag, hover, key, run_volume_tool, wheel, zoom_on
 
 
 def _spacing_yx(window: MainWindow) -> tuple[float, float]:
@@ -135,11 +135,11 @@ def test_fill_holes_and_keep_largest_and_remove_islands(qtbot: QtBot, opened: Ma
     key(opened, "H")
     assert editor.label[z, 100:160, 100:160].all() and editor.history.undo_description == "Fill holes"
     opened.edit_panel.island_ml.setValue(0.05)
-    opened.annotator.actions.remove_islands.trigger()
+    run_volume_tool(qtbot, opened, opened.annotator.actions.remove_islands.trigger)
     assert not editor.label[z, 300:302, 300:302].any() and editor.label[z, 100:160, 100:160].all()
     key(opened, "Ctrl+Z")
     assert editor.label[z, 300:302, 300:302].all()
-    opened.annotator.actions.keep_largest.trigger()
+    run_volume_tool(qtbot, opened, opened.annotator.actions.keep_largest.trigger)
     assert not editor.label[z, 300:302, 300:302].any()
     assert editor.history.undo_description == "Keep largest component"
 
@@ -157,7 +157,7 @@ def test_interpolate_fills_the_slices_between_two_annotated_slices(qtbot: QtBot,
     expected = painted.copy()
     filled = editing.interpolate_all(expected, _spacing_yx(opened))
     assert filled == [3, 4, 5, 6]
-    key(opened, "I")
+    run_volume_tool(qtbot, opened, lambda: key(opened, "I"))
     assert np.array_equal(editor.label, expected)
     assert all(editor.label[z].any() for z in range(2, 8))
     key(opened, "Ctrl+Z")

@@ -12,13 +12,15 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.errors import Cancelled
+from ctseg_core.progress import never_cancel, no_progress
 from ctseg_core.recovery import find_recovery, recovery_path
 from ctseg_gui.annotator import AUTOSAVE_EVERY_EDITS
 from ctseg_gui.editor import Tool
-from ctseg_gui.label_io import LabelFormat, SaveTarget
+from ctseg_gui.label_io import LabelFormat, SaveTarget, load_label, save_label
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.save_dialog import SaveLabelDialog
-from ctseg_gui.tasks import SegmenterCache
+from ctseg_gui.tasks import SegmenterCache, open_patient
 
 from .conftest import FakeSegmenter, OpenIn, Questions
 
@@ -186,7 +188,7 @@ def test_every_20_edits_are_autosaved_and_offered_back_after_a_crash(
     # The first window "crashes" (stays as it is); a new session opens the same patient.
     questions.answers["Restore autosaved label?"] = Button.Yes
     second = MainWindow(settings=QSettings(str(tmp_path / "second.ini"), QSettings.Format.IniFormat),
-                        segmenters=SegmenterCache(loader=lambda path: fake_segmenter))
+                        segmenters=SegmenterCache(loader=lambda path: fake_segmenter), preload_model=False)
     qtbot.addWidget(second)
     open_in(second, small_phantom)
     assert questions.titles() == ["Restore autosaved label?"]
@@ -279,3 +281,27 @@ def test_dicom_seg_reads_the_ct_headers_once_per_patient(
     _edit(opened, start=1)
     _save(qtbot, opened, SaveTarget(LabelFormat.DICOM_SEG, tmp_path / "again.dcm", "liver"))
     assert reads == [1] and (tmp_path / "again.dcm").is_file()
+
+
+def test_an_ircad_save_reports_each_slice_written_and_loads_back_without_touching_the_patient(
+    small_phantom: Path, tmp_path: Path
+) -> None:
+    opened = open_patient(small_phantom, no_progress, never_cancel)
+    patient, depth = opened.patient, opened.patient.shape[0]
+    label = np.zeros(patient.shape, bool)
+    label[3:9, 200:260, 180:300] = True
+    target = SaveTarget(LabelFormat.IRCAD, tmp_path / "out", "liver_fixed")
+    reports: list[tuple[int, int, str]] = []
+    save_label(label, patient, target, None, lambda *report: reports.append(report), never_cancel)
+    assert reports == [(k, depth, "writing mask") for k in range(depth + 1)]  # 0, then after each slice
+
+    masks_before = dict(patient.masks)
+    loaded = load_label(target.written_path, patient, no_progress, never_cancel)
+    assert np.array_equal(loaded.mask, label) and loaded.name == "liver_fixed"
+    assert patient.masks == masks_before  # nothing cached on the patient
+
+    polls = iter(range(1_000))
+    with pytest.raises(Cancelled):  # cancelled after a few slices: the folder never appears
+        save_label(label, patient, SaveTarget(LabelFormat.IRCAD, tmp_path / "other", "liver_fixed"), None,
+                   no_progress, lambda: next(polls) >= 3)
+    assert not (tmp_path / "other" / "MASKS_DICOM" / "liver_fixed").exists()

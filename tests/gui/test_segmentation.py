@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -21,7 +20,7 @@ from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
 
-from .conftest import FakeSegmenter, OpenIn
+from .conftest import FakeSegmenter, OpenIn, event_loop_gaps
 
 
 def _segment_and_wait(qtbot: QtBot, window: MainWindow, timeout_ms: int = 20_000) -> None:
@@ -29,22 +28,10 @@ def _segment_and_wait(qtbot: QtBot, window: MainWindow, timeout_ms: int = 20_000
         qtbot.mouseClick(window.segmentation_panel.segment, Qt.MouseButton.LeftButton)
 
 
-def _event_loop_gaps_while_segmenting(qtbot: QtBot, window: MainWindow) -> list[float]:
-    """Seconds between ticks of a 10 ms timer on the GUI thread, during one segmentation."""
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
-    _segment_and_wait(qtbot, window)
-    timer.stop()
+def event_loop_gaps_while_segmenting(qtbot: QtBot, window: MainWindow) -> list[float]:
+    """Seconds between ticks of a 10 ms timer on the GUI thread, from the click on Segment to its result."""
+    with event_loop_gaps() as gaps:
+        _segment_and_wait(qtbot, window)
     return gaps
 
 
@@ -156,7 +143,7 @@ def test_event_loop_stays_responsive_while_segmenting(
     qtbot: QtBot, opened: MainWindow, fake_segmenter: FakeSegmenter
 ) -> None:
     fake_segmenter.seconds_per_slice = 0.05
-    gaps = _event_loop_gaps_while_segmenting(qtbot, opened)
+    gaps = event_loop_gaps_while_segmenting(qtbot, opened)
     assert len(gaps) > 20 and max(gaps) < 0.1, f"longest gap {max(gaps) * 1000:.0f} ms"
 
 
@@ -206,21 +193,6 @@ def test_tensorflow_loads_and_predicts_on_the_worker(qtbot: QtBot, opened: MainW
     assert len(loaded) == 1
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained two-level U-Net with its model card: the real file format, built in seconds."""
-    pytest.importorskip("keras", reason="Keras/TensorFlow not installed")
-    from ctseg_core.model_card import ModelCard, write_card
-    from ctseg_core.preprocessing import InputSpec
-    from ctseg_core.unet import UNetConfig, build_unet
-
-    spec = InputSpec(size=32)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    build_unet(UNetConfig(input_size=spec.size, channels=spec.channels, depth=2, base_filters=4)).save(str(path))
-    write_card(ModelCard(input=spec), path)
-    return path
-
-
 def test_real_segmenter_runs_from_the_viewer_without_stalling_it(
     qtbot: QtBot, opened: MainWindow, tiny_model: Path
 ) -> None:
@@ -228,5 +200,5 @@ def test_real_segmenter_runs_from_the_viewer_without_stalling_it(
     opened.segmenters = SegmenterCache()
     _segment_and_wait(qtbot, opened, timeout_ms=60_000)  # loads the model
     _assert_readouts_match_core(opened)
-    gaps = _event_loop_gaps_while_segmenting(qtbot, opened)
+    gaps = event_loop_gaps_while_segmenting(qtbot, opened)
     assert max(gaps) < 0.1, f"longest gap {max(gaps) * 1000:.0f} ms"
