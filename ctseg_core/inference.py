@@ -90,7 +90,19 @@ class Segmenter:
                 f"model card does not match the model: card says input {expected[1:]}, "
                 f"model takes {tuple(model.input_shape)[1:]}",
             )
-        return cls(model, card, path, time.perf_counter() - started)
+        segmenter = cls(model, card, path)
+        segmenter.warm_up()
+        segmenter.load_seconds = time.perf_counter() - started
+        return segmenter
+
+    def warm_up(self) -> None:
+        """Trace the network graph now, on one blank batch.
+
+        Tracing holds the GIL for ≈ 0.1–0.3 s; doing it at load time (the GUI preloads models
+        in the background) keeps it out of the first segmentation, so the window never stalls.
+        """
+        spec = self.card.input
+        self._run_batch(np.zeros((1, spec.size, spec.size, spec.channels), dtype=np.float32))
 
     def predict_stack(
         self,
