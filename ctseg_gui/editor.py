@@ -13,7 +13,7 @@ records an undo step for the slices that changed and writes them. While one is p
 takes no other edit (a stroke would be lost under the result); a new label or another patient
 drops it, and its result is then ignored.
 
-Live Dice: see :mod:`ctseg_gui.live_dice` (per-slice counts, updated for the changed slices only).
+Live Dice: see :mod:`ctseg_core.live_dice` (per-slice counts, updated for the changed slices only).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ctseg_core import editing
 from ctseg_core.history import EditHistory
 from ctseg_core.progress import CancelCheck, ProgressCallback, never_cancel, no_progress
 
-from .live_dice import OverlapCounts
+from ctseg_core.live_dice import OverlapCounts
 from .state import ViewerState
 from .tasks import VolumeEdit, edit_volume
 

@@ -6,7 +6,7 @@ and their intersection on each slice. An edit recounts only the slices it change
 512² slice) and the volume Dice is ``2·ΣI / (ΣL + ΣR)`` over those counts: exact, on the GUI
 thread, with no worker. The current slice's Dice is ``metrics.dice`` on the two 2D slices.
 Both follow ``metrics``' empty-mask rule: NaN (shown "—") when label and reference are empty.
-No Qt here.
+It lives in the core (no Qt) so the same rule serves scripts and the GUI.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ctseg_core.metrics import dice
+from .metrics import dice
 
 
 def _per_slice(mask: np.ndarray) -> np.ndarray:
