@@ -20,7 +20,6 @@ from .geometry import (
     VolumeGeometry,
     duplicate_runs,
     order_slices,
-    slice_normal,
     slice_spacing,
 )
 from .progress import CancelCheck, ProgressCallback
@@ -228,9 +227,3 @@ def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.
     series.positions_mm = series.positions_mm[keep_mask]  # type: ignore[index]
     return volume[keep_mask]
 
-
-def position_along_normal(header: SliceHeader, orientation: tuple[float, ...]) -> float | None:
-    """A header's position projected onto the series' slice normal (mm), or None."""
-    if header.position is None:
-        return None
-    return float(np.dot(slice_normal(orientation), header.position))
