@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .augment import AugmentConfig, augment_sample
+from .inference import Segmenter
 from .metrics import compare, dice
 from .model_card import ModelCard, write_card
 from .postprocess import postprocess
@@ -113,16 +114,6 @@ class SliceSampler:
                 yield x, y
 
 
-def predict_cached(model: Any, patient: CachedPatient, spec: InputSpec, batch: int = 16) -> np.ndarray:
-    """Network probabilities for a cached patient's whole stack."""
-    stack = normalise_hu(patient.hu, spec)
-    out = np.empty(stack.shape, np.float32)
-    for start in range(0, stack.shape[0], batch):
-        indices = np.arange(start, min(start + batch, stack.shape[0]))
-        out[indices] = model(with_context(stack, indices, spec.context), training=False).numpy()[..., 0]
-    return out
-
-
 def _dice_bce_loss(y_true: Any, y_pred: Any) -> Any:
     """Soft Dice over the batch + binary cross-entropy: Dice for overlap, BCE for calibration."""
     import keras
@@ -148,11 +139,19 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
     import keras
 
     class PatientDice(keras.callbacks.Callback):
-        """3D Dice per validation patient on the network grid, after post-processing."""
+        """3D Dice per validation patient on the network grid, after post-processing.
+
+        Runs the network through the same batched segmenter as inference; its compiled graph
+        reads the model's live weights, so one segmenter serves every epoch.
+        """
+
+        def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+            self.segmenter = Segmenter(self.model, ModelCard(input=config.spec), Path("<training>"))
 
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             scores = [
-                dice(postprocess(predict_cached(self.model, p, config.spec)), p.liver > 0) for p in val
+                dice(postprocess(self.segmenter.predict_stack(normalise_hu(p.hu, config.spec))), p.liver > 0)
+                for p in val
             ]
             if logs is not None and scores:
                 logs["val_dice"] = float(np.nanmean(scores))
@@ -261,7 +260,6 @@ def export_model(model: Any, config: TrainConfig, path: Path) -> None:
 
 def evaluate_on_grid(model: Any, card: ModelCard, sources: list[Path]) -> dict[str, dict[str, float | None]]:
     """Metrics per patient on the original CT grid, through the same path as ``ctseg segment``."""
-    from .inference import Segmenter
     from .patient import load_patient
 
     segmenter = Segmenter(model, card, Path("<in memory>"))
