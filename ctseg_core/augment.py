@@ -4,6 +4,12 @@ Geometry: small rotations, scaling, shifts and a smooth elastic warp (no left-ri
 liver is always on the patient's right). Intensity, to survive other scanners and contrast
 phases: a global HU offset, a contrast change, a liver-only enhancement shift (portal vs late
 phase), blur (kernel, thickness) and noise (dose).
+
+Distractors: the liver masks of 3D-IRCADb-01 include the tumours, so a network trained on them
+learns "a hypodense mass against the liver is liver" and swallows extrahepatic masses (a renal
+or adrenal tumour, a full stomach). Distractors paste textured masses just outside the liver,
+behind it (the liver occludes them, so its contour and the label stay exact), labelled
+background: the network must use the liver's capsule, not the mass's intensity.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ class AugmentConfig:
     noise_hu: tuple[float, float] = (0.0, 25.0)
     blur_probability: float = 0.25
     blur_sigma: tuple[float, float] = (0.3, 1.0)
+    distractor_probability: float = 0.0
+    distractor_hu: tuple[float, float] = (-10.0, 90.0)
+    distractor_radius_fraction: tuple[float, float] = (0.05, 0.22)  # of the grid size
 
 
 def _coordinates(size: int, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
@@ -60,6 +69,8 @@ def augment_sample(
         out[..., c] = ndimage.map_coordinates(hu[..., c], coords, order=1, mode="constant", cval=-1000.0)
     warped_mask = ndimage.map_coordinates(mask.astype(np.float32), coords, order=1, mode="constant", cval=0.0)
     liver = ndimage.map_coordinates(mask.astype(np.float32), coords, order=0, mode="constant") > 0.5
+    if rng.random() < config.distractor_probability:
+        _paste_distractor(out, liver, rng, config)
     if liver.any():
         # Enhancement of the liver differs between contrast phases; shift all channels alike.
         out[liver] += np.float32(rng.uniform(*config.liver_shift))
@@ -73,3 +84,43 @@ def augment_sample(
     if noise > 0:
         out += rng.normal(0.0, noise, size=out.shape).astype(np.float32)
     return out, (warped_mask > 0.5).astype(np.float32)
+
+
+def _paste_distractor(hu: np.ndarray, liver: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> None:
+    """Paint one textured elliptic mass outside the liver, touching it where there is one.
+
+    The mass lies behind the liver (only non-liver body pixels change), in every channel
+    alike, so the label needs no change and the liver's own edge stays as scanned.
+    """
+    size = hu.shape[0]
+    body = hu[..., hu.shape[-1] // 2] > -500.0
+    radius = rng.uniform(*config.distractor_radius_fraction) * size
+    if liver.any():
+        ys, xs = np.nonzero(liver ^ ndimage.binary_erosion(liver))
+        i = rng.integers(len(ys))
+        cy, cx = np.nonzero(liver)
+        direction = np.array([ys[i] - cy.mean(), xs[i] - cx.mean()])
+        direction /= max(float(np.hypot(*direction)), 1e-6)
+        centre = np.array([ys[i], xs[i]]) + direction * radius * rng.uniform(0.2, 1.0)
+    else:
+        ys, xs = np.nonzero(body)
+        if not len(ys):
+            return
+        i = rng.integers(len(ys))
+        centre = np.array([ys[i], xs[i]], dtype=float)
+    angle = rng.uniform(0, np.pi)
+    ratio = rng.uniform(0.6, 1.0)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dy, dx = yy - centre[0], xx - centre[1]
+    u = (dy * np.cos(angle) + dx * np.sin(angle)) / radius
+    v = (-dy * np.sin(angle) + dx * np.cos(angle)) / (radius * ratio)
+    distance = np.sqrt(u * u + v * v)
+    # Soft edge over ~1.5 pixels, like a scanned boundary; zero on the liver and outside the body.
+    alpha = np.clip((1.0 - distance) * radius / 1.5, 0.0, 1.0) * (body & ~liver)
+    if not alpha.any():
+        return
+    texture = ndimage.gaussian_filter(rng.normal(0.0, 1.0, (size, size)).astype(np.float32), rng.uniform(1.0, 3.0))
+    texture *= rng.uniform(5.0, 20.0) / max(float(texture.std()), 1e-6)
+    value = np.float32(rng.uniform(*config.distractor_hu)) + texture
+    for c in range(hu.shape[-1]):
+        hu[..., c] = hu[..., c] * (1.0 - alpha) + value * alpha

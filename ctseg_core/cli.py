@@ -173,6 +173,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         patience=args.patience,
         steps_per_epoch=args.steps,
         augment=not args.no_augment,
+        distractors=args.distractors,
+        schedule=args.schedule,
         seed=args.seed,
         threads=args.threads,
         distribute=args.distribute,
@@ -255,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--filters", type=int, default=16)
     train.add_argument("--block", choices=["bn", "selu"], default="bn")
     train.add_argument("--no-augment", action="store_true")
+    train.add_argument(
+        "--distractors", type=float, default=0.3,
+        help="probability of pasting an extrahepatic mass (labelled background) into a training slice",
+    )
+    train.add_argument(
+        "--schedule", choices=["cosine", "plateau"], default="cosine",
+        help="learning rate: cosine decay over --epochs, or halve when validation Dice stalls",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, help="TensorFlow intra-op threads")
     train.add_argument("--distribute", action="store_true", help="MirroredStrategy over the available devices")

@@ -50,6 +50,8 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     negative_fraction: float = 0.25
     augment: bool = True
+    distractors: float = 0.3  # probability per slice of an extrahepatic mass (see augment.py)
+    schedule: str = "cosine"  # "cosine" (fixed decay over epochs) or "plateau" (on validation Dice)
     seed: int = 0
     threads: int | None = None
     distribute: bool = False
@@ -64,6 +66,9 @@ class FoldResult:
     best_epoch: int
     epochs_run: int
     seconds: float
+    # Network-grid validation Dice of the last epoch: free of the optimism of picking the best epoch
+    # on the validation patient itself.
+    last_epoch_val_dice: float | None = None
 
 
 class SliceSampler:
@@ -99,7 +104,8 @@ class SliceSampler:
         hu = with_context(patient.hu, np.array([k]), spec.context)[0].astype(np.float32)
         mask = patient.liver[k].astype(np.float32)
         if self.config.augment:
-            hu, mask = augment_sample(hu, mask, self.rng, AugmentConfig())
+            augment = AugmentConfig(distractor_probability=self.config.distractors)
+            hu, mask = augment_sample(hu, mask, self.rng, augment)
         return normalise_hu(hu, spec), mask
 
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -173,10 +179,14 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
                 str(model_dir / "best.weights.h5"), monitor="val_dice", mode="max",
                 save_best_only=True, save_weights_only=True,
             ),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5),
             keras.callbacks.EarlyStopping(monitor="val_dice", mode="max", patience=config.patience),
         ]
+    if val and config.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
+        ))
     else:
+        # Cosine decay over the planned epochs: the final model (no validation) trains on the same schedule.
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch, lr: float(config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, config.epochs))))
         ))
@@ -220,6 +230,8 @@ def train_one(
         scores = history.history.get("val_dice", [])
         best_epoch = int(np.argmax(scores)) + 1 if scores else epochs_run
     plot_curves(model_dir / "training_log.csv", model_dir / "training_curve.png")
+    last = history.history.get("val_dice", [])
+    model.last_epoch_val_dice = float(last[-1]) if last else None
     return model, best_epoch, epochs_run
 
 
@@ -331,7 +343,9 @@ def run_training(
         metrics = evaluate_on_grid(model, card, [p.source for p in val])
         for name, values in metrics.items():
             log(f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm HD95 {values['hd95_mm']} mm")
-        results.append(FoldResult(k + 1, metrics, best_epoch, epochs_run, time.perf_counter() - fold_started))
+        results.append(FoldResult(
+            k + 1, metrics, best_epoch, epochs_run, time.perf_counter() - fold_started, model.last_epoch_val_dice
+        ))
     dices = [v["dice"] for r in results for v in r.validation.values() if v["dice"] is not None]
     card.validation = {
         "scheme": "cross-validation by patient (phantoms train only)" if results else "none",
@@ -344,7 +358,10 @@ def run_training(
         return None
     final_config = config
     if results:
-        epochs = int(np.ceil(np.mean([r.best_epoch for r in results])))
+        # A cosine schedule is defined by its length: the final model runs it whole (as the folds
+        # did unless stopped early); the plateau schedule trains to the folds' mean best epoch.
+        chosen = [r.epochs_run if config.schedule == "cosine" else r.best_epoch for r in results]
+        epochs = int(np.ceil(np.mean(chosen)))
         final_config = replace(config, epochs=max(epochs, 1))
     log(f"final model: {final_config.epochs} epochs on {', '.join(names + [p.name for p in synthetic])}")
     model, _, epochs_run = train_one(real + synthetic, [], final_config, out_dir / "final", log)
