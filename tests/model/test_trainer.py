@@ -47,6 +47,10 @@ def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> Non
     for fold in folds:
         assert set(fold["validation"]["p%d" % (fold["fold"] - 1)]) >= {"dice", "assd_mm", "hd95_mm"}
     assert card.training["patients"] == ["p0", "p1", "p2"]
+    assert all(fold["last_epoch_val_dice"] is not None for fold in folds)
+    # Cosine schedule (the default): the final model runs the whole schedule the folds ran.
+    assert card.training["epochs"] == card.training["config"]["epochs"] == 1
+    assert card.training["config"]["schedule"] == "cosine"
     assert card.training["software"]["tensorflow"]
     assert "non-commercial" in card.licence
     for k in (1, 2, 3):
@@ -62,12 +66,14 @@ def test_train_cli_with_distribute_on_two_cpu_devices(tiny_patients: Path, tmp_p
         sys.executable, "-m", "ctseg_core.cli", "train", str(tiny_patients), "--out", str(tmp_path / "out"),
         "--val", "p1", "--epochs", "1", "--steps", "2", "--batch", "4", "--size", "32", "--depth", "2",
         "--filters", "4", "--no-final", "--distribute", "--cpu-devices", "2", "--cache", str(tmp_path / "cache"),
+        "--schedule", "plateau", "--distractors", "0.5",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "MirroredStrategy with 2 replicas" in result.stdout
     results = json.loads((tmp_path / "out" / "cv_results.json").read_text())
     assert list(results["folds"][0]["validation"]) == ["p1"]
+    assert 0.0 <= results["folds"][0]["last_epoch_val_dice"] <= 1.0
 
 
 def test_train_cli_rejects_unknown_validation_patient(tiny_patients: Path, tmp_path: Path) -> None:
