@@ -175,6 +175,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         augment=not args.no_augment,
         distractors=args.distractors,
         schedule=args.schedule,
+        ema=args.ema,
         seed=args.seed,
         threads=args.threads,
         distribute=args.distribute,
@@ -264,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--schedule", choices=["cosine", "plateau"], default="cosine",
         help="learning rate: cosine decay over --epochs, or halve when validation Dice stalls",
+    )
+    train.add_argument(
+        "--ema", type=float, default=0.0,
+        help="momentum of a moving average of the weights that is validated and shipped (0 = off, e.g. 0.99)",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, help="TensorFlow intra-op threads")

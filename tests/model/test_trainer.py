@@ -34,7 +34,7 @@ def test_seed_sized_unet_has_about_1_9_million_parameters() -> None:
 
 def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> None:
     config = TrainConfig(
-        epochs=1, batch_size=4, steps_per_epoch=2, spec=InputSpec(size=32),
+        epochs=1, batch_size=4, steps_per_epoch=2, ema=0.9, spec=InputSpec(size=32),
         unet=UNetConfig(input_size=32, depth=2, base_filters=4),
     )
     logs: list[str] = []
@@ -51,6 +51,7 @@ def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> Non
     # Cosine schedule (the default): the final model runs the whole schedule the folds ran.
     assert card.training["epochs"] == card.training["config"]["epochs"] == 1
     assert card.training["config"]["schedule"] == "cosine"
+    assert card.training["config"]["ema"] == 0.9
     assert card.training["software"]["tensorflow"]
     assert "non-commercial" in card.licence
     for k in (1, 2, 3):
@@ -82,3 +83,31 @@ def test_train_cli_rejects_unknown_validation_patient(tiny_patients: Path, tmp_p
     code = main(["train", str(tiny_patients), "--out", str(tmp_path), "--val", "nobody", "--epochs", "1",
                  "--size", "32", "--no-final"])
     assert code == 2
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.999999])
+def test_ema_weights_are_what_the_trainer_ships(tiny_patients: Path, tmp_path: Path, ema: float) -> None:
+    """With a near-frozen average the shipped weights stay where the first step put them; without, they move.
+
+    (Keras starts the average from the weights after the first update: one Adam step is about
+    the learning rate per weight.)
+    """
+    import keras
+    import numpy as np
+
+    unet = UNetConfig(input_size=32, depth=2, base_filters=4)
+    config = TrainConfig(epochs=2, batch_size=4, steps_per_epoch=3, learning_rate=1e-2, ema=ema,
+                         spec=InputSpec(size=32), unet=unet)
+    path = run_training([tiny_patients], tmp_path, config, final=True, cache_dir=tmp_path / "cache", log=lambda _: None)
+    keras.utils.set_random_seed(config.seed)
+    initial = build_unet(unet)
+    shipped = keras.saving.load_model(str(path), compile=False)
+    change = max(
+        float(np.max(np.abs(a.numpy() - b.numpy())))
+        for a, b in zip(initial.trainable_weights, shipped.trainable_weights)
+    )
+    step = config.learning_rate
+    if ema:
+        assert change < 1.5 * step
+    else:
+        assert change > 3 * step
