@@ -75,6 +75,16 @@ class FoldResult:
     last_epoch_val_dice: float | None = None
 
 
+@dataclass
+class TrainedModel:
+    """What one ``train_one`` run leaves: the model (best validation weights) and its history."""
+
+    model: Any
+    best_epoch: int
+    epochs_run: int
+    last_epoch_val_dice: float | None
+
+
 class SliceSampler:
     """Batches of (inputs, labels) from cached patients: every liver slice, some others."""
 
@@ -203,8 +213,8 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
 
 def train_one(
     train: list[CachedPatient], val: list[CachedPatient], config: TrainConfig, model_dir: Path, log: Log
-) -> tuple[Any, int, int]:
-    """Train one model; returns it (best validation weights restored), best epoch and epochs run."""
+) -> TrainedModel:
+    """Train one model, with the best validation weights restored where there is validation."""
     import keras
     import tensorflow as tf
 
@@ -239,8 +249,7 @@ def train_one(
         best_epoch = int(np.argmax(scores)) + 1 if scores else epochs_run
     plot_curves(model_dir / "training_log.csv", model_dir / "training_curve.png")
     last = history.history.get("val_dice", [])
-    model.last_epoch_val_dice = float(last[-1]) if last else None
-    return model, best_epoch, epochs_run
+    return TrainedModel(model, best_epoch, epochs_run, float(last[-1]) if last else None)
 
 
 def plot_curves(csv_path: Path, png_path: Path) -> None:
@@ -347,12 +356,13 @@ def run_training(
         val = [p for p in real if p.name in val_split]
         assert not {p.name for p in train} & {p.name for p in val}, "a patient is on both sides of the split"
         log(f"fold {k + 1}/{len(splits)}: train {', '.join(p.name for p in train)} | validate {', '.join(val_split)}")
-        model, best_epoch, epochs_run = train_one(train, val, config, out_dir / f"fold_{k + 1}", log)
-        metrics = evaluate_on_grid(model, card, [p.source for p in val])
+        trained = train_one(train, val, config, out_dir / f"fold_{k + 1}", log)
+        metrics = evaluate_on_grid(trained.model, card, [p.source for p in val])
         for name, values in metrics.items():
             log(f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm HD95 {values['hd95_mm']} mm")
         results.append(FoldResult(
-            k + 1, metrics, best_epoch, epochs_run, time.perf_counter() - fold_started, model.last_epoch_val_dice
+            k + 1, metrics, trained.best_epoch, trained.epochs_run, time.perf_counter() - fold_started,
+            trained.last_epoch_val_dice,
         ))
     dices = [v["dice"] for r in results for v in r.validation.values() if v["dice"] is not None]
     card.validation = {
@@ -372,7 +382,8 @@ def run_training(
         epochs = int(np.ceil(np.mean(chosen)))
         final_config = replace(config, epochs=max(epochs, 1))
     log(f"final model: {final_config.epochs} epochs on {', '.join(names + [p.name for p in synthetic])}")
-    model, _, epochs_run = train_one(real + synthetic, [], final_config, out_dir / "final", log)
+    shipped = train_one(real + synthetic, [], final_config, out_dir / "final", log)
+    model, epochs_run = shipped.model, shipped.epochs_run
     model_path = out_dir / "liver_unet.keras"
     export_model(model, final_config, model_path)
     card.training = {
