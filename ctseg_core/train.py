@@ -92,6 +92,7 @@ class SliceSampler:
         self.patients = patients
         self.config = config
         self.rng = np.random.default_rng(seed)
+        self.augment = AugmentConfig(distractor_probability=config.distractors)
         self.positive: list[tuple[int, int]] = []
         self.negative: list[tuple[int, int]] = []
         for p, patient in enumerate(patients):
@@ -118,8 +119,7 @@ class SliceSampler:
         hu = with_context(patient.hu, np.array([k]), spec.context)[0].astype(np.float32)
         mask = patient.liver[k].astype(np.float32)
         if self.config.augment:
-            augment = AugmentConfig(distractor_probability=self.config.distractors)
-            hu, mask = augment_sample(hu, mask, self.rng, augment)
+            hu, mask = augment_sample(hu, mask, self.rng, self.augment)
         return normalise_hu(hu, spec), mask
 
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -203,7 +203,8 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
             monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
         ))
     else:
-        # Cosine decay over the planned epochs: the final model (no validation) trains on the same schedule.
+        # Cosine decay over the planned epochs; also for a run without validation (the final model),
+        # where a plateau rule would have nothing to watch.
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch, lr: float(config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, config.epochs))))
         ))
@@ -242,14 +243,13 @@ def train_one(
         verbose=0,
     )
     epochs_run = len(history.history.get("loss", []))
+    scores = history.history.get("val_dice", [])
     best_epoch = epochs_run
     if val and (model_dir / "best.weights.h5").is_file():
         model.load_weights(str(model_dir / "best.weights.h5"))
-        scores = history.history.get("val_dice", [])
         best_epoch = int(np.argmax(scores)) + 1 if scores else epochs_run
     plot_curves(model_dir / "training_log.csv", model_dir / "training_curve.png")
-    last = history.history.get("val_dice", [])
-    return TrainedModel(model, best_epoch, epochs_run, float(last[-1]) if last else None)
+    return TrainedModel(model, best_epoch, epochs_run, float(scores[-1]) if scores else None)
 
 
 def plot_curves(csv_path: Path, png_path: Path) -> None:
