@@ -26,6 +26,8 @@ from scipy.ndimage import gaussian_filter
 from .progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 MASK_NAMES: tuple[str, ...] = ("liver", "livertumor", "spleen")
+# Bumped whenever a seed would draw a different patient, so caches of written phantoms go stale.
+PHANTOM_VERSION = 2
 
 _Z_ANAT_MM = 200.0  # anatomical length the scan spans, whatever the slice count
 _HU_MIN, _HU_MAX = -1024, 3071
@@ -374,6 +376,10 @@ def _draw_patient(seed: int) -> _Patient:
     stomach = _Ellipsoid(cx=0.35 * a + u(-10, 10), cy=-0.2 * b + u(-8, 8), cz=u(0.7, 0.78) * _Z_ANAT_MM,
                          rx=u(45, 60), ry=u(32, 42), rz=u(45, 55), angle=np.deg2rad(u(-30, 10)))
     liver = _draw_liver(rng)
+    # The IVC enhances with the hepatic veins that drain into it, so it stands out from the
+    # parenchyma in every phase (bright in the portal phase, darker before it); an IVC at liver
+    # HU would be an unlabelled hole that no image evidence shows.
+    ivc = (*ivc[:4], liver.vessel_hu - 0.8 * (ivc[4] - 90.0))
     gb_t = liver.t_tip + 0.3 * (liver.t_dome - liver.t_tip)  # in the fossa under the lower liver
     gallbladder = _Ellipsoid(cx=liver.cx + 0.55 * liver.rx, cy=liver.cy - 0.3 * liver.ry, cz=gb_t * _Z_ANAT_MM,
                              rx=u(12, 16), ry=u(15, 20), rz=u(25, 35), angle=np.deg2rad(u(-60, -30)))
@@ -505,6 +511,9 @@ def _retroperitoneum(g: _Grid, p: _Patient, z: float) -> np.ndarray:
     cx, cy = 15.0, p.spine.y + 15.0
     front = p.aorta[1] - p.aorta[2] - 6.0
     _add(off, _ellipse(g, cx, cy, cx - p.ivc[0] - 0.3 * p.ivc[2], cy - front))
+    # The IVC lies in a groove on the liver's posterior surface: the liver never closes behind it.
+    ivc_x, ivc_y, ivc_rx = p.ivc[0], p.ivc[1], p.ivc[2]
+    _add(off, _ellipse(g, ivc_x, ivc_y + 40.0, 1.1 * ivc_rx, 40.0))
     for k in p.kidneys:
         shadow = _Ellipsoid(k.cx + np.sign(k.cx) * 10.0, k.cy + 22.0, k.cz, k.rx + 8.0, k.ry + 14.0, k.rz, k.angle)
         _add(off, shadow.section(g, z))

@@ -88,11 +88,11 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
 
 def ensure_phantoms(count: int, cache_dir: Path, slices: int = 64) -> list[Path]:
     """Synthetic training patients (seeds 1000…), written once into the cache."""
-    from .phantom import write_phantom
+    from .phantom import PHANTOM_VERSION, write_phantom
 
     folders = []
     for i in range(count):
-        folder = cache_dir / "phantoms" / f"{PHANTOM_PREFIX}{1000 + i}"
+        folder = cache_dir / "phantoms" / f"v{PHANTOM_VERSION}" / f"{PHANTOM_PREFIX}{1000 + i}"
         if not (folder / "PATIENT_DICOM").is_dir():
             write_phantom(folder, seed=1000 + i, slices=slices)
         folders.append(folder)
