@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ctseg_core.phantom import write_phantom
+from ctseg_core.phantom import PHANTOM_VERSION, write_phantom
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 DEMO_SEED = 0
@@ -14,9 +14,13 @@ DEMO_SLICES = 64
 
 
 def demo_dir() -> Path:
-    """Where the demo patient lives: ``$XDG_CACHE_HOME/ctseg/demo`` (default ``~/.cache``)."""
+    """Where the demo patient lives: ``$XDG_CACHE_HOME/ctseg/demo`` (default ``~/.cache``).
+
+    The folder name carries the phantom generator's version, so a newer ctseg writes its own
+    demo patient instead of showing one drawn by an older generator (which stays untouched).
+    """
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "ctseg" / "demo" / f"phantom-seed{DEMO_SEED}"
+    return cache / "ctseg" / "demo" / f"phantom-v{PHANTOM_VERSION}-seed{DEMO_SEED}"
 
 
 def ensure_demo_patient(

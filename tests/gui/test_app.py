@@ -73,12 +73,12 @@ def test_demo_patient_is_written_once_and_opens(
     with qtbot.waitSignal(window.patientLoaded, timeout=20_000):
         window.open_demo()
     folder = demo.demo_dir()
-    assert folder == tmp_path / "cache" / "ctseg" / "demo" / "phantom-seed0"
+    assert folder == tmp_path / "cache" / "ctseg" / "demo" / "phantom-v2-seed0"
     assert window.state.patient.source_path == folder and window.state.depth == 4
     written = (folder / "PATIENT_DICOM" / "image_0").stat().st_mtime_ns
     assert demo.ensure_demo_patient() == folder
     assert (folder / "PATIENT_DICOM" / "image_0").stat().st_mtime_ns == written
-    assert [p.name for p in folder.parent.iterdir()] == ["phantom-seed0"]  # no scratch left behind
+    assert [p.name for p in folder.parent.iterdir()] == ["phantom-v2-seed0"]  # no scratch left behind
 
 
 @pytest.mark.skipif(not default_model_path().is_file(), reason="bundled model not in resources/models")
