@@ -494,7 +494,7 @@ def _paint_kidneys(img: np.ndarray, g: _Grid, p: _Patient, z: float, blocked: np
 
 
 def _paint_great_vessels(img: np.ndarray, g: _Grid, p: _Patient, blocked: np.ndarray) -> None:
-    """Contrast-filled aorta and the IVC that the liver wraps around."""
+    """Contrast-filled aorta, and the IVC that lies in a groove on the liver's posterior surface."""
     cx, cy, r, hu = p.aorta
     aorta = _ellipse(g, cx, cy, r, r)
     _paint(img, aorta, hu)
