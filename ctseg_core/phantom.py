@@ -378,7 +378,9 @@ def _draw_patient(seed: int) -> _Patient:
     liver = _draw_liver(rng)
     # The IVC enhances with the hepatic veins that drain into it, so it stands out from the
     # parenchyma in every phase (bright in the portal phase, darker before it); an IVC at liver
-    # HU would be an unlabelled hole that no image evidence shows.
+    # HU would be an unlabelled hole that no image evidence shows. The 90–115 HU drawn above
+    # becomes the offset from the veins, so the random stream, and every other structure a
+    # seed draws, stays as it was.
     ivc = (*ivc[:4], liver.vessel_hu - 0.8 * (ivc[4] - 90.0))
     gb_t = liver.t_tip + 0.3 * (liver.t_dome - liver.t_tip)  # in the fossa under the lower liver
     gallbladder = _Ellipsoid(cx=liver.cx + 0.55 * liver.rx, cy=liver.cy - 0.3 * liver.ry, cz=gb_t * _Z_ANAT_MM,

@@ -383,13 +383,12 @@ def run_training(
         final_config = replace(config, epochs=max(epochs, 1))
     log(f"final model: {final_config.epochs} epochs on {', '.join(names + [p.name for p in synthetic])}")
     shipped = train_one(real + synthetic, [], final_config, out_dir / "final", log)
-    model, epochs_run = shipped.model, shipped.epochs_run
     model_path = out_dir / "liver_unet.keras"
-    export_model(model, final_config, model_path)
+    export_model(shipped.model, final_config, model_path)
     card.training = {
         "patients": names,
         "phantoms": [p.name for p in synthetic],
-        "epochs": epochs_run,
+        "epochs": shipped.epochs_run,
         "config": {k: v for k, v in asdict(final_config).items() if k not in ("spec", "unet")},
         "seed": config.seed,
         "command": " ".join(["ctseg"] + sys.argv[1:]) if sys.argv and "ctseg" in sys.argv[0] else None,
