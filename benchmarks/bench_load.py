@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import pydicom
 
-from ctseg_core.patient import load_patient
+from ctseg_core.io.loading import load_patient
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3Dircadb1"
 

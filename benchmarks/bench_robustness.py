@@ -53,12 +53,12 @@ def main() -> None:
     parser.add_argument("train_out", type=Path)
     args = parser.parse_args()
 
-    from ctseg_core.inference import Segmenter
+    from ctseg_core.model.inference import Segmenter
     from ctseg_core.metrics import dice
-    from ctseg_core.model_card import read_card
-    from ctseg_core.patient import load_patient
-    from ctseg_core.tf_runtime import import_tensorflow
-    from ctseg_core.unet import UNetConfig, build_unet
+    from ctseg_core.model.card import read_card
+    from ctseg_core.io.loading import load_patient
+    from ctseg_core.model.tf_runtime import import_tensorflow
+    from ctseg_core.model.unet import UNetConfig, build_unet
 
     import_tensorflow()
     card = read_card(args.train_out / "liver_unet.keras")

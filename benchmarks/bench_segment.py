@@ -29,17 +29,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from ctseg_core.inference import Segmenter
+    from ctseg_core.model.inference import Segmenter
     from ctseg_core.metrics import dice
-    from ctseg_core.patient import load_patient
-    from ctseg_core.preprocessing import preprocess_volume, with_context
-    from ctseg_core.tf_runtime import import_seconds
+    from ctseg_core.io.loading import load_patient
+    from ctseg_core.model.preprocessing import preprocess_volume, with_context
+    from ctseg_core.model.tf_runtime import import_seconds
 
     if DATA.is_dir():
         patient = load_patient(DATA, masks=["liver"])
         hu, truth, label = patient.hu, patient.masks["liver"], "IRCAD patient 1"
     else:
-        from ctseg_core.phantom import make_phantom
+        from ctseg_core.synth.phantom import make_phantom
 
         phantom = make_phantom(seed=99, slices=130)
         hu, truth, label = phantom.hu, phantom.masks["liver"], "phantom seed 99"

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from ctseg_core.metrics import dice  # noqa: E402
-from ctseg_core.phantom import write_phantom  # noqa: E402
+from ctseg_core.synth.phantom import write_phantom  # noqa: E402
 from ctseg_gui.editor import Tool, VolumeTool  # noqa: E402
 from ctseg_gui.main_window import MainWindow  # noqa: E402
 from ctseg_gui.tasks import score  # noqa: E402

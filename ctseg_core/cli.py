@@ -1,4 +1,8 @@
-"""The ``ctseg`` command. Headless subcommands never import Qt; ``view`` and ``demo`` do, lazily."""
+"""The headless ``ctseg`` commands (info, phantom, segment, train); no Qt is ever imported here.
+
+``ctseg_gui.cli`` adds ``view`` and ``demo`` to this parser and is the console script, so the core
+never imports the GUI, while ``ctseg info`` and ``ctseg segment`` still run without a display.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .errors import Cancelled, CtsegError
-from .progress import ProgressCallback
+from ctseg_core.errors import Cancelled, CtsegError
+from ctseg_core.progress import ProgressCallback
 
 
 @contextmanager
@@ -37,8 +41,8 @@ def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .patient import load_patient
-    from .summary import patient_summary
+    from ctseg_core.io.loading import load_patient
+    from ctseg_core.io.summary import patient_summary
 
     with progress_bar(not args.json) as progress:
         patient = load_patient(args.path, series_uid=args.series, progress=progress)
@@ -61,7 +65,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_phantom(args: argparse.Namespace) -> int:
-    from .phantom import write_phantom
+    from ctseg_core.synth.phantom import write_phantom
 
     with progress_bar(True) as progress:
         out = write_phantom(args.out, seed=args.seed, slices=args.slices, size=args.size, progress=progress)
@@ -71,7 +75,7 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
 
 def _expand_patients(paths: Sequence[str]) -> list[Path]:
     """Each path is a patient, or a parent folder whose sub-folders are patients."""
-    from .training_data import is_patient_folder
+    from ctseg_core.model.training_data import is_patient_folder
 
     found: list[Path] = []
     for raw in paths:
@@ -85,12 +89,12 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     import csv
     import time
 
-    from .inference import Segmenter
-    from .mask_io import write_ircad_mask
-    from .metrics import compare, format_metric, volume_ml
-    from .nifti_io import write_nifti_mask
-    from .patient import load_patient
-    from .tf_runtime import import_seconds
+    from ctseg_core.model.inference import Segmenter
+    from ctseg_core.io.masks import write_ircad_mask
+    from ctseg_core.metrics import compare, format_metric, volume_ml
+    from ctseg_core.io.nifti import write_nifti_mask
+    from ctseg_core.io.loading import load_patient
+    from ctseg_core.model.tf_runtime import import_seconds
 
     started = time.perf_counter()
     segmenter = Segmenter.load(args.model, threads=args.threads)
@@ -109,7 +113,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 written = out_dir / "liver_pred.nii.gz"
                 write_nifti_mask(result.mask, patient.geometry, written)
             elif args.format == "seg":
-                from .seg_io import write_dicom_seg
+                from ctseg_core.io.seg import write_dicom_seg
 
                 written = write_dicom_seg(
                     result.mask, patient, out_dir / "liver_pred.seg.dcm", name="liver", algorithm_type="AUTOMATIC"
@@ -155,12 +159,12 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .preprocessing import InputSpec
-    from .train import TrainConfig, run_training
-    from .unet import UNetConfig
+    from ctseg_core.model.preprocessing import InputSpec
+    from ctseg_core.model.train import TrainConfig, run_training
+    from ctseg_core.model.unet import UNetConfig
 
     if args.cpu_devices:
-        from .tf_runtime import import_tensorflow
+        from ctseg_core.model.tf_runtime import import_tensorflow
 
         tf = import_tensorflow(args.threads)
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -199,20 +203,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_view(args: argparse.Namespace) -> int:
-    from ctseg_gui.app import run_viewer
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:  # type: ignore[type-arg]  # argparse's own generic
+    """The parser with every headless command, and its sub-command table for front ends to extend."""
+    from ctseg_core import __version__
 
-    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=args.model)
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from ctseg_gui.app import run_demo
-
-    return run_demo()
-
-
-def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctseg", description="Liver segmentation on abdominal CT.")
+    parser.add_argument("--version", action="version", version=f"ctseg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="summarise a patient folder (CT series, geometry, masks)")
@@ -277,21 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cache", help="cache folder for preprocessed slices and phantoms")
     train.set_defaults(run=_cmd_train)
 
-    view = commands.add_parser("view", help="open the viewer (optionally on PATH)")
-    view.add_argument("path", nargs="?")
-    view.add_argument("--segment", action="store_true", help="segment once the patient is open")
-    view.add_argument("--screenshot", help="save a grab of the window to FILE and exit")
-    view.add_argument("--model", help="model file (default: the bundled model)")
-    view.set_defaults(run=_cmd_view)
-
-    demo = commands.add_parser("demo", help="open the viewer on a synthetic phantom patient")
-    demo.set_defaults(run=_cmd_demo)
-    return parser
+    return parser, commands
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``ctseg`` console script."""
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command; ``parser`` is a front end's extended parser (default: the headless one)."""
+    args = (parser or build_parser()[0]).parse_args(argv)
     try:
         return int(args.run(args))
     except CtsegError as error:

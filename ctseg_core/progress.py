@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-from .errors import Cancelled
+from ctseg_core.errors import Cancelled
 
 
 class ProgressCallback(Protocol):

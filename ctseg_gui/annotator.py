@@ -2,7 +2,7 @@
 
 It never loses work. The window title carries ``*`` while the label has unsaved edits; closing the
 window or opening another patient asks Save / Discard / Cancel first. A copy of the label is
-autosaved to the recovery file (``ctseg_core.recovery``) every minute and every 20 edits, written
+autosaved to the recovery file (``ctseg_core.annotate.recovery``) every minute and every 20 edits, written
 on a worker from a copy taken on the GUI thread; when a patient opens with an autosave of that very
 CT, the user is offered to restore it. A successful save, or an explicit discard, deletes it. A
 failed save (read-only folder, full disk) says why and keeps the edits and the ``*``.
@@ -26,8 +26,8 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ctseg_core.errors import CtsegError
-from ctseg_core.patient import Patient
-from ctseg_core.recovery import RecoveryInfo, discard_recovery, load_recovery
+from ctseg_core.io.patient import Patient
+from ctseg_core.annotate.recovery import RecoveryInfo, discard_recovery, load_recovery
 
 from .editor import DEFAULT_LABEL_NAME, EditorState, PendingVolumeEdit, Tool, VolumeTool
 from .label_io import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, autosave, load_label, save_label

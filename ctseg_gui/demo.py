@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ctseg_core.phantom import PHANTOM_VERSION, write_phantom
+from ctseg_core.synth.phantom import PHANTOM_VERSION, write_phantom
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 DEMO_SEED = 0

@@ -2,7 +2,7 @@
 
 One QObject beside :class:`~ctseg_gui.state.ViewerState` (which says what patient and slice are
 shown); widgets and the slice view follow its signals. Every change to the label is a call into
-``ctseg_core.editing`` wrapped in an :class:`~ctseg_core.history.EditHistory` step: a brush stroke
+``ctseg_core.annotate.editing`` wrapped in an :class:`~ctseg_core.annotate.history.EditHistory` step: a brush stroke
 is recorded on press for its slice, painted on every mouse move and committed on release.
 
 The volume tools (interpolation, islands, largest piece: up to ≈ 0.7 s on a big scan) run in three
@@ -13,7 +13,7 @@ records an undo step for the slices that changed and writes them. While one is p
 takes no other edit (a stroke would be lost under the result); a new label or another patient
 drops it, and its result is then ignored.
 
-Live Dice: see :mod:`ctseg_core.live_dice` (per-slice counts, updated for the changed slices only).
+Live Dice: see :mod:`ctseg_core.annotate.live_dice` (per-slice counts, updated for the changed slices only).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ctseg_core import editing
-from ctseg_core.history import EditHistory
+from ctseg_core.annotate import editing
+from ctseg_core.annotate.history import EditHistory
 from ctseg_core.progress import CancelCheck, ProgressCallback, never_cancel, no_progress
 
-from ctseg_core.live_dice import OverlapCounts
+from ctseg_core.annotate.live_dice import OverlapCounts
 from .state import ViewerState
 from .tasks import VolumeEdit, edit_volume
 

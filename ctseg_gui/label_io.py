@@ -15,12 +15,12 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ctseg_core.errors import CtsegError
-from ctseg_core.mask_io import read_mask_folder, write_ircad_mask
-from ctseg_core.nifti_io import read_nifti_mask, write_nifti_mask
-from ctseg_core.patient import Patient
+from ctseg_core.io.masks import read_mask_folder, write_ircad_mask
+from ctseg_core.io.nifti import read_nifti_mask, write_nifti_mask
+from ctseg_core.io.patient import Patient
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
-from ctseg_core.recovery import save_recovery
-from ctseg_core.seg_io import read_dicom_seg, read_source_datasets, write_dicom_seg
+from ctseg_core.annotate.recovery import save_recovery
+from ctseg_core.io.seg import read_dicom_seg, read_source_datasets, write_dicom_seg
 
 
 class LabelFormat(enum.Enum):
@@ -134,5 +134,5 @@ def load_label(
 
 
 def autosave(label: np.ndarray, patient: Patient, name: str, edits: int) -> Path:
-    """Write the crash-recovery copy of a label (``ctseg_core.recovery``); its sidecar's path."""
+    """Write the crash-recovery copy of a label (``ctseg_core.annotate.recovery``); its sidecar's path."""
     return save_recovery(label, patient, name, edits)

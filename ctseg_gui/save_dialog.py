@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctseg_core.patient import Patient
+from ctseg_core.io.patient import Patient
 
 from .label_io import LabelFormat, SaveTarget
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ctseg_core.patient import Patient
+from ctseg_core.io.patient import Patient
 from ctseg_core.windowing import PRESETS, Window
 
 from .overlay import OverlaySettings

@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ctseg_core.errors import CtsegError
-from ctseg_core.mask_io import load_mask
+from ctseg_core.io.masks import load_mask
 from ctseg_core.metrics import OverlapReport, compare, per_slice_dice, volume_ml
-from ctseg_core.patient import Patient, load_patient
+from ctseg_core.io.patient import Patient
+from ctseg_core.io.loading import load_patient
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
-from ctseg_core.recovery import RecoveryInfo, find_recovery
+from ctseg_core.annotate.recovery import RecoveryInfo, find_recovery
 
 if TYPE_CHECKING:
-    from ctseg_core.inference import Segmenter
+    from ctseg_core.model.inference import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def load_ground_truth(
 def _load_segmenter(model_path: str | None) -> Segmenter:
     """Import the inference module (and through it TensorFlow) only when a model is needed."""
     try:
-        from ctseg_core.inference import Segmenter
+        from ctseg_core.model.inference import Segmenter
     except ImportError as error:
         raise CtsegError(None, f"segmentation is unavailable in this installation: {error}") from error
     return Segmenter.load(model_path)
@@ -144,10 +145,10 @@ def _load_segmenter(model_path: str | None) -> Segmenter:
 
 def model_file(model_path: str | None) -> Path:
     """The file a model path names; None is the bundled model (its path only: nothing is imported
-    beyond ``ctseg_core.inference``, which leaves TensorFlow alone until a model loads)."""
+    beyond ``ctseg_core.model.inference``, which leaves TensorFlow alone until a model loads)."""
     if model_path:
         return Path(model_path).expanduser()
-    from ctseg_core.inference import default_model_path
+    from ctseg_core.model.inference import default_model_path
 
     return default_model_path()
 
@@ -243,7 +244,7 @@ def edit_volume(
     should_cancel: CancelCheck,
     stage: str = "editing the label",
 ) -> VolumeEdit:
-    """Run a core edit (``ctseg_core.editing``, in place) on a copy of ``label``; ``label`` is not changed.
+    """Run a core edit (``ctseg_core.annotate.editing``, in place) on a copy of ``label``; ``label`` is not changed.
 
     The core tools take no progress callback, so this reports a busy ``stage`` and checks the
     cancel flag before and after; finding the changed slices here keeps that pass off the GUI thread.

@@ -24,6 +24,6 @@ def ircad_root() -> Path:
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One 64-slice phantom patient in the IRCAD layout, shared by the session (read-only use)."""
-    from ctseg_core.phantom import write_phantom
+    from ctseg_core.synth.phantom import write_phantom
 
     return write_phantom(tmp_path_factory.mktemp("phantom") / "patient", seed=3, slices=32)

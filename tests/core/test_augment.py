@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ctseg_core.augment import AugmentConfig, _paste_distractor, augment_sample
+from ctseg_core.model.augment import AugmentConfig, _paste_distractor, augment_sample
 
 SIZE = 96
 

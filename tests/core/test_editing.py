@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ctseg_core import editing
-from ctseg_core.editing import (
+from ctseg_core.annotate import editing
+from ctseg_core.annotate.editing import (
     disk_footprint,
     fill_holes_2d,
     flood_fill_2d,
@@ -117,8 +117,8 @@ def test_flood_fill_fills_the_connected_region_of_the_seed_only() -> None:
 
 
 def test_flood_fill_on_a_phantom_liver_stays_inside_the_hu_range(tmp_path: Path) -> None:
-    from ctseg_core.patient import load_patient
-    from ctseg_core.phantom import write_phantom
+    from ctseg_core.io.loading import load_patient
+    from ctseg_core.synth.phantom import write_phantom
 
     patient = load_patient(write_phantom(tmp_path / "p", seed=4, slices=8, size=256), masks=["liver"])
     liver = patient.masks["liver"]

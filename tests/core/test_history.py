@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctseg_core.editing import paint_stroke, remove_small_islands
-from ctseg_core.history import EditHistory
+from ctseg_core.annotate.editing import paint_stroke, remove_small_islands
+from ctseg_core.annotate.history import EditHistory
 
 
 def _random_stroke(rng: np.random.Generator, label: np.ndarray, history: EditHistory) -> None:

@@ -14,11 +14,11 @@ import pytest
 
 from ctseg_core import errors
 from ctseg_core.cli import main as ctseg_main
-from ctseg_core.mask_io import load_mask
-from ctseg_core.nifti_io import write_nifti_mask
-from ctseg_core.patient import load_patient
-from ctseg_core.phantom import make_phantom
-from ctseg_core.summary import hu_sha256, mask_sha256
+from ctseg_core.io.masks import load_mask
+from ctseg_core.io.nifti import write_nifti_mask
+from ctseg_core.io.loading import load_patient
+from ctseg_core.synth.phantom import make_phantom
+from ctseg_core.io.summary import hu_sha256, mask_sha256
 
 
 def _zip_folder(folder: Path, archive: Path) -> None:
@@ -181,7 +181,7 @@ def test_phantom_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_read_mask_folder_and_write_progress(phantom_dir: Path, tmp_path: Path) -> None:
-    from ctseg_core.mask_io import read_mask_folder, write_ircad_mask
+    from ctseg_core.io.masks import read_mask_folder, write_ircad_mask
 
     patient = load_patient(phantom_dir, masks=["liver"])
     calls: list[int] = []

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ctseg_core.live_dice import OverlapCounts
+from ctseg_core.annotate.live_dice import OverlapCounts
 from ctseg_core.metrics import dice
 
 

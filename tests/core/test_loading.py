@@ -13,8 +13,8 @@ from dicom_factory import ct_slice, rewrite, write_series
 
 from ctseg_core import errors
 from ctseg_core.errors import Cancelled
-from ctseg_core.patient import load_patient
-from ctseg_core.summary import hu_sha256
+from ctseg_core.io.loading import load_patient
+from ctseg_core.io.summary import hu_sha256
 
 
 def test_hu_uses_rescale_slope_and_intercept(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
 from ctseg_core.errors import Cancelled
-from ctseg_core.phantom import MASK_NAMES, PhantomVolume, make_phantom, write_phantom
+from ctseg_core.synth.phantom import MASK_NAMES, PhantomVolume, make_phantom, write_phantom
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +153,8 @@ def test_liver_label_has_image_evidence(seed: int) -> None:
     An IVC at parenchyma HU, wrapped by the liver, once put up to 5 % of the liver mask in
     holes that nothing in the image shows; no model can learn such a label.
     """
-    from ctseg_core.phantom import _draw_patient
-    from ctseg_core.postprocess import fill_holes
+    from ctseg_core.synth.phantom import _draw_patient
+    from ctseg_core.model.postprocess import fill_holes
 
     patient = _draw_patient(seed)
     assert abs(patient.ivc[4] - patient.liver.hu) >= 10.0

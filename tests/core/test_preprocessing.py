@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ctseg_core.metrics import dice
-from ctseg_core.phantom import make_phantom
-from ctseg_core.postprocess import fill_holes, largest_component, postprocess
-from ctseg_core.preprocessing import (
+from ctseg_core.synth.phantom import make_phantom
+from ctseg_core.model.postprocess import fill_holes, largest_component, postprocess
+from ctseg_core.model.preprocessing import (
     InputSpec,
     body_crop_box,
     crop_and_resize,

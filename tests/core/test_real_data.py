@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctseg_core.patient import Patient, load_patient
-from ctseg_core.summary import hu_sha256, mask_sha256
+from ctseg_core.io.patient import Patient
+from ctseg_core.io.loading import load_patient
+from ctseg_core.io.summary import hu_sha256, mask_sha256
 
 #: patient number → (slices, pixel spacing mm), from the data set's README
 IRCAD_PATIENTS = {1: (129, 0.57), 7: (151, 0.78), 17: (119, 0.74)}

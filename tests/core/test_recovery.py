@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctseg_core.patient import Patient, load_patient
-from ctseg_core.phantom import write_phantom
-from ctseg_core.recovery import (
+from ctseg_core.io.patient import Patient
+from ctseg_core.io.loading import load_patient
+from ctseg_core.synth.phantom import write_phantom
+from ctseg_core.annotate.recovery import (
     discard_recovery,
     find_recovery,
     load_recovery,

@@ -1,6 +1,6 @@
 """GUI test fixtures: tiny phantoms, a viewer window with isolated settings, a fake segmenter.
 
-The fake segmenter stands in for ``ctseg_core.inference.Segmenter`` (same ``predict`` contract:
+The fake segmenter stands in for ``ctseg_core.model.inference.Segmenter`` (same ``predict`` contract:
 progress per slice, ``Cancelled`` when asked to stop), so the GUI's job handling is tested
 without TensorFlow; tests/gui/test_segmentation.py also runs a real Keras model when available.
 """
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import Cancelled
-from ctseg_core.phantom import write_phantom
+from ctseg_core.synth.phantom import write_phantom
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
@@ -150,9 +150,9 @@ def fake_segmenter() -> FakeSegmenter:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained two-level U-Net with its model card: the real file format, built in seconds."""
     pytest.importorskip("keras", reason="Keras/TensorFlow not installed")
-    from ctseg_core.model_card import ModelCard, write_card
-    from ctseg_core.preprocessing import InputSpec
-    from ctseg_core.unet import UNetConfig, build_unet
+    from ctseg_core.model.card import ModelCard, write_card
+    from ctseg_core.model.preprocessing import InputSpec
+    from ctseg_core.model.unet import UNetConfig, build_unet
 
     spec = InputSpec(size=32)
     path = tmp_path_factory.mktemp("model") / "tiny.keras"

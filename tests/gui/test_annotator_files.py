@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import Cancelled
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_core.recovery import find_recovery, recovery_path
+from ctseg_core.annotate.recovery import find_recovery, recovery_path
 from ctseg_gui.annotator import AUTOSAVE_EVERY_EDITS
 from ctseg_gui.editor import Tool
 from ctseg_gui.label_io import LabelFormat, SaveTarget, load_label, save_label

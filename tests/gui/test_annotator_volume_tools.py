@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
-from ctseg_core import editing
+from ctseg_core.annotate import editing
 from ctseg_core.metrics import dice, format_metric
 from ctseg_gui.editor import VolumeTool
 from ctseg_gui.main_window import MainWindow

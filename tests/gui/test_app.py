@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from ctseg_core.inference import default_model_path
+from ctseg_core.model.inference import default_model_path
 from ctseg_gui import demo
 from ctseg_gui.app import run_viewer
 from ctseg_gui.main_window import MainWindow
@@ -84,13 +84,13 @@ def test_demo_patient_is_written_once_and_opens(
 @pytest.mark.skipif(not default_model_path().is_file(), reason="bundled model not in resources/models")
 def test_cli_view_segment_screenshot_with_the_bundled_model(tmp_path: Path) -> None:
     """The README's smoke test, end to end in a fresh process: open, segment for real, grab, exit 0."""
-    from ctseg_core.phantom import write_phantom
+    from ctseg_core.synth.phantom import write_phantom
 
     patient = write_phantom(tmp_path / "patient", seed=11, slices=12)
     shot = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CTSEG_CACHE=str(tmp_path / "cache"))
     result = subprocess.run(
-        [sys.executable, "-m", "ctseg_core.cli", "view", str(patient), "--segment", "--screenshot", str(shot)],
+        [sys.executable, "-m", "ctseg_gui.cli", "view", str(patient), "--segment", "--screenshot", str(shot)],
         capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]

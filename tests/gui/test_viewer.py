@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import MaskMismatchError
-from ctseg_core.patient import Patient
-from ctseg_core.phantom import write_phantom
+from ctseg_core.io.patient import Patient
+from ctseg_core.synth.phantom import write_phantom
 from ctseg_core.windowing import PRESETS, window_from_drag
 from ctseg_gui.main_window import RECENT_KEY, MainWindow
 from ctseg_gui.overlay import OverlayStyle

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ctseg_core.phantom import write_phantom
+from ctseg_core.synth.phantom import write_phantom
 
 
 @pytest.fixture(scope="session")
@@ -21,9 +21,9 @@ def tiny_patients(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_patients: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real (barely trained) model file with its card, from the real trainer."""
-    from ctseg_core.preprocessing import InputSpec
-    from ctseg_core.train import TrainConfig, run_training
-    from ctseg_core.unet import UNetConfig
+    from ctseg_core.model.preprocessing import InputSpec
+    from ctseg_core.model.train import TrainConfig, run_training
+    from ctseg_core.model.unet import UNetConfig
 
     out = tmp_path_factory.mktemp("tiny_model")
     spec = InputSpec(size=32)

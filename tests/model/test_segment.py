@@ -12,11 +12,11 @@ import pytest
 
 from ctseg_core import errors
 from ctseg_core.cli import main
-from ctseg_core.inference import Segmenter, default_model_path
+from ctseg_core.model.inference import Segmenter, default_model_path
 from ctseg_core.metrics import dice
-from ctseg_core.model_card import card_path
-from ctseg_core.patient import load_patient
-from ctseg_core.phantom import make_phantom
+from ctseg_core.model.card import card_path
+from ctseg_core.io.loading import load_patient
+from ctseg_core.synth.phantom import make_phantom
 
 
 def test_predict_returns_probability_and_mask_on_the_grid(tiny_model: Path) -> None:
@@ -104,7 +104,7 @@ def test_segment_cli_nifti(tiny_model: Path, tiny_patients: Path, tmp_path: Path
 
 
 def test_cancelled_mask_write_leaves_no_partial_files(tiny_patients: Path, tmp_path: Path) -> None:
-    from ctseg_core.mask_io import write_ircad_mask
+    from ctseg_core.io.masks import write_ircad_mask
 
     patient = load_patient(tiny_patients / "p2", masks=["liver"])
     calls = iter(range(1000))
@@ -114,7 +114,7 @@ def test_cancelled_mask_write_leaves_no_partial_files(tiny_patients: Path, tmp_p
 
 
 def test_written_ircad_mask_loads_back_identically(tiny_patients: Path, tmp_path: Path) -> None:
-    from ctseg_core.mask_io import write_ircad_mask
+    from ctseg_core.io.masks import write_ircad_mask
 
     copy = tmp_path / "p"
     shutil.copytree(tiny_patients / "p2" / "PATIENT_DICOM", copy / "PATIENT_DICOM")
@@ -132,7 +132,7 @@ def test_bundled_model_segments_a_fresh_phantom() -> None:
 
 
 def test_segment_cli_dicom_seg(tiny_model: Path, tiny_patients: Path, tmp_path: Path) -> None:
-    from ctseg_core.seg_io import read_dicom_seg
+    from ctseg_core.io.seg import read_dicom_seg
 
     assert main(["segment", str(tiny_patients / "p0"), "--model", str(tiny_model), "--out", str(tmp_path), "--format", "seg", "--json"]) == 0
     patient = load_patient(tiny_patients / "p0", masks=None)

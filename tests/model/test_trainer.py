@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ctseg_core.model_card import read_card
-from ctseg_core.preprocessing import InputSpec
-from ctseg_core.train import TrainConfig, run_training
-from ctseg_core.training_data import split_folds
-from ctseg_core.unet import UNetConfig, build_unet
+from ctseg_core.model.card import read_card
+from ctseg_core.model.preprocessing import InputSpec
+from ctseg_core.model.train import TrainConfig, run_training
+from ctseg_core.model.training_data import split_folds
+from ctseg_core.model.unet import UNetConfig, build_unet
 
 
 def test_folds_never_put_a_patient_on_both_sides() -> None:

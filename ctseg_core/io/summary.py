@@ -10,8 +10,8 @@ import hashlib
 
 import numpy as np
 
-from .metrics import volume_ml
-from .patient import Patient
+from ctseg_core.metrics import volume_ml
+from ctseg_core.io.patient import Patient
 
 
 def hu_sha256(hu: np.ndarray) -> str:

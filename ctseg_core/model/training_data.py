@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .preprocessing import InputSpec, crop_and_resize, crop_and_resize_mask
+from ctseg_core.model.preprocessing import InputSpec, crop_and_resize, crop_and_resize_mask
 
 PHANTOM_PREFIX = "phantom-"
 
@@ -65,7 +65,7 @@ def _cache_key(source: Path, spec: InputSpec) -> str:
 
 def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient:
     """The patient's network-grid stack, from the cache or computed and cached now."""
-    from .patient import load_patient
+    from ctseg_core.io.loading import load_patient
 
     cache_file = cache_dir / "slices" / f"{patient_name(source)}-{_cache_key(source, spec)}.npz"
     synthetic = patient_name(source).startswith(PHANTOM_PREFIX)
@@ -79,7 +79,7 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
     liver = (crop_and_resize_mask(patient.masks["liver"], spec, box) >= 0.5).astype(np.uint8)
     hu = np.clip(np.rint(stack), -32768, 32767).astype(np.int16)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
-    from .atomic import atomic_path
+    from ctseg_core.io.atomic import atomic_path
 
     with atomic_path(cache_file, suffix=".npz") as temporary:
         np.savez_compressed(temporary, hu=hu, liver=liver)
@@ -88,7 +88,7 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
 
 def ensure_phantoms(count: int, cache_dir: Path, slices: int = 64) -> list[Path]:
     """Synthetic training patients (seeds 1000…), written once into the cache."""
-    from .phantom import PHANTOM_VERSION, write_phantom
+    from ctseg_core.synth.phantom import PHANTOM_VERSION, write_phantom
 
     folders = []
     for i in range(count):

@@ -16,7 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .metrics import dice
+from ctseg_core.metrics import dice
 
 
 def _per_slice(mask: np.ndarray) -> np.ndarray:

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CtsegError, ModelError
-from .model_card import ModelCard, read_card
-from .postprocess import postprocess
-from .preprocessing import preprocess_volume, restore_to_grid, with_context
-from .progress import CancelCheck, ProgressCallback, raise_if_cancelled
+from ctseg_core.errors import CtsegError, ModelError
+from ctseg_core.model.card import ModelCard, read_card
+from ctseg_core.model.postprocess import postprocess
+from ctseg_core.model.preprocessing import preprocess_volume, restore_to_grid, with_context
+from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "liver_unet.keras"
 BATCH_SLICES = 16
@@ -73,7 +73,7 @@ class Segmenter:
         if not path.is_file():
             raise ModelError(path, "model file not found")
         card = read_card(path)
-        from .tf_runtime import import_tensorflow
+        from ctseg_core.model.tf_runtime import import_tensorflow
 
         import_tensorflow(threads)
         import keras

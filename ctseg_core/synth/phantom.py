@@ -23,7 +23,7 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy.ndimage import gaussian_filter
 
-from .progress import CancelCheck, ProgressCallback, raise_if_cancelled
+from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 MASK_NAMES: tuple[str, ...] = ("liver", "livertumor", "spleen")
 # Bumped whenever a seed would draw a different patient, so caches of written phantoms go stale.

@@ -20,9 +20,9 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .dicom_sources import DicomSource
-from .errors import Cancelled
-from .progress import CancelCheck, ProgressCallback
+from ctseg_core.io.sources import DicomSource
+from ctseg_core.errors import Cancelled
+from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
 _UNCOMPRESSED_LE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}

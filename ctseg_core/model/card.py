@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelError
-from .preprocessing import InputSpec
+from ctseg_core.errors import ModelError
+from ctseg_core.model.preprocessing import InputSpec
 
 LICENCE_NOTE = (
     "Weights trained on 3D-IRCADb-01 (IRCAD, CC BY-NC-ND 4.0) and synthetic ctseg phantoms: "
@@ -48,7 +48,7 @@ def card_path(model_path: Path) -> Path:
 
 
 def write_card(card: ModelCard, model_path: Path) -> Path:
-    from .atomic import atomic_path
+    from ctseg_core.io.atomic import atomic_path
 
     path = card_path(model_path)
     with atomic_path(path) as temporary:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CtsegError, MaskMismatchError
-from .geometry import SLICE_ORDER_POSITION, VolumeGeometry
+from ctseg_core.errors import CtsegError, MaskMismatchError
+from ctseg_core.geometry import SLICE_ORDER_POSITION, VolumeGeometry
 
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -51,7 +51,7 @@ def geometry_from_affine(affine_ras: np.ndarray, shape_xyz: tuple[int, int, int]
 
 def load_nifti_patient(path: Path) -> "Patient":  # noqa: F821
     """A NIfTI CT volume as a Patient (HU from the NIfTI scaling, kept as int16)."""
-    from .patient import Patient
+    from ctseg_core.io.patient import Patient
 
     image = _load(path)
     if len(image.shape) != 3:
@@ -112,7 +112,7 @@ def write_nifti_mask(mask: np.ndarray, geometry: VolumeGeometry, path: Path) -> 
     """Write a [z, y, x] mask as uint8 .nii(.gz) with the CT's RAS affine, atomically."""
     import nibabel as nib
 
-    from .atomic import atomic_path
+    from ctseg_core.io.atomic import atomic_path
 
     image = nib.Nifti1Image(np.transpose(mask.astype(np.uint8), (2, 1, 0)), geometry.affine_ras())
     image.header.set_xyzt_units("mm")

@@ -7,22 +7,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dicom_io import SliceHeader, UnreadableSlice, read_stored_values, run_parallel, stored_to_hu
-from .dicom_sources import DicomSource
-from .errors import (
+from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_stored_values, run_parallel, stored_to_hu
+from ctseg_core.io.sources import DicomSource
+from ctseg_core.errors import (
     DuplicatePositionError,
     InconsistentGeometryError,
     MissingPixelDataError,
     UnknownSeriesError,
 )
-from .geometry import (
+from ctseg_core.geometry import (
     SLICE_ORDER_POSITION,
     VolumeGeometry,
     duplicate_runs,
     order_slices,
     slice_spacing,
 )
-from .progress import CancelCheck, ProgressCallback
+from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _ORIENTATION_TOLERANCE = 1e-4
 _SPACING_TOLERANCE = 1e-3

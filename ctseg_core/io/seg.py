@@ -24,10 +24,10 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sr.codedict import codes
 
-from . import __version__
-from .atomic import atomic_path
-from .errors import CtsegError, MaskMismatchError
-from .geometry import nearest_slice
+from ctseg_core import __version__
+from ctseg_core.io.atomic import atomic_path
+from ctseg_core.errors import CtsegError, MaskMismatchError
+from ctseg_core.geometry import nearest_slice
 
 #: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
 SEG_SERIES_NUMBER = 300

@@ -20,21 +20,21 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .augment import AugmentConfig, augment_sample
-from .inference import Segmenter
-from .metrics import compare, dice
-from .model_card import ModelCard, write_card
-from .postprocess import postprocess
-from .preprocessing import InputSpec, normalise_hu, with_context
-from .cache import default_cache_dir
-from .training_data import (
+from ctseg_core.model.augment import AugmentConfig, augment_sample
+from ctseg_core.model.inference import Segmenter
+from ctseg_core.metrics import compare, dice
+from ctseg_core.model.card import ModelCard, write_card
+from ctseg_core.model.postprocess import postprocess
+from ctseg_core.model.preprocessing import InputSpec, normalise_hu, with_context
+from ctseg_core.cache import default_cache_dir
+from ctseg_core.model.training_data import (
     CachedPatient,
     discover_patients,
     ensure_phantoms,
     load_cached,
     split_folds,
 )
-from .unet import UNetConfig, build_unet
+from ctseg_core.model.unet import UNetConfig, build_unet
 
 Log = Callable[[str], None]
 
@@ -279,7 +279,7 @@ def plot_curves(csv_path: Path, png_path: Path) -> None:
 
 def export_model(model: Any, config: TrainConfig, path: Path) -> None:
     """Save an inference-only copy (no optimizer state) for ``load_model(compile=False)``."""
-    from .atomic import atomic_path
+    from ctseg_core.io.atomic import atomic_path
 
     clean = build_unet(replace(config.unet, input_size=config.spec.size, channels=config.spec.channels))
     clean.set_weights(model.get_weights())
@@ -289,7 +289,7 @@ def export_model(model: Any, config: TrainConfig, path: Path) -> None:
 
 def evaluate_on_grid(model: Any, card: ModelCard, sources: list[Path]) -> dict[str, dict[str, float | None]]:
     """Metrics per patient on the original CT grid, through the same path as ``ctseg segment``."""
-    from .patient import load_patient
+    from ctseg_core.io.loading import load_patient
 
     segmenter = Segmenter(model, card, Path("<in memory>"))
     results = {}
@@ -304,7 +304,7 @@ def software_versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    from . import __version__
+    from ctseg_core import __version__
 
     return {
         "ctseg": __version__,
@@ -327,7 +327,7 @@ def run_training(
     log: Log = print,
 ) -> Path | None:
     """Cross-validate by patient, then (``final``) train on everything; returns the model path."""
-    from .tf_runtime import import_tensorflow
+    from ctseg_core.model.tf_runtime import import_tensorflow
 
     import_tensorflow(config.threads)
     cache_dir = cache_dir or default_cache_dir()

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .atomic import atomic_path
-from .errors import CtsegError
-from .summary import hu_sha256
-from .cache import default_cache_dir
+from ctseg_core import __version__
+from ctseg_core.io.atomic import atomic_path
+from ctseg_core.errors import CtsegError
+from ctseg_core.io.summary import hu_sha256
+from ctseg_core.cache import default_cache_dir
 
 FORMAT_VERSION = 1
 _TOKEN_DIGITS = 12

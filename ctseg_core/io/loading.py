@@ -1,4 +1,4 @@
-"""A loaded patient, and ``load_patient``: any CT folder (or IRCAD zip) to HU volume + masks.
+"""``load_patient``: any CT folder, IRCAD zip or NIfTI to a canonical HU volume + masks.
 
 Accepted inputs:
 - the 3D-IRCADb-01 layout: ``PATIENT_DICOM/`` + ``MASKS_DICOM/<organ>/``, or the archives as
@@ -12,24 +12,22 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
-import numpy as np
-
-from .dicom_io import SliceHeader, UnreadableSlice, read_header, run_parallel
-from .dicom_sources import DicomSource, FolderSource, ZipSource
-from .errors import (
+from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_header, run_parallel
+from ctseg_core.io.sources import DicomSource, FolderSource, ZipSource
+from ctseg_core.errors import (
     AllFilesCorruptError,
     EmptyFolderError,
     NoDicomError,
     PathMissingError,
     PermissionDeniedError,
 )
-from .geometry import VolumeGeometry
-from .progress import CancelCheck, ProgressCallback
-from .series import SeriesSummary, choose_series, order_series, read_volume
+from ctseg_core.io.patient import Patient
+from ctseg_core.progress import CancelCheck, ProgressCallback
+from ctseg_core.io.series import choose_series, order_series, read_volume
 
 MaskSelection = Literal["all"] | Sequence[str] | None
 
@@ -37,65 +35,6 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 #: NIfTI files whose labels mean "liver" where label > 0 (LiTS convention).
 LIVER_LABEL_PREFIXES = ("segmentation", "label", "labels", "seg")
 NIFTI_VOLUME_PREFIXES = ("volume", "image", "ct", "img")
-
-
-@dataclass
-class Patient:
-    """One CT series in HU with its geometry, masks and provenance.
-
-    ``hu`` is int16 [z, y, x], ordered by increasing position along the slice normal;
-    masks are bool arrays of the same shape.
-    """
-
-    hu: np.ndarray
-    geometry: VolumeGeometry
-    slice_order: str
-    source_path: Path
-    patient_name: str = ""
-    patient_id: str = ""
-    series_uid: str = ""
-    study_uid: str = ""
-    frame_of_reference_uid: str = ""
-    series_description: str = ""
-    slice_names: list[str] = field(default_factory=list)
-    sop_instance_uids: list[str] = field(default_factory=list)
-    slice_positions_mm: np.ndarray | None = None
-    masks: dict[str, np.ndarray] = field(default_factory=dict)
-    mask_sources: dict[str, object] = field(default_factory=dict)
-    other_series: list[SeriesSummary] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    load_seconds: float = 0.0
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.hu.shape)  # type: ignore[return-value]
-
-    @property
-    def spacing_mm(self) -> tuple[float, float, float]:
-        return self.geometry.spacing_mm
-
-    @property
-    def available_masks(self) -> list[str]:
-        """Mask names that exist for this patient, loaded or not."""
-        return sorted(set(self.mask_sources) | set(self.masks))
-
-    def positions_along_normal(self) -> np.ndarray:
-        """Each slice's position along the slice normal (mm): measured, else from the geometry."""
-        if self.slice_positions_mm is not None:
-            return np.asarray(self.slice_positions_mm, dtype=np.float64)
-        normal = self.geometry.normal
-        return np.array([float(np.dot(normal, self.geometry.slice_position_mm(k))) for k in range(self.shape[0])])
-
-    def slice_z_mm(self, index: int) -> float:
-        """Position of slice ``index`` along the slice normal (mm), for display."""
-        if self.slice_positions_mm is not None:
-            return float(self.slice_positions_mm[index])
-        return float(np.dot(self.geometry.normal, self.geometry.slice_position_mm(index)))
-
-    def title(self) -> str:
-        """Short human label: patient name and series description."""
-        name = self.patient_name.replace("^", " ").strip() or self.source_path.name
-        return f"{name} — {self.series_description}" if self.series_description else name
 
 
 @dataclass(frozen=True)
@@ -129,7 +68,7 @@ def _mask_name_for_nifti(path: Path) -> str:
 
 
 def _ircad_masks(folder: Path) -> dict[str, object]:
-    from .mask_io import DicomMaskSource
+    from ctseg_core.io.masks import DicomMaskSource
 
     masks: dict[str, object] = {}
     mask_dir = folder / "MASKS_DICOM"
@@ -145,7 +84,7 @@ def _ircad_masks(folder: Path) -> dict[str, object]:
 
 
 def _nifti_masks(folder: Path, exclude: Path | None = None) -> dict[str, object]:
-    from .mask_io import NiftiMaskSource
+    from ctseg_core.io.masks import NiftiMaskSource
 
     masks: dict[str, object] = {}
     for path in sorted(folder.iterdir()):
@@ -249,13 +188,13 @@ def load_patient(
     started = time.perf_counter()
     layout = resolve_layout(path)
     if isinstance(layout.ct, Path):
-        from .nifti_io import load_nifti_patient
+        from ctseg_core.io.nifti import load_nifti_patient
 
         patient = load_nifti_patient(layout.ct)
     else:
         patient = _load_dicom_ct(layout, series_uid, progress, should_cancel)
     patient.mask_sources = dict(layout.masks)
-    from .mask_io import load_mask
+    from ctseg_core.io.masks import load_mask
 
     wanted = layout.masks if masks == "all" else [] if masks is None else list(masks)
     for name in wanted:

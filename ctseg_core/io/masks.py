@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .dicom_io import UnreadableSlice, read_stored_values, run_parallel
-from .dicom_sources import DicomSource
-from .errors import MaskMismatchError
-from .geometry import nearest_slice
-from .progress import CancelCheck, ProgressCallback
+from ctseg_core.io.dicom import UnreadableSlice, read_stored_values, run_parallel
+from ctseg_core.io.sources import DicomSource
+from ctseg_core.errors import MaskMismatchError
+from ctseg_core.geometry import nearest_slice
+from ctseg_core.progress import CancelCheck, ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def load_mask(
     if source is None:
         raise KeyError(f"no mask named {name!r}; available: {', '.join(patient.available_masks)}")
     if isinstance(source, NiftiMaskSource):
-        from .nifti_io import read_nifti_mask
+        from ctseg_core.io.nifti import read_nifti_mask
 
         mask = read_nifti_mask(source.path, patient)
     else:
@@ -64,7 +64,7 @@ def read_mask_folder(
     should_cancel: CancelCheck | None = None,
 ) -> np.ndarray:
     """A folder of single-slice DICOM masks (e.g. an IRCAD ``MASKS_DICOM/<organ>``) on the patient's grid."""
-    from .dicom_sources import FolderSource
+    from ctseg_core.io.sources import FolderSource
 
     return _read_dicom_mask(FolderSource(Path(folder)), patient, progress, should_cancel)
 
@@ -75,7 +75,7 @@ def _read_dicom_mask(
     progress: ProgressCallback | None,
     should_cancel: CancelCheck | None,
 ) -> np.ndarray:
-    from .patient import read_headers
+    from ctseg_core.io.loading import read_headers
 
     headers, _ = read_headers(source, progress, should_cancel)
     images = [h for h in headers if h.is_image]
@@ -124,7 +124,7 @@ def _pair_with_ct(images: list, patient: "Patient", label: str) -> list[int]:  #
     by_name = [ct_by_name.get(os.path.basename(h.name)) for h in images]
     if all(i is not None for i in by_name) and len(set(by_name)) == len(by_name):
         return by_name  # type: ignore[return-value]
-    from .geometry import natural_sort_key
+    from ctseg_core.geometry import natural_sort_key
 
     order = sorted(range(len(images)), key=lambda i: natural_sort_key(images[i].name))
     indices = [0] * len(images)
@@ -153,7 +153,7 @@ def write_ircad_mask(
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-    from .progress import raise_if_cancelled
+    from ctseg_core.progress import raise_if_cancelled
 
     target = Path(out_dir) / "MASKS_DICOM" / name
     target.parent.mkdir(parents=True, exist_ok=True)

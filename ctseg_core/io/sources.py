@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from .errors import PathMissingError, PermissionDeniedError
+from ctseg_core.errors import PathMissingError, PermissionDeniedError
 
 #: Names skipped without a word: they are never DICOM.
 SKIPPED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "DICOMDIR"})
@@ -99,7 +99,7 @@ class ZipSource:
         except PermissionError as exc:
             raise PermissionDeniedError(self.archive, "permission denied") from exc
         except (zipfile.BadZipFile, OSError) as exc:
-            from .errors import AllFilesCorruptError
+            from ctseg_core.errors import AllFilesCorruptError
 
             raise AllFilesCorruptError(self.archive, f"not a readable zip archive ({exc})") from exc
         self._sizes = {

@@ -1,0 +1,1 @@
+"""Synthetic patients: phantoms written as real DICOM in the IRCAD layout, for the demo, tests and training."""

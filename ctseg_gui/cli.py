@@ -1,0 +1,49 @@
+"""The ``ctseg`` console script: the core's headless commands plus ``view`` and ``demo``.
+
+Qt is imported only when ``view`` or ``demo`` runs, so ``ctseg info`` and ``ctseg segment`` stay headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ctseg_core.cli import build_parser
+from ctseg_core.cli import main as core_main
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from ctseg_gui.app import run_viewer
+
+    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=args.model)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ctseg_gui.app import run_demo
+
+    return run_demo()
+
+
+def full_parser() -> argparse.ArgumentParser:
+    """The core parser with the viewer's commands added."""
+    parser, commands = build_parser()
+    view = commands.add_parser("view", help="open the viewer (optionally on PATH)")
+    view.add_argument("path", nargs="?")
+    view.add_argument("--segment", action="store_true", help="segment once the patient is open")
+    view.add_argument("--screenshot", help="save a grab of the window to FILE and exit")
+    view.add_argument("--model", help="model file (default: the bundled model)")
+    view.set_defaults(run=_cmd_view)
+
+    demo = commands.add_parser("demo", help="open the viewer on a synthetic phantom patient")
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ctseg`` console script."""
+    return core_main(argv, parser=full_parser())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
