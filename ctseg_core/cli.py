@@ -111,7 +111,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             out_dir = (args.out or source.parent / "ctseg_out") / source.name
             if args.format == "nifti":
                 written = out_dir / "liver_pred.nii.gz"
-                write_nifti_mask(result.mask, patient.geometry, written)
+                write_nifti_mask(result.mask, patient, written)
             elif args.format == "seg":
                 from ctseg_core.io.seg import write_dicom_seg
 

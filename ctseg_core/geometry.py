@@ -147,16 +147,29 @@ def nearest_slice(positions_mm: np.ndarray, along_mm: float, slice_spacing_mm: f
 
 @dataclass(frozen=True)
 class VolumeGeometry:
-    """Where a [z, y, x] voxel grid sits in patient space (DICOM LPS, mm)."""
+    """Where a [z, y, x] voxel grid sits in patient space (DICOM LPS, mm).
 
-    origin_mm: tuple[float, float, float]  # ImagePositionPatient of slice 0
+    ``slice_direction`` is the direction of increasing slice index; None means the slice normal
+    (row × column), which is what a DICOM stack sorted along its normal has. A NIfTI grid may run
+    against the normal (a left-handed affine), so it states its own.
+    """
+
+    origin_mm: tuple[float, float, float]  # position of voxel [0, 0, 0] (ImagePositionPatient of slice 0)
     row_direction: tuple[float, float, float]  # direction of increasing column index (x)
     column_direction: tuple[float, float, float]  # direction of increasing row index (y)
     spacing_mm: tuple[float, float, float]  # (dz, dy, dx)
+    slice_direction: tuple[float, float, float] | None = None
 
     @property
     def normal(self) -> np.ndarray:
         return slice_normal(tuple(self.row_direction) + tuple(self.column_direction))
+
+    @property
+    def slice_axis(self) -> np.ndarray:
+        """Unit direction of increasing slice index (the normal unless stated otherwise)."""
+        if self.slice_direction is None:
+            return self.normal
+        return np.asarray(self.slice_direction, dtype=np.float64)
 
     def affine_lps(self) -> np.ndarray:
         """4×4 matrix mapping (x, y, z, 1) voxel indices to LPS mm."""
@@ -164,18 +177,44 @@ class VolumeGeometry:
         affine = np.eye(4)
         affine[:3, 0] = np.asarray(self.row_direction) * dx
         affine[:3, 1] = np.asarray(self.column_direction) * dy
-        affine[:3, 2] = self.normal * (dz if dz > 0 else 1.0)
+        affine[:3, 2] = self.slice_axis * (dz if dz > 0 else 1.0)
         affine[:3, 3] = self.origin_mm
         return affine
+
+    def affine_zyx(self) -> np.ndarray:
+        """4×4 matrix mapping (z, y, x, 1) voxel indices (our array order) to LPS mm."""
+        return self.affine_lps()[:, [2, 1, 0, 3]]
 
     def affine_ras(self) -> np.ndarray:
         """The same affine in NIfTI's RAS convention (x and y flipped)."""
         return np.diag([-1.0, -1.0, 1.0, 1.0]) @ self.affine_lps()
 
     def slice_position_mm(self, z_index: int) -> np.ndarray:
-        """ImagePositionPatient of slice ``z_index``."""
-        return np.asarray(self.origin_mm) + self.normal * self.spacing_mm[0] * z_index
+        """Position (LPS mm) of voxel [z_index, 0, 0]: ImagePositionPatient of that slice."""
+        return np.asarray(self.origin_mm) + self.slice_axis * self.spacing_mm[0] * z_index
 
     def voxel_to_mm(self, z: float, y: float, x: float) -> np.ndarray:
         """Patient position (LPS mm) of a voxel centre."""
         return (self.affine_lps() @ np.array([x, y, z, 1.0]))[:3]
+
+    @classmethod
+    def from_affine_zyx(cls, affine: np.ndarray) -> VolumeGeometry:
+        """The geometry of a [z, y, x] grid from its (z, y, x, 1) → LPS affine (orthogonal or not)."""
+        columns = np.asarray(affine, dtype=np.float64)[:3, :3]
+        spacing = np.linalg.norm(columns, axis=0)
+        if np.any(spacing <= 0) or not np.all(np.isfinite(columns)):
+            raise ValueError("degenerate affine: an axis has zero or non-finite length")
+        slice_dir, col_dir, row_dir = (columns / spacing).T
+        normal = np.cross(row_dir, col_dir)
+        explicit = None if np.allclose(normal, slice_dir, atol=1e-9) else _as_triple(slice_dir)
+        return cls(
+            _as_triple(affine[:3, 3]),
+            _as_triple(row_dir),
+            _as_triple(col_dir),
+            (float(spacing[0]), float(spacing[1]), float(spacing[2])),
+            explicit,
+        )
+
+
+def _as_triple(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    return (float(values[0]), float(values[1]), float(values[2]))

@@ -81,7 +81,7 @@ def save_label(
         write_ircad_mask(label, patient, target.path, target.name, should_cancel=should_cancel, progress=progress)
     elif target.format is LabelFormat.NIFTI:
         progress(0, 0, "writing NIfTI")
-        write_nifti_mask(label, patient.geometry, target.path)
+        write_nifti_mask(label, patient, target.path)
     else:
         if sources is None:
             progress(0, 0, "reading CT headers")

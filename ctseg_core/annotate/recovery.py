@@ -22,6 +22,7 @@ import numpy as np
 from ctseg_core import __version__
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.errors import CtsegError
+from ctseg_core.io.patient import Patient
 from ctseg_core.io.summary import hu_sha256
 from ctseg_core.cache import default_cache_dir
 
@@ -61,7 +62,7 @@ def _mask_pattern(stem: str) -> str:
     return f"{stem}-{'[0-9a-f]' * _TOKEN_DIGITS}.npz"
 
 
-def save_recovery(label: np.ndarray, patient: "Patient", name: str, edits: int) -> Path:  # noqa: F821
+def save_recovery(label: np.ndarray, patient: Patient, name: str, edits: int) -> Path:
     """Autosave label ``name`` of a patient (bool [z, y, x]); the JSON sidecar's path."""
     if label.shape != patient.shape:
         raise ValueError(f"label shape {label.shape} differs from the CT's {patient.shape}")
@@ -111,7 +112,7 @@ def _read_info(json_path: Path) -> RecoveryInfo | None:
     return info if info.mask_path.is_file() else None
 
 
-def _recoveries(patient: "Patient", name: str | None) -> list[RecoveryInfo]:  # noqa: F821
+def _recoveries(patient: Patient, name: str | None) -> list[RecoveryInfo]:
     folder = recovery_path(patient.source_path)
     if not folder.is_dir():
         return []
@@ -119,7 +120,7 @@ def _recoveries(patient: "Patient", name: str | None) -> list[RecoveryInfo]:  # 
     return [info for info in infos if name is None or info.name == name]
 
 
-def find_recovery(patient: "Patient", name: str | None = None) -> RecoveryInfo | None:  # noqa: F821
+def find_recovery(patient: Patient, name: str | None = None) -> RecoveryInfo | None:
     """The newest autosave of this very CT (label ``name``, or any label), else None.
 
     An autosave of another series, another shape or other HU (the folder now holds another scan) is
@@ -149,7 +150,7 @@ def load_recovery(info: RecoveryInfo) -> np.ndarray:
     return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).view(bool)
 
 
-def discard_recovery(patient: "Patient", name: str | None = None) -> None:  # noqa: F821
+def discard_recovery(patient: Patient, name: str | None = None) -> None:
     """Delete the autosaves of a patient (of label ``name``, or all): after a save or a refusal."""
     folder = recovery_path(patient.source_path)
     if not folder.is_dir():

@@ -21,7 +21,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ctseg_core.io.sources import DicomSource
-from ctseg_core.errors import Cancelled
+from ctseg_core.errors import AllFilesCorruptError, Cancelled, EmptyFolderError, NoDicomError
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
@@ -49,7 +49,6 @@ class SliceHeader:
     patient_name: str
     patient_id: str
     series_description: str
-    series_number: int | None
     rows: int
     columns: int
     position: tuple[float, float, float] | None
@@ -67,6 +66,10 @@ class SliceHeader:
     bits_stored: int
     #: the slice's bytes, kept for sources that are not files (zip members)
     raw: bytes | None = None
+    #: frame index (0-based) inside a multi-frame (Enhanced CT) file, None for single-frame files
+    frame: int | None = None
+    #: ImageType values, upper case (LOCALIZER marks scout views)
+    image_type: tuple[str, ...] = ()
 
     @property
     def is_image(self) -> bool:
@@ -99,8 +102,11 @@ def _triple(value: object) -> tuple[float, ...] | None:
     return values if values else None
 
 
-def read_header(source: DicomSource, entry: str) -> SliceHeader | None:
-    """Parse one entry's tags. None for non-DICOM files; :class:`UnreadableSlice` if corrupt."""
+def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
+    """Parse one entry's tags: one header per slice (several for a multi-frame Enhanced CT).
+
+    None for non-DICOM files; raises :class:`UnreadableSlice` if corrupt.
+    """
     name = source.display_name(entry)
     try:
         with source.open(entry) as fh:
@@ -118,11 +124,72 @@ def read_header(source: DicomSource, entry: str) -> SliceHeader | None:
         raise UnreadableSlice(f"{name}: not readable as DICOM ({exc.__class__.__name__}: {exc})") from exc
     try:
         header = _header_from_dataset(ds, source, entry, name, pixel_start, element_head, raw)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        headers = _frame_headers(ds, header, frames) if frames > 1 and header.is_image else [header]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise UnreadableSlice(f"{name}: malformed DICOM tags ({exc})") from exc
     if not header.is_image and not header.sop_class_uid:
         raise UnreadableSlice(f"{name}: no SOP Class UID and no image: not readable as DICOM")
-    return header
+    return headers
+
+
+def _functional(ds: pydicom.Dataset, frame_groups: pydicom.Dataset | None, sequence: str) -> pydicom.Dataset | None:
+    """A functional group item of one frame: per-frame if present there, else shared."""
+    for groups in (frame_groups, _first(ds.get("SharedFunctionalGroupsSequence"))):
+        item = _first(groups.get(sequence)) if groups is not None else None
+        if item is not None:
+            return item
+    return None
+
+
+def _first(sequence: object) -> pydicom.Dataset | None:
+    try:
+        return sequence[0] if sequence else None  # type: ignore[index, no-any-return]  # a pydicom Sequence
+    except (TypeError, IndexError):
+        return None
+
+
+def _frame_headers(ds: pydicom.Dataset, base: SliceHeader, frames: int) -> list[SliceHeader]:
+    """One header per frame of an Enhanced (multi-frame) image, from its functional groups.
+
+    Position per frame (PlanePositionSequence), orientation, pixel spacing and rescale per frame or
+    shared; uncompressed little-endian frames are read in place, others decoded frame by frame.
+    """
+    import dataclasses
+
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    if per_frame and len(per_frame) != frames:
+        raise ValueError(f"{len(per_frame)} per-frame functional groups for {frames} frames")
+    frame_bytes = base.rows * base.columns * (np.dtype(base.pixel_dtype).itemsize if base.pixel_dtype else 2)
+    headers = []
+    for index in range(frames):
+        groups = per_frame[index] if per_frame else None
+        plane = _functional(ds, groups, "PlanePositionSequence")
+        orientation = _functional(ds, groups, "PlaneOrientationSequence")
+        measures = _functional(ds, groups, "PixelMeasuresSequence")
+        rescale = _functional(ds, groups, "PixelValueTransformationSequence")
+        position = _triple(plane.get("ImagePositionPatient")) if plane is not None else base.position
+        cosines = _triple(orientation.get("ImageOrientationPatient")) if orientation is not None else base.orientation
+        spacing = _triple(measures.get("PixelSpacing")) if measures is not None else base.pixel_spacing
+        thickness = _number(measures.get("SliceThickness")) if measures is not None else base.slice_thickness
+        slope = _number(rescale.get("RescaleSlope"), 1.0) if rescale is not None else base.slope
+        intercept = _number(rescale.get("RescaleIntercept"), 0.0) if rescale is not None else base.intercept
+        headers.append(
+            dataclasses.replace(
+                base,
+                name=f"{base.name} [frame {index + 1}]",
+                position=position if position and len(position) == 3 else None,  # type: ignore[arg-type]
+                orientation=cosines if cosines and len(cosines) == 6 else None,
+                pixel_spacing=(spacing[0], spacing[1]) if spacing and len(spacing) == 2 else None,
+                slice_thickness=thickness,
+                slope=slope if slope is not None else 1.0,
+                intercept=intercept if intercept is not None else 0.0,
+                instance_number=index + 1,
+                pixel_offset=None if base.pixel_offset is None else base.pixel_offset + index * frame_bytes,
+                frame=index,
+            )
+        )
+    return headers
 
 
 def _read_all(fh: object) -> bytes:
@@ -157,7 +224,8 @@ def _header_from_dataset(
             length, data_start = struct.unpack("<I", element_head[4:8])[0], pixel_start + 8
         else:
             length, data_start = struct.unpack("<I", element_head[8:12])[0], pixel_start + 12
-        expected = rows * columns * np.dtype(pixel_dtype).itemsize
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        expected = rows * columns * np.dtype(pixel_dtype).itemsize * max(1, frames)
         if length != 0xFFFFFFFF and not (signed and bits_stored < bits_allocated):
             if length < expected or source.size(entry) < data_start + expected:
                 raise UnreadableSlice(
@@ -169,7 +237,7 @@ def _header_from_dataset(
     orientation = _triple(ds.get("ImageOrientationPatient"))
     spacing = _triple(ds.get("PixelSpacing"))
     instance = ds.get("InstanceNumber")
-    series_number = ds.get("SeriesNumber")
+    image_type = ds.get("ImageType") or ()
     return SliceHeader(
         entry=entry,
         name=name,
@@ -182,7 +250,6 @@ def _header_from_dataset(
         patient_name=str(ds.get("PatientName", "") or ""),
         patient_id=str(ds.get("PatientID", "") or ""),
         series_description=str(ds.get("SeriesDescription", "") or ""),
-        series_number=int(series_number) if series_number not in (None, "") else None,
         rows=rows,
         columns=columns,
         position=position if position and len(position) == 3 else None,  # type: ignore[arg-type]
@@ -198,6 +265,7 @@ def _header_from_dataset(
         pixel_dtype=pixel_dtype,
         bits_stored=bits_stored,
         raw=raw,
+        image_type=tuple(str(v).upper() for v in (image_type if not isinstance(image_type, str) else [image_type])),
     )
 
 
@@ -225,7 +293,12 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
         else:
             with source.open(header.entry) as fh:
                 ds = pydicom.dcmread(fh, force=True)
-        pixels = ds.pixel_array
+        if header.frame is not None:
+            from pydicom.pixels import pixel_array
+
+            pixels = pixel_array(ds, index=header.frame)
+        else:
+            pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
         raise UnreadableSlice(f"{header.name}: pixel data cannot be decoded ({exc})") from exc
     if pixels.shape != (header.rows, header.columns):
@@ -308,3 +381,41 @@ def run_parallel(
             if progress and done:
                 progress(done_count, total, stage)
     return results
+
+
+def read_headers(
+    source: DicomSource,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+    empty_label: str | None = None,
+) -> tuple[list[SliceHeader], list[str]]:
+    """Headers of every DICOM entry; non-DICOM skipped silently, corrupt ones with a warning."""
+    entries = [e for e in source.entries() if not e.lower().endswith((".nii", ".nii.gz"))]
+    label = empty_label or source.label
+    if not entries:
+        raise EmptyFolderError(label, "folder is empty: no files to read")
+    # Tag parsing holds the GIL: threads only pay off where zip members must be inflated.
+    threads = 1 if source.is_file_backed() else None
+    results = run_parallel(
+        entries, lambda e: read_header(source, e), "reading headers", progress, should_cancel, threads
+    )
+    headers: list[SliceHeader] = []
+    corrupt: list[str] = []
+    for result in results:
+        if isinstance(result, UnreadableSlice):
+            corrupt.append(str(result))
+        elif isinstance(result, BaseException):
+            raise result
+        elif result is not None:
+            headers.extend(result)
+    images = [h for h in headers if h.is_image]
+    if not images:
+        if corrupt:
+            raise AllFilesCorruptError(
+                label, f"all {len(corrupt)} DICOM files are unreadable; first: {corrupt[0]}"
+            )
+        if headers:
+            raise NoDicomError(label, f"{len(headers)} DICOM files but none is an image")
+        raise NoDicomError(label, f"none of the {len(entries)} files is DICOM")
+    warnings = [f"skipped unreadable file {message}" for message in corrupt]
+    return headers, warnings

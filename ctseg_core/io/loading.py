@@ -16,16 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
-from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_header, run_parallel
+from ctseg_core.io.dicom import read_headers
 from ctseg_core.io.sources import DicomSource, FolderSource, ZipSource
-from ctseg_core.errors import (
-    AllFilesCorruptError,
-    EmptyFolderError,
-    NoDicomError,
-    PathMissingError,
-    PermissionDeniedError,
-)
-from ctseg_core.io.patient import Patient
+from ctseg_core.errors import PathMissingError, PermissionDeniedError
+from ctseg_core.io.masks import DicomMaskSource, NiftiMaskSource, load_mask
+from ctseg_core.io.nifti import load_nifti_patient
+from ctseg_core.io.patient import Patient, SourceGrid
+from ctseg_core.orientation import canonicalise, oblique_warnings
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.io.series import choose_series, order_series, read_volume
 
@@ -68,8 +65,6 @@ def _mask_name_for_nifti(path: Path) -> str:
 
 
 def _ircad_masks(folder: Path) -> dict[str, object]:
-    from ctseg_core.io.masks import DicomMaskSource
-
     masks: dict[str, object] = {}
     mask_dir = folder / "MASKS_DICOM"
     mask_zip = folder / "MASKS_DICOM.zip"
@@ -84,8 +79,6 @@ def _ircad_masks(folder: Path) -> dict[str, object]:
 
 
 def _nifti_masks(folder: Path, exclude: Path | None = None) -> dict[str, object]:
-    from ctseg_core.io.masks import NiftiMaskSource
-
     masks: dict[str, object] = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and _is_nifti(path) and path != exclude:
@@ -132,44 +125,6 @@ def _has_dicom_candidates(source: FolderSource) -> bool:
     return any(not _is_nifti(Path(e)) for e in source.entries())
 
 
-def read_headers(
-    source: DicomSource,
-    progress: ProgressCallback | None = None,
-    should_cancel: CancelCheck | None = None,
-    empty_label: str | None = None,
-) -> tuple[list[SliceHeader], list[str]]:
-    """Headers of every DICOM entry; non-DICOM skipped silently, corrupt ones with a warning."""
-    entries = [e for e in source.entries() if not _is_nifti(Path(e))]
-    label = empty_label or source.label
-    if not entries:
-        raise EmptyFolderError(label, "folder is empty: no files to read")
-    # Tag parsing holds the GIL: threads only pay off where zip members must be inflated.
-    threads = 1 if source.is_file_backed() else None
-    results = run_parallel(
-        entries, lambda e: read_header(source, e), "reading headers", progress, should_cancel, threads
-    )
-    headers: list[SliceHeader] = []
-    corrupt: list[str] = []
-    for result in results:
-        if isinstance(result, UnreadableSlice):
-            corrupt.append(str(result))
-        elif isinstance(result, BaseException):
-            raise result
-        elif result is not None:
-            headers.append(result)
-    images = [h for h in headers if h.is_image]
-    if not images:
-        if corrupt:
-            raise AllFilesCorruptError(
-                label, f"all {len(corrupt)} DICOM files are unreadable; first: {corrupt[0]}"
-            )
-        if headers:
-            raise NoDicomError(label, f"{len(headers)} DICOM files but none is an image")
-        raise NoDicomError(label, f"none of the {len(entries)} files is DICOM")
-    warnings = [f"skipped unreadable file {message}" for message in corrupt]
-    return headers, warnings
-
-
 def load_patient(
     path: str | Path,
     *,
@@ -188,14 +143,10 @@ def load_patient(
     started = time.perf_counter()
     layout = resolve_layout(path)
     if isinstance(layout.ct, Path):
-        from ctseg_core.io.nifti import load_nifti_patient
-
         patient = load_nifti_patient(layout.ct)
     else:
         patient = _load_dicom_ct(layout, series_uid, progress, should_cancel)
     patient.mask_sources = dict(layout.masks)
-    from ctseg_core.io.masks import load_mask
-
     wanted = layout.masks if masks == "all" else [] if masks is None else list(masks)
     for name in wanted:
         if name in layout.masks:
@@ -215,22 +166,32 @@ def _load_dicom_ct(
     headers, warnings = read_headers(source, progress, should_cancel, empty_label=str(layout.path))
     members, others, series_warnings = choose_series(headers, str(layout.path), series_uid)
     series = order_series(members, str(layout.path))
-    hu = read_volume(source, series, progress, should_cancel)
+    stack = read_volume(source, series, progress, should_cancel)
     first = series.headers[0]
-    return Patient(
-        hu=hu,
+    reorientation, geometry = canonicalise(series.geometry, stack.shape)
+    grid = SourceGrid(
+        kind="dicom",
+        shape=stack.shape,
         geometry=series.geometry,
+        reorientation=reorientation,
+        slice_names=[h.name for h in series.headers],
+        sop_instance_uids=[h.sop_instance_uid for h in series.headers],
+        frame_numbers=[None if h.frame is None else h.frame + 1 for h in series.headers],
+        positions_lps=series.positions_lps,
+        tilt_shift_px=series.tilt_shift_px,
+    )
+    return Patient(
+        hu=grid.to_canonical(stack),
+        geometry=geometry,
         slice_order=series.slice_order,
         source_path=layout.path,
+        source=grid,
         patient_name=first.patient_name,
         patient_id=first.patient_id,
         series_uid=first.series_uid,
         study_uid=first.study_uid,
         frame_of_reference_uid=first.frame_of_reference_uid,
         series_description=first.series_description,
-        slice_names=[h.name for h in series.headers],
-        sop_instance_uids=[h.sop_instance_uid for h in series.headers],
-        slice_positions_mm=series.positions_mm,
         other_series=others,
-        warnings=warnings + series_warnings + series.warnings,
+        warnings=warnings + series_warnings + series.warnings + oblique_warnings(series.geometry),
     )

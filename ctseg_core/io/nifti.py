@@ -1,84 +1,116 @@
-"""NIfTI volumes and labels (nibabel), mapped exactly onto ctseg's [z, y, x] LPS grid.
+"""NIfTI volumes and labels (nibabel), brought to ctseg's canonical [z, y, x] LPS grid and back.
 
-NIfTI stores RAS millimetres; DICOM and ctseg use LPS, so x and y flip between the two. A label
-volume is accepted when its grid is the CT grid up to axis permutation and flips; anything that
-would need resampling is refused with a clear error.
+NIfTI stores RAS millimetres; DICOM and ctseg use LPS, so x and y flip between the two. A NIfTI CT
+may be stored in any axis order (RAS, LPS, RPI…): the loader keeps the file's own affine and maps
+the data to the canonical grid by permutation and flips only. A label is accepted when its grid is
+the CT grid up to axis permutation and flips; anything that would need resampling is refused.
+Labels are written in the CT's stored axis order with the CT's affine — for a NIfTI CT the file's
+own affine, unchanged — so they overlay the source voxel for voxel in any tool.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import SLICE_ORDER_POSITION, VolumeGeometry
+from ctseg_core.io.atomic import atomic_path
+from ctseg_core.io.patient import Patient, SourceGrid
+from ctseg_core.orientation import canonicalise, oblique_warnings
 
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+#: Axes whose directions are further than this from orthogonal (cosine) make a sheared grid.
+_SHEAR_TOLERANCE = 1e-3
+_INT16 = np.iinfo(np.int16)
 
 
-def _load(path: Path):  # type: ignore[no-untyped-def]
+def _load(path: Path) -> Any:  # nibabel's image classes have no common typed base
     import nibabel as nib
 
     try:
         return nib.load(str(path))
+    except FileNotFoundError as exc:
+        raise CtsegError(path, "file does not exist") from exc
     except Exception as exc:  # nibabel raises several types for bad files
-        raise CtsegError(path, f"not a readable NIfTI file ({exc})") from exc
+        raise CtsegError(path, f"not a readable NIfTI file ({exc.__class__.__name__}: {exc})") from exc
 
 
-def geometry_from_affine(affine_ras: np.ndarray, shape_xyz: tuple[int, int, int]) -> tuple[VolumeGeometry, bool]:
-    """ctseg geometry of a NIfTI grid, and whether its third axis runs against the slice normal.
+def stored_geometry(affine_ras: np.ndarray, path: Path) -> VolumeGeometry:
+    """The geometry of a NIfTI data array transposed to [k, j, i] (our stored-stack order).
 
-    When it does, the caller flips the third axis so positions increase with the slice index.
+    Refuses degenerate and sheared affines: a sheared grid (e.g. gantry tilt left uncorrected by
+    the converter) cannot be shown or scored without resampling, which ctseg never does silently.
     """
     affine = _LPS_FROM_RAS @ np.asarray(affine_ras, dtype=np.float64)
     columns = affine[:3, :3]
-    spacing = np.linalg.norm(columns, axis=0)
-    if np.any(spacing == 0):
-        raise ValueError("degenerate NIfTI affine")
-    row_dir, col_dir, slice_dir = (columns / spacing).T
-    normal = np.cross(row_dir, col_dir)
-    flip = float(np.dot(normal, slice_dir)) < 0
-    origin = affine[:3, 3] + (slice_dir * spacing[2] * (shape_xyz[2] - 1) if flip else 0.0)
-    geometry = VolumeGeometry(
-        tuple(float(v) for v in origin),  # type: ignore[arg-type]
-        tuple(float(v) for v in row_dir),  # type: ignore[arg-type]
-        tuple(float(v) for v in col_dir),  # type: ignore[arg-type]
-        (float(spacing[2]), float(spacing[1]), float(spacing[0])),
-    )
-    return geometry, flip
+    if not np.all(np.isfinite(affine)):
+        raise CtsegError(path, "NIfTI affine holds NaN or infinite values")
+    lengths = np.linalg.norm(columns, axis=0)
+    if np.any(lengths < 1e-6):
+        raise CtsegError(path, f"degenerate NIfTI affine: voxel sizes {lengths.round(4).tolist()} mm")
+    units = columns / lengths
+    cosines = np.abs(units.T @ units - np.eye(3)).max()
+    if cosines > _SHEAR_TOLERANCE:
+        angle = float(np.degrees(np.arcsin(min(1.0, cosines))))
+        raise CtsegError(
+            path,
+            f"sheared NIfTI affine (axes {angle:.1f}° from orthogonal): ctseg needs an orthogonal voxel "
+            "grid; resample the volume first (e.g. dcm2niix corrects gantry tilt)",
+        )
+    zyx = affine[:, [2, 1, 0, 3]]
+    return VolumeGeometry.from_affine_zyx(zyx)
 
 
-def load_nifti_patient(path: Path) -> "Patient":  # noqa: F821
-    """A NIfTI CT volume as a Patient (HU from the NIfTI scaling, kept as int16)."""
-    from ctseg_core.io.patient import Patient
-
+def load_nifti_patient(path: Path) -> Patient:
+    """A NIfTI CT volume as a Patient on the canonical grid (HU from the NIfTI scaling, int16)."""
     image = _load(path)
-    if len(image.shape) != 3:
-        raise CtsegError(path, f"expected a 3D volume, found shape {image.shape}")
-    geometry, flip = geometry_from_affine(image.affine, image.shape)
-    nx, ny, nz = image.shape
-    hu = np.empty((nz, ny, nx), dtype=np.int16)
-    for k in range(nz):
-        plane = np.asarray(image.dataobj[:, :, k])
-        hu[nz - 1 - k if flip else k] = np.clip(np.rint(plane), -32768, 32767).astype(np.int16).T
-    positions = np.array(
-        [float(np.dot(geometry.normal, geometry.slice_position_mm(k))) for k in range(nz)]
+    shape = tuple(image.shape)
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3 or min(shape) < 1:
+        raise CtsegError(path, f"expected a 3D volume, found shape {tuple(image.shape)}")
+    nx, ny, nz = shape
+    source_geometry = stored_geometry(image.affine, path)
+    stack = np.empty((nz, ny, nx), dtype=np.int16)
+    clipped = 0
+    try:
+        for k in range(nz):
+            plane = np.asarray(image.dataobj[..., k] if len(image.shape) == 3 else image.dataobj[:, :, k, 0])
+            values = np.rint(plane) if plane.dtype.kind == "f" else plane
+            outside = (values < _INT16.min) | (values > _INT16.max)
+            clipped += int(np.count_nonzero(outside))
+            stack[k] = np.clip(values, _INT16.min, _INT16.max).T
+    except (OSError, EOFError, ValueError) as exc:
+        raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
+    reorientation, geometry = canonicalise(source_geometry, stack.shape)
+    grid = SourceGrid(
+        kind="nifti",
+        shape=stack.shape,
+        geometry=source_geometry,
+        reorientation=reorientation,
+        slice_names=[f"{path.name}[{k}]" for k in range(nz)],
+        nifti_affine=np.asarray(image.affine, dtype=np.float64),
     )
+    warnings = oblique_warnings(source_geometry)
+    if clipped:
+        warnings.append(f"{clipped} voxels outside the int16 HU range were clipped")
     return Patient(
-        hu=hu,
+        hu=grid.to_canonical(stack),
         geometry=geometry,
         slice_order=SLICE_ORDER_POSITION,
         source_path=path,
+        source=grid,
         patient_name=path.name.split(".")[0],
         series_description="NIfTI volume",
-        slice_names=[f"{path.name}[{k}]" for k in range(nz)],
-        slice_positions_mm=positions,
+        warnings=warnings,
     )
 
 
-def read_nifti_mask(path: Path, patient: "Patient") -> np.ndarray:  # noqa: F821
-    """A NIfTI label on the patient's grid as bool [z, y, x] (label > 0, LiTS liver convention)."""
+def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:
+    """A NIfTI label on the patient's canonical grid as bool [z, y, x] (label > 0, LiTS liver convention)."""
     image = _load(path)
     if len(image.shape) != 3:
         raise MaskMismatchError(path, f"expected a 3D label volume, found shape {image.shape}")
@@ -88,12 +120,15 @@ def read_nifti_mask(path: Path, patient: "Patient") -> np.ndarray:  # noqa: F821
     is_permutation = np.allclose(transform[:3, :3], rotation, atol=1e-3) and all(
         np.count_nonzero(rotation[c]) == 1 for c in range(3)
     )
-    if not is_permutation:
+    if not is_permutation or sorted(int(np.argmax(np.abs(rotation[c]))) for c in range(3)) != [0, 1, 2]:
         raise MaskMismatchError(
             path, "label grid is rotated or scaled relative to the CT grid: it must be the same grid"
         )
     axes = [int(np.argmax(np.abs(rotation[c]))) for c in range(3)]
-    data = np.asanyarray(image.dataobj)
+    try:
+        data = np.asanyarray(image.dataobj)
+    except (OSError, EOFError, ValueError) as exc:
+        raise MaskMismatchError(path, f"label data cannot be read ({exc.__class__.__name__}: {exc})") from exc
     data = np.transpose(data, axes)
     expected_xyz = (patient.shape[2], patient.shape[1], patient.shape[0])
     if data.shape != expected_xyz:
@@ -108,16 +143,32 @@ def read_nifti_mask(path: Path, patient: "Patient") -> np.ndarray:  # noqa: F821
     return np.ascontiguousarray(np.transpose(data > 0, (2, 1, 0)))
 
 
-def write_nifti_mask(mask: np.ndarray, geometry: VolumeGeometry, path: Path) -> None:
-    """Write a [z, y, x] mask as uint8 .nii(.gz) with the CT's RAS affine, atomically."""
+def nifti_label_affine(patient: Patient) -> np.ndarray:
+    """The RAS affine a label of this patient is written with: the NIfTI CT's own, else the stored
+    DICOM stack's (for a gantry-tilted stack, the orthogonal grid it was resampled onto)."""
+    source = patient.source
+    if source.nifti_affine is not None:
+        return source.nifti_affine
+    return source.geometry.affine_ras()
+
+
+def write_nifti_mask(mask: np.ndarray, patient: Patient, path: Path) -> Path:
+    """Write a canonical [z, y, x] mask as uint8 .nii(.gz) in the CT's stored axis order, atomically."""
     import nibabel as nib
 
-    from ctseg_core.io.atomic import atomic_path
-
-    image = nib.Nifti1Image(np.transpose(mask.astype(np.uint8), (2, 1, 0)), geometry.affine_ras())
+    mask = np.asarray(mask)
+    if mask.shape != patient.shape:
+        raise MaskMismatchError(path, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
+    path = Path(path)
+    if path.is_dir():
+        raise CtsegError(path, "is a folder: give a file name ending in .nii.gz or .nii")
+    stored = patient.source.reorientation.to_source(mask)
+    affine = nifti_label_affine(patient)
+    image = nib.Nifti1Image(np.ascontiguousarray(np.transpose(stored, (2, 1, 0))).astype(np.uint8), affine)
     image.header.set_xyzt_units("mm")
-    image.set_qform(geometry.affine_ras(), code=1)
-    image.set_sform(geometry.affine_ras(), code=1)
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
     suffix = ".nii.gz" if str(path).endswith(".gz") else ".nii"
     with atomic_path(path, suffix=suffix) as temporary:
         nib.save(image, str(temporary))
+    return path

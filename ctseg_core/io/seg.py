@@ -16,7 +16,7 @@ import io
 import os
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 import pydicom
@@ -28,6 +28,7 @@ from ctseg_core import __version__
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import nearest_slice
+from ctseg_core.io.patient import Patient
 
 #: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
 SEG_SERIES_NUMBER = 300
@@ -73,19 +74,33 @@ def _opener() -> Iterator[Callable[[str], BinaryIO]]:
             handle.close()
 
 
-def read_source_datasets(patient: "Patient") -> list[Dataset]:  # noqa: F821
-    """The CT slices' headers (no pixel data), in the patient's slice order, for highdicom.
+def read_source_datasets(patient: Patient) -> list[Dataset]:
+    """The CT slices' headers (no pixel data), in the stored slice order, for highdicom.
 
     Refuses patients that were not loaded from DICOM and slices whose files changed since loading.
+    A multi-frame (Enhanced CT) source gives its one dataset.
     """
-    if not patient.sop_instance_uids or len(patient.slice_names) != patient.shape[0]:
+    grid = patient.source
+    if grid.kind != "dicom" or not grid.sop_instance_uids or len(grid.slice_names) != grid.shape[0]:
         raise CtsegError(
             patient.source_path,
             "DICOM SEG needs the CT as a DICOM series; save this patient as NIfTI instead",
         )
+    if grid.is_tilted:
+        raise CtsegError(
+            patient.source_path,
+            "DICOM SEG of a gantry-tilted series is not supported (its frames would need the tilted "
+            "grid); save as an IRCAD mask folder, which is written back onto the source slices",
+        )
+    names = [n.rsplit(" [frame ", 1)[0] for n in grid.slice_names]
+    uids = list(grid.sop_instance_uids)
+    if grid.is_multiframe:
+        if len(set(uids)) != 1:
+            raise CtsegError(patient.source_path, "DICOM SEG of a series of several multi-frame files is not supported")
+        names, uids = names[:1], uids[:1]
     datasets = []
     with _opener() as open_slice:
-        for name, uid in zip(patient.slice_names, patient.sop_instance_uids):
+        for name, uid in zip(names, uids):
             try:
                 with open_slice(name) as fh:
                     ds = pydicom.dcmread(fh, stop_before_pixels=True)
@@ -123,7 +138,7 @@ def _segment_description(name: str, algorithm_type: str, algorithm_name: str):  
 
 def write_dicom_seg(
     mask: np.ndarray,
-    patient: "Patient",  # noqa: F821
+    patient: Patient,
     path: str | Path,
     name: str = "liver",
     source_datasets: list[Dataset] | None = None,
@@ -144,9 +159,16 @@ def write_dicom_seg(
     if mask.shape != patient.shape:
         raise MaskMismatchError(path, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
     sources = source_datasets if source_datasets is not None else read_source_datasets(patient)
+    stored = patient.source.to_source(mask.astype(bool, copy=False), mask=True)
+    if patient.source.is_multiframe:
+        # highdicom pairs the i-th plane with frame i+1 of a multi-frame source: frame order, not position order
+        frames = np.zeros_like(stored)
+        for k, number in enumerate(patient.source.frame_numbers):
+            frames[int(number) - 1] = stored[k]  # type: ignore[arg-type]  # every slice has a frame here
+        stored = frames
     segmentation = hd.seg.Segmentation(
         source_images=sources,
-        pixel_array=mask.astype(bool, copy=False),
+        pixel_array=stored,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[_segment_description(name, algorithm_type, algorithm_name)],
         series_instance_uid=hd.UID(),
@@ -157,7 +179,7 @@ def write_dicom_seg(
         manufacturer_model_name="ctseg",
         software_versions=__version__,
         device_serial_number="none",
-        omit_empty_frames=bool(mask.any()),
+        omit_empty_frames=bool(stored.any()),
     )
     segmentation.SeriesDescription = f"ctseg {name}"
     path = Path(path)
@@ -194,20 +216,29 @@ def _referenced_uids(segmentation) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def _by_instance(
-    segmentation, patient: "Patient", numbers: list[int], path: Path  # noqa: F821
+    segmentation: Any, patient: Patient, numbers: list[int], path: Path
 ) -> np.ndarray:
-    """[z, y, x, segment] values for SEGs whose frames reference this patient's CT slices."""
+    """[stored slice, row, column, segment] values for SEGs whose frames reference this patient's CT slices."""
+    grid = patient.source
     try:
-        return segmentation.get_pixels_by_source_instance(
-            patient.sop_instance_uids, segment_numbers=numbers, assert_missing_frames_are_empty=True
+        if grid.is_multiframe:
+            by_frame = segmentation.get_pixels_by_source_frame(
+                grid.sop_instance_uids[0],
+                sorted(int(n) for n in grid.frame_numbers if n is not None),
+                segment_numbers=numbers,
+                assert_missing_frames_are_empty=True,
+            )
+            return by_frame[[int(n) - 1 for n in grid.frame_numbers if n is not None]]  # type: ignore[no-any-return]
+        return segmentation.get_pixels_by_source_instance(  # type: ignore[no-any-return]
+            grid.sop_instance_uids, segment_numbers=numbers, assert_missing_frames_are_empty=True
         )
     except (ValueError, RuntimeError) as exc:
         raise MaskMismatchError(path, f"SEG frames cannot be placed on the CT slices ({exc})") from exc
 
 
-def _check_in_plane(affine: np.ndarray, patient: "Patient", path: Path) -> None:  # noqa: F821
-    """The SEG volume's rows and columns must run along the CT's, with the same pixel size."""
-    geometry = patient.geometry
+def _check_in_plane(affine: np.ndarray, patient: Patient, path: Path) -> None:
+    """The SEG volume's rows and columns must run along the stored CT's, with the same pixel size."""
+    geometry = patient.source.geometry
     expected = (
         np.asarray(geometry.column_direction) * geometry.spacing_mm[1],
         np.asarray(geometry.row_direction) * geometry.spacing_mm[2],
@@ -218,33 +249,37 @@ def _check_in_plane(affine: np.ndarray, patient: "Patient", path: Path) -> None:
 
 
 def _slice_index(
-    position: np.ndarray, patient: "Patient", along_normal: np.ndarray, path: Path  # noqa: F821
+    position: np.ndarray, patient: Patient, along_normal: np.ndarray, path: Path
 ) -> int:
-    """CT slice whose plane holds ``position`` (LPS mm), with the same in-plane origin."""
-    geometry = patient.geometry
+    """Stored CT slice whose plane holds ``position`` (LPS mm), with the same in-plane origin."""
+    geometry = patient.source.geometry
     normal, origin = geometry.normal, np.asarray(geometry.origin_mm)
     along = float(np.dot(normal, position))
-    nearest = nearest_slice(along_normal, along, patient.spacing_mm[0])
+    nearest = nearest_slice(along_normal, along, geometry.spacing_mm[0])
     in_plane = (position - normal * along) - (origin - normal * float(np.dot(normal, origin)))
     shift = float(np.linalg.norm(in_plane))
     if nearest is None:
         raise MaskMismatchError(path, f"SEG frame at {along:.3f} mm along the normal matches no CT slice")
-    if shift > max(0.01, 0.1 * min(patient.spacing_mm[1:])):
+    if shift > max(0.01, 0.1 * min(geometry.spacing_mm[1:])):
         raise MaskMismatchError(path, f"SEG grid is shifted by {shift:.2f} mm in-plane from the CT's")
     return nearest
 
 
 def _by_position(
-    segmentation, patient: "Patient", numbers: list[int], path: Path  # noqa: F821
+    segmentation: Any, patient: Patient, numbers: list[int], path: Path
 ) -> np.ndarray:
-    """[z, y, x, segment] values placed by frame position, for SEGs referencing other copies of the CT."""
+    """[stored slice, row, column, segment] values placed by frame position, for SEGs referencing other copies."""
     try:
         volume = segmentation.get_volume(segment_numbers=numbers)
     except (ValueError, RuntimeError) as exc:
         raise MaskMismatchError(path, f"SEG frames do not form a volume on the CT grid ({exc})") from exc
     _check_in_plane(volume.affine, patient, path)
-    along_normal = patient.positions_along_normal()
-    values = np.zeros(patient.shape + (len(numbers),), dtype=volume.array.dtype)
+    grid = patient.source
+    along_normal = grid.positions_along_normal()
+    if along_normal is None:
+        origin_along = float(np.dot(grid.geometry.normal, grid.geometry.origin_mm))
+        along_normal = origin_along + grid.geometry.spacing_mm[0] * np.arange(grid.shape[0], dtype=np.float64)
+    values = np.zeros(grid.shape + (len(numbers),), dtype=volume.array.dtype)
     for i in range(volume.spatial_shape[0]):
         position = (volume.affine @ np.array([i, 0.0, 0.0, 1.0]))[:3]
         values[_slice_index(position, patient, along_normal, path)] = volume.array[i]
@@ -256,7 +291,7 @@ def _labels(segmentation, numbers: list[int]) -> list[str]:  # type: ignore[no-u
     return [label if labels.count(label) == 1 else f"{label} ({n})" for label, n in zip(labels, numbers)]
 
 
-def read_dicom_seg(path: str | Path, patient: "Patient") -> dict[str, np.ndarray]:  # noqa: F821
+def read_dicom_seg(path: str | Path, patient: Patient) -> dict[str, np.ndarray]:
     """Each segment of a DICOM SEG as a bool [z, y, x] mask on the patient's grid, keyed by its label.
 
     Frames pair with CT slices by referenced SOP Instance UID when every referenced instance belongs
@@ -264,8 +299,8 @@ def read_dicom_seg(path: str | Path, patient: "Patient") -> dict[str, np.ndarray
     """
     path = Path(path)
     segmentation = _read_segmentation(path)
-    if (int(segmentation.Rows), int(segmentation.Columns)) != patient.shape[1:]:
-        rows, columns = patient.shape[1:]
+    if (int(segmentation.Rows), int(segmentation.Columns)) != patient.source.shape[1:]:
+        rows, columns = patient.source.shape[1:]
         raise MaskMismatchError(
             path, f"SEG frames are {segmentation.Rows}×{segmentation.Columns}, CT is {rows}×{columns}"
         )
@@ -273,10 +308,10 @@ def read_dicom_seg(path: str | Path, patient: "Patient") -> dict[str, np.ndarray
     if not numbers:
         return {}
     referenced = _referenced_uids(segmentation)
-    if referenced and referenced <= set(patient.sop_instance_uids):
+    if referenced and referenced <= set(patient.source.sop_instance_uids):
         values = _by_instance(segmentation, patient, numbers, path)
     else:
         values = _by_position(segmentation, patient, numbers, path)
     masks = _binary(values, segmentation)
     labels = _labels(segmentation, numbers)
-    return {label: np.ascontiguousarray(masks[..., i]) for i, label in enumerate(labels)}
+    return {label: patient.source.to_canonical(masks[..., i], mask=True) for i, label in enumerate(labels)}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+import pydicom
 
 from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_stored_values, run_parallel, stored_to_hu
 from ctseg_core.io.sources import DicomSource
@@ -51,7 +53,10 @@ class OrderedSeries:
     slice_order: str
     positions_mm: np.ndarray | None
     warnings: list[str] = field(default_factory=list)
-    others: list[SeriesSummary] = field(default_factory=list)
+    #: ImagePositionPatient of each ordered slice (n, 3), when every slice has one
+    positions_lps: np.ndarray | None = None
+    #: gantry tilt: in-plane shift (rows, columns) in pixels that puts each slice on an orthogonal grid
+    tilt_shift_px: np.ndarray | None = None
 
 
 def summarise_series(headers: list[SliceHeader]) -> list[SeriesSummary]:
@@ -84,6 +89,12 @@ def choose_series(
         pick = summaries[0]
     others = [s for s in summaries if s.series_uid != pick.series_uid]
     warnings = []
+    members = [h for h in headers if h.is_image and h.series_uid == pick.series_uid]
+    localizers = [h for h in members if "LOCALIZER" in h.image_type]
+    if localizers and len(localizers) < len(members):
+        names = ", ".join(h.name for h in localizers[:3]) + (" …" if len(localizers) > 3 else "")
+        warnings.append(f"{len(localizers)} localizer (scout) image(s) in the series skipped: {names}")
+        members = [h for h in members if "LOCALIZER" not in h.image_type]
     if others:
         listed = "; ".join(s.describe() for s in others)
         warnings.append(
@@ -92,7 +103,6 @@ def choose_series(
         )
     if pick.modality and pick.modality != "CT":
         warnings.append(f"series {pick.series_uid} has modality {pick.modality}, not CT")
-    members = [h for h in headers if h.is_image and h.series_uid == pick.series_uid]
     return members, others, warnings
 
 
@@ -131,6 +141,15 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
     _check_consistent(headers)
     orientations = {h.orientation for h in headers}
     orientation = headers[0].orientation if None not in orientations else None
+    if orientation is not None:
+        row, column = np.asarray(orientation[:3]), np.asarray(orientation[3:6])
+        lengths = np.linalg.norm(row), np.linalg.norm(column)
+        if min(lengths) < 1e-3 or np.linalg.norm(np.cross(row, column)) < 1e-3 * lengths[0] * lengths[1]:
+            raise InconsistentGeometryError(
+                headers[0].name,
+                f"degenerate ImageOrientationPatient {list(orientation)}: the row and column directions "
+                "must be two different, non-zero directions",
+            )
     result = order_slices(
         [h.position for h in headers],
         orientation,
@@ -159,11 +178,55 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
     row_dir: tuple[float, float, float] = (1.0, 0.0, 0.0)
     col_dir: tuple[float, float, float] = (0.0, 1.0, 0.0)
     if orientation is not None:
-        row_dir = tuple(orientation[:3])  # type: ignore[assignment]
-        col_dir = tuple(orientation[3:6])  # type: ignore[assignment]
+        row_dir = _unit(orientation[:3])
+        col_dir = _unit(orientation[3:6])
     origin = first.position or (0.0, 0.0, 0.0)
     geometry = VolumeGeometry(tuple(origin), row_dir, col_dir, (float(dz), float(dy), float(dx)))  # type: ignore[arg-type]
-    return OrderedSeries(ordered, geometry, result.method, result.positions_mm, warnings)
+    positions_lps = None
+    tilt = None
+    if result.method == SLICE_ORDER_POSITION:
+        positions_lps = np.array([h.position for h in ordered], dtype=np.float64)
+        tilt, tilt_warning = gantry_tilt_shifts(positions_lps, geometry)
+        if tilt_warning:
+            warnings.append(tilt_warning)
+    return OrderedSeries(ordered, geometry, result.method, result.positions_mm, warnings, positions_lps, tilt)
+
+
+def _unit(values: tuple[float, ...]) -> tuple[float, float, float]:
+    """Direction cosines normalised (some writers round them to a few digits)."""
+    vector = np.asarray(values, dtype=np.float64)
+    return tuple(float(v) for v in vector / np.linalg.norm(vector))  # type: ignore[return-value]
+
+
+def gantry_tilt_shifts(positions_lps: np.ndarray, geometry: VolumeGeometry) -> tuple[np.ndarray | None, str]:
+    """In-plane shift (rows, columns; pixels) of each slice off the line along the normal, and a warning.
+
+    A stack whose positions drift in-plane (gantry tilt) is a sheared grid: its slices are right,
+    but a volume built with the normal as slice axis would be off by the drift (53 mm at the last
+    slice of a 15° tilt). As dcm2niix and 3D Slicer do, the loader resamples onto an orthogonal grid
+    (each slice shifted by its drift) and says so; writers shift masks back onto the source slices.
+    None when every slice lies within a tenth of a pixel of the line.
+    """
+    if len(positions_lps) < 2:
+        return None, ""
+    _, dy, dx = geometry.spacing_mm
+    normal = geometry.normal
+    offsets = positions_lps - positions_lps[0]
+    along = offsets @ normal
+    in_plane = offsets - np.outer(along, normal)
+    drift = np.linalg.norm(in_plane, axis=1)
+    if float(drift.max()) <= 0.1 * min(dy, dx):
+        return None, ""
+    rows = in_plane @ np.asarray(geometry.column_direction) / dy
+    columns = in_plane @ np.asarray(geometry.row_direction) / dx
+    extent = float(along[-1] - along[0]) or 1.0
+    angle = float(np.degrees(np.arctan2(float(drift[-1]), abs(extent))))
+    warning = (
+        f"gantry tilt of {angle:.1f}° (slice positions drift {float(drift.max()):.1f} mm in-plane over "
+        f"{abs(extent):.0f} mm): resampled onto an orthogonal grid (each slice shifted in-plane, linear "
+        "interpolation); masks are written back onto the source slices"
+    )
+    return np.stack([rows, columns], axis=1), warning
 
 
 def read_volume(
@@ -181,9 +244,14 @@ def read_volume(
     first = headers[0]
     volume = np.empty((len(headers), first.rows, first.columns), dtype=np.int16)
 
+    decoded = _decode_multiframe(source, headers, progress, should_cancel)
+
     def read_one(index: int) -> int:
         header = headers[index]
-        stored = read_stored_values(source, header)
+        if header.entry in decoded and header.frame is not None:
+            stored = decoded[header.entry][header.frame]
+        else:
+            stored = read_stored_values(source, header)
         header.raw = None  # zip bytes are no longer needed
         return stored_to_hu(stored, header.slope, header.intercept, volume[index])
 
@@ -200,6 +268,40 @@ def read_volume(
     if series.positions_mm is not None:
         volume = _drop_identical_duplicates(volume, series)
     return volume
+
+
+def _decode_multiframe(
+    source: DicomSource,
+    headers: list[SliceHeader],
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> dict[str, np.ndarray]:
+    """Compressed multi-frame files decoded once each (frames, rows, columns), not once per frame."""
+    entries = sorted({h.entry for h in headers if h.frame is not None and h.pixel_offset is None})
+    if not entries:
+        return {}
+    first_of = {h.entry: h for h in reversed(headers) if h.entry in entries}
+
+    def decode(entry: str) -> np.ndarray:
+        header = first_of[entry]
+        try:
+            if header.raw is not None:
+                ds = pydicom.dcmread(io.BytesIO(header.raw), force=True)
+            else:
+                with source.open(entry) as fh:
+                    ds = pydicom.dcmread(fh, force=True)
+            pixels = ds.pixel_array
+        except Exception as exc:  # pydicom raises many types for undecodable pixel data
+            raise UnreadableSlice(f"{source.display_name(entry)}: pixel data cannot be decoded ({exc})") from exc
+        return pixels.reshape(-1, header.rows, header.columns)
+
+    results = run_parallel(entries, decode, "decoding frames", progress, should_cancel)
+    decoded: dict[str, np.ndarray] = {}
+    for entry, result in zip(entries, results):
+        if isinstance(result, BaseException):
+            raise result
+        decoded[entry] = result
+    return decoded
 
 
 def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.ndarray:
@@ -225,5 +327,9 @@ def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.
     keep_mask[drop] = False
     series.headers = [h for h, k in zip(series.headers, keep_mask) if k]
     series.positions_mm = series.positions_mm[keep_mask]  # type: ignore[index]
+    if series.positions_lps is not None:
+        series.positions_lps = series.positions_lps[keep_mask]
+    if series.tilt_shift_px is not None:
+        series.tilt_shift_px = series.tilt_shift_px[keep_mask]
     return volume[keep_mask]
 

@@ -118,7 +118,7 @@ def test_nifti_mask_round_trip_any_axis_flip(phantom_dir: Path, tmp_path: Path, 
     shutil.copytree(phantom_dir / "PATIENT_DICOM", copy / "PATIENT_DICOM")
     patient = load_patient(copy, masks=None)
     liver = make_phantom(seed=3, slices=32).masks["liver"]
-    write_nifti_mask(liver, patient.geometry, tmp_path / "liver.nii.gz")
+    write_nifti_mask(liver, patient, tmp_path / "liver.nii.gz")
     image = nib.load(tmp_path / "liver.nii.gz")
     data, affine = np.asarray(image.dataobj), image.affine.copy()
     for axis in flip_axes:  # same grid, stored with reversed axes: the affine says so
@@ -144,7 +144,7 @@ def test_nifti_volume_patient(phantom_dir: Path, tmp_path: Path) -> None:
     patient = load_patient(phantom_dir, masks=["liver"])
     image = nib.Nifti1Image(np.transpose(patient.hu, (2, 1, 0)), patient.geometry.affine_ras())
     nib.save(image, tmp_path / "volume-3.nii.gz")
-    write_nifti_mask(patient.masks["liver"], patient.geometry, tmp_path / "segmentation-3.nii.gz")
+    write_nifti_mask(patient.masks["liver"], patient, tmp_path / "segmentation-3.nii.gz")
     loaded = load_patient(tmp_path / "volume-3.nii.gz")
     assert hu_sha256(loaded.hu) == hu_sha256(patient.hu)
     assert loaded.spacing_mm == pytest.approx(patient.spacing_mm)

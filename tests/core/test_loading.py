@@ -35,12 +35,16 @@ def test_order_follows_positions_not_names_or_instance_numbers(tmp_path: Path) -
     assert patient.geometry.origin_mm[2] == pytest.approx(0.0)
 
 
-def test_order_is_along_the_slice_normal_for_flipped_orientation(tmp_path: Path) -> None:
-    # Columns run towards anterior (−y): normal = row × col = −z, so slices go from high to low z.
+def test_flipped_rows_come_out_canonical(tmp_path: Path) -> None:
+    # Columns run towards anterior (−y): the stored stack is sorted along normal = −z (high z first),
+    # and the canonical grid flips rows (anterior at the top) and slices (inferior first).
     hu, _ = write_series(tmp_path / "s", orientation=(1, 0, 0, 0, -1, 0))
     patient = load_patient(tmp_path / "s")
-    np.testing.assert_array_equal(patient.hu, hu[::-1])
-    assert patient.geometry.origin_mm[2] == pytest.approx(12.5)
+    np.testing.assert_array_equal(patient.hu, hu[:, ::-1, :])
+    assert patient.source.positions_lps[0][2] == pytest.approx(12.5)
+    assert patient.geometry.origin_mm[2] == pytest.approx(0.0)
+    assert patient.geometry.origin_mm[1] == pytest.approx(-20.0 - 15 * 0.8)
+    np.testing.assert_allclose(patient.geometry.affine_lps()[:3, :3], np.diag([0.8, 0.8, 2.5]), atol=1e-12)
 
 
 def test_spacing_comes_from_positions_not_slice_thickness(tmp_path: Path) -> None:

@@ -51,7 +51,12 @@ def test_highdicom_reads_it_as_a_seg_of_the_ct_series(patient: Patient, tmp_path
     assert description.segmented_property_category == codes.SCT.Organ
     assert description.algorithm_type == hd.seg.SegmentAlgorithmTypeValues.MANUAL
     referenced = {uid for _, _, uid in seg.get_source_image_uids()}
-    assert referenced <= set(patient.sop_instance_uids)
+    assert referenced <= set(patient.source.sop_instance_uids)
+
+
+def with_source(patient: Patient, **changes: object) -> Patient:
+    """The patient with some of its stored-grid fields changed (another copy, another grid)."""
+    return dataclasses.replace(patient, source=dataclasses.replace(patient.source, **changes))
 
 
 def test_automatic_segment_names_its_algorithm(patient: Patient, tmp_path: Path) -> None:
@@ -86,7 +91,7 @@ def test_saving_again_replaces_the_file(patient: Patient, tmp_path: Path) -> Non
 
 def test_source_headers_are_read_without_pixels_in_slice_order(patient: Patient) -> None:
     datasets = read_source_datasets(patient)
-    assert [ds.SOPInstanceUID for ds in datasets] == patient.sop_instance_uids
+    assert [ds.SOPInstanceUID for ds in datasets] == patient.source.sop_instance_uids
     assert all("PixelData" not in ds for ds in datasets)
 
 
@@ -94,31 +99,32 @@ def test_zip_patient_round_trips(patient: Patient, tmp_path: Path) -> None:
     folder = tmp_path / "zipped"
     folder.mkdir()
     with zipfile.ZipFile(folder / "PATIENT_DICOM.zip", "w") as archive:
-        for name in patient.slice_names:
+        for name in patient.source.slice_names:
             archive.write(name, f"PATIENT_DICOM/{Path(name).name}")
     zipped = load_patient(folder, masks=None)
-    assert "!" in zipped.slice_names[0]
+    assert "!" in zipped.source.slice_names[0]
     path = write_dicom_seg(patient.masks["liver"], zipped, tmp_path / "z.dcm")
     np.testing.assert_array_equal(read_dicom_seg(path, zipped)["liver"], patient.masks["liver"])
 
 
 def test_seg_of_another_copy_of_the_series_is_placed_by_position(patient: Patient, tmp_path: Path) -> None:
     path = write_dicom_seg(patient.masks["liver"], patient, tmp_path / "liver.dcm")
-    copy = dataclasses.replace(patient, sop_instance_uids=[f"1.2.3.{k}" for k in range(patient.shape[0])])
+    copy = with_source(patient, sop_instance_uids=[f"1.2.3.{k}" for k in range(patient.shape[0])])
     np.testing.assert_array_equal(read_dicom_seg(path, copy)["liver"], patient.masks["liver"])
-    no_uids = dataclasses.replace(patient, sop_instance_uids=[])  # e.g. the same scan loaded from NIfTI
+    no_uids = with_source(patient, sop_instance_uids=[])  # e.g. the same scan loaded from NIfTI
     np.testing.assert_array_equal(read_dicom_seg(path, no_uids)["liver"], patient.masks["liver"])
 
 
 def test_seg_on_another_grid_is_refused(patient: Patient, tmp_path: Path) -> None:
     path = write_dicom_seg(patient.masks["liver"], patient, tmp_path / "liver.dcm")
-    x, y, z = patient.geometry.origin_mm
-    moved_grid = dataclasses.replace(patient.geometry, origin_mm=(x + 15.0, y, z))
-    shifted = dataclasses.replace(patient, sop_instance_uids=[], geometry=moved_grid)
+    x, y, z = patient.source.geometry.origin_mm
+    moved_grid = dataclasses.replace(patient.source.geometry, origin_mm=(x + 15.0, y, z))
+    moved_positions = patient.source.positions_lps + np.array([15.0, 0.0, 0.0])
+    shifted = with_source(patient, sop_instance_uids=[], geometry=moved_grid, positions_lps=moved_positions)
     with pytest.raises(MaskMismatchError, match="shifted by 15.00 mm"):
         read_dicom_seg(path, shifted)
-    between_slices = dataclasses.replace(
-        patient, sop_instance_uids=[], slice_positions_mm=patient.slice_positions_mm + 1.0
+    between_slices = with_source(
+        patient, sop_instance_uids=[], positions_lps=patient.source.positions_lps + np.array([0.0, 0.0, 1.0])
     )
     with pytest.raises(MaskMismatchError, match="matches no CT slice"):
         read_dicom_seg(path, between_slices)
@@ -130,14 +136,14 @@ def test_seg_on_another_grid_is_refused(patient: Patient, tmp_path: Path) -> Non
 def test_bad_inputs_are_clear_errors(patient: Patient, tmp_path: Path) -> None:
     with pytest.raises(MaskMismatchError, match="grids must match"):
         write_dicom_seg(np.zeros((2, 4, 4), dtype=bool), patient, tmp_path / "x.dcm")
-    nifti_like = dataclasses.replace(patient, sop_instance_uids=[])
+    nifti_like = with_source(patient, sop_instance_uids=[])
     with pytest.raises(CtsegError, match="NIfTI"):
         write_dicom_seg(patient.masks["liver"], nifti_like, tmp_path / "x.dcm")
     with pytest.raises(CtsegError, match="not a readable DICOM SEG"):
-        read_dicom_seg(patient.slice_names[0], patient)  # a CT slice, not a SEG
+        read_dicom_seg(patient.source.slice_names[0], patient)  # a CT slice, not a SEG
     with pytest.raises(CtsegError, match="does not exist"):
         read_dicom_seg(tmp_path / "missing.dcm", patient)
-    moved = dataclasses.replace(patient, slice_names=[str(tmp_path / "gone" / "image_0")] * patient.shape[0])
+    moved = with_source(patient, slice_names=[str(tmp_path / "gone" / "image_0")] * patient.shape[0])
     with pytest.raises(CtsegError, match="moved or deleted"):
         read_source_datasets(moved)
 
