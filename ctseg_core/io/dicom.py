@@ -25,6 +25,7 @@ from ctseg_core.errors import AllFilesCorruptError, Cancelled, EmptyFolderError,
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
+_PIXEL_TAG_BIG_ENDIAN = b"\x7f\xe0\x00\x10"
 _UNCOMPRESSED_LE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 _HU_MIN, _HU_MAX = np.iinfo(np.int16).min, np.iinfo(np.int16).max
 
@@ -81,10 +82,13 @@ class UnreadableSlice(Exception):
 
 
 def _looks_like_dicom(head: bytes) -> bool:
-    """DICM at offset 128, or (no preamble) a little-endian group 0x0002/0x0008 tag at offset 0."""
+    """DICM at offset 128, or (legacy files without preamble) a group 0x0002/0x0008 tag at offset 0."""
     if len(head) >= 132 and head[128:132] == b"DICM":
         return True
-    return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] < b"\x00\x10"
+    if len(head) < 8:
+        return False
+    group, element = struct.unpack("<HH", head[:4])
+    return group in (0x0002, 0x0008) and element < 0x1000
 
 
 def _number(value: object, default: float | None = None) -> float | None:
@@ -208,7 +212,11 @@ def _header_from_dataset(
 ) -> SliceHeader:
     meta = getattr(ds, "file_meta", None)
     syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    has_pixels = element_head[:4] == _PIXEL_TAG
+    if syntax is None:  # a legacy file without file meta: the encoding pydicom found is the syntax
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        if little:
+            syntax = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    has_pixels = element_head[:4] in (_PIXEL_TAG, _PIXEL_TAG_BIG_ENDIAN)
     rows = int(ds.get("Rows", 0) or 0)
     columns = int(ds.get("Columns", 0) or 0)
     bits_allocated = int(ds.get("BitsAllocated", 16) or 16)

@@ -112,6 +112,46 @@ def read_source_datasets(patient: Patient) -> list[Dataset]:
     return datasets
 
 
+#: Type 2 attributes (present, possibly empty) the SEG copies from its source; anonymised CT and
+#: 3D-IRCADb-01 lack several, and the standard allows them empty.
+_TYPE2_FROM_SOURCE = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "StudyDate", "StudyTime",
+    "AccessionNumber", "ReferringPhysicianName",
+)
+
+
+def complete_source_datasets(datasets: list[Dataset], patient: Patient) -> list[Dataset]:
+    """Copies of the CT headers with what a SEG needs filled in where the CT lacks it.
+
+    Missing type 2 attributes become empty (allowed by the standard). A missing FrameOfReferenceUID
+    (IRCAD, some anonymisers) becomes one UID derived from the series UID, the same for every save of
+    this series, so its SEGs share a frame of reference; a missing SliceThickness becomes the slice
+    spacing measured from the positions. Nothing is changed on disk.
+    """
+    import copy
+
+    frame_uid = None
+    completed = []
+    for ds in datasets:
+        missing = [k for k in _TYPE2_FROM_SOURCE if k not in ds]
+        needs_frame = not str(ds.get("FrameOfReferenceUID", "") or "")
+        needs_thickness = "SliceThickness" not in ds and "SharedFunctionalGroupsSequence" not in ds
+        if not (missing or needs_frame or needs_thickness):
+            completed.append(ds)
+            continue
+        ds = copy.deepcopy(ds)
+        for keyword in missing:
+            setattr(ds, keyword, "")
+        if needs_frame:
+            if frame_uid is None:
+                frame_uid = pydicom.uid.generate_uid(entropy_srcs=["ctseg-frame-of-reference", patient.series_uid or str(patient.source_path)])
+            ds.FrameOfReferenceUID = frame_uid
+        if needs_thickness:
+            ds.SliceThickness = float(patient.source.geometry.spacing_mm[0])
+        completed.append(ds)
+    return completed
+
+
 # ----------------------------------------------------------------------------- writing
 
 
@@ -159,6 +199,7 @@ def write_dicom_seg(
     if mask.shape != patient.shape:
         raise MaskMismatchError(path, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
     sources = source_datasets if source_datasets is not None else read_source_datasets(patient)
+    sources = complete_source_datasets(sources, patient)
     stored = patient.source.to_source(mask.astype(bool, copy=False), mask=True)
     if patient.source.is_multiframe:
         # highdicom pairs the i-th plane with frame i+1 of a multi-frame source: frame order, not position order

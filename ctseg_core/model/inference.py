@@ -21,13 +21,15 @@ from ctseg_core.model.postprocess import postprocess
 from ctseg_core.model.preprocessing import preprocess_volume, restore_to_grid, with_context
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
-BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "liver_unet.keras"
+BUNDLED_MODEL_NAME = "liver_unet.keras"
 BATCH_SLICES = 16
 
 
 def default_model_path() -> Path:
-    """The model shipped in resources/models."""
-    return BUNDLED_MODEL
+    """The bundled model (``resources/models`` in the repository, ``ctseg_resources`` when installed)."""
+    from importlib.resources import files
+
+    return Path(str(files("ctseg_resources").joinpath("models", BUNDLED_MODEL_NAME)))
 
 
 @dataclass

@@ -81,7 +81,6 @@ def test_demo_patient_is_written_once_and_opens(
     assert [p.name for p in folder.parent.iterdir()] == ["phantom-v2-seed0"]  # no scratch left behind
 
 
-@pytest.mark.skipif(not default_model_path().is_file(), reason="bundled model not in resources/models")
 def test_cli_view_segment_screenshot_with_the_bundled_model(tmp_path: Path) -> None:
     """The README's smoke test, end to end in a fresh process: open, segment for real, grab, exit 0."""
     from ctseg_core.synth.phantom import write_phantom

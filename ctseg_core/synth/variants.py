@@ -1,0 +1,280 @@
+"""The same scan stored in other orientations and formats, to test that ctseg's answer does not change.
+
+Scans from other sites arrive with flipped rows or columns, reversed slices, coronal or sagittal
+acquisitions, RAS NIfTI, gantry tilt or as one Enhanced (multi-frame) CT file. These writers take a
+canonical volume (and its masks) and store it in any of those ways with a geometry that puts every
+voxel at the same patient position, so a correct loader must give back exactly the canonical
+arrays. They write real DICOM (pydicom) and NIfTI (nibabel), never ctseg's own writers, so a test
+built on them checks the loader against an independent description of the geometry.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pydicom
+from nibabel.orientations import apply_orientation, inv_ornt_aff
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    CTImageStorage,
+    EnhancedCTImageStorage,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    RLELossless,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
+
+from ctseg_core.geometry import VolumeGeometry
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a canonical [z, y, x] array is stored: nibabel's transform from canonical to stored axes."""
+
+    name: str
+    ornt: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+
+    def store(self, canonical: np.ndarray) -> np.ndarray:
+        """The canonical array in this layout (a copy, C order)."""
+        return np.ascontiguousarray(apply_orientation(canonical, np.asarray(self.ornt, dtype=np.float64)))
+
+    def stored_affine(self, geometry: VolumeGeometry, canonical_shape: tuple[int, int, int]) -> np.ndarray:
+        """The (a0, a1, a2, 1) → LPS affine of the stored array."""
+        return geometry.affine_zyx() @ inv_ornt_aff(np.asarray(self.ornt, dtype=np.float64), canonical_shape)
+
+
+def all_layouts() -> list[Layout]:
+    """All 48 axis permutations and flips (6 × 8)."""
+    layouts = []
+    for permutation in itertools.permutations(range(3)):
+        for flips in itertools.product((1, -1), repeat=3):
+            ornt = tuple((int(permutation[a]), int(flips[a])) for a in range(3))
+            name = "perm" + "".join(map(str, permutation)) + "-flip" + "".join("n" if f < 0 else "p" for f in flips)
+            layouts.append(Layout(name, ornt))  # type: ignore[arg-type]  # three pairs
+    return layouts
+
+
+#: The variants users meet most, by what they look like in a plain viewer. Canonical axes are
+#: (z, y, x) = (inferior→superior, anterior→posterior, right→left); each layout says where each goes.
+NAMED_LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        Layout("as stored", ((0, 1), (1, 1), (2, 1))),
+        Layout("columns flipped", ((0, 1), (1, 1), (2, -1))),
+        Layout("rows flipped", ((0, 1), (1, -1), (2, 1))),
+        Layout("rows and columns flipped", ((0, 1), (1, -1), (2, -1))),
+        Layout("transposed", ((0, 1), (2, 1), (1, 1))),
+        Layout("rotated 90°", ((0, 1), (2, 1), (1, -1))),
+        Layout("slices reversed", ((0, -1), (1, 1), (2, 1))),
+        # coronal: slices run anterior→posterior, rows superior→inferior, columns right→left
+        Layout("coronal", ((1, -1), (0, 1), (2, 1))),
+        # sagittal: slices run right→left, rows superior→inferior, columns anterior→posterior
+        Layout("sagittal", ((1, -1), (2, 1), (0, 1))),
+    )
+}
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / np.linalg.norm(vector)
+
+
+def _ct_dataset(sop_class: str, series_uid: str, study_uid: str, frame_uid: str, name: str) -> Dataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CT"
+    ds.PatientName = f"Variant^{name}"
+    ds.PatientID = name
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.FrameOfReferenceUID = frame_uid
+    ds.SeriesDescription = f"ctseg variant {name}"
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    return ds
+
+
+def _pixels(ds: Dataset, plane: np.ndarray, bits: int = 16) -> None:
+    ds.Rows, ds.Columns = plane.shape[-2:]
+    ds.BitsAllocated = bits
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 1 if plane.dtype.kind == "i" else 0
+    ds.PixelData = plane.astype(plane.dtype.newbyteorder("<")).tobytes()
+
+
+def write_dicom_variant(
+    folder: Path,
+    hu: np.ndarray,
+    geometry: VolumeGeometry,
+    layout: Layout,
+    masks: dict[str, np.ndarray] | None = None,
+    *,
+    tilt_rows_per_slice: float = 0.0,
+    transfer_syntax: str = ExplicitVRLittleEndian,
+    preamble: bool = True,
+    seed: int = 0,
+) -> Path:
+    """Write a canonical volume as an IRCAD-layout patient (``PATIENT_DICOM``, ``MASKS_DICOM``) in ``layout``.
+
+    Files are named ``image_K`` in a shuffled order, so only geometry can sort them.
+    ``tilt_rows_per_slice`` > 0 makes a gantry-tilted stack: slice k is moved k × that many rows
+    along its column direction (position and pixels together, as a tilted gantry images it), so a
+    loader that undoes the tilt gets the canonical volume back. ``transfer_syntax`` may be Explicit VR
+    Big Endian or Implicit VR Little Endian; ``preamble=False`` writes legacy files without the
+    128-byte preamble and file meta (what pydicom reads with ``force=True``).
+    """
+    stored = layout.store(hu.astype(np.int16))
+    affine = layout.stored_affine(geometry, hu.shape)
+    stored_masks = {name: layout.store(mask.astype(bool)) for name, mask in (masks or {}).items()}
+    slice_step, row_step, column_step = affine[:3, 0], affine[:3, 1], affine[:3, 2]
+    row_dir, col_dir = _unit(column_step), _unit(row_step)  # IOP: row direction first (along columns)
+    spacing = [float(np.linalg.norm(row_step)), float(np.linalg.norm(column_step))]
+    count = stored.shape[0]
+    order = np.random.default_rng(seed).permutation(count)
+    series_uid, study_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
+    mask_series = {name: generate_uid() for name in stored_masks}
+    fill = int(stored.min())
+    for k in range(count):
+        shift = tilt_rows_per_slice * k
+        plane = stored[k]
+        planes = {name: m[k] for name, m in stored_masks.items()}
+        if shift:
+            plane = _shift_rows(plane, shift, fill)
+            planes = {name: _shift_rows(p.astype(np.int16), shift, 0) > 0 for name, p in planes.items()}
+        position = affine[:3, 3] + slice_step * k + row_step * shift
+        ds = _ct_dataset(CTImageStorage, series_uid, study_uid, frame_uid, layout.name.replace(" ", "_"))
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.InstanceNumber = int(order[k]) + 1
+        ds.ImagePositionPatient = [float(v) for v in position]
+        ds.ImageOrientationPatient = [float(v) for v in np.concatenate([row_dir, col_dir])]
+        ds.PixelSpacing = spacing
+        ds.SliceThickness = float(abs(np.dot(slice_step, np.cross(row_dir, col_dir))))
+        ds.RescaleSlope = 1
+        ds.RescaleIntercept = 0
+        _pixels(ds, plane.astype(np.int16))
+        _save(ds, folder / "PATIENT_DICOM" / f"image_{order[k]}", transfer_syntax, preamble)
+        for name, mask_plane in planes.items():
+            mask_ds = _ct_dataset(SecondaryCaptureImageStorage, mask_series[name], study_uid, frame_uid, name)
+            mask_ds.Modality = "OT"
+            mask_ds.ImagePositionPatient = ds.ImagePositionPatient
+            mask_ds.ImageOrientationPatient = ds.ImageOrientationPatient
+            mask_ds.PixelSpacing = spacing
+            mask_ds.InstanceNumber = ds.InstanceNumber
+            _pixels(mask_ds, (mask_plane.astype(np.uint8) * 255), bits=8)
+            _save(mask_ds, folder / "MASKS_DICOM" / name / f"image_{order[k]}", ExplicitVRLittleEndian, True)
+    return folder
+
+
+def _shift_rows(plane: np.ndarray, rows: float, fill: int) -> np.ndarray:
+    """The plane's content moved up by ``rows`` (what a slice imaged ``rows`` further down shows)."""
+    from scipy import ndimage
+
+    moved = ndimage.shift(plane.astype(np.float32), (-rows, 0.0), order=1, mode="constant", cval=float(fill))
+    return np.rint(moved).astype(plane.dtype)
+
+
+def _save(ds: Dataset, path: Path, transfer_syntax: str, preamble: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if transfer_syntax == ExplicitVRBigEndian:
+        ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+        # pydicom writes big-endian pixel data as it is given: swap the words ourselves
+        bits = int(ds.BitsAllocated)
+        if bits == 16:
+            values = np.frombuffer(ds.PixelData, dtype="<i2" if ds.PixelRepresentation else "<u2")
+            ds.PixelData = values.astype(values.dtype.newbyteorder(">")).tobytes()
+        ds.save_as(path, enforce_file_format=True, little_endian=False, implicit_vr=False)
+        return
+    if transfer_syntax == ImplicitVRLittleEndian:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    if not preamble:
+        bare = Dataset(ds)  # no file meta, no preamble: a legacy ACR-NEMA style file
+        pydicom.dcmwrite(path, bare, enforce_file_format=False, implicit_vr=True, little_endian=True)
+        return
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_enhanced_ct(
+    path: Path,
+    hu: np.ndarray,
+    geometry: VolumeGeometry,
+    layout: Layout,
+    *,
+    compress: bool = False,
+    shuffle_frames: bool = True,
+    seed: int = 0,
+) -> Path:
+    """Write a canonical volume as ONE Enhanced CT (multi-frame) file, frames in ``layout``'s slice order
+    (shuffled unless asked not to), geometry in the functional groups; RLE Lossless if ``compress``."""
+    stored = layout.store(hu.astype(np.int16))
+    affine = layout.stored_affine(geometry, hu.shape)
+    slice_step, row_step, column_step = affine[:3, 0], affine[:3, 1], affine[:3, 2]
+    count = stored.shape[0]
+    order = np.random.default_rng(seed).permutation(count) if shuffle_frames else np.arange(count)
+    ds = _ct_dataset(EnhancedCTImageStorage, generate_uid(), generate_uid(), generate_uid(), "enhanced")
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+    ds.NumberOfFrames = count
+    shared = Dataset()
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = [float(v) for v in np.concatenate([_unit(column_step), _unit(row_step)])]
+    measures = Dataset()
+    measures.PixelSpacing = [float(np.linalg.norm(row_step)), float(np.linalg.norm(column_step))]
+    measures.SliceThickness = float(np.linalg.norm(slice_step))
+    rescale = Dataset()
+    rescale.RescaleIntercept = 0
+    rescale.RescaleSlope = 1
+    rescale.RescaleType = "HU"
+    shared.PlaneOrientationSequence = [orientation]
+    shared.PixelMeasuresSequence = [measures]
+    shared.PixelValueTransformationSequence = [rescale]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for k in order:
+        item = Dataset()
+        plane = Dataset()
+        plane.ImagePositionPatient = [float(v) for v in affine[:3, 3] + slice_step * int(k)]
+        item.PlanePositionSequence = [plane]
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    _pixels(ds, stored[order].astype(np.int16))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        ds.compress(RLELossless)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_nifti_variant(
+    folder: Path,
+    hu: np.ndarray,
+    geometry: VolumeGeometry,
+    axcodes: Sequence[str] = ("R", "A", "S"),
+    masks: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write ``image.nii.gz`` (and ``<mask>.nii.gz``) with nibabel, reoriented to ``axcodes``
+    (nibabel's RAS letters for the data axes i, j, k: ('R','A','S') is what most tools write)."""
+    import nibabel as nib
+    from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, volume, dtype in [("image", hu, np.int16)] + [
+        (name, mask, np.uint8) for name, mask in (masks or {}).items()
+    ]:
+        image = nib.Nifti1Image(np.ascontiguousarray(volume.astype(dtype).T), geometry.affine_ras())
+        transform = ornt_transform(io_orientation(image.affine), axcodes2ornt(tuple(axcodes)))
+        reoriented = image.as_reoriented(transform)
+        reoriented.set_sform(reoriented.affine, code=1)
+        reoriented.set_qform(reoriented.affine, code=1)
+        nib.save(reoriented, str(folder / f"{name}.nii.gz"))
+    return folder
