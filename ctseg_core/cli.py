@@ -55,6 +55,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"  patient      {summary['patient']}  ({summary['series_description']})")
     print(f"  shape        {' × '.join(map(str, summary['shape']))} (z, y, x)")  # type: ignore[arg-type]
     print(f"  spacing      {dz:g} × {dy:g} × {dx:g} mm   slice order by {summary['slice_order']}")
+    stored = "reoriented to the canonical LPS grid" if summary["reoriented"] else "already canonical"
+    print(f"  stored as    {summary['stored_orientation']} (x, y, z), {stored}")
     print(f"  HU range     {summary['hu_min']} … {summary['hu_max']}")
     for name, mask in summary["masks"].items():  # type: ignore[union-attr]
         print(f"  mask {name:<14} {mask['voxels']:>10} voxels {mask['volume_ml']:>10.1f} mL")

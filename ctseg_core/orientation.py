@@ -123,18 +123,21 @@ def oblique_warnings(geometry: VolumeGeometry) -> list[str]:
 
 
 def direction_letter(direction: np.ndarray) -> str:
-    """Patient-direction letters of an LPS vector, dominant first (R/L, A/P, I/S; e.g. 'L' or 'LA')."""
+    """Patient-side letter (DICOM LPS: R/L, A/P, I/S) of the axis an LPS vector mostly points along."""
     vector = np.asarray(direction, dtype=np.float64)
-    order = np.argsort(-np.abs(vector))
-    largest = float(np.abs(vector).max()) or 1.0
-    letters = []
-    for axis in order:
-        if abs(vector[axis]) >= 0.3 * largest:
-            letters.append(_LETTERS_LPS[axis][int(vector[axis] > 0)])
-    return "".join(letters[:2])
+    axis = int(np.argmax(np.abs(vector)))
+    return _LETTERS_LPS[axis][int(vector[axis] > 0)]
 
 
 def orientation_label(geometry: VolumeGeometry) -> str:
     """The stored axes as patient letters, e.g. 'LPS' (x, y, z), for info and the README's examples."""
     affine = geometry.affine_lps()
-    return "".join(direction_letter(affine[:3, axis])[:1] for axis in range(3))
+    return "".join(direction_letter(affine[:3, axis]) for axis in range(3))
+
+
+def stored_orientation_note(geometry: VolumeGeometry, reorientation: Reorientation) -> str:
+    """One line for the user: how the scan was stored and whether ctseg reordered it for display."""
+    label = orientation_label(geometry)
+    if reorientation.is_identity:
+        return f"stored {label} (canonical)"
+    return f"stored {label}, shown reoriented to LPS"

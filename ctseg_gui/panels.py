@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctseg_core.orientation import stored_orientation_note
 from ctseg_core.metrics import format_metric
 from ctseg_core.windowing import PRESETS, Window
 
@@ -131,7 +132,10 @@ class PatientPanel(QGroupBox):
         self.geometry_label.show()
         dz, dy, dx = patient.spacing_mm
         depth, rows, columns = patient.shape
-        self.geometry_label.setText(f"{columns} × {rows} × {depth} voxels · {dx:.3g} × {dy:.3g} × {dz:.3g} mm")
+        stored = stored_orientation_note(patient.source.geometry, patient.source.reorientation)
+        self.geometry_label.setText(
+            f"{columns} × {rows} × {depth} voxels · {dx:.3g} × {dy:.3g} × {dz:.3g} mm · {stored}"
+        )
         notes = list(patient.warnings) + [f"also in this folder: {s.describe()}" for s in patient.other_series]
         self.warnings.setText("\n".join(f"⚠ {note}" for note in notes))
         self.warnings.setVisible(bool(notes))

@@ -25,6 +25,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsSceneWheelEvent, QLabel, QWidget
 
+from ctseg_core.orientation import direction_letter
 from ctseg_core.windowing import Window, apply_window, window_from_drag
 
 from .editor import EditorState, Tool
@@ -68,13 +69,6 @@ class SliceViewBox(pg.ViewBox):
         ev.accept()
         moved = ev.screenPos() - ev.buttonDownScreenPos(Qt.MouseButton.RightButton)
         self.sigWindowDrag.emit(ev.isStart(), moved.x(), moved.y())
-
-
-def direction_letter(direction: np.ndarray) -> str:
-    """Patient-side letter (DICOM LPS) of the axis a screen direction mostly points along."""
-    axis = int(np.argmax(np.abs(direction)))
-    positive = direction[axis] > 0
-    return ("L", "R", "P", "A", "S", "I")[2 * axis + (0 if positive else 1)]
 
 
 def _corner_label(parent: QWidget) -> QLabel:

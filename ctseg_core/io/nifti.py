@@ -74,17 +74,12 @@ def load_nifti_patient(path: Path) -> Patient:
         raise CtsegError(path, f"expected a 3D volume, found shape {tuple(image.shape)}")
     nx, ny, nz = shape
     source_geometry = stored_geometry(image.affine, path)
-    stack = np.empty((nz, ny, nx), dtype=np.int16)
-    clipped = 0
     try:
-        for k in range(nz):
-            plane = np.asarray(image.dataobj[..., k] if len(image.shape) == 3 else image.dataobj[:, :, k, 0])
-            values = np.rint(plane) if plane.dtype.kind == "f" else plane
-            outside = (values < _INT16.min) | (values > _INT16.max)
-            clipped += int(np.count_nonzero(outside))
-            stack[k] = np.clip(values, _INT16.min, _INT16.max).T
-    except (OSError, EOFError, ValueError) as exc:
+        # one read: slicing a gzipped file plane by plane would inflate it again for every plane
+        data = np.asanyarray(image.dataobj).reshape(shape)
+    except (OSError, EOFError, ValueError, MemoryError) as exc:
         raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
+    stack, clipped = _as_int16_stack(data)
     reorientation, geometry = canonicalise(source_geometry, stack.shape)
     grid = SourceGrid(
         kind="nifti",
@@ -107,6 +102,21 @@ def load_nifti_patient(path: Path) -> Patient:
         series_description="NIfTI volume",
         warnings=warnings,
     )
+
+
+def _as_int16_stack(data: np.ndarray) -> tuple[np.ndarray, int]:
+    """(i, j, k) values as an int16 [k, j, i] stack, rounded and clipped, and how many were clipped."""
+    stack = np.empty(data.shape[::-1], dtype=np.int16)
+    clipped = 0
+    for k in range(data.shape[2]):
+        plane = data[:, :, k]
+        values = np.rint(plane) if plane.dtype.kind == "f" else plane
+        if values.dtype != np.int16:
+            outside = (values < _INT16.min) | (values > _INT16.max)
+            clipped += int(np.count_nonzero(outside))
+            values = np.clip(values, _INT16.min, _INT16.max)
+        stack[k] = values.T
+    return stack, clipped
 
 
 def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:

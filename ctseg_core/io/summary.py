@@ -12,6 +12,7 @@ import numpy as np
 
 from ctseg_core.metrics import volume_ml
 from ctseg_core.io.patient import Patient
+from ctseg_core.orientation import orientation_label
 
 
 def hu_sha256(hu: np.ndarray) -> str:
@@ -43,6 +44,9 @@ def patient_summary(patient: Patient) -> dict[str, object]:
         "spacing_mm": [round(v, 6) for v in patient.spacing_mm],
         "origin_mm": [round(v, 6) for v in patient.geometry.origin_mm],
         "slice_order": patient.slice_order,
+        "stored_shape": list(patient.source.shape),
+        "stored_orientation": orientation_label(patient.source.geometry),
+        "reoriented": not patient.source.reorientation.is_identity,
         "hu_min": int(patient.hu.min()),
         "hu_max": int(patient.hu.max()),
         "hu_sha256": hu_sha256(patient.hu),

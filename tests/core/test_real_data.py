@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ctseg_core.geometry import VolumeGeometry
+
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.summary import hu_sha256, mask_sha256
@@ -50,3 +52,43 @@ def test_zipped_and_unzipped_load_identically(ircad_root: Path, tmp_path: Path) 
     assert hu_sha256(unzipped.hu) == hu_sha256(zipped.hu)
     assert mask_sha256(unzipped.masks["liver"]) == mask_sha256(zipped.masks["liver"])
     assert unzipped.spacing_mm == zipped.spacing_mm
+
+
+def _cropped(root: Path, slices: int = 16) -> tuple[np.ndarray, np.ndarray, VolumeGeometry]:
+    """A slab of patient 1 through the liver, with its own geometry (a real scan, any layout)."""
+    from ctseg_core.geometry import VolumeGeometry
+
+    patient = _zipped(root, 1)
+    start = int(np.flatnonzero(patient.masks["liver"].any(axis=(1, 2))).mean()) - slices // 2
+    g = patient.geometry
+    geometry = VolumeGeometry(tuple(g.slice_position_mm(start)), g.row_direction, g.column_direction, g.spacing_mm)  # type: ignore[arg-type]
+    return patient.hu[start : start + slices], patient.masks["liver"][start : start + slices], geometry
+
+
+@pytest.mark.parametrize("variant", ["columns flipped", "rows flipped", "coronal", "sagittal", "NIfTI RAS", "NIfTI RPI"])
+def test_real_patient_in_other_orientations_loads_to_the_same_volume_and_masks_write_back(
+    ircad_root: Path, tmp_path: Path, variant: str
+) -> None:
+    import pydicom
+
+    from ctseg_core.io.masks import write_ircad_mask
+    from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant, write_nifti_variant
+
+    hu, liver, geometry = _cropped(ircad_root)
+    if variant.startswith("NIfTI"):
+        folder = write_nifti_variant(tmp_path / "v", hu, geometry, tuple(variant.split()[1]), {"liver": liver})
+    else:
+        folder = write_dicom_variant(tmp_path / "v", hu, geometry, NAMED_LAYOUTS[variant], {"liver": liver})
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.hu, hu)
+    np.testing.assert_array_equal(patient.masks["liver"], liver)
+    np.testing.assert_allclose(patient.geometry.affine_lps(), geometry.affine_lps(), atol=1e-5)
+    if not variant.startswith("NIfTI"):
+        written = write_ircad_mask(liver, patient, tmp_path / "out", name="copy")
+        ct = {p.name: pydicom.dcmread(p) for p in (folder / "PATIENT_DICOM").iterdir()}
+        truth = {p.name: pydicom.dcmread(p) for p in (folder / "MASKS_DICOM" / "liver").iterdir()}
+        by_uid = {ds.SOPInstanceUID: name for name, ds in ct.items()}
+        for path in written.iterdir():
+            mask = pydicom.dcmread(path)
+            name = by_uid[mask.ReferencedImageSequence[0].ReferencedSOPInstanceUID]
+            np.testing.assert_array_equal(mask.pixel_array > 0, truth[name].pixel_array > 0)
