@@ -52,21 +52,30 @@ def main() -> int:
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="ctseg_orientation_"))
     masks = {"liver": liver}
-    writers = {name: (lambda f, layout=layout: write_dicom_variant(f, hu, geometry, layout, masks)) for name, layout in NAMED_LAYOUTS.items()}
+    writers = {
+        name: (lambda f, layout=layout: write_dicom_variant(f, hu, geometry, layout, masks))
+        for name, layout in NAMED_LAYOUTS.items()
+    }
     for codes in ("RAS", "LPS", "RPI"):
         writers[f"NIfTI {codes}"] = lambda f, codes=codes: write_nifti_variant(f, hu, geometry, tuple(codes), masks)
-    writers["gantry tilt 15°"] = lambda f: write_dicom_variant(f, hu, geometry, NAMED_LAYOUTS["as stored"], masks, tilt_rows_per_slice=tilt_rows)
+    writers["gantry tilt 15°"] = lambda f: write_dicom_variant(
+        f, hu, geometry, NAMED_LAYOUTS["as stored"], masks, tilt_rows_per_slice=tilt_rows
+    )
     for compress in (False, True):
         label = "Enhanced CT, RLE" if compress else "Enhanced CT"
         writers[label] = lambda f, compress=compress: (
-            write_enhanced_ct(f / "ct.dcm", hu, geometry, NAMED_LAYOUTS["rows flipped"], compress=compress),
-            write_nifti_variant(f / "gt", hu, geometry, ("L", "P", "S"), masks),
-        )[0].parent
+            (
+                write_enhanced_ct(f / "ct.dcm", hu, geometry, NAMED_LAYOUTS["rows flipped"], compress=compress),
+                write_nifti_variant(f / "gt", hu, geometry, ("L", "P", "S"), masks),
+            )[0].parent
+        )
 
     segmenter = Segmenter.load(threads=2)
     baseline: np.ndarray | None = None
     base_dice = 0.0
-    print(f"IRCAD patient 1, slices {crop.start}-{crop.stop - 1} of {full.shape[0]}, {hu.shape[1]}² px, bundled model\n")
+    print(
+        f"IRCAD patient 1, slices {crop.start}-{crop.stop - 1} of {full.shape[0]}, {hu.shape[1]}² px, bundled model\n"
+    )
     print("| variant | loaded shape | load s | Dice | ratio to as stored | agreement (min per-slice Dice) | warnings |")
     print("|---|---|---|---|---|---|---|")
     for name, write in writers.items():

@@ -9,9 +9,9 @@ scanners and protocols; the table prints Dice per perturbation and its ratio to 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -31,7 +31,10 @@ def _larger_fov(hu: np.ndarray, truth: np.ndarray, rng: np.random.Generator) -> 
     padded = np.pad(hu, ((0, 0), (pad, pad), (pad, pad)), constant_values=-1000)
     factor = hu.shape[1] / padded.shape[1]
     small = ndimage.zoom(padded.astype(np.float32), (1, factor, factor), order=1)
-    mask = ndimage.zoom(np.pad(truth, ((0, 0), (pad, pad), (pad, pad))).astype(np.float32), (1, factor, factor), order=1) > 0.5
+    mask = (
+        ndimage.zoom(np.pad(truth, ((0, 0), (pad, pad), (pad, pad))).astype(np.float32), (1, factor, factor), order=1)
+        > 0.5
+    )
     return _hu(small), mask
 
 
@@ -53,10 +56,10 @@ def main() -> None:
     parser.add_argument("train_out", type=Path)
     args = parser.parse_args()
 
-    from ctseg_core.model.inference import Segmenter
+    from ctseg_core.io.loading import load_patient
     from ctseg_core.metrics import dice
     from ctseg_core.model.card import read_card
-    from ctseg_core.io.loading import load_patient
+    from ctseg_core.model.inference import Segmenter
     from ctseg_core.model.tf_runtime import import_tensorflow
     from ctseg_core.model.unet import UNetConfig, build_unet
 

@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from ctseg_core.model.inference import Segmenter
-    from ctseg_core.metrics import dice
     from ctseg_core.io.loading import load_patient
+    from ctseg_core.metrics import dice
+    from ctseg_core.model.inference import Segmenter
     from ctseg_core.model.preprocessing import preprocess_volume, with_context
     from ctseg_core.model.tf_runtime import import_seconds
 

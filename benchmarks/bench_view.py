@@ -147,7 +147,7 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
 
     times: dict[str, list[float]] = {"stroke": [], "stroke + event loop": [], "mouse move": [], "slice Dice": []}
     rng = np.random.default_rng(0)
-    for i in range(strokes):
+    for _i in range(strokes):
         x0, y0 = (int(v) for v in rng.integers(150, 330, size=2))
         for name in ("stroke", "stroke + event loop"):
             started = time.perf_counter()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from ctseg_core.errors import Cancelled, CtsegError
 from ctseg_core.progress import ProgressCallback
@@ -75,67 +76,22 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     return 0
 
 
-def _expand_patients(paths: Sequence[str]) -> list[Path]:
-    """Each path is a patient, or a parent folder whose sub-folders are patients."""
-    from ctseg_core.model.training_data import is_patient_folder
-
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        children = sorted(p for p in path.iterdir() if p.is_dir() and is_patient_folder(p)) if path.is_dir() and not is_patient_folder(path) else []
-        found.extend(children or [path])
-    return found
-
-
 def _cmd_segment(args: argparse.Namespace) -> int:
-    import csv
-    import time
-
+    from ctseg_core.batch import segment_patients
+    from ctseg_core.metrics import format_metric
     from ctseg_core.model.inference import Segmenter
-    from ctseg_core.io.masks import write_ircad_mask
-    from ctseg_core.metrics import compare, format_metric, volume_ml
-    from ctseg_core.io.nifti import write_nifti_mask
-    from ctseg_core.io.loading import load_patient
     from ctseg_core.model.tf_runtime import import_seconds
 
     started = time.perf_counter()
     segmenter = Segmenter.load(args.model, threads=args.threads)
     if not args.json:
-        print(f"model {segmenter.path.name}: TensorFlow import {import_seconds():.1f} s, model load {segmenter.load_seconds:.1f} s", file=sys.stderr)
-    rows = []
-    failures = 0
-    for source in _expand_patients(args.paths):
-        try:
-            patient_started = time.perf_counter()
-            patient = load_patient(source, masks=["liver"])
-            with progress_bar(not args.json) as progress:
-                result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress)
-            out_dir = (args.out or source.parent / "ctseg_out") / source.name
-            if args.format == "nifti":
-                written = out_dir / "liver_pred.nii.gz"
-                write_nifti_mask(result.mask, patient, written)
-            elif args.format == "seg":
-                from ctseg_core.io.seg import write_dicom_seg
+        print(
+            f"model {segmenter.path.name}: TensorFlow import {import_seconds():.1f} s, "
+            f"model load {segmenter.load_seconds:.1f} s",
+            file=sys.stderr,
+        )
 
-                written = write_dicom_seg(
-                    result.mask, patient, out_dir / "liver_pred.seg.dcm", name="liver", algorithm_type="AUTOMATIC"
-                )
-            else:
-                written = write_ircad_mask(result.mask, patient, out_dir, name="liver_pred")
-            row: dict[str, object] = {"patient": source.name, "output": str(written)}
-            truth = patient.masks.get("liver")
-            if truth is not None:
-                row.update(compare(result.mask, truth, patient.spacing_mm).to_dict())
-                row["volume_ml_gt"] = row.pop("volume_ml_ref")
-            else:
-                row.update(dict.fromkeys(["dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm", "volume_ml_gt"]))
-                row["volume_ml_pred"] = volume_ml(result.mask, patient.spacing_mm)
-            row["seconds"] = round(time.perf_counter() - patient_started, 3)
-            row.update({f"seconds_{k}": round(v, 3) for k, v in result.timings.items()})
-        except CtsegError as error:
-            failures += 1
-            row = {"patient": source.name, "error": str(error)}
-        rows.append(row)
+    def report(row: dict[str, object]) -> None:
         if args.json:
             print(json.dumps(row), flush=True)
         elif "error" in row:
@@ -147,17 +103,16 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 f"pred {row['volume_ml_pred']:.1f} mL  GT {format_metric(row['volume_ml_gt'], 1)} mL  "
                 f"{row['seconds']:.1f} s → {row['output']}"
             )
-    if len(rows) > 1 or args.summary:
-        summary = Path(args.summary) if args.summary else (args.out or Path(".")) / "ctseg_summary.csv"
-        summary.parent.mkdir(parents=True, exist_ok=True)
-        columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "patient", k))
-        with open(summary, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        if not args.json:
-            print(f"summary of {len(rows)} patients: {summary} ({time.perf_counter() - started:.1f} s)")
-    return 1 if failures else 0
+
+    with progress_bar(not args.json) as progress:
+        rows = segment_patients(
+            args.paths, args.out, args.format, segmenter=segmenter, summary=args.summary, on_row=report,
+            progress=progress,
+        )
+    if len(rows) > 1 and not args.json:
+        where = args.summary or (args.out or Path(".")) / "ctseg_summary.csv"
+        print(f"summary of {len(rows)} patients: {where} ({time.perf_counter() - started:.1f} s)")
+    return 1 if any("error" in row for row in rows) else 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -186,7 +141,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         distribute=args.distribute,
         spec=spec,
-        unet=UNetConfig(input_size=args.size, channels=spec.channels, depth=args.depth, base_filters=args.filters, block=args.block),
+        unet=UNetConfig(
+            input_size=args.size, channels=spec.channels, depth=args.depth, base_filters=args.filters, block=args.block
+        ),
     )
     try:
         run_training(
@@ -229,8 +186,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     segment = commands.add_parser("segment", help="segment the liver with the bundled (or a given) model")
     segment.add_argument("paths", nargs="+", help="patient folders, or parent folders of patients")
     segment.add_argument("--out", type=Path, help="output folder (default: ctseg_out beside each patient)")
-    segment.add_argument("--format", choices=["ircad", "nifti", "seg"], default="ircad",
-                         help="IRCAD MASKS_DICOM slices, NIfTI .nii.gz, or DICOM SEG")
+    segment.add_argument(
+        "--format",
+        choices=["ircad", "nifti", "seg"],
+        default="ircad",
+        help="IRCAD MASKS_DICOM slices, NIfTI .nii.gz, or DICOM SEG",
+    )
     segment.add_argument("--model", type=Path, help="model file (default: the bundled model)")
     segment.add_argument("--json", action="store_true", help="print one JSON object per patient")
     segment.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
@@ -257,15 +218,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     train.add_argument("--block", choices=["bn", "selu"], default="bn")
     train.add_argument("--no-augment", action="store_true")
     train.add_argument(
-        "--distractors", type=float, default=0.3,
+        "--distractors",
+        type=float,
+        default=0.3,
         help="probability of pasting an extrahepatic mass (labelled background) into a training slice",
     )
     train.add_argument(
-        "--schedule", choices=["cosine", "plateau"], default="cosine",
+        "--schedule",
+        choices=["cosine", "plateau"],
+        default="cosine",
         help="learning rate: cosine decay over --epochs, or halve when validation Dice stalls",
     )
     train.add_argument(
-        "--ema", type=float, default=0.0,
+        "--ema",
+        type=float,
+        default=0.0,
         help="momentum of a moving average of the weights that is validated and shipped (0 = off, e.g. 0.99)",
     )
     train.add_argument("--seed", type=int, default=0)

@@ -15,8 +15,8 @@ Conventions used everywhere in ctseg:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

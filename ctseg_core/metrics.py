@@ -22,8 +22,8 @@ face neighbours is background. Voxels on the array border count as surface.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -111,7 +111,7 @@ def _surface_distances(
     coords = np.nonzero(a | b)
     box = tuple(
         slice(max(int(c.min()) - 1, 0), min(int(c.max()) + 2, n))
-        for c, n in zip(coords, a.shape)
+        for c, n in zip(coords, a.shape, strict=False)
     )
     surface_a = _surface(a[box])
     surface_b = _surface(b[box])

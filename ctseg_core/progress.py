@@ -6,7 +6,8 @@ The core knows nothing of threads: a job calls ``progress(done, total, stage)`` 
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ctseg_core.errors import Cancelled
 

@@ -18,19 +18,28 @@ or Ctrl+Y redo, Ctrl+S save, Ctrl+Shift+S save as, E show/hide the label (View m
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from ctseg_core.annotate.labels import (
+    LabelFormat,
+    LoadedLabel,
+    SavedLabel,
+    SaveTarget,
+    autosave,
+    load_label,
+    save_label,
+)
+from ctseg_core.annotate.recovery import RecoveryInfo, discard_recovery, load_recovery
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
-from ctseg_core.annotate.recovery import RecoveryInfo, discard_recovery, load_recovery
 
 from .editor import DEFAULT_LABEL_NAME, EditorState, PendingVolumeEdit, Tool, VolumeTool
-from .label_io import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, autosave, load_label, save_label
 from .save_dialog import SaveLabelDialog
 from .tasks import VolumeEdit
 from .workers import Job

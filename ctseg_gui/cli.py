@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ctseg_core.cli import build_parser
 from ctseg_core.cli import main as core_main

@@ -6,8 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from ctseg_core.synth.phantom import PHANTOM_VERSION, write_phantom
 from ctseg_core.progress import CancelCheck, ProgressCallback
+from ctseg_core.synth.phantom import PHANTOM_VERSION, write_phantom
 
 DEMO_SEED = 0
 DEMO_SLICES = 64

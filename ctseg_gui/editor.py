@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ctseg_core.annotate import editing
 from ctseg_core.annotate.history import EditHistory
+from ctseg_core.annotate.live_dice import OverlapCounts
 from ctseg_core.progress import CancelCheck, ProgressCallback, never_cancel, no_progress
 
-from ctseg_core.annotate.live_dice import OverlapCounts
 from .state import ViewerState
 from .tasks import VolumeEdit, edit_volume
 

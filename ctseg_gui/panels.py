@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctseg_core.orientation import stored_orientation_note
 from ctseg_core.metrics import format_metric
+from ctseg_core.orientation import stored_orientation_note
 from ctseg_core.windowing import PRESETS, Window
 
 from .dice_plot import DicePlot

@@ -20,9 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctseg_core.annotate.labels import LabelFormat, SaveTarget
 from ctseg_core.io.patient import Patient
-
-from .label_io import LabelFormat, SaveTarget
 
 LAST_DIR_KEY = "labels/lastSaveDir"
 LAST_FORMAT_KEY = "labels/lastFormat"

@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ctseg_core.errors import CtsegError
-from ctseg_core.io.masks import load_mask
-from ctseg_core.metrics import OverlapReport, compare, per_slice_dice, volume_ml
-from ctseg_core.io.patient import Patient
-from ctseg_core.io.loading import load_patient
-from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 from ctseg_core.annotate.recovery import RecoveryInfo, find_recovery
+from ctseg_core.errors import CtsegError
+from ctseg_core.io.loading import load_patient
+from ctseg_core.io.masks import load_mask
+from ctseg_core.io.patient import Patient
+from ctseg_core.metrics import OverlapReport, compare, per_slice_dice, volume_ml
+from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 if TYPE_CHECKING:
     from ctseg_core.model.inference import Segmenter

@@ -8,8 +8,8 @@ any pixel size, as in 3D Slicer) and intensity limits in HU.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -107,7 +107,7 @@ def stroke_centres(points_yx: Sequence[tuple[float, float]], step_px: float) -> 
         return []
     points = np.asarray(points_yx, dtype=np.float64).reshape(-1, 2)
     samples = [points[:1]]
-    for start, end in zip(points[:-1], points[1:]):
+    for start, end in zip(points[:-1], points[1:], strict=False):
         count = max(1, int(np.ceil(np.hypot(*(end - start)) / step_px)))
         t = np.arange(1, count + 1)[:, None] / count
         samples.append(start + t * (end - start))
@@ -252,7 +252,7 @@ def interpolate_all(label: np.ndarray, spacing_yx: tuple[float, float] = (1.0, 1
     """
     annotated = _annotated(label)
     changed: list[int] = []
-    for z_a, z_b in zip(annotated[:-1], annotated[1:]):
+    for z_a, z_b in zip(annotated[:-1], annotated[1:], strict=False):
         if z_b - z_a > 1:
             changed.extend(interpolate_slices(label, int(z_a), int(z_b), spacing_yx))
     return changed

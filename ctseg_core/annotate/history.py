@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -141,7 +141,7 @@ class EditHistory:
     def abort(self, label: np.ndarray) -> None:
         """Put the snapshotted slices back as they were before the open edit, and forget it."""
         pending = self._take_pending(label)
-        for row, z in zip(pending.before, pending.slices):
+        for row, z in zip(pending.before, pending.slices, strict=False):
             label[z] = self._unpack(row, label.shape[1:])
 
     @contextlib.contextmanager

@@ -12,7 +12,7 @@ It lives in the core (no Qt) so the same rule serves scripts and the GUI.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

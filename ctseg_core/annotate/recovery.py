@@ -14,17 +14,17 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from ctseg_core import __version__
-from ctseg_core.io.atomic import atomic_path
+from ctseg_core.cache import default_cache_dir
 from ctseg_core.errors import CtsegError
+from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.summary import hu_sha256
-from ctseg_core.cache import default_cache_dir
 
 FORMAT_VERSION = 1
 _TOKEN_DIGITS = 12
@@ -80,7 +80,7 @@ def save_recovery(label: np.ndarray, patient: Patient, name: str, edits: int) ->
         "shape": list(patient.shape),
         "hu_sha256": hu_sha256(patient.hu),
         "name": name,
-        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "edits": int(edits),
     }
     json_path = folder / f"{stem}.json"

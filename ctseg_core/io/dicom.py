@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from ctseg_core.io.sources import DicomSource
 from ctseg_core.errors import AllFilesCorruptError, Cancelled, EmptyFolderError, NoDicomError
+from ctseg_core.io.sources import DicomSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
-from ctseg_core.io.dicom import read_headers
-from ctseg_core.io.sources import DicomSource, FolderSource, ZipSource
 from ctseg_core.errors import PathMissingError, PermissionDeniedError
+from ctseg_core.io.dicom import read_headers
 from ctseg_core.io.masks import DicomMaskSource, NiftiMaskSource, load_mask
 from ctseg_core.io.nifti import load_nifti_patient
 from ctseg_core.io.patient import Patient, SourceGrid
+from ctseg_core.io.series import choose_series, order_series, read_volume
+from ctseg_core.io.sources import DicomSource, FolderSource, ZipSource
 from ctseg_core.orientation import canonicalise, oblique_warnings
 from ctseg_core.progress import CancelCheck, ProgressCallback
-from ctseg_core.io.series import choose_series, order_series, read_volume
 
 MaskSelection = Literal["all"] | Sequence[str] | None
 
@@ -119,6 +120,59 @@ def resolve_layout(path: str | Path) -> PatientLayout:
     if volumes and not _has_dicom_candidates(source):
         return PatientLayout(path, volumes[0], _nifti_masks(path, exclude=volumes[0]))
     return PatientLayout(path, source, _ircad_masks(path) | _nifti_masks(path))
+
+
+def is_patient_folder(path: Path) -> bool:
+    """Whether a folder is one patient (not a parent folder of several patients).
+
+    IRCAD layout (folders or zips), a NIfTI volume, or DICOM files directly inside are one patient.
+    A folder whose DICOM lies only in sub-folders is one patient when those sub-folders belong to
+    one patient and study (series in sub-folders, as many exports do), and a parent of patients when
+    they belong to different ones (read from one header per sub-folder).
+    """
+    if (path / "PATIENT_DICOM").is_dir() or (path / "PATIENT_DICOM.zip").is_file():
+        return True
+    try:
+        items = sorted(path.iterdir())
+    except OSError:
+        return False
+    files = [p for p in items if p.is_file() and not p.name.startswith(".")]
+    if any(_is_nifti(p) and _nifti_stem(p).lower().startswith(NIFTI_VOLUME_PREFIXES) for p in files):
+        return True
+    if any(_identity(p) is not None for p in files[:8]):
+        return True
+    identities = {identity for sub in items if sub.is_dir() and (identity := _first_identity(sub)) is not None}
+    return len(identities) == 1
+
+
+def _identity(path: Path) -> tuple[str, str] | None:
+    """(PatientID, StudyInstanceUID) of a DICOM file, None when it is not one."""
+    import pydicom
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+            if len(head) < 132 or head[128:132] != b"DICM":
+                return None
+            handle.seek(0)
+            ds = pydicom.dcmread(handle, stop_before_pixels=True, specific_tags=["PatientID", "StudyInstanceUID"])
+    except Exception:  # any unreadable file simply says nothing about identity
+        return None
+    return str(ds.get("PatientID", "")), str(ds.get("StudyInstanceUID", ""))
+
+
+def _first_identity(folder: Path, budget: int = 64) -> tuple[str, str] | None:
+    """The identity of the first DICOM file found below ``folder`` (looking at ``budget`` files at most)."""
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            budget -= 1
+            if budget < 0:
+                return None
+            identity = _identity(Path(root) / name)
+            if identity is not None:
+                return identity
+    return None
 
 
 def _has_dicom_candidates(source: FolderSource) -> bool:

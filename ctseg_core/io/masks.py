@@ -3,7 +3,8 @@
 DICOM mask slices pair with the *stored* CT slices (at the same position along the slice normal;
 where masks carry no position, by file name, IRCAD's ``image_K``, then by index) and the stored stack
 is then brought to the canonical grid, so a mask of a flipped or coronal scan lands where it belongs.
-Writers do the reverse: each mask file takes its CT slice's position, orientation and pixel layout. Values are binarised with ``> 0``. A mask that does not fit the CT grid is an error,
+Writers do the reverse: each mask file takes its CT slice's position, orientation and pixel layout.
+Values are binarised with ``> 0``. A mask that does not fit the CT grid is an error,
 never silently resampled.
 """
 
@@ -83,9 +84,7 @@ def _read_dicom_mask(
     grid = patient.source
     depth, rows, columns = grid.shape
     if len(images) != depth:
-        raise MaskMismatchError(
-            source.label, f"{len(images)} mask slices for {depth} CT slices: counts must match"
-        )
+        raise MaskMismatchError(source.label, f"{len(images)} mask slices for {depth} CT slices: counts must match")
     for header in images:
         if (header.rows, header.columns) != (rows, columns):
             raise MaskMismatchError(
@@ -139,7 +138,9 @@ def _pair_with_ct(images: list[SliceHeader], patient: Patient, label: str) -> li
             along = float(np.dot(normal, position))
             nearest = nearest_slice(positions, along, grid.geometry.spacing_mm[0])
             if nearest is None:
-                raise MaskMismatchError(header.name, f"mask slice at {along:.3f} mm along the normal matches no CT slice")
+                raise MaskMismatchError(
+                    header.name, f"mask slice at {along:.3f} mm along the normal matches no CT slice"
+                )
             shift = float(np.linalg.norm(position - grid.positions_lps[nearest]))
             if shift > tolerance + abs(along - positions[nearest]):
                 raise MaskMismatchError(

@@ -15,8 +15,9 @@ import contextlib
 import io
 import os
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
@@ -25,9 +26,9 @@ from pydicom.errors import InvalidDicomError
 from pydicom.sr.codedict import codes
 
 from ctseg_core import __version__
-from ctseg_core.io.atomic import atomic_path
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import nearest_slice
+from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.patient import Patient
 
 #: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
@@ -100,7 +101,7 @@ def read_source_datasets(patient: Patient) -> list[Dataset]:
         names, uids = names[:1], uids[:1]
     datasets = []
     with _opener() as open_slice:
-        for name, uid in zip(names, uids):
+        for name, uid in zip(names, uids, strict=False):
             try:
                 with open_slice(name) as fh:
                     ds = pydicom.dcmread(fh, stop_before_pixels=True)
@@ -115,8 +116,15 @@ def read_source_datasets(patient: Patient) -> list[Dataset]:
 #: Type 2 attributes (present, possibly empty) the SEG copies from its source; anonymised CT and
 #: 3D-IRCADb-01 lack several, and the standard allows them empty.
 _TYPE2_FROM_SOURCE = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "StudyDate", "StudyTime",
-    "AccessionNumber", "ReferringPhysicianName",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyID",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "ReferringPhysicianName",
 )
 
 
@@ -144,7 +152,9 @@ def complete_source_datasets(datasets: list[Dataset], patient: Patient) -> list[
             setattr(ds, keyword, "")
         if needs_frame:
             if frame_uid is None:
-                frame_uid = pydicom.uid.generate_uid(entropy_srcs=["ctseg-frame-of-reference", patient.series_uid or str(patient.source_path)])
+                frame_uid = pydicom.uid.generate_uid(
+                    entropy_srcs=["ctseg-frame-of-reference", patient.series_uid or str(patient.source_path)]
+                )
             ds.FrameOfReferenceUID = frame_uid
         if needs_thickness:
             ds.SliceThickness = float(patient.source.geometry.spacing_mm[0])
@@ -256,9 +266,7 @@ def _referenced_uids(segmentation) -> set[str]:  # type: ignore[no-untyped-def]
     return {sop_uid for _, _, sop_uid in segmentation.get_source_image_uids()}
 
 
-def _by_instance(
-    segmentation: Any, patient: Patient, numbers: list[int], path: Path
-) -> np.ndarray:
+def _by_instance(segmentation: Any, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
     """[stored slice, row, column, segment] values for SEGs whose frames reference this patient's CT slices."""
     grid = patient.source
     try:
@@ -284,14 +292,12 @@ def _check_in_plane(affine: np.ndarray, patient: Patient, path: Path) -> None:
         np.asarray(geometry.column_direction) * geometry.spacing_mm[1],
         np.asarray(geometry.row_direction) * geometry.spacing_mm[2],
     )
-    for axis, wanted in zip((1, 2), expected):
+    for axis, wanted in zip((1, 2), expected, strict=False):
         if not np.allclose(affine[:3, axis], wanted, atol=1e-3 * max(1.0, float(np.abs(wanted).max()))):
             raise MaskMismatchError(path, "SEG pixel grid differs from the CT's (orientation or pixel size)")
 
 
-def _slice_index(
-    position: np.ndarray, patient: Patient, along_normal: np.ndarray, path: Path
-) -> int:
+def _slice_index(position: np.ndarray, patient: Patient, along_normal: np.ndarray, path: Path) -> int:
     """Stored CT slice whose plane holds ``position`` (LPS mm), with the same in-plane origin."""
     geometry = patient.source.geometry
     normal, origin = geometry.normal, np.asarray(geometry.origin_mm)
@@ -306,9 +312,7 @@ def _slice_index(
     return nearest
 
 
-def _by_position(
-    segmentation: Any, patient: Patient, numbers: list[int], path: Path
-) -> np.ndarray:
+def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
     """[stored slice, row, column, segment] values placed by frame position, for SEGs referencing other copies."""
     try:
         volume = segmentation.get_volume(segment_numbers=numbers)
@@ -329,7 +333,7 @@ def _by_position(
 
 def _labels(segmentation, numbers: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
     labels = [str(segmentation.get_segment_description(n).SegmentLabel) for n in numbers]
-    return [label if labels.count(label) == 1 else f"{label} ({n})" for label, n in zip(labels, numbers)]
+    return [label if labels.count(label) == 1 else f"{label} ({n})" for label, n in zip(labels, numbers, strict=False)]
 
 
 def read_dicom_seg(path: str | Path, patient: Patient) -> dict[str, np.ndarray]:

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pydicom
 
-from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_stored_values, run_parallel, stored_to_hu
-from ctseg_core.io.sources import DicomSource
 from ctseg_core.errors import (
     DuplicatePositionError,
     InconsistentGeometryError,
@@ -24,6 +22,8 @@ from ctseg_core.geometry import (
     order_slices,
     slice_spacing,
 )
+from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_stored_values, run_parallel, stored_to_hu
+from ctseg_core.io.sources import DicomSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _ORIENTATION_TOLERANCE = 1e-4
@@ -167,7 +167,7 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
         for run in duplicate_runs(result.positions_mm):
             unique[run[1:]] = False
         dz, spacing_warnings = slice_spacing(
-            result.positions_mm[unique], [h.name for h, u in zip(ordered, unique) if u]
+            result.positions_mm[unique], [h.name for h, u in zip(ordered, unique, strict=False) if u]
         )
         warnings.extend(spacing_warnings)
     else:
@@ -257,7 +257,7 @@ def read_volume(
 
     results = run_parallel(list(range(len(headers))), read_one, "reading pixels", progress, should_cancel)
     clipped = 0
-    for index, result in enumerate(results):
+    for _index, result in enumerate(results):
         if isinstance(result, UnreadableSlice):
             raise type(result)(str(result))
         if isinstance(result, BaseException):
@@ -297,7 +297,7 @@ def _decode_multiframe(
 
     results = run_parallel(entries, decode, "decoding frames", progress, should_cancel)
     decoded: dict[str, np.ndarray] = {}
-    for entry, result in zip(entries, results):
+    for entry, result in zip(entries, results, strict=False):
         if isinstance(result, BaseException):
             raise result
         decoded[entry] = result
@@ -325,7 +325,7 @@ def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.
     series.warnings.append(f"{len(drop)} duplicate slice(s) with identical pixels skipped: {names}")
     keep_mask = np.ones(len(series.headers), dtype=bool)
     keep_mask[drop] = False
-    series.headers = [h for h, k in zip(series.headers, keep_mask) if k]
+    series.headers = [h for h, k in zip(series.headers, keep_mask, strict=False) if k]
     series.positions_mm = series.positions_mm[keep_mask]  # type: ignore[index]
     if series.positions_lps is not None:
         series.positions_lps = series.positions_lps[keep_mask]

@@ -10,8 +10,8 @@ import hashlib
 
 import numpy as np
 
-from ctseg_core.metrics import volume_ml
 from ctseg_core.io.patient import Patient
+from ctseg_core.metrics import volume_ml
 from ctseg_core.orientation import orientation_label
 
 

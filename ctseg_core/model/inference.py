@@ -69,7 +69,7 @@ class Segmenter:
         return self._forward(batch).numpy()[:count, ..., 0]
 
     @classmethod
-    def load(cls, model_path: str | Path | None = None, threads: int | None = None) -> "Segmenter":
+    def load(cls, model_path: str | Path | None = None, threads: int | None = None) -> Segmenter:
         """Load a model file (default: the bundled one) with its model card."""
         path = Path(model_path) if model_path is not None else default_model_path()
         if not path.is_file():
@@ -84,7 +84,9 @@ class Segmenter:
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as exc:  # Keras raises many types for damaged files
-            raise ModelError(path, f"model file is corrupt or not a Keras model ({exc.__class__.__name__}: {exc})") from exc
+            raise ModelError(
+                path, f"model file is corrupt or not a Keras model ({exc.__class__.__name__}: {exc})"
+            ) from exc
         expected = (None, card.input.size, card.input.size, card.input.channels)
         if tuple(model.input_shape) != expected:
             raise ModelError(

@@ -69,7 +69,9 @@ def body_crop_box(hu: np.ndarray) -> CropBox:
     return CropBox(y0, x0, side, (rows, columns))
 
 
-def _linear_taps(n_in: int, n_out: int, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _linear_taps(
+    n_in: int, n_out: int, start: int = 0, stop: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices and weights of linear interpolation from n_in to n_out samples, pixel areas aligned.
 
     Output pixel i (of start..stop) has its centre at input coordinate (i + ½)·n_in/n_out − ½,
@@ -118,8 +120,13 @@ def _sample_box(volume: np.ndarray, box: CropBox, side: int, fill: float) -> np.
     def taps(n_image: int, offset: int) -> tuple[np.ndarray, ...]:
         low, high, weight = _linear_taps(box.side, side)
         low, high = low + offset, high + offset
-        return (np.clip(low, 0, n_image - 1), np.clip(high, 0, n_image - 1),
-                (low >= 0) & (low < n_image), (high >= 0) & (high < n_image), weight)
+        return (
+            np.clip(low, 0, n_image - 1),
+            np.clip(high, 0, n_image - 1),
+            (low >= 0) & (low < n_image),
+            (high >= 0) & (high < n_image),
+            weight,
+        )
 
     r_lo, r_hi, r_lo_ok, r_hi_ok, wy = taps(rows, box.y0)
     c_lo, c_hi, c_lo_ok, c_hi_ok, wx = taps(columns, box.x0)

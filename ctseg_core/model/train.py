@@ -14,19 +14,20 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from ctseg_core.model.augment import AugmentConfig, augment_sample
-from ctseg_core.model.inference import Segmenter
+from ctseg_core.cache import default_cache_dir
 from ctseg_core.metrics import compare, dice
+from ctseg_core.model.augment import AugmentConfig, augment_sample
 from ctseg_core.model.card import ModelCard, write_card
+from ctseg_core.model.inference import Segmenter
 from ctseg_core.model.postprocess import postprocess
 from ctseg_core.model.preprocessing import InputSpec, normalise_hu, with_context
-from ctseg_core.cache import default_cache_dir
 from ctseg_core.model.training_data import (
     CachedPatient,
     discover_patients,
@@ -193,21 +194,30 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
         callbacks += [
             PatientDice(),
             keras.callbacks.ModelCheckpoint(
-                str(model_dir / "best.weights.h5"), monitor="val_dice", mode="max",
-                save_best_only=True, save_weights_only=True,
+                str(model_dir / "best.weights.h5"),
+                monitor="val_dice",
+                mode="max",
+                save_best_only=True,
+                save_weights_only=True,
             ),
             keras.callbacks.EarlyStopping(monitor="val_dice", mode="max", patience=config.patience),
         ]
     if val and config.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
-        ))
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
+            )
+        )
     else:
         # Cosine decay over the planned epochs; also for a run without validation (the final model),
         # where a plateau rule would have nothing to watch.
-        callbacks.append(keras.callbacks.LearningRateScheduler(
-            lambda epoch, lr: float(config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, config.epochs))))
-        ))
+        callbacks.append(
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch, lr: float(
+                    config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, config.epochs)))
+                )
+            )
+        )
     callbacks += [keras.callbacks.CSVLogger(str(model_dir / "training_log.csv")), EpochLog()]
     return callbacks
 
@@ -359,11 +369,20 @@ def run_training(
         trained = train_one(train, val, config, out_dir / f"fold_{k + 1}", log)
         metrics = evaluate_on_grid(trained.model, card, [p.source for p in val])
         for name, values in metrics.items():
-            log(f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm HD95 {values['hd95_mm']} mm")
-        results.append(FoldResult(
-            k + 1, metrics, trained.best_epoch, trained.epochs_run, time.perf_counter() - fold_started,
-            trained.last_epoch_val_dice,
-        ))
+            log(
+                f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm "
+                f"HD95 {values['hd95_mm']} mm"
+            )
+        results.append(
+            FoldResult(
+                k + 1,
+                metrics,
+                trained.best_epoch,
+                trained.epochs_run,
+                time.perf_counter() - fold_started,
+                trained.last_epoch_val_dice,
+            )
+        )
     dices = [v["dice"] for r in results for v in r.validation.values() if v["dice"] is not None]
     card.validation = {
         "scheme": "cross-validation by patient (phantoms train only)" if results else "none",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ctseg_core.io.loading import is_patient_folder
 from ctseg_core.model.preprocessing import InputSpec, crop_and_resize, crop_and_resize_mask
 
 PHANTOM_PREFIX = "phantom-"
@@ -28,13 +29,6 @@ class CachedPatient:
     hu: np.ndarray  # int16 [z, size, size]
     liver: np.ndarray  # uint8 0/1 [z, size, size]
     synthetic: bool
-
-
-def is_patient_folder(path: Path) -> bool:
-    """IRCAD layout (folders or zips) or a folder with a NIfTI volume."""
-    if (path / "PATIENT_DICOM").is_dir() or (path / "PATIENT_DICOM.zip").is_file():
-        return True
-    return any(p.name.lower().startswith(("volume", "image")) and ".nii" in p.name.lower() for p in path.iterdir())
 
 
 def discover_patients(roots: list[Path]) -> list[Path]:

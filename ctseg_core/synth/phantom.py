@@ -93,7 +93,9 @@ def _ellipse(g: _Grid, cx: float, cy: float, rx: float, ry: float, angle: float 
     return box, (dx / rx) ** 2 + (dy / ry) ** 2 < 1.0
 
 
-def _paint(img: np.ndarray, region: _Region | None, value: float, within: np.ndarray | None = None) -> np.ndarray | None:
+def _paint(
+    img: np.ndarray, region: _Region | None, value: float, within: np.ndarray | None = None
+) -> np.ndarray | None:
     """Set ``value`` on a region (optionally clipped to a full-frame mask); return its crop mask."""
     if region is None:
         return None
@@ -342,8 +344,15 @@ def _draw_gut(rng: np.random.Generator, body: _Body) -> tuple[tuple[_Ellipsoid |
     ]
     loops = [
         (
-            _Ellipsoid(rng.uniform(-0.45, 0.5) * a, rng.uniform(-0.75, 0.1) * b, rng.uniform(0.0, 0.5) * z,
-                       rng.uniform(10, 18), rng.uniform(10, 18), rng.uniform(15, 35), rng.uniform(0, np.pi)),
+            _Ellipsoid(
+                rng.uniform(-0.45, 0.5) * a,
+                rng.uniform(-0.75, 0.1) * b,
+                rng.uniform(0.0, 0.5) * z,
+                rng.uniform(10, 18),
+                rng.uniform(10, 18),
+                rng.uniform(15, 35),
+                rng.uniform(0, np.pi),
+            ),
             bool(rng.random() < 0.35),
         )
         for _ in range(int(rng.integers(12, 18)))
@@ -358,23 +367,59 @@ def _draw_patient(seed: int) -> _Patient:
     dz = float(rng.choice([1.5, 2.0, 2.5]))
     a = min(u(150, 175), 0.46 * d512 * 512)  # keep the flanks inside the narrowest field of view
     b = u(105, 125)
-    body = _Body(a=a, b_ant=b, b_post=0.92 * b, fat=u(10, 20), wall=u(8, 13), phase=u(0, 2 * np.pi),
-                 fat_hu=u(-110, -90), wall_hu=u(35, 55), cavity_hu=u(-100, -80))
-    spine = _Spine(y=body.b_post - u(62, 70), rx=u(18, 22), ry=u(14, 17),
-                   cancellous_hu=u(300, 450), cortex_hu=u(800, 1000), disc_phase=u(0, 1))
+    body = _Body(
+        a=a,
+        b_ant=b,
+        b_post=0.92 * b,
+        fat=u(10, 20),
+        wall=u(8, 13),
+        phase=u(0, 2 * np.pi),
+        fat_hu=u(-110, -90),
+        wall_hu=u(35, 55),
+        cavity_hu=u(-100, -80),
+    )
+    spine = _Spine(
+        y=body.b_post - u(62, 70),
+        rx=u(18, 22),
+        ry=u(14, 17),
+        cancellous_hu=u(300, 450),
+        cortex_hu=u(800, 1000),
+        disc_phase=u(0, 1),
+    )
     aorta_r = u(9, 12)
     aorta = (u(10, 18), spine.y - spine.ry - aorta_r - u(2, 6), aorta_r, u(200, 300))
     ivc = (-u(22, 28), aorta[1] - u(0, 6), u(12, 16), u(8, 11), u(90, 115))
     left_z = u(0.26, 0.32) * _Z_ANAT_MM
     kidneys = tuple(
-        _Ellipsoid(cx=side * u(62, 72), cy=spine.y + u(-6, 4), cz=left_z - (side < 0) * u(6, 14),  # right one lower
-                   rx=u(24, 28), ry=u(19, 23), rz=u(50, 60), angle=side * np.deg2rad(u(30, 45)))
+        _Ellipsoid(
+            cx=side * u(62, 72),
+            cy=spine.y + u(-6, 4),
+            cz=left_z - (side < 0) * u(6, 14),  # right one lower
+            rx=u(24, 28),
+            ry=u(19, 23),
+            rz=u(50, 60),
+            angle=side * np.deg2rad(u(30, 45)),
+        )
         for side in (1.0, -1.0)
     )
-    spleen = _Ellipsoid(cx=0.62 * a + u(-8, 8), cy=0.3 * b + u(-8, 8), cz=u(0.66, 0.74) * _Z_ANAT_MM,
-                        rx=u(45, 55), ry=u(22, 28), rz=u(38, 48), angle=np.deg2rad(u(-70, -50)))
-    stomach = _Ellipsoid(cx=0.35 * a + u(-10, 10), cy=-0.2 * b + u(-8, 8), cz=u(0.7, 0.78) * _Z_ANAT_MM,
-                         rx=u(45, 60), ry=u(32, 42), rz=u(45, 55), angle=np.deg2rad(u(-30, 10)))
+    spleen = _Ellipsoid(
+        cx=0.62 * a + u(-8, 8),
+        cy=0.3 * b + u(-8, 8),
+        cz=u(0.66, 0.74) * _Z_ANAT_MM,
+        rx=u(45, 55),
+        ry=u(22, 28),
+        rz=u(38, 48),
+        angle=np.deg2rad(u(-70, -50)),
+    )
+    stomach = _Ellipsoid(
+        cx=0.35 * a + u(-10, 10),
+        cy=-0.2 * b + u(-8, 8),
+        cz=u(0.7, 0.78) * _Z_ANAT_MM,
+        rx=u(45, 60),
+        ry=u(32, 42),
+        rz=u(45, 55),
+        angle=np.deg2rad(u(-30, 10)),
+    )
     liver = _draw_liver(rng)
     # The IVC enhances with the hepatic veins that drain into it, so it stands out from the
     # parenchyma in every phase (bright in the portal phase, darker before it); an IVC at liver
@@ -383,8 +428,15 @@ def _draw_patient(seed: int) -> _Patient:
     # seed draws, stays as it was.
     ivc = (*ivc[:4], liver.vessel_hu - 0.8 * (ivc[4] - 90.0))
     gb_t = liver.t_tip + 0.3 * (liver.t_dome - liver.t_tip)  # in the fossa under the lower liver
-    gallbladder = _Ellipsoid(cx=liver.cx + 0.55 * liver.rx, cy=liver.cy - 0.3 * liver.ry, cz=gb_t * _Z_ANAT_MM,
-                             rx=u(12, 16), ry=u(15, 20), rz=u(25, 35), angle=np.deg2rad(u(-60, -30)))
+    gallbladder = _Ellipsoid(
+        cx=liver.cx + 0.55 * liver.rx,
+        cy=liver.cy - 0.3 * liver.ry,
+        cz=gb_t * _Z_ANAT_MM,
+        rx=u(12, 16),
+        ry=u(15, 20),
+        rz=u(25, 35),
+        angle=np.deg2rad(u(-60, -30)),
+    )
     return _Patient(
         d512=d512,
         dz=dz,
@@ -578,8 +630,9 @@ def _paint_spleen(
         return mask
     box, m = region
     inward = 1.1 * s.ry  # along the minor axis, towards the hilum
-    hollow = replace(s, cx=s.cx + inward * np.sin(s.angle), cy=s.cy - inward * np.cos(s.angle),
-                     rx=0.75 * s.rx, ry=0.8 * s.ry)
+    hollow = replace(
+        s, cx=s.cx + inward * np.sin(s.angle), cy=s.cy - inward * np.cos(s.angle), rx=0.75 * s.rx, ry=0.8 * s.ry
+    )
     cut = hollow.section(g, z)
     if cut is not None:
         sub = np.zeros(g.shape, bool)
@@ -640,7 +693,7 @@ def _paint_liver(
         if region is not None:
             box, m = region
             img[box][m & liver[box]] = lv.vessel_hu
-    for tu, hu in zip(lv.tumours, lv.tumour_hu):
+    for tu, hu in zip(lv.tumours, lv.tumour_hu, strict=False):
         region = tu.section(g, z)
         if region is not None:
             box, m = region

@@ -150,7 +150,7 @@ def test_interpolation_grows_a_disk_smoothly_between_two_slices() -> None:
     np.testing.assert_array_equal(label[4], last)
     areas = label.sum(axis=(1, 2))
     assert list(areas) == sorted(areas)
-    for z, radius in zip((1, 2, 3), (12.5, 15.0, 17.5)):
+    for z, radius in zip((1, 2, 3), (12.5, 15.0, 17.5), strict=False):
         assert areas[z] == pytest.approx(math.pi * radius**2, rel=0.08)
         assert label[z, 40, 40]
 

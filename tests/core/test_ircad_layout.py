@@ -14,11 +14,11 @@ import pytest
 
 from ctseg_core import errors
 from ctseg_core.cli import main as ctseg_main
+from ctseg_core.io.loading import load_patient
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.nifti import write_nifti_mask
-from ctseg_core.io.loading import load_patient
-from ctseg_core.synth.phantom import make_phantom
 from ctseg_core.io.summary import hu_sha256, mask_sha256
+from ctseg_core.synth.phantom import make_phantom
 
 
 def _zip_folder(folder: Path, archive: Path) -> None:

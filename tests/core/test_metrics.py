@@ -31,7 +31,7 @@ def sphere(
 ) -> np.ndarray:
     """Voxelised ball of radius_mm around the grid centre (plus offset), built in physical mm."""
     axes = [
-        (np.arange(n) - (n - 1) / 2.0) * s - o for n, s, o in zip(shape, spacing_mm, offset_mm)
+        (np.arange(n) - (n - 1) / 2.0) * s - o for n, s, o in zip(shape, spacing_mm, offset_mm, strict=False)
     ]
     z, y, x = np.meshgrid(*axes, indexing="ij")
     return (z**2 + y**2 + x**2) <= radius_mm**2

@@ -63,7 +63,9 @@ def test_every_dicom_layout_loads_to_the_canonical_volume(layout, phantom, tmp_p
     assert np.allclose(patient.geometry.voxel_to_mm(3, 7, 11), geometry.voxel_to_mm(3, 7, 11), atol=1e-6)
 
 
-@pytest.mark.parametrize("axcodes", [("R", "A", "S"), ("L", "P", "S"), ("R", "P", "I"), ("A", "S", "L"), ("P", "I", "R")])
+@pytest.mark.parametrize(
+    "axcodes", [("R", "A", "S"), ("L", "P", "S"), ("R", "P", "I"), ("A", "S", "L"), ("P", "I", "R")]
+)
 def test_every_nifti_orientation_loads_to_the_canonical_volume(axcodes, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hu, liver, geometry = phantom
     folder = write_nifti_variant(tmp_path / "n", hu, geometry, axcodes, {"liver": liver})
@@ -87,8 +89,12 @@ def _check_ircad_mask_on_source(written: Path, ct_folder: Path) -> None:
     for path in files:
         mask = pydicom.dcmread(path)
         source = ct[mask.ReferencedImageSequence[0].ReferencedSOPInstanceUID]
-        assert [float(v) for v in mask.ImagePositionPatient] == pytest.approx([float(v) for v in source.ImagePositionPatient])
-        assert [float(v) for v in mask.ImageOrientationPatient] == pytest.approx([float(v) for v in source.ImageOrientationPatient])
+        assert [float(v) for v in mask.ImagePositionPatient] == pytest.approx(
+            [float(v) for v in source.ImagePositionPatient]
+        )
+        assert [float(v) for v in mask.ImageOrientationPatient] == pytest.approx(
+            [float(v) for v in source.ImageOrientationPatient]
+        )
         assert [float(v) for v in mask.PixelSpacing] == pytest.approx([float(v) for v in source.PixelSpacing])
         hu = source.pixel_array * float(source.RescaleSlope) + float(source.RescaleIntercept)
         np.testing.assert_array_equal(mask.pixel_array > 0, hu > THRESHOLD_HU, err_msg=path.name)
@@ -136,7 +142,7 @@ def test_nifti_and_seg_writers_map_back_onto_a_dicom_source(name: str, phantom, 
     seg = hd.seg.segread(write_dicom_seg(label, patient, tmp_path / "label.dcm"))
     uids = list(ct)
     frames = seg.get_pixels_by_source_instance(uids, segment_numbers=[1])
-    for uid, frame in zip(uids, frames):
+    for uid, frame in zip(uids, frames, strict=False):
         source = ct[uid]
         hu_k = source.pixel_array * float(source.RescaleSlope) + float(source.RescaleIntercept)
         np.testing.assert_array_equal(frame[..., 0] > 0, hu_k > THRESHOLD_HU)
@@ -154,9 +160,13 @@ def test_nifti_label_of_a_nifti_ct_has_its_affine_and_voxel_order(axcodes, phant
     np.testing.assert_array_equal(np.asarray(written.dataobj) > 0, np.asarray(ct.dataobj) > THRESHOLD_HU)
 
 
-def test_gantry_tilt_is_resampled_with_a_warning_and_masks_go_back_onto_the_tilted_slices(phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gantry_tilt_is_resampled_with_a_warning_and_masks_go_back_onto_the_tilted_slices(
+    phantom, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     hu, liver, geometry = phantom
-    folder = write_dicom_variant(tmp_path / "t", hu, geometry, NAMED_LAYOUTS["as stored"], {"liver": liver}, tilt_rows_per_slice=1.0)
+    folder = write_dicom_variant(
+        tmp_path / "t", hu, geometry, NAMED_LAYOUTS["as stored"], {"liver": liver}, tilt_rows_per_slice=1.0
+    )
     patient = load_patient(folder)
     dz, dy, _ = geometry.spacing_mm
     angle = np.degrees(np.arctan2(9 * dy, 9 * dz))
@@ -172,7 +182,9 @@ def test_gantry_tilt_is_resampled_with_a_warning_and_masks_go_back_onto_the_tilt
     for path in sorted(written.iterdir()):
         mask = pydicom.dcmread(path)
         source = ct[mask.ReferencedImageSequence[0].ReferencedSOPInstanceUID]
-        assert [float(v) for v in mask.ImagePositionPatient] == pytest.approx([float(v) for v in source.ImagePositionPatient])
+        assert [float(v) for v in mask.ImagePositionPatient] == pytest.approx(
+            [float(v) for v in source.ImagePositionPatient]
+        )
         k = int(round((float(source.ImagePositionPatient[2]) - geometry.origin_mm[2]) / dz))
         rows = slice(10 - k, 38 - k)  # the same anatomy sits k rows higher on tilted slice k
         expected = np.zeros(label.shape[1:], dtype=bool)
@@ -184,7 +196,10 @@ def test_oblique_grid_keeps_its_exact_geometry_and_warns_with_the_angle(phantom,
     hu, _, geometry = phantom
     angle = np.radians(12.0)
     rotated = VolumeGeometry(
-        geometry.origin_mm, (np.cos(angle), np.sin(angle), 0.0), (-np.sin(angle), np.cos(angle), 0.0), geometry.spacing_mm
+        geometry.origin_mm,
+        (np.cos(angle), np.sin(angle), 0.0),
+        (-np.sin(angle), np.cos(angle), 0.0),
+        geometry.spacing_mm,
     )
     patient = load_patient(write_dicom_variant(tmp_path / "o", hu, rotated, NAMED_LAYOUTS["columns flipped"]))
     assert any("oblique" in w and "12.0°" in w for w in patient.warnings)
@@ -212,11 +227,17 @@ def test_enhanced_ct_with_9_frames_loads_9_slices(compress: bool, phantom, tmp_p
 
 
 @pytest.mark.parametrize(
-    ("syntax", "preamble"), [(ExplicitVRBigEndian, True), (ImplicitVRLittleEndian, False)], ids=["big-endian", "no-preamble"]
+    ("syntax", "preamble"),
+    [(ExplicitVRBigEndian, True), (ImplicitVRLittleEndian, False)],
+    ids=["big-endian", "no-preamble"],
 )
-def test_big_endian_and_legacy_files_without_preamble_load(syntax: str, preamble: bool, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_big_endian_and_legacy_files_without_preamble_load(
+    syntax: str, preamble: bool, phantom, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     hu, _, geometry = phantom
-    folder = write_dicom_variant(tmp_path / "b", hu, geometry, NAMED_LAYOUTS["columns flipped"], transfer_syntax=syntax, preamble=preamble)
+    folder = write_dicom_variant(
+        tmp_path / "b", hu, geometry, NAMED_LAYOUTS["columns flipped"], transfer_syntax=syntax, preamble=preamble
+    )
     np.testing.assert_array_equal(load_patient(folder).hu, hu)
 
 

@@ -90,9 +90,9 @@ def test_tags_geometry_and_uids(written: Path) -> None:
         assert float(ds.SliceThickness) == dz
     assert dz in (1.5, 2.0, 2.5) and 0.65 * 2 <= dx <= 0.85 * 2
     zs = [float(ds.ImagePositionPatient[2]) for ds in ct]
-    assert all(b > a for a, b in zip(zs, zs[1:]))
+    assert all(b > a for a, b in zip(zs, zs[1:], strict=False))
     for name, series in masks.items():
-        for a, b in zip(ct, series):
+        for a, b in zip(ct, series, strict=False):
             assert a.ImagePositionPatient == b.ImagePositionPatient and a.PixelSpacing == b.PixelSpacing
         assert "SYNTHETIC" in series[0].SeriesDescription and name in series[0].SeriesDescription
     for ds in everything:
@@ -153,8 +153,8 @@ def test_liver_label_has_image_evidence(seed: int) -> None:
     An IVC at parenchyma HU, wrapped by the liver, once put up to 5 % of the liver mask in
     holes that nothing in the image shows; no model can learn such a label.
     """
-    from ctseg_core.synth.phantom import _draw_patient
     from ctseg_core.model.postprocess import fill_holes
+    from ctseg_core.synth.phantom import _draw_patient
 
     patient = _draw_patient(seed)
     assert abs(patient.ivc[4] - patient.liver.hu) >= 10.0

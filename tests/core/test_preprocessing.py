@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from ctseg_core.metrics import dice
-from ctseg_core.synth.phantom import make_phantom
 from ctseg_core.model.postprocess import fill_holes, largest_component, postprocess
 from ctseg_core.model.preprocessing import (
     InputSpec,
@@ -17,6 +16,7 @@ from ctseg_core.model.preprocessing import (
     restore_to_grid,
     with_context,
 )
+from ctseg_core.synth.phantom import make_phantom
 
 
 @pytest.mark.parametrize("size", [256, 512, 768])

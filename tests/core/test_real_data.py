@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from ctseg_core.geometry import VolumeGeometry
-
-from ctseg_core.io.patient import Patient
 from ctseg_core.io.loading import load_patient
+from ctseg_core.io.patient import Patient
 from ctseg_core.io.summary import hu_sha256, mask_sha256
 
 #: patient number → (slices, pixel spacing mm), from the data set's README
@@ -65,7 +64,9 @@ def _cropped(root: Path, slices: int = 16) -> tuple[np.ndarray, np.ndarray, Volu
     return patient.hu[start : start + slices], patient.masks["liver"][start : start + slices], geometry
 
 
-@pytest.mark.parametrize("variant", ["columns flipped", "rows flipped", "coronal", "sagittal", "NIfTI RAS", "NIfTI RPI"])
+@pytest.mark.parametrize(
+    "variant", ["columns flipped", "rows flipped", "coronal", "sagittal", "NIfTI RAS", "NIfTI RPI"]
+)
 def test_real_patient_in_other_orientations_loads_to_the_same_volume_and_masks_write_back(
     ircad_root: Path, tmp_path: Path, variant: str
 ) -> None:

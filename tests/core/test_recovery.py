@@ -9,9 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctseg_core.io.patient import Patient
-from ctseg_core.io.loading import load_patient
-from ctseg_core.synth.phantom import write_phantom
 from ctseg_core.annotate.recovery import (
     discard_recovery,
     find_recovery,
@@ -19,6 +16,9 @@ from ctseg_core.annotate.recovery import (
     recovery_path,
     save_recovery,
 )
+from ctseg_core.io.loading import load_patient
+from ctseg_core.io.patient import Patient
+from ctseg_core.synth.phantom import write_phantom
 
 
 @pytest.fixture(scope="module")

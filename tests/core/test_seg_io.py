@@ -13,10 +13,10 @@ import pytest
 from pydicom.sr.codedict import codes
 
 from ctseg_core.errors import CtsegError, MaskMismatchError
-from ctseg_core.io.patient import Patient
 from ctseg_core.io.loading import load_patient
-from ctseg_core.synth.phantom import write_phantom
+from ctseg_core.io.patient import Patient
 from ctseg_core.io.seg import read_dicom_seg, read_source_datasets, write_dicom_seg
+from ctseg_core.synth.phantom import write_phantom
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import Cancelled
-from ctseg_core.synth.phantom import write_phantom
 from ctseg_core.progress import CancelCheck, ProgressCallback
+from ctseg_core.synth.phantom import write_phantom
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
 

@@ -9,14 +9,14 @@ import sys
 
 import numpy as np
 import pytest
-from scipy import ndimage
 from PySide6.QtCore import QPointF
 from pytestqt.qtbot import QtBot
+from scipy import ndimage
 
 from ctseg_core.annotate import editing
+from ctseg_core.annotate.live_dice import OverlapCounts
 from ctseg_core.metrics import dice, format_metric
 from ctseg_gui.editor import DEFAULT_BRUSH_MM, Tool
-from ctseg_core.annotate.live_dice import OverlapCounts
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import LABEL_RGB, OverlaySettings, OverlayStyle, label_table
 from ctseg_gui.tasks import OpenedPatient, Scores
@@ -340,7 +340,7 @@ def test_a_flood_fill_seed_outside_the_range_says_why(qtbot: QtBot, opened: Main
 
 
 def test_the_label_and_file_modules_load_no_qt() -> None:
-    code = ("import sys, ctseg_gui.label_io, ctseg_core.annotate.live_dice\n"
+    code = ("import sys, ctseg_core.annotate.labels, ctseg_core.annotate.live_dice\n"
             "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph'))))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

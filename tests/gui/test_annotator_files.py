@@ -12,12 +12,12 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.annotate.labels import LabelFormat, SaveTarget, load_label, save_label
+from ctseg_core.annotate.recovery import find_recovery, recovery_path
 from ctseg_core.errors import Cancelled
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_core.annotate.recovery import find_recovery, recovery_path
 from ctseg_gui.annotator import AUTOSAVE_EVERY_EDITS
 from ctseg_gui.editor import Tool
-from ctseg_gui.label_io import LabelFormat, SaveTarget, load_label, save_label
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.save_dialog import SaveLabelDialog
 from ctseg_gui.tasks import SegmenterCache, open_patient
@@ -163,7 +163,7 @@ def test_a_failed_save_says_why_and_keeps_the_edits(
         def refuse(*args: object, **kwargs: object) -> None:
             raise PermissionError(13, "Permission denied", str(tmp_path / "ro" / "MASKS_DICOM"))
 
-        monkeypatch.setattr("ctseg_gui.label_io.write_ircad_mask", refuse)
+        monkeypatch.setattr("ctseg_core.annotate.labels.write_ircad_mask", refuse)
         target = SaveTarget(LabelFormat.IRCAD, tmp_path / "ro", "liver")
         expected = f"{tmp_path / 'ro' / 'MASKS_DICOM'}: Permission denied"
     with qtbot.waitSignal(opened.errorReported, timeout=10_000):
@@ -270,7 +270,7 @@ def test_choosing_save_when_closing_saves_then_closes(
 def test_dicom_seg_reads_the_ct_headers_once_per_patient(
     qtbot: QtBot, opened: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ctseg_gui.label_io as label_io
+    import ctseg_core.annotate.labels as label_io
 
     reads = []
     real = label_io.read_source_datasets

@@ -11,7 +11,6 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from ctseg_core.model.inference import default_model_path
 from ctseg_gui import demo
 from ctseg_gui.app import run_viewer
 from ctseg_gui.main_window import MainWindow

@@ -5,8 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from ctseg_gui.overlay import (
-    BOTH, EDGE_SHIFT, FN_RGB, FP_RGB, GT, GT_RGB, NONE, PRED, PRED_RGB, TP_RGB,
-    OverlaySettings, OverlayStyle, code_image, colour_table, colourise, outline,
+    BOTH,
+    EDGE_SHIFT,
+    FN_RGB,
+    FP_RGB,
+    GT,
+    GT_RGB,
+    NONE,
+    PRED,
+    PRED_RGB,
+    TP_RGB,
+    OverlaySettings,
+    OverlayStyle,
+    code_image,
+    colour_table,
+    colourise,
+    outline,
 )
 
 
@@ -30,7 +44,7 @@ def test_fill_colours_opacity_and_green_plus_magenta_overlap() -> None:
     table = colour_table(OverlaySettings(opacity=0.5, style=OverlayStyle.FILL))
     assert _rgba(table, NONE)[3] == 0
     assert _rgba(table, GT) == (*GT_RGB, 128) and _rgba(table, PRED) == (*PRED_RGB, 128)
-    assert _rgba(table, BOTH)[:3] == tuple(min(255, a + b) for a, b in zip(GT_RGB, PRED_RGB))
+    assert _rgba(table, BOTH)[:3] == tuple(min(255, a + b) for a, b in zip(GT_RGB, PRED_RGB, strict=False))
     assert _rgba(table, GT, edge=GT) == (*GT_RGB, 128)  # no outlines in this style
 
 

@@ -24,7 +24,15 @@ def test_masks_agree_across_stored_orientations(segmenter: Segmenter, tmp_path: 
     geometry = VolumeGeometry(volume.origin_mm, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), volume.spacing_mm)
     folders = {
         name: write_dicom_variant(tmp_path / name.replace(" ", "_"), volume.hu, geometry, NAMED_LAYOUTS[name])
-        for name in ("as stored", "columns flipped", "rows flipped", "transposed", "slices reversed", "coronal", "sagittal")
+        for name in (
+            "as stored",
+            "columns flipped",
+            "rows flipped",
+            "transposed",
+            "slices reversed",
+            "coronal",
+            "sagittal",
+        )
     }
     for codes in ("RAS", "LPS", "RPI"):
         folders[f"NIfTI {codes}"] = write_nifti_variant(tmp_path / codes, volume.hu, geometry, tuple(codes))

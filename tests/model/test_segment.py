@@ -12,10 +12,10 @@ import pytest
 
 from ctseg_core import errors
 from ctseg_core.cli import main
-from ctseg_core.model.inference import Segmenter, default_model_path
+from ctseg_core.io.loading import load_patient
 from ctseg_core.metrics import dice
 from ctseg_core.model.card import card_path
-from ctseg_core.io.loading import load_patient
+from ctseg_core.model.inference import Segmenter
 from ctseg_core.synth.phantom import make_phantom
 
 
@@ -79,7 +79,9 @@ def test_missing_corrupt_and_mismatched_models(tiny_model: Path, tmp_path: Path)
         Segmenter.load(mismatched)
 
 
-def test_segment_cli_json_and_outputs(tiny_model: Path, tiny_patients: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_segment_cli_json_and_outputs(
+    tiny_model: Path, tiny_patients: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["segment", str(tiny_patients), "--model", str(tiny_model), "--out", str(tmp_path), "--json"])
     assert code == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -96,7 +98,21 @@ def test_segment_cli_json_and_outputs(tiny_model: Path, tiny_patients: Path, tmp
 def test_segment_cli_nifti(tiny_model: Path, tiny_patients: Path, tmp_path: Path) -> None:
     import nibabel as nib
 
-    assert main(["segment", str(tiny_patients / "p1"), "--model", str(tiny_model), "--out", str(tmp_path), "--format", "nifti"]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(tiny_patients / "p1"),
+                "--model",
+                str(tiny_model),
+                "--out",
+                str(tmp_path),
+                "--format",
+                "nifti",
+            ]
+        )
+        == 0
+    )
     patient = load_patient(tiny_patients / "p1", masks=None)
     image = nib.load(tmp_path / "p1" / "liver_pred.nii.gz")
     np.testing.assert_allclose(image.affine, patient.geometry.affine_ras(), atol=1e-4)
@@ -133,7 +149,22 @@ def test_bundled_model_segments_a_fresh_phantom() -> None:
 def test_segment_cli_dicom_seg(tiny_model: Path, tiny_patients: Path, tmp_path: Path) -> None:
     from ctseg_core.io.seg import read_dicom_seg
 
-    assert main(["segment", str(tiny_patients / "p0"), "--model", str(tiny_model), "--out", str(tmp_path), "--format", "seg", "--json"]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(tiny_patients / "p0"),
+                "--model",
+                str(tiny_model),
+                "--out",
+                str(tmp_path),
+                "--format",
+                "seg",
+                "--json",
+            ]
+        )
+        == 0
+    )
     patient = load_patient(tiny_patients / "p0", masks=None)
     segments = read_dicom_seg(tmp_path / "p0" / "liver_pred.seg.dcm", patient)
     assert list(segments) == ["liver"] and segments["liver"].shape == patient.shape

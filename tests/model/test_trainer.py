@@ -45,7 +45,7 @@ def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> Non
     folds = card.validation["folds"]
     assert [sorted(f["validation"]) for f in folds] == [["p0"], ["p1"], ["p2"]]
     for fold in folds:
-        assert set(fold["validation"]["p%d" % (fold["fold"] - 1)]) >= {"dice", "assd_mm", "hd95_mm"}
+        assert set(fold["validation"][f"p{fold['fold'] - 1}"]) >= {"dice", "assd_mm", "hd95_mm"}
     assert card.training["patients"] == ["p0", "p1", "p2"]
     assert all(fold["last_epoch_val_dice"] is not None for fold in folds)
     # Cosine schedule (the default): the final model runs the whole schedule the folds ran.
@@ -104,7 +104,7 @@ def test_ema_weights_are_what_the_trainer_ships(tiny_patients: Path, tmp_path: P
     shipped = keras.saving.load_model(str(path), compile=False)
     change = max(
         float(np.max(np.abs(a.numpy() - b.numpy())))
-        for a, b in zip(initial.trainable_weights, shipped.trainable_weights)
+        for a, b in zip(initial.trainable_weights, shipped.trainable_weights, strict=False)
     )
     step = config.learning_rate
     if ema:

@@ -1,6 +1,6 @@
-"""Saving and loading the edited label, as plain functions of ``(progress, should_cancel)``; no Qt.
+"""Saving and loading an edited label in every format, as plain functions of ``(progress, should_cancel)``; no Qt.
 
-They run on worker threads (``workers.py``) and only compose ``ctseg_core`` writers and readers,
+They run on worker threads (the GUI's workers) and only compose ``ctseg_core`` writers and readers,
 which are atomic: a failed or cancelled save leaves the previous file (or nothing), never half a
 file. The label they get is a copy taken on the GUI thread, so editing can go on meanwhile.
 """
@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ctseg_core.annotate.recovery import save_recovery
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.masks import read_mask_folder, write_ircad_mask
 from ctseg_core.io.nifti import read_nifti_mask, write_nifti_mask
 from ctseg_core.io.patient import Patient
-from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
-from ctseg_core.annotate.recovery import save_recovery
 from ctseg_core.io.seg import read_dicom_seg, read_source_datasets, write_dicom_seg
+from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 
 class LabelFormat(enum.Enum):
@@ -29,6 +29,11 @@ class LabelFormat(enum.Enum):
     IRCAD = "IRCAD mask folder (MASKS_DICOM/<name>/image_K)"
     NIFTI = "NIfTI (.nii.gz)"
     DICOM_SEG = "DICOM SEG (.dcm)"
+
+    @classmethod
+    def from_name(cls, name: str) -> LabelFormat:
+        """The format for a command-line name: ``ircad``, ``nifti`` or ``seg``."""
+        return {"ircad": cls.IRCAD, "nifti": cls.NIFTI, "seg": cls.DICOM_SEG}[name]
 
     @property
     def is_folder(self) -> bool:
@@ -70,11 +75,17 @@ def save_label(
     label: np.ndarray,
     patient: Patient,
     target: SaveTarget,
-    sources: list[Dataset] | None,
-    progress: ProgressCallback,
-    should_cancel: CancelCheck,
+    sources: list[Dataset] | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+    algorithm_type: str = "MANUAL",
 ) -> SavedLabel:
-    """Write ``label`` in ``target``'s format; DICOM SEG reads the CT headers first unless given ``sources``."""
+    """Write ``label`` in ``target``'s format: the one writer dispatch of the GUI and the batch API.
+
+    DICOM SEG reads the CT headers first unless given ``sources``; ``algorithm_type`` is "MANUAL"
+    for labels drawn or corrected by hand, "AUTOMATIC" for the model's own output.
+    """
+    progress = progress or _no_progress
     raise_if_cancelled(should_cancel)
     if target.format is LabelFormat.IRCAD:
         progress(0, label.shape[0], "writing mask")
@@ -88,8 +99,14 @@ def save_label(
             sources = read_source_datasets(patient)
             raise_if_cancelled(should_cancel)
         progress(0, 0, "writing DICOM SEG")
-        write_dicom_seg(label, patient, target.path, name=target.name, source_datasets=sources)
+        write_dicom_seg(
+            label, patient, target.path, name=target.name, source_datasets=sources, algorithm_type=algorithm_type
+        )
     return SavedLabel(target, sources)
+
+
+def _no_progress(done: int, total: int, stage: str) -> None:
+    """Progress sink for callers that show none."""
 
 
 @dataclass(frozen=True)

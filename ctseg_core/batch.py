@@ -1,0 +1,159 @@
+"""Segmenting many patients from Python: load → predict → write → score → CSV, one call.
+
+``ctseg segment`` is a thin shim over :func:`segment_patients` (as TotalSegmentator's command is over
+its Python API), and the label writer is the GUI's (:func:`ctseg_core.annotate.labels.save_label`),
+so a mask saved from the command line and from the viewer are the same files.
+
+A batch always finishes: a patient that fails gets an error row naming the problem, later
+patients still run, and the summary CSV is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ctseg_core.annotate.labels import LabelFormat, SaveTarget, save_label
+from ctseg_core.errors import CtsegError
+from ctseg_core.io.atomic import atomic_path
+from ctseg_core.io.loading import is_patient_folder, load_patient
+from ctseg_core.metrics import compare, volume_ml
+from ctseg_core.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from ctseg_core.model.inference import Segmenter
+
+#: Output file (or IRCAD mask name) per format, inside each patient's output folder.
+OUTPUT_NAMES = {"ircad": "liver_pred", "nifti": "liver_pred.nii.gz", "seg": "liver_pred.seg.dcm"}
+METRIC_COLUMNS = ("dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm", "volume_ml_gt")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One patient of a batch and the folder its outputs go to."""
+
+    source: Path
+    name: str
+    out_dir: Path
+
+
+def expand_patients(paths: Iterable[str | Path]) -> list[Path]:
+    """Each path is a patient, or a parent folder whose sub-folders are patients."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        children: list[Path] = []
+        if path.is_dir() and not is_patient_folder(path):
+            children = sorted(p for p in path.iterdir() if p.is_dir() and is_patient_folder(p))
+        found.extend(children or [path])
+    return found
+
+
+def plan_outputs(sources: Sequence[Path], out: Path | None) -> list[BatchItem]:
+    """Where each patient's outputs go; patients sharing a folder name never share an output.
+
+    Default: ``ctseg_out/<name>`` beside each patient. Two patients named alike (``a/patient``,
+    ``b/patient``) get ``a_patient`` and ``b_patient`` (and a number if that still clashes).
+    """
+    counts = Counter(p.name for p in sources)
+    used: set[Path] = set()
+    items = []
+    for source in sources:
+        name = source.name if counts[source.name] == 1 else f"{source.parent.name}_{source.name}"
+        folder = out if out is not None else source.parent / "ctseg_out"
+        candidate, number = folder / name, 2
+        while candidate.resolve() in used:
+            candidate, number = folder / f"{name}_{number}", number + 1
+        used.add(candidate.resolve())
+        items.append(BatchItem(source, candidate.name, candidate))
+    return items
+
+
+def segment_patient(
+    item: BatchItem,
+    segmenter: Segmenter,
+    fmt: str = "ircad",
+    progress: ProgressCallback | None = None,
+) -> dict[str, object]:
+    """Segment one patient, write its mask, and score it against its liver ground truth if it has one."""
+    started = time.perf_counter()
+    patient = load_patient(item.source, masks=["liver"], progress=progress)
+    result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress)
+    label_format = LabelFormat.from_name(fmt)
+    output = OUTPUT_NAMES[fmt]
+    if label_format is LabelFormat.IRCAD:
+        target = SaveTarget(label_format, item.out_dir, output)
+    else:
+        target = SaveTarget(label_format, item.out_dir / output, "liver")
+    save_label(result.mask, patient, target, algorithm_type="AUTOMATIC")
+    row: dict[str, object] = {"patient": item.name, "source": str(item.source), "output": str(target.written_path)}
+    truth = patient.masks.get("liver")
+    if truth is not None:
+        row.update(compare(result.mask, truth, patient.spacing_mm).to_dict())
+        row["volume_ml_gt"] = row.pop("volume_ml_ref")
+    else:
+        row.update(dict.fromkeys(METRIC_COLUMNS))
+        row["volume_ml_pred"] = volume_ml(result.mask, patient.spacing_mm)
+    row["warnings"] = "; ".join(patient.warnings)
+    row["seconds"] = round(time.perf_counter() - started, 3)
+    row.update({f"seconds_{k}": round(v, 3) for k, v in result.timings.items()})
+    return row
+
+
+def segment_patients(
+    paths: Iterable[str | Path],
+    out: str | Path | None = None,
+    fmt: str = "ircad",
+    model: str | Path | None = None,
+    *,
+    threads: int | None = None,
+    summary: str | Path | None = None,
+    segmenter: Segmenter | None = None,
+    on_row: Callable[[dict[str, object]], None] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[dict[str, object]]:
+    """Segment every patient under ``paths`` and return one row per patient (metrics or ``error``).
+
+    ``fmt``: "ircad" (``MASKS_DICOM/liver_pred``), "nifti" or "seg". ``summary``: CSV path; by
+    default ``OUT/ctseg_summary.csv`` is written for batches of more than one patient.
+    ``on_row`` sees each row as soon as it is ready (the CLI prints it).
+    """
+    if fmt not in OUTPUT_NAMES:
+        raise ValueError(f"fmt must be one of {sorted(OUTPUT_NAMES)}, got {fmt!r}")
+    if segmenter is None:
+        from ctseg_core.model.inference import Segmenter
+
+        segmenter = Segmenter.load(Path(model) if model else None, threads=threads)
+    out_path = Path(out) if out is not None else None
+    items = plan_outputs(expand_patients(paths), out_path)
+    rows: list[dict[str, object]] = []
+    for item in items:
+        try:
+            row = segment_patient(item, segmenter, fmt, progress)
+        except CtsegError as error:
+            row = {"patient": item.name, "source": str(item.source), "error": str(error)}
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    if len(rows) > 1 or summary is not None:
+        target = Path(summary) if summary is not None else (out_path or Path(".")) / "ctseg_summary.csv"
+        write_summary(rows, target)
+    return rows
+
+
+def write_summary(rows: Sequence[dict[str, object]], path: Path) -> Path:
+    """The batch's rows as one CSV (``patient`` first), written atomically."""
+    columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "patient", k))
+    try:
+        with atomic_path(path, suffix=".csv") as temporary, open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as error:
+        raise CtsegError(path, f"cannot write the summary CSV ({error.strerror or error})") from error
+    return path
