@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget, save_label
 from ctseg_core.errors import CtsegError
@@ -28,6 +28,8 @@ from ctseg_core.progress import ProgressCallback
 if TYPE_CHECKING:
     from ctseg_core.model.inference import Segmenter
 
+#: One patient's outcome: metrics, output path and timings, or ``error``; JSON- and CSV-ready.
+Row = dict[str, Any]
 #: Output file (or IRCAD mask name) per format, inside each patient's output folder.
 OUTPUT_NAMES = {"ircad": "liver_pred", "nifti": "liver_pred.nii.gz", "seg": "liver_pred.seg.dcm"}
 METRIC_COLUMNS = ("dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm", "volume_ml_gt")
@@ -79,7 +81,7 @@ def segment_patient(
     segmenter: Segmenter,
     fmt: str = "ircad",
     progress: ProgressCallback | None = None,
-) -> dict[str, object]:
+) -> Row:
     """Segment one patient, write its mask, and score it against its liver ground truth if it has one."""
     started = time.perf_counter()
     patient = load_patient(item.source, masks=["liver"], progress=progress)
@@ -91,7 +93,7 @@ def segment_patient(
     else:
         target = SaveTarget(label_format, item.out_dir / output, "liver")
     save_label(result.mask, patient, target, algorithm_type="AUTOMATIC")
-    row: dict[str, object] = {"patient": item.name, "source": str(item.source), "output": str(target.written_path)}
+    row: Row = {"patient": item.name, "source": str(item.source), "output": str(target.written_path)}
     truth = patient.masks.get("liver")
     if truth is not None:
         row.update(compare(result.mask, truth, patient.spacing_mm).to_dict())
@@ -114,9 +116,9 @@ def segment_patients(
     threads: int | None = None,
     summary: str | Path | None = None,
     segmenter: Segmenter | None = None,
-    on_row: Callable[[dict[str, object]], None] | None = None,
+    on_row: Callable[[Row], None] | None = None,
     progress: ProgressCallback | None = None,
-) -> list[dict[str, object]]:
+) -> list[Row]:
     """Segment every patient under ``paths`` and return one row per patient (metrics or ``error``).
 
     ``fmt``: "ircad" (``MASKS_DICOM/liver_pred``), "nifti" or "seg". ``summary``: CSV path; by
@@ -131,7 +133,7 @@ def segment_patients(
         segmenter = Segmenter.load(Path(model) if model else None, threads=threads)
     out_path = Path(out) if out is not None else None
     items = plan_outputs(expand_patients(paths), out_path)
-    rows: list[dict[str, object]] = []
+    rows: list[Row] = []
     for item in items:
         try:
             row = segment_patient(item, segmenter, fmt, progress)
@@ -146,7 +148,7 @@ def segment_patients(
     return rows
 
 
-def write_summary(rows: Sequence[dict[str, object]], path: Path) -> Path:
+def write_summary(rows: Sequence[Row], path: Path) -> Path:
     """The batch's rows as one CSV (``patient`` first), written atomically."""
     columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "patient", k))
     try:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ctseg_core.errors import Cancelled, CtsegError
 from ctseg_core.progress import ProgressCallback
@@ -51,17 +52,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    dz, dy, dx = summary["spacing_mm"]  # type: ignore[misc]
+    dz, dy, dx = summary["spacing_mm"]
     print(f"{summary['path']}")
     print(f"  patient      {summary['patient']}  ({summary['series_description']})")
-    print(f"  shape        {' × '.join(map(str, summary['shape']))} (z, y, x)")  # type: ignore[arg-type]
+    print(f"  shape        {' × '.join(map(str, summary['shape']))} (z, y, x)")
     print(f"  spacing      {dz:g} × {dy:g} × {dx:g} mm   slice order by {summary['slice_order']}")
     stored = "reoriented to the canonical LPS grid" if summary["reoriented"] else "already canonical"
     print(f"  stored as    {summary['stored_orientation']} (x, y, z), {stored}")
     print(f"  HU range     {summary['hu_min']} … {summary['hu_max']}")
-    for name, mask in summary["masks"].items():  # type: ignore[union-attr]
+    for name, mask in summary["masks"].items():
         print(f"  mask {name:<14} {mask['voxels']:>10} voxels {mask['volume_ml']:>10.1f} mL")
-    for warning in summary["warnings"]:  # type: ignore[union-attr]
+    for warning in summary["warnings"]:
         print(f"  warning: {warning}")
     print(f"  loaded in {summary['load_seconds']:.2f} s")
     return 0
@@ -91,7 +92,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    def report(row: dict[str, object]) -> None:
+    def report(row: dict[str, Any]) -> None:
         if args.json:
             print(json.dumps(row), flush=True)
         elif "error" in row:
@@ -162,7 +163,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:  # type: ignore[type-arg]  # argparse's own generic
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     """The parser with every headless command, and its sub-command table for front ends to extend."""
     from ctseg_core import __version__
 

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import pydicom
@@ -94,14 +94,14 @@ def _looks_like_dicom(head: bytes) -> bool:
 
 def _number(value: object, default: float | None = None) -> float | None:
     try:
-        return float(value) if value is not None and value != "" else default
+        return float(value) if value is not None and value != "" else default  # type: ignore[arg-type]  # any DICOM value; bad ones raise
     except (TypeError, ValueError):
         return default
 
 
 def _triple(value: object) -> tuple[float, ...] | None:
     try:
-        values = tuple(float(v) for v in value)  # type: ignore[union-attr]
+        values = tuple(float(v) for v in value)  # type: ignore[attr-defined]  # any DICOM value; non-iterables raise
     except (TypeError, ValueError):
         return None
     return values if values else None
@@ -149,7 +149,7 @@ def _functional(ds: pydicom.Dataset, frame_groups: pydicom.Dataset | None, seque
 
 def _first(sequence: object) -> pydicom.Dataset | None:
     try:
-        return sequence[0] if sequence else None  # type: ignore[index, no-any-return]  # a pydicom Sequence
+        return sequence[0] if sequence else None  # type: ignore[index]  # a pydicom Sequence
     except (TypeError, IndexError):
         return None
 
@@ -183,7 +183,7 @@ def _frame_headers(ds: pydicom.Dataset, base: SliceHeader, frames: int) -> list[
             dataclasses.replace(
                 base,
                 name=f"{base.name} [frame {index + 1}]",
-                position=position if position and len(position) == 3 else None,  # type: ignore[arg-type]
+                position=position if position and len(position) == 3 else None,
                 orientation=cosines if cosines and len(cosines) == 6 else None,
                 pixel_spacing=(spacing[0], spacing[1]) if spacing and len(spacing) == 2 else None,
                 slice_thickness=thickness,
@@ -197,9 +197,9 @@ def _frame_headers(ds: pydicom.Dataset, base: SliceHeader, frames: int) -> list[
     return headers
 
 
-def _read_all(fh: object) -> bytes:
-    fh.seek(0)  # type: ignore[attr-defined]
-    return fh.read()  # type: ignore[attr-defined, no-any-return]
+def _read_all(fh: BinaryIO) -> bytes:
+    fh.seek(0)
+    return fh.read()
 
 
 def _header_from_dataset(
@@ -261,7 +261,7 @@ def _header_from_dataset(
         series_description=str(ds.get("SeriesDescription", "") or ""),
         rows=rows,
         columns=columns,
-        position=position if position and len(position) == 3 else None,  # type: ignore[arg-type]
+        position=position if position and len(position) == 3 else None,
         orientation=orientation if orientation and len(orientation) == 6 else None,
         pixel_spacing=(spacing[0], spacing[1]) if spacing and len(spacing) == 2 else None,
         instance_number=int(instance) if instance not in (None, "") else None,
@@ -289,7 +289,7 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
             values = np.empty(count, dtype=dtype)
             with source.open(header.entry) as fh:
                 fh.seek(header.pixel_offset)
-                if fh.readinto(memoryview(values).cast("B")) != values.nbytes:  # type: ignore[attr-defined]
+                if fh.readinto(values.data.cast("B")) != values.nbytes:  # type: ignore[attr-defined]  # a real file
                     raise UnreadableSlice(f"{header.name}: pixel data truncated")
         if header.bits_stored < dtype.itemsize * 8 and dtype.kind == "u":
             values = values & np.array((1 << header.bits_stored) - 1, dtype=dtype)
@@ -380,8 +380,8 @@ def run_parallel(
             done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
             for future in done:
                 index = futures[future]
-                error = future.exception()
-                results[index] = error if error is not None else future.result()
+                failure = future.exception()
+                results[index] = failure if failure is not None else future.result()
             done_count += len(done)
             if should_cancel is not None and should_cancel():
                 for future in pending:

@@ -74,8 +74,8 @@ def _ircad_masks(folder: Path) -> dict[str, object]:
             masks[organ.name] = DicomMaskSource(FolderSource(organ))
     elif mask_zip.is_file():
         archive = ZipSource(mask_zip, "MASKS_DICOM/")
-        for organ in archive.subfolders():
-            masks[organ] = DicomMaskSource(ZipSource(mask_zip, f"MASKS_DICOM/{organ}/"))
+        for organ_name in archive.subfolders():
+            masks[organ_name] = DicomMaskSource(ZipSource(mask_zip, f"MASKS_DICOM/{organ_name}/"))
     return masks
 
 

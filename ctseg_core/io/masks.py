@@ -56,8 +56,10 @@ def load_mask(
         raise KeyError(f"no mask named {name!r}; available: {', '.join(patient.available_masks)}")
     if isinstance(source, NiftiMaskSource):
         mask = read_nifti_mask(source.path, patient)
-    else:
+    elif isinstance(source, DicomMaskSource):
         mask = _read_dicom_mask(source.source, patient, progress, should_cancel)
+    else:
+        raise TypeError(f"unknown mask source {source!r}")
     patient.masks[name] = mask
     return mask
 

@@ -110,7 +110,7 @@ def read_source_datasets(patient: Patient) -> list[Dataset]:
             if str(ds.get("SOPInstanceUID", "")) != uid:
                 raise CtsegError(name, "source CT slice changed since loading (other SOP Instance UID)")
             datasets.append(ds)
-    return datasets
+    return datasets  # type: ignore[return-value]  # FileDataset is a Dataset; the list type is invariant
 
 
 #: Type 2 attributes (present, possibly empty) the SEG copies from its source; anonymised CT and
@@ -165,7 +165,7 @@ def complete_source_datasets(datasets: list[Dataset], patient: Patient) -> list[
 # ----------------------------------------------------------------------------- writing
 
 
-def _segment_description(name: str, algorithm_type: str, algorithm_name: str):  # type: ignore[no-untyped-def]
+def _segment_description(name: str, algorithm_type: str, algorithm_name: str):
     import highdicom as hd
 
     if algorithm_type not in ALGORITHM_TYPES:
@@ -242,7 +242,7 @@ def write_dicom_seg(
 # ----------------------------------------------------------------------------- reading
 
 
-def _read_segmentation(path: Path):  # type: ignore[no-untyped-def]
+def _read_segmentation(path: Path):
     import highdicom as hd
 
     try:
@@ -253,7 +253,7 @@ def _read_segmentation(path: Path):  # type: ignore[no-untyped-def]
         raise CtsegError(path, f"not a readable DICOM SEG ({exc.__class__.__name__}: {exc})") from exc
 
 
-def _binary(values: np.ndarray, segmentation) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _binary(values: np.ndarray, segmentation) -> np.ndarray:
     """Segment membership: fractional SEGs (rescaled to 0–1) at 0.5, others where > 0."""
     import highdicom as hd
 
@@ -262,7 +262,7 @@ def _binary(values: np.ndarray, segmentation) -> np.ndarray:  # type: ignore[no-
     return values > 0
 
 
-def _referenced_uids(segmentation) -> set[str]:  # type: ignore[no-untyped-def]
+def _referenced_uids(segmentation) -> set[str]:
     return {sop_uid for _, _, sop_uid in segmentation.get_source_image_uids()}
 
 
@@ -277,8 +277,8 @@ def _by_instance(segmentation: Any, patient: Patient, numbers: list[int], path: 
                 segment_numbers=numbers,
                 assert_missing_frames_are_empty=True,
             )
-            return by_frame[[int(n) - 1 for n in grid.frame_numbers if n is not None]]  # type: ignore[no-any-return]
-        return segmentation.get_pixels_by_source_instance(  # type: ignore[no-any-return]
+            return by_frame[[int(n) - 1 for n in grid.frame_numbers if n is not None]]
+        return segmentation.get_pixels_by_source_instance(
             grid.sop_instance_uids, segment_numbers=numbers, assert_missing_frames_are_empty=True
         )
     except (ValueError, RuntimeError) as exc:
@@ -331,7 +331,7 @@ def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: 
     return values
 
 
-def _labels(segmentation, numbers: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+def _labels(segmentation, numbers: list[int]) -> list[str]:
     labels = [str(segmentation.get_segment_description(n).SegmentLabel) for n in numbers]
     return [label if labels.count(label) == 1 else f"{label} ({n})" for label, n in zip(labels, numbers, strict=False)]
 

@@ -262,7 +262,7 @@ def read_volume(
             raise type(result)(str(result))
         if isinstance(result, BaseException):
             raise result
-        clipped += int(result)  # type: ignore[arg-type]
+        clipped += int(result)
     if clipped:
         series.warnings.append(f"{clipped} voxels outside the int16 HU range were clipped")
     if series.positions_mm is not None:

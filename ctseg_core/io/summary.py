@@ -7,6 +7,7 @@ the HU volume as little-endian int16 and each mask as uint8 0/1, C order, shape 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ def mask_sha256(mask: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(mask > 0, dtype=np.uint8).tobytes()).hexdigest()
 
 
-def patient_summary(patient: Patient) -> dict[str, object]:
+def patient_summary(patient: Patient) -> dict[str, Any]:
     """Everything ``ctseg info --json`` prints."""
     masks = {
         name: {

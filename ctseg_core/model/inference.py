@@ -36,8 +36,8 @@ def default_model_path() -> Path:
 class Segmentation:
     """A model's output on the CT grid."""
 
-    probability: np.ndarray  # float32 [z, y, x]
     mask: np.ndarray  # bool [z, y, x], post-processed
+    probability: np.ndarray | None = None  # float32 [z, y, x], only when asked for (a full-grid float map)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
@@ -134,8 +134,13 @@ class Segmenter:
         spacing_mm: tuple[float, float, float] | None = None,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        return_probability: bool = False,
     ) -> Segmentation:
-        """Liver probability and mask for an int16 HU volume [z, y, x] of any in-plane size."""
+        """Liver mask (and, if asked, the probability on the CT grid) for an int16 HU volume [z, y, x].
+
+        The probability map is float32 on the full grid (4 bytes a voxel: 130 MB for 130 × 512²),
+        so it is only made when ``return_probability`` is set.
+        """
         if hu.ndim != 3 or hu.shape[0] == 0 or min(hu.shape[1:]) < 2:
             raise CtsegError(None, f"cannot segment a volume of shape {hu.shape}: need [slices ≥ 1, rows, columns]")
         threshold = self.card.threshold
@@ -152,11 +157,11 @@ class Segmenter:
         gated = small.copy()
         gated[~keep & (small >= threshold)] = 0.0  # other islands
         gated[keep & (small < threshold)] = 1.0  # filled holes
-        probability = restore_to_grid(small, box)
+        probability = restore_to_grid(small, box) if return_probability else None
         mask = np.zeros(hu.shape, dtype=bool)
         liver_slices = np.nonzero(keep.any(axis=(1, 2)))[0]
         if liver_slices.size:  # only slices near the kept liver can hold mask voxels
             z0, z1 = max(int(liver_slices[0]) - 1, 0), int(liver_slices[-1]) + 2
             mask[z0:z1] = restore_to_grid(gated[z0:z1], box) >= threshold
         timings["postprocess"] = time.perf_counter() - started
-        return Segmentation(probability, mask, timings)
+        return Segmentation(mask, probability, timings)

@@ -47,10 +47,6 @@ def discover_patients(roots: list[Path]) -> list[Path]:
     return found
 
 
-def patient_name(path: Path) -> str:
-    return path.name
-
-
 def _cache_key(source: Path, spec: InputSpec) -> str:
     stamp = max((p.stat().st_mtime_ns for p in source.rglob("*") if p.is_file()), default=0)
     text = json.dumps([str(source.resolve()), stamp, spec.to_dict(), "v1"])
@@ -61,11 +57,11 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
     """The patient's network-grid stack, from the cache or computed and cached now."""
     from ctseg_core.io.loading import load_patient
 
-    cache_file = cache_dir / "slices" / f"{patient_name(source)}-{_cache_key(source, spec)}.npz"
-    synthetic = patient_name(source).startswith(PHANTOM_PREFIX)
+    cache_file = cache_dir / "slices" / f"{source.name}-{_cache_key(source, spec)}.npz"
+    synthetic = source.name.startswith(PHANTOM_PREFIX)
     if cache_file.is_file():
         with np.load(cache_file) as data:
-            return CachedPatient(patient_name(source), source, data["hu"], data["liver"], synthetic)
+            return CachedPatient(source.name, source, data["hu"], data["liver"], synthetic)
     patient = load_patient(source, masks=["liver"])
     if "liver" not in patient.masks:
         raise FileNotFoundError(f"{source}: no liver mask to train on")
@@ -77,7 +73,7 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
 
     with atomic_path(cache_file, suffix=".npz") as temporary:
         np.savez_compressed(temporary, hu=hu, liver=liver)
-    return CachedPatient(patient_name(source), source, hu, liver, synthetic)
+    return CachedPatient(source.name, source, hu, liver, synthetic)
 
 
 def ensure_phantoms(count: int, cache_dir: Path, slices: int = 64) -> list[Path]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydicom import dcmwrite
 from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy.ndimage import gaussian_filter
 
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
@@ -305,7 +305,7 @@ def _draw_liver(rng: np.random.Generator) -> _Liver:
         t = base.t_tip + span * rng.uniform(0.35, 0.8)
         r = rng.uniform(8, 20)
         tumours.append(
-            _Ellipsoid(
+            _Ellipsoid(  # type: ignore[call-arg]  # a centre and three radii: mypy cannot count the stars
                 *base.point(t, rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.6)),
                 *(r * rng.uniform(0.8, 1.25, 3)),
                 rng.uniform(0, np.pi),
@@ -342,7 +342,7 @@ def _draw_gut(rng: np.random.Generator, body: _Body) -> tuple[tuple[_Ellipsoid |
         (_Tube((-0.6 * a, -0.3 * b, 0.48 * z), (0.55 * a, -0.45 * b, 0.52 * z), rng.uniform(15, 20)), True),
         (_Tube((0.68 * a, 0.15 * b, -20.0), (0.62 * a, 0.0, 0.72 * z), rng.uniform(14, 18)), True),
     ]
-    loops = [
+    loops: list[tuple[_Ellipsoid | _Tube, bool]] = [
         (
             _Ellipsoid(
                 rng.uniform(-0.45, 0.5) * a,
@@ -513,11 +513,11 @@ def _paint_gut(img: np.ndarray, g: _Grid, p: _Patient, z: float, cavity: np.ndar
         return
     inner = st.section(g, z, 4.0)
     lumen = _paint(img, inner, 20.0, cavity)
-    if lumen is not None:
+    if lumen is not None and inner is not None:
         box, _ = inner
         level = st.cy - st.ry * (1.0 - 2.0 * p.stomach_gas)
-        gas = lumen & (g.y[box[0]][:, None] < level)  # gas rises anteriorly in a supine patient
-        img[box][gas] = -900.0
+        gas_pixels = lumen & (g.y[box[0]][:, None] < level)  # gas rises anteriorly in a supine patient
+        img[box][gas_pixels] = -900.0
 
 
 def _paint_muscles(
@@ -861,7 +861,7 @@ def _write_series(ds: FileDataset, folder: Path, vol: PhantomVolume, series: str
     x0, y0, z0 = vol.origin_mm
     z = round(z0 + k * vol.spacing_mm[0], 3)
     uid = _uid(vol, "instance", series, k)
-    ds.file_meta.MediaStorageSOPInstanceUID = uid
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(uid)
     ds.SOPInstanceUID = uid
     ds.InstanceNumber = k + 1
     ds.ImagePositionPatient = [x0, y0, z]

@@ -20,6 +20,7 @@ import pydicom
 from nibabel.orientations import apply_orientation, inv_ornt_aff
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
+    UID,
     CTImageStorage,
     EnhancedCTImageStorage,
     ExplicitVRBigEndian,
@@ -86,8 +87,8 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 def _ct_dataset(sop_class: str, series_uid: str, study_uid: str, frame_uid: str, name: str) -> Dataset:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(generate_uid())
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
     ds.file_meta = meta

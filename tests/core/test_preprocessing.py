@@ -30,13 +30,16 @@ def test_mask_there_and_back_keeps_dice_above_098(size: int) -> None:
     assert dice(back, phantom.masks["liver"]) >= 0.98
 
 
-def test_crop_box_is_square_and_holds_the_body() -> None:
-    phantom = make_phantom(seed=2, slices=6)
-    box = body_crop_box(phantom.hu)
-    body = phantom.hu > -400
-    ys, xs = np.nonzero(body.any(axis=0))
-    assert box.y0 <= ys.min() and box.y0 + box.side >= ys.max() + 1 or box.side >= 512
-    assert box.x0 <= xs.min() and box.x0 + box.side >= xs.max() + 1
+def test_crop_box_is_square_centred_and_holds_the_body_with_a_margin() -> None:
+    hu = np.full((3, 200, 300), -1000, np.int16)
+    hu[:, 60:140, 100:260] = 40  # a body 80 rows × 160 columns, off centre
+    hu[1, 5, 5] = 500  # a speck of noise in a corner is not the body
+    box = body_crop_box(hu)
+    assert box.side >= 160 and box.side <= 160 * 1.5  # square, sized by the longer side plus a margin
+    assert box.y0 < 60 and box.y0 + box.side > 140  # holds every body row
+    assert box.x0 < 100 and box.x0 + box.side > 260  # and every body column
+    assert abs((box.y0 + box.side / 2) - 100) <= 1 and abs((box.x0 + box.side / 2) - 180) <= 1  # centred on it
+    assert box.x0 > 5 or box.y0 > 5  # the speck did not stretch the box
 
 
 def test_crop_may_overhang_the_image_and_still_inverts() -> None:

@@ -13,6 +13,7 @@ import pytest
 from ctseg_core import errors
 from ctseg_core.cli import main
 from ctseg_core.io.loading import load_patient
+from ctseg_core.io.masks import read_mask_folder
 from ctseg_core.metrics import dice
 from ctseg_core.model.card import card_path
 from ctseg_core.model.inference import Segmenter
@@ -23,12 +24,16 @@ def test_predict_returns_probability_and_mask_on_the_grid(tiny_model: Path) -> N
     segmenter = Segmenter.load(tiny_model)
     phantom = make_phantom(seed=40, slices=6, size=256)
     calls: list[tuple[int, int]] = []
-    result = segmenter.predict(phantom.hu, phantom.spacing_mm, progress=lambda d, t, s: calls.append((d, t)))
+    result = segmenter.predict(
+        phantom.hu, phantom.spacing_mm, progress=lambda d, t, s: calls.append((d, t)), return_probability=True
+    )
+    assert result.probability is not None
     assert result.probability.shape == phantom.hu.shape and result.probability.dtype == np.float32
     assert result.mask.shape == phantom.hu.shape and result.mask.dtype == bool
     assert 0.0 <= result.probability.min() and result.probability.max() <= 1.0
     assert calls[-1] == (6, 6)
     assert set(result.timings) == {"preprocess", "network", "postprocess"}
+    assert segmenter.predict(phantom.hu, phantom.spacing_mm).probability is None  # no full-grid map unless asked
 
 
 @pytest.mark.parametrize("shape", [(1, 256, 256), (3, 768, 768), (2, 300, 200)])
@@ -89,10 +94,12 @@ def test_segment_cli_json_and_outputs(
     for key in ("patient", "dice", "jaccard", "assd_mm", "hd95_mm", "volume_ml_pred", "volume_ml_gt", "seconds"):
         assert key in rows[0]
     assert (tmp_path / "ctseg_summary.csv").read_text().count("\n") == 4
-    written = load_patient(tiny_patients / "p0", masks=None)
-    written.mask_sources.clear()
+    patient = load_patient(tiny_patients / "p0", masks=["liver"])
     mask_folder = tmp_path / "p0" / "MASKS_DICOM" / "liver_pred"
-    assert len(list(mask_folder.iterdir())) == written.shape[0]
+    assert len(list(mask_folder.iterdir())) == patient.shape[0]
+    written = read_mask_folder(mask_folder, patient)  # the file on disk is what was scored
+    assert dice(written, patient.masks["liver"]) == pytest.approx(rows[0]["dice"], abs=1e-9)
+    assert rows[0]["output"] == str(mask_folder)
 
 
 def test_segment_cli_nifti(tiny_model: Path, tiny_patients: Path, tmp_path: Path) -> None:

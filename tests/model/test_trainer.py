@@ -16,15 +16,15 @@ from ctseg_core.model.training_data import split_folds
 from ctseg_core.model.unet import UNetConfig, build_unet
 
 
-def test_folds_never_put_a_patient_on_both_sides() -> None:
+def test_folds_validate_each_patient_once_balanced_and_independent_of_input_order() -> None:
     names = [f"patient{i}" for i in range(7)]
     folds = split_folds(names, 3)
-    assert sorted(n for fold in folds for n in fold) == sorted(names)
-    for validation in folds:
-        training = set(names) - set(validation)
-        assert training and not training & set(validation)
-    with pytest.raises(ValueError):
-        split_folds(names, 8)
+    assert sorted(n for fold in folds for n in fold) == sorted(names)  # each patient validated exactly once
+    assert sorted(len(fold) for fold in folds) == [2, 2, 3]  # balanced
+    assert split_folds(list(reversed(names)), 3) == folds  # the split depends on the patients, not the order
+    for bad in (1, 8):
+        with pytest.raises(ValueError, match="folds"):
+            split_folds(names, bad)
 
 
 def test_seed_sized_unet_has_about_1_9_million_parameters() -> None:
