@@ -26,6 +26,10 @@ class PermissionDeniedError(CtsegError):
     """The path exists but cannot be read."""
 
 
+class NotReadableError(CtsegError):
+    """The path exists but is not something a patient can be read from (a device, a pipe)."""
+
+
 class EmptyFolderError(CtsegError):
     """The folder holds no files at all."""
 
@@ -36,6 +40,14 @@ class NoDicomError(CtsegError):
 
 class AllFilesCorruptError(CtsegError):
     """Every DICOM-looking file failed to parse."""
+
+
+class UnreadableSlice(CtsegError):
+    """One file could not be parsed or decoded (corrupt, truncated, undecodable pixel data).
+
+    While reading a series such files are skipped with a warning; where one is needed (a mask
+    slice, a CT slice chosen for the volume) it is the error.
+    """
 
 
 class MissingPixelDataError(CtsegError):

@@ -79,7 +79,12 @@ def order_slices(
         along = np.array([float(np.dot(normal, p)) for p in positions], dtype=np.float64)  # type: ignore[arg-type]
         order = sorted(range(count), key=lambda i: (along[i], natural_sort_key(names[i])))
         return SliceOrder(order, SLICE_ORDER_POSITION, along[order], warnings)
-    missing = "ImageOrientationPatient" if orientation is None else "ImagePositionPatient"
+    if orientation is None:
+        missing = "ImageOrientationPatient"
+    else:
+        lacking = [names[i] for i, p in enumerate(positions) if p is None]
+        listed = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
+        missing = f"ImagePositionPatient (in {listed})"
     numbers = list(instance_numbers)
     if all(n is not None for n in numbers) and len(set(numbers)) == count:
         warnings.append(f"{missing} missing: slices ordered by InstanceNumber")
@@ -123,11 +128,13 @@ def slice_spacing(positions_mm: np.ndarray, names: Sequence[str]) -> tuple[float
         for i, s in enumerate(steps)
         if i not in gaps and abs(s - median) > UNEVEN_TOLERANCE * median
     ]
-    for i in gaps:
+    for i in gaps[:5]:
         warnings.append(
             f"gap of {steps[i]:.3g} mm (expected {median:.3g} mm) between slices "
             f"{i} ({names[i]}) and {i + 1} ({names[i + 1]}): slices may be missing"
         )
+    if len(gaps) > 5:
+        warnings.append(f"… and {len(gaps) - 5} more gaps in the slice positions")
     if uneven:
         listed = ", ".join(f"{i}-{i + 1} ({steps[i]:.3g} mm)" for i in uneven[:10])
         more = f" and {len(uneven) - 10} more" if len(uneven) > 10 else ""

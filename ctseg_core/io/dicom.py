@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import struct
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -21,8 +23,8 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from ctseg_core.errors import AllFilesCorruptError, Cancelled, EmptyFolderError, NoDicomError
-from ctseg_core.io.sources import DicomSource
+from ctseg_core.errors import AllFilesCorruptError, Cancelled, EmptyFolderError, NoDicomError, UnreadableSlice
+from ctseg_core.io.sources import KEEP_MEMBER_BYTES, DicomSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
@@ -78,10 +80,6 @@ class SliceHeader:
         return self.rows > 0 and self.columns > 0
 
 
-class UnreadableSlice(Exception):
-    """One file could not be parsed: reported as a warning, the file is skipped."""
-
-
 def _looks_like_dicom(head: bytes) -> bool:
     """DICM at offset 128, or (legacy files without preamble) a group 0x0002/0x0008 tag at offset 0."""
     if len(head) >= 132 and head[128:132] == b"DICM":
@@ -97,6 +95,12 @@ def _number(value: object, default: float | None = None) -> float | None:
         return float(value) if value is not None and value != "" else default  # type: ignore[arg-type]  # any DICOM value; bad ones raise
     except (TypeError, ValueError):
         return default
+
+
+def _float(value: object, default: float) -> float:
+    """A DICOM number, or ``default`` when absent or unreadable (0 stays 0: callers decide)."""
+    number = _number(value, default)
+    return default if number is None else number
 
 
 def _triple(value: object) -> tuple[float, ...] | None:
@@ -122,19 +126,21 @@ def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
             pixel_start = fh.tell()
             element_head = fh.read(12)
-            raw = None if source.is_file_backed() else _read_all(fh)
+            keep = not source.is_file_backed() and source.size(entry) <= KEEP_MEMBER_BYTES
+            raw = _read_all(fh) if keep else None
     except PermissionError as exc:
-        raise UnreadableSlice(f"{name}: permission denied") from exc
-    except (InvalidDicomError, OSError, EOFError, ValueError, struct.error, KeyError, TypeError) as exc:
-        raise UnreadableSlice(f"{name}: not readable as DICOM ({exc.__class__.__name__}: {exc})") from exc
+        raise UnreadableSlice(name, "permission denied") from exc
+    except (InvalidDicomError, OSError, EOFError, ValueError, struct.error, KeyError, TypeError,
+            zipfile.BadZipFile, zlib.error, RecursionError, OverflowError) as exc:
+        raise UnreadableSlice(name, f"not readable as DICOM ({exc.__class__.__name__}: {exc})") from exc
     try:
         header = _header_from_dataset(ds, source, entry, name, pixel_start, element_head, raw)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         headers = _frame_headers(ds, header, frames) if frames > 1 and header.is_image else [header]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise UnreadableSlice(f"{name}: malformed DICOM tags ({exc})") from exc
+        raise UnreadableSlice(name, f"malformed DICOM tags ({exc})") from exc
     if not header.is_image and not header.sop_class_uid:
-        raise UnreadableSlice(f"{name}: no SOP Class UID and no image: not readable as DICOM")
+        raise UnreadableSlice(name, "no SOP Class UID and no image: not readable as DICOM")
     return headers
 
 
@@ -236,10 +242,16 @@ def _header_from_dataset(
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         expected = rows * columns * np.dtype(pixel_dtype).itemsize * max(1, frames)
         if length != 0xFFFFFFFF and not (signed and bits_stored < bits_allocated):
-            if length < expected or source.size(entry) < data_start + expected:
+            if length < expected:
                 raise UnreadableSlice(
-                    f"{name}: pixel data truncated ({length} bytes, {expected} expected "
-                    f"for {rows}×{columns})"
+                    name,
+                    f"pixel data element holds {length} bytes, {expected} expected for "
+                    f"{rows}×{columns}{f' × {frames} frames' if frames > 1 else ''}",
+                )
+            available = source.size(entry) - data_start
+            if available < expected:
+                raise UnreadableSlice(
+                    name, f"file truncated: it ends {expected - available} bytes before the end of its pixel data"
                 )
             offset = data_start
     position = _triple(ds.get("ImagePositionPatient"))
@@ -265,8 +277,8 @@ def _header_from_dataset(
         orientation=orientation if orientation and len(orientation) == 6 else None,
         pixel_spacing=(spacing[0], spacing[1]) if spacing and len(spacing) == 2 else None,
         instance_number=int(instance) if instance not in (None, "") else None,
-        slope=_number(ds.get("RescaleSlope"), 1.0) or 1.0,
-        intercept=_number(ds.get("RescaleIntercept"), 0.0) or 0.0,
+        slope=_float(ds.get("RescaleSlope"), 1.0),
+        intercept=_float(ds.get("RescaleIntercept"), 0.0),
         slice_thickness=_number(ds.get("SliceThickness")),
         spacing_between_slices=_number(ds.get("SpacingBetweenSlices")),
         has_pixels=has_pixels,
@@ -287,10 +299,15 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
             values = np.frombuffer(header.raw, dtype=dtype, count=count, offset=header.pixel_offset)
         else:
             values = np.empty(count, dtype=dtype)
-            with source.open(header.entry) as fh:
-                fh.seek(header.pixel_offset)
-                if fh.readinto(values.data.cast("B")) != values.nbytes:  # type: ignore[attr-defined]  # a real file
-                    raise UnreadableSlice(f"{header.name}: pixel data truncated")
+            try:
+                with source.open(header.entry) as fh:
+                    fh.seek(header.pixel_offset)
+                    read = fh.readinto(values.data.cast("B"))  # type: ignore[attr-defined]  # a binary stream
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                problem = f"pixel data cannot be read ({exc.__class__.__name__}: {exc})"
+                raise UnreadableSlice(header.name, problem) from exc
+            if read != values.nbytes:
+                raise UnreadableSlice(header.name, "pixel data truncated: the file ends before its last pixel")
         if header.bits_stored < dtype.itemsize * 8 and dtype.kind == "u":
             values = values & np.array((1 << header.bits_stored) - 1, dtype=dtype)
         return values.reshape(header.rows, header.columns)
@@ -309,10 +326,9 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
         else:
             pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
-        raise UnreadableSlice(f"{header.name}: pixel data cannot be decoded ({exc})") from exc
+        raise UnreadableSlice(header.name, f"pixel data cannot be decoded ({exc})") from exc
     if pixels.shape != (header.rows, header.columns):
-        raise UnreadableSlice(
-            f"{header.name}: pixel data has shape {pixels.shape}, expected "
+        raise UnreadableSlice(header.name, f"pixel data has shape {pixels.shape}, expected "
             f"{header.rows}×{header.columns} (multi-frame or colour images are not CT slices)"
         )
     return pixels
@@ -337,6 +353,18 @@ def stored_to_hu(stored: np.ndarray, slope: float, intercept: float, out: np.nda
         np.clip(hu, _HU_MIN, _HU_MAX, out=hu)
     out[...] = hu
     return clipped
+
+
+#: At most this many warnings of one kind are listed; the rest are counted.
+MAX_LISTED_WARNINGS = 5
+
+
+def summarise(warnings: list[str], kind: str) -> list[str]:
+    """The first few warnings of one kind and a count of the rest, never an unbounded list."""
+    if len(warnings) <= MAX_LISTED_WARNINGS:
+        return warnings
+    rest = len(warnings) - MAX_LISTED_WARNINGS
+    return warnings[:MAX_LISTED_WARNINGS] + [f"… and {rest} more {kind}"]
 
 
 T = TypeVar("T")
@@ -397,11 +425,19 @@ def read_headers(
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     empty_label: str | None = None,
+    strict: bool = False,
 ) -> tuple[list[SliceHeader], list[str]]:
-    """Headers of every DICOM entry; non-DICOM skipped silently, corrupt ones with a warning."""
+    """Headers of every DICOM entry; non-DICOM skipped silently, corrupt ones with a warning.
+
+    ``strict``: a corrupt file is the error (for masks, where every slice file is needed and a
+    skipped one would only show up, misleadingly, as a slice-count mismatch).
+    """
     entries = [e for e in source.entries() if not e.lower().endswith((".nii", ".nii.gz"))]
     label = empty_label or source.label
     if not entries:
+        nifti = [e for e in source.entries() if e.lower().endswith((".nii", ".nii.gz"))]
+        if nifti:
+            raise NoDicomError(label, f"no DICOM files, and no NIfTI file named as the CT among {len(nifti)}")
         raise EmptyFolderError(label, "folder is empty: no files to read")
     # Tag parsing holds the GIL: threads only pay off where zip members must be inflated.
     threads = 1 if source.is_file_backed() else None
@@ -412,6 +448,8 @@ def read_headers(
     corrupt: list[str] = []
     for result in results:
         if isinstance(result, UnreadableSlice):
+            if strict:
+                raise result
             corrupt.append(str(result))
         elif isinstance(result, BaseException):
             raise result
@@ -426,5 +464,6 @@ def read_headers(
         if headers:
             raise NoDicomError(label, f"{len(headers)} DICOM files but none is an image")
         raise NoDicomError(label, f"none of the {len(entries)} files is DICOM")
-    warnings = [f"skipped unreadable file {message}" for message in corrupt]
+    warnings = summarise([f"skipped unreadable file {message}" for message in corrupt], "unreadable files skipped")
+    warnings += summarise(list(getattr(source, "skipped", [])), "entries not read")
     return headers, warnings

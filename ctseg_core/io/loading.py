@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ctseg_core.errors import PathMissingError, PermissionDeniedError
+from ctseg_core.errors import CtsegError, NoDicomError, NotReadableError, PathMissingError, PermissionDeniedError
 from ctseg_core.io.dicom import read_headers
 from ctseg_core.io.masks import DicomMaskSource, NiftiMaskSource, load_mask
 from ctseg_core.io.nifti import load_nifti_patient
@@ -32,7 +32,9 @@ MaskSelection = Literal["all"] | Sequence[str] | None
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 #: NIfTI files whose labels mean "liver" where label > 0 (LiTS convention).
 LIVER_LABEL_PREFIXES = ("segmentation", "label", "labels", "seg")
-NIFTI_VOLUME_PREFIXES = ("volume", "image", "ct", "img")
+NIFTI_VOLUME_PREFIXES = ("volume", "image", "imaging", "ct", "img")
+#: NIfTI names that are labels, never the CT (besides the liver prefixes above).
+NIFTI_LABEL_PREFIXES = LIVER_LABEL_PREFIXES + ("mask", "gt", "truth", "pred")
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,14 @@ class PatientLayout:
     path: Path
     ct: DicomSource | Path  # a Path is a NIfTI volume
     masks: dict[str, object]
+    warnings: tuple[str, ...] = ()
 
 
 def _check_readable(path: Path) -> None:
     if not path.exists():
         raise PathMissingError(path, "path does not exist")
+    if not path.is_file() and not path.is_dir():
+        raise NotReadableError(path, "not a file or a folder (a device, pipe or socket): give a patient folder")
     if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
         raise PermissionDeniedError(path, "permission denied")
 
@@ -65,24 +70,34 @@ def _mask_name_for_nifti(path: Path) -> str:
     return "liver" if stem.startswith(LIVER_LABEL_PREFIXES) else _nifti_stem(path)
 
 
-def _ircad_masks(folder: Path) -> dict[str, object]:
+def _ircad_masks(folder: Path) -> tuple[dict[str, object], list[str]]:
+    """Mask sources of an IRCAD patient: ``MASKS_DICOM.zip`` and a ``MASKS_DICOM`` folder, both.
+
+    Writing a label folder beside the archive must not hide the archive's organs, so both are read;
+    where a name is in both, the folder's copy is used and a warning says so.
+    """
     masks: dict[str, object] = {}
+    warnings: list[str] = []
     mask_dir = folder / "MASKS_DICOM"
     mask_zip = folder / "MASKS_DICOM.zip"
-    if mask_dir.is_dir():
-        for organ in sorted(p for p in mask_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            masks[organ.name] = DicomMaskSource(FolderSource(organ))
-    elif mask_zip.is_file():
+    if mask_zip.is_file():
         archive = ZipSource(mask_zip, "MASKS_DICOM/")
         for organ_name in archive.subfolders():
             masks[organ_name] = DicomMaskSource(ZipSource(mask_zip, f"MASKS_DICOM/{organ_name}/"))
-    return masks
+    if mask_dir.is_dir():
+        for organ in sorted(p for p in mask_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if organ.name in masks:
+                warnings.append(
+                    f"mask {organ.name!r}: the folder {organ} is used instead of the copy in {mask_zip.name}"
+                )
+            masks[organ.name] = DicomMaskSource(FolderSource(organ))
+    return masks, warnings
 
 
 def _nifti_masks(folder: Path, exclude: Path | None = None) -> dict[str, object]:
     masks: dict[str, object] = {}
     for path in sorted(folder.iterdir()):
-        if path.is_file() and _is_nifti(path) and path != exclude:
+        if path.is_file() and _is_nifti(path) and path != exclude and not path.name.startswith("."):
             stem = _nifti_stem(path).lower()
             if not stem.startswith(NIFTI_VOLUME_PREFIXES):
                 masks.setdefault(_mask_name_for_nifti(path), NiftiMaskSource(path))
@@ -102,24 +117,45 @@ def resolve_layout(path: str | Path) -> PatientLayout:
             return PatientLayout(path, ZipSource(path), {})
         return PatientLayout(path, FolderSource(path.parent), _nifti_masks(path.parent))
     patient_dir, patient_zip = path / "PATIENT_DICOM", path / "PATIENT_DICOM.zip"
-    if patient_dir.is_dir():
-        _check_readable(patient_dir)
-        return PatientLayout(path, FolderSource(patient_dir), _ircad_masks(path) | _nifti_masks(path))
-    if patient_zip.is_file():
-        _check_readable(patient_zip)
-        archive = ZipSource(patient_zip, "PATIENT_DICOM/")
-        if not archive.entries():
-            archive = ZipSource(patient_zip)
-        return PatientLayout(path, archive, _ircad_masks(path) | _nifti_masks(path))
-    volumes = [
-        p
-        for p in sorted(path.iterdir())
-        if p.is_file() and _is_nifti(p) and _nifti_stem(p).lower().startswith(NIFTI_VOLUME_PREFIXES)
-    ]
-    source = FolderSource(path, exclude_dirs=frozenset({"MASKS_DICOM"}))
-    if volumes and not _has_dicom_candidates(source):
-        return PatientLayout(path, volumes[0], _nifti_masks(path, exclude=volumes[0]))
-    return PatientLayout(path, source, _ircad_masks(path) | _nifti_masks(path))
+    if patient_dir.is_dir() or patient_zip.is_file():
+        masks, warnings = _ircad_masks(path)
+        source: DicomSource
+        if patient_dir.is_dir():
+            _check_readable(patient_dir)
+            source = FolderSource(patient_dir)
+        else:
+            _check_readable(patient_zip)
+            source = ZipSource(patient_zip, "PATIENT_DICOM/")
+            if not source.entries():
+                source = ZipSource(patient_zip)
+        return PatientLayout(path, source, masks | _nifti_masks(path), tuple(warnings))
+    folder_source = FolderSource(path, exclude_dirs=frozenset({"MASKS_DICOM"}))
+    volume = _nifti_ct(path)
+    if volume is not None and not _has_dicom_candidates(folder_source):
+        return PatientLayout(path, volume, _nifti_masks(path, exclude=volume))
+    masks, warnings = _ircad_masks(path)
+    return PatientLayout(path, folder_source, masks | _nifti_masks(path), tuple(warnings))
+
+
+def _nifti_ct(folder: Path) -> Path | None:
+    """The NIfTI CT of a folder: named like one (``image``, ``imaging`` (KiTS), ``volume``, ``ct``…),
+    else the only NIfTI file not named like a label (``patient01.nii.gz``). Several candidates
+    and none named like a CT is an error: guessing would score a label as the scan."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and _is_nifti(p) and not p.name.startswith("."))
+    named = [p for p in files if _nifti_stem(p).lower().startswith(NIFTI_VOLUME_PREFIXES)]
+    if named:
+        return named[0]
+    unnamed = [p for p in files if not _nifti_stem(p).lower().startswith(NIFTI_LABEL_PREFIXES)]
+    if len(unnamed) == 1:
+        return unnamed[0]
+    if len(unnamed) > 1:
+        listed = ", ".join(p.name for p in unnamed[:5])
+        raise NoDicomError(
+            folder,
+            f"no DICOM, and {len(unnamed)} NIfTI files that could be the CT ({listed}): name the CT "
+            "image.nii.gz (labels: <organ>.nii.gz or segmentation.nii.gz), or open the file itself",
+        )
+    return None
 
 
 def is_patient_folder(path: Path) -> bool:
@@ -137,7 +173,7 @@ def is_patient_folder(path: Path) -> bool:
     except OSError:
         return False
     files = [p for p in items if p.is_file() and not p.name.startswith(".")]
-    if any(_is_nifti(p) and _nifti_stem(p).lower().startswith(NIFTI_VOLUME_PREFIXES) for p in files):
+    if any(_is_nifti(p) and not _nifti_stem(p).lower().startswith(NIFTI_LABEL_PREFIXES) for p in files):
         return True
     if any(_identity(p) is not None for p in files[:8]):
         return True
@@ -201,10 +237,15 @@ def load_patient(
     else:
         patient = _load_dicom_ct(layout, series_uid, progress, should_cancel)
     patient.mask_sources = dict(layout.masks)
+    patient.warnings.extend(layout.warnings)
     wanted = layout.masks if masks == "all" else [] if masks is None else list(masks)
     for name in wanted:
         if name in layout.masks:
-            patient.masks[name] = load_mask(patient, name, progress=progress, should_cancel=should_cancel)
+            try:
+                patient.masks[name] = load_mask(patient, name, progress=progress, should_cancel=should_cancel)
+            except CtsegError as error:  # a broken mask must not keep the CT from opening
+                patient.mask_errors[name] = str(error)
+                patient.warnings.append(f"mask {name!r} not loaded: {error}")
     patient.load_seconds = time.perf_counter() - started
     return patient
 

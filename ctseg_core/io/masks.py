@@ -81,7 +81,10 @@ def _read_dicom_mask(
     should_cancel: CancelCheck | None,
 ) -> np.ndarray:
     """Mask slices paired with the stored CT slices, then brought to the canonical grid."""
-    headers, _ = read_headers(source, progress, should_cancel)
+    try:
+        headers, _ = read_headers(source, progress, should_cancel, strict=True)
+    except UnreadableSlice as error:
+        raise MaskMismatchError(error.path, f"corrupt mask file: {error.problem}") from error
     images = [h for h in headers if h.is_image]
     grid = patient.source
     depth, rows, columns = grid.shape

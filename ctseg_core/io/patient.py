@@ -118,6 +118,8 @@ class Patient:
     series_description: str = ""
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     mask_sources: dict[str, object] = field(default_factory=dict)
+    #: masks that exist but could not be read, with the reason (the CT opened regardless)
+    mask_errors: dict[str, str] = field(default_factory=dict)
     other_series: list[SeriesSummary] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     load_seconds: float = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -106,6 +107,49 @@ def choose_series(
     return members, others, warnings
 
 
+def _geometry_key(header: SliceHeader) -> tuple[object, ...]:
+    orientation = None if header.orientation is None else tuple(round(v, 3) for v in header.orientation)
+    return (header.rows, header.columns, orientation)
+
+
+def _drop_minority_geometry(headers: list[SliceHeader]) -> tuple[list[SliceHeader], list[str]]:
+    """Slices whose size or orientation differs from most of the series (a scout view, a reformat
+    saved into the same series) are dropped with a warning; no majority is an error later."""
+    groups: dict[tuple[object, ...], list[SliceHeader]] = defaultdict(list)
+    for header in headers:
+        groups[_geometry_key(header)].append(header)
+    if len(groups) == 1:
+        return headers, []
+    largest = max(groups.values(), key=len)
+    if 2 * len(largest) <= len(headers):
+        return headers, []
+    others = [h for h in headers if _geometry_key(h) != _geometry_key(largest[0])]
+    names = ", ".join(h.name for h in others[:3]) + (" …" if len(others) > 3 else "")
+    warning = (
+        f"{len(others)} image(s) with another size or orientation than the other {len(largest)} "
+        f"slices of the series skipped: {names}"
+    )
+    return largest, [warning]
+
+
+def _check_values(headers: list[SliceHeader]) -> None:
+    """Positions, orientations and pixel spacings must be finite, and spacings positive."""
+    for header in headers:
+        for tag, values in (
+            ("ImagePositionPatient", header.position),
+            ("ImageOrientationPatient", header.orientation),
+            ("PixelSpacing", header.pixel_spacing),
+        ):
+            if values is not None and not all(math.isfinite(v) for v in values):
+                raise InconsistentGeometryError(header.name, f"{tag} {list(values)} holds NaN or infinite values")
+        if header.pixel_spacing is not None and min(header.pixel_spacing) <= 0:
+            raise InconsistentGeometryError(
+                header.name, f"PixelSpacing {list(header.pixel_spacing)} must be positive (mm between pixel centres)"
+            )
+        if not math.isfinite(header.slope) or not math.isfinite(header.intercept):
+            raise InconsistentGeometryError(header.name, "RescaleSlope/RescaleIntercept hold NaN or infinite values")
+
+
 def _check_consistent(headers: list[SliceHeader]) -> None:
     """All slices must share rows, columns, orientation and pixel spacing, and have pixels."""
     first = headers[0]
@@ -138,6 +182,8 @@ def _check_consistent(headers: list[SliceHeader]) -> None:
 
 def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
     """Order slices by geometry (with fallbacks) and derive spacing and the affine."""
+    headers, dropped = _drop_minority_geometry(headers)
+    _check_values(headers)
     _check_consistent(headers)
     orientations = {h.orientation for h in headers}
     orientation = headers[0].orientation if None not in orientations else None
@@ -157,7 +203,13 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
         [h.name for h in headers],
     )
     ordered = [headers[i] for i in result.order]
-    warnings = list(result.warnings)
+    warnings = dropped + list(result.warnings)
+    zero_slope = [h for h in ordered if h.slope == 0.0]
+    if zero_slope:
+        for header in zero_slope:
+            header.slope = 1.0
+        names = ", ".join(h.name for h in zero_slope[:3]) + (" …" if len(zero_slope) > 3 else "")
+        warnings.append(f"RescaleSlope 0 in {len(zero_slope)} slice(s) ({names}): treated as 1")
     first = ordered[0]
     dy, dx = first.pixel_spacing or (1.0, 1.0)
     if first.pixel_spacing is None:
@@ -259,7 +311,7 @@ def read_volume(
     clipped = 0
     for _index, result in enumerate(results):
         if isinstance(result, UnreadableSlice):
-            raise type(result)(str(result))
+            raise result
         if isinstance(result, BaseException):
             raise result
         clipped += int(result)
@@ -292,7 +344,7 @@ def _decode_multiframe(
                     ds = pydicom.dcmread(fh, force=True)
             pixels = ds.pixel_array
         except Exception as exc:  # pydicom raises many types for undecodable pixel data
-            raise UnreadableSlice(f"{source.display_name(entry)}: pixel data cannot be decoded ({exc})") from exc
+            raise UnreadableSlice(source.display_name(entry), f"pixel data cannot be decoded ({exc})") from exc
         return pixels.reshape(-1, header.rows, header.columns)
 
     results = run_parallel(entries, decode, "decoding frames", progress, should_cancel)

@@ -6,7 +6,6 @@ have to unzip by hand, so both kinds of source offer the same small interface to
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import zipfile
@@ -14,6 +13,14 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from ctseg_core.errors import PathMissingError, PermissionDeniedError
+
+#: Folder levels below a patient folder that are read; deeper ones are reported and skipped.
+MAX_FOLDER_DEPTH = 64
+#: A zip member is kept in memory between the header and the pixel pass up to this size.
+KEEP_MEMBER_BYTES = 64 << 20
+#: A zip member declaring more than this (uncompressed) is refused: no CT slice or series file is
+#: that large, and inflating one would exhaust memory (a zip bomb inflates 6.5 MB to 1.5 GB).
+MAX_MEMBER_BYTES = 1 << 30
 
 #: Names skipped without a word: they are never DICOM.
 SKIPPED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "DICOMDIR"})
@@ -23,6 +30,8 @@ class DicomSource(Protocol):
     """A flat list of entries (files or zip members) that may hold DICOM."""
 
     label: str
+    #: entries left out while listing (too deep, too large, unreadable), for warnings
+    skipped: list[str]
 
     def entries(self) -> list[str]: ...
 
@@ -43,29 +52,55 @@ class FolderSource:
         self.label = str(self.root)
         self._exclude_dirs = exclude_dirs
         self._entries: list[str] | None = None
+        #: what the walk left out, for the loader's warnings
+        self.skipped: list[str] = []
 
     def entries(self) -> list[str]:
         if self._entries is None:
             self._entries = sorted(self._walk(self.root))
         return self._entries
 
-    def _walk(self, folder: Path) -> list[str]:
+    def _walk(self, top: Path) -> list[str]:
+        """Files below ``top``, iteratively: symlink loops are visited once, depth is capped."""
         found: list[str] = []
-        try:
-            with os.scandir(folder) as it:
-                items = list(it)
-        except PermissionError as exc:
-            raise PermissionDeniedError(folder, "permission denied: cannot list the folder") from exc
-        except FileNotFoundError as exc:
-            raise PathMissingError(folder, "folder does not exist") from exc
-        for item in items:
-            if item.name.startswith(".") or item.name in SKIPPED_NAMES:
+        seen: set[tuple[int, int]] = set()
+        pending: list[tuple[Path, int]] = [(top, 0)]
+        while pending:
+            folder, depth = pending.pop()
+            try:
+                info = folder.stat()
+            except OSError as exc:  # a dangling link or a loop (ELOOP)
+                if folder == top:
+                    raise PathMissingError(folder, f"folder cannot be opened ({exc.strerror or exc})") from exc
+                self.skipped.append(f"{folder}: cannot be opened ({exc.strerror or exc})")
                 continue
-            if item.is_dir(follow_symlinks=True):
-                if item.name not in self._exclude_dirs:
-                    found.extend(self._walk(Path(item.path)))
-            elif item.is_file(follow_symlinks=True):
-                found.append(item.path)
+            if (info.st_dev, info.st_ino) in seen:
+                continue  # reached again through a symlink: a loop, or the same folder twice
+            seen.add((info.st_dev, info.st_ino))
+            try:
+                with os.scandir(folder) as it:
+                    items = list(it)
+            except PermissionError as exc:
+                raise PermissionDeniedError(folder, "permission denied: cannot list the folder") from exc
+            except FileNotFoundError as exc:
+                raise PathMissingError(folder, "folder does not exist") from exc
+            except OSError as exc:
+                raise PathMissingError(folder, f"folder cannot be listed ({exc.strerror or exc})") from exc
+            for item in items:
+                if item.name.startswith(".") or item.name in SKIPPED_NAMES:
+                    continue
+                try:
+                    is_dir = item.is_dir(follow_symlinks=True)
+                    is_file = not is_dir and item.is_file(follow_symlinks=True)
+                except OSError:
+                    continue
+                if is_dir and item.name not in self._exclude_dirs:
+                    if depth + 1 > MAX_FOLDER_DEPTH:
+                        self.skipped.append(f"{item.path}: deeper than {MAX_FOLDER_DEPTH} folder levels, not read")
+                    else:
+                        pending.append((Path(item.path), depth + 1))
+                elif is_file:  # pipes, sockets and devices are never opened
+                    found.append(item.path)
         return found
 
     def display_name(self, entry: str) -> str:
@@ -102,13 +137,18 @@ class ZipSource:
             from ctseg_core.errors import AllFilesCorruptError
 
             raise AllFilesCorruptError(self.archive, f"not a readable zip archive ({exc})") from exc
-        self._sizes = {
-            info.filename: info.file_size
-            for info in infos
-            if not info.is_dir()
-            and info.filename.startswith(prefix)
-            and not _is_junk(info.filename)
-        }
+        self.skipped: list[str] = []
+        self._sizes = {}
+        for info in infos:
+            if info.is_dir() or not info.filename.startswith(prefix) or _is_junk(info.filename):
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                self.skipped.append(
+                    f"{self.archive}!{info.filename}: {info.file_size / 2**30:.1f} GiB uncompressed, more than "
+                    f"{MAX_MEMBER_BYTES >> 30} GiB: not read"
+                )
+                continue
+            self._sizes[info.filename] = info.file_size
 
     def _zip(self) -> zipfile.ZipFile:
         handle = getattr(self._local, "zip", None)
@@ -124,7 +164,8 @@ class ZipSource:
         return f"{self.archive}!{entry}"
 
     def open(self, entry: str) -> BinaryIO:
-        return io.BytesIO(self._zip().read(entry))
+        """A stream of the member: headers are read without inflating the whole member."""
+        return self._zip().open(entry)  # type: ignore[return-value]  # ZipExtFile is a binary stream
 
     def size(self, entry: str) -> int:
         return self._sizes[entry]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -81,12 +82,21 @@ def test_masks_without_positions_pair_by_file_name(phantom_dir: Path, tmp_path: 
     np.testing.assert_array_equal(patient.masks["liver"], make_phantom(seed=3, slices=32).masks["liver"])
 
 
+def _assert_broken_mask(folder: Path, reason: str) -> None:
+    """A broken ground-truth mask is reported by name while the CT still opens."""
+    patient = load_patient(folder, masks=["liver"])
+    assert patient.hu.size > 0 and "liver" not in patient.masks
+    assert re.search(reason, patient.mask_errors["liver"]), patient.mask_errors
+    assert any("mask 'liver' not loaded" in w for w in patient.warnings)
+    with pytest.raises(errors.MaskMismatchError, match=reason):
+        load_mask(patient, "liver")
+
+
 def test_mask_count_mismatch(phantom_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "p"
     shutil.copytree(phantom_dir, copy)
     (copy / "MASKS_DICOM" / "liver" / "image_5").unlink()
-    with pytest.raises(errors.MaskMismatchError, match="liver.*31 mask slices for 32 CT slices"):
-        load_patient(copy, masks=["liver"])
+    _assert_broken_mask(copy, "liver.*31 mask slices for 32 CT slices")
 
 
 def test_mask_grid_mismatch(phantom_dir: Path, tmp_path: Path) -> None:
@@ -97,8 +107,7 @@ def test_mask_grid_mismatch(phantom_dir: Path, tmp_path: Path) -> None:
     ds.Rows, ds.Columns = 16, 16
     ds.PixelData = bytes(256)
     ds.save_as(path)
-    with pytest.raises(errors.MaskMismatchError, match="image_4.*16×16.*grids must match"):
-        load_patient(copy, masks=["liver"])
+    _assert_broken_mask(copy, "image_4.*16×16.*grids must match")
 
 
 def test_mask_at_unknown_position(phantom_dir: Path, tmp_path: Path) -> None:
@@ -108,8 +117,7 @@ def test_mask_at_unknown_position(phantom_dir: Path, tmp_path: Path) -> None:
     ds = pydicom.dcmread(path)
     ds.ImagePositionPatient = [ds.ImagePositionPatient[0], ds.ImagePositionPatient[1], 999.0]
     ds.save_as(path)
-    with pytest.raises(errors.MaskMismatchError, match="image_4.*matches no CT slice"):
-        load_patient(copy, masks=["liver"])
+    _assert_broken_mask(copy, "image_4.*matches no CT slice")
 
 
 @pytest.mark.parametrize("flip_axes", [(), (0,), (0, 2)])
@@ -136,8 +144,7 @@ def test_nifti_mask_on_another_grid_is_refused(phantom_dir: Path, tmp_path: Path
     copy = tmp_path / "p"
     shutil.copytree(phantom_dir / "PATIENT_DICOM", copy / "PATIENT_DICOM")
     nib.save(nib.Nifti1Image(np.zeros((64, 64, 32), np.uint8), np.eye(4)), copy / "liver.nii.gz")
-    with pytest.raises(errors.MaskMismatchError, match="liver.nii.gz"):
-        load_patient(copy, masks=["liver"])
+    _assert_broken_mask(copy, "liver.nii.gz")
 
 
 def test_nifti_volume_patient(phantom_dir: Path, tmp_path: Path) -> None:
@@ -189,3 +196,39 @@ def test_read_mask_folder_and_write_progress(phantom_dir: Path, tmp_path: Path) 
                               progress=lambda d, t, s: calls.append(d))
     assert calls[-1] == patient.shape[0]
     np.testing.assert_array_equal(read_mask_folder(folder, patient), patient.masks["liver"])
+
+
+def test_a_corrupt_mask_file_is_named_as_corrupt_not_as_a_count_mismatch(phantom_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "p"
+    shutil.copytree(phantom_dir, copy)
+    path = copy / "MASKS_DICOM" / "liver" / "image_7"
+    path.write_bytes(path.read_bytes()[:300])
+    _assert_broken_mask(copy, "image_7.*corrupt mask file")
+
+
+def test_a_broken_spleen_beside_the_ct_does_not_block_the_liver(phantom_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "p"
+    shutil.copytree(phantom_dir, copy)
+    (copy / "spleen.nii.gz").write_bytes(b"not a nifti file")
+    patient = load_patient(copy)
+    assert "liver" in patient.masks and "spleen" in patient.mask_errors
+    assert "spleen.nii.gz" in patient.mask_errors["spleen"]
+
+
+def test_a_label_folder_beside_the_zip_hides_no_zipped_organ(phantom_dir: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    copy = tmp_path / "p"
+    copy.mkdir()
+    for folder in ("PATIENT_DICOM", "MASKS_DICOM"):
+        with zipfile.ZipFile(copy / f"{folder}.zip", "w") as archive:
+            for file in sorted((phantom_dir / folder).rglob("*")):
+                if file.is_file():
+                    archive.write(file, str(file.relative_to(phantom_dir)))
+    zipped = load_patient(copy, masks=None)
+    shutil.copytree(phantom_dir / "MASKS_DICOM" / "spleen", copy / "MASKS_DICOM" / "edited")
+    again = load_patient(copy, masks=None)
+    assert set(again.available_masks) == set(zipped.available_masks) | {"edited"}
+    shutil.copytree(phantom_dir / "MASKS_DICOM" / "spleen", copy / "MASKS_DICOM" / "liver")
+    shadowed = load_patient(copy, masks=None)
+    assert any("instead of the copy in MASKS_DICOM.zip" in w for w in shadowed.warnings)

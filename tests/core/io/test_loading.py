@@ -181,11 +181,19 @@ def test_missing_pixel_data(tmp_path: Path) -> None:
         load_patient(tmp_path / "s")
 
 
-def test_inconsistent_rows_and_columns(tmp_path: Path) -> None:
-    _, paths = write_series(tmp_path / "s")
-    odd = ct_slice(np.zeros((8, 8), np.int16), (-10, -20, 30.0), pydicom.dcmread(paths[0]).SeriesInstanceUID)
+def test_a_slice_of_another_size_is_dropped_with_a_warning_and_no_majority_is_an_error(tmp_path: Path) -> None:
+    hu, paths = write_series(tmp_path / "s")
+    uid = pydicom.dcmread(paths[0]).SeriesInstanceUID
+    odd = ct_slice(np.zeros((8, 8), np.int16), (-10, -20, 30.0), uid)
     odd.save_as(tmp_path / "s" / "odd.dcm", enforce_file_format=True)
-    with pytest.raises(errors.InconsistentGeometryError, match="odd.dcm.*8×8"):
+    patient = load_patient(tmp_path / "s")
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert any("another size or orientation" in w and "odd.dcm" in w for w in patient.warnings)
+    for k in range(5):  # now as many odd slices as good ones: no majority to trust
+        ct_slice(np.zeros((8, 8), np.int16), (-10, -20, 40.0 + k), uid).save_as(
+            tmp_path / "s" / f"odd{k}.dcm", enforce_file_format=True
+        )
+    with pytest.raises(errors.InconsistentGeometryError, match="8×8"):
         load_patient(tmp_path / "s")
 
 
