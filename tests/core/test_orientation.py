@@ -22,6 +22,7 @@ from ctseg_core.orientation import CANONICAL_ORNT, direction_letter
 from ctseg_core.synth.phantom import make_phantom
 from ctseg_core.synth.variants import (
     NAMED_LAYOUTS,
+    Layout,
     all_layouts,
     write_dicom_variant,
     write_enhanced_ct,
@@ -30,6 +31,9 @@ from ctseg_core.synth.variants import (
 
 #: Voxels above this HU form the test mask: a rule a file can be checked against in its own layout.
 THRESHOLD_HU = 40
+
+
+Volume = tuple[np.ndarray, np.ndarray, VolumeGeometry]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,7 @@ def test_canonical_order_is_stated_and_right_handed() -> None:
 
 
 @pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
-def test_every_dicom_layout_loads_to_the_canonical_volume(layout, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_dicom_layout_loads_to_the_canonical_volume(layout: Layout, phantom: Volume, tmp_path: Path) -> None:
     hu, liver, geometry = phantom
     folder = write_dicom_variant(tmp_path / "p", hu, geometry, layout, {"liver": liver})
     patient = load_patient(folder)
@@ -66,7 +70,9 @@ def test_every_dicom_layout_loads_to_the_canonical_volume(layout, phantom, tmp_p
 @pytest.mark.parametrize(
     "axcodes", [("R", "A", "S"), ("L", "P", "S"), ("R", "P", "I"), ("A", "S", "L"), ("P", "I", "R")]
 )
-def test_every_nifti_orientation_loads_to_the_canonical_volume(axcodes, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_nifti_orientation_loads_to_the_canonical_volume(
+    axcodes: tuple[str, str, str], phantom: Volume, tmp_path: Path
+) -> None:
     hu, liver, geometry = phantom
     folder = write_nifti_variant(tmp_path / "n", hu, geometry, axcodes, {"liver": liver})
     assert nib.aff2axcodes(nib.load(folder / "image.nii.gz").affine) == axcodes
@@ -101,7 +107,7 @@ def _check_ircad_mask_on_source(written: Path, ct_folder: Path) -> None:
 
 
 @pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
-def test_ircad_mask_writer_puts_the_mask_on_each_source_slice(layout, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ircad_mask_writer_puts_the_mask_on_each_source_slice(layout: Layout, phantom: Volume, tmp_path: Path) -> None:
     hu, _, geometry = phantom
     folder = write_dicom_variant(tmp_path / "p", hu, geometry, layout)
     patient = load_patient(folder)
@@ -116,7 +122,7 @@ def test_ircad_mask_writer_puts_the_mask_on_each_source_slice(layout, phantom, t
 
 
 @pytest.mark.parametrize("name", sorted(NAMED_LAYOUTS))
-def test_nifti_and_seg_writers_map_back_onto_a_dicom_source(name: str, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_nifti_and_seg_writers_map_back_onto_a_dicom_source(name: str, phantom: Volume, tmp_path: Path) -> None:
     hu, _, geometry = phantom
     folder = write_dicom_variant(tmp_path / "p", hu, geometry, NAMED_LAYOUTS[name])
     patient = load_patient(folder)
@@ -149,7 +155,9 @@ def test_nifti_and_seg_writers_map_back_onto_a_dicom_source(name: str, phantom, 
 
 
 @pytest.mark.parametrize("axcodes", [("R", "A", "S"), ("R", "P", "I"), ("A", "S", "L")])
-def test_nifti_label_of_a_nifti_ct_has_its_affine_and_voxel_order(axcodes, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_nifti_label_of_a_nifti_ct_has_its_affine_and_voxel_order(
+    axcodes: tuple[str, str, str], phantom: Volume, tmp_path: Path
+) -> None:
     hu, _, geometry = phantom
     folder = write_nifti_variant(tmp_path / "n", hu, geometry, axcodes)
     patient = load_patient(folder)
@@ -161,8 +169,8 @@ def test_nifti_label_of_a_nifti_ct_has_its_affine_and_voxel_order(axcodes, phant
 
 
 def test_gantry_tilt_is_resampled_with_a_warning_and_masks_go_back_onto_the_tilted_slices(
-    phantom, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    phantom: Volume, tmp_path: Path
+) -> None:
     hu, liver, geometry = phantom
     folder = write_dicom_variant(
         tmp_path / "t", hu, geometry, NAMED_LAYOUTS["as stored"], {"liver": liver}, tilt_rows_per_slice=1.0
@@ -192,7 +200,7 @@ def test_gantry_tilt_is_resampled_with_a_warning_and_masks_go_back_onto_the_tilt
         np.testing.assert_array_equal(mask.pixel_array > 0, expected)
 
 
-def test_oblique_grid_keeps_its_exact_geometry_and_warns_with_the_angle(phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_oblique_grid_keeps_its_exact_geometry_and_warns_with_the_angle(phantom: Volume, tmp_path: Path) -> None:
     hu, _, geometry = phantom
     angle = np.radians(12.0)
     rotated = VolumeGeometry(
@@ -208,7 +216,7 @@ def test_oblique_grid_keeps_its_exact_geometry_and_warns_with_the_angle(phantom,
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["uncompressed", "RLE"])
-def test_enhanced_ct_with_9_frames_loads_9_slices(compress: bool, phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_enhanced_ct_with_9_frames_loads_9_slices(compress: bool, phantom: Volume, tmp_path: Path) -> None:
     hu, _, geometry = phantom
     hu9 = hu[:9]
     path = write_enhanced_ct(tmp_path / "e" / "ct.dcm", hu9, geometry, NAMED_LAYOUTS["rows flipped"], compress=compress)
@@ -232,8 +240,8 @@ def test_enhanced_ct_with_9_frames_loads_9_slices(compress: bool, phantom, tmp_p
     ids=["big-endian", "no-preamble"],
 )
 def test_big_endian_and_legacy_files_without_preamble_load(
-    syntax: str, preamble: bool, phantom, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    syntax: str, preamble: bool, phantom: Volume, tmp_path: Path
+) -> None:
     hu, _, geometry = phantom
     folder = write_dicom_variant(
         tmp_path / "b", hu, geometry, NAMED_LAYOUTS["columns flipped"], transfer_syntax=syntax, preamble=preamble
@@ -241,7 +249,7 @@ def test_big_endian_and_legacy_files_without_preamble_load(
     np.testing.assert_array_equal(load_patient(folder).hu, hu)
 
 
-def test_degenerate_orientation_and_sheared_nifti_are_refused(phantom, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_degenerate_orientation_and_sheared_nifti_are_refused(phantom: Volume, tmp_path: Path) -> None:
     hu, _, geometry = phantom
     folder = write_dicom_variant(tmp_path / "d", hu, geometry, NAMED_LAYOUTS["as stored"])
     for path in (folder / "PATIENT_DICOM").iterdir():

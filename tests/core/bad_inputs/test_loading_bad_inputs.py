@@ -22,6 +22,9 @@ from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant
 AS_STORED = NAMED_LAYOUTS["as stored"]
 
 
+Volume = tuple[np.ndarray, np.ndarray, VolumeGeometry]
+
+
 @pytest.fixture(scope="module")
 def volume() -> tuple[np.ndarray, np.ndarray, VolumeGeometry]:
     """A small CT-like volume (HU) with a liver-like block, on an anisotropic grid."""
@@ -33,7 +36,7 @@ def volume() -> tuple[np.ndarray, np.ndarray, VolumeGeometry]:
     return hu, liver, geometry
 
 
-def _series(tmp_path: Path, volume, masks: bool = False) -> Path:  # type: ignore[no-untyped-def]
+def _series(tmp_path: Path, volume: Volume, masks: bool = False) -> Path:
     hu, liver, geometry = volume
     return write_dicom_variant(tmp_path / "p", hu, geometry, AS_STORED, {"liver": liver} if masks else None)
 
@@ -69,26 +72,26 @@ def test_dev_null_is_refused() -> None:
         load_patient("/dev/null")
 
 
-def test_a_pipe_inside_a_patient_folder_is_never_opened(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_pipe_inside_a_patient_folder_is_never_opened(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     os.mkfifo(folder / "PATIENT_DICOM" / "pipe")
     np.testing.assert_array_equal(load_patient(folder).hu, volume[0])
 
 
-def test_a_symlink_loop_is_walked_once(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_symlink_loop_is_walked_once(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     os.symlink(folder / "PATIENT_DICOM", folder / "PATIENT_DICOM" / "loop")
     patient = load_patient(folder)
     np.testing.assert_array_equal(patient.hu, volume[0])
 
 
-def test_a_dangling_symlink_is_skipped(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_dangling_symlink_is_skipped(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     os.symlink(tmp_path / "gone", folder / "PATIENT_DICOM" / "dangling")
     np.testing.assert_array_equal(load_patient(folder).hu, volume[0])
 
 
-def test_folders_nested_1100_deep_give_no_recursion_error(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_folders_nested_1100_deep_give_no_recursion_error(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     deep = folder / "PATIENT_DICOM"
     for _ in range(1100):
@@ -100,7 +103,7 @@ def test_folders_nested_1100_deep_give_no_recursion_error(tmp_path: Path, volume
     assert any(f"deeper than {sources.MAX_FOLDER_DEPTH} folder levels" in w for w in patient.warnings)
 
 
-def test_non_utf8_file_names_load(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_non_utf8_file_names_load(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     for k, path in enumerate(_slices(folder)):
         os.rename(path, os.path.join(os.fsencode(path.parent), b"\xff\xfeslice" + str(k).encode()))
@@ -126,7 +129,7 @@ def _zipped(tmp_path: Path, folder: Path) -> Path:
     return target
 
 
-def test_a_corrupt_zip_member_is_skipped_naming_the_archive_and_member(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_corrupt_zip_member_is_skipped_naming_the_archive_and_member(tmp_path: Path, volume: Volume) -> None:
     target = _zipped(tmp_path, _series(tmp_path, volume))
     data = bytearray((target / "PATIENT_DICOM.zip").read_bytes())
     with zipfile.ZipFile(target / "PATIENT_DICOM.zip") as archive:
@@ -139,7 +142,9 @@ def test_a_corrupt_zip_member_is_skipped_naming_the_archive_and_member(tmp_path:
     assert any("PATIENT_DICOM.zip!PATIENT_DICOM/image_3" in w for w in patient.warnings)
 
 
-def test_an_oversized_zip_member_is_not_inflated(tmp_path: Path, volume, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_oversized_zip_member_is_not_inflated(
+    tmp_path: Path, volume: Volume, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = _zipped(tmp_path, _series(tmp_path, volume))
     with zipfile.ZipFile(target / "PATIENT_DICOM.zip", "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("PATIENT_DICOM/bomb", bytes(4 << 20))  # 4 MiB of zeros, a few KiB compressed
@@ -150,8 +155,8 @@ def test_an_oversized_zip_member_is_not_inflated(tmp_path: Path, volume, monkeyp
 
 
 def test_zip_headers_are_read_without_inflating_whole_members(
-    tmp_path: Path, volume, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, volume: Volume, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = _zipped(tmp_path, _series(tmp_path, volume))
     monkeypatch.setattr("ctseg_core.io.dicom.KEEP_MEMBER_BYTES", 0)  # keep nothing: stream everything
     read = []
@@ -185,8 +190,8 @@ def test_zip_headers_are_read_without_inflating_whole_members(
     ids=["nan-position", "inf-orientation", "zero-spacing", "negative-spacing", "zero-orientation"],
 )
 def test_bad_geometry_tags_are_errors_naming_the_file(
-    keyword: str, value: object, message: str, tmp_path: Path, volume
-) -> None:  # type: ignore[no-untyped-def]
+    keyword: str, value: object, message: str, tmp_path: Path, volume: Volume
+) -> None:
     folder = _series(tmp_path, volume)
     victim = _slices(folder)[0]
     if keyword == "ImagePositionPatient":
@@ -202,7 +207,7 @@ def test_bad_geometry_tags_are_errors_naming_the_file(
         assert error.path is not None and "PATIENT_DICOM" in error.path
 
 
-def test_rescale_slope_zero_is_treated_as_one_with_a_warning(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_rescale_slope_zero_is_treated_as_one_with_a_warning(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     victim = _by_z(folder)[2]
     _edit(victim, RescaleSlope=0)
@@ -211,7 +216,7 @@ def test_rescale_slope_zero_is_treated_as_one_with_a_warning(tmp_path: Path, vol
     assert any("RescaleSlope 0" in w and victim.name in w and "treated as 1" in w for w in patient.warnings)
 
 
-def test_a_localizer_in_the_series_is_dropped_with_a_warning(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_localizer_in_the_series_is_dropped_with_a_warning(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     scout = pydicom.dcmread(_slices(folder)[0])
     scout.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
@@ -223,7 +228,7 @@ def test_a_localizer_in_the_series_is_dropped_with_a_warning(tmp_path: Path, vol
     assert any("localizer" in w and "scout" in w for w in patient.warnings)
 
 
-def test_a_same_series_image_in_another_orientation_is_dropped(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_same_series_image_in_another_orientation_is_dropped(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     other = pydicom.dcmread(_slices(folder)[0])
     other.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0]  # a coronal reformat
@@ -234,7 +239,7 @@ def test_a_same_series_image_in_another_orientation_is_dropped(tmp_path: Path, v
     assert any("another size or orientation" in w and "coronal" in w for w in patient.warnings)
 
 
-def test_a_truncated_slice_says_how_much_is_missing(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_truncated_slice_says_how_much_is_missing(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     victim = _by_z(folder)[4]
     victim.write_bytes(victim.read_bytes()[:-100])
@@ -244,7 +249,7 @@ def test_a_truncated_slice_says_how_much_is_missing(tmp_path: Path, volume) -> N
     assert "ends 100 bytes before the end of its pixel data" in warning
 
 
-def test_one_missing_position_names_the_slice_and_falls_back(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_one_missing_position_names_the_slice_and_falls_back(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     victim = _by_z(folder)[3]
     ds = pydicom.dcmread(victim)
@@ -283,7 +288,7 @@ def test_many_gaps_are_summarised_not_listed_one_by_one(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- masks
 
 
-def test_a_mask_shifted_in_plane_is_refused_by_name(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_mask_shifted_in_plane_is_refused_by_name(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume, masks=True)
     for path in (folder / "MASKS_DICOM" / "liver").iterdir():
         ds = pydicom.dcmread(path)
@@ -294,7 +299,7 @@ def test_a_mask_shifted_in_plane_is_refused_by_name(tmp_path: Path, volume) -> N
     assert re.search(r"image_\d+: mask slice is shifted 10.00 mm in-plane", patient.mask_errors["liver"])
 
 
-def test_a_mask_on_another_pixel_spacing_is_refused_by_name(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_mask_on_another_pixel_spacing_is_refused_by_name(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume, masks=True)
     for path in (folder / "MASKS_DICOM" / "liver").iterdir():
         _edit(path, PixelSpacing=[0.57, 0.57])
@@ -302,7 +307,7 @@ def test_a_mask_on_another_pixel_spacing_is_refused_by_name(tmp_path: Path, volu
     assert re.search(r"image_\d+: mask PixelSpacing \[0.57, 0.57\] differs", patient.mask_errors["liver"])
 
 
-def test_a_mask_in_another_orientation_is_refused_by_name(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_mask_in_another_orientation_is_refused_by_name(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume, masks=True)
     for path in (folder / "MASKS_DICOM" / "liver").iterdir():
         _edit(path, ImageOrientationPatient=[-1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
@@ -310,7 +315,7 @@ def test_a_mask_in_another_orientation_is_refused_by_name(tmp_path: Path, volume
     assert "ImageOrientationPatient" in patient.mask_errors["liver"]
 
 
-def test_a_broken_mask_does_not_keep_the_ct_from_opening(tmp_path: Path, volume) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_mask_does_not_keep_the_ct_from_opening(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume, masks=True)
     next((folder / "MASKS_DICOM" / "liver").iterdir()).unlink()
     patient = load_patient(folder)
