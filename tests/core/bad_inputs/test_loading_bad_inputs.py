@@ -94,13 +94,20 @@ def test_a_dangling_symlink_is_skipped(tmp_path: Path, volume: Volume) -> None:
 def test_folders_nested_1100_deep_give_no_recursion_error(tmp_path: Path, volume: Volume) -> None:
     folder = _series(tmp_path, volume)
     deep = folder / "PATIENT_DICOM"
+    levels = []
     for _ in range(1100):
         deep = deep / "d"
         deep.mkdir()
+        levels.append(deep)
     (deep / "note.txt").write_text("deep")
-    patient = load_patient(folder)
-    np.testing.assert_array_equal(patient.hu, volume[0])
-    assert any(f"deeper than {sources.MAX_FOLDER_DEPTH} folder levels" in w for w in patient.warnings)
+    try:
+        patient = load_patient(folder)
+        np.testing.assert_array_equal(patient.hu, volume[0])
+        assert any(f"deeper than {sources.MAX_FOLDER_DEPTH} folder levels" in w for w in patient.warnings)
+    finally:  # shutil.rmtree (pytest's clean-up) recurses once per level: remove them here, deepest first
+        (deep / "note.txt").unlink()
+        for level in reversed(levels):
+            level.rmdir()
 
 
 def test_non_utf8_file_names_load(tmp_path: Path, volume: Volume) -> None:
