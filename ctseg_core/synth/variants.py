@@ -279,3 +279,38 @@ def write_nifti_variant(
         reoriented.set_qform(reoriented.affine, code=1)
         nib.save(reoriented, str(folder / f"{name}.nii.gz"))
     return folder
+
+
+def thick_partial_scan(
+    hu: np.ndarray,
+    mask: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    region: str = "inferior",
+    slices: int = 10,
+    thickness_mm: float = 5.0,
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """A scan that covers only part of the liver with thick slices, made from a full canonical scan.
+
+    ``region``: "inferior" (the lower end of the liver upwards, as an abdominal or renal protocol
+    that stops early sees it) or "dome" (the top of the liver downwards). Slabs of ``thickness_mm``
+    are averaged (HU mean; the mask is the slab's majority), as a scanner reconstructs thick slices.
+    Returns HU int16, mask and the new spacing.
+    """
+    dz = spacing_mm[0]
+    per_slab = max(1, int(round(thickness_mm / dz)))
+    liver_slices = np.flatnonzero(mask.any(axis=(1, 2)))
+    if liver_slices.size == 0:
+        raise ValueError("the mask is empty: no liver to crop to")
+    span = per_slab * slices
+    if region == "inferior":
+        start = max(0, int(liver_slices[0]) - per_slab)
+    elif region == "dome":
+        start = max(0, int(liver_slices[-1]) + per_slab + 1 - span)
+    else:
+        raise ValueError(f"region must be 'inferior' or 'dome', got {region!r}")
+    stop = min(hu.shape[0], start + span)
+    count = (stop - start) // per_slab
+    shape = (count, per_slab) + hu.shape[1:]
+    slab_hu = hu[start : start + count * per_slab].astype(np.float32).reshape(shape).mean(axis=1)
+    slab_mask = mask[start : start + count * per_slab].reshape(shape).mean(axis=1) >= 0.5
+    return np.rint(slab_hu).astype(np.int16), slab_mask, (dz * per_slab, spacing_mm[1], spacing_mm[2])
