@@ -93,3 +93,20 @@ def test_real_patient_in_other_orientations_loads_to_the_same_volume_and_masks_w
             mask = pydicom.dcmread(path)
             name = by_uid[mask.ReferencedImageSequence[0].ReferencedSOPInstanceUID]
             np.testing.assert_array_equal(mask.pixel_array > 0, truth[name].pixel_array > 0)
+
+
+def test_dicom_seg_of_a_real_ircad_patient_without_frame_of_reference(ircad_root: Path, tmp_path: Path) -> None:
+    """IRCAD slices lack FrameOfReferenceUID, PatientBirthDate and more: SEG still writes and reads back."""
+    import highdicom as hd
+
+    from ctseg_core.io.seg import read_dicom_seg, write_dicom_seg
+
+    patient = _zipped(ircad_root, 1)
+    liver = patient.masks["liver"]
+    path = write_dicom_seg(liver, patient, tmp_path / "liver.dcm", algorithm_type="AUTOMATIC")
+    seg = hd.seg.segread(path)
+    assert seg.FrameOfReferenceUID  # derived from the series, the same on every save
+    assert write_dicom_seg(liver, patient, tmp_path / "again.dcm") and (
+        hd.seg.segread(tmp_path / "again.dcm").FrameOfReferenceUID == seg.FrameOfReferenceUID
+    )
+    np.testing.assert_array_equal(read_dicom_seg(path, patient)["liver"], liver)
