@@ -4,14 +4,22 @@
 its Python API), and the label writer is the GUI's (:func:`ctseg_core.annotate.labels.save_label`),
 so a mask saved from the command line and from the viewer are the same files.
 
-A batch always finishes: a patient that fails gets an error row naming the problem, later
-patients still run, and the summary CSV is written.
+A batch always finishes: a patient that fails gets an error row naming the problem (a ctseg
+error's message, or for a bug its type and message, with the traceback in a log file), later
+patients still run, and the summary CSV is written. Only an output folder that is a file, which
+no patient could be written into, stops the batch before it starts.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
+import os
+import secrets
+import sys
+import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,14 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget, save_label
-from ctseg_core.errors import CtsegError
-from ctseg_core.io.atomic import atomic_path
+from ctseg_core.cache import default_cache_dir
+from ctseg_core.errors import Cancelled, CtsegError, IsAFolderError, OutputError
+from ctseg_core.io.atomic import atomic_path, check_output_folder
 from ctseg_core.io.loading import is_patient_folder, load_patient
 from ctseg_core.metrics import compare, volume_ml
 from ctseg_core.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from ctseg_core.model.inference import Segmenter
+
+log = logging.getLogger(__name__)
 
 #: One patient's outcome: metrics, output path and timings, or ``error``; JSON- and CSV-ready.
 Row = dict[str, Any]
@@ -127,18 +138,24 @@ def segment_patients(
     """
     if fmt not in OUTPUT_NAMES:
         raise ValueError(f"fmt must be one of {sorted(OUTPUT_NAMES)}, got {fmt!r}")
+    out_path = Path(out) if out is not None else None
+    check_outputs(out_path, summary)
     if segmenter is None:
         from ctseg_core.model.inference import Segmenter
 
         segmenter = Segmenter.load(Path(model) if model else None, threads=threads)
-    out_path = Path(out) if out is not None else None
     items = plan_outputs(expand_patients(paths), out_path)
     rows: list[Row] = []
     for item in items:
         try:
             row = segment_patient(item, segmenter, fmt, progress)
+        except Cancelled:
+            raise
         except CtsegError as error:
-            row = {"patient": item.name, "source": str(item.source), "error": str(error)}
+            row = error_row(item, error)
+        except Exception as error:  # a bug: this patient's row says so, the batch goes on
+            log.error("unexpected error segmenting %s", item.source, exc_info=error)
+            row = error_row(item, error, write_error_log(error, f"segmenting {item.source}"))
         rows.append(row)
         if on_row is not None:
             on_row(row)
@@ -148,14 +165,74 @@ def segment_patients(
     return rows
 
 
+def check_outputs(out: Path | None, summary: str | Path | None) -> None:
+    """Refuse, before any slow work, outputs no patient could be written to.
+
+    An output folder that is (or lies under) a file: NotAFolderError; a summary path that is a
+    folder: IsAFolderError. Problems only a write can reveal (read-only, disk full) become each
+    patient's error row instead.
+    """
+    if out is not None:
+        check_output_folder(out)
+    if summary is not None:
+        summary_path = Path(summary)
+        if summary_path.is_dir():
+            raise IsAFolderError(summary_path, "is a folder, not a file: give the summary CSV a file name")
+        check_output_folder(summary_path.parent)
+
+
+def error_row(item: BatchItem, error: Exception, log_path: Path | None = None) -> Row:
+    """The row of a patient that failed: a ctseg error's message, or a bug's type, message and log file."""
+    if isinstance(error, CtsegError):
+        message = str(error)
+    else:
+        where = f"traceback written to {log_path}" if log_path else "no log file could be written"
+        message = f"internal error: {type(error).__name__}: {error} ({where})"
+    return {"patient": item.name, "source": str(item.source), "error": message, "error_type": type(error).__name__}
+
+
+def write_error_log(error: BaseException, context: str = "") -> Path | None:
+    """Write an unexpected error's full traceback to ``<cache>/logs/ctseg-<time>-<pid>-<id>.log``.
+
+    Falls back to the temporary folder when the cache is not writable; None when neither is.
+    """
+    from ctseg_core import __version__
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"ctseg-{stamp}-{os.getpid()}-{secrets.token_hex(3)}.log"
+    text = (
+        f"ctseg {__version__}, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n"
+        f"command: {' '.join(sys.argv)}\n"
+        + (f"while {context}\n" if context else "")
+        + "\n"
+        + "".join(traceback.format_exception(error))
+    )
+    for folder in (default_cache_dir() / "logs", Path(tempfile.gettempdir()) / "ctseg-logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+        except OSError:
+            continue
+        return path
+    return None
+
+
 def write_summary(rows: Sequence[Row], path: Path) -> Path:
-    """The batch's rows as one CSV (``patient`` first), written atomically."""
+    """The batch's rows as one CSV (``patient`` first), written atomically.
+
+    Paths are written with their bytes as they are (``surrogateescape``), so a file name that is
+    not valid UTF-8 still round-trips. A device target (``/dev/stdout``) is written in place.
+    """
     columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "patient", k))
     try:
-        with atomic_path(path, suffix=".csv") as temporary, open(temporary, "w", newline="") as handle:
+        with (
+            atomic_path(path, suffix=".csv") as temporary,
+            open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle,
+        ):
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
-    except OSError as error:
-        raise CtsegError(path, f"cannot write the summary CSV ({error.strerror or error})") from error
+    except OutputError as error:
+        raise type(error)(error.path, f"cannot write the summary CSV: {error.problem}", error.errno) from error
     return path

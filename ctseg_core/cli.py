@@ -2,21 +2,37 @@
 
 ``ctseg_gui.cli`` adds ``view`` and ``demo`` to this parser and is the console script, so the core
 never imports the GUI, while ``ctseg info`` and ``ctseg segment`` still run without a display.
+
+One error contract (:func:`main`): a problem the user can fix is a CtsegError, printed as
+``ctseg: error: <path>: <problem>`` (exit 2); a cancel or Ctrl+C exits 130; anything else is a
+bug: one line ``ctseg: internal error: …`` names the log file holding the traceback (exit 3),
+and ``ctseg --debug …`` prints the traceback too. No traceback ever reaches a user otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from ctseg_core.errors import Cancelled, CtsegError
+from ctseg_core.errors import Cancelled, CtsegError, OutputError, OutputExistsError, TrainingDataError
 from ctseg_core.progress import ProgressCallback
+
+#: Exit codes of :func:`main`.
+EXIT_OK, EXIT_FAILED_PATIENTS, EXIT_ERROR, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
+#: OS errors that come from the user's environment (full disk, read-only folder), not from a bug.
+_ENVIRONMENT_ERRNOS = frozenset({
+    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR,
+    errno.EEXIST, errno.ENAMETOOLONG, errno.EIO,
+})
 
 
 @contextmanager
@@ -69,8 +85,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_phantom(args: argparse.Namespace) -> int:
+    from ctseg_core.io.atomic import check_output_folder
     from ctseg_core.synth.phantom import write_phantom
 
+    check_output_folder(args.out)
+    if (args.out / "PATIENT_DICOM").exists():
+        raise OutputExistsError(args.out, "already holds a PATIENT_DICOM folder; choose an empty folder")
     with progress_bar(True) as progress:
         out = write_phantom(args.out, seed=args.seed, slices=args.slices, size=args.size, progress=progress)
     print(out)
@@ -78,12 +98,13 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from ctseg_core.batch import segment_patients
+    from ctseg_core.batch import check_outputs, segment_patients
     from ctseg_core.metrics import format_metric
     from ctseg_core.model.inference import Segmenter
     from ctseg_core.model.tf_runtime import import_seconds
 
     started = time.perf_counter()
+    check_outputs(args.out, args.summary)  # before the model loads: seconds, for nothing
     segmenter = Segmenter.load(args.model, threads=args.threads)
     if not args.json:
         print(
@@ -113,13 +134,16 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     if len(rows) > 1 and not args.json:
         where = args.summary or (args.out or Path(".")) / "ctseg_summary.csv"
         print(f"summary of {len(rows)} patients: {where} ({time.perf_counter() - started:.1f} s)")
-    return 1 if any("error" in row for row in rows) else 0
+    return EXIT_FAILED_PATIENTS if any("error" in row for row in rows) else EXIT_OK
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from ctseg_core.io.atomic import check_output_folder
     from ctseg_core.model.preprocessing import InputSpec
     from ctseg_core.model.train import TrainConfig, run_training
     from ctseg_core.model.unet import UNetConfig
+
+    check_output_folder(args.out)
 
     if args.cpu_devices:
         from ctseg_core.model.tf_runtime import import_tensorflow
@@ -158,9 +182,40 @@ def _cmd_train(args: argparse.Namespace) -> int:
             cache_dir=Path(args.cache) if args.cache else None,
         )
     except (ValueError, FileNotFoundError) as error:
-        print(f"ctseg: error: {error}", file=sys.stderr)
-        return 2
+        if not _raised_by(error, _TRAINING_SETUP_MODULES):
+            raise  # from deeper down (numpy, Keras): a bug, for the one handler in main
+        raise TrainingDataError(None, str(error)) from error
     return 0
+
+
+#: Where the trainer raises ValueError / FileNotFoundError for the user's own mistakes
+#: (no patients found, unknown --val name, too many --folds, no liver mask to train on).
+_TRAINING_SETUP_MODULES = ("ctseg_core.model.train", "ctseg_core.model.training_data")
+
+
+def _raised_by(error: BaseException, modules: Sequence[str]) -> bool:
+    """Whether ``error`` was raised by a ``raise`` statement in one of ``modules`` (its innermost frame)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return False
+    origin = os.path.normcase(os.path.abspath(frames[-1].filename))
+    for module in modules:
+        loaded = sys.modules.get(module)
+        filename = getattr(loaded, "__file__", None)
+        if filename and os.path.normcase(os.path.abspath(filename)) == origin:
+            return True
+    return False
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number ≥ 1 (a thread count below 1 aborts TensorFlow)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, got {text!r}")
+    return value
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
@@ -169,6 +224,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
 
     parser = argparse.ArgumentParser(prog="ctseg", description="Liver segmentation on abdominal CT.")
     parser.add_argument("--version", action="version", version=f"ctseg {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of any error (before the command)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="summarise a patient folder (CT series, geometry, masks)")
@@ -180,8 +236,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     phantom = commands.add_parser("phantom", help="write a synthetic phantom patient (IRCAD layout)")
     phantom.add_argument("out", type=Path, help="output folder (created)")
     phantom.add_argument("--seed", type=int, default=0)
-    phantom.add_argument("--slices", type=int, default=64)
-    phantom.add_argument("--size", type=int, default=512, help="rows and columns (e.g. 256, 512, 768)")
+    phantom.add_argument("--slices", type=positive_int, default=64)
+    phantom.add_argument("--size", type=positive_int, default=512, help="rows and columns (e.g. 256, 512, 768)")
     phantom.set_defaults(run=_cmd_phantom)
 
     segment = commands.add_parser("segment", help="segment the liver with the bundled (or a given) model")
@@ -196,7 +252,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     segment.add_argument("--model", type=Path, help="model file (default: the bundled model)")
     segment.add_argument("--json", action="store_true", help="print one JSON object per patient")
     segment.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
-    segment.add_argument("--threads", type=int, help="TensorFlow intra-op threads (default: all cores)")
+    segment.add_argument("--threads", type=positive_int, help="TensorFlow intra-op threads (default: all cores)")
     segment.set_defaults(run=_cmd_segment)
 
     train = commands.add_parser("train", help="train the liver U-Net (headless)")
@@ -207,11 +263,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     split.add_argument("--val", nargs="+", metavar="PATIENT", help="validation patients (folder names)")
     train.add_argument("--phantoms", type=int, default=0, help="synthetic phantom patients added to training")
     train.add_argument("--no-final", action="store_true", help="skip the final model trained on every patient")
-    train.add_argument("--epochs", type=int, default=40)
-    train.add_argument("--batch", type=int, default=16)
+    train.add_argument("--epochs", type=positive_int, default=40)
+    train.add_argument("--batch", type=positive_int, default=16)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    train.add_argument("--steps", type=int, help="steps per epoch (default: one pass over the sampled slices)")
+    train.add_argument("--steps", type=positive_int, help="steps per epoch (default: one pass over the sampled slices)")
     train.add_argument("--size", type=int, default=160, help="network input size (pixels)")
     train.add_argument("--context", type=int, default=1, help="neighbouring slices per side (2.5D)")
     train.add_argument("--depth", type=int, default=4)
@@ -237,9 +293,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
         help="momentum of a moving average of the weights that is validated and shipped (0 = off, e.g. 0.99)",
     )
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--threads", type=int, help="TensorFlow intra-op threads")
+    train.add_argument("--threads", type=positive_int, help="TensorFlow intra-op threads")
     train.add_argument("--distribute", action="store_true", help="MirroredStrategy over the available devices")
-    train.add_argument("--cpu-devices", type=int, help=argparse.SUPPRESS)  # split the CPU (tests of --distribute)
+    # split the CPU into devices (tests of --distribute)
+    train.add_argument("--cpu-devices", type=positive_int, help=argparse.SUPPRESS)
     train.add_argument("--cache", help="cache folder for preprocessed slices and phantoms")
     train.set_defaults(run=_cmd_train)
 
@@ -247,19 +304,88 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
 
 
 def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
-    """Run one command; ``parser`` is a front end's extended parser (default: the headless one)."""
-    args = (parser or build_parser()[0]).parse_args(argv)
+    """Run one command; ``parser`` is a front end's extended parser (default: the headless one).
+
+    Exit codes: 0 done, 1 some patients of a batch failed, 2 a ctseg error (message on stderr),
+    3 an internal error (traceback in a log file), 130 cancelled.
+    """
+    with _printable_streams():
+        args = (parser or build_parser()[0]).parse_args(argv)
+        debug = bool(getattr(args, "debug", False))
+        try:
+            return int(args.run(args))
+        except (Cancelled, KeyboardInterrupt):
+            print("ctseg: cancelled", file=sys.stderr)
+            return EXIT_CANCELLED
+        except BrokenPipeError:  # ``ctseg info --json | head``: the reader left, nothing to report
+            _silence_stdout()
+            return EXIT_ERROR
+        except Exception as error:
+            return _report(error, debug)
+
+
+def _report(error: Exception, debug: bool) -> int:
+    """Print one line for ``error`` (and, with --debug, its traceback); the exit code."""
+    user_error = as_user_error(error)
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    if user_error is not None:
+        print(f"ctseg: error: {user_error}", file=sys.stderr)
+        return EXIT_ERROR
+    from ctseg_core.batch import write_error_log
+
+    log_path = None if debug else write_error_log(error, "running the command")
+    where = "traceback above" if debug else (
+        f"traceback written to {log_path}" if log_path else "the traceback could not be written: rerun with --debug")
+    message = " ".join(str(error).split()) or "(no message)"
+    print(f"ctseg: internal error: {type(error).__name__}: {message} ({where})", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def as_user_error(error: BaseException) -> CtsegError | None:
+    """The CtsegError a user should read for ``error``, or None when it is a bug.
+
+    An OSError naming a file, with a cause from the environment (disk full, read-only, a file in
+    the way, an I/O error), is the user's to fix, whoever raised it.
+    """
+    if isinstance(error, CtsegError):
+        return error
+    if isinstance(error, OSError) and error.filename and error.errno in _ENVIRONMENT_ERRNOS:
+        return OutputError(error.filename, error.strerror or str(error), error.errno)
+    return None
+
+
+@contextmanager
+def _printable_streams() -> Iterator[None]:
+    """stdout and stderr that print any path: bytes that are not valid in the stream's encoding
+    (a file name with byte 0xff) come out backslash-escaped instead of raising UnicodeEncodeError."""
+    saved: list[tuple[TextIO, str | None]] = []
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            saved.append((stream, stream.errors))
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError, AttributeError):
+            saved.pop()
     try:
-        return int(args.run(args))
-    except CtsegError as error:
-        print(f"ctseg: error: {error}", file=sys.stderr)
-        return 2
-    except (Cancelled, KeyboardInterrupt):
-        print("ctseg: cancelled", file=sys.stderr)
-        return 130
-    except FileExistsError as error:
-        print(f"ctseg: error: {error}", file=sys.stderr)
-        return 2
+        yield
+    finally:
+        for stream, errors in saved:
+            try:
+                stream.reconfigure(errors=errors)  # type: ignore[attr-defined]
+            except (ValueError, OSError):
+                pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -79,3 +79,53 @@ class Cancelled(Exception):
 
     Not a CtsegError: cancelling is the user's choice, not a problem to report.
     """
+
+
+class InvalidLabelNameError(CtsegError):
+    """A label name that cannot be a mask folder name: empty, ``.``/``..``, a path separator,
+    surrounding spaces, a reserved name (``MASKS_DICOM``, Windows' ``CON``…) or too long."""
+
+
+class GroundTruthProtectedError(CtsegError):
+    """A write would replace a ground-truth mask (a folder ctseg did not write, or a mask inside
+    ``MASKS_DICOM.zip``) without ``replace_ground_truth=True``."""
+
+
+class OutputError(CtsegError, OSError):
+    """An output file or folder cannot be written; the previous output is left as it was.
+
+    Also an ``OSError`` (``errno`` set where the system gave one), so callers that catch file
+    errors keep working; ``str()`` is the path and the problem, never ``[Errno …]``.
+    """
+
+    def __init__(self, path: str | Path | None, problem: str, code: int | None = None) -> None:
+        super().__init__(path, problem)
+        self.errno = code
+
+
+class DiskFullError(OutputError):
+    """No space left on the device (or the user's quota is used up)."""
+
+
+class ReadOnlyError(OutputError):
+    """The output's folder is on a read-only file system or not writable for this user."""
+
+
+class NotAFolderError(OutputError):
+    """A path that must be a folder (an output folder, a parent of the output) is a file."""
+
+
+class IsAFolderError(OutputError):
+    """A path that must be a file (a NIfTI, SEG or CSV output) is a folder."""
+
+
+class OutputExistsError(OutputError):
+    """The output is already there and the command does not replace it."""
+
+
+class InvalidArgumentError(CtsegError):
+    """A setting given on the command line or to the API is out of range (e.g. threads < 1)."""
+
+
+class TrainingDataError(CtsegError):
+    """The training data or split asked for does not exist (no patients, unknown ``--val`` name)."""

@@ -15,8 +15,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ctseg_core.annotate.recovery import save_recovery
-from ctseg_core.errors import CtsegError
-from ctseg_core.io.masks import read_mask_folder, write_ircad_mask
+from ctseg_core.errors import CtsegError, IsAFolderError
+from ctseg_core.io.masks import read_mask_folder, validate_label_name, write_ircad_mask
 from ctseg_core.io.nifti import read_nifti_mask, write_nifti_mask
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.seg import read_dicom_seg, read_source_datasets, write_dicom_seg
@@ -62,6 +62,23 @@ class SaveTarget:
     def describe(self) -> str:
         return str(self.written_path)
 
+    def check(self) -> SaveTarget:
+        """This target, once it is known to be usable; InvalidLabelNameError or IsAFolderError otherwise.
+
+        An IRCAD label's name is a folder name (:func:`validate_label_name`); a file format's name
+        is only the label inside the file, and must not be empty, and its path must not be a
+        folder. Not checked on construction: the save dialog builds targets from half-typed
+        names to show where they would go.
+        """
+        if self.format is LabelFormat.IRCAD:
+            validate_label_name(self.name, where=self.path / "MASKS_DICOM")
+            return self
+        if not self.name.strip():
+            validate_label_name(self.name, where=self.path)
+        if self.path.is_dir():
+            raise IsAFolderError(self.path, f"is a folder, not a file: give a file name ending in {self.format.suffix}")
+        return self
+
 
 @dataclass(frozen=True)
 class SavedLabel:
@@ -79,17 +96,22 @@ def save_label(
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     algorithm_type: str = "MANUAL",
+    replace_ground_truth: bool = False,
 ) -> SavedLabel:
     """Write ``label`` in ``target``'s format: the one writer dispatch of the GUI and the batch API.
 
     DICOM SEG reads the CT headers first unless given ``sources``; ``algorithm_type`` is "MANUAL"
-    for labels drawn or corrected by hand, "AUTOMATIC" for the model's own output.
+    for labels drawn or corrected by hand, "AUTOMATIC" for the model's own output. The target's
+    name is checked first (:meth:`SaveTarget.check`); an IRCAD save never replaces a ground-truth
+    mask folder unless ``replace_ground_truth`` (GroundTruthProtectedError otherwise).
     """
     progress = progress or _no_progress
+    target.check()
     raise_if_cancelled(should_cancel)
     if target.format is LabelFormat.IRCAD:
         progress(0, label.shape[0], "writing mask")
-        write_ircad_mask(label, patient, target.path, target.name, should_cancel=should_cancel, progress=progress)
+        write_ircad_mask(label, patient, target.path, target.name, should_cancel=should_cancel, progress=progress,
+                         replace_ground_truth=replace_ground_truth)
     elif target.format is LabelFormat.NIFTI:
         progress(0, 0, "writing NIfTI")
         write_nifti_mask(label, patient, target.path)

@@ -10,13 +10,14 @@ never silently resampled.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ctseg_core.errors import MaskMismatchError
+from ctseg_core.errors import GroundTruthProtectedError, InvalidLabelNameError, MaskMismatchError
 from ctseg_core.geometry import natural_sort_key, nearest_slice
 from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_headers, read_stored_values, run_parallel
 from ctseg_core.io.nifti import read_nifti_mask
@@ -166,6 +167,123 @@ def _pair_with_ct(images: list[SliceHeader], patient: Patient, label: str) -> li
     return indices
 
 
+#: Longest label name accepted (a folder name that stays portable inside long patient paths).
+LABEL_NAME_MAX = 100
+#: Folder names of the IRCAD layout itself, never a label's.
+_LAYOUT_FOLDERS = frozenset({"MASKS_DICOM", "PATIENT_DICOM"})
+#: Device names Windows reserves in every folder (with or without an extension).
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in [*"123456789", "\u00b9", "\u00b2", "\u00b3"]}
+)
+_FORBIDDEN_CHARACTERS = frozenset('<>:"/\\|?*')
+#: Manufacturer written into every mask slice ctseg writes: how a ctseg folder is told from ground truth.
+CTSEG_MANUFACTURER = "ctseg"
+
+
+def validate_label_name(name: str, where: str | Path | None = None) -> str:
+    """``name`` when it can be a label's mask folder ``MASKS_DICOM/<name>``; else InvalidLabelNameError.
+
+    Refused: empty, all dots (``.`` would replace the whole MASKS_DICOM folder, ``..`` its
+    parent), a leading dot (a hidden folder every loader skips), leading or trailing whitespace
+    or a trailing dot, path separators, NUL, control and other characters Windows forbids
+    (``<>:"/\\|?*``), the layout's own folder names (``MASKS_DICOM``, ``PATIENT_DICOM``, any case),
+    Windows device names (``CON``, ``NUL``, ``COM1``…, also with an extension) and names over
+    LABEL_NAME_MAX characters. ``where`` (the folder it would go into) is named in the error.
+    """
+
+    def refuse(problem: str) -> InvalidLabelNameError:
+        return InvalidLabelNameError(where, f"label name {name!r} {problem}")
+
+    if not isinstance(name, str):
+        raise InvalidLabelNameError(where, f"label name must be text, got {type(name).__name__}")
+    if not name:
+        raise refuse("is empty")
+    if name != name.strip():
+        raise refuse("has leading or trailing whitespace")
+    if set(name) == {"."}:
+        raise refuse("is not a folder name (only dots)")
+    if name.startswith("."):
+        raise refuse("starts with a dot: it would be a hidden folder that loaders skip")
+    bad = sorted({c for c in name if c in _FORBIDDEN_CHARACTERS or ord(c) < 32 or ord(c) == 127})
+    if bad or (os.sep in name) or (os.altsep and os.altsep in name):
+        shown = ", ".join(repr(c) for c in bad) or repr(os.sep)
+        raise refuse(f"contains {shown}: path separators and characters such as <>:\"|?* are not allowed")
+    if name.endswith("."):
+        raise refuse("ends with a dot")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise refuse("is not valid text (undecodable bytes)") from None
+    if name.upper() in _LAYOUT_FOLDERS:
+        raise refuse("is a folder of the IRCAD layout itself, not a label")
+    if name.split(".")[0].rstrip().upper() in _WINDOWS_RESERVED:
+        raise refuse("is a device name reserved on Windows")
+    if len(name) > LABEL_NAME_MAX:
+        raise refuse(f"is {len(name)} characters long (at most {LABEL_NAME_MAX})")
+    return name
+
+
+def is_ctseg_mask_folder(folder: str | Path) -> bool:
+    """Whether a mask folder was written by ctseg (an empty folder counts: there is nothing to lose).
+
+    Its slices say Manufacturer "ctseg" (earlier versions: Modality OT, SeriesDescription
+    "ctseg <name> mask"). Anything else, unreadable files included, is taken as ground truth.
+    """
+    import pydicom
+
+    folder = Path(folder)
+    try:
+        entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")),
+                         key=lambda p: natural_sort_key(p.name))
+    except OSError:
+        return False
+    files = [p for p in entries if p.is_file()]
+    if not files:
+        return not entries  # only sub-folders: not ours
+    try:
+        ds = pydicom.dcmread(files[0], stop_before_pixels=True,
+                             specific_tags=["Manufacturer", "Modality", "SeriesDescription"])
+    except Exception:  # not DICOM, truncated, unreadable: not a file ctseg wrote
+        return False
+    if str(ds.get("Manufacturer", "")) == CTSEG_MANUFACTURER:
+        return True
+    description = str(ds.get("SeriesDescription", ""))
+    return str(ds.get("Modality", "")) == "OT" and description.startswith("ctseg ") and description.endswith(" mask")
+
+
+def zipped_mask_names(archive: Path) -> set[str]:
+    """Mask names ``<name>`` with members ``MASKS_DICOM/<name>/…`` in an IRCAD ``MASKS_DICOM.zip``."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return set()
+    return {m.split("/")[1] for m in members if m.startswith("MASKS_DICOM/") and m.count("/") >= 2}
+
+
+def refuse_to_replace_ground_truth(out_dir: Path, name: str) -> None:
+    """GroundTruthProtectedError when ``out_dir/MASKS_DICOM/<name>`` is (or would hide) ground truth.
+
+    Ground truth is a mask folder ctseg did not write (:func:`is_ctseg_mask_folder`), or mask
+    ``<name>`` inside ``out_dir/MASKS_DICOM.zip``, which a folder of that name would shadow.
+    """
+    target = Path(out_dir) / "MASKS_DICOM" / name
+    if target.is_dir():
+        if not is_ctseg_mask_folder(target):
+            raise GroundTruthProtectedError(
+                target, "is the ground truth (a mask folder ctseg did not write): it is never replaced unless "
+                "asked to (replace_ground_truth=True); save the label under another name")
+        return
+    archive = Path(out_dir) / "MASKS_DICOM.zip"
+    if archive.is_file() and name in zipped_mask_names(archive):
+        raise GroundTruthProtectedError(
+            archive, f"holds the ground truth {name!r} (MASKS_DICOM/{name}/): writing {target} would hide it; "
+            "save the label under another name, or pass replace_ground_truth=True")
+
+
 def write_ircad_mask(
     mask: np.ndarray,
     patient: Patient,
@@ -173,83 +291,109 @@ def write_ircad_mask(
     name: str = "liver",
     should_cancel: CancelCheck | None = None,
     progress: ProgressCallback | None = None,
+    replace_ground_truth: bool = False,
 ) -> Path:
     """Write ``MASKS_DICOM/<name>/image_K`` (8-bit, 0/255) on the CT slices' geometry.
 
     Each file references its source CT slice (ReferencedImageSequence) and shares the study and
-    frame of reference, so other tools place it on the scan. The folder appears atomically: it is
-    written under a temporary name and renamed, and a cancelled write leaves nothing behind.
+    frame of reference, so other tools place it on the scan. The folder appears atomically
+    (:func:`ctseg_core.io.atomic.atomic_folder`): a cancelled, failed or killed write leaves the
+    previous folder (or nothing). ``name`` must pass :func:`validate_label_name`; an existing
+    ground-truth folder (or a mask of that name in ``MASKS_DICOM.zip``) is only replaced with
+    ``replace_ground_truth=True``. Every slice says Manufacturer "ctseg", which is how the next
+    write tells this folder from ground truth.
     """
-    import shutil
-    import tempfile
+    from pydicom.uid import generate_uid
 
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from ctseg_core.io.atomic import atomic_folder
 
-    from ctseg_core.progress import raise_if_cancelled
-
+    out_dir = Path(out_dir)
+    validate_label_name(name, where=out_dir / "MASKS_DICOM")
     if mask.shape != patient.shape:
         raise MaskMismatchError(out_dir, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
     grid = patient.source
     stored = grid.to_source(np.asarray(mask, dtype=bool), mask=True)
-    target = Path(out_dir) / "MASKS_DICOM" / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    target = out_dir / "MASKS_DICOM" / name
     series_uid = generate_uid()
+    if not replace_ground_truth:  # before anything is created (an empty MASKS_DICOM hides MASKS_DICOM.zip)
+        refuse_to_replace_ground_truth(out_dir, name)
+    created_beside_zip = not target.parent.exists() and (out_dir / "MASKS_DICOM.zip").is_file()
+    try:
+        with atomic_folder(target) as staging:
+            if not replace_ground_truth:  # again, now that an interrupted write's backup is restored
+                refuse_to_replace_ground_truth(out_dir, name)
+            _write_mask_slices(stored, patient, staging, name, series_uid, should_cancel, progress)
+    except BaseException:
+        if created_beside_zip:
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()  # only when empty
+        raise
+    return target
+
+
+def _write_mask_slices(
+    stored: np.ndarray,
+    patient: Patient,
+    folder: Path,
+    name: str,
+    series_uid: str,
+    should_cancel: CancelCheck | None,
+    progress: ProgressCallback | None,
+) -> None:
+    """The ``image_K`` files of a mask in stored slice order, on the CT slices' geometry."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    from ctseg_core import __version__
+    from ctseg_core.progress import raise_if_cancelled
+
+    grid = patient.source
     geometry = grid.geometry
     orientation = list(geometry.row_direction) + list(geometry.column_direction)
-    try:
-        for k in range(stored.shape[0]):
-            raise_if_cancelled(should_cancel)
-            meta = FileMetaDataset()
-            meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-            meta.MediaStorageSOPInstanceUID = generate_uid()
-            meta.TransferSyntaxUID = ExplicitVRLittleEndian
-            ds = Dataset()
-            ds.file_meta = meta
-            ds.SOPClassUID = meta.MediaStorageSOPClassUID
-            ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-            ds.Modality = "OT"
-            ds.PatientName = patient.patient_name
-            ds.PatientID = patient.patient_id
-            ds.StudyInstanceUID = patient.study_uid or generate_uid()
-            ds.SeriesInstanceUID = series_uid
-            ds.FrameOfReferenceUID = patient.frame_of_reference_uid or generate_uid()
-            ds.SeriesDescription = f"ctseg {name} mask"
-            ds.InstanceNumber = k + 1
-            ds.ImagePositionPatient = _slice_position(patient, k)
-            ds.ImageOrientationPatient = [float(v) for v in orientation]
-            ds.PixelSpacing = [geometry.spacing_mm[1], geometry.spacing_mm[2]]
-            ds.SliceThickness = geometry.spacing_mm[0]
-            ds.SamplesPerPixel = 1
-            ds.PhotometricInterpretation = "MONOCHROME2"
-            ds.Rows, ds.Columns = stored.shape[1:]
-            ds.BitsAllocated = 8
-            ds.BitsStored = 8
-            ds.HighBit = 7
-            ds.PixelRepresentation = 0
-            if k < len(grid.sop_instance_uids) and grid.sop_instance_uids[k]:
-                reference = Dataset()
-                reference.ReferencedSOPClassUID = _CT_IMAGE_STORAGE
-                reference.ReferencedSOPInstanceUID = grid.sop_instance_uids[k]
-                frame = grid.frame_numbers[k] if k < len(grid.frame_numbers) else None
-                if frame is not None:
-                    reference.ReferencedSOPClassUID = _ENHANCED_CT_IMAGE_STORAGE
-                    reference.ReferencedFrameNumber = frame
-                ds.ReferencedImageSequence = [reference]
-            ds.PixelData = (stored[k].astype(np.uint8) * 255).tobytes()
-            ds.save_as(staging / f"image_{k}", enforce_file_format=True)
-            if progress:
-                progress(k + 1, stored.shape[0], "writing mask")
-        backup = target.with_name(f".{name}.old")
-        if target.exists():
-            os.replace(target, backup)
-        os.replace(staging, target)
-        shutil.rmtree(backup, ignore_errors=True)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    for k in range(stored.shape[0]):
+        raise_if_cancelled(should_cancel)
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.Modality = "OT"
+        ds.Manufacturer = CTSEG_MANUFACTURER
+        ds.SoftwareVersions = __version__
+        ds.PatientName = patient.patient_name
+        ds.PatientID = patient.patient_id
+        ds.StudyInstanceUID = patient.study_uid or generate_uid()
+        ds.SeriesInstanceUID = series_uid
+        ds.FrameOfReferenceUID = patient.frame_of_reference_uid or generate_uid()
+        ds.SeriesDescription = f"ctseg {name} mask"
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = _slice_position(patient, k)
+        ds.ImageOrientationPatient = [float(v) for v in orientation]
+        ds.PixelSpacing = [geometry.spacing_mm[1], geometry.spacing_mm[2]]
+        ds.SliceThickness = geometry.spacing_mm[0]
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.Rows, ds.Columns = stored.shape[1:]
+        ds.BitsAllocated = 8
+        ds.BitsStored = 8
+        ds.HighBit = 7
+        ds.PixelRepresentation = 0
+        if k < len(grid.sop_instance_uids) and grid.sop_instance_uids[k]:
+            reference = Dataset()
+            reference.ReferencedSOPClassUID = _CT_IMAGE_STORAGE
+            reference.ReferencedSOPInstanceUID = grid.sop_instance_uids[k]
+            frame = grid.frame_numbers[k] if k < len(grid.frame_numbers) else None
+            if frame is not None:
+                reference.ReferencedSOPClassUID = _ENHANCED_CT_IMAGE_STORAGE
+                reference.ReferencedFrameNumber = frame
+            ds.ReferencedImageSequence = [reference]
+        ds.PixelData = (stored[k].astype(np.uint8) * 255).tobytes()
+        ds.save_as(folder / f"image_{k}", enforce_file_format=True)
+        if progress:
+            progress(k + 1, stored.shape[0], "writing mask")
 
 
 def _slice_position(patient: Patient, k: int) -> list[float]:

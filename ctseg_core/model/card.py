@@ -7,7 +7,8 @@ preprocessing it was trained with can never drift apart.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,17 @@ class ModelCard:
         }
 
 
+_MISSING: Any = object()
+
+
 def card_path(model_path: Path) -> Path:
-    """``liver_unet.keras`` → ``liver_unet.card.json``."""
-    return model_path.with_name(model_path.name.split(".")[0] + ".card.json")
+    """The card of a model file: ``liver_unet.keras`` → ``liver_unet.card.json``.
+
+    Only the last suffix is the file type, so ``liver_unet.v2.keras`` → ``liver_unet.v2.card.json``
+    (never another model's card).
+    """
+    model_path = Path(model_path)
+    return model_path.with_name(Path(model_path.name).stem + ".card.json")
 
 
 def write_card(card: ModelCard, model_path: Path) -> Path:
@@ -57,23 +66,110 @@ def write_card(card: ModelCard, model_path: Path) -> Path:
 
 
 def read_card(model_path: Path) -> ModelCard:
-    """Read and check the card beside a model; a clear ModelError when missing or malformed."""
+    """Read and check the card of exactly this model; a ModelError naming the card and the field otherwise."""
+    model_path = Path(model_path)
     path = card_path(model_path)
     if not path.is_file():
-        raise ModelError(path, "model card missing: every model needs its .card.json beside it")
+        problem = f"model card missing: {model_path.name} needs its own card {path.name} beside it"
+        other = model_path.with_name(model_path.name.split(".")[0] + ".card.json")
+        if other != path and other.is_file():
+            problem += f" ({other.name} is another model's card and is not used)"
+        if path.is_dir():
+            problem = f"model card is a folder, not a file: {model_path.name} needs its card {path.name}"
+        raise ModelError(path, problem)
     try:
-        data = json.loads(path.read_text())
-        spec = InputSpec(**data["input"])
-        threshold = float(data.get("threshold", 0.5))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(path, f"model card is malformed ({exc})") from exc
-    if not 0.0 < threshold < 1.0 or spec.size < 16 or spec.hu_high <= spec.hu_low:
-        raise ModelError(path, "model card values are out of range")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(path, f"cannot read the model card ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelError(path, f"model card is malformed: not UTF-8 text ({exc})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(path, f"model card is malformed: not valid JSON ({exc})") from exc
+    return card_from_dict(data, path)
+
+
+def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
+    """A ModelCard from parsed JSON, every field the code relies on checked for type and range.
+
+    ``path`` (the card file) is named in the ModelError, with the field and the value found.
+    """
+
+    def refuse(field_name: str, requirement: str, value: Any = _MISSING) -> ModelError:
+        found = "" if value is _MISSING else f", got {json.dumps(value) if _jsonable(value) else repr(value)}"
+        return ModelError(path, f"model card is malformed: field {field_name!r} {requirement}{found}")
+
+    if not isinstance(data, dict):
+        raise ModelError(path, "model card is malformed: the top level must be a JSON object")
+    spec_data = data.get("input", _MISSING)
+    if spec_data is _MISSING:
+        raise refuse("input", "is missing (size, hu_low, hu_high, context)")
+    if not isinstance(spec_data, dict):
+        raise refuse("input", "must be an object (size, hu_low, hu_high, context)", spec_data)
+    known = {f.name for f in fields(InputSpec)}
+    unknown = sorted(set(spec_data) - known)
+    if unknown:
+        raise refuse(f"input.{unknown[0]}", f"is not a known input field (known: {', '.join(sorted(known))})")
+    missing = sorted(known - set(spec_data))
+    if missing:
+        raise refuse(f"input.{missing[0]}", "is missing")
+    size = _whole(spec_data["size"], 16, 4096)
+    if size is None:
+        raise refuse("input.size", "must be a whole number from 16 to 4096 (pixels)", spec_data["size"])
+    context = _whole(spec_data["context"], 0, 16)
+    if context is None:
+        raise refuse("input.context", "must be a whole number from 0 to 16 (slices per side)", spec_data["context"])
+    hu_low, hu_high = _real(spec_data["hu_low"]), _real(spec_data["hu_high"])
+    if hu_low is None:
+        raise refuse("input.hu_low", "must be a finite number (HU)", spec_data["hu_low"])
+    if hu_high is None:
+        raise refuse("input.hu_high", "must be a finite number (HU)", spec_data["hu_high"])
+    if hu_high <= hu_low:
+        raise refuse("input.hu_high", f"must be above input.hu_low ({hu_low:g} HU)", spec_data["hu_high"])
+    threshold = _real(data.get("threshold", 0.5))
+    if threshold is None or not 0.0 < threshold < 1.0:
+        raise refuse("threshold", "must be a number between 0 and 1 (exclusive)", data.get("threshold"))
+    sections: dict[str, dict[str, Any]] = {}
+    for key in ("architecture", "training", "validation"):
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise refuse(key, "must be an object", value)
+        sections[key] = value
+    licence = data.get("licence", LICENCE_NOTE)
+    if not isinstance(licence, str):
+        raise refuse("licence", "must be text", licence)
     return ModelCard(
-        input=spec,
+        input=InputSpec(size=size, hu_low=hu_low, hu_high=hu_high, context=context),
         threshold=threshold,
-        architecture=data.get("architecture", {}),
-        training=data.get("training", {}),
-        validation=data.get("validation", {}),
-        licence=data.get("licence", LICENCE_NOTE),
+        architecture=sections["architecture"],
+        training=sections["training"],
+        validation=sections["validation"],
+        licence=licence,
     )
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _whole(value: Any, low: int, high: int) -> int | None:
+    """``value`` when it is a JSON integer in [low, high] (``16.0`` is accepted, ``"16"`` and ``true`` not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    number = int(value)
+    return number if low <= number <= high else None
+
+
+def _real(value: Any) -> float | None:
+    """``value`` as a float when it is a finite JSON number (not a string, bool or null)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None

@@ -32,6 +32,42 @@ def default_model_path() -> Path:
     return Path(str(files("ctseg_resources").joinpath("models", BUNDLED_MODEL_NAME)))
 
 
+def check_model_file(path: Path) -> None:
+    """A ModelError naming ``path`` when it cannot be a Keras model, before TensorFlow is imported.
+
+    A ``.keras`` file is a zip archive holding ``config.json``; Keras itself reports anything
+    else as "File not found", which sends the user looking for a file that is right there.
+    """
+    import zipfile
+
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise ModelError(path, f"cannot read the model file ({exc.strerror or exc})") from exc
+    if path.suffix.lower() != ".keras":
+        return
+    problem = None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                problem = "the archive holds no config.json"
+    except (zipfile.BadZipFile, OSError, EOFError):
+        problem = "a .keras file is a zip archive, and this one is not a readable zip"
+    if problem:
+        raise ModelError(path, f"model file is corrupt: not a readable Keras model ({problem})")
+
+
+def _keras_problem(exc: Exception) -> str:
+    """The first line of a Keras load error, without its misleading "File not found"."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if "file not found" in text.lower():
+        text = "the file exists but Keras cannot read it as a model"
+    text = text if len(text) <= 200 else text[:197] + "…"
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
 @dataclass
 class Segmentation:
     """A model's output on the CT grid."""
@@ -70,13 +106,20 @@ class Segmenter:
 
     @classmethod
     def load(cls, model_path: str | Path | None = None, threads: int | None = None) -> Segmenter:
-        """Load a model file (default: the bundled one) with its model card."""
+        """Load a model file (default: the bundled one) with its model card (``X.keras`` → ``X.card.json``).
+
+        ``threads``: TensorFlow intra-op threads, None for all cores, else ≥ 1 (InvalidArgumentError).
+        """
+        from ctseg_core.model.tf_runtime import check_threads, import_tensorflow
+
+        check_threads(threads)
         path = Path(model_path) if model_path is not None else default_model_path()
+        if path.is_dir():
+            raise ModelError(path, "is a folder, not a model file")
         if not path.is_file():
             raise ModelError(path, "model file not found")
         card = read_card(path)
-        from ctseg_core.model.tf_runtime import import_tensorflow
-
+        check_model_file(path)
         import_tensorflow(threads)
         import keras
 
@@ -84,9 +127,8 @@ class Segmenter:
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as exc:  # Keras raises many types for damaged files
-            raise ModelError(
-                path, f"model file is corrupt or not a Keras model ({exc.__class__.__name__}: {exc})"
-            ) from exc
+            problem = f"model file is corrupt: not a readable Keras model ({_keras_problem(exc)})"
+            raise ModelError(path, problem) from exc
         expected = (None, card.input.size, card.input.size, card.input.channels)
         if tuple(model.input_shape) != expected:
             raise ModelError(

@@ -7,16 +7,38 @@ loaded or trained. Threads must be set before the first op: intra 2 / inter 1 wa
 
 from __future__ import annotations
 
+import operator
 import os
 import time
 from typing import Any
 
+from ctseg_core.errors import InvalidArgumentError
+
 _import_seconds: float | None = None
+
+
+def check_threads(threads: Any, what: str = "threads") -> int | None:
+    """``threads`` when it is None (all cores) or a whole number ≥ 1; InvalidArgumentError otherwise.
+
+    TensorFlow aborts the whole process (SIGABRT, no Python error) on a thread count below 1,
+    so it is checked here, before TensorFlow ever sees it.
+    """
+    if threads is None:
+        return None
+    try:
+        count = operator.index(threads) if not isinstance(threads, bool) else 0
+    except TypeError:
+        count = 0
+    if count < 1:
+        raise InvalidArgumentError(None, f"{what} must be a whole number ≥ 1 (or unset for all cores), got {threads!r}")
+    return count
 
 
 def import_tensorflow(intra_threads: int | None = None, inter_threads: int = 1) -> Any:
     """Import TensorFlow once, configure its thread pools, and return the module."""
     global _import_seconds
+    check_threads(intra_threads, "intra-op threads")
+    check_threads(inter_threads, "inter-op threads")
     if _import_seconds is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
