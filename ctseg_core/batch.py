@@ -26,12 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget, save_label
 from ctseg_core.cache import default_cache_dir
 from ctseg_core.errors import Cancelled, CtsegError, IsAFolderError, OutputError
 from ctseg_core.io.atomic import atomic_path, check_output_folder
 from ctseg_core.io.loading import is_patient_folder, load_patient
-from ctseg_core.metrics import compare, volume_ml
+from ctseg_core.io.patient import Patient
+from ctseg_core.metrics import compare, dice, volume_ml
 from ctseg_core.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -92,8 +95,13 @@ def segment_patient(
     segmenter: Segmenter,
     fmt: str = "ircad",
     progress: ProgressCallback | None = None,
+    report: bool = False,
 ) -> Row:
-    """Segment one patient, write its mask, and score it against its liver ground truth if it has one."""
+    """Segment one patient, write its mask, and score it against its liver ground truth if it has one.
+
+    ``report``: also write ``report.html`` (metrics, volumes, per-slice Dice, snapshots of the worst
+    slices in three planes) beside the mask.
+    """
     started = time.perf_counter()
     patient = load_patient(item.source, masks=["liver"], progress=progress)
     result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress)
@@ -113,9 +121,41 @@ def segment_patient(
         row.update(dict.fromkeys(METRIC_COLUMNS))
         row["volume_ml_pred"] = volume_ml(result.mask, patient.spacing_mm)
     row["warnings"] = "; ".join(patient.warnings)
+    if report:
+        row["report"] = str(write_patient_report(item.out_dir / "report.html", patient, result.mask, truth, row))
     row["seconds"] = round(time.perf_counter() - started, 3)
     row.update({f"seconds_{k}": round(v, 3) for k, v in result.timings.items()})
     return row
+
+
+def write_patient_report(
+    path: Path, patient: Patient, prediction: np.ndarray, truth: np.ndarray | None, row: Row
+) -> Path:
+    """The per-patient HTML report of a batch row (``ctseg_core.export.report``)."""
+    from ctseg_core.export.report import write_report
+
+    spacing = patient.spacing_mm
+    if truth is not None:
+        per_slice = [
+            dice(prediction[k], truth[k]) if prediction[k].any() or truth[k].any() else None
+            for k in range(patient.shape[0])
+        ]
+        masks = {"ground truth": truth, "prediction": prediction}
+    else:
+        per_slice = [None] * patient.shape[0]
+        masks = {"prediction": prediction}
+    metrics = {key: row.get(key) for key in ("dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm")}
+    volumes = {"prediction": row.get("volume_ml_pred"), "ground truth": row.get("volume_ml_gt")}
+    return write_report(
+        path,
+        title=f"ctseg — {patient.title()}",
+        metrics=metrics,
+        volumes=volumes,
+        per_slice_dice=per_slice,
+        hu=patient.hu,
+        masks=masks,
+        spacing_mm=spacing,
+    )
 
 
 def segment_patients(
@@ -129,6 +169,7 @@ def segment_patients(
     segmenter: Segmenter | None = None,
     on_row: Callable[[Row], None] | None = None,
     progress: ProgressCallback | None = None,
+    report: bool = False,
 ) -> list[Row]:
     """Segment every patient under ``paths`` and return one row per patient (metrics or ``error``).
 
@@ -148,7 +189,7 @@ def segment_patients(
     rows: list[Row] = []
     for item in items:
         try:
-            row = segment_patient(item, segmenter, fmt, progress)
+            row = segment_patient(item, segmenter, fmt, progress, report=report)
         except Cancelled:
             raise
         except CtsegError as error:

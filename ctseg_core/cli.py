@@ -23,16 +23,33 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from ctseg_core.errors import Cancelled, CtsegError, OutputError, OutputExistsError, TrainingDataError
+from ctseg_core.errors import (
+    Cancelled,
+    CtsegError,
+    InvalidArgumentError,
+    OutputError,
+    OutputExistsError,
+    TrainingDataError,
+)
 from ctseg_core.progress import ProgressCallback
 
 #: Exit codes of :func:`main`.
 EXIT_OK, EXIT_FAILED_PATIENTS, EXIT_ERROR, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 #: OS errors that come from the user's environment (full disk, read-only folder), not from a bug.
-_ENVIRONMENT_ERRNOS = frozenset({
-    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR,
-    errno.EEXIST, errno.ENAMETOOLONG, errno.EIO,
-})
+_ENVIRONMENT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EEXIST,
+        errno.ENAMETOOLONG,
+        errno.EIO,
+    }
+)
 
 
 @contextmanager
@@ -128,13 +145,65 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
     with progress_bar(not args.json) as progress:
         rows = segment_patients(
-            args.paths, args.out, args.format, segmenter=segmenter, summary=args.summary, on_row=report,
+            args.paths,
+            args.out,
+            args.format,
+            segmenter=segmenter,
+            summary=args.summary,
+            on_row=report,
             progress=progress,
+            report=args.report,
         )
     if len(rows) > 1 and not args.json:
         where = args.summary or (args.out or Path(".")) / "ctseg_summary.csv"
         print(f"summary of {len(rows)} patients: {where} ({time.perf_counter() - started:.1f} s)")
     return EXIT_FAILED_PATIENTS if any("error" in row for row in rows) else EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ctseg_core.export.mesh import surface_mesh, write_mesh
+    from ctseg_core.export.movie import write_slice_movie
+    from ctseg_core.io.loading import load_patient
+    from ctseg_core.windowing import PRESETS
+
+    if not (args.mesh or args.gif):
+        raise InvalidArgumentError(None, "nothing to export: give --mesh FILE and/or --gif FILE")
+    with progress_bar(True) as progress:
+        patient = load_patient(args.path, masks=None, progress=progress)
+        mask = _export_mask(patient, args.mask, progress)
+        if not mask.any():
+            raise InvalidArgumentError(args.mask, "the mask is empty: nothing to export")
+        if args.mesh:
+            mesh = surface_mesh(mask, patient.geometry.affine_lps(), progress=progress)
+            write_mesh(mesh, args.mesh, space=args.space)
+            print(
+                f"{args.mesh}: {mesh.triangle_count} triangles, {mesh.volume_ml():.1f} mL enclosed "
+                f"({args.space} mm, watertight: {mesh.is_watertight()})"
+            )
+        if args.gif:
+            write_slice_movie(
+                patient.hu,
+                {args.mask: mask},
+                args.gif,
+                spacing_mm=patient.spacing_mm,
+                window=PRESETS[args.window],
+                progress=progress,
+            )
+            print(f"{args.gif}: {patient.shape[0]} frames, window {args.window}")
+    return 0
+
+
+def _export_mask(patient: Any, name: str, progress: ProgressCallback | None) -> Any:
+    """A mask of the patient by name (ground truth or saved label), or a label file/folder path."""
+    from ctseg_core.annotate.labels import load_label
+    from ctseg_core.io.masks import load_mask
+
+    if name in patient.available_masks:
+        return load_mask(patient, name, progress=progress)
+    if Path(name).exists():
+        return load_label(name, patient, progress or (lambda done, total, stage: None), lambda: False).mask
+    available = ", ".join(patient.available_masks) or "none"
+    raise InvalidArgumentError(name, f"no such mask or label file; masks of this patient: {available}")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -253,7 +322,26 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     segment.add_argument("--json", action="store_true", help="print one JSON object per patient")
     segment.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
     segment.add_argument("--threads", type=positive_int, help="TensorFlow intra-op threads (default: all cores)")
+    segment.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report.html per patient: metrics, volumes, per-slice Dice, worst slices in 3 planes",
+    )
     segment.set_defaults(run=_cmd_segment)
+
+    export = commands.add_parser("export", help="export a mask as a surface mesh or a slice movie")
+    export.add_argument("path", help="patient folder (as for info)")
+    export.add_argument("--mask", required=True, help="mask name (e.g. liver, liver_pred) or a label file/folder")
+    export.add_argument("--mesh", help="surface mesh file: .stl, .obj or .ply (patient millimetres)")
+    export.add_argument(
+        "--space",
+        choices=["LPS", "RAS"],
+        default="LPS",
+        help="mesh coordinates; LPS is what 3D Slicer assumes (the file header says SPACE=…)",
+    )
+    export.add_argument("--gif", help="animated GIF (or .mp4 with imageio-ffmpeg) of every axial slice with the mask")
+    export.add_argument("--window", default="Abdomen", choices=["Abdomen", "Liver", "Bone", "Lung", "Model input"])
+    export.set_defaults(run=_cmd_export)
 
     train = commands.add_parser("train", help="train the liver U-Net (headless)")
     train.add_argument("roots", nargs="*", help="data roots: patient folders or parents of patient folders")
@@ -335,8 +423,13 @@ def _report(error: Exception, debug: bool) -> int:
     from ctseg_core.batch import write_error_log
 
     log_path = None if debug else write_error_log(error, "running the command")
-    where = "traceback above" if debug else (
-        f"traceback written to {log_path}" if log_path else "the traceback could not be written: rerun with --debug")
+    where = (
+        "traceback above"
+        if debug
+        else (
+            f"traceback written to {log_path}" if log_path else "the traceback could not be written: rerun with --debug"
+        )
+    )
     message = " ".join(str(error).split()) or "(no message)"
     print(f"ctseg: internal error: {type(error).__name__}: {message} ({where})", file=sys.stderr)
     return EXIT_INTERNAL
