@@ -44,3 +44,16 @@ def test_no_core_source_imports_the_gui_or_qt_even_lazily() -> None:
                 names = [node.module]
             offenders += [f"{path.name}:{node.lineno} {n}" for n in names if n.split(".")[0] in FORBIDDEN]
     assert offenders == []
+
+
+def test_the_public_api_is_importable_from_the_top_level_without_loading_it_eagerly() -> None:
+    code = (
+        "import sys, ctseg_core\n"
+        "assert 'pydicom' not in sys.modules, 'import ctseg_core must stay light'\n"
+        "from ctseg_core import load_patient, Patient, Segmenter, compare, dice, write_ircad_mask, "
+        "write_nifti_mask, write_dicom_seg, segment_patients\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "print(segment_patients.__module__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "ctseg_core.batch"
