@@ -237,7 +237,7 @@ def write_error_log(error: BaseException, context: str = "") -> Path | None:
 
     Falls back to the temporary folder when the cache is not writable; None when neither is.
     """
-    from ctseg_core import __version__
+    from ctseg_core._version import __version__
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = f"ctseg-{stamp}-{os.getpid()}-{secrets.token_hex(3)}.log"

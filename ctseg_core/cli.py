@@ -289,7 +289,7 @@ def positive_int(text: str) -> int:
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     """The parser with every headless command, and its sub-command table for front ends to extend."""
-    from ctseg_core import __version__
+    from ctseg_core._version import __version__
 
     parser = argparse.ArgumentParser(prog="ctseg", description="Liver segmentation on abdominal CT.")
     parser.add_argument("--version", action="version", version=f"ctseg {__version__}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctseg_core import __version__
+from ctseg_core._version import __version__
 from ctseg_core.cache import default_cache_dir
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.atomic import atomic_path

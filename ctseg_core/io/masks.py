@@ -344,7 +344,7 @@ def _write_mask_slices(
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-    from ctseg_core import __version__
+    from ctseg_core._version import __version__
     from ctseg_core.progress import raise_if_cancelled
 
     grid = patient.source

@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sr.codedict import codes
 
-from ctseg_core import __version__
+from ctseg_core._version import __version__
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import nearest_slice
 from ctseg_core.io.atomic import atomic_path

@@ -314,7 +314,7 @@ def software_versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    from ctseg_core import __version__
+    from ctseg_core._version import __version__
 
     return {
         "ctseg": __version__,
