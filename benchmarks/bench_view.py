@@ -49,11 +49,13 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from ctseg_core.metrics import dice  # noqa: E402
+from ctseg_core.metrics import (
+    dice,  # noqa: E402
+    score_masks,  # noqa: E402  # after the offscreen platform is set
+)
 from ctseg_core.synth.phantom import write_phantom  # noqa: E402
 from ctseg_gui.editor import Tool, VolumeTool  # noqa: E402
 from ctseg_gui.main_window import MainWindow  # noqa: E402
-from ctseg_gui.tasks import score  # noqa: E402
 
 LAUNCH_PROBE = """
 import sys
@@ -105,7 +107,7 @@ def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
     app, window = open_window(folder)
     state = window.state
     prediction = np.roll(ndimage.binary_dilation(state.gt, iterations=3), 6, axis=2)
-    state.set_prediction(prediction, score(state.gt, prediction, state.patient.spacing_mm))
+    state.set_prediction(prediction, score_masks(state.gt, prediction, state.patient.spacing_mm))
     app.processEvents()
     ways = {
         "state update only": lambda: None,
@@ -131,7 +133,7 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
     """Seconds per brush stroke (two ways), per mouse move, per slice Dice, and per volume tool."""
     os.environ["CTSEG_CACHE"] = str(folder / "cache")  # autosaves stay in the scratch folder
     app, window = open_window(folder)
-    window.annotator.autosave_timer.stop()  # the every-20-edits autosave stays, as in use
+    window.autosaver.autosave_timer.stop()  # the every-20-edits autosave stays, as in use
     state, editor, view = window.state, window.editor, window.slice_view
     window.annotator.actions.from_gt.trigger()
     editor.set_tool(Tool.BRUSH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,6 +42,23 @@ PRESETS: dict[str, Window] = {
     "Lung": Window(width=1500.0, level=-600.0),
     "Model input": MODEL_INPUT_WINDOW,
 }
+
+#: Two windows whose width and level each differ by less than this (HU) are the same window.
+PRESET_TOLERANCE_HU = 0.5
+
+
+def preset_name(window: Window, presets: Mapping[str, Window] = PRESETS) -> str | None:
+    """The name of the preset ``window`` equals (width and level each within half a HU), else None.
+
+    Spin boxes and drags produce windows rounded to whole HU, so an exact comparison would miss
+    a preset the user typed in; a window that is no preset is a custom one.
+    """
+    for name, preset in presets.items():
+        if (abs(preset.width - window.width) < PRESET_TOLERANCE_HU
+                and abs(preset.level - window.level) < PRESET_TOLERANCE_HU):
+            return name
+    return None
+
 
 # Fraction of the current width that one pixel of drag changes width or level by.
 DRAG_GAIN = 0.005

@@ -14,7 +14,10 @@ from .theme import apply_dark_theme
 
 def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication, MainWindow]:
     logging.basicConfig(level=logging.WARNING, format="ctseg: %(levelname)s: %(message)s")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if existing is not None else QApplication(sys.argv[:1])
+    if not isinstance(app, QApplication):  # a QCoreApplication made elsewhere: widgets cannot run in it
+        raise RuntimeError("ctseg's viewer needs a QApplication, but a QCoreApplication is already running")
     app.setOrganizationName("ctseg")
     app.setApplicationName("ctseg")
     apply_dark_theme(app)
@@ -65,7 +68,7 @@ def run_viewer(
 
 
 def run_demo() -> int:
-    """Open the demo phantom (written to ~/.cache/ctseg/demo on first use) in the viewer."""
+    """Open the demo phantom (written under ctseg's cache folder, ~/.cache/ctseg/demo, on first use)."""
     app, window = _start(None)
     window.open_demo()
     return app.exec()

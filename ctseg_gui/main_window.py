@@ -1,108 +1,54 @@
 """The main window: the Edit panel on the left, the slice view, review controls on the right.
 
-It owns the viewer and editor states, the job runner and the model cache, turns menus, keys and
-drops into state changes or jobs, and reports job errors as dialogs with the core's message.
-Loading, mask reading, segmentation, scoring, label saving and the volume edit tools all run on
-workers: the GUI thread only displays and edits. The annotator (``annotator.py``) holds the
-editing commands, and the window asks it before anything would drop unsaved edits (closing,
-opening another patient).
-
-Once the window has been shown and left idle for a moment, a worker loads the model (and so
-imports TensorFlow, which holds the GIL for a while) so that the first Segment starts at once.
+It builds the states, the widgets and the controllers, wires them together, and offers them the
+few services they need (:class:`~ctseg_gui.host.WindowServices`: status line, error dialogs, the
+status bar's job progress). The controllers do the work: :mod:`~ctseg_gui.opening` (patients and
+masks), :mod:`~ctseg_gui.segmenting` (the model), :mod:`~ctseg_gui.annotator` (edit commands),
+:mod:`~ctseg_gui.label_files` (save, load, the unsaved-edits prompt) and :mod:`~ctseg_gui.autosave`.
+Every long job runs on a worker: the GUI thread only displays and edits.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QProgressBar,
-    QScrollArea,
-    QToolBar,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
-
-from ctseg_core.errors import CtsegError
-from ctseg_core.progress import CancelCheck, ProgressCallback
-from ctseg_core.windowing import PRESETS
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from .annotator import VOLUME_EDIT_JOB, Annotator
-from .demo import ensure_demo_patient
-from .edit_panel import EditPanel
+from .autosave import Autosaver
+from .edit_actions import EditActions
 from .editor import EditorState
-from .overlay import OverlayStyle
-from .panels import CursorReadout, OverlayPanel, PatientPanel, SegmentationPanel, SliceNavigator, WindowPanel
+from .host import STATUS_MS
+from .job_status import JobStatus
+from .label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
+from .menus import ViewerMenus, WindowCommands
+from .messages import error_message
+from .opening import MASK_JOB, OPEN_JOB, PatientOpener
+from .panels.cursor import CursorReadout
+from .panels.edit import EditPanel
+from .panels.navigator import SliceNavigator
+from .panels.overlays import OverlayPanel
+from .panels.patient import PatientPanel
+from .panels.segmentation import SegmentationPanel
+from .panels.window import WindowPanel
+from .recent import RecentPatients
+from .segmenting import Segmentation
 from .slice_view import SliceView
 from .state import ViewerState
-from .tasks import (
-    GroundTruth,
-    OpenedPatient,
-    SegmentationOutcome,
-    SegmenterCache,
-    load_ground_truth,
-    open_patient,
-    preload_segmenter,
-    segment,
-)
-from .workers import JobRunner, Work
+from .tasks import OpenedPatient, SegmenterCache
+from .workers import JobRunner
 
 log = logging.getLogger(__name__)
 
-RECENT_KEY = "recentPatients"
 GEOMETRY_KEY = "window/geometry"
-MAX_RECENT = 10
-PAGE_SLICES = 10
 PANEL_WIDTH = 340
 EDIT_PANEL_WIDTH = 262
-STATUS_MESSAGE_MS = 8000
 #: Jobs shown in the status bar with progress and Cancel (segmentation has its own panel; autosave
 #: and the model preload are silent).
-STATUS_JOBS = ("load", "mask", "label", "save", VOLUME_EDIT_JOB)
-#: The model starts loading this long after the window is first shown, and is put off by as much
-#: again while a status-bar job runs, so that launching and opening a patient never share the CPU with it.
-PRELOAD_DELAY_MS = 1500
-
-HELP_TEXT = """<table cellspacing=4>
-<tr><td><b>Wheel</b></td><td>next / previous slice</td></tr>
-<tr><td><b>Ctrl + wheel</b></td><td>zoom about the pointer</td></tr>
-<tr><td><b>Left or middle drag</b></td><td>pan</td></tr>
-<tr><td><b>Right drag</b></td><td>window: ← → width, ↑ ↓ level</td></tr>
-<tr><td><b>↑ ↓ &nbsp; PgUp PgDn &nbsp; Home End</b></td><td>slice ±1, ±10, first, last</td></tr>
-<tr><td><b>1 – 5</b></td><td>window presets</td></tr>
-<tr><td><b>G &nbsp; P &nbsp; E &nbsp; O</b></td><td>ground truth, prediction, edited label, overlay style</td></tr>
-<tr><td><b>F</b></td><td>fit the slice to the window</td></tr>
-<tr><td><b>Ctrl+R &nbsp; Esc &nbsp; W</b></td><td>segment, cancel, worst slice</td></tr>
-<tr><td colspan=2><br><b>Editing</b> (the brush and eraser paint with the left button; middle drag pans)</td></tr>
-<tr><td><b>N &nbsp; B &nbsp; X or Shift+B &nbsp; L</b></td><td>navigate, brush, eraser, flood fill</td></tr>
-<tr><td><b>[ &nbsp; ]</b></td><td>smaller, larger brush</td></tr>
-<tr><td><b>H &nbsp; I</b></td><td>fill holes on the slice, interpolate between slices</td></tr>
-<tr><td><b>Ctrl+Z &nbsp; Ctrl+Shift+Z or Ctrl+Y</b></td><td>undo, redo</td></tr>
-<tr><td><b>Ctrl+S &nbsp; Ctrl+Shift+S &nbsp; Ctrl+L</b></td><td>save label, save as, load label</td></tr>
-</table>"""
-
-
-def error_message(error: BaseException) -> str:
-    """What the user reads: the core's own message, the OS's for a file error (read-only folder,
-    full disk), or the exception's type and text; never a traceback."""
-    if isinstance(error, CtsegError):
-        return str(error)
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
-    log.error("unexpected error in a background job", exc_info=error)
-    return f"{type(error).__name__}: {error}"
+STATUS_JOBS = (OPEN_JOB, MASK_JOB, LOAD_LABEL_JOB, SAVE_JOB, VOLUME_EDIT_JOB)
 
 
 class MainWindow(QMainWindow):
@@ -124,23 +70,16 @@ class MainWindow(QMainWindow):
         (the app does; tests and benchmarks turn it off to keep TensorFlow out of their timings)."""
         super().__init__()
         self.settings = settings if settings is not None else QSettings("ctseg", "ctseg")
-        self.model_path = model_path
-        self.segmenters = segmenters if segmenters is not None else SegmenterCache()
         self.preload_model = preload_model
-        self.preload_timer = QTimer(self)
-        self.preload_timer.setSingleShot(True)
-        self.preload_timer.setInterval(PRELOAD_DELAY_MS)
-        self.preload_timer.timeout.connect(self.preload_segmenter)
         self._shown_once = False
         #: Errors open a modal dialog; scripted runs (screenshots) turn this off and use errorReported.
         self.show_error_dialogs = True
         #: Scripted runs also skip the offer to restore an autosave (it stays for the next session).
         self.ask_questions = True
-        self.state = ViewerState(self)
-        self.editor = EditorState(self.state, self)
-        self.runner = JobRunner(self)
-        self._segment_started = 0.0
         self._title = "ctseg"
+        self.state = ViewerState(self)
+        self.editor = EditorState(self.state, self)  # first to follow a new patient: it drops the old label
+        self.runner = JobRunner(self)
 
         self.slice_view = SliceView(self.state, self.editor)
         self.navigator = SliceNavigator(self.state)
@@ -149,21 +88,25 @@ class MainWindow(QMainWindow):
         self.overlay_panel = OverlayPanel(self.state)
         self.segmentation_panel = SegmentationPanel(self.state)
         self.cursor_readout = CursorReadout(self.state)
-        self._build_status_bar()
-        self.annotator = Annotator(self)
-        self.edit_panel = EditPanel(self.editor, self.annotator.actions)
-        self._build_layout()
-        self._build_menus()
-        self._build_toolbar()
+        self.job_status = JobStatus()
+        self.statusBar().addPermanentWidget(self.job_status)
+        self.edit_actions = EditActions(self)
+        self.edit_panel = EditPanel(self.editor, self.edit_actions)
 
-        self.patient_panel.groundTruthRequested.connect(self.choose_ground_truth)
-        self.segmentation_panel.segment.clicked.connect(self.start_segmentation)
-        self.segmentation_panel.cancel.clicked.connect(self.cancel_segmentation)
-        self.runner.changed.connect(self._update_enabled)
-        self.state.patientChanged.connect(self._update_enabled)
-        self.state.scoresChanged.connect(self._update_enabled)
-        self.state.overlayChanged.connect(self._on_overlay_changed)
-        self.editor.historyChanged.connect(self._update_title)
+        self.autosaver = Autosaver(self, self, self.state, self.editor, self.runner)
+        self.label_files = LabelFiles(self, self, self.state, self.editor, self.runner, self.settings,
+                                      self.autosaver, self.edit_actions)
+        self.annotator = Annotator(self, self.edit_actions, self.state, self.editor, self.runner, self)
+        self.opener = PatientOpener(self, self.state, self.runner, self.label_files, self)
+        self.segmentation = Segmentation(self, self.state, self.runner, self.segmentation_panel, self._status_busy,
+                                         model_path, segmenters, self)
+        self.menus = ViewerMenus(self, self.state, self.edit_actions, WindowCommands(
+            choose_folder=self.choose_folder, open_demo=self.open_demo, quit=self.close, fit=self.slice_view.fit,
+            segment=self.segmentation.start, cancel_segmentation=self.segmentation.cancel,
+            worst_slice=self.segmentation_panel.go_to_worst_slice))
+        self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
+        self._build_layout()
+        self._connect()
 
         self.setAcceptDrops(True)
         self._update_title()
@@ -172,10 +115,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._update_enabled()
-        self._rebuild_recent_menu()
         self.slice_view.setFocus()
-
-    # ---------------------------------------------------------------- layout
 
     def _build_layout(self) -> None:
         viewer = QVBoxLayout()
@@ -184,12 +124,10 @@ class MainWindow(QMainWindow):
         viewer.addWidget(self.slice_view, 1)
         viewer.addWidget(self.navigator)
         viewer.addWidget(self.cursor_readout)
-
         edit_column = _panel_column([self.edit_panel], EDIT_PANEL_WIDTH)
         # the segmentation panel's Dice plot takes the spare height
         review_column = _panel_column(
             [self.patient_panel, self.window_panel, self.overlay_panel, self.segmentation_panel], PANEL_WIDTH)
-
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
@@ -199,320 +137,101 @@ class MainWindow(QMainWindow):
         row.addWidget(review_column)
         self.setCentralWidget(central)
 
-    def _build_status_bar(self) -> None:
-        self.load_stage = QLabel()
-        self.load_progress = QProgressBar()
-        self.load_progress.setFixedWidth(220)
-        self.load_progress.setFormat("%v/%m")
-        self.load_cancel = QToolButton()
-        self.load_cancel.setText("Cancel")
-        self.load_cancel.clicked.connect(self.cancel_loading)
-        for widget in (self.load_stage, self.load_progress, self.load_cancel):
-            self.statusBar().addPermanentWidget(widget)
-            widget.hide()
+    def _connect(self) -> None:
+        self.job_status.cancel.clicked.connect(self.cancel_loading)
+        self.patient_panel.groundTruthRequested.connect(self.opener.choose_ground_truth)
+        self.segmentation_panel.segment.clicked.connect(self.segmentation.start)
+        self.segmentation_panel.cancel.clicked.connect(self.segmentation.cancel)
+        self.opener.opened.connect(self._on_patient_opened)
+        self.opener.groundTruthFailed.connect(self.patient_panel.sync_organ)
+        self.recent.chosen.connect(self.open_path)
+        self.segmentation.finished.connect(self.segmentationFinished)
+        self.segmentation.preloaded.connect(self.modelPreloaded)
+        self.runner.changed.connect(self._update_enabled)
+        self.state.patientChanged.connect(self._update_enabled)
+        self.state.scoresChanged.connect(self._update_enabled)
+        self.editor.historyChanged.connect(self._update_title)
 
-    def _action(self, menu: QMenu, text: str, slot: Callable[..., object],
-                shortcut: str | QKeySequence.StandardKey | None = None, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        state = self.state
-        file = self.menuBar().addMenu("&File")
-        self._action(file, "&Open folder…", self.choose_folder, QKeySequence.StandardKey.Open)
-        self.recent_menu = file.addMenu("Open &recent")
-        self._action(file, "Open &demo patient", self.open_demo)
-        file.addSeparator()
-        edit_actions = self.annotator.actions
-        for action in (edit_actions.save, edit_actions.save_as, edit_actions.load_file, edit_actions.load_folder):
-            file.addAction(action)
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        edit = self.menuBar().addMenu("&Edit")
-        for group in ((edit_actions.undo, edit_actions.redo), tuple(edit_actions.tools.values()),
-                      (edit_actions.smaller_brush, edit_actions.larger_brush),
-                      (edit_actions.fill_holes, edit_actions.interpolate, edit_actions.remove_islands,
-                       edit_actions.keep_largest)):
-            for action in group:
-                edit.addAction(action)
-            edit.addSeparator()
-        start = edit.addMenu("&New label from")
-        for action in (edit_actions.new_empty, edit_actions.from_gt, edit_actions.accept_prediction):
-            start.addAction(action)
-
-        view = self.menuBar().addMenu("&View")
-        self._action(view, "&Fit to window", self.slice_view.fit, "F")
-        view.addSeparator()
-        for number, name in enumerate(PRESETS, start=1):
-            self._action(view, f"Window: {name}", lambda _=False, n=name: state.set_window(PRESETS[n]), str(number))
-        view.addSeparator()
-        self.show_gt_action = self._action(
-            view, "Show &ground truth", lambda on: state.set_overlay(show_gt=on), "G", checkable=True)
-        self.show_prediction_action = self._action(
-            view, "Show &prediction", lambda on: state.set_overlay(show_prediction=on), "P", checkable=True)
-        self.show_label_action = self._action(
-            view, "Show &edited label", lambda on: state.set_overlay(show_label=on), "E", checkable=True)
-        self._action(view, "Next overlay &style", self.next_overlay_style, "O")
-
-        navigate = self.menuBar().addMenu("&Navigate")
-        for text, delta, key in (("Next slice", 1, "Up"), ("Previous slice", -1, "Down"),
-                                 (f"Forward {PAGE_SLICES} slices", PAGE_SLICES, "PgUp"),
-                                 (f"Back {PAGE_SLICES} slices", -PAGE_SLICES, "PgDown")):
-            self._action(navigate, text, lambda _=False, d=delta: state.step_slice(d), key)
-        self._action(navigate, "First slice", lambda: state.set_slice(0), "Home")
-        self._action(navigate, "Last slice", lambda: state.set_slice(state.depth - 1), "End")
-        self.worst_action = self._action(
-            navigate, "&Worst slice", self.segmentation_panel.go_to_worst_slice, "W")
-
-        segmentation = self.menuBar().addMenu("&Segmentation")
-        self.segment_action = self._action(segmentation, "&Segment liver", self.start_segmentation, "Ctrl+R")
-        self.cancel_action = self._action(segmentation, "&Cancel", self.cancel_segmentation, "Esc")
-
-        help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&Mouse and keys", self._show_help, QKeySequence.StandardKey.HelpContents)
-        self._on_overlay_changed()
-
-    def _build_toolbar(self) -> None:
-        toolbar = QToolBar("Edit tools")
-        toolbar.setObjectName("editTools")
-        toolbar.setMovable(False)
-        toolbar.setIconSize(QSize(16, 16))
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        actions = self.annotator.actions
-        for action in actions.tools.values():
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        for action in (actions.fill_holes, actions.interpolate, actions.remove_islands, actions.keep_largest):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addAction(actions.undo)
-        toolbar.addAction(actions.redo)
-        toolbar.addSeparator()
-        toolbar.addAction(actions.save)
-        self.addToolBar(toolbar)
-        self.toolbar = toolbar
-
-    # ---------------------------------------------------------------- opening
+    # ---------------------------------------------------------------- commands
 
     def choose_folder(self) -> None:
-        start = (self._recent_paths() or [str(Path.home())])[0]
+        start = (self.recent.paths() or [str(Path.home())])[0]
         folder = QFileDialog.getExistingDirectory(self, "Open patient folder", str(Path(start).parent))
         if folder:
             self.open_path(folder)
 
     def open_path(self, path: str | Path) -> None:
         """Load a patient on a worker; the one shown stays until the new one is ready."""
-        path = str(Path(path).expanduser().absolute())
-        self._start_load(path, lambda progress, cancel: open_patient(path, progress, cancel), Path(path).name)
+        self.opener.open_path(path)
 
     def open_demo(self) -> None:
         """Open the demo phantom, writing it to the cache folder first if needed."""
+        self.opener.open_demo()
 
-        def work(progress: ProgressCallback, cancel: CancelCheck) -> OpenedPatient:
-            return open_patient(ensure_demo_patient(progress, cancel), progress, cancel)
-
-        self._start_load(None, work, "demo patient")
-
-    def _start_load(self, path: str | None, work: Work, label: str) -> None:
-        if not self.annotator.resolve_unsaved(
-                "opening another patient", lambda: self._start_load(path, work, label)):
-            return
-        self.statusBar().showMessage(f"Opening {label}…")
-        self.load_stage.setText("opening")
-        self.load_progress.setRange(0, 0)
-        self.runner.start(
-            "load", work,
-            on_success=lambda opened: self._on_patient_opened(opened, path),
-            on_failure=lambda error: self.report_error("Could not open patient", error),
-            on_progress=self.show_job_progress,
-        )
+    def start_segmentation(self) -> None:
+        """Segment the liver of the patient shown, on a worker."""
+        self.segmentation.start()
 
     def cancel_loading(self) -> None:
+        """The status bar's Cancel: stop every job it shows."""
         cancelled = [kind for kind in STATUS_JOBS if self.runner.cancel(kind)]
         if cancelled:
             self.patient_panel.sync_organ()
-            self.statusBar().showMessage("Cancelled", STATUS_MESSAGE_MS)
-
-    def show_job_progress(self, done: int, total: int, stage: str) -> None:
-        """The status bar's stage, progress bar and Cancel, for loading, reading masks and labels, saving."""
-        self.load_stage.setText(stage)
-        self.load_progress.setRange(0, total)
-        self.load_progress.setValue(done)
+            self.show_status("Cancelled")
 
     def _on_patient_opened(self, opened: OpenedPatient, path: str | None) -> None:
-        self.runner.cancel("segment")  # both belong to the patient being replaced
-        self.runner.cancel("mask")
-        self.segmentation_panel.set_running(False)
-        self.runner.cancel("label")
+        self.segmentation.drop()  # the jobs of the patient being replaced
+        for kind in (MASK_JOB, LOAD_LABEL_JOB):
+            self.runner.cancel(kind)
         self.state.set_patient(opened)
         patient = opened.patient
-        self._add_recent(path or str(patient.source_path))
+        self.recent.add(path or str(patient.source_path))
         title = f"ctseg — {patient.title()}"
         if patient.other_series:
             title += f" [series 1 of {1 + len(patient.other_series)}]"
         self._title = title
         self._update_title()
         notes = f" — {len(patient.warnings)} warning(s), see Patient" if patient.warnings else ""
-        self.statusBar().showMessage(
-            f"Opened {patient.source_path.name}: {patient.shape[0]} slices in {patient.load_seconds:.1f} s{notes}",
-            STATUS_MESSAGE_MS,
-        )
-        self.annotator.offer_recovery(opened.recovery)
+        self.show_status(
+            f"Opened {patient.source_path.name}: {patient.shape[0]} slices in {patient.load_seconds:.1f} s{notes}")
+        self.autosaver.offer_recovery(opened.recovery)
         self.patientLoaded.emit()
 
-    def choose_ground_truth(self, name: str) -> None:
-        """Use organ ``name`` as ground truth: read it on a worker (first time) and rescore."""
-        patient, prediction = self.state.patient, self.state.prediction
-        if patient is None or name == self.state.gt_name:
-            return
-        self.load_stage.setText(f"reading {name}")
-        self.load_progress.setRange(0, 0)
-        self.runner.start(
-            "mask", lambda progress, cancel: load_ground_truth(patient, name, prediction, progress, cancel),
-            on_success=self._on_ground_truth_loaded,
-            on_failure=self._on_ground_truth_failed,
-            on_progress=self.show_job_progress,
-        )
+    # ---------------------------------------------------------------- window services (host.WindowServices)
 
-    def _on_ground_truth_loaded(self, truth: GroundTruth) -> None:
-        self.state.set_ground_truth(truth)
-        self.statusBar().showMessage(f"Ground truth: {truth.name}", STATUS_MESSAGE_MS)
-
-    def _on_ground_truth_failed(self, error: BaseException) -> None:
-        self.patient_panel.sync_organ()
-        self.report_error("Could not read the mask", error)
-
-    # ---------------------------------------------------------------- segmentation
-
-    def start_segmentation(self) -> None:
-        """Segment the liver on a worker: model loaded once, then predicted and measured there."""
-        patient, gt = self.state.patient, self.state.gt
-        if patient is None or self.runner.running("segment") or self.runner.running("mask"):
-            return
-        segmenters, model_path = self.segmenters, self.model_path
-        self.segmentation_panel.set_running(True, "starting…")
-        self._segment_started = time.monotonic()
-        self.runner.start(
-            "segment",
-            lambda progress, cancel: segment(segmenters, model_path, patient, gt, progress, cancel),
-            on_success=self._on_segmented,
-            on_failure=self._on_segmentation_failed,
-            on_progress=self.segmentation_panel.show_progress,
-        )
-
-    def cancel_segmentation(self) -> None:
-        if self.runner.cancel("segment"):
-            self.segmentation_panel.set_running(False, "Cancelled.")
-            self.statusBar().showMessage("Segmentation cancelled", STATUS_MESSAGE_MS)
-
-    def _on_segmented(self, outcome: SegmentationOutcome) -> None:
-        self.state.set_prediction(outcome.mask, outcome.scores)
-        seconds = time.monotonic() - self._segment_started
-        self.segmentation_panel.set_running(False, f"Done in {seconds:.1f} s (model, prediction and metrics).")
-        stages = " · ".join(f"{stage} {seconds:.2f} s" for stage, seconds in outcome.timings.items())
-        self.segmentation_panel.status.setToolTip(stages)
-        self.segmentationFinished.emit()
-
-    def _on_segmentation_failed(self, error: BaseException) -> None:
-        self.segmentation_panel.set_running(False, "Failed.")
-        self.report_error("Segmentation failed", error)
-
-    def preload_segmenter(self) -> bool:
-        """Load the model on a worker unless it is loaded or Segment is loading it; True if started.
-
-        While a status-bar job (opening a patient, saving…) runs, it tries again a little later.
-        A missing model file is skipped, and a failure only logged: Segment reports the real error.
-        """
-        segmenters, model_path = self.segmenters, self.model_path
-        if self.runner.running("preload") or self.runner.running("segment") or segmenters.is_loaded(model_path):
-            return False
-        if any(self.runner.running(kind) for kind in STATUS_JOBS):
-            self.preload_timer.start()
-            return False
-        self.runner.start(
-            "preload", lambda progress, cancel: preload_segmenter(segmenters, model_path, progress, cancel),
-            on_success=self.modelPreloaded.emit,
-            on_failure=self._on_preload_failed,
-        )
-        return True
-
-    def _on_preload_failed(self, error: BaseException) -> None:
-        log.info("model preload failed (Segment will report it): %s", error)
-        self.modelPreloaded.emit(False)
-
-    # ---------------------------------------------------------------- overlays, actions
-
-    def next_overlay_style(self) -> None:
-        styles = list(OverlayStyle)
-        self.state.set_overlay(style=styles[(styles.index(self.state.overlay.style) + 1) % len(styles)])
-
-    def _on_overlay_changed(self) -> None:
-        overlay = self.state.overlay
-        self.show_gt_action.setChecked(overlay.show_gt)
-        self.show_prediction_action.setChecked(overlay.show_prediction)
-        self.show_label_action.setChecked(overlay.show_label)
-
-    def _update_title(self) -> None:
-        """The patient's title, with " *" while the label has unsaved edits."""
-        modified = self.editor.is_modified
-        self.setWindowTitle(self._title + (" *" if modified else ""))
-
-    def _update_enabled(self) -> None:
-        has_patient = self.state.patient is not None
-        segmenting = self.runner.running("segment")
-        can_segment = has_patient and not segmenting and not self.runner.running("mask")
-        self.segment_action.setEnabled(can_segment)
-        self.segmentation_panel.segment.setEnabled(can_segment)
-        self.cancel_action.setEnabled(segmenting)
-        self.worst_action.setEnabled(self.state.scores.worst_slice() is not None)
-        self.patient_panel.organ.setEnabled(
-            has_patient and bool(self.state.patient.available_masks) and not segmenting)
-        loading = any(self.runner.running(kind) for kind in STATUS_JOBS)
-        for widget in (self.load_stage, self.load_progress, self.load_cancel):
-            widget.setVisible(loading)
-
-    # ---------------------------------------------------------------- errors, help
+    def show_status(self, message: str, timeout_ms: int = STATUS_MS) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
 
     def report_error(self, title: str, error: BaseException) -> None:
         message = error_message(error)
-        self.statusBar().showMessage(f"{title}: {message}", STATUS_MESSAGE_MS)
+        self.show_status(f"{title}: {message}")
         self.errorReported.emit(message)
         if self.show_error_dialogs:
             QMessageBox.critical(self, title, message)
 
-    def _show_help(self) -> None:
-        QMessageBox.information(self, "Mouse and keys", HELP_TEXT)
+    def show_job_progress(self, done: int, total: int, stage: str) -> None:
+        """The status bar's stage, progress bar and Cancel, for loading, reading masks and labels, saving."""
+        self.job_status.show_progress(done, total, stage)
 
-    # ---------------------------------------------------------------- recent patients
+    # ---------------------------------------------------------------- enabled states, title
 
-    def _recent_paths(self) -> list[str]:
-        value = self.settings.value(RECENT_KEY, [])
-        return [value] if isinstance(value, str) else list(value or [])
+    def _status_busy(self) -> bool:
+        return any(self.runner.running(kind) for kind in STATUS_JOBS)
 
-    def _add_recent(self, path: str) -> None:
-        paths = [path] + [p for p in self._recent_paths() if p != path]
-        self.settings.setValue(RECENT_KEY, paths[:MAX_RECENT])
-        self._rebuild_recent_menu()
+    def _update_title(self) -> None:
+        """The patient's title, with " *" while the label has unsaved edits."""
+        self.setWindowTitle(self._title + (" *" if self.editor.is_modified else ""))
 
-    def _clear_recent(self) -> None:
-        self.settings.remove(RECENT_KEY)
-        self._rebuild_recent_menu()
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        paths = self._recent_paths()
-        for number, path in enumerate(paths, start=1):
-            action = self.recent_menu.addAction(f"&{number % 10}  {path}")
-            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
-        self.recent_menu.addSeparator()
-        self.recent_menu.addAction("Clear list", self._clear_recent).setEnabled(bool(paths))
-        self.recent_menu.setEnabled(bool(paths))
+    def _update_enabled(self) -> None:
+        patient, menus = self.state.patient, self.menus
+        segmenting = self.segmentation.running
+        can_segment = patient is not None and not segmenting and not self.runner.running(MASK_JOB)
+        menus.segment_action.setEnabled(can_segment)
+        self.segmentation_panel.segment.setEnabled(can_segment)
+        menus.cancel_action.setEnabled(segmenting)
+        menus.worst_action.setEnabled(self.state.scores.worst_slice() is not None)
+        self.patient_panel.organ.setEnabled(patient is not None and bool(patient.available_masks) and not segmenting)
+        self.job_status.setVisible(self._status_busy())
 
     # ---------------------------------------------------------------- Qt events
 
@@ -521,7 +240,7 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             if self.preload_model:
-                self.preload_timer.start()
+                self.segmentation.preload_timer.start()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _dropped_path(event) is not None:
@@ -534,11 +253,11 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.annotator.resolve_unsaved("closing", self.close):
+        if not self.label_files.resolve_unsaved("closing", self.close):
             event.ignore()
             return
-        self.annotator.autosave_timer.stop()
-        self.preload_timer.stop()
+        self.autosaver.stop()
+        self.segmentation.preload_timer.stop()
         self.runner.shutdown()
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         super().closeEvent(event)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -21,11 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget
+from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
 
 LAST_DIR_KEY = "labels/lastSaveDir"
 LAST_FORMAT_KEY = "labels/lastFormat"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def patient_folder(patient: Patient) -> Path:
@@ -39,7 +38,10 @@ def default_target(fmt: LabelFormat, patient: Patient, name: str, last_dir: str 
     never inside it, where a NIfTI would be read as one of its masks next time."""
     folder = patient_folder(patient)
     if fmt is LabelFormat.IRCAD:
-        return SaveTarget(fmt, folder, name)
+        target = SaveTarget(fmt, folder, name)
+        if target.ground_truth_replaced() is not None:  # never offer to overwrite the ground truth
+            target = SaveTarget(fmt, folder, f"{name}_edited")
+        return target
     directory = Path(last_dir) if last_dir else folder.parent
     return SaveTarget(fmt, directory / f"{folder.name}_{name}{fmt.suffix}", name)
 
@@ -90,13 +92,20 @@ class SaveLabelDialog(QDialog):
     def format(self) -> LabelFormat:
         return list(LabelFormat)[self.format_box.currentIndex()]
 
+    _replace_ground_truth = False
+
     def target(self) -> SaveTarget:
-        return SaveTarget(self.format, Path(self.path_edit.text().strip()).expanduser(), self.name_edit.text().strip())
+        return SaveTarget(
+            self.format, Path(self.path_edit.text().strip()).expanduser(), self.name_edit.text().strip(),
+            replace_ground_truth=self._replace_ground_truth,
+        )
 
     def _fill_default(self) -> None:
         last_dir = self.settings.value(LAST_DIR_KEY)
-        target = default_target(self.format, self.patient, self.name_edit.text().strip() or "label",
-                                str(last_dir) if last_dir else None)
+        name = self.name_edit.text().strip() or "label"
+        target = default_target(self.format, self.patient, name, str(last_dir) if last_dir else None)
+        if target.name != name:  # the default would have replaced the ground truth: offer a new name
+            self.name_edit.setText(target.name)
         self.path_edit.setText(str(target.path))
 
     def _show_written(self) -> None:
@@ -124,13 +133,25 @@ class SaveLabelDialog(QDialog):
 
     def accept(self) -> None:
         target = self.target()
-        if not target.name or (target.format is LabelFormat.IRCAD and _UNSAFE.search(target.name)):
-            QMessageBox.warning(self, "Save label", "Name the label with letters, digits, “_”, “-” or “.” only.")
+        try:
+            target.check()
+        except CtsegError as error:
+            QMessageBox.warning(self, "Save label", error.problem)
             return
         if not self.path_edit.text().strip():
             QMessageBox.warning(self, "Save label", "Choose where to save the label.")
             return
-        if target.written_path.exists():
+        ground_truth = target.ground_truth_replaced()
+        if ground_truth is not None:
+            answer = QMessageBox.warning(
+                self, "Replace the ground truth?",
+                f"Saving “{target.name}” here replaces the GROUND TRUTH:\n\n{ground_truth}\n\n"
+                "The original mask is lost unless you have a copy. Replace the ground truth?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self._replace_ground_truth = True
+        elif target.written_path.exists():
             answer = QMessageBox.question(
                 self, "Replace?", f"{target.describe()} exists. Replace it?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)

@@ -2,7 +2,7 @@
 
 Mouse, as in ITK-SNAP and 3D Slicer: wheel changes slice, Ctrl+wheel zooms about the pointer,
 left or middle drag pans, right drag changes the HU window (``windowing.window_from_drag``).
-With an editing tool (:class:`~ctseg_gui.editor.Tool`) the left button edits instead: the brush
+With an editing tool (:class:`~ctseg_core.annotate.tools.Tool`) the left button edits instead: the brush
 and eraser paint a stroke through every mouse point (the press and moves never reach pyqtgraph,
 so the view does not pan and no mouse move is dropped), flood fill fills on click; middle drag
 still pans and the wheel still scrolls. A circle of the brush's radius in mm follows the pointer.
@@ -20,93 +20,25 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPen, QResizeEvent
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsSceneWheelEvent, QLabel, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+from PySide6.QtGui import QMouseEvent, QResizeEvent
+from PySide6.QtWidgets import QLabel, QWidget
 
+from ctseg_core.annotate.tools import Tool
 from ctseg_core.orientation import direction_letter
 from ctseg_core.windowing import Window, apply_window, window_from_drag
 
-from .editor import EditorState, Tool
-from .overlay import LABEL_RGB, code_image, colour_table, colourise, label_code, label_table
+from .editor import EditorState
+from .overlay import code_image, colour_table, colourise, label_code, label_table
 from .state import ViewerState
+from .view_items import BrushPreview, SliceViewBox, corner_label
 
 #: Grey level g → opaque RGBA (g, g, g, 255).
 GREY_TABLE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 4, axis=1)
 GREY_TABLE[:, 3] = 255
 #: Every int16 value, at the index of its uint16 bit pattern (how slices index the CT table).
 ALL_HU = np.arange(65536, dtype=np.uint16).view(np.int16)
-WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
 CORNER_MARGIN = 8
-
-
-class SliceViewBox(pg.ViewBox):
-    """A ViewBox with radiology mouse bindings; it emits intents and leaves the state alone."""
-
-    sigSliceStep = Signal(int)
-    sigWindowDrag = Signal(bool, float, float)  # drag started, dx and dy in pixels since the press
-
-    def __init__(self) -> None:
-        super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.01)
-        self._wheel_rest = 0  # wheel angle not yet turned into whole slices (touchpads send less)
-
-    def wheelEvent(self, ev: QGraphicsSceneWheelEvent, axis: int | None = None) -> None:
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(ev, axis)
-            return
-        self._wheel_rest += ev.delta()
-        steps = int(self._wheel_rest / WHEEL_STEP)
-        if steps:
-            self._wheel_rest -= steps * WHEEL_STEP
-            self.sigSliceStep.emit(steps)
-        ev.accept()
-
-    def mouseDragEvent(self, ev: MouseDragEvent, axis: int | None = None) -> None:
-        if ev.button() != Qt.MouseButton.RightButton:
-            super().mouseDragEvent(ev, axis)
-            return
-        ev.accept()
-        moved = ev.screenPos() - ev.buttonDownScreenPos(Qt.MouseButton.RightButton)
-        self.sigWindowDrag.emit(ev.isStart(), moved.x(), moved.y())
-
-
-def _corner_label(parent: QWidget) -> QLabel:
-    label = QLabel(parent)
-    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-    label.setStyleSheet("color: #e6e6e6; background: transparent; font-size: 12px;")
-    return label
-
-
-class BrushPreview(QGraphicsEllipseItem):
-    """The brush outline under the pointer: a circle of the brush radius in mm around the voxel centre.
-
-    The view is in mm, so the circle is round on screen; in voxels it spans 2r/dx × 2r/dy, an
-    ellipse when pixels are not square, as the footprint the core paints (``disk_footprint``).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        pen = QPen(QColor(*LABEL_RGB))
-        pen.setCosmetic(True)  # a constant 1.5 screen pixels at any zoom
-        pen.setWidthF(1.5)
-        self.setPen(pen)
-        self.setZValue(10)
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.hide()
-
-    def place(self, centre_mm: QPointF, radius_mm: float, erasing: bool) -> None:
-        self.setRect(QRectF(centre_mm.x() - radius_mm, centre_mm.y() - radius_mm, 2 * radius_mm, 2 * radius_mm))
-        pen = self.pen()
-        pen.setStyle(Qt.PenStyle.DashLine if erasing else Qt.PenStyle.SolidLine)
-        pen.setColor(QColor(255, 255, 255) if erasing else QColor(*LABEL_RGB))
-        self.setPen(pen)
-        self.show()
-
-    def size_px(self, spacing_yx: tuple[float, float]) -> tuple[float, float]:
-        """(width, height) of the circle in voxels of the slice."""
-        dy, dx = spacing_yx
-        return self.rect().width() / dx, self.rect().height() / dy
 
 
 class SliceView(pg.GraphicsView):
@@ -136,10 +68,10 @@ class SliceView(pg.GraphicsView):
         self.viewport().setAcceptDrops(False)
         self.setMinimumSize(320, 320)
 
-        self.title_label = _corner_label(self)
-        self.window_label = _corner_label(self)
+        self.title_label = corner_label(self)
+        self.window_label = corner_label(self)
         self.window_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.side_labels = {side: _corner_label(self) for side in ("left", "right", "top", "bottom")}
+        self.side_labels = {side: corner_label(self) for side in ("left", "right", "top", "bottom")}
         for label in self.side_labels.values():
             label.setStyleSheet("color: #f0c000; background: transparent; font-weight: bold; font-size: 13px;")
 
@@ -235,6 +167,7 @@ class SliceView(pg.GraphicsView):
         row, column = np.asarray(patient.geometry.row_direction), np.asarray(patient.geometry.column_direction)
         for side, direction in (("left", -row), ("right", row), ("top", -column), ("bottom", column)):
             self.side_labels[side].setText(direction_letter(direction))
+        assert self.title_label is not None  # made in __init__; only an early resize sees None
         self.title_label.setText(f"{patient.title()}\n{columns} × {rows} × {patient.shape[0]}")
         self.hint_label.hide()
         self.fit()
@@ -277,7 +210,7 @@ class SliceView(pg.GraphicsView):
 
     _last_scene_pos: QPointF | None = None
 
-    def _refresh_preview(self, *_: object, scene_pos: QPointF | None = None) -> None:
+    def _refresh_preview(self, *_signal_args: object, scene_pos: QPointF | None = None) -> None:
         """Centre the brush circle on the voxel under the pointer (where the core stamps the disk)."""
         if scene_pos is not None:
             self._last_scene_pos = scene_pos

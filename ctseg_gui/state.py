@@ -7,16 +7,15 @@ spin boxes) cannot ping-pong.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ctseg_core.io.patient import Patient
+from ctseg_core.metrics import MaskScores
 from ctseg_core.windowing import PRESETS, Window
 
-from .overlay import OverlaySettings
-from .tasks import GroundTruth, OpenedPatient, Scores
+from .overlay import OverlaySettings, OverlayStyle
+from .tasks import GroundTruth, OpenedPatient
 
 DEFAULT_PRESET = "Abdomen"
 
@@ -29,7 +28,7 @@ class ViewerState(QObject):
     windowChanged = Signal(object)  # Window
     overlayChanged = Signal(object)  # OverlaySettings
     masksChanged = Signal()  # ground truth or prediction replaced
-    scoresChanged = Signal(object)  # Scores
+    scoresChanged = Signal(object)  # MaskScores
     cursorChanged = Signal(object)  # (x, y) voxel of the current slice, or None
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -41,7 +40,7 @@ class ViewerState(QObject):
         self.gt_name: str | None = None
         self.gt: np.ndarray | None = None
         self.prediction: np.ndarray | None = None
-        self.scores = Scores()
+        self.scores = MaskScores()
         self.cursor: tuple[int, int] | None = None
 
     @property
@@ -77,9 +76,24 @@ class ViewerState(QObject):
             self.window = window
             self.windowChanged.emit(window)
 
-    def set_overlay(self, **changes: object) -> None:
-        """Change some overlay settings, e.g. ``set_overlay(show_gt=False)``."""
-        overlay = replace(self.overlay, **changes)
+    def set_overlay(
+        self,
+        *,
+        show_gt: bool | None = None,
+        show_prediction: bool | None = None,
+        show_label: bool | None = None,
+        opacity: float | None = None,
+        style: OverlayStyle | None = None,
+    ) -> None:
+        """Change some overlay settings, e.g. ``set_overlay(show_gt=False)``; None keeps a setting."""
+        old = self.overlay
+        overlay = OverlaySettings(
+            show_gt=old.show_gt if show_gt is None else bool(show_gt),
+            show_prediction=old.show_prediction if show_prediction is None else bool(show_prediction),
+            show_label=old.show_label if show_label is None else bool(show_label),
+            opacity=old.opacity if opacity is None else float(opacity),
+            style=old.style if style is None else style,
+        )
         if overlay != self.overlay:
             self.overlay = overlay
             self.overlayChanged.emit(overlay)
@@ -90,7 +104,7 @@ class ViewerState(QObject):
         self.masksChanged.emit()
         self.scoresChanged.emit(self.scores)
 
-    def set_prediction(self, mask: np.ndarray | None, scores: Scores) -> None:
+    def set_prediction(self, mask: np.ndarray | None, scores: MaskScores) -> None:
         self.prediction = mask
         self.scores = scores
         self.masksChanged.emit()

@@ -8,12 +8,11 @@ job cancelled near its end still ends in :class:`~ctseg_core.errors.Cancelled`.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from ctseg_core.errors import CtsegError
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.patient import Patient
-from ctseg_core.metrics import OverlapReport, compare, per_slice_dice, volume_ml
+from ctseg_core.metrics import MaskScores, middle_slice, score_masks
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 if TYPE_CHECKING:
@@ -35,54 +34,13 @@ DEFAULT_ORGAN = "liver"
 
 
 @dataclass(frozen=True)
-class Scores:
-    """The readouts for one (ground truth, prediction) pair; None where a mask is missing."""
-
-    gt_volume_ml: float | None = None
-    prediction_volume_ml: float | None = None
-    report: OverlapReport | None = None
-    per_slice_dice: np.ndarray | None = None
-
-    def slice_dice(self, index: int) -> float:
-        """Dice of one slice; NaN when unknown or when both slices are empty."""
-        return math.nan if self.per_slice_dice is None else float(self.per_slice_dice[index])
-
-    def worst_slice(self) -> int | None:
-        """Slice with the lowest defined Dice (GT or prediction non-empty there), first if tied."""
-        dice = self.per_slice_dice
-        if dice is None or np.isnan(dice).all():
-            return None
-        return int(np.nanargmin(dice))
-
-
-def score(gt: np.ndarray | None, prediction: np.ndarray | None, spacing_mm: tuple[float, float, float]) -> Scores:
-    """Volumes always; overlap, surface distances and per-slice Dice when both masks exist."""
-    if gt is not None and prediction is not None:
-        report = compare(prediction, gt, spacing_mm)
-        return Scores(report.volume_ml_ref, report.volume_ml_pred, report, per_slice_dice(gt, prediction))
-    return Scores(
-        gt_volume_ml=None if gt is None else volume_ml(gt, spacing_mm),
-        prediction_volume_ml=None if prediction is None else volume_ml(prediction, spacing_mm),
-    )
-
-
-def start_slice(gt: np.ndarray | None, depth: int) -> int:
-    """Slice to show first: the middle of the ground-truth extent, else the middle of the scan."""
-    if gt is not None:
-        occupied = np.flatnonzero(gt.any(axis=(1, 2)))
-        if occupied.size:
-            return int(occupied[occupied.size // 2])
-    return depth // 2
-
-
-@dataclass(frozen=True)
 class OpenedPatient:
     """A loaded patient with its default ground truth, ready to show, and any autosaved label of it."""
 
     patient: Patient
     gt_name: str | None
     gt: np.ndarray | None
-    scores: Scores
+    scores: MaskScores
     start_slice: int
     recovery: RecoveryInfo | None = None
 
@@ -104,8 +62,8 @@ def open_patient(path: str | Path, progress: ProgressCallback, should_cancel: Ca
         patient=patient,
         gt_name=DEFAULT_ORGAN if gt is not None else None,
         gt=gt,
-        scores=score(gt, None, patient.spacing_mm),
-        start_slice=start_slice(gt, patient.shape[0]),
+        scores=score_masks(gt, None, patient.spacing_mm),
+        start_slice=middle_slice(gt, patient.shape[0]),
         recovery=_find_recovery(patient),
     )
     raise_if_cancelled(should_cancel)
@@ -118,7 +76,7 @@ class GroundTruth:
 
     name: str
     mask: np.ndarray
-    scores: Scores
+    scores: MaskScores
 
 
 def load_ground_truth(
@@ -130,7 +88,7 @@ def load_ground_truth(
 ) -> GroundTruth:
     """Read organ ``name`` (cached on the patient after the first time) and rescore."""
     mask = load_mask(patient, name, progress=progress, should_cancel=should_cancel)
-    result = GroundTruth(name, mask, score(mask, prediction, patient.spacing_mm))
+    result = GroundTruth(name, mask, score_masks(mask, prediction, patient.spacing_mm))
     raise_if_cancelled(should_cancel)
     return result
 
@@ -205,7 +163,7 @@ class SegmentationOutcome:
 
     mask: np.ndarray
     timings: dict[str, float]
-    scores: Scores
+    scores: MaskScores
 
 
 def segment(
@@ -223,39 +181,6 @@ def segment(
     result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress, should_cancel=should_cancel)
     raise_if_cancelled(should_cancel)
     progress(0, 0, "measuring")
-    outcome = SegmentationOutcome(result.mask, dict(result.timings), score(gt, result.mask, patient.spacing_mm))
-    raise_if_cancelled(should_cancel)
-    return outcome
-
-
-@dataclass(frozen=True)
-class VolumeEdit:
-    """A whole-volume tool's result: the edited copy, the slices where it differs from the label
-    it was given, and what the core function returned (e.g. the slices it interpolated)."""
-
-    label: np.ndarray
-    changed: list[int]
-    result: Any
-
-
-def edit_volume(
-    label: np.ndarray,
-    change: Callable[[np.ndarray], Any],
-    progress: ProgressCallback,
-    should_cancel: CancelCheck,
-    stage: str = "editing the label",
-) -> VolumeEdit:
-    """Run a core edit (``ctseg_core.annotate.editing``, in place) on a copy of ``label``; ``label`` is not changed.
-
-    The core tools take no progress callback, so this reports a busy ``stage`` and checks the
-    cancel flag before and after; finding the changed slices here keeps that pass off the GUI thread.
-    """
-    progress(0, 0, stage)
-    raise_if_cancelled(should_cancel)
-    edited = label.copy()
-    result = change(edited)
-    raise_if_cancelled(should_cancel)
-    differs = np.any((edited != label).reshape(label.shape[0], -1), axis=1)
-    outcome = VolumeEdit(edited, [int(z) for z in np.flatnonzero(differs)], result)
+    outcome = SegmentationOutcome(result.mask, dict(result.timings), score_masks(gt, result.mask, patient.spacing_mm))
     raise_if_cancelled(should_cancel)
     return outcome

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -20,7 +21,9 @@ from ctseg_core.progress import CancelCheck, ProgressCallback
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[ProgressCallback, CancelCheck], object]
+T = TypeVar("T")
+#: A job's work: ``work(progress, should_cancel)`` returns its result (of type ``T``).
+Work = Callable[[ProgressCallback, CancelCheck], T]
 ProgressSlot = Callable[[int, int, str], None]
 
 #: Progress reports closer together than this are dropped (the last one of a stage never is),
@@ -39,11 +42,13 @@ class Job(QThread):
     def __init__(
         self,
         kind: str,
-        work: Work,
-        on_success: Callable[[object], None],
+        work: Work[Any],
+        on_success: Callable[[Any], object],
         on_progress: ProgressSlot | None,
-        on_failure: Callable[[BaseException], None],
+        on_failure: Callable[[BaseException], object],
     ) -> None:
+        """The runner passes ``work``'s result to ``on_success``; :meth:`JobRunner.start` checks
+        that their types agree, so the job itself stores them untyped."""
         super().__init__()
         self.kind = kind
         self.on_success = on_success
@@ -97,11 +102,13 @@ class JobRunner(QObject):
     def start(
         self,
         kind: str,
-        work: Work,
-        on_success: Callable[[object], None],
-        on_failure: Callable[[BaseException], None],
+        work: Work[T],
+        on_success: Callable[[T], object],
+        on_failure: Callable[[BaseException], object],
         on_progress: ProgressSlot | None = None,
     ) -> Job:
+        """Run ``work`` on a new thread, cancelling the running job of ``kind``; on the GUI thread,
+        ``on_success`` gets its result, ``on_failure`` its exception (never both, neither if cancelled)."""
         self.cancel(kind)
         job = Job(kind, work, on_success, on_progress, on_failure)
         job.progressed.connect(self._on_progress)

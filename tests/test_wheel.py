@@ -25,8 +25,21 @@ print(json.dumps({"core": ctseg_core.__file__, "model": str(default_model_path()
 
 def test_wheel_ships_the_model_and_segments_outside_the_checkout(tmp_path: Path) -> None:
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert build.returncode == 0, build.stderr
     wheel = next(tmp_path.glob("ctseg-*.whl"))
@@ -37,7 +50,9 @@ def test_wheel_ships_the_model_and_segments_outside_the_checkout(tmp_path: Path)
     target = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
@@ -45,7 +60,11 @@ def test_wheel_ships_the_model_and_segments_outside_the_checkout(tmp_path: Path)
     env = {**os.environ, "PYTHONPATH": str(target), "CTSEG_CACHE": str(tmp_path / "cache")}
     run = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(elsewhere / "patient"), str(elsewhere / "out")],
-        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])

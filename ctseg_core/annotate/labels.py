@@ -15,8 +15,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ctseg_core.annotate.recovery import save_recovery
-from ctseg_core.errors import CtsegError, IsAFolderError
-from ctseg_core.io.masks import read_mask_folder, validate_label_name, write_ircad_mask
+from ctseg_core.errors import CtsegError, GroundTruthProtectedError, IsAFolderError
+from ctseg_core.io.masks import read_mask_folder, refuse_to_replace_ground_truth, validate_label_name, write_ircad_mask
 from ctseg_core.io.nifti import read_nifti_mask, write_nifti_mask
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.seg import read_dicom_seg, read_source_datasets, write_dicom_seg
@@ -51,6 +51,21 @@ class SaveTarget:
     format: LabelFormat
     path: Path
     name: str
+    #: the user has agreed to replace a ground-truth mask folder (see :meth:`ground_truth_replaced`)
+    replace_ground_truth: bool = False
+
+    def ground_truth_replaced(self) -> str | None:
+        """What ground truth this IRCAD save would replace, said for the user; None if none.
+
+        A mask folder ctseg did not write, or a mask of that name in ``MASKS_DICOM.zip`` beside it.
+        """
+        if self.format is not LabelFormat.IRCAD:
+            return None
+        try:
+            refuse_to_replace_ground_truth(self.path, self.name)
+        except GroundTruthProtectedError as protected:
+            return str(protected)
+        return None
 
     @property
     def written_path(self) -> Path:
@@ -111,7 +126,7 @@ def save_label(
     if target.format is LabelFormat.IRCAD:
         progress(0, label.shape[0], "writing mask")
         write_ircad_mask(label, patient, target.path, target.name, should_cancel=should_cancel, progress=progress,
-                         replace_ground_truth=replace_ground_truth)
+                         replace_ground_truth=replace_ground_truth or target.replace_ground_truth)
     elif target.format is LabelFormat.NIFTI:
         progress(0, 0, "writing NIfTI")
         write_nifti_mask(label, patient, target.path)

@@ -7,6 +7,7 @@ import pytest
 
 from ctseg_core import metrics
 from ctseg_core.metrics import (
+    MaskScores,
     OverlapReport,
     average_symmetric_surface_distance,
     compare,
@@ -14,8 +15,10 @@ from ctseg_core.metrics import (
     format_metric,
     hausdorff_95,
     jaccard,
+    middle_slice,
     per_slice_dice,
     relative_volume_difference,
+    score_masks,
     volume_ml,
     volume_overlap_error,
 )
@@ -229,3 +232,32 @@ def test_format_metric() -> None:
     assert format_metric(math.nan) == "\u2014"
     assert format_metric(0.91234) == "0.912"
     assert format_metric(4.5, digits=1) == "4.5"
+
+
+def test_worst_slice_is_the_lowest_defined_dice_first_if_tied() -> None:
+    assert MaskScores(per_slice_dice=np.array([np.nan, 0.9, 0.2, np.nan, 0.2, 1.0])).worst_slice() == 2
+    assert MaskScores(per_slice_dice=np.array([np.nan, np.nan])).worst_slice() is None
+    assert MaskScores().worst_slice() is None
+    assert math.isnan(MaskScores().slice_dice(0))
+
+
+def test_score_measures_volumes_alone_and_overlap_when_both_masks_exist() -> None:
+    gt = np.zeros((3, 8, 8), bool)
+    gt[1, 2:6, 2:6] = True
+    pred = np.roll(gt, 1, axis=2)
+    spacing = (2.0, 0.5, 0.5)
+    alone = score_masks(gt, None, spacing)
+    assert alone.gt_volume_ml == pytest.approx(volume_ml(gt, spacing))
+    assert alone.report is None and alone.prediction_volume_ml is None
+    both = score_masks(gt, pred, spacing)
+    assert both.report == compare(pred, gt, spacing)
+    assert both.slice_dice(1) == pytest.approx(both.report.dice)
+    assert math.isnan(both.slice_dice(0))
+
+
+def test_the_first_slice_shown_is_the_middle_of_the_mask_else_of_the_scan() -> None:
+    mask = np.zeros((9, 2, 2), bool)
+    mask[[1, 2, 8], 0, 0] = True
+    assert middle_slice(mask, 9) == 2  # the median slice holding the organ
+    assert middle_slice(None, 9) == 4
+    assert middle_slice(np.zeros((9, 2, 2), bool), 9) == 4

@@ -8,6 +8,7 @@ from ctseg_core.windowing import (
     PRESETS,
     Window,
     apply_window,
+    preset_name,
     window_from_drag,
 )
 
@@ -108,3 +109,9 @@ def test_drag_vertical_changes_level_proportional_to_width() -> None:
     assert window_from_drag(narrow, 0, -20).level - narrow.level == pytest.approx(
         narrow.level - moved_narrow.level
     )
+
+
+def test_preset_name_matches_to_half_a_hu() -> None:
+    """The Window panel names the preset a typed or dragged window equals (core rule, shown here)."""
+    assert preset_name(Window(400.3, 39.8)) == "Abdomen"
+    assert preset_name(Window(401.0, 40.0)) is None  # the panel shows "Custom"

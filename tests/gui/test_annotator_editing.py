@@ -15,11 +15,11 @@ from scipy import ndimage
 
 from ctseg_core.annotate import editing
 from ctseg_core.annotate.live_dice import OverlapCounts
-from ctseg_core.metrics import dice, format_metric
-from ctseg_gui.editor import DEFAULT_BRUSH_MM, Tool
+from ctseg_core.annotate.tools import DEFAULT_BRUSH_MM, Tool
+from ctseg_core.metrics import MaskScores, dice, format_metric
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import LABEL_RGB, OverlaySettings, OverlayStyle, label_table
-from ctseg_gui.tasks import OpenedPatient, Scores
+from ctseg_gui.tasks import OpenedPatient
 
 from .annotating import MIDDLE, click, drag, hover, key, run_volume_tool, wheel, zoom_on
 
@@ -238,7 +238,7 @@ def test_with_oblong_pixels_the_circle_spans_an_ellipse_of_voxels_as_the_brush_d
     patient = state.patient
     oblong = dataclasses.replace(
         patient, geometry=dataclasses.replace(patient.geometry, spacing_mm=(patient.spacing_mm[0], 0.5, 1.0)))
-    state.set_patient(OpenedPatient(oblong, None, None, Scores(), start_slice=4))
+    state.set_patient(OpenedPatient(oblong, None, None, MaskScores(), start_slice=4))
     key(opened, "B")
     zoom_on(opened, 250, 250, voxels=64)
     hover(opened, 250, 250)
@@ -259,7 +259,7 @@ def test_e_toggles_the_label_layer_and_its_checkbox_follows(qtbot: QtBot, opened
     assert view.label_item.isVisible()
     key(opened, "E")
     assert not opened.state.overlay.show_label and not view.label_item.isVisible()
-    assert not opened.overlay_panel.show_label.isChecked() and not opened.show_label_action.isChecked()
+    assert not opened.overlay_panel.show_label.isChecked() and not opened.menus.show_label_action.isChecked()
     opened.overlay_panel.show_label.setChecked(True)
     assert view.label_item.isVisible()
 

@@ -14,10 +14,10 @@ from pytestqt.qtbot import QtBot
 
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget, load_label, save_label
 from ctseg_core.annotate.recovery import find_recovery, recovery_path
+from ctseg_core.annotate.tools import Tool
 from ctseg_core.errors import Cancelled
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_gui.annotator import AUTOSAVE_EVERY_EDITS
-from ctseg_gui.editor import Tool
+from ctseg_gui.autosave import AUTOSAVE_EVERY_EDITS
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.save_dialog import SaveLabelDialog
 from ctseg_gui.tasks import SegmenterCache, open_patient
@@ -38,13 +38,13 @@ def _edit(window: MainWindow, strokes: int = 1, start: int = 0) -> None:
 
 
 def _save(qtbot: QtBot, window: MainWindow, target: SaveTarget) -> None:
-    with qtbot.waitSignal(window.annotator.saved, timeout=20_000):
-        assert window.annotator.save_to(target)
+    with qtbot.waitSignal(window.label_files.saved, timeout=20_000):
+        assert window.label_files.save_to(target)
 
 
 def _load(qtbot: QtBot, window: MainWindow, path: Path) -> None:
-    with qtbot.waitSignal(window.annotator.labelLoaded, timeout=20_000):
-        window.annotator.load_label_from(path)
+    with qtbot.waitSignal(window.label_files.labelLoaded, timeout=20_000):
+        window.label_files.load_label_from(path)
 
 
 def _targets(tmp_path: Path) -> dict[LabelFormat, SaveTarget]:
@@ -63,7 +63,7 @@ def test_a_saved_label_loads_back_identical(
     annotator.actions.from_gt.trigger()
     _edit(opened, strokes=3)
     saved = editor.label.copy()
-    annotator.autosave()
+    opened.autosaver.autosave()
     qtbot.waitUntil(lambda: find_recovery(patient) is not None, timeout=5000)
     target = _targets(tmp_path)[fmt]
     _save(qtbot, opened, target)
@@ -80,7 +80,7 @@ def test_a_saved_label_loads_back_identical(
     annotator.actions.new_empty.trigger()
     _load(qtbot, opened, target.written_path)
     assert np.array_equal(editor.label, saved) and editor.name == "liver_fixed"
-    assert annotator.last_target == target  # Ctrl+S writes back where it came from
+    assert opened.label_files.last_target == target  # Ctrl+S writes back where it came from
     key_undo = editor.history.undo_description
     assert key_undo == f"Load {target.written_path.name}"
 
@@ -93,7 +93,9 @@ def test_save_dialog_offers_each_format_with_a_sensible_destination(
     dialog = SaveLabelDialog(patient, "liver", None, settings)
     qtbot.addWidget(dialog)
     dialog.format_box.setCurrentText(LabelFormat.IRCAD.value)
-    assert dialog.target() == SaveTarget(LabelFormat.IRCAD, patient.source_path, "liver")
+    # the default never points at the ground truth: "liver" is the patient's own liver mask
+    assert dialog.target() == SaveTarget(LabelFormat.IRCAD, patient.source_path, "liver_edited")
+    dialog.name_edit.setText("liver")
     assert dialog.written.text() == f"Replaces {patient.source_path / 'MASKS_DICOM' / 'liver'}"  # the GT!
     dialog.name_edit.setText("liver_fixed")
     assert dialog.written.text() == f"Writes {patient.source_path / 'MASKS_DICOM' / 'liver_fixed'}"
@@ -132,18 +134,55 @@ def test_save_dialog_refuses_bad_names_and_asks_before_replacing(
     assert settings.value("labels/lastSaveDir") == str(tmp_path)
 
 
+def test_replacing_the_ground_truth_takes_a_prompt_that_names_it(
+    qtbot: QtBot, opened: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[tuple[str, str]] = []
+    answer = [QMessageBox.StandardButton.No]
+    def warn(parent: object, title: str, text: str, *args: object) -> QMessageBox.StandardButton:
+        prompts.append((title, text))
+        return answer[0]
+
+    monkeypatch.setattr(QMessageBox, "warning", warn)
+    patient = opened.state.patient
+    dialog = SaveLabelDialog(patient, "liver", None, QSettings(str(tmp_path / "d.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(dialog)
+    dialog.format_box.setCurrentText(LabelFormat.IRCAD.value)
+    dialog.name_edit.setText("liver")
+    dialog.accept()
+    assert dialog.result() == 0
+    assert prompts[-1][0] == "Replace the ground truth?" and "GROUND TRUTH" in prompts[-1][1]
+    assert "MASKS_DICOM/liver" in prompts[-1][1]
+    answer[0] = QMessageBox.StandardButton.Yes
+    dialog.accept()
+    assert dialog.result() == 1 and dialog.target().replace_ground_truth
+
+
+def test_a_save_over_the_ground_truth_without_consent_is_refused_and_keeps_it(
+    qtbot: QtBot, opened: MainWindow, dialogs: list[tuple[str, str]]
+) -> None:
+    patient = opened.state.patient
+    truth = patient.source_path / "MASKS_DICOM" / "liver"
+    before = {p.name: p.read_bytes() for p in truth.iterdir()}
+    _edit(opened)
+    assert opened.label_files.save_to(SaveTarget(LabelFormat.IRCAD, patient.source_path, "liver"))
+    qtbot.waitUntil(lambda: bool(dialogs), timeout=10_000)
+    assert "ground truth" in dialogs[-1][1]
+    assert {p.name: p.read_bytes() for p in truth.iterdir()} == before
+
+
 def test_ctrl_s_asks_where_the_first_time_then_saves_there_again(
     qtbot: QtBot, opened: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = _targets(tmp_path)[LabelFormat.NIFTI]
     asked = []
-    monkeypatch.setattr(opened.annotator, "ask_save_target", lambda: asked.append(1) or target)
+    monkeypatch.setattr(opened.label_files, "ask_save_target", lambda: asked.append(1) or target)
     _edit(opened)
-    with qtbot.waitSignal(opened.annotator.saved, timeout=10_000):
+    with qtbot.waitSignal(opened.label_files.saved, timeout=10_000):
         opened.annotator.actions.save.trigger()
     _edit(opened, start=1)
     assert opened.windowTitle().endswith(" *")
-    with qtbot.waitSignal(opened.annotator.saved, timeout=10_000):
+    with qtbot.waitSignal(opened.label_files.saved, timeout=10_000):
         opened.annotator.actions.save.trigger()
     assert asked == [1] and not opened.editor.is_modified
 
@@ -167,11 +206,11 @@ def test_a_failed_save_says_why_and_keeps_the_edits(
         target = SaveTarget(LabelFormat.IRCAD, tmp_path / "ro", "liver")
         expected = f"{tmp_path / 'ro' / 'MASKS_DICOM'}: Permission denied"
     with qtbot.waitSignal(opened.errorReported, timeout=10_000):
-        annotator.save_to(target)
+        opened.label_files.save_to(target)
     [(title, message)] = dialogs
     assert title == "Could not save the label" and expected in message and "Traceback" not in message
     assert np.array_equal(editor.label, before) and editor.is_modified and editor.unsaved_edits == 2
-    assert opened.windowTitle().endswith(" *") and annotator.last_target is None
+    assert opened.windowTitle().endswith(" *") and opened.label_files.last_target is None
     assert annotator.actions.save.isEnabled()
 
 
@@ -179,7 +218,7 @@ def test_every_20_edits_are_autosaved_and_offered_back_after_a_crash(
     qtbot: QtBot, opened: MainWindow, small_phantom: Path, open_in: OpenIn, questions: Questions,
     fake_segmenter: FakeSegmenter, tmp_path: Path
 ) -> None:
-    with qtbot.waitSignal(opened.annotator.autosaved, timeout=10_000):
+    with qtbot.waitSignal(opened.autosaver.autosaved, timeout=10_000):
         _edit(opened, strokes=AUTOSAVE_EVERY_EDITS)
     autosaved = opened.editor.label.copy()
     info = find_recovery(opened.state.patient)
@@ -202,9 +241,9 @@ def test_declining_the_autosave_deletes_it(
 ) -> None:
     patient = opened.state.patient
     _edit(opened, strokes=2)
-    with qtbot.waitSignal(opened.annotator.autosaved, timeout=10_000):
-        assert opened.annotator.autosave()
-    assert not opened.annotator.autosave()  # nothing new since
+    with qtbot.waitSignal(opened.autosaver.autosaved, timeout=10_000):
+        assert opened.autosaver.autosave()
+    assert not opened.autosaver.autosave()  # nothing new since
     opened.editor.history.mark_saved()  # reopening without a prompt: as if saved
     open_in(opened, small_phantom)
     assert questions.titles() == ["Restore autosaved label?"]
@@ -213,9 +252,9 @@ def test_declining_the_autosave_deletes_it(
 
 
 def test_the_autosave_timer_writes_unsaved_edits(qtbot: QtBot, opened: MainWindow) -> None:
-    opened.annotator.autosave_timer.setInterval(20)
+    opened.autosaver.autosave_timer.setInterval(20)
     _edit(opened)
-    with qtbot.waitSignal(opened.annotator.autosaved, timeout=5000):
+    with qtbot.waitSignal(opened.autosaver.autosaved, timeout=5000):
         pass
     assert find_recovery(opened.state.patient).edits == 1
 
@@ -243,8 +282,8 @@ def test_closing_with_unsaved_edits_asks_cancel_keeps_discard_closes(
     qtbot: QtBot, opened: MainWindow, questions: Questions
 ) -> None:
     _edit(opened)
-    with qtbot.waitSignal(opened.annotator.autosaved, timeout=5000):
-        opened.annotator.autosave()
+    with qtbot.waitSignal(opened.autosaver.autosaved, timeout=5000):
+        opened.autosaver.autosave()
     questions.answers["Unsaved label"] = Button.Cancel
     assert not opened.close()
     assert opened.isVisible() and opened.editor.is_modified
@@ -258,10 +297,10 @@ def test_choosing_save_when_closing_saves_then_closes(
     qtbot: QtBot, opened: MainWindow, questions: Questions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = _targets(tmp_path)[LabelFormat.NIFTI]
-    monkeypatch.setattr(opened.annotator, "ask_save_target", lambda: target)
+    monkeypatch.setattr(opened.label_files, "ask_save_target", lambda: target)
     _edit(opened)
     questions.answers["Unsaved label"] = Button.Save
-    with qtbot.waitSignal(opened.annotator.saved, timeout=10_000):
+    with qtbot.waitSignal(opened.label_files.saved, timeout=10_000):
         assert not opened.close()  # not yet: the save runs first
     qtbot.waitUntil(lambda: not opened.isVisible(), timeout=5000)
     assert target.path.is_file() and questions.titles() == ["Unsaved label"]

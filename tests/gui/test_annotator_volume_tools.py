@@ -17,8 +17,8 @@ from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.annotate import editing
+from ctseg_core.annotate.volume_tools import VolumeTool
 from ctseg_core.metrics import dice, format_metric
-from ctseg_gui.editor import VolumeTool
 from ctseg_gui.main_window import MainWindow
 
 from .annotating import drag, key, run_volume_tool, zoom_on
@@ -118,7 +118,7 @@ def test_a_volume_tool_writes_the_core_result_from_a_worker_and_undoes_exactly(
     assert np.array_equal(editor.label, expected)
     assert editor.history.undo_description == tool.value and editor.volume_edit is None
     assert all(action.isEnabled() for action in _edit_actions(opened))
-    assert not opened.load_progress.isVisible()
+    assert not opened.job_status.progress.isVisible()
     assert panel.dice["gt", "volume"].text() == format_metric(dice(editor.label, state.gt))
     z = int(changed[0])
     y, x = (int(v[0]) for v in np.nonzero(expected[z] != label[z]))
@@ -159,9 +159,9 @@ def test_the_label_takes_no_other_edit_while_a_volume_tool_runs(
     label = _start_gappy_label(opened)
     key(opened, "I")
     assert opened.runner.running("edit") and editor.volume_edit is not None
-    assert opened.load_stage.isVisible() and opened.load_stage.text() == "interpolating"
-    assert opened.load_progress.isVisible() and opened.load_progress.maximum() == 0  # busy
-    assert opened.load_cancel.isVisible()
+    assert opened.job_status.stage.isVisible() and opened.job_status.stage.text() == "interpolating"
+    assert opened.job_status.progress.isVisible() and opened.job_status.progress.maximum() == 0  # busy
+    assert opened.job_status.cancel.isVisible()
     assert not any(action.isEnabled() for action in _edit_actions(opened))
     assert not opened.edit_panel.undo_button.isEnabled()
 
@@ -176,7 +176,7 @@ def test_the_label_takes_no_other_edit_while_a_volume_tool_runs(
     qtbot.waitUntil(lambda: editor.volume_edit is None, timeout=20_000)
     assert np.array_equal(editor.label, _core_result(opened, VolumeTool.INTERPOLATE, label))
     assert all(action.isEnabled() for action in _edit_actions(opened))
-    assert not opened.load_stage.isVisible()
+    assert not opened.job_status.stage.isVisible()
     assert editor.history.undo_description == "Interpolate"  # the refused stroke stored nothing
     key(opened, "Ctrl+Z")
     assert np.array_equal(editor.label, label)
@@ -189,10 +189,10 @@ def test_cancel_in_the_status_bar_leaves_the_label_as_it_was(
     label = _start_gappy_label(opened)
     _action(opened, VolumeTool.KEEP_LARGEST).trigger()
     job = opened.runner._current["edit"]
-    qtbot.mouseClick(opened.load_cancel, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(opened.job_status.cancel, Qt.MouseButton.LeftButton)
     assert job.cancelled and editor.volume_edit is None
     assert all(action.isEnabled() for action in _edit_actions(opened)[:-1])
-    assert not opened.load_stage.isVisible()
+    assert not opened.job_status.stage.isVisible()
     held_core.set()
     assert job.wait(20_000)
     qtbot.wait(50)  # its result, queued to the GUI thread, is ignored

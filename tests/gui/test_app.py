@@ -6,33 +6,79 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from ctseg_gui import demo
+from ctseg_core.metrics import compare, format_metric
+from ctseg_core.synth import demo
 from ctseg_gui.app import run_viewer
 from ctseg_gui.main_window import MainWindow
+from ctseg_gui.overlay import GT_RGB, PRED_RGB
 
 from .conftest import FakeSegmenter
 
 
-def test_screenshot_run_opens_grabs_and_exits_zero(small_phantom: Path, tmp_path: Path, dialogs: list) -> None:
+@pytest.fixture
+def shown_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
+    """Every window ``run_viewer`` builds, kept to look at after it has returned."""
+    windows: list[MainWindow] = []
+
+    class Recorded(MainWindow):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            windows.append(self)
+
+    monkeypatch.setattr("ctseg_gui.app.MainWindow", Recorded)
+    return windows
+
+
+def _slice_view_pixels(shot: Path, window: MainWindow, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of colour ``rgb`` the screenshot shows inside the slice view."""
+    view = window.slice_view
+    image = QImage(str(shot)).copy(QRect(view.mapTo(window, QPoint(0, 0)), view.size()))
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
+    pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()].reshape(
+        image.height(), image.width(), 3)
+    return int(np.count_nonzero((pixels == rgb).all(axis=2)))
+
+
+def test_screenshot_run_opens_grabs_and_exits_zero(
+    small_phantom: Path, tmp_path: Path, dialogs: list, shown_windows: list[MainWindow]
+) -> None:
     shot = tmp_path / "viewer.png"
     assert run_viewer(str(small_phantom), screenshot=str(shot)) == 0
     image = QImage(str(shot))
     assert not image.isNull() and image.width() > 800
     assert dialogs == []
+    [window] = shown_windows
+    assert window.state.patient is not None and window.state.prediction is None
+    assert _slice_view_pixels(shot, window, GT_RGB) > 0  # the ground-truth outline is in the grab
+    assert _slice_view_pixels(shot, window, PRED_RGB) == 0
 
 
 def test_screenshot_run_segments_first_when_asked(
-    small_phantom: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_segmenter: FakeSegmenter
+    small_phantom: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_segmenter: FakeSegmenter,
+    dialogs: list, shown_windows: list[MainWindow],
 ) -> None:
+    """The grab is taken after the prediction is shown: its magenta outline is in the picture, and the
+    readouts beside it hold the core's numbers for that prediction."""
     monkeypatch.setattr("ctseg_gui.tasks._load_segmenter", lambda path: fake_segmenter)
     shot = tmp_path / "segmented.png"
     assert run_viewer(str(small_phantom), segment=True, screenshot=str(shot), model="any.keras") == 0
-    assert fake_segmenter.calls == 1 and shot.is_file()
+    assert shot.is_file() and not QImage(str(shot)).isNull() and dialogs == []
+    [window] = shown_windows
+    state, values = window.state, window.segmentation_panel.values
+    assert state.prediction is not None
+    report = compare(state.prediction, state.gt, state.patient.spacing_mm)
+    assert values["dice"].text() == format_metric(report.dice) != format_metric(None)
+    assert values["prediction_volume"].text() == f"{format_metric(report.volume_ml_pred, 1)} mL"
+    assert _slice_view_pixels(shot, window, PRED_RGB) > 0
 
 
 def test_screenshot_run_fails_with_the_message_on_stderr(
@@ -65,14 +111,13 @@ def test_launching_the_viewer_does_not_import_tensorflow(tmp_path: Path) -> None
 
 
 def test_demo_patient_is_written_once_and_opens(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, window: MainWindow, recovery_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(demo, "DEMO_SLICES", 4)
     with qtbot.waitSignal(window.patientLoaded, timeout=20_000):
         window.open_demo()
     folder = demo.demo_dir()
-    assert folder == tmp_path / "cache" / "ctseg" / "demo" / "phantom-v2-seed0"
+    assert folder == recovery_cache / "demo" / "phantom-v2-seed0"  # under $CTSEG_CACHE, like every cache
     assert window.state.patient.source_path == folder and window.state.depth == 4
     written = (folder / "PATIENT_DICOM" / "image_0").stat().st_mtime_ns
     assert demo.ensure_demo_patient() == folder

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
+from ctseg_core.metrics import surface
 from ctseg_gui.overlay import (
     BOTH,
     EDGE_SHIFT,
@@ -20,7 +22,6 @@ from ctseg_gui.overlay import (
     code_image,
     colour_table,
     colourise,
-    outline,
 )
 
 
@@ -80,13 +81,27 @@ def test_colourise_gives_rgba_bytes_per_pixel() -> None:
     assert rgba[0, 0, 3] == 0
 
 
+def test_the_outline_drawn_is_the_surface_the_metrics_measure_distances_on() -> None:
+    """One core rule for both: the mask minus its erosion by the face-connected cross (SLIVER07)."""
+    rng = np.random.default_rng(4)
+    for shape in [(9, 11), (2, 7), (1, 1), (5, 6, 7), (12, 30, 25)]:
+        for fraction in (0.2, 0.6, 0.95):
+            mask = rng.random(shape) < fraction
+            eroded = ndimage.binary_erosion(mask, ndimage.generate_binary_structure(mask.ndim, 1), border_value=0)
+            assert np.array_equal(surface(mask), mask & ~eroded), (shape, fraction)
+    square = np.zeros((6, 6), bool)
+    square[1:5, 1:5] = True
+    codes = code_image(square, None, square.shape, outlines=True)
+    assert np.array_equal(codes >> EDGE_SHIFT == GT, surface(square))
+
+
 def test_outline_is_the_one_pixel_border_closed_at_the_image_edge() -> None:
     mask = np.zeros((7, 7), bool)
     mask[1:6, 1:6] = True
-    edge = outline(mask)
+    edge = surface(mask)
     assert edge.sum() == 16 and not edge[2:5, 2:5].any()
-    assert outline(np.ones((4, 4), bool)).sum() == 12  # the image edge counts as outside
-    assert not outline(np.zeros((4, 4), bool)).any()
+    assert surface(np.ones((4, 4), bool)).sum() == 12  # the image edge counts as outside
+    assert not surface(np.zeros((4, 4), bool)).any()
 
 
 def test_styles_say_which_layers_they_draw() -> None:

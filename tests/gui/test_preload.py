@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import ModelError
-from ctseg_gui import main_window
+from ctseg_gui import segmenting
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache, _load_segmenter
 
@@ -26,10 +26,10 @@ def _preloading_window(qtbot: QtBot, tmp_path: Path, model_path: str, segmenters
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, model_path=model_path, segmenters=segmenters, preload_model=True)
     qtbot.addWidget(window)
-    assert not window.preload_timer.isActive()  # nothing before the window is shown
+    assert not window.segmentation.preload_timer.isActive()  # nothing before the window is shown
     window.show()
     qtbot.waitExposed(window)
-    assert window.preload_timer.isActive()
+    assert window.segmentation.preload_timer.isActive()
     return window
 
 
@@ -52,7 +52,9 @@ def test_an_idle_window_preloads_the_model_and_segment_then_keeps_the_event_loop
 
     open_in(window, small_phantom)
     gaps = event_loop_gaps_while_segmenting(qtbot, window)
-    assert max(gaps) < 0.1, f"longest gap {max(gaps) * 1000:.0f} ms"
+    # The stall this guards against is loading or tracing the model on the GUI thread (≥ 1 s);
+    # the worker's network calls contend for the GIL, which on 2 busy cores gives gaps of ~100 ms.
+    assert max(gaps) < 0.25, f"longest gap {max(gaps) * 1000:.0f} ms"
     assert window.state.prediction is not None and len(loads) == 1  # Segment found the model loaded
     assert dialogs == []
 
@@ -60,7 +62,7 @@ def test_an_idle_window_preloads_the_model_and_segment_then_keeps_the_event_loop
 def test_a_missing_model_file_is_not_preloaded(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_segmenter: FakeSegmenter, dialogs: list
 ) -> None:
-    monkeypatch.setattr(main_window, "PRELOAD_DELAY_MS", 50)
+    monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 50)
     loads: list[str | None] = []
     cache = SegmenterCache(lambda path: loads.append(path) or fake_segmenter)
     window = _preloading_window(qtbot, tmp_path, str(tmp_path / "missing.keras"), cache)
@@ -73,7 +75,7 @@ def test_a_failing_preload_is_silent_and_segment_reports_the_error(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_phantom: Path, open_in: OpenIn,
     dialogs: list,
 ) -> None:
-    monkeypatch.setattr(main_window, "PRELOAD_DELAY_MS", 50)
+    monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 50)
     model = tmp_path / "broken.keras"
     model.write_bytes(b"not a model")
     calls: list[str | None] = []
@@ -98,7 +100,7 @@ def test_preloading_waits_while_a_patient_opens(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_phantom: Path,
     fake_segmenter: FakeSegmenter,
 ) -> None:
-    monkeypatch.setattr(main_window, "PRELOAD_DELAY_MS", 600_000)  # the test fires it
+    monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 600_000)  # the test fires it
     model = tmp_path / "model.keras"
     model.write_bytes(b"")
     loaded_while_opening: list[bool] = []
@@ -110,11 +112,11 @@ def test_preloading_waits_while_a_patient_opens(
 
     window = _preloading_window(qtbot, tmp_path, str(model), SegmenterCache(loader))
     windows.append(window)
-    window.preload_timer.stop()
-    window.preload_timer.setInterval(10)
+    window.segmentation.preload_timer.stop()
+    window.segmentation.preload_timer.setInterval(10)
     window.open_path(small_phantom)
-    assert not window.preload_segmenter()  # put off: a patient is opening
-    assert window.preload_timer.isActive()
+    assert not window.segmentation.preload()  # put off: a patient is opening
+    assert window.segmentation.preload_timer.isActive()
     with qtbot.waitSignal(window.modelPreloaded, timeout=20_000) as preloaded:
         pass
     assert preloaded.args == [True] and loaded_while_opening == [False]
@@ -149,8 +151,8 @@ window.show_error_dialogs = False
 window.errorReported.connect(lambda message: (print("error:", message), app.exit(1)))
 window.show()
 app.processEvents()
-print(f"shown: tensorflow {'tensorflow' in sys.modules}, preload scheduled {window.preload_timer.isActive()}",
-      flush=True)
+scheduled = window.segmentation.preload_timer.isActive()
+print(f"shown: tensorflow {'tensorflow' in sys.modules}, preload scheduled {scheduled}", flush=True)
 gaps, last = [], [0.0]
 
 def tick():

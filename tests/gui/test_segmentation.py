@@ -95,7 +95,7 @@ def test_segment_button_is_disabled_while_running_and_cancel_discards(
     fake_segmenter.seconds_per_slice = 0.1
     panel = opened.segmentation_panel
     qtbot.mouseClick(panel.segment, Qt.MouseButton.LeftButton)
-    assert not panel.segment.isEnabled() and not opened.segment_action.isEnabled() and panel.cancel.isEnabled()
+    assert not panel.segment.isEnabled() and not opened.menus.segment_action.isEnabled() and panel.cancel.isEnabled()
     assert not opened.patient_panel.organ.isEnabled()
     depth = opened.state.depth
     qtbot.waitUntil(lambda: panel.progress.maximum() == depth and panel.progress.value() >= 1, timeout=5000)
@@ -185,7 +185,7 @@ def test_tensorflow_loads_and_predicts_on_the_worker(qtbot: QtBot, opened: MainW
         loaded.append(KerasSegmenter())
         return loaded[-1]
 
-    opened.segmenters = SegmenterCache(loader)
+    opened.segmentation.segmenters = SegmenterCache(loader)
     _segment_and_wait(qtbot, opened, timeout_ms=60_000)
     assert loaded[0].imported_on is not threading.main_thread()
     _assert_readouts_match_core(opened)
@@ -196,8 +196,8 @@ def test_tensorflow_loads_and_predicts_on_the_worker(qtbot: QtBot, opened: MainW
 def test_real_segmenter_runs_from_the_viewer_without_stalling_it(
     qtbot: QtBot, opened: MainWindow, tiny_model: Path
 ) -> None:
-    opened.model_path = str(tiny_model)
-    opened.segmenters = SegmenterCache()
+    opened.segmentation.model_path = str(tiny_model)
+    opened.segmentation.segmenters = SegmenterCache()
     _segment_and_wait(qtbot, opened, timeout_ms=60_000)  # loads the model
     _assert_readouts_match_core(opened)
     gaps = event_loop_gaps_while_segmenting(qtbot, opened)

@@ -7,9 +7,8 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_core.windowing import PRESETS, Window
+from ctseg_core.windowing import PRESETS
 from ctseg_gui.overlay import OverlayStyle
-from ctseg_gui.panels import CUSTOM_WINDOW, preset_name
 from ctseg_gui.state import ViewerState
 from ctseg_gui.tasks import open_patient
 
@@ -46,7 +45,3 @@ def test_new_patient_drops_the_previous_prediction(qtbot: QtBot, small_phantom: 
     state.set_patient(opened)
     assert state.prediction is None and state.slice_index == opened.start_slice
 
-
-def test_preset_name_matches_to_half_a_hu() -> None:
-    assert preset_name(Window(400.3, 39.8)) == "Abdomen"
-    assert preset_name(Window(401.0, 40.0)) == CUSTOM_WINDOW

@@ -17,9 +17,11 @@ from ctseg_core.errors import MaskMismatchError
 from ctseg_core.io.patient import Patient
 from ctseg_core.synth.phantom import write_phantom
 from ctseg_core.windowing import PRESETS, window_from_drag
-from ctseg_gui.main_window import RECENT_KEY, MainWindow
+from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import OverlayStyle
-from ctseg_gui.panels import CUSTOM_WINDOW, NO_MASK
+from ctseg_gui.panels.patient import NO_MASK
+from ctseg_gui.panels.window import CUSTOM_WINDOW
+from ctseg_gui.recent import RECENT_KEY
 from ctseg_gui.tasks import GroundTruth, OpenedPatient
 
 from .conftest import OpenIn
@@ -157,7 +159,7 @@ def test_g_and_p_keys_and_checkboxes_toggle_overlays(qtbot: QtBot, opened: MainW
     assert not state.overlay.show_gt and not opened.overlay_panel.show_gt.isChecked()
     assert view.overlay_item.image[y, x, 3] == 0
     opened.overlay_panel.show_gt.setChecked(True)
-    assert state.overlay.show_gt and opened.show_gt_action.isChecked()
+    assert state.overlay.show_gt and opened.menus.show_gt_action.isChecked()
     qtbot.keyClick(view, Qt.Key.Key_P)
     assert not state.overlay.show_prediction and not opened.overlay_panel.show_prediction.isChecked()
     opened.overlay_panel.show_prediction.setChecked(True)
@@ -231,7 +233,7 @@ def test_a_mask_that_fails_to_load_keeps_the_current_ground_truth(
     def mismatched(patient: Patient, name: str, *args: object) -> GroundTruth:
         raise MaskMismatchError(f"MASKS_DICOM/{name}", "5 mask slices for 12 CT slices: counts must match")
 
-    monkeypatch.setattr("ctseg_gui.main_window.load_ground_truth", mismatched)
+    monkeypatch.setattr("ctseg_gui.opening.load_ground_truth", mismatched)
     combo = opened.patient_panel.organ
     combo.setCurrentText("spleen")
     with qtbot.waitSignal(opened.errorReported, timeout=5000):
@@ -268,7 +270,7 @@ def test_unexpected_errors_show_type_and_message_only(
     def broken(*args: object) -> OpenedPatient:
         raise ValueError("bad value")
 
-    monkeypatch.setattr("ctseg_gui.main_window.open_patient", broken)
+    monkeypatch.setattr("ctseg_gui.opening.open_patient", broken)
     with qtbot.waitSignal(window.errorReported, timeout=5000):
         window.open_path("/anything")
     assert dialogs == [("Could not open patient", "ValueError: bad value")]
@@ -291,16 +293,16 @@ def test_dropping_a_folder_opens_it(qtbot: QtBot, window: MainWindow, small_phan
 def test_recent_patients_are_remembered_and_reopen(
     qtbot: QtBot, opened: MainWindow, small_phantom: Path
 ) -> None:
-    assert opened._recent_paths() == [str(small_phantom)]
+    assert opened.recent.paths() == [str(small_phantom)]
     assert RECENT_KEY in opened.settings.allKeys()
-    entries = [a for a in opened.recent_menu.actions() if str(small_phantom) in a.text()]
+    entries = [a for a in opened.menus.recent_menu.actions() if str(small_phantom) in a.text()]
     assert len(entries) == 1
     with qtbot.waitSignal(opened.patientLoaded, timeout=10_000):
         entries[0].trigger()
-    assert opened._recent_paths() == [str(small_phantom)]
+    assert opened.recent.paths() == [str(small_phantom)]
 
 
 def test_worst_slice_without_prediction_is_disabled(opened: MainWindow) -> None:
-    assert not opened.segmentation_panel.worst.isEnabled() and not opened.worst_action.isEnabled()
+    assert not opened.segmentation_panel.worst.isEnabled() and not opened.menus.worst_action.isEnabled()
     assert opened.segmentation_panel.values["dice"].text() == "—"
     assert opened.segmentation_panel.values["slice_dice"].text() == "—"

@@ -8,7 +8,6 @@ with one enabled and checked state.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -23,46 +22,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctseg_core.annotate.session import LiveDice
+from ctseg_core.annotate.tools import MAX_BRUSH_MM, MIN_BRUSH_MM, Tool
 from ctseg_core.metrics import format_metric
 
-from .annotator import EditActions
-from .editor import MAX_BRUSH_MM, MIN_BRUSH_MM, EditorState, LiveDice, Tool
-from .overlay import LABEL_RGB
-from .panels import HuSpinBox, _swatch, _value_label
+from ..edit_actions import EditActions
+from ..editor import EditorState
+from ..overlay import LABEL_RGB
+from ..widgets import HuSpinBox, action_button, caption, command_button, swatch, value_label
 
 HU_MIN, HU_MAX = -1024, 3071
 CHECKED_TOOL_STYLE = ("QToolButton:checked { background: #3d7ad6; color: white;"
                       " border: 1px solid #6ea8ff; border-radius: 3px; }")
-
-
-def _button(action: QAction) -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    return button
-
-
-def _command_button(action: QAction, text: str) -> QToolButton:
-    """A short-labelled button for an action whose own text is long ("Undo Remove small islands")."""
-    button = QToolButton()
-    button.setText(text)
-    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-
-    def follow() -> None:
-        button.setEnabled(action.isEnabled())
-        button.setToolTip(f"{action.text().replace('&', '')} ({action.shortcut().toString()})")
-
-    button.clicked.connect(action.trigger)
-    action.changed.connect(follow)
-    follow()
-    return button
-
-
-def _caption(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setStyleSheet("color: #9a9a9a;")
-    return label
 
 
 class EditPanel(QGroupBox):
@@ -75,11 +46,11 @@ class EditPanel(QGroupBox):
         self.summary.setWordWrap(True)
 
         start = QGridLayout()
-        start.addWidget(_button(actions.new_empty), 0, 0)
-        start.addWidget(_button(actions.from_gt), 0, 1)
-        start.addWidget(_button(actions.accept_prediction), 1, 0, 1, 2)
+        start.addWidget(action_button(actions.new_empty), 0, 0)
+        start.addWidget(action_button(actions.from_gt), 0, 1)
+        start.addWidget(action_button(actions.accept_prediction), 1, 0, 1, 2)
 
-        self.tool_buttons = {tool: _button(actions.tools[tool]) for tool in Tool}
+        self.tool_buttons = {tool: action_button(actions.tools[tool]) for tool in Tool}
         for button in self.tool_buttons.values():  # Fusion's checked button is barely darker: make the tool plain
             button.setStyleSheet(CHECKED_TOOL_STYLE)
         tools = QGridLayout()
@@ -116,26 +87,26 @@ class EditPanel(QGroupBox):
         self.island_ml.setSuffix(" mL")
         self.island_ml.setToolTip("Remove islands deletes 3D pieces smaller than this")
         cleanup = QGridLayout()
-        cleanup.addWidget(_button(actions.fill_holes), 0, 0)
-        cleanup.addWidget(_button(actions.interpolate), 0, 1)
-        cleanup.addWidget(_button(actions.remove_islands), 1, 0)
+        cleanup.addWidget(action_button(actions.fill_holes), 0, 0)
+        cleanup.addWidget(action_button(actions.interpolate), 0, 1)
+        cleanup.addWidget(action_button(actions.remove_islands), 1, 0)
         cleanup.addWidget(self.island_ml, 1, 1)
-        cleanup.addWidget(_button(actions.keep_largest), 2, 0)
-        self.undo_button = _command_button(actions.undo, "Undo")
-        self.redo_button = _command_button(actions.redo, "Redo")
+        cleanup.addWidget(action_button(actions.keep_largest), 2, 0)
+        self.undo_button = command_button(actions.undo, "Undo")
+        self.redo_button = command_button(actions.redo, "Redo")
         cleanup.addWidget(self.undo_button, 3, 0)
         cleanup.addWidget(self.redo_button, 3, 1)
 
         self.dice: dict[tuple[str, str], QLabel] = {}
         dice = QGridLayout()
         dice.setHorizontalSpacing(10)
-        dice.addWidget(_caption("Live Dice vs."), 0, 0)
-        dice.addWidget(_caption("slice"), 0, 1, Qt.AlignmentFlag.AlignRight)
-        dice.addWidget(_caption("volume"), 0, 2, Qt.AlignmentFlag.AlignRight)
+        dice.addWidget(caption("Live Dice vs."), 0, 0)
+        dice.addWidget(caption("slice"), 0, 1, Qt.AlignmentFlag.AlignRight)
+        dice.addWidget(caption("volume"), 0, 2, Qt.AlignmentFlag.AlignRight)
         for row, (key, text) in enumerate((("gt", "Ground truth"), ("prediction", "Prediction")), start=1):
             dice.addWidget(QLabel(text), row, 0)
             for column, part in enumerate(("slice", "volume"), start=1):
-                self.dice[key, part] = _value_label()
+                self.dice[key, part] = value_label()
                 dice.addWidget(self.dice[key, part], row, column)
         dice.setColumnStretch(1, 1)
         dice.setColumnStretch(2, 1)
@@ -151,29 +122,29 @@ class EditPanel(QGroupBox):
         load.setMenu(menu)
         self.load_button = load
         files = QHBoxLayout()
-        files.addWidget(_command_button(actions.save, "Save"))
-        files.addWidget(_command_button(actions.save_as, "Save as…"))
+        files.addWidget(command_button(actions.save, "Save"))
+        files.addWidget(command_button(actions.save_as, "Save as…"))
         files.addWidget(load)
 
         header = QHBoxLayout()
-        header.addWidget(_swatch(LABEL_RGB))
+        header.addWidget(swatch(LABEL_RGB))
         header.addWidget(self.summary, 1)
         layout = QVBoxLayout(self)
         layout.setSpacing(5)
         layout.addLayout(header)
-        layout.addWidget(_caption("Start from"))
+        layout.addWidget(caption("Start from"))
         layout.addLayout(start)
-        layout.addWidget(_caption("Tool"))
+        layout.addWidget(caption("Tool"))
         layout.addLayout(tools)
         layout.addLayout(brush)
-        layout.addWidget(_caption("Correct"))
+        layout.addWidget(caption("Correct"))
         layout.addLayout(cleanup)
         layout.addSpacing(4)
         layout.addLayout(dice)
         layout.addSpacing(4)
         layout.addLayout(files)
         layout.addSpacing(6)
-        hint = _caption("Brush and eraser: left drag paints, middle drag pans, the wheel changes slice. "
+        hint = caption("Brush and eraser: left drag paints, middle drag pans, the wheel changes slice. "
                         "Hover a button for its key.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
@@ -183,7 +154,7 @@ class EditPanel(QGroupBox):
         self.hu_enabled.toggled.connect(lambda on: editor.set_hu_limit(enabled=on))
         self.hu_lo.valueChanged.connect(lambda value: editor.set_hu_limit(lo=value))
         self.hu_hi.valueChanged.connect(lambda value: editor.set_hu_limit(hi=value))
-        self.island_ml.valueChanged.connect(lambda value: setattr(editor, "min_island_ml", value))
+        self.island_ml.valueChanged.connect(editor.set_min_island_ml)
         editor.brushChanged.connect(self._on_brush_changed)
         editor.huLimitChanged.connect(self._on_hu_limit_changed)
         editor.labelChanged.connect(self._update_summary)

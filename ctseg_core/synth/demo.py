@@ -1,4 +1,9 @@
-"""The demo patient: a synthetic phantom written once into the user's cache folder."""
+"""The demo patient: one synthetic phantom, written once into ctseg's cache folder and reused.
+
+``ctseg demo`` and the viewer's "Open demo patient" show it; a script can open the same folder.
+It lives under :func:`ctseg_core.cache.default_cache_dir` (``$CTSEG_CACHE``, else
+``~/.cache/ctseg``), beside the other files ctseg can rebuild.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ctseg_core.cache import default_cache_dir
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.synth.phantom import PHANTOM_VERSION, write_phantom
 
@@ -14,22 +20,21 @@ DEMO_SLICES = 64
 
 
 def demo_dir() -> Path:
-    """Where the demo patient lives: ``$XDG_CACHE_HOME/ctseg/demo`` (default ``~/.cache``).
+    """Where the demo patient lives: ``<cache>/demo/phantom-v<version>-seed<seed>``.
 
     The folder name carries the phantom generator's version, so a newer ctseg writes its own
     demo patient instead of showing one drawn by an older generator (which stays untouched).
     """
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "ctseg" / "demo" / f"phantom-v{PHANTOM_VERSION}-seed{DEMO_SEED}"
+    return default_cache_dir() / "demo" / f"phantom-v{PHANTOM_VERSION}-seed{DEMO_SEED}"
 
 
 def ensure_demo_patient(
     progress: ProgressCallback | None = None, should_cancel: CancelCheck | None = None
 ) -> Path:
-    """The demo folder, written first if absent.
+    """The demo folder (IRCAD layout), written first if absent; ``Cancelled`` if cancelled meanwhile.
 
-    It is written beside its final place and renamed into it, so an interrupted first run
-    never leaves a half-written patient that later runs would trust.
+    It is written beside its final place and renamed into it, so an interrupted or cancelled
+    first run never leaves a half-written patient that later runs would trust.
     """
     target = demo_dir()
     if (target / "PATIENT_DICOM").is_dir():

@@ -1,0 +1,124 @@
+"""The Segmentation panel: Segment / Cancel with progress, the volume metrics, slice Dice, the Dice plot."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ctseg_core.metrics import format_metric
+
+from ..dice_plot import DicePlot
+from ..state import ViewerState
+from ..widgets import value_label
+
+
+class SegmentationPanel(QGroupBox):
+    """Segment / Cancel with progress, the volume metrics, current-slice Dice and the Dice plot."""
+
+    METRICS = (
+        ("dice", "Dice"),
+        ("jaccard", "Jaccard"),
+        ("assd", "ASSD"),
+        ("hd95", "HD95"),
+        ("gt_volume", "GT vol."),
+        ("prediction_volume", "Pred. vol."),
+        ("slice_dice", "Slice Dice"),
+    )
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__("Segmentation", parent)
+        self.state = state
+        self.segment = QPushButton("Segment liver")
+        self.segment.setToolTip("Run the liver model on this CT (Ctrl+R)")
+        self.segment.setEnabled(False)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Stop the running segmentation (Esc)")
+        self.cancel.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v/%m slices")
+        self.progress.hide()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #aaa;")
+        self.status.hide()
+        self.values = {key: value_label() for key, _ in self.METRICS}
+        self.values["slice_dice"].setToolTip("Dice of the slice shown; — when both masks are empty there")
+        self.plot = DicePlot(state)
+        self.worst = QPushButton("Worst slice")
+        self.worst.setToolTip("Go to the slice with the lowest Dice (W)")
+        self.worst.setEnabled(False)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.segment, 1)
+        buttons.addWidget(self.cancel)
+        metrics = QGridLayout()
+        metrics.setHorizontalSpacing(10)
+        for i, (key, text) in enumerate(self.METRICS):
+            row, column = divmod(i, 2)
+            metrics.addWidget(QLabel(text), row, 2 * column)
+            metrics.addWidget(self.values[key], row, 2 * column + 1)
+        metrics.addWidget(self.worst, 3, 2, 1, 2)
+        metrics.setColumnStretch(1, 1)
+        metrics.setColumnStretch(3, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(metrics)
+        layout.addWidget(self.plot, 1)
+
+        self.worst.clicked.connect(self.go_to_worst_slice)
+        state.scoresChanged.connect(self._on_scores_changed)
+        state.sliceChanged.connect(self._show_slice_dice)
+
+    def set_running(self, running: bool, message: str = "") -> None:
+        """Show a job starting (progress bar, Cancel) or ending (with its outcome as ``message``)."""
+        self.cancel.setEnabled(running)
+        self.progress.setVisible(running)
+        if running:
+            self.progress.setRange(0, 0)
+        self.status.setText(message)
+        self.status.setVisible(bool(message))
+
+    def show_progress(self, done: int, total: int, stage: str) -> None:
+        """Slices done of N while predicting; a busy bar while loading the model or measuring."""
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.status.setText(f"{stage}…")
+        self.status.show()
+
+    def go_to_worst_slice(self) -> None:
+        worst = self.state.scores.worst_slice()
+        if worst is not None:
+            self.state.set_slice(worst)
+
+    def _on_scores_changed(self) -> None:
+        scores = self.state.scores
+        report = scores.report
+        nan = math.nan
+        self.values["dice"].setText(format_metric(report.dice if report else nan))
+        self.values["jaccard"].setText(format_metric(report.jaccard if report else nan))
+        self.values["assd"].setText(_with_unit(report.assd_mm if report else nan, 2, "mm"))
+        self.values["hd95"].setText(_with_unit(report.hd95_mm if report else nan, 2, "mm"))
+        self.values["gt_volume"].setText(_with_unit(scores.gt_volume_ml, 1, "mL"))
+        self.values["prediction_volume"].setText(_with_unit(scores.prediction_volume_ml, 1, "mL"))
+        self.worst.setEnabled(scores.worst_slice() is not None)
+        self._show_slice_dice()
+
+    def _show_slice_dice(self) -> None:
+        self.values["slice_dice"].setText(format_metric(self.state.scores.slice_dice(self.state.slice_index)))
+
+
+def _with_unit(value: float | None, digits: int, unit: str) -> str:
+    text = format_metric(value, digits)
+    return text if text == format_metric(None) else f"{text} {unit}"

@@ -1,0 +1,75 @@
+"""Small widgets the panels share: colour swatches, value readouts, captions, action buttons, HU boxes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QSpinBox, QToolButton
+
+CAPTION_STYLE = "color: #9a9a9a;"
+
+
+def swatch(rgb: tuple[int, int, int]) -> QLabel:
+    """A 12-pixel square of a layer's colour, as in a legend."""
+    label = QLabel()
+    label.setFixedSize(12, 12)
+    label.setStyleSheet(f"background: rgb{rgb}; border: 1px solid #888; border-radius: 2px;")
+    return label
+
+
+def value_label() -> QLabel:
+    """A right-aligned, selectable readout that starts as "—" (no value)."""
+    label = QLabel("—")
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def caption(text: str) -> QLabel:
+    """A grey label naming a group of controls."""
+    label = QLabel(text)
+    label.setStyleSheet(CAPTION_STYLE)
+    return label
+
+
+def action_button(action: QAction) -> QToolButton:
+    """A text button that is ``action`` (same text, enabled and checked state, shortcut tooltip)."""
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return button
+
+
+def command_button(action: QAction, text: str) -> QToolButton:
+    """A short-labelled button for an action whose own text is long ("Undo Remove small islands")."""
+    button = QToolButton()
+    button.setText(text)
+    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def follow() -> None:
+        button.setEnabled(action.isEnabled())
+        button.setToolTip(f"{action.text().replace('&', '')} ({action.shortcut().toString()})")
+
+    button.clicked.connect(action.trigger)
+    action.changed.connect(follow)
+    follow()
+    return button
+
+
+class HuSpinBox(QSpinBox):
+    """A HU box that keeps the arrow and page keys while focused (elsewhere they change slice)."""
+
+    OWN_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown})
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        super().__init__()
+        self.setRange(minimum, maximum)
+        self.setSuffix(" HU")
+
+    def event(self, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
+                and event.key() in self.OWN_KEYS):
+            event.accept()
+            return True
+        return super().event(event)
