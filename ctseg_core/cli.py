@@ -467,7 +467,7 @@ def _printable_streams() -> Iterator[None]:
     finally:
         for stream, errors in saved:
             try:
-                stream.reconfigure(errors=errors)  # type: ignore[attr-defined]
+                stream.reconfigure(errors=errors)  # type: ignore[attr-defined]  # sys.stdout is typed TextIO; the real one is a TextIOWrapper
             except (ValueError, OSError):
                 pass
 

@@ -76,7 +76,7 @@ def order_slices(
     warnings: list[str] = []
     if orientation is not None and all(p is not None for p in positions):
         normal = slice_normal(orientation)
-        along = np.array([float(np.dot(normal, p)) for p in positions], dtype=np.float64)  # type: ignore[arg-type]
+        along = np.array([float(np.dot(normal, p)) for p in positions], dtype=np.float64)  # type: ignore[arg-type]  # None positions were excluded just above
         order = sorted(range(count), key=lambda i: (along[i], natural_sort_key(names[i])))
         return SliceOrder(order, SLICE_ORDER_POSITION, along[order], warnings)
     if orientation is None:
@@ -88,7 +88,7 @@ def order_slices(
     numbers = list(instance_numbers)
     if all(n is not None for n in numbers) and len(set(numbers)) == count:
         warnings.append(f"{missing} missing: slices ordered by InstanceNumber")
-        order = sorted(range(count), key=lambda i: numbers[i])  # type: ignore[arg-type, return-value]
+        order = sorted(range(count), key=lambda i: numbers[i])  # type: ignore[arg-type, return-value]  # every number checked not None just above
         return SliceOrder(order, SLICE_ORDER_INSTANCE, None, warnings)
     warnings.append(f"{missing} and unique InstanceNumbers missing: slices ordered by file name")
     order = sorted(range(count), key=lambda i: natural_sort_key(names[i]))

@@ -72,7 +72,7 @@ def _stamp(
         return
     where = footprint[y0 - cy + fy : y1 - cy + fy, x0 - cx + fx : x1 - cx + fx]
     if window is not None:
-        region = hu_plane[y0:y1, x0:x1]  # type: ignore[index]
+        region = hu_plane[y0:y1, x0:x1]  # type: ignore[index]  # hu_plane is set whenever a window is
         where = where & (region >= window[0]) & (region <= window[1])
     plane[y0:y1, x0:x1][where] = value
 
@@ -97,7 +97,7 @@ def paint(
     intensity"): painting liver at 0–200 HU leaves fat and bone untouched.
     """
     window = _hu_window(hu, hu_range)
-    hu_plane = hu[z] if window is not None else None  # type: ignore[index]
+    hu_plane = hu[z] if window is not None else None  # type: ignore[index]  # hu is given whenever a window is
     _stamp(label[z], disk_footprint(radius_mm, spacing_yx), _pixel(centre_yx), value, hu_plane, window)
 
 
@@ -136,7 +136,7 @@ def paint_stroke(
     radius_px = min(footprint.shape) // 2
     step_px = max(radius_px / 2, 0.5)
     window = _hu_window(hu, hu_range)
-    hu_plane = hu[z] if window is not None else None  # type: ignore[index]
+    hu_plane = hu[z] if window is not None else None  # type: ignore[index]  # hu is given whenever a window is
     plane = label[z]
     for centre in stroke_centres(points_yx, step_px):
         _stamp(plane, footprint, centre, value, hu_plane, window)
@@ -155,7 +155,7 @@ def flood_fill_2d(
     2D on slice ``z`` only, so a leak through a thin gap cannot spread through the whole volume. A seed
     outside the image or outside the HU range changes nothing.
     """
-    lo, hi = _hu_window(hu, hu_range)  # type: ignore[misc]
+    lo, hi = _hu_window(hu, hu_range)  # type: ignore[misc]  # a (low, high) pair whenever hu_range is
     seed = _pixel(seed_yx)
     plane = label[z]
     if not (0 <= seed[0] < plane.shape[0] and 0 <= seed[1] < plane.shape[1]):

@@ -101,7 +101,7 @@ def _read_info(json_path: Path) -> RecoveryInfo | None:
             mask_path=json_path.parent / str(meta["mask_file"]),
             patient_path=str(meta["patient_path"]),
             series_uid=str(meta["series_uid"]),
-            shape=tuple(int(n) for n in meta["shape"]),  # type: ignore[arg-type]
+            shape=tuple(int(n) for n in meta["shape"]),  # type: ignore[arg-type]  # a 3-tuple read from the sidecar JSON
             hu_sha256=str(meta["hu_sha256"]),
             name=str(meta["name"]),
             saved_at=str(meta["saved_at"]),

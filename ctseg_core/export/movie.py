@@ -35,7 +35,7 @@ LETTERS_MIN_PIXELS = 96
 def mp4_available() -> bool:
     """True when ``imageio-ffmpeg`` (which ships its own ffmpeg) is installed."""
     try:
-        import imageio_ffmpeg  # noqa: F401
+        import imageio_ffmpeg  # noqa: F401  # imported only to see whether it is installed
     except ImportError:
         return False
     return True

@@ -34,7 +34,7 @@ def overlay_colours(names: Iterable[str], colours: Mapping[str, RGB] | None = No
     spare = iter(OTHER_COLOURS * 4)
     for name in names:
         if colours is not None and name in colours:
-            chosen[name] = tuple(int(c) for c in colours[name])  # type: ignore[assignment]
+            chosen[name] = tuple(int(c) for c in colours[name])  # type: ignore[assignment]  # an RGB triple
         elif name.lower() in NAMED_COLOURS:
             chosen[name] = NAMED_COLOURS[name.lower()]
         else:

@@ -82,8 +82,8 @@ def error_centroid(masks: Mapping[str, np.ndarray], shape: Sequence[int]) -> tup
         candidates.append(np.logical_or.reduce(arrays))
     for region in candidates:
         if region.any():
-            return tuple(round(float(np.mean(c))) for c in np.nonzero(region))  # type: ignore[return-value]
-    return tuple(int(n) // 2 for n in shape)  # type: ignore[return-value]
+            return tuple(round(float(np.mean(c))) for c in np.nonzero(region))  # type: ignore[return-value]  # three indices for a 3D region
+    return tuple(int(n) // 2 for n in shape)  # type: ignore[return-value]  # three indices for a 3D shape
 
 
 # --------------------------------------------------------------------------- pictures
@@ -303,7 +303,7 @@ def write_report(
         f"(x \u00d7 y \u00d7 z) \u00b7 window W {window.width:g} / L {window.level:g} HU"
     )
     metric_rows = [(str(k), _format_value(v)) for k, v in metrics.items()]
-    volume_rows = [(str(k), "\u2014" if not _is_defined(v) else f"{float(v):.1f} mL") for k, v in volumes.items()]  # type: ignore[arg-type]
+    volume_rows = [(str(k), "\u2014" if not _is_defined(v) else f"{float(v):.1f} mL") for k, v in volumes.items()]  # type: ignore[arg-type]  # _is_defined(v) has checked v is a number
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>

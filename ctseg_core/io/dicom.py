@@ -386,7 +386,7 @@ def run_parallel(
     ``threads=1`` runs inline: faster for pure-Python work such as tag parsing, which holds the GIL.
     """
     total = len(items)
-    results: list[R | BaseException] = [None] * total  # type: ignore[list-item]
+    results: list[R | BaseException] = [None] * total  # type: ignore[list-item]  # every slot is filled before return
     if progress:
         progress(0, total, stage)
     if threads == 1:

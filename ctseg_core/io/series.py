@@ -233,7 +233,7 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
         row_dir = _unit(orientation[:3])
         col_dir = _unit(orientation[3:6])
     origin = first.position or (0.0, 0.0, 0.0)
-    geometry = VolumeGeometry(tuple(origin), row_dir, col_dir, (float(dz), float(dy), float(dx)))  # type: ignore[arg-type]
+    geometry = VolumeGeometry(tuple(origin), row_dir, col_dir, (float(dz), float(dy), float(dx)))  # type: ignore[arg-type]  # positions are 3-tuples
     positions_lps = None
     tilt = None
     if result.method == SLICE_ORDER_POSITION:
@@ -247,7 +247,7 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
 def _unit(values: tuple[float, ...]) -> tuple[float, float, float]:
     """Direction cosines normalised (some writers round them to a few digits)."""
     vector = np.asarray(values, dtype=np.float64)
-    return tuple(float(v) for v in vector / np.linalg.norm(vector))  # type: ignore[return-value]
+    return tuple(float(v) for v in vector / np.linalg.norm(vector))  # type: ignore[return-value]  # a 3-vector
 
 
 def gantry_tilt_shifts(positions_lps: np.ndarray, geometry: VolumeGeometry) -> tuple[np.ndarray | None, str]:
@@ -357,7 +357,7 @@ def _decode_multiframe(
 
 
 def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.ndarray:
-    runs = duplicate_runs(series.positions_mm)  # type: ignore[arg-type]
+    runs = duplicate_runs(series.positions_mm)  # type: ignore[arg-type]  # only called when positions exist
     if not runs:
         return volume
     drop: list[int] = []
@@ -366,7 +366,7 @@ def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.
         for other in run[1:]:
             if not np.array_equal(volume[keep], volume[other]):
                 a, b = series.headers[keep], series.headers[other]
-                position = series.positions_mm[keep]  # type: ignore[index]
+                position = series.positions_mm[keep]  # type: ignore[index]  # only called when positions exist
                 raise DuplicatePositionError(
                     b.name,
                     f"same position ({position:.3f} mm along the slice normal) as {a.name} "
@@ -378,7 +378,7 @@ def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.
     keep_mask = np.ones(len(series.headers), dtype=bool)
     keep_mask[drop] = False
     series.headers = [h for h, k in zip(series.headers, keep_mask, strict=False) if k]
-    series.positions_mm = series.positions_mm[keep_mask]  # type: ignore[index]
+    series.positions_mm = series.positions_mm[keep_mask]  # type: ignore[index]  # only called when positions exist
     if series.positions_lps is not None:
         series.positions_lps = series.positions_lps[keep_mask]
     if series.tilt_shift_px is not None:
