@@ -1,6 +1,7 @@
-"""Viewer speed: slice-change time (CT + two overlays) and launch-to-visible-window time.
+"""Viewer speed: slice-change time (CT + two overlays), crosshair moves in the 1×3 layout, and
+launch-to-visible-window time.
 
-Run: ``python benchmarks/bench_view.py [--slices 100] [--launches 3]``.
+Run: ``python benchmarks/bench_view.py [--slices 100] [--launches 3] [--crosshair-only]``.
 A phantom is written to a temporary folder and opened in the real main window (1400×900,
 offscreen unless QT_QPA_PLATFORM says otherwise), with the liver as ground truth and a
 prediction (the liver dilated and shifted) set directly on the state, overlays in the default
@@ -10,6 +11,11 @@ synchronous repaint of the slice view (CT and overlays on screen); and the updat
 event-loop pass, which repaints everything that changed (slice view, slider, labels, Dice
 plot) as the running app does. Launch time is a fresh Python process from
 start to the shown main window, measured by the parent.
+
+Crosshair: in the 1×3 layout (axial, coronal, sagittal side by side), with the same overlays and a
+label started from the ground truth, the crosshair jumps to random voxels, so each move redraws
+all three plane views (CT, GT + prediction overlay, label, crosshair lines); timed as the state
+update alone, with a synchronous repaint of the three views, and with one event-loop pass.
 
 Annotator: with a label started from the ground truth and the brush (r = 5 mm) selected, a
 brush stroke is a press, 8 mouse moves 4 voxels apart and a release, sent as QMouseEvents to
@@ -129,6 +135,45 @@ def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
     return times
 
 
+def crosshair_moves(folder: Path, moves: int) -> dict[str, list[float]]:
+    """Seconds per crosshair move in the 1×3 layout, three ways (see the module docstring)."""
+    app, window = open_window(folder)
+    window.set_layout("1x3")
+    state = window.state
+    prediction = np.roll(ndimage.binary_dilation(state.gt, iterations=3), 6, axis=2)
+    state.set_prediction(prediction, score_masks(state.gt, prediction, state.patient.spacing_mm))
+    window.annotator.actions.from_gt.trigger()
+    app.processEvents()
+    views = window.plane_layout.visible_views()
+
+    def repaint() -> None:
+        for view in views:
+            view.viewport().repaint()
+
+    ways = {"state update only": lambda: None, "update + 3 views repaint": repaint,
+            "update + event loop (frame)": app.processEvents}
+    rng = np.random.default_rng(1)
+    shape = state.patient.shape
+    jumps = [tuple(int(rng.integers(0, n)) for n in shape) for _ in range(moves)]  # all three planes redraw
+    y = shape[1] // 2  # a drag in the coronal view: z and x change, so the axial and sagittal views redraw
+    drags = [(int(rng.integers(0, shape[0])), y, int(rng.integers(0, shape[2]))) for _ in range(moves)]
+    for position in jumps[:10]:  # warm-up
+        state.set_position(position)
+        app.processEvents()
+    times: dict[str, list[float]] = {}
+    for kind, positions in (("jump", jumps), ("coronal drag", drags)):
+        for name, finish in ways.items():
+            times[f"{kind}: {name}"] = samples = []
+            for position in positions:
+                started = time.perf_counter()
+                state.set_position(position)
+                finish()
+                samples.append(time.perf_counter() - started)
+    window.editor.history.mark_saved()
+    window.close()
+    return times
+
+
 def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
     """Seconds per brush stroke (two ways), per mouse move, per slice Dice, and per volume tool."""
     os.environ["CTSEG_CACHE"] = str(folder / "cache")  # autosaves stay in the scratch folder
@@ -202,11 +247,21 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=100)
     parser.add_argument("--launches", type=int, default=3)
     parser.add_argument("--strokes", type=int, default=50)
+    parser.add_argument("--moves", type=int, default=100, help="crosshair moves in the 1×3 layout")
+    parser.add_argument("--crosshair-only", action="store_true", help="time the crosshair moves only")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
+        os.environ["CTSEG_CACHE"] = str(folder / "cache")  # autosaves stay in the scratch folder
         write_phantom(folder / "patient", seed=0, slices=args.slices)
+        moves = crosshair_moves(folder, args.moves)
+        print(f"crosshair move, 1×3 layout, {args.slices} slices of 512×512, CT + GT + prediction + label, "
+              f"window 1400×900, {args.moves} moves:")
+        for name, seconds in moves.items():
+            print(f"  {name:<42} {percentiles_ms(seconds)}")
+        if args.crosshair_only:
+            return
         times = slice_changes(folder, args.slices)
         print(f"slice change, {args.slices} slices of 512×512, CT + GT + prediction, window 1400×900:")
         for name, seconds in times.items():

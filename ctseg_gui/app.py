@@ -27,15 +27,18 @@ def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication,
 
 
 def run_viewer(
-    path: str | None, segment: bool = False, screenshot: str | None = None, model: str | None = None
+    path: str | None, segment: bool = False, screenshot: str | None = None, model: str | None = None,
+    layout: str = "axial",
 ) -> int:
-    """Open the viewer, optionally on ``path`` and segmenting it once loaded.
+    """Open the viewer, optionally on ``path`` and segmenting it once loaded, in ``layout``
+    (``axial``, ``coronal``, ``sagittal``, ``1x3`` or ``2x2``).
 
     With ``screenshot``, run unattended: open, segment if asked, save a grab of the window to
     that file and quit; any error is printed to stderr and the exit status is 1. The interactive
     viewer loads the model in the background once it is shown and idle.
     """
     app, window = _start(model, preload_model=screenshot is None)  # a scripted run loads the model if it segments
+    window.set_layout(layout)
     if screenshot is None:
         if path:
             if segment:

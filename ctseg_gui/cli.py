@@ -12,11 +12,15 @@ from collections.abc import Sequence
 from ctseg_core.cli import build_parser
 from ctseg_core.cli import main as core_main
 
+#: ``--layout`` choices (the values of ``ctseg_gui.plane_layout.Layout``; listed here to keep Qt unimported).
+LAYOUTS = ("axial", "coronal", "sagittal", "1x3", "2x2")
+
 
 def _cmd_view(args: argparse.Namespace) -> int:
     from ctseg_gui.app import run_viewer
 
-    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=args.model)
+    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=args.model,
+                      layout=args.layout)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -32,6 +36,9 @@ def full_parser() -> argparse.ArgumentParser:
     view.add_argument("path", nargs="?")
     view.add_argument("--segment", action="store_true", help="segment once the patient is open")
     view.add_argument("--screenshot", help="save a grab of the window to FILE and exit")
+    view.add_argument("--layout", choices=LAYOUTS, default="axial",
+                      help="views shown: one plane, the three planes (1x3) or the planes and 3D (2x2); "
+                           "default axial")
     view.add_argument("--model", help="model file (default: the bundled model)")
     view.set_defaults(run=_cmd_view)
 

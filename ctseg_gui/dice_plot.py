@@ -29,7 +29,8 @@ class DicePlot(pg.PlotWidget):
         plot.hideButtons()
         plot.setMouseEnabled(x=False, y=False)
         plot.showGrid(x=False, y=True, alpha=0.25)
-        plot.setLabel("bottom", "slice")
+        plot.setLabel("bottom", "axial slice")
+        self.setToolTip("Dice per axial slice (along z), in every layout: click to go to that axial slice")
         plot.setLabel("left", "Dice")
         plot.setYRange(0.0, 1.05, padding=0.0)
         self.curve = plot.plot(

@@ -34,11 +34,13 @@ from .panels.overlays import OverlayPanel
 from .panels.patient import PatientPanel
 from .panels.segmentation import SegmentationPanel
 from .panels.window import WindowPanel
+from .plane_layout import Layout, PlaneLayout
+from .planes import Plane
 from .recent import RecentPatients
 from .segmenting import Segmentation
-from .slice_view import SliceView
 from .state import ViewerState
 from .tasks import OpenedPatient, SegmenterCache
+from .view3d import make_3d_pane
 from .workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,8 @@ class MainWindow(QMainWindow):
         self.editor = EditorState(self.state, self)  # first to follow a new patient: it drops the old label
         self.runner = JobRunner(self)
 
-        self.slice_view = SliceView(self.state, self.editor)
+        self.plane_layout = PlaneLayout(self.state, self.editor, make_3d_pane(self.state, self.editor, self.runner))
+        self.slice_view = self.plane_layout.view(Plane.AXIAL)  # the axial view: editing and the Dice plot's plane
         self.navigator = SliceNavigator(self.state)
         self.patient_panel = PatientPanel(self.state)
         self.window_panel = WindowPanel(self.state)
@@ -101,9 +104,10 @@ class MainWindow(QMainWindow):
         self.segmentation = Segmentation(self, self.state, self.runner, self.segmentation_panel, self._status_busy,
                                          model_path, segmenters, self)
         self.menus = ViewerMenus(self, self.state, self.edit_actions, WindowCommands(
-            choose_folder=self.choose_folder, open_demo=self.open_demo, quit=self.close, fit=self.slice_view.fit,
+            choose_folder=self.choose_folder, open_demo=self.open_demo, quit=self.close, fit=self.fit_views,
             segment=self.segmentation.start, cancel_segmentation=self.segmentation.cancel,
-            worst_slice=self.segmentation_panel.go_to_worst_slice))
+            worst_slice=self.segmentation_panel.go_to_worst_slice, set_layout=self.set_layout,
+            toggle_maximise=self.plane_layout.toggle_maximise))
         self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
         self._build_layout()
         self._connect()
@@ -121,7 +125,7 @@ class MainWindow(QMainWindow):
         viewer = QVBoxLayout()
         viewer.setContentsMargins(0, 0, 0, 0)
         viewer.setSpacing(0)
-        viewer.addWidget(self.slice_view, 1)
+        viewer.addWidget(self.plane_layout, 1)
         viewer.addWidget(self.navigator)
         viewer.addWidget(self.cursor_readout)
         edit_column = _panel_column([self.edit_panel], EDIT_PANEL_WIDTH)
@@ -151,6 +155,7 @@ class MainWindow(QMainWindow):
         self.state.patientChanged.connect(self._update_enabled)
         self.state.scoresChanged.connect(self._update_enabled)
         self.editor.historyChanged.connect(self._update_title)
+        self.plane_layout.layoutChanged.connect(self.menus.sync_layout)
 
     # ---------------------------------------------------------------- commands
 
@@ -167,6 +172,14 @@ class MainWindow(QMainWindow):
     def open_demo(self) -> None:
         """Open the demo phantom, writing it to the cache folder first if needed."""
         self.opener.open_demo()
+
+    def set_layout(self, layout: Layout | str) -> None:
+        """Show one plane, the three planes (``"1x3"``) or the planes and the 3D pane (``"2x2"``)."""
+        self.plane_layout.set_layout(Layout(layout))
+
+    def fit_views(self) -> None:
+        for view in self.plane_layout.views.values():
+            view.fit()
 
     def start_segmentation(self) -> None:
         """Segment the liver of the patient shown, on a worker."""

@@ -18,19 +18,25 @@ from ctseg_core.windowing import PRESETS
 
 from .edit_actions import EditActions
 from .overlay import OverlayStyle
+from .plane_layout import Layout
 from .state import ViewerState
 
 PAGE_SLICES = 10
+LAYOUT_TEXT = {Layout.AXIAL: "&Axial", Layout.CORONAL: "&Coronal", Layout.SAGITTAL: "&Sagittal",
+               Layout.ONE_BY_THREE: "&1 × 3 (three planes)", Layout.TWO_BY_TWO: "&2 × 2 (planes and 3D)"}
 
 HELP_TEXT = """<table cellspacing=4>
 <tr><td><b>Wheel</b></td><td>next / previous slice</td></tr>
 <tr><td><b>Ctrl + wheel</b></td><td>zoom about the pointer</td></tr>
-<tr><td><b>Left or middle drag</b></td><td>pan</td></tr>
+<tr><td><b>Middle drag, Shift + left drag</b></td><td>pan</td></tr>
 <tr><td><b>Right drag</b></td><td>window: ← → width, ↑ ↓ level</td></tr>
 <tr><td><b>↑ ↓ &nbsp; PgUp PgDn &nbsp; Home End</b></td><td>slice ±1, ±10, first, last</td></tr>
 <tr><td><b>1 – 5</b></td><td>window presets</td></tr>
 <tr><td><b>G &nbsp; P &nbsp; E &nbsp; O</b></td><td>ground truth, prediction, edited label, overlay style</td></tr>
 <tr><td><b>F</b></td><td>fit the slice to the window</td></tr>
+<tr><td><b>Left click or drag</b></td><td>move the crosshair: the other planes follow (Shift+drag pans)</td></tr>
+<tr><td><b>Ctrl+1 – Ctrl+5</b></td><td>layout: axial, coronal, sagittal, 1×3, 2×2</td></tr>
+<tr><td><b>F11 &nbsp; double click</b></td><td>show the view alone, and back</td></tr>
 <tr><td><b>Ctrl+R &nbsp; Esc &nbsp; W</b></td><td>segment, cancel, worst slice</td></tr>
 <tr><td colspan=2><br><b>Editing</b> (the brush and eraser paint with the left button; middle drag pans)</td></tr>
 <tr><td><b>N &nbsp; B &nbsp; X or Shift+B &nbsp; L</b></td><td>navigate, brush, eraser, flood fill</td></tr>
@@ -54,6 +60,8 @@ class WindowCommands:
     segment: Slot
     cancel_segmentation: Slot
     worst_slice: Slot
+    set_layout: Callable[[Layout], object]
+    toggle_maximise: Slot
 
 
 class ViewerMenus:
@@ -96,6 +104,16 @@ class ViewerMenus:
         self.show_label_action = self._toggle(
             view, "Show &edited label", lambda on: state.set_overlay(show_label=on), "E")
         self._add(view, "Next overlay &style", self.next_overlay_style, "O")
+        view.addSeparator()
+        layouts = view.addMenu("&Layout")
+        self.layout_actions: dict[Layout, QAction] = {}
+        for number, (layout, text) in enumerate(LAYOUT_TEXT.items(), start=1):
+            action = self._toggle(layouts, text, partial(_choose_layout, commands.set_layout, layout),
+                                  f"Ctrl+{number}")
+            self.layout_actions[layout] = action
+        layouts.addSeparator()
+        self._add(layouts, "&Maximise view / back", commands.toggle_maximise, "F11")
+        self.sync_layout(Layout.AXIAL)
 
         navigate = bar.addMenu("&Navigate")
         for text, delta, key in (("Next slice", 1, "Up"), ("Previous slice", -1, "Down"),
@@ -136,6 +154,11 @@ class ViewerMenus:
         menu.addAction(action)
         return action
 
+    def sync_layout(self, layout: Layout) -> None:
+        """Check the layout shown."""
+        for each, action in self.layout_actions.items():
+            action.setChecked(each is layout)
+
     def next_overlay_style(self) -> None:
         styles = list(OverlayStyle)
         self.state.set_overlay(style=styles[(styles.index(self.state.overlay.style) + 1) % len(styles)])
@@ -148,6 +171,10 @@ class ViewerMenus:
         self.show_gt_action.setChecked(overlay.show_gt)
         self.show_prediction_action.setChecked(overlay.show_prediction)
         self.show_label_action.setChecked(overlay.show_label)
+
+
+def _choose_layout(set_layout: Callable[[Layout], object], layout: Layout, _checked: bool = False) -> None:
+    set_layout(layout)
 
 
 def _edit_toolbar(actions: EditActions) -> QToolBar:

@@ -1,12 +1,15 @@
-"""The axial slice view: CT plus ground-truth and prediction overlays, in millimetres.
+"""A plane view (axial, coronal or sagittal): CT plus ground-truth and prediction overlays, in millimetres.
+
+One class for the three planes (:class:`~ctseg_gui.planes.Plane`): the plane says which slice of the
+volume is shown and in which screen order, and the pixel size in mm. Thin crosshair lines mark the
+state's crosshair; in Navigate mode a left click or drag moves it (Shift+left drag pans), so the
+other plane views follow.
 
 Mouse, as in ITK-SNAP and 3D Slicer: wheel changes slice, Ctrl+wheel zooms about the pointer,
 left or middle drag pans, right drag changes the HU window (``windowing.window_from_drag``).
-With an editing tool (:class:`~ctseg_core.annotate.tools.Tool`) the left button edits instead: the brush
-and eraser paint a stroke through every mouse point (the press and moves never reach pyqtgraph,
-so the view does not pan and no mouse move is dropped), flood fill fills on click; middle drag
-still pans and the wheel still scrolls. A circle of the brush's radius in mm follows the pointer.
-Items are placed in mm (image rect = columns·dx × rows·dy) with a locked 1:1 aspect, so
+With an editing tool the left button edits instead (:mod:`~ctseg_gui.slice_pointer`).
+Items are placed in mm (image rect = columns · column mm × rows · row mm, e.g. x·dx × z·dz in the
+coronal plane) with a locked 1:1 aspect, so
 anisotropic pixels are shown at their true shape. A window change maps every int16 value once
 through the core's ``apply_window`` into a 65536-entry RGBA table; changing slice is then one
 gather for the CT and one for the overlay code image: nothing heavier. Both reach pyqtgraph
@@ -16,22 +19,21 @@ slower).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
-from PySide6.QtGui import QMouseEvent, QResizeEvent
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
-from ctseg_core.annotate.tools import Tool
 from ctseg_core.orientation import direction_letter
-from ctseg_core.windowing import Window, apply_window, window_from_drag
+from ctseg_core.windowing import Window, apply_window
 
 from .editor import EditorState
 from .overlay import code_image, colour_table, colourise, label_code, label_table
+from .planes import Plane
+from .slice_pointer import SlicePointer
 from .state import ViewerState
-from .view_items import BrushPreview, SliceViewBox, corner_label
+from .view_items import BrushPreview, SliceViewBox, corner_label, crosshair_line
 
 #: Grey level g → opaque RGBA (g, g, g, 255).
 GREY_TABLE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 4, axis=1)
@@ -41,15 +43,22 @@ ALL_HU = np.arange(65536, dtype=np.uint16).view(np.int16)
 CORNER_MARGIN = 8
 
 
-class SliceView(pg.GraphicsView):
-    """Shows the state's current slice and the edited label; reports the voxel under the pointer
-    to the state and edits (press, drag, release) to the editor."""
+class SliceView(SlicePointer):
+    """Shows the state's slice of ``plane`` and the edited label; reports the voxel under the pointer
+    to the state, moves the crosshair, and sends edits (press, drag, release) to the editor (axial only:
+    the core's label session edits axial slices)."""
 
     title_label: QLabel | None = None  # pyqtgraph resizes the view before __init__ creates it
 
-    def __init__(self, state: ViewerState, editor: EditorState | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState, editor: EditorState | None = None, parent: QWidget | None = None,
+                 plane: Plane = Plane.AXIAL) -> None:
         super().__init__(parent, background="k")
         self.state = state
+        self.plane = plane
+        self._drawn_index: int | None = None  # the plane slice the images show
+        self._crosshair_press = False  # the left button went down in Navigate mode
+        self._hover_scene_pos: QPointF | None = None
+        self._show_crosshair = True
         self.editor = editor if editor is not None else EditorState(state, self)
         self.view = SliceViewBox()
         self.setCentralItem(self.view)
@@ -62,6 +71,10 @@ class SliceView(pg.GraphicsView):
         self.label_item.hide()
         self.brush_preview = BrushPreview()
         self.view.addItem(self.brush_preview)
+        self.crosshair_lines = (crosshair_line(90), crosshair_line(0))  # vertical (column), horizontal (row)
+        for line in self.crosshair_lines:
+            self.view.addItem(line)
+            line.hide()
         self._editing_press = False  # the left button went down with an editing tool
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(False)  # a folder dropped here goes to the main window
@@ -82,11 +95,11 @@ class SliceView(pg.GraphicsView):
         self.hint_label.setStyleSheet("color: #9a9a9a; background: transparent; font-size: 15px;")
 
         self._drag_start: Window = state.window
-        self.view.sigSliceStep.connect(state.step_slice)
+        self.view.sigSliceStep.connect(lambda steps: state.step_plane(self.plane, steps))
         self.view.sigWindowDrag.connect(self._on_window_drag)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         state.patientChanged.connect(self._on_patient_changed)
-        state.sliceChanged.connect(self._on_slice_changed)
+        state.crosshairChanged.connect(self._on_crosshair_changed)
         state.windowChanged.connect(self._on_window_changed)
         state.masksChanged.connect(self._draw_overlays)
         state.overlayChanged.connect(self._on_overlay_changed)
@@ -101,44 +114,36 @@ class SliceView(pg.GraphicsView):
         """Fit the slice to the view; it stays fitted through resizes until the user zooms or pans."""
         self.view.enableAutoRange()
 
-    def voxel_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
-        """(x, y) voxel of the current slice under a scene position, or None outside the image."""
-        patient = self.state.patient
-        if patient is None:
-            return None
-        point = self.view.mapSceneToView(scene_pos)
-        _, dy, dx = patient.spacing_mm
-        x, y = math.floor(point.x() / dx), math.floor(point.y() / dy)
-        _, rows, columns = patient.shape
-        return (x, y) if 0 <= x < columns and 0 <= y < rows else None
-
-    def scene_pos(self, widget_pos: QPointF) -> QPointF:
-        """Scene position of a point of the viewport, keeping its fraction of a pixel."""
-        return self.viewportTransform().inverted()[0].map(QPointF(widget_pos))
-
-    def pixel_at(self, scene_pos: QPointF) -> tuple[int, int]:
-        """(row, column) of the voxel under a scene position, unclipped (a stroke may leave the image)."""
-        assert self.state.patient is not None
-        point = self.view.mapSceneToView(scene_pos)
-        _, dy, dx = self.state.patient.spacing_mm
-        return math.floor(point.y() / dy), math.floor(point.x() / dx)
-
     # ---------------------------------------------------------------- drawing
+
+    def _skipped(self) -> bool:
+        """A hidden coronal or sagittal view draws nothing (so the axial-only layout pays for one
+        view); it is marked stale and redrawn when shown."""
+        if self.plane is Plane.AXIAL or self.isVisible():
+            return False
+        self._drawn_index = None
+        return True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._drawn_index is None:
+            self._on_crosshair_changed()
 
     def _draw_ct(self) -> None:
         patient = self.state.patient
-        if patient is not None:
-            hu = patient.hu[self.state.slice_index]
+        if patient is not None and not self._skipped():
+            hu = self.plane.image(patient.hu, self.index)
             self.ct_item.setImage(colourise(hu.view(np.uint16), self._ct_table), autoLevels=False)
 
     def _draw_overlays(self) -> None:
         state = self.state
-        if state.patient is None:
+        if state.patient is None or self._skipped():
             return
-        k = state.slice_index
-        gt = None if state.gt is None else state.gt[k]
-        prediction = None if state.prediction is None else state.prediction[k]
-        code = code_image(gt, prediction, state.patient.shape[1:], outlines=state.overlay.style.outlines)
+        plane, k = self.plane, self.index
+        gt = None if state.gt is None else plane.image(state.gt, k)
+        prediction = None if state.prediction is None else plane.image(state.prediction, k)
+        code = code_image(gt, prediction, plane.image_shape(state.patient.shape),
+                          outlines=state.overlay.style.outlines)
         self.overlay_item.setImage(colourise(code, self._overlay_table), autoLevels=False)
 
     def _draw_label(self) -> None:
@@ -146,37 +151,72 @@ class SliceView(pg.GraphicsView):
         if label is None or self.state.patient is None or not self.state.overlay.show_label:
             self.label_item.hide()
             return
-        code = label_code(label[self.state.slice_index], outlines=True)
+        if self._skipped():
+            return
+        code = label_code(self.plane.image(label, self.index), outlines=True)
         self.label_item.setImage(colourise(code, self._label_table), autoLevels=False)
         self.label_item.show()
 
     def _on_label_edited(self, slices: list[int]) -> None:
-        if self.state.slice_index in slices:
+        if self.plane is not Plane.AXIAL or self.state.slice_index in slices:
             self._draw_label()
 
     def _on_patient_changed(self) -> None:
         patient = self.state.patient
         assert patient is not None
-        _, dy, dx = patient.spacing_mm
-        _, rows, columns = patient.shape
-        rect = QRectF(0.0, 0.0, columns * dx, rows * dy)
+        row_mm, column_mm = self.plane.pixel_mm(patient.spacing_mm)
+        rows, columns = self.plane.image_shape(patient.shape)
+        rect = QRectF(0.0, 0.0, columns * column_mm, rows * row_mm)
         blank = np.zeros((rows, columns, 4), np.uint8)  # transparent
         for item in (self.ct_item, self.overlay_item, self.label_item):
             item.setImage(blank, autoLevels=False)  # the new shape first: setRect scales by it
             item.setRect(rect)
-        row, column = np.asarray(patient.geometry.row_direction), np.asarray(patient.geometry.column_direction)
-        for side, direction in (("left", -row), ("right", row), ("top", -column), ("bottom", column)):
+        self._drawn_index = None
+        affine = patient.geometry.affine_lps()  # columns: the LPS step of one voxel along x, y, z
+        (column_axis, column_sign), (row_axis, row_sign) = self.plane.screen_axes()
+        right = column_sign * affine[:3, 2 - column_axis]
+        down = row_sign * affine[:3, 2 - row_axis]
+        for side, direction in (("left", -right), ("right", right), ("top", -down), ("bottom", down)):
             self.side_labels[side].setText(direction_letter(direction))
         assert self.title_label is not None  # made in __init__; only an early resize sees None
-        self.title_label.setText(f"{patient.title()}\n{columns} × {rows} × {patient.shape[0]}")
+        z, y, x = patient.shape
+        if self.plane is Plane.AXIAL:
+            self.title_label.setText(f"{patient.title()}\n{x} × {y} × {z}")
+        else:
+            self.title_label.setText(f"{self.plane.title}\n{columns} × {rows}")
         self.hint_label.hide()
         self.fit()
         self._place_labels()
 
-    def _on_slice_changed(self) -> None:
-        self._draw_ct()
-        self._draw_overlays()
-        self._draw_label()
+    def _on_crosshair_changed(self) -> None:
+        if self.state.patient is None or self._skipped():
+            return
+        if self.index != self._drawn_index:
+            self._drawn_index = self.index
+            self._draw_ct()
+            self._draw_overlays()
+            self._draw_label()
+            if self._hover_scene_pos is not None:  # the voxel under a still pointer changed
+                self.state.set_cursor_voxel(self.volume_voxel_at(self._hover_scene_pos))
+        self._place_crosshair()
+
+    def _place_crosshair(self) -> None:
+        patient = self.state.patient
+        if patient is None:
+            return
+        row, column = self.plane.pixel(patient.shape, self.state.position)
+        row_mm, column_mm = self.plane.pixel_mm(patient.spacing_mm)
+        vertical, horizontal = self.crosshair_lines
+        vertical.setValue((column + 0.5) * column_mm)
+        horizontal.setValue((row + 0.5) * row_mm)
+        vertical.setVisible(self._show_crosshair)
+        horizontal.setVisible(self._show_crosshair)
+
+    def set_crosshair_visible(self, visible: bool) -> None:
+        """Show the crosshair lines (the layouts do when more than one plane is on screen)."""
+        self._show_crosshair = visible
+        for line in self.crosshair_lines:
+            line.setVisible(visible and self.state.patient is not None)
 
     def _on_window_changed(self) -> None:
         window = self.state.window
@@ -191,81 +231,6 @@ class SliceView(pg.GraphicsView):
         self._label_table = label_table(self.state.overlay)
         self._draw_overlays()
         self._draw_label()
-
-    # ---------------------------------------------------------------- mouse
-
-    def _on_window_drag(self, started: bool, dx: float, dy: float) -> None:
-        if started:
-            self._drag_start = self.state.window
-        self.state.set_window(window_from_drag(self._drag_start, dx, dy))
-
-    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
-        self.state.set_cursor(self.voxel_at(scene_pos))
-
-    def leaveEvent(self, event: QEvent) -> None:
-        self.state.set_cursor(None)
-        self.brush_preview.hide()
-        self._last_scene_pos = None
-        super().leaveEvent(event)
-
-    _last_scene_pos: QPointF | None = None
-
-    def _refresh_preview(self, *_signal_args: object, scene_pos: QPointF | None = None) -> None:
-        """Centre the brush circle on the voxel under the pointer (where the core stamps the disk)."""
-        if scene_pos is not None:
-            self._last_scene_pos = scene_pos
-        scene_pos = self._last_scene_pos
-        patient, editor = self.state.patient, self.editor
-        if patient is None or scene_pos is None or not editor.tool.paints:
-            self.brush_preview.hide()
-            return
-        row, column = self.pixel_at(scene_pos)
-        _, dy, dx = patient.spacing_mm
-        centre = QPointF((column + 0.5) * dx, (row + 0.5) * dy)
-        self.brush_preview.place(centre, editor.brush_radius_mm, erasing=editor.tool is Tool.ERASER)
-
-    def _on_tool_changed(self, tool: Tool) -> None:
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool.edits else Qt.CursorShape.ArrowCursor)
-        self._refresh_preview()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        editor = self.editor
-        if event.button() != Qt.MouseButton.LeftButton or not editor.tool.edits or self.state.patient is None:
-            super().mousePressEvent(event)
-            return
-        event.accept()
-        self._editing_press = True
-        scene_pos = self.scene_pos(event.position())
-        if editor.tool.paints:
-            editor.begin_stroke(self.pixel_at(scene_pos))
-        elif editor.tool is Tool.FLOOD:
-            editor.flood_fill(self.pixel_at(scene_pos))
-
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        """A quick second click with an editing tool is a second dab or fill, not a double click."""
-        if event.button() == Qt.MouseButton.LeftButton and self.editor.tool.edits and self.state.patient is not None:
-            self.mousePressEvent(event)
-            return
-        super().mouseDoubleClickEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        scene_pos = self.scene_pos(event.position())
-        self._refresh_preview(scene_pos=scene_pos)  # every move: pyqtgraph's scene drops some
-        if not self._editing_press:
-            super().mouseMoveEvent(event)
-            return
-        event.accept()
-        self.state.set_cursor(self.voxel_at(scene_pos))
-        if self.editor.stroking:
-            self.editor.extend_stroke(self.pixel_at(scene_pos))
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if not self._editing_press or event.button() != Qt.MouseButton.LeftButton:
-            super().mouseReleaseEvent(event)
-            return
-        event.accept()
-        self._editing_press = False
-        self.editor.end_stroke()
 
     # ---------------------------------------------------------------- layout
 

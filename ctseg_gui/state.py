@@ -15,6 +15,7 @@ from ctseg_core.metrics import MaskScores
 from ctseg_core.windowing import PRESETS, Window
 
 from .overlay import OverlaySettings, OverlayStyle
+from .planes import Plane, Voxel
 from .tasks import GroundTruth, OpenedPatient
 
 DEFAULT_PRESET = "Abdomen"
@@ -30,6 +31,7 @@ class ViewerState(QObject):
     masksChanged = Signal()  # ground truth or prediction replaced
     scoresChanged = Signal(object)  # MaskScores
     cursorChanged = Signal(object)  # (x, y) voxel of the current slice, or None
+    crosshairChanged = Signal(object)  # (z, y, x): the voxel the three plane views meet at
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +44,10 @@ class ViewerState(QObject):
         self.prediction: np.ndarray | None = None
         self.scores = MaskScores()
         self.cursor: tuple[int, int] | None = None
+        #: The voxel under the pointer in any plane view, (z, y, x), or None.
+        self.cursor_voxel: Voxel | None = None
+        #: The crosshair (z, y, x); z is always ``slice_index``, the axial slice.
+        self.position: Voxel = (0, 0, 0)
 
     @property
     def depth(self) -> int:
@@ -55,21 +61,51 @@ class ViewerState(QObject):
         self.prediction = None
         self.scores = opened.scores
         self.cursor = None
+        self.cursor_voxel = None
         self.slice_index = opened.start_slice
+        _, rows, columns = opened.patient.shape
+        self.position = (self.slice_index, rows // 2, columns // 2)
         self.patientChanged.emit()
         self.masksChanged.emit()
         self.scoresChanged.emit(self.scores)
         self.sliceChanged.emit(self.slice_index)
+        self.crosshairChanged.emit(self.position)
 
     def set_slice(self, index: int) -> None:
         """Go to slice ``index``, clamped to the volume."""
-        index = min(max(int(index), 0), max(self.depth - 1, 0))
-        if index != self.slice_index:
-            self.slice_index = index
-            self.sliceChanged.emit(index)
+        _, y, x = self.position
+        self.set_position((index, y, x))
 
     def step_slice(self, delta: int) -> None:
         self.set_slice(self.slice_index + delta)
+
+    def set_position(self, voxel: Voxel) -> None:
+        """Move the crosshair to (z, y, x), clamped to the volume; z is the axial slice shown."""
+        if self.patient is None:
+            return
+        shape = self.patient.shape
+        clamped = tuple(min(max(int(v), 0), max(n - 1, 0)) for v, n in zip(voxel, shape[:3], strict=True))
+        position: Voxel = (clamped[0], clamped[1], clamped[2])
+        if position == self.position:
+            return
+        self.position = position
+        if position[0] != self.slice_index:
+            self.slice_index = position[0]
+            self.sliceChanged.emit(self.slice_index)
+        self.crosshairChanged.emit(position)
+
+    def plane_index(self, plane: Plane) -> int:
+        """The slice of ``plane`` the crosshair sits on."""
+        return self.position[plane.axis]
+
+    def set_plane_index(self, plane: Plane, index: int) -> None:
+        """Show slice ``index`` of ``plane`` (the crosshair moves along that plane's axis)."""
+        position = list(self.position)
+        position[plane.axis] = index
+        self.set_position((position[0], position[1], position[2]))
+
+    def step_plane(self, plane: Plane, delta: int) -> None:
+        self.set_plane_index(plane, self.plane_index(plane) + delta)
 
     def set_window(self, window: Window) -> None:
         if window != self.window:
@@ -111,6 +147,13 @@ class ViewerState(QObject):
         self.scoresChanged.emit(scores)
 
     def set_cursor(self, voxel: tuple[int, int] | None) -> None:
-        if voxel != self.cursor:
-            self.cursor = voxel
-            self.cursorChanged.emit(voxel)
+        """The (x, y) voxel of the axial slice shown under the pointer, or None."""
+        self.set_cursor_voxel(None if voxel is None else (self.slice_index, voxel[1], voxel[0]))
+
+    def set_cursor_voxel(self, voxel: Voxel | None) -> None:
+        """The (z, y, x) voxel under the pointer in any plane view, or None."""
+        if voxel == self.cursor_voxel:
+            return
+        self.cursor_voxel = voxel
+        self.cursor = None if voxel is None else (voxel[2], voxel[1])
+        self.cursorChanged.emit(self.cursor)

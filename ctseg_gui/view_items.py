@@ -43,6 +43,21 @@ class SliceViewBox(pg.ViewBox):
         self.sigWindowDrag.emit(ev.isStart(), moved.x(), moved.y())
 
 
+CROSSHAIR_RGBA = (90, 170, 255, 170)
+
+
+def crosshair_line(angle: float) -> pg.InfiniteLine:
+    """A thin, see-through crosshair line (1 screen pixel at any zoom) that ignores the mouse."""
+    pen = QPen(QColor(*CROSSHAIR_RGBA))
+    pen.setCosmetic(True)
+    pen.setWidthF(1.0)
+    line = pg.InfiniteLine(angle=angle, movable=False, pen=pen)
+    line.setZValue(9)
+    line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+    line.setAcceptHoverEvents(False)
+    return line
+
+
 def corner_label(parent: QWidget) -> QLabel:
     """A transparent text label over the image, which lets the mouse through."""
     label = QLabel(parent)

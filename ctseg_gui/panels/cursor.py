@@ -41,16 +41,15 @@ class CursorReadout(QWidget):
         self.values["voxel"].setToolTip("x (column), y (row) and slice, counted from 1")
         self.values["position"].setToolTip("Patient position of the voxel centre: DICOM LPS millimetres")
         state.cursorChanged.connect(self._update)
-        state.sliceChanged.connect(self._update)
         state.masksChanged.connect(self._update)
 
     def _update(self) -> None:
-        state, patient, voxel = self.state, self.state.patient, self.state.cursor
+        state, patient, voxel = self.state, self.state.patient, self.state.cursor_voxel
         if patient is None or voxel is None:
             for label in self.values.values():
                 label.setText("—")
             return
-        x, y, k = *voxel, state.slice_index
+        k, y, x = voxel
         mm = patient.geometry.voxel_to_mm(k, y, x)
         self.values["voxel"].setText(f"{x + 1}, {y + 1}, {k + 1}")
         self.values["hu"].setText(f"{int(patient.hu[k, y, x])} HU")

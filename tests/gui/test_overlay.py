@@ -109,3 +109,18 @@ def test_styles_say_which_layers_they_draw() -> None:
     assert OverlayStyle.OUTLINE.outlines and not OverlayStyle.OUTLINE.fills
     assert OverlayStyle.FILL_OUTLINE.fills and OverlayStyle.FILL_OUTLINE.outlines
     assert OverlayStyle.COMPARE.fills and not OverlayStyle.COMPARE.outlines
+
+
+def test_the_bounding_box_outline_equals_the_core_surface() -> None:
+    from ctseg_gui.overlay import outline
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        mask = np.zeros((20, 30), bool)
+        r, c = rng.integers(0, 20), rng.integers(0, 30)
+        mask[max(r - rng.integers(0, 6), 0):r + 1, max(c - rng.integers(0, 8), 0):c + 1] = True
+        mask[rng.integers(0, 20), rng.integers(0, 30)] = True
+        assert np.array_equal(outline(mask), surface(mask))
+        assert np.array_equal(outline(mask[::-1, ::2]), surface(mask[::-1, ::2]))
+    assert not outline(np.zeros((5, 5), bool)).any()
+    assert np.array_equal(outline(np.ones((4, 6), bool)), surface(np.ones((4, 6), bool)))

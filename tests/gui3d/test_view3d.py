@@ -1,0 +1,38 @@
+"""The 3D pane on a real OpenGL platform: the liver mesh appears and encloses the mask's volume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from ctseg_gui.main_window import MainWindow
+from ctseg_gui.view3d import SurfaceView, gl_unavailable_reason
+
+
+def _lit_pixels(image: QImage) -> int:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
+    pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+    return int(np.count_nonzero(pixels.reshape(image.height(), image.width(), 3).max(axis=2) > 30))
+
+
+def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, phantom: Path, qtbot: QtBot) -> None:
+    assert gl_unavailable_reason() is None
+    window.set_layout("2x2")
+    pane = window.plane_layout.view3d
+    assert isinstance(pane, SurfaceView)
+    with qtbot.waitSignal(window.patientLoaded, timeout=20_000):
+        window.open_path(phantom)
+    qtbot.waitUntil(lambda: "gt" in pane.meshes, timeout=60_000)
+    qtbot.wait(200)
+    patient, gt = window.state.patient, window.state.gt
+    mask_ml = float(gt.sum()) * float(np.prod(patient.spacing_mm)) / 1000.0
+    mesh_ml = pane.meshes["gt"].volume_ml()
+    assert abs(mesh_ml - mask_ml) <= 0.03 * mask_ml, (mesh_ml, mask_ml)
+    assert _lit_pixels(pane.gl_view.grabFramebuffer()) > 500
+    window.state.set_overlay(show_gt=False)
+    assert not pane.items["gt"].visible()
+    assert _lit_pixels(pane.gl_view.grabFramebuffer()) < 50
