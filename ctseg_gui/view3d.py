@@ -11,6 +11,9 @@ why: :func:`gl_unavailable_reason` finds out without ever creating a GL widget t
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from functools import partial
 
 import numpy as np
@@ -36,6 +39,14 @@ LABEL_DELAY_MS = 800
 NO_GL_PLATFORMS = ("offscreen", "minimal", "vnc")
 
 
+def gl_unavailable_reason_without_loading_gl() -> str | None:
+    """The reasons that need no GL library in this process (platform without OpenGL, no PyOpenGL)."""
+    platform = QGuiApplication.platformName()
+    if platform in NO_GL_PLATFORMS:
+        return f"3D view unavailable: the Qt platform “{platform}” has no OpenGL"
+    return None
+
+
 def gl_unavailable_reason() -> str | None:
     """Why the 3D view cannot be shown here, or None when OpenGL is available."""
     platform = QGuiApplication.platformName()
@@ -51,9 +62,60 @@ def gl_unavailable_reason() -> str | None:
     return None
 
 
+_PROBE = """
+import sys
+from PySide6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
+app = QGuiApplication(sys.argv[:1])
+context, surface = QOpenGLContext(), QOffscreenSurface()
+surface.create()
+if context.create() and context.makeCurrent(surface):
+    print(context.functions().glGetString(0x1F01) or "")
+"""
+
+
+def software_mesa_renderer() -> bool:
+    """Whether OpenGL here is Mesa's software rasteriser (llvmpipe/softpipe), asked in a child process.
+
+    Mesa's llvmpipe and TensorFlow crash (segmentation fault) when both are loaded in one process,
+    whichever comes first (seen under Xvfb). The child process keeps this process free of GL until
+    the answer is known.
+    """
+    try:
+        result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=30,
+                                env={**os.environ, "QT_QPA_PLATFORM": QGuiApplication.platformName()})
+    except (OSError, subprocess.SubprocessError):
+        return False
+    renderer = result.stdout.strip().lower()
+    return any(name in renderer for name in ("llvmpipe", "softpipe", "swrast"))
+
+
+#: Set to 1 to show the 3D view on Mesa's software renderer anyway (tests, viewing without the model).
+FORCE_SOFTWARE_GL = "CTSEG_3D_SOFTWARE"
+
+
+def software_gl_refusal() -> str | None:
+    """Why the 3D view stays off on Mesa's software renderer, or None.
+
+    Mesa's llvmpipe and TensorFlow crash (segmentation fault, or an abort at exit) when both are
+    loaded in one process, whichever comes first (seen under Xvfb with Mesa 22 and TensorFlow
+    2.21). The viewer loads TensorFlow for Segment, so on that renderer the 3D view is off unless
+    CTSEG_3D_SOFTWARE=1 says the model will not be used in this session.
+    """
+    if os.environ.get(FORCE_SOFTWARE_GL) == "1" or not software_mesa_renderer():
+        return None
+    return (
+        "3D view off: Mesa's software OpenGL and TensorFlow crash in one process. With a hardware "
+        f"OpenGL driver the 3D view works; {FORCE_SOFTWARE_GL}=1 shows it here if you will not segment."
+    )
+
+
 def make_3d_pane(state: ViewerState, editor: EditorState, runner: JobRunner) -> QWidget:
     """The 3D view where OpenGL works, else a placeholder label with the reason."""
-    reason = gl_unavailable_reason()
+    reason = gl_unavailable_reason_without_loading_gl()
+    if reason is None:
+        reason = software_gl_refusal()
+    if reason is None:
+        reason = gl_unavailable_reason()
     if reason is not None:
         log.info(reason)
         return placeholder_3d(reason)

@@ -18,6 +18,8 @@ from ctseg_core.synth.phantom import write_phantom
 from ctseg_gui.main_window import MainWindow
 
 GL_TESTS = os.environ.get("CTSEG_GL_TESTS") == "1"
+if GL_TESTS:  # these tests never load the model: the 3D view may run on Mesa's software renderer
+    os.environ.setdefault("CTSEG_3D_SOFTWARE", "1")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

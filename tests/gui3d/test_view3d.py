@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
@@ -36,3 +37,16 @@ def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, ph
     window.state.set_overlay(show_gt=False)
     assert not pane.items["gt"].visible()
     assert _lit_pixels(pane.gl_view.grabFramebuffer()) < 50
+
+
+def test_on_software_mesa_the_3d_view_stays_off_unless_told_the_model_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ctseg_gui import view3d
+
+    monkeypatch.delenv("CTSEG_3D_SOFTWARE", raising=False)
+    monkeypatch.setattr(view3d, "software_mesa_renderer", lambda: True)
+    reason = view3d.software_gl_refusal()
+    assert reason is not None and "TensorFlow" in reason and "CTSEG_3D_SOFTWARE=1" in reason
+    monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")
+    assert view3d.software_gl_refusal() is None
