@@ -54,13 +54,6 @@ class Reorientation:
     def is_identity(self) -> bool:
         return self.ornt == ((0, 1), (1, 1), (2, 1))
 
-    @property
-    def canonical_shape(self) -> tuple[int, int, int]:
-        shape = [0, 0, 0]
-        for axis, (target, _) in enumerate(self.ornt):
-            shape[target] = self.source_shape[axis]
-        return (shape[0], shape[1], shape[2])
-
     def _inverse(self) -> np.ndarray:
         """The transform from canonical back to stored: canonical axis t is stored axis a (same flip)."""
         inverse = np.zeros((3, 2))

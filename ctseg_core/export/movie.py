@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ctseg_core.errors import CtsegError
-from ctseg_core.export.overlays import RGB, OverlayStyle, composite, overlay_colours
+from ctseg_core.export.overlays import RGB, OverlayStyle, check_volume_inputs, composite, overlay_colours
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 from ctseg_core.windowing import PRESETS, Window, apply_window
@@ -39,16 +39,6 @@ def mp4_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _check_inputs(hu: np.ndarray, overlays: Mapping[str, np.ndarray], spacing_mm: Sequence[float]) -> None:
-    if hu.ndim != 3 or hu.shape[0] == 0:
-        raise ValueError(f"hu must be a non-empty 3D [z, y, x] volume, got shape {hu.shape}")
-    for name, mask in overlays.items():
-        if np.shape(mask) != hu.shape:
-            raise ValueError(f"overlay {name!r} has shape {np.shape(mask)}, the CT {hu.shape}")
-    if len(spacing_mm) != 3 or min(spacing_mm) <= 0:
-        raise ValueError(f"spacing_mm must be three positive (dz, dy, dx) values, got {tuple(spacing_mm)}")
 
 
 def _draw_letters(frame: np.ndarray) -> np.ndarray:
@@ -97,7 +87,7 @@ def slice_frames(
 ):
     """Yield the RGB uint8 frames of the movie, one per axial slice (inferior → superior)."""
     hu = np.asarray(hu)
-    _check_inputs(hu, overlays, spacing_mm)
+    check_volume_inputs(hu, overlays, spacing_mm, kind="overlay")
     chosen = overlay_colours(overlays, colours)
     pixel_mm = (float(spacing_mm[1]), float(spacing_mm[2]))
     count = hu.shape[0]
@@ -176,7 +166,7 @@ def write_slice_movie(
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
     hu = np.asarray(hu)
-    _check_inputs(hu, overlays, spacing_mm)
+    check_volume_inputs(hu, overlays, spacing_mm, kind="overlay")
     frames = slice_frames(
         hu,
         overlays,

@@ -28,6 +28,23 @@ NAMED_COLOURS: dict[str, RGB] = {
 OTHER_COLOURS: tuple[RGB, ...] = ((0, 200, 255), (255, 230, 0), (255, 60, 60), (120, 120, 255))
 
 
+def check_volume_inputs(
+    hu: np.ndarray, masks: Mapping[str, np.ndarray], spacing_mm: Sequence[float], kind: str = "mask"
+) -> None:
+    """The CT is a non-empty [z, y, x] volume, every mask on its grid, spacing three positive mm.
+
+    Shared by the movie and the report, whose pictures both assume it. ``kind`` names the masks
+    in the message ("overlay", "mask").
+    """
+    if hu.ndim != 3 or hu.shape[0] == 0:
+        raise ValueError(f"hu must be a non-empty 3D [z, y, x] volume, got shape {hu.shape}")
+    for name, mask in masks.items():
+        if np.shape(mask) != hu.shape:
+            raise ValueError(f"{kind} {name!r} has shape {np.shape(mask)}, the CT {hu.shape}")
+    if len(spacing_mm) != 3 or min(spacing_mm) <= 0:
+        raise ValueError(f"spacing_mm must be three positive (dz, dy, dx) values, got {tuple(spacing_mm)}")
+
+
 def overlay_colours(names: Iterable[str], colours: Mapping[str, RGB] | None = None) -> dict[str, RGB]:
     """Colour of each overlay: the caller's choice, else the viewer's, else the next spare one."""
     chosen: dict[str, RGB] = {}

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ctseg_core.errors import CtsegError
-from ctseg_core.export.overlays import RGB, composite, overlay_colours
+from ctseg_core.export.overlays import RGB, check_volume_inputs, composite, overlay_colours
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.metrics import format_metric
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
@@ -253,15 +253,9 @@ def write_report(
     """
     path = Path(path)
     hu = np.asarray(hu)
-    if hu.ndim != 3 or hu.shape[0] == 0:
-        raise ValueError(f"hu must be a non-empty 3D [z, y, x] volume, got shape {hu.shape}")
+    check_volume_inputs(hu, masks, spacing_mm)
     if len(per_slice_dice) != hu.shape[0]:
         raise ValueError(f"per_slice_dice has {len(per_slice_dice)} values for {hu.shape[0]} slices")
-    for name, mask in masks.items():
-        if np.shape(mask) != hu.shape:
-            raise ValueError(f"mask {name!r} has shape {np.shape(mask)}, the CT {hu.shape}")
-    if len(spacing_mm) != 3 or min(spacing_mm) <= 0:
-        raise ValueError(f"spacing_mm must be three positive (dz, dy, dx) values, got {tuple(spacing_mm)}")
     report = progress or (lambda done, total, stage: None)
     total = 5
 

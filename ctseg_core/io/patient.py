@@ -44,11 +44,6 @@ class SourceGrid:
     #: the NIfTI file's own affine (RAS), written back unchanged on NIfTI labels
     nifti_affine: np.ndarray | None = None
 
-    @classmethod
-    def identity(cls, geometry: VolumeGeometry, shape: tuple[int, int, int]) -> SourceGrid:
-        """A source stored in canonical order already (arrays made in memory)."""
-        return cls("dicom", shape, geometry, Reorientation(((0, 1), (1, 1), (2, 1)), shape))
-
     @property
     def is_tilted(self) -> bool:
         return self.tilt_shift_px is not None

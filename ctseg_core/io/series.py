@@ -93,7 +93,7 @@ def choose_series(
     members = [h for h in headers if h.is_image and h.series_uid == pick.series_uid]
     localizers = [h for h in members if "LOCALIZER" in h.image_type]
     if localizers and len(localizers) < len(members):
-        names = ", ".join(h.name for h in localizers[:3]) + (" …" if len(localizers) > 3 else "")
+        names = _first_names(localizers)
         warnings.append(f"{len(localizers)} localizer (scout) image(s) in the series skipped: {names}")
         members = [h for h in members if "LOCALIZER" not in h.image_type]
     if others:
@@ -105,6 +105,11 @@ def choose_series(
     if pick.modality and pick.modality != "CT":
         warnings.append(f"series {pick.series_uid} has modality {pick.modality}, not CT")
     return members, others, warnings
+
+
+def _first_names(headers: list[SliceHeader], limit: int = 3) -> str:
+    """The first few slices' names for a warning, "…" when there are more."""
+    return ", ".join(h.name for h in headers[:limit]) + (" …" if len(headers) > limit else "")
 
 
 def _geometry_key(header: SliceHeader) -> tuple[object, ...]:
@@ -124,7 +129,7 @@ def _drop_minority_geometry(headers: list[SliceHeader]) -> tuple[list[SliceHeade
     if 2 * len(largest) <= len(headers):
         return headers, []
     others = [h for h in headers if _geometry_key(h) != _geometry_key(largest[0])]
-    names = ", ".join(h.name for h in others[:3]) + (" …" if len(others) > 3 else "")
+    names = _first_names(others)
     warning = (
         f"{len(others)} image(s) with another size or orientation than the other {len(largest)} "
         f"slices of the series skipped: {names}"
@@ -208,7 +213,7 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
     if zero_slope:
         for header in zero_slope:
             header.slope = 1.0
-        names = ", ".join(h.name for h in zero_slope[:3]) + (" …" if len(zero_slope) > 3 else "")
+        names = _first_names(zero_slope)
         warnings.append(f"RescaleSlope 0 in {len(zero_slope)} slice(s) ({names}): treated as 1")
     first = ordered[0]
     dy, dx = first.pixel_spacing or (1.0, 1.0)
