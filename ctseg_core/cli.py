@@ -206,6 +206,11 @@ def _export_mask(patient: Any, name: str, progress: ProgressCallback | None) -> 
     raise InvalidArgumentError(name, f"no such mask or label file; masks of this patient: {available}")
 
 
+#: Fine-tuning starts from weights that already segment livers: a third of the learning rate keeps
+#: a short schedule from undoing them.
+FINE_TUNE_LEARNING_RATE = 3e-4
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from ctseg_core.io.atomic import check_output_folder
     from ctseg_core.model.preprocessing import InputSpec
@@ -220,11 +225,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
         tf = import_tensorflow(args.threads)
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.cpu_devices)
-    spec = InputSpec(size=args.size, context=args.context)
+    spec = InputSpec(size=args.size, context=args.context, context_mm=args.context_mm or None)
+    init_model = None
+    if args.init is not None:
+        from ctseg_core.model.inference import default_model_path
+
+        init_model = default_model_path() if args.init == "bundled" else Path(args.init)
+    learning_rate = args.lr if args.lr is not None else (FINE_TUNE_LEARNING_RATE if init_model else 1e-3)
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch,
-        learning_rate=args.lr,
+        learning_rate=learning_rate,
         patience=args.patience,
         steps_per_epoch=args.steps,
         augment=not args.no_augment,
@@ -249,6 +260,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             phantoms=args.phantoms,
             final=not args.no_final,
             cache_dir=Path(args.cache) if args.cache else None,
+            init_model=init_model,
         )
     except (ValueError, FileNotFoundError) as error:
         if not _raised_by(error, _TRAINING_SETUP_MODULES):
@@ -353,11 +365,24 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     train.add_argument("--no-final", action="store_true", help="skip the final model trained on every patient")
     train.add_argument("--epochs", type=positive_int, default=40)
     train.add_argument("--batch", type=positive_int, default=16)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--lr", type=float, help="learning rate (default 1e-3; 3e-4 with --init)")
+    train.add_argument(
+        "--init",
+        nargs="?",
+        const="bundled",
+        metavar="MODEL",
+        help="fine-tune from a model file (no value: the bundled model); its input and architecture are kept",
+    )
     train.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     train.add_argument("--steps", type=positive_int, help="steps per epoch (default: one pass over the sampled slices)")
     train.add_argument("--size", type=int, default=160, help="network input size (pixels)")
     train.add_argument("--context", type=int, default=1, help="neighbouring slices per side (2.5D)")
+    train.add_argument(
+        "--context-mm",
+        type=float,
+        default=1.6,
+        help="distance of the 2.5D neighbours in mm, interpolated on any slice spacing (0: whole slices)",
+    )
     train.add_argument("--depth", type=int, default=4)
     train.add_argument("--filters", type=int, default=16)
     train.add_argument("--block", choices=["bn", "selu"], default="bn")

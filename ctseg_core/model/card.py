@@ -111,7 +111,7 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
     unknown = sorted(set(spec_data) - known)
     if unknown:
         raise refuse(f"input.{unknown[0]}", f"is not a known input field (known: {', '.join(sorted(known))})")
-    missing = sorted(known - set(spec_data))
+    missing = sorted(known - set(spec_data) - {"context_mm"})  # context_mm: optional (older cards lack it)
     if missing:
         raise refuse(f"input.{missing[0]}", "is missing")
     size = _whole(spec_data["size"], 16, 4096)
@@ -120,6 +120,11 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
     context = _whole(spec_data["context"], 0, 16)
     if context is None:
         raise refuse("input.context", "must be a whole number from 0 to 16 (slices per side)", spec_data["context"])
+    context_mm = spec_data.get("context_mm")
+    if context_mm is not None:
+        context_mm = _real(context_mm)
+        if context_mm is None or not 0.05 <= context_mm <= 50.0:
+            raise refuse("input.context_mm", "must be null or a number from 0.05 to 50 (mm)", spec_data["context_mm"])
     hu_low, hu_high = _real(spec_data["hu_low"]), _real(spec_data["hu_high"])
     if hu_low is None:
         raise refuse("input.hu_low", "must be a finite number (HU)", spec_data["hu_low"])
@@ -140,7 +145,7 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
     if not isinstance(licence, str):
         raise refuse("licence", "must be text", licence)
     return ModelCard(
-        input=InputSpec(size=size, hu_low=hu_low, hu_high=hu_high, context=context),
+        input=InputSpec(size=size, hu_low=hu_low, hu_high=hu_high, context=context, context_mm=context_mm),
         threshold=threshold,
         architecture=sections["architecture"],
         training=sections["training"],

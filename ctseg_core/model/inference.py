@@ -155,8 +155,13 @@ class Segmenter:
         stack: np.ndarray,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        slice_spacing_mm: float | None = None,
     ) -> np.ndarray:
-        """Network probabilities [z, size, size] for a preprocessed stack (batched)."""
+        """Network probabilities [z, size, size] for a preprocessed stack (batched).
+
+        ``slice_spacing_mm`` places the 2.5D neighbours at the card's ``context_mm`` (see InputSpec).
+        """
+        step = self.card.input.context_step(slice_spacing_mm)
         total = stack.shape[0]
         out = np.empty(stack.shape, dtype=np.float32)
         if progress:
@@ -164,7 +169,7 @@ class Segmenter:
         for start in range(0, total, BATCH_SLICES):
             raise_if_cancelled(should_cancel)
             indices = np.arange(start, min(start + BATCH_SLICES, total))
-            batch = with_context(stack, indices, self.card.input.context)
+            batch = with_context(stack, indices, self.card.input.context, step)
             out[indices] = self._run_batch(batch)
             if progress:
                 progress(int(indices[-1]) + 1, total, "segmenting")
@@ -191,7 +196,7 @@ class Segmenter:
         stack, box = preprocess_volume(hu, self.card.input)
         timings["preprocess"] = time.perf_counter() - started
         started = time.perf_counter()
-        small = self.predict_stack(stack, progress, should_cancel)
+        small = self.predict_stack(stack, progress, should_cancel, spacing_mm[0] if spacing_mm else None)
         timings["network"] = time.perf_counter() - started
         raise_if_cancelled(should_cancel)
         started = time.perf_counter()

@@ -28,11 +28,22 @@ class InputSpec:
     size: int = 160
     hu_low: float = MODEL_INPUT_WINDOW.low
     hu_high: float = MODEL_INPUT_WINDOW.high
-    context: int = 1  # slices on each side: channels = 2 * context + 1
+    context: int = 1  # neighbours on each side: channels = 2 * context + 1
+    # Distance between neighbouring channels in millimetres along z (None: one slice, whatever its
+    # thickness). A network trained on 1.6 mm slices expects its neighbours 1.6 mm away; on a 5 mm
+    # scan, "the next slice" is three times further, and the lower lobe tips were lost (measured:
+    # 1–2 points of Dice on inferior 5 mm crops). Neighbours are interpolated at this distance.
+    context_mm: float | None = None
 
     @property
     def channels(self) -> int:
         return 2 * self.context + 1
+
+    def context_step(self, slice_spacing_mm: float | None) -> float:
+        """Neighbour distance in slices (fractional) for a scan of this slice spacing."""
+        if self.context_mm is None or not slice_spacing_mm or slice_spacing_mm <= 0:
+            return 1.0
+        return float(self.context_mm) / float(slice_spacing_mm)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -157,12 +168,24 @@ def normalise_hu(stack_hu: np.ndarray, spec: InputSpec) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def with_context(stack: np.ndarray, indices: np.ndarray, context: int) -> np.ndarray:
-    """Network inputs [n, size, size, channels]: each slice with its neighbours (edges repeat)."""
+def with_context(stack: np.ndarray, indices: np.ndarray, context: int, step: float = 1.0) -> np.ndarray:
+    """Network inputs [n, size, size, channels]: each slice with its neighbours (edges repeat).
+
+    Neighbours sit ``step`` slices away (``InputSpec.context_step``); a fractional position is
+    interpolated linearly between the two slices around it, so thick and thin scans both show
+    the network neighbours at the distance it was trained with. ``step`` 1 picks whole slices.
+    """
     last = stack.shape[0] - 1
     offsets = np.arange(-context, context + 1)
-    picks = np.clip(indices[:, None] + offsets[None, :], 0, last)
-    return np.moveaxis(stack[picks], 1, -1)
+    if abs(step - 1.0) < 1e-6:
+        picks = np.clip(indices[:, None] + offsets[None, :], 0, last)
+        return np.moveaxis(stack[picks], 1, -1)
+    positions = np.clip(indices[:, None] + offsets[None, :] * float(step), 0, last)
+    low = np.floor(positions).astype(np.intp)
+    high = np.minimum(low + 1, last)
+    weight = (positions - low).astype(np.float32)[:, :, None, None]
+    mixed = stack[low].astype(np.float32) * (1 - weight) + stack[high].astype(np.float32) * weight
+    return np.moveaxis(mixed, 1, -1)
 
 
 def preprocess_volume(hu: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, CropBox]:

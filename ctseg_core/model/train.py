@@ -117,7 +117,8 @@ class SliceSampler:
     def sample(self, p: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         patient = self.patients[p]
         spec = self.config.spec
-        hu = with_context(patient.hu, np.array([k]), spec.context)[0].astype(np.float32)
+        step = spec.context_step(patient.slice_spacing_mm)
+        hu = with_context(patient.hu, np.array([k]), spec.context, step)[0].astype(np.float32)
         mask = patient.liver[k].astype(np.float32)
         if self.config.augment:
             hu, mask = augment_sample(hu, mask, self.rng, self.augment)
@@ -171,7 +172,14 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
 
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             scores = [
-                dice(postprocess(self.segmenter.predict_stack(normalise_hu(p.hu, config.spec))), p.liver > 0)
+                dice(
+                    postprocess(
+                        self.segmenter.predict_stack(
+                            normalise_hu(p.hu, config.spec), slice_spacing_mm=p.slice_spacing_mm
+                        )
+                    ),
+                    p.liver > 0,
+                )
                 for p in val
             ]
             if logs is not None and scores:
@@ -223,9 +231,19 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
 
 
 def train_one(
-    train: list[CachedPatient], val: list[CachedPatient], config: TrainConfig, model_dir: Path, log: Log
+    train: list[CachedPatient],
+    val: list[CachedPatient],
+    config: TrainConfig,
+    model_dir: Path,
+    log: Log,
+    initial_weights: list[np.ndarray] | None = None,
 ) -> TrainedModel:
-    """Train one model, with the best validation weights restored where there is validation."""
+    """Train one model, with the best validation weights restored where there is validation.
+
+    ``initial_weights`` (fine-tuning, ``--init``) start the network from a trained model instead of
+    random weights. The last epoch's weights are kept as ``last.weights.h5`` beside the best ones:
+    they are chosen without looking at the validation patient, so held-out checks can use them.
+    """
     import keras
     import tensorflow as tf
 
@@ -242,6 +260,8 @@ def train_one(
     with strategy.scope():
         model = build_unet(replace(config.unet, input_size=spec.size, channels=spec.channels))
         optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=config.ema > 0, ema_momentum=config.ema or 0.99)
+        if initial_weights is not None:
+            model.set_weights(initial_weights)
         model.compile(optimizer=optimizer, loss=_dice_bce_loss)
     if config.distribute:
         log(f"training under {type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas")
@@ -255,6 +275,7 @@ def train_one(
     epochs_run = len(history.history.get("loss", []))
     scores = history.history.get("val_dice", [])
     best_epoch = epochs_run
+    model.save_weights(str(model_dir / "last.weights.h5"))
     if val and (model_dir / "best.weights.h5").is_file():
         model.load_weights(str(model_dir / "best.weights.h5"))
         best_epoch = int(np.argmax(scores)) + 1 if scores else epochs_run
@@ -285,6 +306,38 @@ def plot_curves(csv_path: Path, png_path: Path) -> None:
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
+
+
+def export_weights(weights_path: Path, config: TrainConfig, path: Path) -> None:
+    """An inference-only model file from a saved weights file (e.g. a fold's last epoch)."""
+    from ctseg_core.io.atomic import atomic_path
+
+    clean = build_unet(replace(config.unet, input_size=config.spec.size, channels=config.spec.channels))
+    clean.load_weights(str(weights_path))
+    with atomic_path(path, suffix=".keras") as temporary:
+        clean.save(str(temporary))
+
+
+def load_initial_model(init_model: Path, config: TrainConfig) -> tuple[TrainConfig, list[np.ndarray], dict[str, Any]]:
+    """The weights to fine-tune from, the config adopting that model's input and architecture, its lineage.
+
+    The base model decides what the network sees and its shape; the command line's ``--size``,
+    ``--context`` and architecture flags cannot change a trained network, so they are replaced.
+    """
+    base = Segmenter.load(init_model, threads=config.threads)
+    try:
+        unet = UNetConfig(**base.card.architecture) if base.card.architecture else config.unet
+    except TypeError as exc:
+        raise ValueError(f"{init_model}: its model card's architecture is not one this trainer builds ({exc})") from exc
+    adopted = replace(config, spec=base.card.input, unet=unet)
+    lineage = {
+        "base_model": str(init_model),
+        "base_patients": list(base.card.training.get("patients", [])),
+        "base_phantoms": list(base.card.training.get("phantoms", [])),
+        "base_validation_mean_dice": base.card.validation.get("mean_dice"),
+        "base_lineage": base.card.training.get("lineage"),
+    }
+    return adopted, base.model.get_weights(), lineage
 
 
 def export_model(model: Any, config: TrainConfig, path: Path) -> None:
@@ -335,11 +388,22 @@ def run_training(
     final: bool = True,
     cache_dir: Path | None = None,
     log: Log = print,
+    init_model: Path | None = None,
 ) -> Path | None:
-    """Cross-validate by patient, then (``final``) train on everything; returns the model path."""
+    """Cross-validate by patient, then (``final``) train on everything; returns the model path.
+
+    Every fold leaves ``fold_K/model.keras`` (best validation epoch) and ``fold_K/last.keras``
+    (last epoch, picked without the validation patient) with their cards, for held-out checks.
+    ``init_model`` fine-tunes every run from that model's weights (see ``load_initial_model``).
+    """
     from ctseg_core.model.tf_runtime import import_tensorflow
 
     import_tensorflow(config.threads)
+    initial_weights: list[np.ndarray] | None = None
+    lineage: dict[str, Any] | None = None
+    if init_model is not None:
+        config, initial_weights, lineage = load_initial_model(init_model, config)
+        log(f"fine-tuning from {init_model} (learning rate {config.learning_rate:g}, {config.epochs} epochs)")
     cache_dir = cache_dir or default_cache_dir()
     started = time.perf_counter()
     real_sources = discover_patients(roots) if roots else []
@@ -366,23 +430,38 @@ def run_training(
         val = [p for p in real if p.name in val_split]
         assert not {p.name for p in train} & {p.name for p in val}, "a patient is on both sides of the split"
         log(f"fold {k + 1}/{len(splits)}: train {', '.join(p.name for p in train)} | validate {', '.join(val_split)}")
-        trained = train_one(train, val, config, out_dir / f"fold_{k + 1}", log)
+        fold_dir = out_dir / f"fold_{k + 1}"
+        trained = train_one(train, val, config, fold_dir, log, initial_weights)
         metrics = evaluate_on_grid(trained.model, card, [p.source for p in val])
         for name, values in metrics.items():
             log(
                 f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm "
                 f"HD95 {values['hd95_mm']} mm"
             )
-        results.append(
-            FoldResult(
-                k + 1,
-                metrics,
-                trained.best_epoch,
-                trained.epochs_run,
-                time.perf_counter() - fold_started,
-                trained.last_epoch_val_dice,
-            )
+        result = FoldResult(
+            k + 1,
+            metrics,
+            trained.best_epoch,
+            trained.epochs_run,
+            time.perf_counter() - fold_started,
+            trained.last_epoch_val_dice,
         )
+        results.append(result)
+        fold_card = ModelCard(
+            input=config.spec,
+            architecture=asdict(config.unet),
+            training={
+                "patients": [p.name for p in train if not p.synthetic],
+                "phantoms": [p.name for p in train if p.synthetic],
+                "held_out": list(val_split),
+                "lineage": lineage,
+            },
+            validation={"scheme": "one held-out fold", "folds": [asdict(result)]},
+        )
+        export_model(trained.model, config, fold_dir / "model.keras")
+        write_card(fold_card, fold_dir / "model.keras")
+        export_weights(fold_dir / "last.weights.h5", config, fold_dir / "last.keras")
+        write_card(fold_card, fold_dir / "last.keras")
     dices = [v["dice"] for r in results for v in r.validation.values() if v["dice"] is not None]
     card.validation = {
         "scheme": "cross-validation by patient (phantoms train only)" if results else "none",
@@ -401,7 +480,7 @@ def run_training(
         epochs = int(np.ceil(np.mean(chosen)))
         final_config = replace(config, epochs=max(epochs, 1))
     log(f"final model: {final_config.epochs} epochs on {', '.join(names + [p.name for p in synthetic])}")
-    shipped = train_one(real + synthetic, [], final_config, out_dir / "final", log)
+    shipped = train_one(real + synthetic, [], final_config, out_dir / "final", log, initial_weights)
     model_path = out_dir / "liver_unet.keras"
     export_model(shipped.model, final_config, model_path)
     card.training = {
@@ -413,6 +492,7 @@ def run_training(
         "command": " ".join(["ctseg"] + sys.argv[1:]) if sys.argv and "ctseg" in sys.argv[0] else None,
         "software": software_versions(),
         "seconds": round(time.perf_counter() - started, 1),
+        "lineage": lineage,
     }
     write_card(card, model_path)
     log(f"wrote {model_path} and its model card (cross-validation mean Dice {card.validation['mean_dice']})")

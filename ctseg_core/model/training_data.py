@@ -29,6 +29,7 @@ class CachedPatient:
     hu: np.ndarray  # int16 [z, size, size]
     liver: np.ndarray  # uint8 0/1 [z, size, size]
     synthetic: bool
+    slice_spacing_mm: float | None = None  # z spacing, for neighbours at the spec's context_mm
 
 
 def discover_patients(roots: list[Path]) -> list[Path]:
@@ -49,7 +50,7 @@ def discover_patients(roots: list[Path]) -> list[Path]:
 
 def _cache_key(source: Path, spec: InputSpec) -> str:
     stamp = max((p.stat().st_mtime_ns for p in source.rglob("*") if p.is_file()), default=0)
-    text = json.dumps([str(source.resolve()), stamp, spec.to_dict(), "v1"])
+    text = json.dumps([str(source.resolve()), stamp, spec.to_dict(), "v2"])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -61,7 +62,7 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
     synthetic = source.name.startswith(PHANTOM_PREFIX)
     if cache_file.is_file():
         with np.load(cache_file) as data:
-            return CachedPatient(source.name, source, data["hu"], data["liver"], synthetic)
+            return CachedPatient(source.name, source, data["hu"], data["liver"], synthetic, float(data["dz"]))
     patient = load_patient(source, masks=["liver"])
     if "liver" not in patient.masks:
         raise FileNotFoundError(f"{source}: no liver mask to train on")
@@ -72,8 +73,8 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
     from ctseg_core.io.atomic import atomic_path
 
     with atomic_path(cache_file, suffix=".npz") as temporary:
-        np.savez_compressed(temporary, hu=hu, liver=liver)
-    return CachedPatient(source.name, source, hu, liver, synthetic)
+        np.savez_compressed(temporary, hu=hu, liver=liver, dz=np.float64(patient.spacing_mm[0]))
+    return CachedPatient(source.name, source, hu, liver, synthetic, float(patient.spacing_mm[0]))
 
 
 def ensure_phantoms(count: int, cache_dir: Path, slices: int = 64) -> list[Path]:
