@@ -31,6 +31,8 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     licence: str = LICENCE_NOTE
+    # Calibration of the quality estimate for this model (``ctseg_core.model.quality``); empty: none.
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,7 @@ class ModelCard:
             "training": self.training,
             "validation": self.validation,
             "licence": self.licence,
+            **({"quality": self.quality} if self.quality else {}),
         }
 
 
@@ -136,7 +139,7 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
     if threshold is None or not 0.0 < threshold < 1.0:
         raise refuse("threshold", "must be a number between 0 and 1 (exclusive)", data.get("threshold"))
     sections: dict[str, dict[str, Any]] = {}
-    for key in ("architecture", "training", "validation"):
+    for key in ("architecture", "training", "validation", "quality"):
         value = data.get(key, {})
         if not isinstance(value, dict):
             raise refuse(key, "must be an object", value)
@@ -151,7 +154,30 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
         training=sections["training"],
         validation=sections["validation"],
         licence=licence,
+        quality=_checked_quality(sections["quality"], refuse),
     )
+
+
+def _checked_quality(section: dict[str, Any], refuse: Any) -> dict[str, Any]:
+    """The quality calibration, when present: numeric intercept and weights of known features."""
+    from ctseg_core.model.quality import FEATURES
+
+    if not section:
+        return section
+    if _real(section.get("intercept", 0.0)) is None:
+        raise refuse("quality.intercept", "must be a finite number", section.get("intercept"))
+    weights = section.get("weights", {})
+    if not isinstance(weights, dict):
+        raise refuse("quality.weights", "must be an object of feature: weight", weights)
+    for name, weight in weights.items():
+        if name not in FEATURES:
+            raise refuse(f"quality.weights.{name}", f"is not a known feature (known: {', '.join(FEATURES)})")
+        if _real(weight) is None:
+            raise refuse(f"quality.weights.{name}", "must be a finite number", weight)
+    check_below = _real(section.get("check_below", 0.9))
+    if check_below is None or not 0.0 < check_below < 1.0:
+        raise refuse("quality.check_below", "must be a number between 0 and 1", section.get("check_below"))
+    return section
 
 
 def _jsonable(value: Any) -> bool:

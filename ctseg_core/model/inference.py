@@ -19,6 +19,7 @@ from ctseg_core.errors import CtsegError, ModelError
 from ctseg_core.model.card import ModelCard, read_card
 from ctseg_core.model.postprocess import postprocess
 from ctseg_core.model.preprocessing import preprocess_volume, restore_to_grid, with_context
+from ctseg_core.model.quality import ScanQuality, estimate_quality, voxel_uncertainty
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 BUNDLED_MODEL_NAME = "liver_unet.keras"
@@ -75,6 +76,8 @@ class Segmentation:
     mask: np.ndarray  # bool [z, y, x], post-processed
     probability: np.ndarray | None = None  # float32 [z, y, x], only when asked for (a full-grid float map)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    quality: ScanQuality | None = None  # estimated Dice, "check this scan", per-slice uncertainty
+    uncertainty: np.ndarray | None = None  # uint8 [z, y, x], 0 certain … 255 p = ½; only when asked for
 
 
 class Segmenter:
@@ -182,11 +185,14 @@ class Segmenter:
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
         return_probability: bool = False,
+        return_uncertainty: bool = False,
     ) -> Segmentation:
         """Liver mask (and, if asked, the probability on the CT grid) for an int16 HU volume [z, y, x].
 
         The probability map is float32 on the full grid (4 bytes a voxel: 130 MB for 130 × 512²),
-        so it is only made when ``return_probability`` is set.
+        so it is only made when ``return_probability`` is set; ``return_uncertainty`` adds the
+        per-voxel uncertainty (entropy, uint8) on the grid for the viewer's overlay. The quality
+        estimate is always made (milliseconds, on the network grid).
         """
         if hu.ndim != 3 or hu.shape[0] == 0 or min(hu.shape[1:]) < 2:
             raise CtsegError(None, f"cannot segment a volume of shape {hu.shape}: need [slices ≥ 1, rows, columns]")
@@ -211,4 +217,11 @@ class Segmenter:
             z0, z1 = max(int(liver_slices[0]) - 1, 0), int(liver_slices[-1]) + 2
             mask[z0:z1] = restore_to_grid(gated[z0:z1], box) >= threshold
         timings["postprocess"] = time.perf_counter() - started
-        return Segmentation(mask, probability, timings)
+        started = time.perf_counter()
+        quality = estimate_quality(small, keep, self.card.quality, threshold)
+        uncertainty = None
+        if return_uncertainty:
+            entropy = restore_to_grid(voxel_uncertainty(small), box)
+            uncertainty = np.rint(np.clip(entropy, 0.0, 1.0) * 255).astype(np.uint8)
+        timings["quality"] = time.perf_counter() - started
+        return Segmentation(mask, probability, timings, quality, uncertainty)
