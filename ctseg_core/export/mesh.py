@@ -37,6 +37,7 @@ from scipy import ndimage, sparse
 
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.atomic import atomic_path
+from ctseg_core.metrics import surface
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 #: Taubin's smoothing factors: λ shrinks, μ (slightly larger, negative) inflates back.
@@ -154,7 +155,7 @@ def _index_to_lps(points_zyx: np.ndarray, affine_lps: np.ndarray) -> np.ndarray:
     return xyz @ affine_lps[:3, :3].T + affine_lps[:3, 3]
 
 
-def _lps_to_index(points_lps: np.ndarray, affine_lps: np.ndarray) -> np.ndarray:
+def lps_to_index(points_lps: np.ndarray, affine_lps: np.ndarray) -> np.ndarray:
     """Map LPS mm to fractional (z, y, x) voxel indices (inverse of :func:`_index_to_lps`)."""
     inverse = np.linalg.inv(affine_lps)
     xyz = points_lps.astype(np.float64) @ inverse[:3, :3].T + inverse[:3, 3]
@@ -329,12 +330,6 @@ def surface_mesh(
 # --------------------------------------------------------------------------- distances
 
 
-def _face_surface(mask: np.ndarray) -> np.ndarray:
-    """SLIVER07 surface voxels (as metrics.py): the mask minus its face-connected erosion."""
-    structure = ndimage.generate_binary_structure(3, 1)
-    return mask ^ ndimage.binary_erosion(mask, structure=structure, border_value=0)
-
-
 def signed_distance_to_surface(
     points_lps: np.ndarray, reference_mask: np.ndarray, affine_lps: np.ndarray
 ) -> np.ndarray:
@@ -357,7 +352,7 @@ def signed_distance_to_surface(
     if not reference.any():
         return np.full(len(points), math.nan)
 
-    index = _lps_to_index(points, affine)
+    index = lps_to_index(points, affine)
     box = _bounding_box(reference)
     low = np.minimum([s.start for s in box], np.floor(index.min(axis=0)).astype(int)) - 2
     high = np.maximum([s.stop for s in box], np.ceil(index.max(axis=0)).astype(int) + 1) + 2
@@ -367,7 +362,7 @@ def signed_distance_to_surface(
     grid[dst] = reference[src]
 
     spacing = spacing_from_affine(affine)
-    inner = _face_surface(grid)
+    inner = surface(grid)  # the surface voxels ASSD and HD95 measure to (metrics.py)
     structure = ndimage.generate_binary_structure(3, 1)
     outer = ndimage.binary_dilation(grid, structure=structure) & ~grid  # background touching it
     field = ndimage.distance_transform_edt(~inner, sampling=spacing)

@@ -1,0 +1,94 @@
+"""A predicted surface coloured by its signed distance (mm) to the ground-truth surface.
+
+The distances are :func:`~ctseg_core.export.mesh.signed_distance_to_surface` at the prediction
+mesh's vertices: Euclidean distance transforms, with the voxel spacing, to the reference's
+SLIVER07 surface voxels (``metrics.surface``), which is what ASSD and HD95 in
+:mod:`ctseg_core.metrics` measure at the prediction's surface voxels. So the colours and the
+ASSD/HD95 readouts come from one distance field and agree (tested: the mean |distance| over the
+vertices matches ASSD's prediction→ground-truth half).
+
+Sign: positive outside the ground truth (the prediction over-segments there), negative inside
+(under-segments). The colour map is diverging — blue (inside, under) … white (on the surface) …
+red (outside, over) — and clamped at ±``limit_mm``, so a few far outliers do not wash out the
+colours of the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mesh import Mesh, signed_distance_to_surface
+
+#: Distances beyond ± this many mm get the end colours.
+DEFAULT_LIMIT_MM = 10.0
+
+#: The diverging map's stops, from −limit to +limit (ColorBrewer RdBu, 5 classes, reversed so
+#: red means "too much"): blue, light blue, near-white, light red, red; 0–255 RGB.
+DIVERGING_STOPS = np.array(
+    [(33, 102, 172), (103, 169, 207), (247, 247, 247), (239, 138, 98), (178, 24, 43)], dtype=np.float64
+) / 255.0
+#: Colour of a vertex whose distance is unknown (no reference surface).
+UNKNOWN_RGB = (0.5, 0.5, 0.5)
+
+
+@dataclass(frozen=True, eq=False)
+class SurfaceError:
+    """Signed distance (mm) of each vertex of ``mesh`` to the reference surface, and its summary."""
+
+    mesh: Mesh
+    distances_mm: np.ndarray  # (n,) float32, one per vertex; NaN without a reference surface
+
+    @property
+    def mean_abs_mm(self) -> float:
+        """Mean |distance| over the vertices (compare with ASSD's prediction→reference half)."""
+        finite = self.distances_mm[np.isfinite(self.distances_mm)]
+        return float(np.abs(finite).mean()) if finite.size else math.nan
+
+    @property
+    def p95_abs_mm(self) -> float:
+        """95th percentile of |distance| over the vertices (compare with HD95's directed half)."""
+        finite = self.distances_mm[np.isfinite(self.distances_mm)]
+        return float(np.percentile(np.abs(finite), 95)) if finite.size else math.nan
+
+    @property
+    def range_mm(self) -> tuple[float, float]:
+        """(most negative, most positive) distance: deepest under- and farthest over-segmentation."""
+        finite = self.distances_mm[np.isfinite(self.distances_mm)]
+        return (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+
+
+def surface_error(mesh: Mesh, reference_mask: np.ndarray, affine_lps: np.ndarray) -> SurfaceError:
+    """Signed distances (mm) from every vertex of ``mesh`` (LPS mm) to the surface of ``reference_mask``.
+
+    ``affine_lps`` maps (x, y, z, 1) voxel indices of ``reference_mask`` [z, y, x] to LPS mm.
+    Takes about as long as one ASSD (two distance transforms over the masks' bounding box).
+    """
+    distances = signed_distance_to_surface(mesh.vertices, reference_mask, affine_lps)
+    return SurfaceError(mesh, np.asarray(distances, dtype=np.float32))
+
+
+def diverging_rgba(distances_mm: np.ndarray, limit_mm: float = DEFAULT_LIMIT_MM, alpha: float = 1.0) -> np.ndarray:
+    """(n, 4) float32 RGBA in [0, 1] for signed distances: blue −limit … white 0 … red +limit.
+
+    Distances beyond ±``limit_mm`` are clamped to the end colours; NaN is grey.
+    """
+    if not limit_mm > 0:
+        raise ValueError(f"limit_mm must be positive, got {limit_mm}")
+    values = np.asarray(distances_mm, dtype=np.float64).ravel()
+    position = (np.clip(values, -limit_mm, limit_mm) / limit_mm + 1.0) / 2.0  # 0 … 1
+    stops = np.linspace(0.0, 1.0, len(DIVERGING_STOPS))
+    rgba = np.empty((values.size, 4), dtype=np.float32)
+    for channel in range(3):
+        rgba[:, channel] = np.interp(position, stops, DIVERGING_STOPS[:, channel])
+    unknown = ~np.isfinite(values)
+    rgba[unknown, :3] = UNKNOWN_RGB
+    rgba[:, 3] = alpha
+    return rgba
+
+
+def colour_bar_ticks(limit_mm: float = DEFAULT_LIMIT_MM, count: int = 5) -> list[float]:
+    """Evenly spaced tick values (mm) from −limit to +limit, for a colour bar."""
+    return [float(v) for v in np.linspace(-limit_mm, limit_mm, count)]
