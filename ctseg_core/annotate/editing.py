@@ -1,9 +1,12 @@
 """Mask editing tools on a bool label volume ``[z, y, x]``: brush, flood fill, holes, interpolation, islands.
 
 Every tool edits the label in place and stays cheap enough for a mouse move. Slice tools touch one
-slice only; volume tools return the slice indices they changed, so the edit history stores just those
+2-D section: an axial slice by default, or with ``axis=1`` / ``axis=2`` a coronal or sagittal one
+(:func:`section`), whose rows run along z, so one coronal stroke may change several axial slices.
+Volume tools return the axial slice indices they changed, so the edit history stores just those
 slices. Sizes the user picks are in millimetres (a brush of radius 5 mm covers the same anatomy on
-any pixel size, as in 3D Slicer) and intensity limits in HU.
+any pixel size and in any plane, as in 3D Slicer: on 0.7 × 0.7 × 2.5 mm voxels a coronal 5 mm disc
+spans 2 rows of z either side of its centre and 7 columns of x) and intensity limits in HU.
 """
 
 from __future__ import annotations
@@ -20,6 +23,46 @@ HuRange = tuple[float, float]
 #: Face connectivity: two voxels touch only through a shared face (4 in 2D, 6 in 3D).
 _FACES_2D = ndimage.generate_binary_structure(2, 1)
 _FACES_3D = ndimage.generate_binary_structure(3, 1)
+
+
+def section(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
+    """Slice ``index`` along ``axis`` of a ``[z, y, x]`` array as a 2-D view (no copy; writes go through).
+
+    Axis 0 gives the axial ``[y, x]``, axis 1 the coronal ``[z, x]``, axis 2 the sagittal ``[z, y]``
+    section: rows and columns keep the volume's axis order (no screen flip), so a point of the section
+    is (row, column) = the two other voxel coordinates, in order.
+    """
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0 (axial), 1 (coronal) or 2 (sagittal), got {axis}")
+    if not 0 <= index < volume.shape[axis]:
+        raise IndexError(f"slice {index} is outside the volume's {volume.shape[axis]} slices along axis {axis}")
+    return volume[(slice(None),) * axis + (index,)]
+
+
+def section_spacing(spacing_mm: tuple[float, float, float], axis: int) -> tuple[float, float]:
+    """(row, column) pixel size in mm of a :func:`section` along ``axis``, from the voxel's (dz, dy, dx)."""
+    row_mm, column_mm = (float(s) for a, s in enumerate(spacing_mm) if a != axis)
+    return row_mm, column_mm
+
+
+def axial_slices(changed: np.ndarray, axis: int, index: int) -> list[int]:
+    """The axial slices (z) a change of section ``index`` along ``axis`` touches; ``changed`` is its 2-D
+    mask of changed pixels. The edit history stores axial slices, so every plane's edit reports these."""
+    if axis == 0:
+        return [index] if changed.any() else []
+    return [int(z) for z in np.flatnonzero(changed.any(axis=1))]  # the section's rows are z
+
+
+def stroke_rows(points_rc: Sequence[tuple[float, float]], radius_mm: float,
+                spacing_rc: tuple[float, float]) -> range:
+    """Rows of a section a brush stroke through ``points_rc`` may paint (unclipped): the points' rows
+    widened by the disk's half height. For a coronal or sagittal stroke these rows are the axial
+    slices to record before painting."""
+    if not points_rc:
+        return range(0)
+    half = disk_footprint(radius_mm, spacing_rc).shape[0] // 2
+    rows = [int(np.rint(point[0])) for point in points_rc]  # stroke_centres rounds between these
+    return range(min(rows) - half, max(rows) + half + 1)
 
 
 @lru_cache(maxsize=64)
@@ -53,6 +96,11 @@ def _hu_window(hu: np.ndarray | None, hu_range: HuRange | None) -> HuRange | Non
         raise ValueError("masking by intensity needs the HU volume: pass hu with hu_range")
     lo, hi = hu_range
     return (min(lo, hi), max(lo, hi))
+
+
+def _hu_section(hu: np.ndarray | None, window: HuRange | None, axis: int, index: int) -> np.ndarray | None:
+    """The HU section matching a label section, when intensity masking is on (``_hu_window`` checked hu)."""
+    return None if window is None or hu is None else section(hu, axis, index)
 
 
 def _stamp(
@@ -90,15 +138,17 @@ def paint(
     value: bool,
     hu: np.ndarray | None = None,
     hu_range: HuRange | None = None,
+    axis: int = 0,
 ) -> None:
     """Paint (``value=True``) or erase a disk of ``radius_mm`` at (row, col) on slice ``z``.
 
     With ``hu_range`` = (lo, hi) HU only voxels whose HU lies in [lo, hi] change (Slicer's "masking by
-    intensity"): painting liver at 0–200 HU leaves fat and bone untouched.
+    intensity"): painting liver at 0–200 HU leaves fat and bone untouched. With ``axis`` 1 or 2 the
+    slice is coronal or sagittal (:func:`section`) and ``spacing_yx`` its (row, column) pixel size.
     """
     window = _hu_window(hu, hu_range)
-    hu_plane = hu[z] if window is not None else None  # type: ignore[index]  # hu is given whenever a window is
-    _stamp(label[z], disk_footprint(radius_mm, spacing_yx), _pixel(centre_yx), value, hu_plane, window)
+    hu_plane = _hu_section(hu, window, axis, z)
+    _stamp(section(label, axis, z), disk_footprint(radius_mm, spacing_yx), _pixel(centre_yx), value, hu_plane, window)
 
 
 def stroke_centres(points_yx: Sequence[tuple[float, float]], step_px: float) -> list[tuple[int, int]]:
@@ -126,18 +176,20 @@ def paint_stroke(
     value: bool,
     hu: np.ndarray | None = None,
     hu_range: HuRange | None = None,
+    axis: int = 0,
 ) -> None:
     """Paint a brush stroke through ``points_yx`` (row, col) on slice ``z``, with no gaps between points.
 
     Fast mouse moves deliver points far apart; the disk is stamped every half radius (in pixels, at
-    least every half pixel) along each segment so the stroke is a continuous band.
+    least every half pixel) along each segment so the stroke is a continuous band. With ``axis`` 1 or
+    2 the slice is coronal or sagittal (:func:`section`) and ``spacing_yx`` its (row, column) pixel size.
     """
     footprint = disk_footprint(radius_mm, spacing_yx)
     radius_px = min(footprint.shape) // 2
     step_px = max(radius_px / 2, 0.5)
     window = _hu_window(hu, hu_range)
-    hu_plane = hu[z] if window is not None else None  # type: ignore[index]  # hu is given whenever a window is
-    plane = label[z]
+    hu_plane = _hu_section(hu, window, axis, z)
+    plane = section(label, axis, z)
     for centre in stroke_centres(points_yx, step_px):
         _stamp(plane, footprint, centre, value, hu_plane, window)
 
@@ -149,18 +201,26 @@ def flood_fill_2d(
     hu: np.ndarray,
     hu_range: HuRange,
     value: bool = True,
+    axis: int = 0,
 ) -> int:
     """Set the 4-connected region of voxels with HU in ``hu_range`` that holds the seed; voxels changed.
 
-    2D on slice ``z`` only, so a leak through a thin gap cannot spread through the whole volume. A seed
-    outside the image or outside the HU range changes nothing.
+    2D on slice ``z`` only (axial, or coronal / sagittal with ``axis`` 1 / 2, :func:`section`), so a
+    leak through a thin gap cannot spread through the whole volume. A seed outside the image or
+    outside the HU range changes nothing.
     """
-    lo, hi = _hu_window(hu, hu_range)  # type: ignore[misc]  # a (low, high) pair whenever hu_range is
-    seed = _pixel(seed_yx)
-    plane = label[z]
+    return flood_fill_section(section(label, axis, z), seed_yx, section(hu, axis, z), hu_range, value)
+
+
+def flood_fill_section(
+    plane: np.ndarray, seed_rc: tuple[float, float], hu_plane: np.ndarray, hu_range: HuRange, value: bool = True
+) -> int:
+    """:func:`flood_fill_2d` on one 2-D section and its HU (any plane); voxels changed."""
+    lo, hi = _hu_window(hu_plane, hu_range)  # type: ignore[misc]  # a (low, high) pair whenever hu_range is
+    seed = _pixel(seed_rc)
     if not (0 <= seed[0] < plane.shape[0] and 0 <= seed[1] < plane.shape[1]):
         return 0
-    in_range = (hu[z] >= lo) & (hu[z] <= hi)
+    in_range = (hu_plane >= lo) & (hu_plane <= hi)
     if not in_range[seed]:
         return 0
     region = flood(in_range, seed, connectivity=1)
@@ -169,9 +229,16 @@ def flood_fill_2d(
     return changed
 
 
-def fill_holes_2d(label: np.ndarray, z: int) -> int:
-    """Fill background enclosed by the mask on slice ``z`` (vessels inside the liver); voxels added."""
-    plane = label[z]
+def fill_holes_2d(label: np.ndarray, z: int, axis: int = 0) -> int:
+    """Fill background enclosed by the mask on slice ``z`` (vessels inside the liver); voxels added.
+
+    Axial by default; coronal or sagittal with ``axis`` 1 or 2 (:func:`section`).
+    """
+    return fill_holes_section(section(label, axis, z))
+
+
+def fill_holes_section(plane: np.ndarray) -> int:
+    """:func:`fill_holes_2d` on one 2-D section of the label (any plane); voxels added."""
     if not plane.any():
         return 0
     box = _bounding_box(plane, margin=1)  # holes lie inside the mask's box; its margin is outside

@@ -6,8 +6,11 @@ few kB, and never a copy of the volume. Undo and redo write those exact states b
 
 Use: ``record(label, slices, description)`` before an edit (``slices=None`` when the edit may touch any
 slice: a packed snapshot of the volume is kept until commit), ``commit(label)`` after it; a step that
-changed nothing is dropped. ``with history.step(label, "paint", [z]): ...`` does both, and rolls the
-edit back if it raises.
+changed nothing is dropped. An edit whose reach grows as it goes (a brush stroke in a coronal or
+sagittal view crosses more axial slices with every mouse move) calls ``include(label, slices)``
+before it changes further slices, so only the slices it reaches are ever snapshotted.
+``with history.step(label, "paint", [z]): ...`` records and commits, and rolls the edit back if it
+raises.
 """
 
 from __future__ import annotations
@@ -84,12 +87,19 @@ class EditStep:
 class _Pending:
     description: str
     shape: tuple[int, ...]
-    slices: np.ndarray  # slice indices snapshotted
-    before: np.ndarray  # uint8 [len(slices), packed bytes per slice]
+    slices: list[np.ndarray]  # chunks of slice indices snapshotted, in the order recorded
+    before: list[np.ndarray]  # per chunk: uint8 [len(chunk), packed bytes per slice]
+    recorded: set[int]  # every index in ``slices``
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """(slice indices, their packed before-states), one row per slice."""
+        if len(self.slices) == 1:
+            return self.slices[0], self.before[0]
+        return np.concatenate(self.slices), np.concatenate(self.before)
 
 
 def _pack(label: np.ndarray, slices: np.ndarray) -> np.ndarray:
-    return np.packbits(label[slices].reshape(len(slices), -1), axis=1)
+    return np.packbits(label[slices].reshape(len(slices), label.shape[1] * label.shape[2]), axis=1)
 
 
 class EditHistory:
@@ -125,23 +135,45 @@ class EditHistory:
             indices = np.arange(label.shape[0])
         else:
             indices = np.unique(np.asarray(slices, dtype=np.int64))
-        self._pending = _Pending(description, label.shape, indices, _pack(label, indices))
+        self._pending = _Pending(description, label.shape, [indices], [_pack(label, indices)],
+                                 {int(z) for z in indices})
+
+    def include(self, label: np.ndarray, slices: Sequence[int]) -> None:
+        """Snapshot ``slices`` too, before the open edit changes them; slices already recorded are kept
+        as first recorded (their state before the edit began)."""
+        pending = self._pending
+        if pending is None:
+            raise RuntimeError("no open edit: call record() first")
+        if label.shape != pending.shape:
+            raise ValueError(f"label shape {label.shape} differs from the recorded {pending.shape}")
+        new = sorted({int(z) for z in slices} - pending.recorded)
+        if not new:
+            return
+        indices = np.asarray(new, dtype=np.int64)
+        if indices[0] < 0 or indices[-1] >= label.shape[0]:
+            raise IndexError(f"slices {new} reach outside the label's {label.shape[0]} slices")
+        pending.slices.append(indices)
+        pending.before.append(_pack(label, indices))
+        pending.recorded.update(new)
 
     def commit(self, label: np.ndarray) -> list[int]:
         """Store the open edit as a step; the slices it changed (empty, and no step, if none changed)."""
         pending = self._take_pending(label)
-        changed = np.flatnonzero(np.any(_pack(label, pending.slices) != pending.before, axis=1))
+        indices, packed = pending.snapshot()
+        changed = np.flatnonzero(np.any(_pack(label, indices) != packed, axis=1))
         if len(changed) == 0:
             return []
-        slices = [int(pending.slices[i]) for i in changed]
-        before = [self._unpack(pending.before[i], label.shape[1:]) for i in changed]
+        order = changed[np.argsort(indices[changed])]  # steps list their slices in order
+        slices = [int(indices[i]) for i in order]
+        before = [self._unpack(packed[i], label.shape[1:]) for i in order]
         self._push(EditStep(pending.description, tuple(map(_slice_change, slices, before, label[slices]))))
         return slices
 
     def abort(self, label: np.ndarray) -> None:
         """Put the snapshotted slices back as they were before the open edit, and forget it."""
         pending = self._take_pending(label)
-        for row, z in zip(pending.before, pending.slices, strict=False):
+        indices, packed = pending.snapshot()
+        for row, z in zip(packed, indices, strict=True):
             label[z] = self._unpack(row, label.shape[1:])
 
     @contextlib.contextmanager

@@ -16,11 +16,22 @@ them as Qt signals) follows it::
     session.dice("gt", 40).volume        # live Dice, no rescan of the volume
     session.undo()
 
-A brush stroke is recorded on press for its slice, painted on every move and committed on release.
-The volume tools run in three parts (:mod:`~ctseg_core.annotate.volume_tools`): while one is
-pending the label takes no other edit (a stroke would be lost under its result); a new label or
-another volume drops it, and its result is then ignored. Slices are given explicitly (``z``),
-counted from 0 along the canonical z axis.
+Strokes, flood fill and fill holes work in any plane: slice ``index`` along ``axis`` 0 (axial,
+points (y, x)), 1 (coronal, points (z, x)) or 2 (sagittal, points (z, y)), as
+:func:`~ctseg_core.annotate.editing.section` cuts it; the brush is a disc of its radius in mm in
+that plane, so on thick slices a coronal disc covers fewer rows of z than columns of x::
+
+    session.begin_stroke(250, (40, 200), axis=1)   # coronal slice y = 250, at z = 40, x = 200
+    session.extend_stroke((44, 230))
+    session.end_stroke()                           # one undo step, however many axial slices it crossed
+
+Whatever the plane, the history stores the axial slices an edit changed (their before-state only),
+and :attr:`label_edited`, :meth:`undo` and :meth:`redo` report those axial slices. A brush stroke
+snapshots each axial slice before it first reaches it, is painted on every move and committed on
+release. The volume tools run in three parts (:mod:`~ctseg_core.annotate.volume_tools`): while one
+is pending the label takes no other edit (a stroke would be lost under its result); a new label or
+another volume drops it, and its result is then ignored. Slices are given explicitly, counted from 0
+along their axis of the canonical [z, y, x] volume.
 """
 
 from __future__ import annotations
@@ -52,10 +63,11 @@ class LiveDice:
 
 @dataclass
 class _Stroke:
-    """A brush stroke in progress: its slice, the last point (row, col) and paint or erase."""
+    """A brush stroke in progress: its plane (axis) and slice, the last point (row, col), paint or erase."""
 
-    z: int
-    last_yx: tuple[int, int]
+    axis: int
+    index: int
+    last: tuple[int, int]
     value: bool
     description: str
 
@@ -209,35 +221,48 @@ class LabelSession:
     def stroking(self) -> bool:
         return self._stroke is not None
 
-    def begin_stroke(self, z: int, point_yx: tuple[int, int]) -> None:
-        """Press with the brush or eraser at (row, col) of slice ``z``: paint a first dab."""
+    def begin_stroke(self, index: int, point: tuple[int, int], axis: int = 0) -> None:
+        """Press with the brush or eraser at (row, col) of slice ``index`` along ``axis``: a first dab.
+
+        Axis 0 is axial (``index`` z, ``point`` (y, x)), 1 coronal (y; (z, x)), 2 sagittal (x; (z, y)).
+        """
         if not self.tool.paints or self._refuse_while_busy() or not self.ensure_label():
             return
         self._finish_stroke()
         assert self.label is not None
+        editing.section(self.label, axis, index)  # a plane or slice outside the volume fails here, on press
         value = self.tool is Tool.BRUSH
         description = "Brush stroke" if value else "Eraser stroke"
-        self.history.record(self.label, [z], description)
-        self._stroke = _Stroke(z, point_yx, value, description)
-        self._paint([point_yx])
+        self.history.record(self.label, [], description)  # each axial slice joins before the brush reaches it
+        self._stroke = _Stroke(axis, index, point, value, description)
+        self._paint([point])
 
-    def extend_stroke(self, point_yx: tuple[int, int]) -> None:
-        """Move while painting: the segment from the previous point, with no gaps."""
-        if self._stroke is not None and point_yx != self._stroke.last_yx:
-            self._paint([self._stroke.last_yx, point_yx])
-            self._stroke.last_yx = point_yx
+    def extend_stroke(self, point: tuple[int, int]) -> None:
+        """Move while painting: the segment from the previous point (same plane and slice), with no gaps."""
+        if self._stroke is not None and point != self._stroke.last:
+            self._paint([self._stroke.last, point])
+            self._stroke.last = point
 
     def end_stroke(self) -> None:
         """Release: the stroke becomes one undoable step (none if it changed nothing)."""
         self._finish_stroke()
 
     def _paint(self, points: Sequence[tuple[int, int]]) -> None:
-        assert self._stroke is not None and self.label is not None
+        stroke, label = self._stroke, self.label
+        assert stroke is not None and label is not None
         hu, hu_range = (self.hu, self.hu_limit.range) if self.hu_limit.enabled else (None, None)
-        z = self._stroke.z
-        editing.paint_stroke(self.label, z, points, self.brush_radius_mm, self.spacing_mm[1:],
-                             self._stroke.value, hu, hu_range)
-        self._changed([z], revise=False)
+        spacing = editing.section_spacing(self.spacing_mm, stroke.axis)
+        if stroke.axis == 0:
+            slices = [stroke.index]
+        else:  # the section's rows are axial slices: record those the disc can reach, before painting
+            rows = editing.stroke_rows(points, self.brush_radius_mm, spacing)
+            slices = list(range(max(rows.start, 0), min(rows.stop, label.shape[0])))
+            if not slices:
+                return  # wholly above or below the volume
+        self.history.include(label, slices)
+        editing.paint_stroke(label, stroke.index, points, self.brush_radius_mm, spacing, stroke.value,
+                             hu, hu_range, axis=stroke.axis)
+        self._changed(slices, revise=False)
 
     def _finish_stroke(self) -> None:
         stroke, self._stroke = self._stroke, None
@@ -250,34 +275,36 @@ class LabelSession:
 
     # ---------------------------------------------------------------- one-shot tools
 
-    def flood_fill(self, z: int, seed_yx: tuple[int, int]) -> int:
-        """Fill the 4-connected region in the HU range holding the seed, on slice ``z``; voxels added."""
+    def flood_fill(self, index: int, seed: tuple[int, int], axis: int = 0) -> int:
+        """Fill the 4-connected region in the HU range holding the seed (row, col), in the 2-D slice
+        ``index`` along ``axis`` (0 axial, 1 coronal, 2 sagittal, as for strokes); voxels added."""
         if self._refuse_while_busy() or not self.ensure_label():
             return 0
         hu, hu_range = self.hu, self.hu_limit.range
         assert hu is not None
-        added: int = self._edit(
-            "Flood fill", [z], lambda label: editing.flood_fill_2d(label, z, seed_yx, hu, hu_range))
+        hu_plane = editing.section(hu, axis, index)
+        added = self._edit_section(
+            "Flood fill", axis, index, lambda plane: editing.flood_fill_section(plane, seed, hu_plane, hu_range))
         if not added:
-            self.notice.emit(self._why_no_fill(hu, z, seed_yx, hu_range))
+            self.notice.emit(self._why_no_fill(hu_plane, seed, hu_range))
         return added
 
     @staticmethod
-    def _why_no_fill(hu: np.ndarray, z: int, seed_yx: tuple[int, int], hu_range: tuple[float, float]) -> str:
-        (row, column), (lo, hi) = seed_yx, hu_range
-        if not (0 <= row < hu.shape[1] and 0 <= column < hu.shape[2]):
+    def _why_no_fill(hu_plane: np.ndarray, seed: tuple[int, int], hu_range: tuple[float, float]) -> str:
+        (row, column), (lo, hi) = seed, hu_range
+        if not (0 <= row < hu_plane.shape[0] and 0 <= column < hu_plane.shape[1]):
             return "Flood fill: click inside the image"
-        seed_hu = int(hu[z, row, column])
+        seed_hu = int(hu_plane[row, column])
         if not lo <= seed_hu <= hi:
             return f"Flood fill changed nothing: the seed is {seed_hu} HU, outside {lo:g} … {hi:g} HU"
         return "Flood fill changed nothing: that region is already in the label"
 
-    def fill_holes(self, z: int) -> int:
-        """Fill the holes of the label on slice ``z`` (vessels inside the liver); voxels added."""
+    def fill_holes(self, index: int, axis: int = 0) -> int:
+        """Fill the holes of the label in slice ``index`` along ``axis`` (vessels inside the liver;
+        0 axial, 1 coronal, 2 sagittal); voxels added."""
         if self.label is None or self._refuse_while_busy():
             return 0
-        added: int = self._edit("Fill holes", [z], lambda label: editing.fill_holes_2d(label, z))
-        return added
+        return self._edit_section("Fill holes", axis, index, editing.fill_holes_section)
 
     # ---------------------------------------------------------------- volume tools
 
@@ -376,6 +403,24 @@ class LabelSession:
             raise
         changed = self.history.commit(self.label)
         if changed:
+            self._changed(changed)
+            self._committed(description)
+        return result
+
+    def _edit_section(self, description: str, axis: int, index: int, change: Callable[[np.ndarray], int]) -> int:
+        """Run a one-plane edit on a copy of its section, then write it back as one undoable step that
+        records only the axial slices it changed (a coronal fill crosses many); ``change``'s result."""
+        self._finish_stroke()
+        label = self.label
+        assert label is not None
+        plane = editing.section(label, axis, index)
+        edited = plane.copy()
+        result = change(edited)
+        slices = editing.axial_slices(edited != plane, axis, index)
+        if slices:
+            self.history.record(label, slices, description)
+            plane[...] = edited
+            changed = self.history.commit(label)
             self._changed(changed)
             self._committed(description)
         return result
