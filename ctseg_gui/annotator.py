@@ -132,7 +132,7 @@ class Annotator(QObject):
 
     def fill_holes(self) -> None:
         added = self.editor.fill_holes()
-        self.host.show_status(f"Filled holes: {added} voxels added on slice {self.state.slice_index + 1}"
+        self.host.show_status(f"Filled holes: {added} voxels added on {self.editor.active_slice_text()}"
                               if added else "No holes on this slice")
 
     def start_volume_edit(self, tool: VolumeTool) -> bool:

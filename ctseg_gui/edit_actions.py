@@ -3,8 +3,9 @@ buttons share them, so a key, a menu item and a button stay one command with one
 checked state.
 
 Keys (free in the viewer): N navigate, B brush, X or Shift+B eraser, L flood fill, H fill holes on
-the slice, I interpolate between annotated slices, [ and ] brush size, Ctrl+Z undo, Ctrl+Shift+Z
-or Ctrl+Y redo, Ctrl+S save, Ctrl+Shift+S save as, Ctrl+L load.
+the slice of the view last used, I interpolate between annotated slices, [ and ] brush size, Ctrl+Z
+undo, Ctrl+Shift+Z or Ctrl+Y redo, Ctrl+S save, Ctrl+Shift+S save as, Ctrl+L load. The tools edit in
+every plane view (axial, coronal, sagittal) and undo is one history for all of them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ TOOL_TIPS = {
     Tool.NAVIGATE: "Left drag pans; no editing",
     Tool.BRUSH: "Left drag paints a round brush ([ and ] change its size)",
     Tool.ERASER: "Left drag erases with the brush",
-    Tool.FLOOD: "Click fills the connected region within the HU range, on this slice",
+    Tool.FLOOD: "Click fills the connected region within the HU range, in the slice clicked (any plane)",
 }
 
 
@@ -52,7 +53,8 @@ class EditActions:
             self.tools[tool] = act
         self.undo = action("Undo", ("Ctrl+Z",))
         self.redo = action("Redo", ("Ctrl+Shift+Z", "Ctrl+Y"))
-        self.fill_holes = action("Fill holes", ("H",), "Fill holes enclosed by the label on this slice")
+        self.fill_holes = action(
+            "Fill holes", ("H",), "Fill holes enclosed by the label on the slice of the view last used")
         self.interpolate = action(
             "Interpolate", ("I",), "Fill the empty slices between annotated slices (shape-based interpolation)")
         self.remove_islands = action("Remove islands", (), "Delete 3D pieces smaller than the size beside")

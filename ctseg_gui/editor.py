@@ -2,9 +2,12 @@
 
 The label, its tools, undo history and live Dice live in ``ctseg_core.annotate.session`` (no Qt).
 :class:`EditorState` ties that session to the :class:`~ctseg_gui.state.ViewerState`: a new patient
-gives the session its CT, new masks become its references, and the slice shown is the slice a
-stroke, a fill or the slice Dice applies to. Each session event is re-emitted as the Qt signal of
-the same meaning, so widgets connect to signals as everywhere else in the GUI.
+gives the session its CT, new masks become its references, and the crosshair says which slice of
+a plane a stroke or a fill applies to: a view passes its plane (axial, coronal or sagittal) and the
+point in that plane's own (unflipped) order, and every plane's edit lands in the one undo history.
+Fill holes (a key, no pointer) works in the :attr:`~EditorState.active_plane`, the plane of the
+view last focused. The slice Dice is the axial slice shown. Each session event is re-emitted as the
+Qt signal of the same meaning, so widgets connect to signals as everywhere else in the GUI.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ctseg_core.annotate.session import LabelSession, LiveDice
 from ctseg_core.annotate.tools import HuLimit, Tool
 from ctseg_core.annotate.volume_tools import PendingVolumeEdit, VolumeEdit, VolumeTool
 
+from .planes import Plane
 from .state import ViewerState
 
 
@@ -24,7 +28,7 @@ class EditorState(QObject):
     """The label being edited on the viewer's patient: the session's state, read through, and its events."""
 
     labelChanged = Signal()  # a label was started, loaded, restored or dropped
-    labelEdited = Signal(object)  # list[int]: slices whose voxels changed
+    labelEdited = Signal(object)  # list[int]: axial slices whose voxels changed (an edit in any plane)
     toolChanged = Signal(object)  # Tool
     brushChanged = Signal(float)  # radius, mm
     huLimitChanged = Signal(object)  # HuLimit
@@ -37,6 +41,8 @@ class EditorState(QObject):
     def __init__(self, viewer: ViewerState, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
+        #: The plane of the view last focused or edited in: fill holes applies to its slice.
+        self.active_plane = Plane.AXIAL
         self.session = session = LabelSession()
         session.label_changed.connect(self.labelChanged.emit)
         session.label_edited.connect(self.labelEdited.emit)
@@ -143,23 +149,37 @@ class EditorState(QObject):
     def set_min_island_ml(self, min_ml: float) -> None:
         self.session.set_min_island_ml(min_ml)
 
-    def begin_stroke(self, point_yx: tuple[int, int]) -> None:
-        """Press with the brush or eraser at (row, col) of the slice shown."""
-        self.session.begin_stroke(self.viewer.slice_index, point_yx)
+    def set_active_plane(self, plane: Plane) -> None:
+        self.active_plane = plane
 
-    def extend_stroke(self, point_yx: tuple[int, int]) -> None:
-        self.session.extend_stroke(point_yx)
+    def begin_stroke(self, point: tuple[int, int], plane: Plane = Plane.AXIAL) -> None:
+        """Press with the brush or eraser at ``point`` of the slice of ``plane`` the crosshair is on:
+        (y, x) axial, (z, x) coronal, (z, y) sagittal (``editing.section``'s order, not the screen's)."""
+        self.active_plane = plane
+        self.session.begin_stroke(self.viewer.plane_index(plane), point, axis=plane.axis)
+
+    def extend_stroke(self, point: tuple[int, int]) -> None:
+        """Move while painting, in the plane and slice the stroke began on."""
+        self.session.extend_stroke(point)
 
     def end_stroke(self) -> None:
         self.session.end_stroke()
 
-    def flood_fill(self, seed_yx: tuple[int, int]) -> int:
-        """Flood fill from (row, col) on the slice shown; voxels added."""
-        return self.session.flood_fill(self.viewer.slice_index, seed_yx)
+    def flood_fill(self, seed: tuple[int, int], plane: Plane = Plane.AXIAL) -> int:
+        """Flood fill from ``seed`` (as for :meth:`begin_stroke`) in the slice of ``plane`` shown; voxels added."""
+        self.active_plane = plane
+        return self.session.flood_fill(self.viewer.plane_index(plane), seed, axis=plane.axis)
 
-    def fill_holes(self) -> int:
-        """Fill the label's holes on the slice shown; voxels added."""
-        return self.session.fill_holes(self.viewer.slice_index)
+    def fill_holes(self, plane: Plane | None = None) -> int:
+        """Fill the label's holes in the slice shown of ``plane`` (default: the active plane); voxels added."""
+        plane = self.active_plane if plane is None else plane
+        return self.session.fill_holes(self.viewer.plane_index(plane), axis=plane.axis)
+
+    def active_slice_text(self) -> str:
+        """The active plane's slice shown, for the status bar: "slice 7" (axial) or "coronal slice 201"."""
+        plane = self.active_plane
+        number = self.viewer.plane_index(plane) + 1
+        return f"slice {number}" if plane is Plane.AXIAL else f"{plane.value} slice {number}"
 
     def begin_volume_edit(self, tool: VolumeTool, min_island_ml: float | None = None) -> PendingVolumeEdit | None:
         return self.session.begin_volume_edit(tool, min_island_ml)

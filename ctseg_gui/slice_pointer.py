@@ -5,9 +5,11 @@ pan, as pyqtgraph does), a double click asks for the view alone. With an editing
 (:class:`~ctseg_core.annotate.tools.Tool`) the left button edits instead: the brush and eraser
 paint a stroke through every mouse point (the press and moves never reach pyqtgraph, so the view
 does not pan and no mouse move is dropped), flood fill fills on click; middle drag still pans
-and the wheel still scrolls. A circle of the brush's radius in mm follows the pointer. Only the
-axial view edits (the core's label session edits axial slices); a press with an editing tool in
-the coronal or sagittal view says so on the status line.
+and the wheel still scrolls. A circle of the brush's radius in mm follows the pointer. Every plane
+edits: a coronal or sagittal view sends its slice's points in the plane's own voxel order (rows z,
+not the screen's flipped rows) and the core paints a disc in mm in that plane (round on screen,
+since the view is in mm; on thick slices it spans few rows), one undo step in the shared history.
+The view focused last is the plane "fill holes" works in.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QFocusEvent, QMouseEvent
 
 from ctseg_core.annotate.tools import Tool
 from ctseg_core.windowing import Window, window_from_drag
@@ -83,6 +85,15 @@ class SlicePointer(pg.GraphicsView):
         row_mm, column_mm = self.plane.pixel_mm(self.state.patient.spacing_mm)
         return math.floor(point.y() / row_mm), math.floor(point.x() / column_mm)
 
+    def section_point(self, scene_pos: QPointF) -> tuple[int, int]:
+        """The voxel under a scene position as (row, column) of the core's section of this plane
+        (``editing.section``): (y, x) axial, (z, x) coronal, (z, y) sagittal; unclipped."""
+        assert self.state.patient is not None
+        row, column = self.pixel_at(scene_pos)
+        voxel = self.plane.voxel(self.state.patient.shape, self.index, row, column)
+        first, second = (v for axis, v in enumerate(voxel) if axis != self.plane.axis)
+        return first, second
+
     def _on_window_drag(self, started: bool, dx: float, dy: float) -> None:
         if started:
             self._drag_start = self.state.window
@@ -107,7 +118,7 @@ class SlicePointer(pg.GraphicsView):
             self._last_scene_pos = scene_pos
         scene_pos = self._last_scene_pos
         patient, editor = self.state.patient, self.editor
-        if patient is None or scene_pos is None or not editor.tool.paints or not self.edits_labels:
+        if patient is None or scene_pos is None or not editor.tool.paints:
             self.brush_preview.hide()
             return
         row, column = self.pixel_at(scene_pos)
@@ -119,10 +130,9 @@ class SlicePointer(pg.GraphicsView):
         self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool.edits else Qt.CursorShape.ArrowCursor)
         self._refresh_preview()
 
-    @property
-    def edits_labels(self) -> bool:
-        """Whether strokes and fills apply here: the core's label session edits axial slices only."""
-        return self.plane is Plane.AXIAL
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        self.editor.set_active_plane(self.plane)  # fill holes (H) works in the view last focused
+        super().focusInEvent(event)
 
     def _move_crosshair(self, scene_pos: QPointF) -> None:
         voxel = self.volume_voxel_at(scene_pos)
@@ -132,11 +142,6 @@ class SlicePointer(pg.GraphicsView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         editor = self.editor
         left = event.button() == Qt.MouseButton.LeftButton
-        if left and self.state.patient is not None and editor.tool.edits and not self.edits_labels:
-            event.accept()
-            editor.notice.emit(f"The {self.plane.value} view is read-only for editing: "
-                               "brush, eraser and flood fill work in the axial view")
-            return
         if (left and self.state.patient is not None and not editor.tool.edits
                 and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
             event.accept()
@@ -150,9 +155,9 @@ class SlicePointer(pg.GraphicsView):
         self._editing_press = True
         scene_pos = self.scene_pos(event.position())
         if editor.tool.paints:
-            editor.begin_stroke(self.pixel_at(scene_pos))
+            editor.begin_stroke(self.section_point(scene_pos), self.plane)
         elif editor.tool is Tool.FLOOD:
-            editor.flood_fill(self.pixel_at(scene_pos))
+            editor.flood_fill(self.section_point(scene_pos), self.plane)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         """A quick second click with an editing tool is a second dab or fill, not a double click."""
@@ -180,7 +185,7 @@ class SlicePointer(pg.GraphicsView):
         event.accept()
         self.state.set_cursor_voxel(self.volume_voxel_at(scene_pos))
         if self.editor.stroking:
-            self.editor.extend_stroke(self.pixel_at(scene_pos))
+            self.editor.extend_stroke(self.section_point(scene_pos))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._crosshair_press and event.button() == Qt.MouseButton.LeftButton:

@@ -45,8 +45,7 @@ CORNER_MARGIN = 8
 
 class SliceView(SlicePointer):
     """Shows the state's slice of ``plane`` and the edited label; reports the voxel under the pointer
-    to the state, moves the crosshair, and sends edits (press, drag, release) to the editor (axial only:
-    the core's label session edits axial slices)."""
+    to the state, moves the crosshair, and sends edits (press, drag, release) to the editor, in any plane."""
 
     title_label: QLabel | None = None  # pyqtgraph resizes the view before __init__ creates it
 

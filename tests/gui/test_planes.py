@@ -134,18 +134,6 @@ def test_layouts_switch_and_a_double_click_maximises(markers: MainWindow, qtbot:
     assert not markers.menus.layout_actions[Layout.TWO_BY_TWO].isChecked()
 
 
-def test_editing_in_the_coronal_view_is_refused_with_a_message(markers: MainWindow) -> None:
-    from ctseg_core.annotate.tools import Tool
-
-    markers.editor.start_label(None, "label", "new label")
-    markers.editor.set_tool(Tool.BRUSH)
-    coronal = _view(markers, Plane.CORONAL)
-    QTest.mouseClick(coronal.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     _viewport_point(coronal, 6, 20))
-    assert not markers.editor.label.any()
-    assert "read-only" in markers.statusBar().currentMessage()
-
-
 def test_the_view_command_takes_a_layout() -> None:
     args = full_parser().parse_args(["view", "p", "--layout", "1x3", "--screenshot", "s.png"])
     assert args.layout == "1x3"
