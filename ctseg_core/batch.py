@@ -120,6 +120,11 @@ def segment_patient(
     else:
         row.update(dict.fromkeys(METRIC_COLUMNS))
         row["volume_ml_pred"] = volume_ml(result.mask, patient.spacing_mm)
+    if result.quality is not None:
+        row["estimated_dice"] = round(result.quality.estimated_dice, 4)
+        row["check_scan"] = result.quality.check_scan
+        row["quality_calibrated"] = result.quality.calibrated
+        row["quality_reasons"] = "; ".join(result.quality.reasons)
     row["warnings"] = "; ".join(patient.warnings)
     if report:
         row["report"] = str(write_patient_report(item.out_dir / "report.html", patient, result.mask, truth, row))
@@ -144,7 +149,10 @@ def write_patient_report(
     else:
         per_slice = [None] * patient.shape[0]
         masks = {"prediction": prediction}
-    metrics = {key: row.get(key) for key in ("dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm")}
+    metrics: dict[str, object] = {key: row.get(key) for key in ("dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm")}
+    if row.get("estimated_dice") is not None:
+        metrics["estimated Dice (the model's own estimate)"] = row["estimated_dice"]
+        metrics["check this scan"] = row["quality_reasons"] if row.get("check_scan") else "no"
     volumes = {"prediction": row.get("volume_ml_pred"), "ground truth": row.get("volume_ml_gt")}
     return write_report(
         path,

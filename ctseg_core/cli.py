@@ -121,8 +121,10 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     from ctseg_core.model.tf_runtime import import_seconds
 
     started = time.perf_counter()
+    from ctseg_core.model.registry import resolve_model
+
     check_outputs(args.out, args.summary)  # before the model loads: seconds, for nothing
-    segmenter = Segmenter.load(args.model, threads=args.threads)
+    segmenter = Segmenter.load(resolve_model(args.model), threads=args.threads)
     if not args.json:
         print(
             f"model {segmenter.path.name}: TensorFlow import {import_seconds():.1f} s, "
@@ -142,6 +144,10 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 f"pred {row['volume_ml_pred']:.1f} mL  GT {format_metric(row['volume_ml_gt'], 1)} mL  "
                 f"{row['seconds']:.1f} s → {row['output']}"
             )
+            if row.get("estimated_dice") is not None:
+                flag = f"  CHECK THIS SCAN: {row['quality_reasons']}" if row.get("check_scan") else ""
+                note = "" if row.get("quality_calibrated") else " (uncalibrated)"
+                print(f"{row['patient']}: estimated Dice {row['estimated_dice']:.3f}{note}{flag}")
 
     with progress_bar(not args.json) as progress:
         rows = segment_patients(
@@ -218,6 +224,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ctseg_core.model.unet import UNetConfig
 
     check_output_folder(args.out)
+    if args.register:  # a taken or invalid name is refused before hours of training
+        from ctseg_core.model.registry import check_new_name
+
+        check_new_name(args.register)
 
     if args.cpu_devices:
         from ctseg_core.model.tf_runtime import import_tensorflow
@@ -251,7 +261,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ),
     )
     try:
-        run_training(
+        model_path = run_training(
             [Path(p) for p in args.roots],
             Path(args.out),
             config,
@@ -266,6 +276,59 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not _raised_by(error, _TRAINING_SETUP_MODULES):
             raise  # from deeper down (numpy, Keras): a bug, for the one handler in main
         raise TrainingDataError(None, str(error)) from error
+    if args.register:
+        _register_trained(model_path, args.register)
+    return 0
+
+
+def _register_trained(model_path: Path | None, name: str) -> None:
+    """``ctseg train --register NAME``: the final model into the user's models, with its lineage.
+
+    The "after" Dice is the card's cross-validation mean (the fine-tuned fold models on their held-out
+    patients); the "before" Dice is not measured by ``ctseg train`` (the viewer's Improve dialog and
+    :func:`ctseg_core.model.finetune.fine_tune` measure both).
+    """
+    from ctseg_core.model.card import read_card
+    from ctseg_core.model.registry import register_model
+
+    if model_path is None:
+        raise InvalidArgumentError(None, "--register needs the final model: drop --no-final")
+    card = read_card(model_path)
+    extra = None
+    if card.training.get("lineage"):
+        extra = {"validation_dice_after": {"mean": card.validation.get("mean_dice"), "per_patient": None},
+                 "validation_dice_before": None}
+    registered = register_model(model_path, name, lineage=extra)
+    print(f"registered as {name}: {registered}")
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    """``ctseg models``: the bundled model and the user's, with what each was trained on and how well."""
+    from ctseg_core.metrics import format_metric
+    from ctseg_core.model.registry import list_models, models_dir
+
+    rows = []
+    for model in list_models():
+        lineage = model.lineage
+        before = (lineage.get("validation_dice_before") or {}).get("mean")
+        after = (lineage.get("validation_dice_after") or {}).get("mean")
+        base = lineage.get("base_name") or (Path(lineage["base_model"]).stem if lineage.get("base_model") else None)
+        rows.append({
+            "name": model.name, "path": str(model.path), "bundled": model.bundled, "base": base,
+            "patients": model.patients, "added_patients": lineage.get("added_patients", []),
+            "dice_before": before, "dice_after": after,
+            "validation_mean_dice": model.card.validation.get("mean_dice") if model.card else None,
+            "problem": model.problem,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'NAME':<24} {'BASE':<16} {'PATIENTS':>8} {'ADDED':>5} {'DICE BEFORE':>11} {'DICE AFTER':>10}")
+    for row in rows:
+        print(f"{row['name']:<24} {row['base'] or '—':<16} {len(row['patients']):>8} {len(row['added_patients']):>5} "
+              f"{format_metric(row['dice_before']):>11} {format_metric(row['dice_after']):>10}"
+              + (f"  (unreadable: {row['problem']})" if row["problem"] else ""))
+    print(f"user models folder: {models_dir()} (set CTSEG_MODELS_DIR to move it)")
     return 0
 
 
@@ -330,7 +393,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
         default="ircad",
         help="IRCAD MASKS_DICOM slices, NIfTI .nii.gz, or DICOM SEG",
     )
-    segment.add_argument("--model", type=Path, help="model file (default: the bundled model)")
+    segment.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
     segment.add_argument("--json", action="store_true", help="print one JSON object per patient")
     segment.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
     segment.add_argument("--threads", type=positive_int, help="TensorFlow intra-op threads (default: all cores)")
@@ -411,7 +474,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     # split the CPU into devices (tests of --distribute)
     train.add_argument("--cpu-devices", type=positive_int, help=argparse.SUPPRESS)
     train.add_argument("--cache", help="cache folder for preprocessed slices and phantoms")
+    train.add_argument("--register", metavar="NAME", help="register the final model under NAME (see ctseg models)")
     train.set_defaults(run=_cmd_train)
+
+    models = commands.add_parser("models", help="list the bundled model and the user's registered models")
+    models.add_argument("--json", action="store_true", help="print a JSON list")
+    models.set_defaults(run=_cmd_models)
 
     return parser, commands
 

@@ -121,7 +121,8 @@ def estimate_quality(
         reasons.append(f"estimated Dice {estimated:.2f} is below {check_below:.2f}")
     if features["end_fraction"] > 0.05:
         reasons.append("the liver runs off the first or last slice: the scan covers only part of it")
-    per_slice = voxel_uncertainty(probability).sum(axis=(1, 2)).astype(np.float32)
+    band = (probability > BAND_LOW) & (probability < BAND_HIGH)  # near-certain voxels add nothing
+    per_slice = np.where(band, voxel_uncertainty(probability), 0.0).sum(axis=(1, 2)).astype(np.float32)
     return ScanQuality(
         estimated_dice=estimated,
         check_scan=estimated < check_below or not kept.any(),

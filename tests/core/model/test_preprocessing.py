@@ -79,3 +79,22 @@ def test_postprocess_keeps_the_largest_component_and_fills_holes() -> None:
     ring[0, 1:4, 1:4] = True
     ring[0, 2, 2] = False
     assert fill_holes(ring)[0, 2, 2]
+
+
+def test_context_at_a_physical_distance_interpolates_between_slices() -> None:
+    """Neighbours 1.6 mm away on a 5 mm scan lie 0.32 slices away: a linear mix of two slices."""
+    stack = np.arange(5, dtype=np.float32)[:, None, None] * np.ones((1, 2, 2), np.float32)
+    spec = InputSpec(context=1, context_mm=1.6)
+    step = spec.context_step(5.0)
+    assert step == pytest.approx(0.32)
+    inputs = with_context(stack, np.array([0, 2, 4]), 1, step)
+    assert inputs.shape == (3, 2, 2, 3)
+    np.testing.assert_allclose(inputs[1, 0, 0], [1.68, 2.0, 2.32], atol=1e-5)
+    np.testing.assert_allclose(inputs[0, 0, 0], [0.0, 0.0, 0.32], atol=1e-5)  # edges repeat
+    np.testing.assert_allclose(inputs[2, 0, 0], [3.68, 4.0, 4.0], atol=1e-5)
+    # On the training spacing (and with no context_mm) it is the plain slice pick of before.
+    assert spec.context_step(1.6) == pytest.approx(1.0)
+    assert InputSpec(context_mm=None).context_step(5.0) == 1.0
+    np.testing.assert_array_equal(with_context(stack, np.array([2]), 1, 1.0)[0, 0, 0], [1, 2, 3])
+    # Thin slices: 1.6 mm is two 0.8 mm slices away.
+    np.testing.assert_allclose(with_context(stack, np.array([2]), 1, spec.context_step(0.8))[0, 0, 0], [0, 2, 4])

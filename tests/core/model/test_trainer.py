@@ -111,3 +111,43 @@ def test_ema_weights_are_what_the_trainer_ships(tiny_patients: Path, tmp_path: P
         assert change < 1.5 * step
     else:
         assert change > 3 * step
+
+
+def test_folds_leave_their_models_and_init_fine_tunes_from_a_model(tiny_patients: Path, tmp_path: Path) -> None:
+    """Each fold leaves a best and a last-epoch model with cards; --init starts from another model's weights."""
+    config = TrainConfig(
+        epochs=1, batch_size=4, steps_per_epoch=2, spec=InputSpec(size=32, context_mm=2.0),
+        unet=UNetConfig(input_size=32, depth=2, base_filters=4),
+    )
+    run_training([tiny_patients], tmp_path / "cv", config, folds=3, final=False, cache_dir=tmp_path / "cache",
+                 log=lambda _: None)
+    for k in (1, 2, 3):
+        for name in ("model.keras", "last.keras"):
+            card = read_card(tmp_path / "cv" / f"fold_{k}" / name)
+            assert card.training["held_out"] == [f"p{k - 1}"]
+            assert f"p{k - 1}" not in card.training["patients"]
+            assert card.input.context_mm == 2.0
+    base = tmp_path / "cv" / "fold_1" / "last.keras"
+    # The command line asks for another size and context: a trained network keeps its own.
+    other = TrainConfig(epochs=1, batch_size=4, steps_per_epoch=2, learning_rate=3e-4, spec=InputSpec(size=48))
+    logs: list[str] = []
+    path = run_training([tiny_patients], tmp_path / "tuned", other, final=True, cache_dir=tmp_path / "cache",
+                        log=logs.append, init_model=base)
+    assert path is not None
+    card = read_card(path)
+    assert card.input.size == 32 and card.input.context_mm == 2.0
+    lineage = card.training["lineage"]
+    assert lineage["base_model"] == str(base)
+    assert lineage["base_patients"] == ["p1", "p2"]
+    assert card.training["config"]["learning_rate"] == 3e-4
+    assert any("fine-tuning from" in line for line in logs)
+
+
+def test_train_cli_init_without_value_means_the_bundled_model(tiny_patients: Path, tmp_path: Path) -> None:
+    from ctseg_core.cli import build_parser
+
+    parser = build_parser()[0]
+    args = parser.parse_args(["train", str(tiny_patients), "--out", str(tmp_path), "--init"])
+    assert args.init == "bundled" and args.lr is None
+    args = parser.parse_args(["train", str(tiny_patients), "--out", str(tmp_path), "--init", "m.keras"])
+    assert args.init == "m.keras"
