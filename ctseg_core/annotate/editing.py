@@ -53,6 +53,18 @@ def axial_slices(changed: np.ndarray, axis: int, index: int) -> list[int]:
     return [int(z) for z in np.flatnonzero(changed.any(axis=1))]  # the section's rows are z
 
 
+def axial_box(shape: tuple[int, ...], axis: int, index: int) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1): where section ``index`` along ``axis`` crosses each axial slice of a volume of
+    ``shape`` (one row for coronal, one column for sagittal); None for an axial section (all of it).
+    The edit history then keeps and compares only that part of each slice a coronal edit reaches."""
+    _, rows, columns = shape[:3]
+    if axis == 1:
+        return (index, index + 1, 0, columns)
+    if axis == 2:
+        return (0, rows, index, index + 1)
+    return None
+
+
 def stroke_rows(points_rc: Sequence[tuple[float, float]], radius_mm: float,
                 spacing_rc: tuple[float, float]) -> range:
     """Rows of a section a brush stroke through ``points_rc`` may paint (unclipped): the points' rows

@@ -259,7 +259,7 @@ class LabelSession:
             slices = list(range(max(rows.start, 0), min(rows.stop, label.shape[0])))
             if not slices:
                 return  # wholly above or below the volume
-        self.history.include(label, slices)
+        self.history.include(label, slices, editing.axial_box(label.shape, stroke.axis, stroke.index))
         editing.paint_stroke(label, stroke.index, points, self.brush_radius_mm, spacing, stroke.value,
                              hu, hu_range, axis=stroke.axis)
         self._changed(slices, revise=False)
@@ -418,7 +418,8 @@ class LabelSession:
         result = change(edited)
         slices = editing.axial_slices(edited != plane, axis, index)
         if slices:
-            self.history.record(label, slices, description)
+            self.history.record(label, [], description)
+            self.history.include(label, slices, editing.axial_box(label.shape, axis, index))
             plane[...] = edited
             changed = self.history.commit(label)
             self._changed(changed)

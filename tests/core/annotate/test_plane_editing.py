@@ -255,3 +255,30 @@ def test_history_include_snapshots_each_slice_once_before_it_changes() -> None:
     assert np.array_equal(label, after)
     with pytest.raises(RuntimeError, match="no open edit"):
         history.include(label, [0])
+
+
+def test_history_include_with_a_box_keeps_and_restores_only_that_part_of_each_slice() -> None:
+    rng = np.random.default_rng(4)
+    label = rng.random((10, 16, 20)) < 0.3
+    start = label.copy()
+    history = EditHistory()
+    history.record(label, [], "coronal stroke")
+    history.include(label, [2, 3, 4], box=(7, 8, 0, 20))  # the row y = 7 of three axial slices
+    label[2:5, 7, 3:9] = True
+    label[3, 7, 15] = False
+    history.include(label, [4, 5], box=(7, 8, 0, 20))  # 4 was recorded: kept as first recorded
+    label[5, 7, :] = ~label[5, 7, :]
+    changed = sorted({int(z) for z in np.flatnonzero((label != start).any(axis=(1, 2)))})
+    assert history.commit(label) == changed
+    assert history.nbytes < 1_000
+    after = label.copy()
+    assert history.undo(label) == changed and np.array_equal(label, start)
+    assert history.redo(label) == changed and np.array_equal(label, after)
+    history.record(label, [], "rolled back")
+    history.include(label, [0, 9], box=(0, 16, 4, 5))  # a sagittal column
+    label[[0, 9], :, 4] = True
+    history.abort(label)
+    assert np.array_equal(label, after)
+    history.record(label, [], "bad box")
+    with pytest.raises(ValueError, match="box"):
+        history.include(label, [1], box=(15, 17, 0, 20))
