@@ -36,6 +36,7 @@ from ctseg_core.model.training_data import (
     split_folds,
 )
 from ctseg_core.model.unet import UNetConfig, build_unet
+from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 Log = Callable[[str], None]
 
@@ -230,6 +231,34 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
     return callbacks
 
 
+@dataclass(frozen=True)
+class TrainingHooks:
+    """A caller's progress and cancel hooks for ``train_one`` (the GUI's fine-tuning worker)."""
+
+    progress: ProgressCallback | None = None  # progress(epochs done, epochs planned, "training")
+    should_cancel: CancelCheck | None = None  # polled after every batch; True raises Cancelled
+
+
+def _hooks_callback(hooks: TrainingHooks, epochs: int) -> Any:
+    """A Keras callback that reports epochs and raises Cancelled between batches when asked."""
+    import keras
+
+    class ProgressAndCancel(keras.callbacks.Callback):
+        def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+            if hooks.progress:
+                hooks.progress(0, epochs, "training")
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+            raise_if_cancelled(hooks.should_cancel)
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            raise_if_cancelled(hooks.should_cancel)
+            if hooks.progress:
+                hooks.progress(epoch + 1, epochs, "training")
+
+    return ProgressAndCancel()
+
+
 def train_one(
     train: list[CachedPatient],
     val: list[CachedPatient],
@@ -237,8 +266,11 @@ def train_one(
     model_dir: Path,
     log: Log,
     initial_weights: list[np.ndarray] | None = None,
+    hooks: TrainingHooks | None = None,
 ) -> TrainedModel:
     """Train one model, with the best validation weights restored where there is validation.
+
+    ``hooks`` report finished epochs and stop between batches when cancelled (see TrainingHooks).
 
     ``initial_weights`` (fine-tuning, ``--init``) start the network from a trained model instead of
     random weights. The last epoch's weights are kept as ``last.weights.h5`` beside the best ones:
@@ -269,7 +301,7 @@ def train_one(
         dataset,
         epochs=config.epochs,
         steps_per_epoch=sampler.steps_per_epoch(),
-        callbacks=_callbacks(model_dir, val, config, log),
+        callbacks=_callbacks(model_dir, val, config, log) + ([_hooks_callback(hooks, config.epochs)] if hooks else []),
         verbose=0,
     )
     epochs_run = len(history.history.get("loss", []))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ctseg_core.io.loading import is_patient_folder
+from ctseg_core.io.patient import Patient
 from ctseg_core.model.preprocessing import InputSpec, crop_and_resize, crop_and_resize_mask
 
 PHANTOM_PREFIX = "phantom-"
@@ -48,22 +49,32 @@ def discover_patients(roots: list[Path]) -> list[Path]:
     return found
 
 
-def _cache_key(source: Path, spec: InputSpec) -> str:
+def _cache_key(source: Path, spec: InputSpec, label: Path | None = None) -> str:
     stamp = max((p.stat().st_mtime_ns for p in source.rglob("*") if p.is_file()), default=0)
-    text = json.dumps([str(source.resolve()), stamp, spec.to_dict(), "v2"])
+    parts: list[object] = [str(source.resolve()), stamp, spec.to_dict(), "v2"]
+    if label is not None:  # a saved label outside the patient folder (NIfTI beside it) keys the cache too
+        files = [label] if label.is_file() else [p for p in label.rglob("*") if p.is_file()]
+        parts += [str(label.resolve()), max((p.stat().st_mtime_ns for p in files), default=0)]
+    text = json.dumps(parts)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient:
-    """The patient's network-grid stack, from the cache or computed and cached now."""
+def load_cached(source: Path, spec: InputSpec, cache_dir: Path, label: Path | None = None) -> CachedPatient:
+    """The patient's network-grid stack, from the cache or computed and cached now.
+
+    ``label``: a saved label (IRCAD mask folder, NIfTI or DICOM SEG, as the annotator saves them)
+    to train on instead of the patient's ``liver`` ground truth.
+    """
     from ctseg_core.io.loading import load_patient
 
-    cache_file = cache_dir / "slices" / f"{source.name}-{_cache_key(source, spec)}.npz"
+    cache_file = cache_dir / "slices" / f"{source.name}-{_cache_key(source, spec, label)}.npz"
     synthetic = source.name.startswith(PHANTOM_PREFIX)
     if cache_file.is_file():
         with np.load(cache_file) as data:
             return CachedPatient(source.name, source, data["hu"], data["liver"], synthetic, float(data["dz"]))
-    patient = load_patient(source, masks=["liver"])
+    patient = load_patient(source, masks=None if label is not None else ["liver"])
+    if label is not None:
+        patient.masks["liver"] = read_saved_label(label, patient)
     if "liver" not in patient.masks:
         raise FileNotFoundError(f"{source}: no liver mask to train on")
     stack, box = crop_and_resize(patient.hu, spec)
@@ -75,6 +86,27 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path) -> CachedPatient
     with atomic_path(cache_file, suffix=".npz") as temporary:
         np.savez_compressed(temporary, hu=hu, liver=liver, dz=np.float64(patient.spacing_mm[0]))
     return CachedPatient(source.name, source, hu, liver, synthetic, float(patient.spacing_mm[0]))
+
+
+def read_saved_label(label: Path, patient: Patient) -> np.ndarray:
+    """A saved label on the patient's grid: an IRCAD mask folder, a NIfTI, or a DICOM SEG's first segment.
+
+    The same readers as the annotator's ``load_label`` (the model layer does not import ``annotate``).
+    """
+    from ctseg_core.errors import CtsegError
+    from ctseg_core.io.masks import read_mask_folder
+    from ctseg_core.io.nifti import read_nifti_mask
+    from ctseg_core.io.seg import read_dicom_seg
+
+    label = Path(label)
+    if label.is_dir():
+        return read_mask_folder(label, patient)
+    if label.name.lower().endswith((".nii", ".nii.gz")):
+        return read_nifti_mask(label, patient)
+    segments = read_dicom_seg(label, patient)
+    if not segments:
+        raise CtsegError(label, "the DICOM SEG holds no segment")
+    return next(iter(segments.values()))
 
 
 def ensure_phantoms(count: int, cache_dir: Path, slices: int = 64) -> list[Path]:
