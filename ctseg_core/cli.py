@@ -144,6 +144,10 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 f"pred {row['volume_ml_pred']:.1f} mL  GT {format_metric(row['volume_ml_gt'], 1)} mL  "
                 f"{row['seconds']:.1f} s → {row['output']}"
             )
+            if row.get("estimated_dice") is not None:
+                flag = f"  CHECK THIS SCAN: {row['quality_reasons']}" if row.get("check_scan") else ""
+                note = "" if row.get("quality_calibrated") else " (uncalibrated)"
+                print(f"{row['patient']}: estimated Dice {row['estimated_dice']:.3f}{note}{flag}")
 
     with progress_bar(not args.json) as progress:
         rows = segment_patients(
