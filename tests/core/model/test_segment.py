@@ -93,6 +93,10 @@ def test_segment_cli_json_and_outputs(
     assert [r["patient"] for r in rows] == ["p0", "p1", "p2"]
     for key in ("patient", "dice", "jaccard", "assd_mm", "hd95_mm", "volume_ml_pred", "volume_ml_gt", "seconds"):
         assert key in rows[0]
+    for row in rows:  # the quality estimate: a tiny model's card has no calibration, and says so
+        assert 0.0 <= row["estimated_dice"] <= 1.0 and row["quality_calibrated"] is False
+        assert row["check_scan"] == (row["estimated_dice"] < 0.9)
+    assert "estimated_dice" in (tmp_path / "ctseg_summary.csv").read_text().splitlines()[0]
     assert (tmp_path / "ctseg_summary.csv").read_text().count("\n") == 4
     patient = load_patient(tiny_patients / "p0", masks=["liver"])
     mask_folder = tmp_path / "p0" / "MASKS_DICOM" / "liver_pred"
