@@ -11,9 +11,16 @@ Colours follow the green/magenta false-colour convention of image fusion
 (MATLAB ``imfuse``): where ground truth and prediction overlap their colours add to white.
 Compare mode instead names the overlap classes: true positive, false positive, false negative.
 
-The label being edited is a third layer in orange, drawn by its own image above the other two:
-a brush stroke then redraws only that small code image (bit 0 fill, bit 1 outline), never the
-ground-truth and prediction outlines.
+The label being edited is a third layer in orange (its own code image: bit 0 fill, bit 1 outline),
+and the model's per-voxel uncertainty a fourth, a heat map in 16 bands of the core's uint8
+entropy volume (transparent where the model was certain).
+
+On screen the layers are one opaque image per view (:func:`composite`): the CT grey level and the
+three codes are packed into one index (bits 0–7 grey, 8–11 overlay code, 12–13 label code, 14–17
+uncertainty band) and a single gather from a table that holds the blended colour of every index
+(:func:`composite_table`, rebuilt only when a colour table changes) gives the pixels. One
+gather and one opaque image per view instead of three RGBA images, each gathered, uploaded and
+alpha-blended by Qt on every paint: that is most of what a crosshair move costs.
 """
 
 from __future__ import annotations
@@ -35,6 +42,13 @@ FP_RGB = (255, 60, 60)
 FN_RGB = (0, 190, 255)
 LABEL_RGB = (255, 140, 0)
 LABEL_FILL, LABEL_EDGE = 1, 2
+UNCERTAINTY_RGB = (255, 40, 0), (255, 235, 60)  # heat map: least … most uncertain band shown
+
+#: Bit positions of the composite index (see the module docstring).
+CODE_SHIFT, LABEL_SHIFT, BAND_SHIFT = 8, 12, 14
+#: The uint8 uncertainty (0 certain … 255 p = ½) is shown in 16 bands of 16 values (value >> 4).
+UNCERTAINTY_BAND_BITS = 4
+UNCERTAINTY_BANDS = 1 << UNCERTAINTY_BAND_BITS
 
 
 class OverlayStyle(enum.Enum):
@@ -63,6 +77,7 @@ class OverlaySettings:
     show_label: bool = True
     opacity: float = 0.3
     style: OverlayStyle = OverlayStyle.FILL_OUTLINE
+    show_uncertainty: bool = False
 
 
 def _add(*colours: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -170,3 +185,76 @@ def label_code(label: np.ndarray, outlines: bool) -> np.ndarray:
     if outlines:
         code |= outline(label).view(np.uint8) << 1
     return code
+
+
+def uncertainty_table(settings: OverlaySettings) -> np.ndarray | None:
+    """RGBA table (16, 4) uint8 of the uncertainty bands, or None when the layer is hidden.
+
+    Band 0 (entropy below 1/16 of its maximum) stays transparent, so certain tissue shows plain CT;
+    the others run from red to yellow and from faint to nearly opaque as the model grows unsure.
+    """
+    if not settings.show_uncertainty:
+        return None
+    table = np.zeros((UNCERTAINTY_BANDS, 4), np.uint8)
+    low, high = (np.asarray(rgb, np.float32) for rgb in UNCERTAINTY_RGB)
+    for band in range(1, UNCERTAINTY_BANDS):
+        t = (band - 1) / (UNCERTAINTY_BANDS - 2)
+        table[band, :3] = np.rint(low + (high - low) * t)
+        table[band, 3] = round(255 * (0.35 + 0.5 * t))
+    return table
+
+
+def uncertainty_band(uncertainty: np.ndarray) -> np.ndarray:
+    """The band (0–15) of each uint8 uncertainty value: the index into :func:`uncertainty_table`."""
+    return np.ascontiguousarray(uncertainty) >> (8 - UNCERTAINTY_BAND_BITS)
+
+
+def composite_table(overlay: np.ndarray, label: np.ndarray, uncertainty: np.ndarray | None) -> np.ndarray:
+    """RGBA table (n, 4) uint8, opaque: the colour of every composite index (see :func:`composite`).
+
+    The layers are blended bottom to top as Qt would paint them (``src · a + dst · (1 − a)``): the
+    CT grey level, the uncertainty heat map, the ground-truth / prediction overlay, the edited label.
+    ``overlay`` is :func:`colour_table`, ``label`` :func:`label_table`, ``uncertainty``
+    :func:`uncertainty_table` or None (hidden: the index then has no band bits, 16384 entries).
+    """
+    bands = 1 if uncertainty is None else UNCERTAINTY_BANDS
+    # axes: band, label code, overlay code, grey level, channel (C order = the index's bit order)
+    colour = np.repeat(np.arange(256, dtype=np.float32)[:, None], 3, axis=1).reshape(1, 1, 1, 256, 3)
+
+    def over(below: np.ndarray, table: np.ndarray, axis: int) -> np.ndarray:
+        shape = [1, 1, 1, 1, 4]
+        shape[axis] = len(table)
+        rgba = table.astype(np.float32).reshape(shape)
+        alpha = rgba[..., 3:] / 255.0
+        return below * (1.0 - alpha) + rgba[..., :3] * alpha
+
+    if uncertainty is not None:
+        colour = over(colour, uncertainty, 0)
+    colour = over(colour, overlay, 2)
+    colour = over(colour, label, 1)
+    rgba = np.empty((bands, len(label), len(overlay), 256, 4), np.uint8)
+    rgba[..., :3] = np.rint(np.broadcast_to(colour, (*rgba.shape[:4], 3)))
+    rgba[..., 3] = 255
+    return rgba.reshape(-1, 4)
+
+
+def composite(
+    grey: np.ndarray,
+    code: np.ndarray,
+    label: np.ndarray | None,
+    band: np.ndarray | None,
+    table: np.ndarray,
+) -> np.ndarray:
+    """Opaque RGBA image (rows, columns, 4) uint8 of one view: every layer in one gather.
+
+    ``grey`` is the windowed CT (uint8), ``code`` :func:`code_image`, ``label`` :func:`label_code`
+    (None: no label), ``band`` :func:`uncertainty_band` (None: the layer is hidden, and ``table``
+    was built without it), ``table`` :func:`composite_table`.
+    """
+    index = code.astype(np.uint16 if band is None else np.uint32)
+    np.left_shift(index, CODE_SHIFT, out=index)
+    np.bitwise_or(index, grey, out=index)
+    for layer, shift in ((label, LABEL_SHIFT), (band, BAND_SHIFT)):
+        if layer is not None:
+            np.bitwise_or(index, np.left_shift(layer.astype(index.dtype), shift), out=index)
+    return colourise(index, table)

@@ -11,35 +11,31 @@ With an editing tool the left button edits instead (:mod:`~ctseg_gui.slice_point
 Items are placed in mm (image rect = columns · column mm × rows · row mm, e.g. x·dx × z·dz in the
 coronal plane) with a locked 1:1 aspect, so
 anisotropic pixels are shown at their true shape. A window change maps every int16 value once
-through the core's ``apply_window`` into a 65536-entry RGBA table; changing slice is then one
-gather for the CT and one for the overlay code image: nothing heavier. Both reach pyqtgraph
-as RGBA, the format Qt paints fastest (greyscale QImages are converted on every paint, ≈ 2×
-slower).
+through the core's ``apply_window`` into a 65536-entry grey table; changing slice is then one
+gather for the grey levels, the layers' small code images, and one gather from the composite
+table (:func:`~ctseg_gui.overlay.composite`) into the one opaque image the view draws. Each
+layer's slice is kept, so a window change, a brush stroke or a colour change recomputes only
+its own part before the one gather; a crosshair move that leaves a view's slice alone only moves
+its two lines.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 from ctseg_core.orientation import direction_letter
-from ctseg_core.windowing import Window, apply_window
+from ctseg_core.windowing import Window
 
 from .editor import EditorState
-from .overlay import code_image, colour_table, colourise, label_code, label_table
+from .plane_image import PlaneImage
 from .planes import Plane
 from .slice_pointer import SlicePointer
 from .state import ViewerState
-from .view_items import BrushPreview, SliceViewBox, corner_label, crosshair_line
+from .view_items import BrushPreview, SliceViewBox, corner_label, crosshair_line, place_crosshair
 
-#: Grey level g → opaque RGBA (g, g, g, 255).
-GREY_TABLE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 4, axis=1)
-GREY_TABLE[:, 3] = 255
-#: Every int16 value, at the index of its uint16 bit pattern (how slices index the CT table).
-ALL_HU = np.arange(65536, dtype=np.uint16).view(np.int16)
 CORNER_MARGIN = 8
 
 
@@ -55,24 +51,23 @@ class SliceView(SlicePointer):
         self.state = state
         self.plane = plane
         self._drawn_index: int | None = None  # the plane slice the images show
+        self._image_rect = QRectF()  # the slice in mm (view coordinates)
         self._crosshair_press = False  # the left button went down in Navigate mode
         self._hover_scene_pos: QPointF | None = None
         self._show_crosshair = True
         self.editor = editor if editor is not None else EditorState(state, self)
         self.view = SliceViewBox()
         self.setCentralItem(self.view)
-        self.ct_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        self.label_item = pg.ImageItem(axisOrder="row-major")
-        for depth, item in enumerate((self.ct_item, self.overlay_item, self.label_item)):
-            item.setZValue(depth)
-            self.view.addItem(item)
-        self.label_item.hide()
+        self.image = PlaneImage()
+        self.ct_item: pg.ImageItem = self.image.item  # what the view draws: CT and every layer, composited
+        self.view.addItem(self.ct_item)
+        self.overlay_item, self.label_item = self.image.overlay, self.image.label  # the layers, for inspection
+        self.uncertainty_item = self.image.uncertainty
         self.brush_preview = BrushPreview()
         self.view.addItem(self.brush_preview)
-        self.crosshair_lines = (crosshair_line(90), crosshair_line(0))  # vertical (column), horizontal (row)
+        self.crosshair_lines = (crosshair_line(), crosshair_line())  # vertical (column), horizontal (row)
         for line in self.crosshair_lines:
-            self.view.addItem(line)
+            self.view.addItem(line, ignoreBounds=True)
             line.hide()
         self._editing_press = False  # the left button went down with an editing tool
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -129,32 +124,45 @@ class SliceView(SlicePointer):
             self._on_crosshair_changed()
 
     def _draw_ct(self) -> None:
-        patient = self.state.patient
-        if patient is not None and not self._skipped():
-            hu = self.plane.image(patient.hu, self.index)
-            self.ct_item.setImage(colourise(hu.view(np.uint16), self._ct_table), autoLevels=False)
+        if self._update_ct():
+            self.image.compose(self.state.overlay)
 
     def _draw_overlays(self) -> None:
-        state = self.state
-        if state.patient is None or self._skipped():
-            return
-        plane, k = self.plane, self.index
-        gt = None if state.gt is None else plane.image(state.gt, k)
-        prediction = None if state.prediction is None else plane.image(state.prediction, k)
-        code = code_image(gt, prediction, plane.image_shape(state.patient.shape),
-                          outlines=state.overlay.style.outlines)
-        self.overlay_item.setImage(colourise(code, self._overlay_table), autoLevels=False)
+        if self._update_overlays():
+            self.image.compose(self.state.overlay)
 
     def _draw_label(self) -> None:
+        if self._update_label():
+            self.image.compose(self.state.overlay)
+
+    def _update_ct(self) -> bool:
+        """Window the CT slice shown; False when there is nothing to draw."""
+        patient = self.state.patient
+        if patient is None or self._skipped():
+            return False
+        self.image.update_ct(self.plane.image(patient.hu, self.index))
+        return True
+
+    def _update_overlays(self) -> bool:
+        """The ground-truth, prediction and uncertainty layers of the slice shown."""
+        state = self.state
+        if state.patient is None or self._skipped():
+            return False
+        plane, k = self.plane, self.index
+        self.image.update_overlays(
+            None if state.gt is None else plane.image(state.gt, k),
+            None if state.prediction is None else plane.image(state.prediction, k),
+            None if state.uncertainty is None else plane.image(state.uncertainty, k),
+            plane.image_shape(state.patient.shape), state.overlay)
+        return True
+
+    def _update_label(self) -> bool:
+        """The edited label's layer of the slice shown (hidden when off or absent)."""
         label = self.editor.label
-        if label is None or self.state.patient is None or not self.state.overlay.show_label:
-            self.label_item.hide()
-            return
-        if self._skipped():
-            return
-        code = label_code(self.plane.image(label, self.index), outlines=True)
-        self.label_item.setImage(colourise(code, self._label_table), autoLevels=False)
-        self.label_item.show()
+        if self.state.patient is None or self._skipped():
+            return False
+        return self.image.update_label(None if label is None else self.plane.image(label, self.index),
+                                       self.state.overlay)
 
     def _on_label_edited(self, slices: list[int]) -> None:
         if self.plane is not Plane.AXIAL or self.state.slice_index in slices:
@@ -166,10 +174,8 @@ class SliceView(SlicePointer):
         row_mm, column_mm = self.plane.pixel_mm(patient.spacing_mm)
         rows, columns = self.plane.image_shape(patient.shape)
         rect = QRectF(0.0, 0.0, columns * column_mm, rows * row_mm)
-        blank = np.zeros((rows, columns, 4), np.uint8)  # transparent
-        for item in (self.ct_item, self.overlay_item, self.label_item):
-            item.setImage(blank, autoLevels=False)  # the new shape first: setRect scales by it
-            item.setRect(rect)
+        self.image.reset(rect, rows, columns)
+        self._image_rect = rect
         self._drawn_index = None
         affine = patient.geometry.affine_lps()  # columns: the LPS step of one voxel along x, y, z
         (column_axis, column_sign), (row_axis, row_sign) = self.plane.screen_axes()
@@ -192,9 +198,10 @@ class SliceView(SlicePointer):
             return
         if self.index != self._drawn_index:
             self._drawn_index = self.index
-            self._draw_ct()
-            self._draw_overlays()
-            self._draw_label()
+            self._update_ct()
+            self._update_overlays()
+            self._update_label()
+            self.image.compose(self.state.overlay)
             if self._hover_scene_pos is not None:  # the voxel under a still pointer changed
                 self.state.set_cursor_voxel(self.volume_voxel_at(self._hover_scene_pos))
         self._place_crosshair()
@@ -206,8 +213,7 @@ class SliceView(SlicePointer):
         row, column = self.plane.pixel(patient.shape, self.state.position)
         row_mm, column_mm = self.plane.pixel_mm(patient.spacing_mm)
         vertical, horizontal = self.crosshair_lines
-        vertical.setValue((column + 0.5) * column_mm)
-        horizontal.setValue((row + 0.5) * row_mm)
+        place_crosshair(vertical, horizontal, (column + 0.5) * column_mm, (row + 0.5) * row_mm, self._image_rect)
         vertical.setVisible(self._show_crosshair)
         horizontal.setVisible(self._show_crosshair)
 
@@ -219,17 +225,15 @@ class SliceView(SlicePointer):
 
     def _on_window_changed(self) -> None:
         window = self.state.window
-        self._ct_table = colourise(apply_window(ALL_HU, window), GREY_TABLE)
+        self.image.set_window(window)
         self.window_label.setText(f"W {window.width:.0f}   L {window.level:.0f}")
         self.window_label.adjustSize()
         self._place_labels()
         self._draw_ct()
 
     def _on_overlay_changed(self) -> None:
-        self._overlay_table = colour_table(self.state.overlay)
-        self._label_table = label_table(self.state.overlay)
-        self._draw_overlays()
-        self._draw_label()
+        if self._update_overlays() | self._update_label():
+            self.image.compose(self.state.overlay)
 
     # ---------------------------------------------------------------- layout
 

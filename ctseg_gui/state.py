@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import MaskScores
+from ctseg_core.model.quality import ScanQuality
 from ctseg_core.windowing import PRESETS, Window
 
 from .overlay import OverlaySettings, OverlayStyle
@@ -28,7 +29,8 @@ class ViewerState(QObject):
     sliceChanged = Signal(int)
     windowChanged = Signal(object)  # Window
     overlayChanged = Signal(object)  # OverlaySettings
-    masksChanged = Signal()  # ground truth or prediction replaced
+    masksChanged = Signal()  # ground truth, prediction or uncertainty replaced
+    qualityChanged = Signal(object)  # ScanQuality of the prediction, or None
     scoresChanged = Signal(object)  # MaskScores
     cursorChanged = Signal(object)  # (x, y) voxel of the current slice, or None
     crosshairChanged = Signal(object)  # (z, y, x): the voxel the three plane views meet at
@@ -42,6 +44,10 @@ class ViewerState(QObject):
         self.gt_name: str | None = None
         self.gt: np.ndarray | None = None
         self.prediction: np.ndarray | None = None
+        #: The model's quality estimate of ``prediction`` (None: no prediction, or not from the model).
+        self.quality: ScanQuality | None = None
+        #: The model's per-voxel uncertainty, uint8 [z, y, x] (0 certain … 255 p = ½), or None.
+        self.uncertainty: np.ndarray | None = None
         self.scores = MaskScores()
         self.cursor: tuple[int, int] | None = None
         #: The voxel under the pointer in any plane view, (z, y, x), or None.
@@ -59,6 +65,7 @@ class ViewerState(QObject):
         self.patient = opened.patient
         self.gt_name, self.gt = opened.gt_name, opened.gt
         self.prediction = None
+        self.quality, self.uncertainty = None, None
         self.scores = opened.scores
         self.cursor = None
         self.cursor_voxel = None
@@ -68,6 +75,7 @@ class ViewerState(QObject):
         self.patientChanged.emit()
         self.masksChanged.emit()
         self.scoresChanged.emit(self.scores)
+        self.qualityChanged.emit(None)
         self.sliceChanged.emit(self.slice_index)
         self.crosshairChanged.emit(self.position)
 
@@ -120,6 +128,7 @@ class ViewerState(QObject):
         show_label: bool | None = None,
         opacity: float | None = None,
         style: OverlayStyle | None = None,
+        show_uncertainty: bool | None = None,
     ) -> None:
         """Change some overlay settings, e.g. ``set_overlay(show_gt=False)``; None keeps a setting."""
         old = self.overlay
@@ -129,6 +138,7 @@ class ViewerState(QObject):
             show_label=old.show_label if show_label is None else bool(show_label),
             opacity=old.opacity if opacity is None else float(opacity),
             style=old.style if style is None else style,
+            show_uncertainty=old.show_uncertainty if show_uncertainty is None else bool(show_uncertainty),
         )
         if overlay != self.overlay:
             self.overlay = overlay
@@ -140,11 +150,29 @@ class ViewerState(QObject):
         self.masksChanged.emit()
         self.scoresChanged.emit(self.scores)
 
-    def set_prediction(self, mask: np.ndarray | None, scores: MaskScores) -> None:
+    def set_prediction(self, mask: np.ndarray | None, scores: MaskScores, quality: ScanQuality | None = None,
+                       uncertainty: np.ndarray | None = None) -> None:
+        """Show a prediction, with the model's quality estimate and uncertainty volume when it gave them
+        (a prediction without them drops the previous ones: they described another mask)."""
         self.prediction = mask
         self.scores = scores
+        self.quality, self.uncertainty = quality, uncertainty
         self.masksChanged.emit()
         self.scoresChanged.emit(scores)
+        self.qualityChanged.emit(quality)
+
+    def go_to_next_uncertain_slice(self) -> tuple[int, int, int] | None:
+        """Move the axial slice (and crosshair) to the next most uncertain slice after the one shown
+        (``ScanQuality.next_uncertain_slice``); returns (rank from 1, how many, slice), None if none."""
+        quality = self.quality
+        if quality is None or self.patient is None:
+            return None
+        target = quality.next_uncertain_slice(self.slice_index)
+        if target is None:
+            return None
+        order = quality.most_uncertain_slices()
+        self.set_slice(target)
+        return order.index(target) + 1, len(order), target
 
     def set_cursor(self, voxel: tuple[int, int] | None) -> None:
         """The (x, y) voxel of the axial slice shown under the pointer, or None."""

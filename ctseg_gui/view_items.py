@@ -1,14 +1,16 @@
-"""The slice view's graphics items: a ViewBox with radiology mouse bindings, the brush circle, corner labels."""
+"""The slice view's graphics items: a ViewBox with radiology mouse bindings, the composite slice image and
+its layers, the crosshair, the brush circle, corner labels."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsSceneWheelEvent, QLabel, QWidget
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPen
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsLineItem, QGraphicsSceneWheelEvent, QLabel, QWidget
 
-from .overlay import LABEL_RGB
+from .overlay import LABEL_RGB, colourise
 
 WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
 
@@ -43,19 +45,88 @@ class SliceViewBox(pg.ViewBox):
         self.sigWindowDrag.emit(ev.isStart(), moved.x(), moved.y())
 
 
+class SliceImage(pg.ImageItem):
+    """The one image a plane view draws: the opaque composite of CT and every overlay layer (RGBA rows).
+
+    Its pixels reach Qt as RGBX (no alpha to blend: the layers were blended in the composite table),
+    wrapping the numpy buffer without a copy.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+
+    def render(self) -> None:
+        image = self.image
+        if image is None or image.ndim != 3 or image.shape[2] != 4 or image.dtype != np.uint8:
+            super().render()  # anything else (e.g. pyqtgraph's own use) renders the usual way
+            return
+        image = np.ascontiguousarray(image)
+        self.qimage = pg.functions.ndarray_to_qimage(image, QImage.Format.Format_RGBX8888)  # borrows the memory
+        self._renderRequired = False
+        self._unrenderable = False
+
+
+class Layer:
+    """One overlay layer of a plane view (ground truth and prediction, edited label, uncertainty):
+    its code image of the slice shown, its colour table and whether it is shown.
+
+    The view draws the layers through one composite image (:class:`SliceImage`); :attr:`image` is the
+    layer's own RGBA (its contribution before blending), made when asked, for inspection.
+    """
+
+    def __init__(self) -> None:
+        self.code: np.ndarray | None = None
+        self.table: np.ndarray | None = None
+        self._visible = True
+
+    def set(self, code: np.ndarray | None, table: np.ndarray | None) -> None:
+        self.code, self.table = code, table
+
+    @property
+    def image(self) -> np.ndarray | None:
+        """RGBA (rows, columns, 4) uint8 of this layer alone; None before the first slice."""
+        if self.code is None or self.table is None:
+            return None
+        return colourise(self.code, self.table)
+
+    def isVisible(self) -> bool:  # noqa: N802  (the name of the QGraphicsItem it replaced)
+        return self._visible
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802
+        self._visible = bool(visible)
+
+    def show(self) -> None:
+        self._visible = True
+
+    def hide(self) -> None:
+        self._visible = False
+
+
 CROSSHAIR_RGBA = (90, 170, 255, 170)
 
 
-def crosshair_line(angle: float) -> pg.InfiniteLine:
-    """A thin, see-through crosshair line (1 screen pixel at any zoom) that ignores the mouse."""
+def crosshair_line() -> QGraphicsLineItem:
+    """A thin, see-through crosshair line (1 screen pixel at any zoom) that ignores the mouse.
+
+    A plain Qt line item across the image: moving it repaints two thin strips of the viewport,
+    and, unlike pyqtgraph's InfiniteLine, never makes the ViewBox recompute its auto-range.
+    """
     pen = QPen(QColor(*CROSSHAIR_RGBA))
     pen.setCosmetic(True)
     pen.setWidthF(1.0)
-    line = pg.InfiniteLine(angle=angle, movable=False, pen=pen)
+    line = QGraphicsLineItem()
+    line.setPen(pen)
     line.setZValue(9)
     line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
     line.setAcceptHoverEvents(False)
     return line
+
+
+def place_crosshair(vertical: QGraphicsLineItem, horizontal: QGraphicsLineItem, x_mm: float, y_mm: float,
+                    image_rect: QRectF) -> None:
+    """Put the crosshair lines through (x_mm, y_mm), each spanning the image."""
+    vertical.setLine(QLineF(x_mm, image_rect.top(), x_mm, image_rect.bottom()))
+    horizontal.setLine(QLineF(image_rect.left(), y_mm, image_rect.right(), y_mm))
 
 
 def corner_label(parent: QWidget) -> QLabel:

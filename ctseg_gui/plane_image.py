@@ -1,0 +1,105 @@
+"""What a plane view draws: the layers of the slice shown and the one composite image made of them.
+
+Each layer keeps its slice (the windowed CT as grey levels, the ground-truth / prediction code
+image, the edited label's code image, the uncertainty bands), so a window change, a brush
+stroke or a colour change recomputes only its own layer; then one gather from the composite
+table (:func:`~ctseg_gui.overlay.composite`) makes the opaque image on screen. Display only:
+the slices are numpy views of the state's volumes, the uncertainty comes from the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+from PySide6.QtCore import QRectF
+
+from ctseg_core.windowing import Window, apply_window
+
+from .overlay import (
+    OverlaySettings,
+    code_image,
+    colour_table,
+    composite,
+    composite_table,
+    label_code,
+    label_table,
+    uncertainty_band,
+    uncertainty_table,
+)
+from .view_items import Layer, SliceImage
+
+#: Every int16 value, at the index of its uint16 bit pattern (how slices index the grey table).
+ALL_HU = np.arange(65536, dtype=np.uint16).view(np.int16)
+
+
+@functools.lru_cache(maxsize=8)
+def view_tables(settings: OverlaySettings) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Overlay, label, uncertainty and composite tables of ``settings`` (shared by the three views)."""
+    overlay, label, uncertainty = colour_table(settings), label_table(settings), uncertainty_table(settings)
+    return overlay, label, uncertainty, composite_table(overlay, label, uncertainty)
+
+
+class PlaneImage:
+    """The layers of one view's slice and :attr:`item`, the image item that shows them composited."""
+
+    def __init__(self) -> None:
+        self.item = SliceImage()
+        self.grey_table = np.zeros(65536, np.uint8)
+        self.grey: np.ndarray | None = None  # the windowed CT of the slice shown
+        self.overlay = Layer()  # ground truth and prediction
+        self.label = Layer()  # the edited label
+        self.uncertainty = Layer()  # the model's uncertainty
+        self.label.hide()
+        self.uncertainty.hide()
+
+    def reset(self, rect: QRectF, rows: int, columns: int) -> None:
+        """A new patient: a black image of the new shape over ``rect`` (mm), no layers yet."""
+        self.item.setImage(np.zeros((rows, columns, 4), np.uint8), autoLevels=False)  # the shape first:
+        self.item.setRect(rect)  # setRect scales by it
+        self.grey = None
+        for layer in (self.overlay, self.label, self.uncertainty):
+            layer.set(None, None)
+
+    def set_window(self, window: Window) -> None:
+        """Map every int16 value through the core's window once; slices are then one gather."""
+        self.grey_table = apply_window(ALL_HU, window)
+
+    def update_ct(self, hu: np.ndarray) -> None:
+        self.grey = np.take(self.grey_table, hu.view(np.uint16))
+
+    def update_overlays(self, gt: np.ndarray | None, prediction: np.ndarray | None, uncertainty: np.ndarray | None,
+                        shape: tuple[int, int], settings: OverlaySettings) -> None:
+        """Code images of a slice's ground truth and prediction, and its uncertainty bands when shown."""
+        overlay_table, _, band_table, _ = view_tables(settings)
+        self.overlay.set(code_image(gt, prediction, shape, outlines=settings.style.outlines), overlay_table)
+        if band_table is not None and uncertainty is not None:
+            self.uncertainty.set(uncertainty_band(uncertainty), band_table)
+            self.uncertainty.show()
+        else:
+            self.uncertainty.set(None, None)
+            self.uncertainty.hide()
+
+    def update_label(self, label: np.ndarray | None, settings: OverlaySettings) -> bool:
+        """The edited label's code image of a slice (None or hidden: no layer); False if nothing changed."""
+        if label is None or not settings.show_label:
+            changed = self.label.isVisible()
+            self.label.hide()
+            self.label.set(None, None)
+            return changed
+        self.label.set(label_code(label, outlines=True), view_tables(settings)[1])
+        self.label.show()
+        return True
+
+    def compose(self, settings: OverlaySettings) -> None:
+        """Draw the slice: the grey levels and every shown layer, in one gather from the composite table."""
+        grey, code = self.grey, self.overlay.code
+        if grey is None or code is None:
+            return
+        label = self.label.code if self.label.isVisible() else None
+        band = self.uncertainty.code if self.uncertainty.isVisible() else None
+        if band is None and settings.show_uncertainty:  # on, but nothing to show: the table without bands
+            settings = dataclasses.replace(settings, show_uncertainty=False)
+        table = view_tables(settings)[3]
+        self.item.setImage(composite(grey, code, label, band, table), autoLevels=False)
