@@ -38,6 +38,7 @@ HELP_TEXT = """<table cellspacing=4>
 <tr><td><b>Ctrl+1 – Ctrl+5</b></td><td>layout: axial, coronal, sagittal, 1×3, 2×2</td></tr>
 <tr><td><b>F11 &nbsp; double click</b></td><td>show the view alone, and back</td></tr>
 <tr><td><b>Ctrl+R &nbsp; Esc &nbsp; W</b></td><td>segment, cancel, worst slice</td></tr>
+<tr><td><b>U &nbsp; Shift+U</b></td><td>next most uncertain slice (the model's), uncertainty overlay</td></tr>
 <tr><td colspan=2><br><b>Editing</b> (the brush and eraser paint with the left button; middle drag pans)</td></tr>
 <tr><td><b>N &nbsp; B &nbsp; X or Shift+B &nbsp; L</b></td><td>navigate, brush, eraser, flood fill</td></tr>
 <tr><td><b>[ &nbsp; ]</b></td><td>smaller, larger brush</td></tr>
@@ -103,6 +104,8 @@ class ViewerMenus:
             view, "Show &prediction", lambda on: state.set_overlay(show_prediction=on), "P")
         self.show_label_action = self._toggle(
             view, "Show &edited label", lambda on: state.set_overlay(show_label=on), "E")
+        self.show_uncertainty_action = self._toggle(
+            view, "Show &uncertainty", lambda on: state.set_overlay(show_uncertainty=on), "Shift+U")
         self._add(view, "Next overlay &style", self.next_overlay_style, "O")
         view.addSeparator()
         layouts = view.addMenu("&Layout")
@@ -123,6 +126,7 @@ class ViewerMenus:
         self._add(navigate, "First slice", lambda: state.set_slice(0), "Home")
         self._add(navigate, "Last slice", lambda: state.set_slice(state.depth - 1), "End")
         self.worst_action = self._add(navigate, "&Worst slice", commands.worst_slice, "W")
+        self.uncertain_action = self._add(navigate, "Next most &uncertain slice", self.next_uncertain_slice, "U")
 
         segmentation = bar.addMenu("&Segmentation")
         self.segment_action = self._add(segmentation, "&Segment liver", commands.segment, "Ctrl+R")
@@ -163,6 +167,17 @@ class ViewerMenus:
         styles = list(OverlayStyle)
         self.state.set_overlay(style=styles[(styles.index(self.state.overlay.style) + 1) % len(styles)])
 
+    def next_uncertain_slice(self) -> None:
+        """Go to the next slice where the model was most unsure, and say which it is in the status bar."""
+        step = self.state.go_to_next_uncertain_slice()
+        bar = self.window.statusBar()
+        if step is None:
+            bar.showMessage("No uncertain slices: segment first" if self.state.quality is None
+                            else "The model was certain on every slice", 4000)
+            return
+        rank, count, index = step
+        bar.showMessage(f"Uncertain slice {rank} of {count}: slice {index + 1}", 4000)
+
     def show_help(self) -> None:
         QMessageBox.information(self.window, "Mouse and keys", HELP_TEXT)
 
@@ -171,6 +186,7 @@ class ViewerMenus:
         self.show_gt_action.setChecked(overlay.show_gt)
         self.show_prediction_action.setChecked(overlay.show_prediction)
         self.show_label_action.setChecked(overlay.show_label)
+        self.show_uncertainty_action.setChecked(overlay.show_uncertainty)
 
 
 def _choose_layout(set_layout: Callable[[Layout], object], layout: Layout, _checked: bool = False) -> None:

@@ -80,7 +80,7 @@ class Segmentation(QObject):
         self.panel.set_running(False)
 
     def _on_segmented(self, outcome: SegmentationOutcome) -> None:
-        self.state.set_prediction(outcome.mask, outcome.scores)
+        self.state.set_prediction(outcome.mask, outcome.scores, outcome.quality, outcome.uncertainty)
         seconds = time.monotonic() - self._started
         self.panel.set_running(False, f"Done in {seconds:.1f} s (model, prediction and metrics).")
         self.panel.status.setToolTip(" · ".join(f"{stage} {s:.2f} s" for stage, s in outcome.timings.items()))

@@ -22,6 +22,7 @@ from ctseg_core.io.loading import load_patient
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import MaskScores, middle_slice, score_masks
+from ctseg_core.model.quality import ScanQuality
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 if TYPE_CHECKING:
@@ -164,6 +165,8 @@ class SegmentationOutcome:
     mask: np.ndarray
     timings: dict[str, float]
     scores: MaskScores
+    quality: ScanQuality | None = None  # the model's estimate of its Dice, "check this scan", slice uncertainty
+    uncertainty: np.ndarray | None = None  # uint8 [z, y, x] per-voxel uncertainty, for the overlay
 
 
 def segment(
@@ -178,9 +181,11 @@ def segment(
     progress(0, 0, "loading model")
     segmenter = cache.get(model_path)
     raise_if_cancelled(should_cancel)
-    result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress, should_cancel=should_cancel)
+    result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress, should_cancel=should_cancel,
+                               return_uncertainty=True)
     raise_if_cancelled(should_cancel)
     progress(0, 0, "measuring")
-    outcome = SegmentationOutcome(result.mask, dict(result.timings), score_masks(gt, result.mask, patient.spacing_mm))
+    outcome = SegmentationOutcome(result.mask, dict(result.timings), score_masks(gt, result.mask, patient.spacing_mm),
+                                  result.quality, result.uncertainty)
     raise_if_cancelled(should_cancel)
     return outcome

@@ -1,11 +1,12 @@
-"""The Overlays panel: which masks are drawn (G, P, E), in which style, how opaque, with the compare legend."""
+"""The Overlays panel: which masks are drawn (G, P, E), the model's uncertainty (Shift+U), in which style,
+how opaque, with the compare legend."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSlider, QWidget
 
-from ..overlay import FN_RGB, FP_RGB, GT_RGB, LABEL_RGB, PRED_RGB, TP_RGB, OverlayStyle
+from ..overlay import FN_RGB, FP_RGB, GT_RGB, LABEL_RGB, PRED_RGB, TP_RGB, UNCERTAINTY_RGB, OverlayStyle
 from ..state import ViewerState
 from ..widgets import swatch
 
@@ -19,6 +20,9 @@ class OverlayPanel(QGroupBox):
         self.show_gt = QCheckBox("Ground truth (G)")
         self.show_prediction = QCheckBox("Prediction (P)")
         self.show_label = QCheckBox("Edited label (E)")
+        self.show_uncertainty = QCheckBox("Uncertainty (Shift+U)")
+        self.show_uncertainty.setToolTip(
+            "Where the model was unsure (heat map: red … yellow = probability near ½); after Segment")
         self.style_box = QComboBox()
         self.style_box.addItems([style.value for style in OverlayStyle])
         self.style_box.setToolTip("Next style: O")
@@ -41,7 +45,8 @@ class OverlayPanel(QGroupBox):
         layers = QGridLayout()
         layers.setHorizontalSpacing(4)
         for i, (rgb, box) in enumerate(
-                ((GT_RGB, self.show_gt), (PRED_RGB, self.show_prediction), (LABEL_RGB, self.show_label))):
+                ((GT_RGB, self.show_gt), (PRED_RGB, self.show_prediction), (LABEL_RGB, self.show_label),
+                 (UNCERTAINTY_RGB[1], self.show_uncertainty))):
             row, column = divmod(i, 2)
             layers.addWidget(swatch(rgb), row, 2 * column)
             layers.addWidget(box, row, 2 * column + 1)
@@ -62,6 +67,7 @@ class OverlayPanel(QGroupBox):
         self.show_gt.toggled.connect(lambda on: state.set_overlay(show_gt=on))
         self.show_prediction.toggled.connect(lambda on: state.set_overlay(show_prediction=on))
         self.show_label.toggled.connect(lambda on: state.set_overlay(show_label=on))
+        self.show_uncertainty.toggled.connect(lambda on: state.set_overlay(show_uncertainty=on))
         self.style_box.activated.connect(lambda i: state.set_overlay(style=list(OverlayStyle)[i]))
         self.opacity.valueChanged.connect(lambda v: state.set_overlay(opacity=v / 100.0))
         state.overlayChanged.connect(self._on_overlay_changed)
@@ -69,12 +75,14 @@ class OverlayPanel(QGroupBox):
 
     def _on_overlay_changed(self) -> None:
         overlay = self.state.overlay
-        widgets = (self.show_gt, self.show_prediction, self.show_label, self.style_box, self.opacity)
+        widgets = (self.show_gt, self.show_prediction, self.show_label, self.show_uncertainty, self.style_box,
+                   self.opacity)
         for widget in widgets:
             widget.blockSignals(True)
         self.show_gt.setChecked(overlay.show_gt)
         self.show_prediction.setChecked(overlay.show_prediction)
         self.show_label.setChecked(overlay.show_label)
+        self.show_uncertainty.setChecked(overlay.show_uncertainty)
         self.style_box.setCurrentText(overlay.style.value)
         self.opacity.setValue(round(overlay.opacity * 100))
         for widget in widgets:

@@ -16,10 +16,14 @@ from PySide6.QtWidgets import (
 )
 
 from ctseg_core.metrics import format_metric
+from ctseg_core.model.quality import ScanQuality
 
 from ..dice_plot import DicePlot
 from ..state import ViewerState
 from ..widgets import value_label
+
+#: The "Check this scan" flag: white on a warning red, so it is seen at a glance.
+CHECK_FLAG_STYLE = "color: white; background: #c0392b; font-weight: bold; padding: 1px 6px; border-radius: 3px;"
 
 
 class SegmentationPanel(QGroupBox):
@@ -75,11 +79,57 @@ class SegmentationPanel(QGroupBox):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(metrics)
+        layout.addWidget(self._quality_readout())
         layout.addWidget(self.plot, 1)
 
         self.worst.clicked.connect(self.go_to_worst_slice)
         state.scoresChanged.connect(self._on_scores_changed)
         state.sliceChanged.connect(self._show_slice_dice)
+        state.qualityChanged.connect(self._show_quality)
+        self._show_quality(None)
+
+    def _quality_readout(self) -> QWidget:
+        """The model's own estimate of its Dice, and the "Check this scan" flag with its reasons."""
+        self.estimate_title = QLabel("Estimated Dice")
+        self.estimate = value_label()
+        self.check_flag = QLabel("⚠ Check this scan")
+        self.check_flag.setStyleSheet(CHECK_FLAG_STYLE)
+        self.reasons = QLabel()
+        self.reasons.setWordWrap(True)
+        self.reasons.setStyleSheet("color: #a8401a;")
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(10)
+        grid.addWidget(self.estimate_title, 0, 0)
+        grid.addWidget(self.estimate, 0, 1)
+        grid.addWidget(self.check_flag, 0, 2)
+        grid.addWidget(self.reasons, 1, 0, 1, 3)
+        grid.setColumnStretch(1, 1)
+        return box
+
+    def _show_quality(self, quality: ScanQuality | None) -> None:
+        """Show the quality estimate of the prediction (hidden without one: no prediction, a new patient)."""
+        shown = quality is not None
+        for widget in (self.estimate_title, self.estimate):
+            widget.setVisible(shown)
+        self.check_flag.setVisible(shown and quality is not None and quality.check_scan)
+        self.reasons.setVisible(shown and quality is not None and bool(quality.reasons))
+        if quality is None:
+            self.estimate.setText("")
+            self.reasons.setText("")
+            self.check_flag.setToolTip("")
+            return
+        text = f"{quality.estimated_dice:.2f}"
+        self.estimate.setText(text if quality.calibrated else f"{text} (uncalibrated)")
+        self.estimate.setToolTip(
+            ("The model's own estimate of the Dice of this segmentation, calibrated on held-out scans"
+             if quality.calibrated else
+             "The model's soft Dice: its card has no calibration, so this is a rough guide only")
+            + f"; scans below {quality.threshold:.2f} are flagged")
+        reasons = "\n".join(f"• {reason[:1].upper()}{reason[1:]}" for reason in quality.reasons)
+        self.reasons.setText(reasons)
+        self.check_flag.setToolTip(reasons or "Review this segmentation")
 
     def set_running(self, running: bool, message: str = "") -> None:
         """Show a job starting (progress bar, Cancel) or ending (with its outcome as ``message``)."""

@@ -109,6 +109,8 @@ class FakeSegmentation:
     probability: np.ndarray
     mask: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    quality: None = None  # the real Segmentation's quality estimate and uncertainty: none from a fake
+    uncertainty: None = None
 
 
 class FakeSegmenter:
@@ -125,6 +127,7 @@ class FakeSegmenter:
         spacing_mm: tuple[float, float, float],
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        return_uncertainty: bool = False,
     ) -> FakeSegmentation:
         self.calls += 1
         if self.fail is not None:

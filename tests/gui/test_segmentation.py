@@ -165,6 +165,7 @@ class KerasSegmenter:
         spacing_mm: tuple[float, float, float],
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        return_uncertainty: bool = False,
     ) -> SimpleNamespace:
         probability = np.empty(hu.shape, np.float32)
         for k in range(hu.shape[0]):
@@ -174,7 +175,8 @@ class KerasSegmenter:
             probability[k] = self.model(x, training=False).numpy()[0, ..., 0]
             if progress is not None:
                 progress(k + 1, hu.shape[0], "segmenting")
-        return SimpleNamespace(probability=probability, mask=probability > 0.5, timings={})
+        return SimpleNamespace(probability=probability, mask=probability > 0.5, timings={}, quality=None,
+                               uncertainty=None)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="Keras/TensorFlow not installed")
