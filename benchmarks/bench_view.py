@@ -50,7 +50,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6 import __version__ as pyside_version  # noqa: E402
-from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from scipy import ndimage  # noqa: E402
@@ -230,6 +230,71 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
     return times
 
 
+def mesh_build_gaps(folder: Path, runs: int) -> None:
+    """GUI-thread gaps while the 3D pane builds the liver surface on its worker, printed per run.
+
+    Needs OpenGL: ``xvfb-run -a -s "-screen 0 1600x1200x24" env QT_QPA_PLATFORM=xcb CTSEG_3D_SOFTWARE=1
+    python3 benchmarks/bench_view.py --mesh``. In the 2×2 layout the ground-truth surface is rebuilt
+    ``runs`` times; a QTimer ticking every 5 ms on the GUI thread records the gaps between its
+    ticks from the rebuild's start until 1 s after the mesh is shown (so the first frames that
+    upload and draw it count too). The worker's own time (``SurfaceView.build_seconds``) is printed
+    beside them.
+    """
+    from ctseg_gui.view3d import SurfaceView
+
+    app, window = open_window(folder)
+    window.set_layout("2x2")
+    pane = window.plane_layout.view3d
+    if not isinstance(pane, SurfaceView):
+        raise SystemExit(f"no 3D view here: {getattr(pane, 'text', lambda: '?')()}")
+    state = window.state
+    voxels = int(np.count_nonzero(state.gt))
+    litres = voxels * float(np.prod(state.patient.spacing_mm)) / 1e6
+    print(f"3D build: ground truth {litres:.2f} L ({voxels} voxels) on {'×'.join(map(str, state.gt.shape))}, "
+          f"3D pane {pane.gl_view.width()}×{pane.gl_view.height()}, {runs} rebuilds:")
+    while "gt" not in pane.meshes:  # the first build, from opening the patient, is a warm-up
+        app.processEvents()
+    for run in range(1, runs + 1):
+        gaps: list[float] = []
+        last = [time.perf_counter()]
+
+        def tick(gaps: list[float] = gaps, last: list[float] = last) -> None:
+            now = time.perf_counter()
+            gaps.append(now - last[0])
+            last[0] = now
+
+        loop = QEventLoop()
+        shown: list[float] = []
+
+        def on_ready(layer: str, loop: QEventLoop = loop, shown: list[float] = shown) -> None:
+            if layer == "gt" and not shown:
+                shown.append(time.perf_counter())
+                QTimer.singleShot(1000, loop.quit)  # the frames that upload and draw the mesh count too
+
+        pane.meshReady.connect(on_ready)
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(5)
+        timer.timeout.connect(tick)
+        timer.start()
+        started = time.perf_counter()
+        QTimer.singleShot(0, lambda: pane.invalidate("gt"))
+        loop.exec()
+        timer.stop()
+        pane.meshReady.disconnect(on_ready)
+        mesh = pane.meshes["gt"]
+        print(f"  run {run}: worker build {pane.build_seconds['gt']:.2f} s, shown after {shown[0] - started:.2f} s, "
+              f"{mesh.triangle_count} triangles; GUI-thread gap median {statistics.median(gaps) * 1e3:.1f} ms, "
+              f"max {max(gaps) * 1e3:.1f} ms ({len(gaps)} ticks)")
+    frames = []
+    for _ in range(10):
+        started = time.perf_counter()
+        pane.gl_view.repaint()  # one synchronous frame of the 3D view: the GL draw of every mesh shown
+        frames.append(time.perf_counter() - started)
+    print(f"  one frame of the 3D view (draw only): {percentiles_ms(frames)}")
+    window.close()
+
+
 def launch_seconds(launches: int, folder: Path) -> tuple[list[float], bool]:
     """Seconds from a fresh process to its shown window, and whether any run had TensorFlow by then."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config")}
@@ -249,12 +314,17 @@ def main() -> None:
     parser.add_argument("--strokes", type=int, default=50)
     parser.add_argument("--moves", type=int, default=100, help="crosshair moves in the 1×3 layout")
     parser.add_argument("--crosshair-only", action="store_true", help="time the crosshair moves only")
+    parser.add_argument("--mesh", type=int, nargs="?", const=3, default=0, metavar="RUNS",
+                        help="only the GUI-thread gaps while the 3D pane builds the liver surface (needs OpenGL)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         os.environ["CTSEG_CACHE"] = str(folder / "cache")  # autosaves stay in the scratch folder
         write_phantom(folder / "patient", seed=0, slices=args.slices)
+        if args.mesh:
+            mesh_build_gaps(folder, args.mesh)
+            return
         moves = crosshair_moves(folder, args.moves)
         print(f"crosshair move, 1×3 layout, {args.slices} slices of 512×512, CT + GT + prediction + label, "
               f"window 1400×900, {args.moves} moves:")

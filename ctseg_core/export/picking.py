@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh import Mesh, lps_to_index
+from .mesh import Mesh, index_to_lps, lps_to_index
 
 #: Triangles seen edge-on (|det| below this, relative to the edge lengths) cannot be hit.
 PARALLEL_EPSILON = 1e-9
@@ -55,7 +55,8 @@ def pick_surface(mesh: Mesh, ray: Ray) -> Pick | None:
     """The nearest point where ``ray`` meets a face of ``mesh`` in front of its origin, or None.
 
     Möller & Trumbore (1997), "Fast, minimum storage ray-triangle intersection", over all faces
-    as arrays: about 30 ms for 300 000 triangles. Both sides of a face count (a click may land
+    as arrays: about 0.15 s for a 250 000-triangle liver on a 2-core machine, so a GUI runs it
+    on a worker. Both sides of a face count (a click may land
     on a surface seen from inside when the camera is within it).
     """
     if mesh.triangle_count == 0:
@@ -90,3 +91,8 @@ def voxel_of_point(point_lps: np.ndarray, affine_lps: np.ndarray, shape: tuple[i
     index = lps_to_index(np.asarray(point_lps, dtype=np.float64).reshape(1, 3), np.asarray(affine_lps))[0]
     z, y, x = (int(min(max(round(float(i)), 0), n - 1)) for i, n in zip(index, shape[:3], strict=True))
     return z, y, x
+
+
+def point_of_voxel(voxel: tuple[int, int, int], affine_lps: np.ndarray) -> np.ndarray:
+    """LPS position (mm, (3,) float64) of a (z, y, x) voxel's centre: where a 3D view marks the crosshair."""
+    return index_to_lps(np.asarray(voxel, dtype=np.float64).reshape(1, 3), np.asarray(affine_lps))[0]

@@ -36,6 +36,7 @@ def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, ph
     assert _lit_pixels(pane.gl_view.grabFramebuffer()) > 500
     window.state.set_overlay(show_gt=False)
     assert not pane.items["gt"].visible()
+    pane.crosshair_marker.setVisible(False)  # the crosshair's yellow dot
     assert _lit_pixels(pane.gl_view.grabFramebuffer()) < 50
 
 

@@ -316,3 +316,22 @@ def test_unknown_mesh_format_names_the_path(tmp_path: Path, small_mesh: Mesh) ->
     with pytest.raises(CtsegError, match=r"liver\.vtk.*\.stl, \.obj or \.ply"):
         write_mesh(small_mesh, tmp_path / "liver.vtk")
     assert not any(tmp_path.iterdir())
+
+
+def test_marching_cubes_in_slabs_gives_the_one_piece_surface(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slabs (so a worker never holds the GIL long) join into exactly the surface of one call."""
+    from ctseg_core.export import mesh as mesh_module
+
+    spacing = (2.5, 0.9, 0.9)
+    affine = _geometry(spacing).affine_lps()
+    centre = affine[:3, :3] @ np.array([50.0, 45.0, 20.0]) + affine[:3, 3]
+    mask = _ellipsoid((40, 90, 100), affine, centre, (35.0, 30.0, 40.0))
+    mask |= _ellipsoid((40, 90, 100), affine, centre + np.array([30.0, 0.0, 20.0]), (10.0, 12.0, 8.0))
+    whole = surface_mesh(mask, affine, smooth_iterations=0)
+    monkeypatch.setattr(mesh_module, "SLAB_VOXELS", 20_000)  # slabs of 2 or 3 planes: many seams
+    slabs = surface_mesh(mask, affine, smooth_iterations=0)
+    assert slabs.is_watertight()
+    assert slabs.triangle_count == whole.triangle_count
+    assert len(slabs.vertices) == len(whole.vertices)
+    assert np.array_equal(np.unique(slabs.vertices, axis=0), np.unique(whole.vertices, axis=0))
+    assert slabs.volume_ml() == pytest.approx(whole.volume_ml(), rel=1e-6)

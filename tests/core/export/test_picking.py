@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ctseg_core.export.mesh import Mesh, surface_mesh
-from ctseg_core.export.picking import Ray, pick_surface, ray_from_screen, voxel_of_point
+from ctseg_core.export.picking import Ray, pick_surface, point_of_voxel, ray_from_screen, voxel_of_point
 from ctseg_core.geometry import VolumeGeometry
 
 
@@ -95,3 +95,4 @@ def test_voxel_of_point_inverts_the_affine_and_clamps(sphere) -> None:
     assert voxel_of_point(voxel_centre + 0.3, affine, shape) == (7, 30, 12)
     far = affine[:3, :3] @ np.array([500.0, -20.0, 7.0]) + affine[:3, 3]
     assert voxel_of_point(far, affine, shape) == (7, 0, 79)
+    assert np.allclose(point_of_voxel((7, 30, 12), affine), voxel_centre)
