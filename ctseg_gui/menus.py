@@ -80,6 +80,8 @@ class ViewerMenus:
         for action in (actions.save, actions.save_as, actions.load_file, actions.load_folder):
             file.addAction(action)
         file.addSeparator()
+        self.export_menu = file.addMenu("E&xport")  # filled by ctseg_gui.exporting.Exports
+        file.addSeparator()
         self._add(file, "&Quit", commands.quit, QKeySequence.StandardKey.Quit)
 
         edit = bar.addMenu("&Edit")
