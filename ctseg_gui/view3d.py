@@ -211,6 +211,42 @@ def _mesh_data(build: SurfaceBuild, colours: np.ndarray | None = None) -> object
                               vertexColors=colours)
 
 
+@functools.cache
+def _headlight_shader() -> object:
+    """Lit from the camera, with more ambient than pyqtgraph's "shaded" (light from one corner, 20 %
+    ambient): a surface facing the viewer shows its true colour, so the distance colours read as the
+    colour bar shows them, whichever way the view is turned. Back faces are lit like front faces."""
+    from pyqtgraph.opengl import shaders
+
+    return shaders.ShaderProgram("ctseg_headlight", [
+        shaders.VertexShader("""
+            uniform mat4 u_mvp;
+            uniform mat3 u_normal;
+            attribute vec4 a_position;
+            attribute vec3 a_normal;
+            attribute vec4 a_color;
+            varying vec4 v_color;
+            varying vec3 v_normal;
+            void main() {
+                v_normal = normalize(u_normal * a_normal);
+                v_color = a_color;
+                gl_Position = u_mvp * a_position;
+            }
+        """),
+        shaders.FragmentShader("""
+            #ifdef GL_ES
+            precision mediump float;
+            #endif
+            varying vec4 v_color;
+            varying vec3 v_normal;
+            void main() {
+                float facing = abs(normalize(v_normal).z);
+                gl_FragColor = vec4(v_color.rgb * (0.4 + 0.6 * facing), v_color.a);
+            }
+        """),
+    ])
+
+
 def _matrix(matrix: QMatrix4x4) -> np.ndarray:
     """A Qt 4×4 matrix as numpy, rows as Qt writes them (acting on column vectors)."""
     return np.array(matrix.copyDataTo(), dtype=np.float64).reshape(4, 4)
@@ -234,7 +270,7 @@ class DistanceColourBar(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("black"))
         metrics = painter.fontMetrics()
-        top, bottom = metrics.height() * 2 + 4, self.height() - metrics.height() * 2 - 4
+        top, bottom = metrics.height() * 3, self.height() - metrics.height() * 2
         bar = QRect(8, top, 16, max(bottom - top, 10))
         gradient = QLinearGradient(0, bar.top(), 0, bar.bottom())
         values = np.linspace(self.limit_mm, -self.limit_mm, 21)
@@ -246,7 +282,7 @@ class DistanceColourBar(QWidget):
         painter.drawText(QRect(0, 2, self.width(), metrics.height()), Qt.AlignmentFlag.AlignHCenter, "mm")
         painter.drawText(QRect(0, 2 + metrics.height(), self.width(), metrics.height()),
                          Qt.AlignmentFlag.AlignHCenter, "over")
-        painter.drawText(QRect(0, bar.bottom() + 4, self.width(), metrics.height()),
+        painter.drawText(QRect(0, bar.bottom() + metrics.height() // 2 + 2, self.width(), metrics.height()),
                          Qt.AlignmentFlag.AlignHCenter, "under")
         for value, text in zip(colour_bar_ticks(self.limit_mm), self.tick_labels(), strict=True):
             y = bar.bottom() - (value + self.limit_mm) / (2 * self.limit_mm) * bar.height()
@@ -385,7 +421,7 @@ class SurfaceView(QWidget):
         if build is not None and build.mesh.triangle_count:
             red, green, blue = (c / 255 for c in COLOURS[layer])
             item = self._gl.GLMeshItem(meshdata=_mesh_data(build), color=(red, green, blue, 1.0),
-                                       smooth=True, shader="shaded", glOptions="opaque")
+                                       smooth=True, shader=_headlight_shader(), glOptions="opaque")
             self.gl_view.addItem(item)
             self.items[layer], self.builds[layer] = item, build
             if len(self.builds) == 1:
@@ -541,6 +577,7 @@ class SurfaceView(QWidget):
         if self.crosshair_marker is None:
             self.crosshair_marker = self._gl.GLScatterPlotItem(pos=point, size=9, color=(1.0, 0.85, 0.1, 1.0),
                                                       pxMode=True, glOptions="additive")
+            self.crosshair_marker.setDepthValue(10)  # type: ignore[union-attr]  # drawn after the meshes
             self.gl_view.addItem(self.crosshair_marker)
         else:
             self.crosshair_marker.setData(pos=point)  # type: ignore[attr-defined]  # a GLScatterPlotItem

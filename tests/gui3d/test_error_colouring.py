@@ -114,3 +114,26 @@ def test_meshing_never_freezes_the_gui_thread(window: MainWindow, pane: SurfaceV
     # the meshes on a busy 2-core machine takes 80-450 ms a frame, so this bound only catches the
     # freezes of seconds: pyqtgraph's normals loop, or marching cubes holding the GIL in one piece.
     assert max(gaps) < 0.6, max(gaps)
+
+
+def test_save_view_saves_the_3d_pane_with_its_surfaces(window: MainWindow, pane: SurfaceView, qtbot: QtBot,
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from ctseg_gui import exporting
+
+    target = tmp_path / "3d.png"
+    monkeypatch.setattr(exporting.QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
+    qtbot.wait(100)
+    QApplication.sendEvent(pane.gl_view, QEvent(QEvent.Type.Enter))  # the pointer goes over the 3D view
+    assert window.exports.current_view() is pane
+    with qtbot.waitSignal(window.exports.exported, timeout=5_000):
+        window.exports.view_action.trigger()
+    image = QImage(str(target))
+    ratio = pane.devicePixelRatioF()
+    assert (image.width(), image.height()) == (round(pane.width() * ratio), round(pane.height() * ratio))
+    box = pane.gl_view.geometry()  # the GL view inside the pane (not the checkbox and status line)
+    gl_part = _rgb(image)[round(box.top() * ratio): round(box.bottom() * ratio),
+                          round(box.left() * ratio): round(box.right() * ratio)]
+    assert (gl_part.max(axis=2) > 30).sum() > 500  # the rendered surfaces, not a black grab
