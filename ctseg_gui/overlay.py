@@ -125,6 +125,18 @@ def colourise(code: np.ndarray, table: np.ndarray) -> np.ndarray:
     return np.take(packed, code).view(np.uint8).reshape(*code.shape, 4)
 
 
+def _outline_box(mask: np.ndarray) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The mask's bounding box (with a one-voxel margin inside the slice) and the surface within it."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    columns = np.flatnonzero(mask.any(axis=0))
+    r0, r1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, mask.shape[0])
+    c0, c1 = max(int(columns[0]) - 1, 0), min(int(columns[-1]) + 2, mask.shape[1])
+    box = (slice(r0, r1), slice(c0, c1))
+    return box, surface(mask[box])
+
+
 def outline(mask: np.ndarray) -> np.ndarray:
     """``ctseg_core.metrics.surface`` of a 2D bool slice, computed on the mask's bounding box only.
 
@@ -132,15 +144,20 @@ def outline(mask: np.ndarray) -> np.ndarray:
     inside the slice), but a liver covering a tenth of a slice costs a tenth: the plane views
     outline three masks on each of three planes per crosshair move.
     """
-    rows = np.flatnonzero(mask.any(axis=1))
     result = np.zeros(mask.shape, bool)
-    if rows.size == 0:
-        return result
-    columns = np.flatnonzero(mask.any(axis=0))
-    r0, r1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, mask.shape[0])
-    c0, c1 = max(int(columns[0]) - 1, 0), min(int(columns[-1]) + 2, mask.shape[1])
-    result[r0:r1, c0:c1] = surface(mask[r0:r1, c0:c1])
+    found = _outline_box(mask)
+    if found is not None:
+        box, edge = found
+        result[box] = edge
     return result
+
+
+def _add_outline(code: np.ndarray, mask: np.ndarray, shift: int) -> None:
+    """Set bit ``shift`` of ``code`` on the mask's outline, touching only its bounding box."""
+    found = _outline_box(mask)
+    if found is not None:
+        box, edge = found
+        code[box] |= edge.view(np.uint8) << shift
 
 
 def code_image(
@@ -154,9 +171,9 @@ def code_image(
         code |= prediction.view(np.uint8) << 1
     if outlines:
         if gt is not None:
-            code |= outline(gt).view(np.uint8) << EDGE_SHIFT
+            _add_outline(code, gt, EDGE_SHIFT)
         if prediction is not None:
-            code |= outline(prediction).view(np.uint8) << (EDGE_SHIFT + 1)
+            _add_outline(code, prediction, EDGE_SHIFT + 1)
     return code
 
 
@@ -183,7 +200,7 @@ def label_code(label: np.ndarray, outlines: bool) -> np.ndarray:
     label = np.ascontiguousarray(label)
     code = label.view(np.uint8).copy()
     if outlines:
-        code |= outline(label).view(np.uint8) << 1
+        _add_outline(code, label, 1)
     return code
 
 
