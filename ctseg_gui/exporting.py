@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from functools import partial
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Signal
@@ -24,7 +25,6 @@ from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 from .editor import EditorState
-from .host import WindowServices
 from .plane_layout import PlaneLayout
 from .state import ViewerState
 from .workers import JobRunner
@@ -68,16 +68,37 @@ def _with_suffix(path: str, chosen_filter: str, filters: dict[str, str], default
     return target.with_name(target.name + suffix)
 
 
+@runtime_checkable
+class ExportHost(Protocol):
+    """What the exports need of the main window (the menus build them on it): its services
+    (:class:`~ctseg_gui.host.WindowServices`), the state, the editor's label, the runner and the views."""
+
+    state: ViewerState
+    editor: EditorState
+    runner: JobRunner
+    plane_layout: PlaneLayout
+
+    def show_status(self, message: str, timeout_ms: int = ...) -> None: ...
+
+    def report_error(self, title: str, error: BaseException) -> None: ...
+
+    def show_job_progress(self, done: int, total: int, stage: str) -> None: ...
+
+
 class Exports(QObject):
     """The Export submenu's three commands, over the state, the editor's label and the view area."""
 
     exported = Signal(object)  # the Path written
 
-    def __init__(self, window: QWidget, services: WindowServices, state: ViewerState, editor: EditorState,
-                 runner: JobRunner, views: PlaneLayout) -> None:
+    def __init__(self, window: QWidget, menu: QMenu) -> None:
+        """``window`` is the main window, an :class:`ExportHost`; the commands go into ``menu``."""
         super().__init__(window)
-        self.window, self.services, self.state, self.editor = window, services, state, editor
-        self.runner, self.views = runner, views
+        if not isinstance(window, ExportHost):
+            raise TypeError(f"{type(window).__name__} does not offer what the exports need (ExportHost)")
+        self.window: QWidget = window
+        self.services: ExportHost = window
+        self.state, self.editor, self.runner = window.state, window.editor, window.runner
+        self.views = window.plane_layout
         self.folder = Path.home()
         self._last_view: QWidget | None = None
         for view in self._all_views():
@@ -90,12 +111,10 @@ class Exports(QObject):
         self.mesh_action.triggered.connect(lambda _checked=False: self.export_mesh())
         self.view_action.triggered.connect(lambda _checked=False: self.save_view())
         self.window_action.triggered.connect(lambda _checked=False: self.save_window())
-        state.patientChanged.connect(self._update_enabled)
-        state.masksChanged.connect(self._update_enabled)
-        editor.labelChanged.connect(self._update_enabled)
+        self.state.patientChanged.connect(self._update_enabled)
+        self.state.masksChanged.connect(self._update_enabled)
+        self.editor.labelChanged.connect(self._update_enabled)
         self._update_enabled()
-
-    def populate(self, menu: QMenu) -> None:
         for action in (self.mesh_action, self.view_action, self.window_action):
             menu.addAction(action)
 

@@ -21,7 +21,6 @@ from .annotator import VOLUME_EDIT_JOB, Annotator
 from .autosave import Autosaver
 from .edit_actions import EditActions
 from .editor import EditorState
-from .exporting import Exports
 from .host import STATUS_MS
 from .job_status import JobStatus
 from .label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
@@ -110,8 +109,6 @@ class MainWindow(QMainWindow):
             worst_slice=self.segmentation_panel.go_to_worst_slice, set_layout=self.set_layout,
             toggle_maximise=self.plane_layout.toggle_maximise))
         self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
-        self.exports = Exports(self, self, self.state, self.editor, self.runner, self.plane_layout)
-        self.exports.populate(self.menus.export_menu)
         self._build_layout()
         self._connect()
 

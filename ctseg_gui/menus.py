@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar
 from ctseg_core.windowing import PRESETS
 
 from .edit_actions import EditActions
+from .exporting import ExportHost, Exports
 from .overlay import OverlayStyle
 from .plane_layout import Layout
 from .state import ViewerState
@@ -80,7 +81,8 @@ class ViewerMenus:
         for action in (actions.save, actions.save_as, actions.load_file, actions.load_folder):
             file.addAction(action)
         file.addSeparator()
-        self.export_menu = file.addMenu("E&xport")  # filled by ctseg_gui.exporting.Exports
+        self.export_menu = file.addMenu("E&xport")
+        self.exports = Exports(window, self.export_menu) if isinstance(window, ExportHost) else None
         file.addSeparator()
         self._add(file, "&Quit", commands.quit, QKeySequence.StandardKey.Quit)
 

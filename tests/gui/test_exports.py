@@ -19,6 +19,12 @@ from ctseg_gui.main_window import MainWindow
 from ctseg_gui.planes import Plane
 
 
+def _exports(window: MainWindow) -> exporting.Exports:
+    """The File ▸ Export commands the menus built on the window."""
+    assert window.menus.exports is not None
+    return window.menus.exports
+
+
 class Answers:
     """What the patched dialogs answer: the mask chosen and the file name typed, and what they were asked."""
 
@@ -62,8 +68,8 @@ def test_export_mesh_writes_the_chosen_mask_in_each_format(
     out = tmp_path / "out"
     out.mkdir()
     answers.path = str(out / f"liver{suffix}")
-    with qtbot.waitSignal(window.exports.exported, timeout=60_000) as written:
-        window.exports.mesh_action.trigger()
+    with qtbot.waitSignal(_exports(window).exported, timeout=60_000) as written:
+        _exports(window).mesh_action.trigger()
     assert written.args[0] == Path(answers.path)
     assert "Ground truth, Prediction" in answers.asked[0]
     mesh = trimesh.load(answers.path, force="mesh")
@@ -79,8 +85,8 @@ def test_export_mesh_writes_the_chosen_mask_in_each_format(
 def test_the_chosen_format_adds_its_suffix(with_prediction: MainWindow, answers: Answers, tmp_path: Path,
                                            qtbot: QtBot) -> None:
     answers.mask, answers.path, answers.filter = "Ground truth", str(tmp_path / "gt"), exporting.MESH_FILTERS[".ply"]
-    with qtbot.waitSignal(with_prediction.exports.exported, timeout=60_000) as written:
-        with_prediction.exports.export_mesh()
+    with qtbot.waitSignal(_exports(with_prediction).exported, timeout=60_000) as written:
+        _exports(with_prediction).export_mesh()
     assert written.args[0] == tmp_path / "gt.ply"
     state = with_prediction.state
     mesh = trimesh.load(written.args[0], force="mesh")
@@ -92,7 +98,7 @@ def test_a_mesh_that_cannot_be_written_is_reported_naming_the_file(
     (tmp_path / "a file").write_text("not a folder")
     answers.path = str(tmp_path / "a file" / "liver.stl")  # (missing folders are made; tests run as root)
     with qtbot.waitSignal(with_prediction.errorReported, timeout=60_000) as reported:
-        with_prediction.exports.export_mesh()
+        _exports(with_prediction).export_mesh()
     assert answers.path in reported.args[0]
     assert dialogs and dialogs[-1][0] == "Export mesh" and answers.path in dialogs[-1][1]
 
@@ -100,7 +106,7 @@ def test_a_mesh_that_cannot_be_written_is_reported_naming_the_file(
 def test_cancelling_the_file_dialog_writes_nothing(with_prediction: MainWindow, answers: Answers,
                                                    tmp_path: Path, qtbot: QtBot) -> None:
     answers.path = ""
-    with_prediction.exports.export_mesh()
+    _exports(with_prediction).export_mesh()
     qtbot.wait(200)
     assert not with_prediction.runner.running(exporting.MESH_JOB) and not list(tmp_path.glob("*.stl"))
 
@@ -118,8 +124,8 @@ def test_save_view_saves_the_view_under_the_pointer(opened: MainWindow, answers:
     coronal = opened.plane_layout.view(Plane.CORONAL)
     QApplication.sendEvent(coronal.viewport(), QEvent(QEvent.Type.Enter))  # the pointer goes over it
     answers.path = str(tmp_path / "coronal")  # no suffix: .png is added
-    with qtbot.waitSignal(opened.exports.exported, timeout=5_000) as written:
-        opened.exports.view_action.trigger()
+    with qtbot.waitSignal(_exports(opened).exported, timeout=5_000) as written:
+        _exports(opened).view_action.trigger()
     assert written.args[0] == tmp_path / "coronal.png"
     assert "coronal" in answers.asked[-1]
     image = _image(written.args[0])
@@ -129,14 +135,14 @@ def test_save_view_saves_the_view_under_the_pointer(opened: MainWindow, answers:
     assert pixels.std() > 10  # the CT is in it, not a blank grab
     axial = opened.plane_layout.view(Plane.AXIAL)
     QApplication.sendEvent(axial.viewport(), QEvent(QEvent.Type.Enter))
-    assert opened.exports.current_view() is axial
+    assert _exports(opened).current_view() is axial
 
 
 def test_save_window_saves_the_whole_window(opened: MainWindow, answers: Answers, tmp_path: Path,
                                             qtbot: QtBot) -> None:
     answers.path = str(tmp_path / "window.png")
-    with qtbot.waitSignal(opened.exports.exported, timeout=5_000):
-        opened.exports.window_action.trigger()
+    with qtbot.waitSignal(_exports(opened).exported, timeout=5_000):
+        _exports(opened).window_action.trigger()
     image = _image(tmp_path / "window.png")
     ratio = opened.devicePixelRatioF()
     assert (image.width(), image.height()) == (round(opened.width() * ratio), round(opened.height() * ratio))
@@ -146,6 +152,6 @@ def test_a_png_that_cannot_be_written_is_reported_naming_the_file(
         opened: MainWindow, answers: Answers, tmp_path: Path, dialogs: list) -> None:
     (tmp_path / "a file").write_text("not a folder")
     answers.path = str(tmp_path / "a file" / "window.png")
-    opened.exports.save_window()
+    _exports(opened).save_window()
     assert dialogs and dialogs[-1][0] == "Save the window as PNG" and answers.path in dialogs[-1][1]
     assert (tmp_path / "a file").read_text() == "not a folder"

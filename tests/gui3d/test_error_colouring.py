@@ -17,9 +17,16 @@ from ctseg_core.export.mesh import signed_distance_to_surface
 from ctseg_core.export.picking import voxel_of_point
 from ctseg_core.export.surface_error import diverging_rgba
 from ctseg_core.metrics import _surface_distances, score_masks
+from ctseg_gui import exporting
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.view3d import SurfaceView
 from tests.gui.conftest import event_loop_gaps
+
+
+def _exports(window: MainWindow) -> exporting.Exports:
+    """The File ▸ Export commands the menus built on the window."""
+    assert window.menus.exports is not None
+    return window.menus.exports
 
 
 def _rgb(image: QImage) -> np.ndarray:
@@ -121,15 +128,14 @@ def test_save_view_saves_the_3d_pane_with_its_surfaces(window: MainWindow, pane:
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
-    from ctseg_gui import exporting
 
     target = tmp_path / "3d.png"
     monkeypatch.setattr(exporting.QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
     qtbot.wait(100)
     QApplication.sendEvent(pane.gl_view, QEvent(QEvent.Type.Enter))  # the pointer goes over the 3D view
-    assert window.exports.current_view() is pane
-    with qtbot.waitSignal(window.exports.exported, timeout=5_000):
-        window.exports.view_action.trigger()
+    assert _exports(window).current_view() is pane
+    with qtbot.waitSignal(_exports(window).exported, timeout=5_000):
+        _exports(window).view_action.trigger()
     image = QImage(str(target))
     ratio = pane.devicePixelRatioF()
     assert (image.width(), image.height()) == (round(pane.width() * ratio), round(pane.height() * ratio))

@@ -9,8 +9,9 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
+from ctseg_gui.gl_support import gl_unavailable_reason
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.view3d import SurfaceView, gl_unavailable_reason
+from ctseg_gui.view3d import SurfaceView
 
 
 def _lit_pixels(image: QImage) -> int:
@@ -36,18 +37,18 @@ def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, ph
     assert _lit_pixels(pane.gl_view.grabFramebuffer()) > 500
     window.state.set_overlay(show_gt=False)
     assert not pane.items["gt"].visible()
-    pane.crosshair_marker.setVisible(False)  # the crosshair's yellow dot
+    pane.crosshair_dot.item.setVisible(False)  # the crosshair's yellow dot
     assert _lit_pixels(pane.gl_view.grabFramebuffer()) < 50
 
 
 def test_on_software_mesa_the_3d_view_stays_off_unless_told_the_model_is_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ctseg_gui import view3d
+    from ctseg_gui import gl_support
 
     monkeypatch.delenv("CTSEG_3D_SOFTWARE", raising=False)
-    monkeypatch.setattr(view3d, "software_mesa_renderer", lambda: True)
-    reason = view3d.software_gl_refusal()
+    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: True)
+    reason = gl_support.software_gl_refusal()
     assert reason is not None and "TensorFlow" in reason and "CTSEG_3D_SOFTWARE=1" in reason
     monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")
-    assert view3d.software_gl_refusal() is None
+    assert gl_support.software_gl_refusal() is None

@@ -1,0 +1,192 @@
+"""OpenGL support for the 3D pane: can it run here, and the pyqtgraph pieces it draws with.
+
+:func:`gl_unavailable_reason` finds out without ever creating a GL widget that could fail
+(Qt's offscreen platform, no GL driver, PyOpenGL missing); :func:`software_gl_refusal` keeps the
+3D view off on Mesa's software renderer, which crashes with TensorFlow in one process. The
+drawing pieces: a MeshData that takes the worker's vertex normals (pyqtgraph would compute
+its own in a Python loop on the GUI thread) and a shader lit from the camera.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QGuiApplication, QMatrix4x4, QOpenGLContext
+
+from ctseg_core.export.mesh import Mesh
+
+NO_GL_PLATFORMS = ("offscreen", "minimal", "vnc")
+#: A pyqtgraph.opengl GLViewWidget (pyqtgraph has no type hints, so mypy sees Any either way).
+GLView = Any
+
+
+def gl_unavailable_reason_without_loading_gl() -> str | None:
+    """The reasons that need no GL library in this process (platform without OpenGL, no PyOpenGL)."""
+    platform = QGuiApplication.platformName()
+    if platform in NO_GL_PLATFORMS:
+        return f"3D view unavailable: the Qt platform “{platform}” has no OpenGL"
+    return None
+
+
+def gl_unavailable_reason() -> str | None:
+    """Why the 3D view cannot be shown here, or None when OpenGL is available."""
+    platform = QGuiApplication.platformName()
+    if platform in NO_GL_PLATFORMS:
+        return f"3D view unavailable: the Qt platform “{platform}” has no OpenGL"
+    try:
+        import pyqtgraph.opengl  # noqa: F401  # needs PyOpenGL
+    except Exception as error:  # an ImportError, or a GL library that fails to load
+        return f"3D view unavailable: pyqtgraph.opengl cannot be imported ({error})"
+    context = QOpenGLContext()
+    if not context.create():
+        return "3D view unavailable: no OpenGL context could be created"
+    return None
+
+
+_PROBE = """
+import sys
+from PySide6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
+app = QGuiApplication(sys.argv[:1])
+context, surface = QOpenGLContext(), QOffscreenSurface()
+surface.create()
+if context.create() and context.makeCurrent(surface):
+    print(context.functions().glGetString(0x1F01) or "")
+"""
+
+
+def software_mesa_renderer() -> bool:
+    """Whether OpenGL here is Mesa's software rasteriser (llvmpipe/softpipe), asked in a child process.
+
+    Mesa's llvmpipe and TensorFlow crash (segmentation fault) when both are loaded in one process,
+    whichever comes first (seen under Xvfb). The child process keeps this process free of GL until
+    the answer is known.
+    """
+    try:
+        result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=30,
+                                env={**os.environ, "QT_QPA_PLATFORM": QGuiApplication.platformName()})
+    except (OSError, subprocess.SubprocessError):
+        return False
+    renderer = result.stdout.strip().lower()
+    return any(name in renderer for name in ("llvmpipe", "softpipe", "swrast"))
+
+
+#: Set to 1 to show the 3D view on Mesa's software renderer anyway (tests, viewing without the model).
+FORCE_SOFTWARE_GL = "CTSEG_3D_SOFTWARE"
+
+
+def software_gl_refusal() -> str | None:
+    """Why the 3D view stays off on Mesa's software renderer, or None.
+
+    Mesa's llvmpipe and TensorFlow crash (segmentation fault, or an abort at exit) when both are
+    loaded in one process, whichever comes first (seen under Xvfb with Mesa 22 and TensorFlow
+    2.21). The viewer loads TensorFlow for Segment, so on that renderer the 3D view is off unless
+    CTSEG_3D_SOFTWARE=1 says the model will not be used in this session.
+    """
+    if os.environ.get(FORCE_SOFTWARE_GL) == "1" or not software_mesa_renderer():
+        return None
+    return (
+        "3D view off: Mesa's software OpenGL and TensorFlow crash in one process. With a hardware "
+        f"OpenGL driver the 3D view works; {FORCE_SOFTWARE_GL}=1 shows it here if you will not segment."
+    )
+
+
+@functools.cache
+def _mesh_data_class() -> type:
+    """pyqtgraph's MeshData, given the normals computed on the worker instead of computing its own."""
+    from pyqtgraph.opengl import MeshData
+
+    class PrecomputedNormals(MeshData):
+        def __init__(self, normals: np.ndarray, **data: object) -> None:
+            super().__init__(**data)
+            self._precomputed = np.ascontiguousarray(normals, dtype=np.float32)
+
+        def vertexNormals(self, indexed: str | None = None) -> np.ndarray:  # noqa: N802  # pyqtgraph's name
+            return self._precomputed if indexed is None else self._precomputed[self.faces()]
+
+    return PrecomputedNormals
+
+
+def mesh_data(mesh: Mesh, normals: np.ndarray, colours: np.ndarray | None = None) -> object:
+    """A pyqtgraph MeshData of ``mesh`` with the given vertex normals (and vertex colours, if any)."""
+    return _mesh_data_class()(normals, vertexes=mesh.vertices, faces=mesh.faces, vertexColors=colours)
+
+
+@functools.cache
+def headlight_shader() -> object:
+    """Lit from the camera, with more ambient than pyqtgraph's "shaded" (light from one corner, 20 %
+    ambient): a surface facing the viewer shows its true colour, so the distance colours read as the
+    colour bar shows them, whichever way the view is turned. Back faces are lit like front faces."""
+    from pyqtgraph.opengl import shaders
+
+    return shaders.ShaderProgram("ctseg_headlight", [
+        shaders.VertexShader("""
+            uniform mat4 u_mvp;
+            uniform mat3 u_normal;
+            attribute vec4 a_position;
+            attribute vec3 a_normal;
+            attribute vec4 a_color;
+            varying vec4 v_color;
+            varying vec3 v_normal;
+            void main() {
+                v_normal = normalize(u_normal * a_normal);
+                v_color = a_color;
+                gl_Position = u_mvp * a_position;
+            }
+        """),
+        shaders.FragmentShader("""
+            #ifdef GL_ES
+            precision mediump float;
+            #endif
+            varying vec4 v_color;
+            varying vec3 v_normal;
+            void main() {
+                float facing = abs(normalize(v_normal).z);
+                gl_FragColor = vec4(v_color.rgb * (0.4 + 0.6 * facing), v_color.a);
+            }
+        """),
+    ])
+
+
+def numpy_matrix(matrix: QMatrix4x4) -> np.ndarray:
+    """A Qt 4×4 matrix as numpy, rows as Qt writes them (acting on column vectors)."""
+    return np.array(matrix.copyDataTo(), dtype=np.float64).reshape(4, 4)
+
+
+def aim_camera(view: GLView, mesh: Mesh) -> None:
+    """Point a GLViewWidget's camera at the mesh, from the patient's anterior (LPS −y), all of it in view."""
+    from pyqtgraph import Vector
+
+    low, high = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
+    centre = (low + high) / 2
+    view.setCameraPosition(pos=Vector(*centre), distance=float(np.linalg.norm(high - low)) * 1.4,
+                           elevation=10, azimuth=-90)
+
+
+class CrosshairDot:
+    """A yellow dot in a GLViewWidget at the crosshair, drawn over the surfaces (no depth test, drawn last)."""
+
+    def __init__(self, view: GLView) -> None:
+        self.view = view
+        self.item: object | None = None
+        self.at: np.ndarray | None = None
+
+    def move_to(self, point_lps: np.ndarray) -> None:
+        point = np.asarray(point_lps, dtype=np.float64).reshape(1, 3)
+        if self.at is not None and np.array_equal(point, self.at):
+            return  # no redraw of every mesh for nothing
+        self.at = point
+        if self.item is None:
+            import pyqtgraph.opengl as gl
+
+            item = gl.GLScatterPlotItem(pos=point, size=9, color=(1.0, 0.85, 0.1, 1.0), pxMode=True,
+                                        glOptions="additive")
+            item.setDepthValue(10)
+            self.view.addItem(item)
+            self.item = item
+        else:
+            self.item.setData(pos=point)  # type: ignore[attr-defined]  # a GLScatterPlotItem
