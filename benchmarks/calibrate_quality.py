@@ -82,16 +82,28 @@ def collect(train_out: Path) -> list[dict[str, Any]]:
                 case_spacing = (spacing[0] * factor, spacing[1], spacing[2])
                 case = _case(segmenter, hu, mask, case_spacing)
                 cases.append({"fold": fold, "group": name, "case": label, **case})
-                print(f"{fold} {name} {label}: Dice {case['dice']:.4f} ({time.perf_counter() - started:.1f} s)",
-                      flush=True)
+                print(
+                    f"{fold} {name} {label}: Dice {case['dice']:.4f} ({time.perf_counter() - started:.1f} s)",
+                    flush=True,
+                )
             for region in ("inferior", "dome"):
                 hu, mask, crop_spacing = thick_partial_scan(patient.hu, truth, spacing, region, 10, 5.0)
                 case = _case(segmenter, hu, mask, crop_spacing)
                 old = _case(index_neighbours, hu, mask, crop_spacing)
-                cases.append({"fold": fold, "group": name, "case": f"{region} crop 10 x 5 mm", **case,
-                              "dice_index_neighbours": old["dice"]})
-                print(f"{fold} {name} {region} crop: Dice {case['dice']:.4f} (neighbours one slice away: "
-                      f"{old['dice']:.4f})", flush=True)
+                cases.append(
+                    {
+                        "fold": fold,
+                        "group": name,
+                        "case": f"{region} crop 10 x 5 mm",
+                        **case,
+                        "dice_index_neighbours": old["dice"],
+                    }
+                )
+                print(
+                    f"{fold} {name} {region} crop: Dice {case['dice']:.4f} (neighbours one slice away: "
+                    f"{old['dice']:.4f})",
+                    flush=True,
+                )
         k = int(fold.split("_")[1])
         for seed in range(3000 + PHANTOM_SEEDS_PER_FOLD * k, 3000 + PHANTOM_SEEDS_PER_FOLD * (k + 1)):
             volume = make_phantom(seed=seed, slices=64, size=512)
@@ -107,7 +119,9 @@ def fit(cases: list[dict[str, Any]], ridge: float = 1e-3) -> tuple[float, dict[s
     y = np.array([c["dice"] for c in cases])
     mean_x, mean_y = x.mean(axis=0), y.mean()
     centred = x - mean_x
-    weights = np.linalg.solve(centred.T @ centred + ridge * len(cases) * np.eye(len(FEATURES)), centred.T @ (y - mean_y))
+    weights = np.linalg.solve(
+        centred.T @ centred + ridge * len(cases) * np.eye(len(FEATURES)), centred.T @ (y - mean_y)
+    )
     intercept = float(mean_y - mean_x @ weights)
     return intercept, {f: float(w) for f, w in zip(FEATURES, weights, strict=True)}
 
@@ -118,12 +132,16 @@ def predict(intercept: float, weights: dict[str, float], case: dict[str, Any]) -
 
 def report(cases: list[dict[str, Any]]) -> dict[str, Any]:
     print("\n(1) held-out Dice, full scan against 10-slice 5 mm crops (same fold model)")
-    print(f"{'fold':<8}{'patient':<14}{'full':>8}{'inferior':>10}{'dome':>8}{'inf (1 slice)':>15}{'dome (1 slice)':>16}")
+    print(
+        f"{'fold':<8}{'patient':<14}{'full':>8}{'inferior':>10}{'dome':>8}{'inf (1 slice)':>15}{'dome (1 slice)':>16}"
+    )
     for group in sorted({c["group"] for c in cases if not c["group"].startswith("phantoms")}):
         by = {c["case"]: c for c in cases if c["group"] == group}
         inf, dome = by["inferior crop 10 x 5 mm"], by["dome crop 10 x 5 mm"]
-        print(f"{by['unchanged']['fold']:<8}{group:<14}{by['unchanged']['dice']:>8.4f}{inf['dice']:>10.4f}"
-              f"{dome['dice']:>8.4f}{inf['dice_index_neighbours']:>15.4f}{dome['dice_index_neighbours']:>16.4f}")
+        print(
+            f"{by['unchanged']['fold']:<8}{group:<14}{by['unchanged']['dice']:>8.4f}{inf['dice']:>10.4f}"
+            f"{dome['dice']:>8.4f}{inf['dice_index_neighbours']:>15.4f}{dome['dice_index_neighbours']:>16.4f}"
+        )
     groups = sorted({c["group"] for c in cases})
     held_out: list[float] = []
     for group in groups:
@@ -145,7 +163,9 @@ def report(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "cases": len(cases),
         "mae_leave_one_group_out": round(float(np.mean(held_out)), 4),
         "worst_leave_one_group_out": round(float(np.max(held_out)), 4),
-        "worst_case": f"{worst['group']}, {worst['case']} (true {worst['dice']:.3f}, estimated {worst['estimated_cv']:.3f})",
+        "worst_case": (
+            f"{worst['group']}, {worst['case']} (true {worst['dice']:.3f}, estimated {worst['estimated_cv']:.3f})"
+        ),
         "mae_fitted_on_all": round(float(np.mean(errors)), 4),
         "mae_uncalibrated_soft_dice": round(float(np.mean(raw)), 4),
         "true_dice_range": [round(min(c["dice"] for c in cases), 4), round(max(c["dice"] for c in cases), 4)],
@@ -157,8 +177,12 @@ def report(cases: list[dict[str, Any]]) -> dict[str, Any]:
     caught = [c for c in bad if c["estimated_cv"] < CHECK_BELOW]
     print(f"flag below {CHECK_BELOW}: {len(flagged)} flagged, {len(bad)} truly below, {len(caught)} of those caught")
     summary.update({"flagged": len(flagged), "truly_below": len(bad), "caught": len(caught)})
-    return {"intercept": round(intercept, 5), "weights": {k: round(v, 5) for k, v in weights.items()},
-            "check_below": CHECK_BELOW, "calibration": summary}
+    return {
+        "intercept": round(intercept, 5),
+        "weights": {k: round(v, 5) for k, v in weights.items()},
+        "check_below": CHECK_BELOW,
+        "calibration": summary,
+    }
 
 
 def main() -> None:
