@@ -17,10 +17,12 @@ LAYOUTS = ("axial", "coronal", "sagittal", "1x3", "2x2")
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
+    from ctseg_core.model.registry import resolve_model
+
+    model = str(resolve_model(args.model)) if args.model else None  # an unknown name fails before Qt starts
     from ctseg_gui.app import run_viewer
 
-    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=args.model,
-                      layout=args.layout)
+    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=model, layout=args.layout)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -39,7 +41,7 @@ def full_parser() -> argparse.ArgumentParser:
     view.add_argument("--layout", choices=LAYOUTS, default="axial",
                       help="views shown: one plane, the three planes (1x3) or the planes and 3D (2x2); "
                            "default axial")
-    view.add_argument("--model", help="model file (default: the bundled model)")
+    view.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
     view.set_defaults(run=_cmd_view)
 
     demo = commands.add_parser("demo", help="open the viewer on a synthetic phantom patient")

@@ -22,6 +22,7 @@ from .autosave import Autosaver
 from .edit_actions import EditActions
 from .editor import EditorState
 from .host import STATUS_MS
+from .improve_model import ModelImprover
 from .job_status import JobStatus
 from .label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
 from .menus import ViewerMenus, WindowCommands
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
             worst_slice=self.segmentation_panel.go_to_worst_slice, set_layout=self.set_layout,
             toggle_maximise=self.plane_layout.toggle_maximise))
         self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
+        self._build_model_choice(model_path)
         self._build_layout()
         self._connect()
 
@@ -120,6 +122,22 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         self._update_enabled()
         self.slice_view.setFocus()
+
+    def _build_model_choice(self, model_path: str | None) -> None:
+        """The Segmentation panel's model picker and Model ▸ Improve… (see improve_model.py)."""
+        picker = self.segmentation_panel.model_picker
+        picker.select_path(model_path)
+        picker.modelChanged.connect(self._on_model_chosen)
+        self.improver = ModelImprover(self.runner, picker, self.recent.paths, self)
+        self.improve_action = self.menus.model_menu.addAction("&Improve the model with my saved labels…")
+        self.improve_action.triggered.connect(lambda _checked=False: self.improver.open())
+        self.improver.registered.connect(lambda result: self.show_status(f"Registered the model “{result.name}”"))
+
+    def _on_model_chosen(self, model_path: str | None) -> None:
+        self.segmentation.set_model(model_path)
+        self.show_status(f"Segment uses the model “{self.segmentation_panel.model_picker.current_name()}”")
+        if self.preload_model and self._shown_once:
+            self.segmentation.preload()
 
     def _build_layout(self) -> None:
         viewer = QVBoxLayout()

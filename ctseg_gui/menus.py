@@ -136,6 +136,9 @@ class ViewerMenus:
         self.segment_action = self._add(segmentation, "&Segment liver", commands.segment, "Ctrl+R")
         self.cancel_action = self._add(segmentation, "&Cancel", commands.cancel_segmentation, "Esc")
 
+        # Model: learning from the user's corrections; the window adds its items (improve_model.py).
+        self.model_menu = bar.addMenu("&Model")
+
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "&Mouse and keys", self.show_help, QKeySequence.StandardKey.HelpContents)
         self.toolbar = _edit_toolbar(actions)

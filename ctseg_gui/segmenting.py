@@ -53,6 +53,11 @@ class Segmentation(QObject):
     def running(self) -> bool:
         return self.runner.running(SEGMENT_JOB)
 
+    def set_model(self, model_path: str | None) -> None:
+        """Segment with another model file from now on (None: the bundled model); a running
+        segmentation finishes with the model it started with. Each model loads once and is kept."""
+        self.model_path = model_path
+
     def start(self) -> None:
         """Segment the liver on a worker: model loaded once, then predicted and measured there."""
         patient, gt = self.state.patient, self.state.gt

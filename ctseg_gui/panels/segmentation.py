@@ -19,6 +19,7 @@ from ctseg_core.metrics import format_metric
 from ctseg_core.model.quality import ScanQuality
 
 from ..dice_plot import DicePlot
+from ..model_picker import ModelPicker
 from ..state import ViewerState
 from ..widgets import value_label
 
@@ -62,6 +63,10 @@ class SegmentationPanel(QGroupBox):
         self.worst.setToolTip("Go to the slice with the lowest Dice (W)")
         self.worst.setEnabled(False)
 
+        self.model_picker = ModelPicker()  # which model Segment uses (main_window wires it to segmenting)
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("Model"))
+        model_row.addWidget(self.model_picker, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.segment, 1)
         buttons.addWidget(self.cancel)
@@ -75,6 +80,7 @@ class SegmentationPanel(QGroupBox):
         metrics.setColumnStretch(1, 1)
         metrics.setColumnStretch(3, 1)
         layout = QVBoxLayout(self)
+        layout.addLayout(model_row)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
