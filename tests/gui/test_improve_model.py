@@ -134,3 +134,24 @@ def test_a_taken_or_reserved_name_disables_improve(qtbot: QtBot, improving: Main
     assert not dialog.start_button.isEnabled() and "shipped with ctseg" in dialog.name_problem.text()
     dialog.name.setText("fine-name")
     assert dialog.start_button.isEnabled() and not dialog.name_problem.isVisibleTo(dialog)
+
+
+def test_view_model_by_name_selects_it_in_the_picker(
+        qtbot: QtBot, base_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from PySide6.QtCore import QSettings
+
+    from ctseg_core.model.registry import register_model, resolve_model
+    from ctseg_gui.cli import main
+
+    monkeypatch.setenv("CTSEG_MODELS_DIR", str(tmp_path / "models"))
+    registered = register_model(base_model, "mine")
+    assert main(["view", "--model", "theirs"]) == 2  # refused before any window opens
+    assert "known models: bundled, mine" in capsys.readouterr().err
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    viewer = MainWindow(settings=settings, model_path=str(resolve_model("mine")), preload_model=False)
+    qtbot.addWidget(viewer)
+    picker = viewer.segmentation_panel.model_picker
+    assert picker.current_name() == "mine" and viewer.segmentation.model_path == str(registered)
+    picker.setCurrentIndex(0)
+    assert viewer.segmentation.model_path is None  # bundled
