@@ -238,9 +238,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = InputSpec(size=args.size, context=args.context, context_mm=args.context_mm or None)
     init_model = None
     if args.init is not None:
-        from ctseg_core.model.inference import default_model_path
+        from ctseg_core.model.registry import resolve_model
 
-        init_model = default_model_path() if args.init == "bundled" else Path(args.init)
+        init_model = resolve_model(args.init)  # "bundled", a registered name, or a file
     learning_rate = args.lr if args.lr is not None else (FINE_TUNE_LEARNING_RATE if init_model else 1e-3)
     config = TrainConfig(
         epochs=args.epochs,
@@ -434,7 +434,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
         nargs="?",
         const="bundled",
         metavar="MODEL",
-        help="fine-tune from a model file (no value: the bundled model); its input and architecture are kept",
+        help="fine-tune from a model file or registered name (no value: the bundled one)",
     )
     train.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     train.add_argument("--steps", type=positive_int, help="steps per epoch (default: one pass over the sampled slices)")
