@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -267,43 +267,3 @@ def summary(result: FineTuneResult) -> str:
     else:
         lines.append("One patient only: nothing held out, so no Dice was measured.")
     return "\n".join(lines)
-
-
-class ModelImprover(QObject):
-    """Opens the dialog (one at a time) and puts a newly registered model in the window's picker."""
-
-    registered = Signal(object)  # FineTuneResult
-
-    def __init__(self, runner: JobRunner, picker: ModelPicker, recent_paths: Any, parent: QWidget | None = None,
-                 training_options: dict[str, Any] | None = None) -> None:
-        """``recent_paths()``: the recently opened patients, newest first."""
-        super().__init__(parent)
-        self.runner, self.picker, self.recent_paths = runner, picker, recent_paths
-        self.parent_widget = parent
-        self.training_options = training_options
-        self.dialog: ImproveModelDialog | None = None
-
-    def default_patients(self) -> list[TrainingPatient]:
-        """The recently opened patients that have a label saved by ctseg."""
-        found, _skipped = collect_training_patients(list(self.recent_paths()), require_saved_label=True)
-        return found
-
-    def open(self) -> ImproveModelDialog:
-        if self.dialog is None:
-            self.dialog = ImproveModelDialog(self.runner, self.default_patients(), self.picker.current_path(),
-                                             self.training_options, self.parent_widget)
-            self.dialog.registered.connect(self._on_registered)
-            self.dialog.finished.connect(self._on_closed)
-        self.dialog.show()
-        self.dialog.raise_()
-        self.dialog.activateWindow()
-        return self.dialog
-
-    def _on_registered(self, result: FineTuneResult) -> None:
-        self.picker.refresh(select=result.model_path)
-        self.registered.emit(result)
-
-    def _on_closed(self, _code: int = 0) -> None:
-        if self.dialog is not None:
-            self.dialog.deleteLater()
-        self.dialog = None

@@ -13,20 +13,20 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from .annotator import VOLUME_EDIT_JOB, Annotator
 from .autosave import Autosaver
 from .edit_actions import EditActions
 from .editor import EditorState
 from .host import STATUS_MS
-from .improve_model import ModelImprover
 from .job_status import JobStatus
 from .label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
 from .menus import ViewerMenus, WindowCommands
 from .messages import error_message
+from .model_choice import ModelChoice
 from .opening import MASK_JOB, OPEN_JOB, PatientOpener
 from .panels.cursor import CursorReadout
 from .panels.edit import EditPanel
@@ -42,6 +42,7 @@ from .segmenting import Segmentation
 from .state import ViewerState
 from .tasks import OpenedPatient, SegmenterCache
 from .view3d import make_3d_pane
+from .widgets import panel_column
 from .workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
             worst_slice=self.segmentation_panel.go_to_worst_slice, set_layout=self.set_layout,
             toggle_maximise=self.plane_layout.toggle_maximise))
         self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
-        self._build_model_choice(model_path)
+        self.model_choice = ModelChoice(self, model_path)
         self._build_layout()
         self._connect()
 
@@ -123,22 +124,6 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self.slice_view.setFocus()
 
-    def _build_model_choice(self, model_path: str | None) -> None:
-        """The Segmentation panel's model picker and Model ▸ Improve… (see improve_model.py)."""
-        picker = self.segmentation_panel.model_picker
-        picker.select_path(model_path)
-        picker.modelChanged.connect(self._on_model_chosen)
-        self.improver = ModelImprover(self.runner, picker, self.recent.paths, self)
-        self.improve_action = self.menus.model_menu.addAction("&Improve the model with my saved labels…")
-        self.improve_action.triggered.connect(lambda _checked=False: self.improver.open())
-        self.improver.registered.connect(lambda result: self.show_status(f"Registered the model “{result.name}”"))
-
-    def _on_model_chosen(self, model_path: str | None) -> None:
-        self.segmentation.set_model(model_path)
-        self.show_status(f"Segment uses the model “{self.segmentation_panel.model_picker.current_name()}”")
-        if self.preload_model and self._shown_once:
-            self.segmentation.preload()
-
     def _build_layout(self) -> None:
         viewer = QVBoxLayout()
         viewer.setContentsMargins(0, 0, 0, 0)
@@ -146,9 +131,9 @@ class MainWindow(QMainWindow):
         viewer.addWidget(self.plane_layout, 1)
         viewer.addWidget(self.navigator)
         viewer.addWidget(self.cursor_readout)
-        edit_column = _panel_column([self.edit_panel], EDIT_PANEL_WIDTH)
+        edit_column = panel_column([self.edit_panel], EDIT_PANEL_WIDTH)
         # the segmentation panel's Dice plot takes the spare height
-        review_column = _panel_column(
+        review_column = panel_column(
             [self.patient_panel, self.window_panel, self.overlay_panel, self.segmentation_panel], PANEL_WIDTH)
         central = QWidget()
         row = QHBoxLayout(central)
@@ -292,22 +277,6 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         super().closeEvent(event)
-
-
-def _panel_column(panels: list[QWidget], width: int) -> QScrollArea:
-    """Panels stacked in a fixed-width column that scrolls when the window is short; the last stretches."""
-    content = QWidget()
-    column = QVBoxLayout(content)
-    column.setContentsMargins(6, 6, 6, 6)
-    for panel in panels:
-        column.addWidget(panel, 1 if panel is panels[-1] else 0)
-    scroll = QScrollArea()
-    scroll.setWidget(content)
-    scroll.setWidgetResizable(True)
-    scroll.setFixedWidth(width)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    return scroll
 
 
 def _dropped_path(event: QDropEvent | QDragEnterEvent) -> str | None:

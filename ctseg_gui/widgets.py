@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeyEvent
-from PySide6.QtWidgets import QLabel, QSizePolicy, QSpinBox, QToolButton
+from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 CAPTION_STYLE = "color: #9a9a9a;"
 
@@ -68,8 +68,27 @@ class HuSpinBox(QSpinBox):
         self.setSuffix(" HU")
 
     def event(self, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
-                and event.key() in self.OWN_KEYS):
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() in self.OWN_KEYS
+        ):
             event.accept()
             return True
         return super().event(event)
+
+
+def panel_column(panels: list[QWidget], width: int) -> QScrollArea:
+    """Panels stacked in a fixed-width column that scrolls when the window is short; the last stretches."""
+    content = QWidget()
+    column = QVBoxLayout(content)
+    column.setContentsMargins(6, 6, 6, 6)
+    for panel in panels:
+        column.addWidget(panel, 1 if panel is panels[-1] else 0)
+    scroll = QScrollArea()
+    scroll.setWidget(content)
+    scroll.setWidgetResizable(True)
+    scroll.setFixedWidth(width)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    return scroll

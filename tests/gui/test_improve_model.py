@@ -56,14 +56,15 @@ def improving(window: MainWindow, labelled: list[Path], tmp_path: Path,
     for folder in labelled:
         window.recent.add(str(folder))
     window.recent.add(str(tmp_path))  # not a patient: never offered
-    window.improver.training_options = {"steps_per_epoch": 2, "batch_size": 4, "cache_dir": tmp_path / "cache"}
+    options = {"steps_per_epoch": 2, "batch_size": 4, "cache_dir": tmp_path / "cache"}
+    window.model_choice.improver.training_options = options
     return window
 
 
 def _open_dialog(window: MainWindow, base_model: Path) -> ImproveModelDialog:
     window.segmentation_panel.model_picker.select_path(base_model)
-    window.improve_action.trigger()
-    dialog = window.improver.dialog
+    window.model_choice.improve_action.trigger()
+    dialog = window.model_choice.improver.dialog
     assert dialog is not None and dialog.isVisible()
     return dialog
 
@@ -124,7 +125,7 @@ def test_cancel_stops_the_training_and_registers_nothing(
 def test_only_recent_patients_with_a_saved_label_are_offered(
         improving: MainWindow, labelled: list[Path], small_phantom: Path) -> None:
     improving.recent.add(str(small_phantom))  # ground truth only, no saved label
-    offered = {p.source for p in improving.improver.default_patients()}
+    offered = {p.source for p in improving.model_choice.improver.default_patients()}
     assert offered == set(labelled)
 
 
