@@ -218,10 +218,11 @@ class Segmenter:
             mask[z0:z1] = restore_to_grid(gated[z0:z1], box) >= threshold
         timings["postprocess"] = time.perf_counter() - started
         started = time.perf_counter()
-        quality = estimate_quality(small, keep, self.card.quality, threshold)
+        entropy = voxel_uncertainty(small)  # once, for the per-slice ranking and the overlay
+        quality = estimate_quality(small, keep, self.card.quality, threshold, entropy)
         uncertainty = None
         if return_uncertainty:
-            entropy = restore_to_grid(voxel_uncertainty(small), box)
-            uncertainty = np.rint(np.clip(entropy, 0.0, 1.0) * 255).astype(np.uint8)
+            on_grid = restore_to_grid(entropy, box)
+            uncertainty = np.rint(np.clip(on_grid, 0.0, 1.0) * 255).astype(np.uint8)
         timings["quality"] = time.perf_counter() - started
         return Segmentation(mask, probability, timings, quality, uncertainty)

@@ -71,6 +71,11 @@ def voxel_uncertainty(probability: np.ndarray) -> np.ndarray:
     return entropy.astype(np.float32, copy=False)
 
 
+def in_unsure_band(probability: np.ndarray) -> np.ndarray:
+    """Voxels where the model was unsure: p in (BAND_LOW, BAND_HIGH)."""
+    return (probability > BAND_LOW) & (probability < BAND_HIGH)
+
+
 def quality_features(probability: np.ndarray, kept: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
     """The model's own signals, on the network grid: probabilities [z, n, n] and the kept mask.
 
@@ -86,7 +91,7 @@ def quality_features(probability: np.ndarray, kept: np.ndarray, threshold: float
     if mask_voxels == 0:
         return {"soft_dice": 0.0, "band_fraction": 1.0, "removed_fraction": 0.0, "end_fraction": 0.0}
     soft = 2.0 * float(p[m].sum()) / (float(p.sum()) + mask_voxels)
-    band = float(((p > BAND_LOW) & (p < BAND_HIGH)).sum()) / mask_voxels
+    band = float(in_unsure_band(p).sum()) / mask_voxels
     removed = float(((p >= threshold) & ~m).sum()) / mask_voxels
     ends = float(m[0].sum() + (m[-1].sum() if m.shape[0] > 1 else 0)) / mask_voxels
     return {"soft_dice": soft, "band_fraction": band, "removed_fraction": removed, "end_fraction": ends}
@@ -97,11 +102,13 @@ def estimate_quality(
     kept: np.ndarray,
     calibration: Mapping[str, Any] | None = None,
     threshold: float = 0.5,
+    entropy: np.ndarray | None = None,
 ) -> ScanQuality:
     """Estimated Dice, flag and per-slice uncertainty of a segmentation (network-grid inputs).
 
     ``calibration`` is the model card's ``quality`` section: ``{"intercept": a, "weights":
     {feature: w}, "check_below": t}``; the estimate is ``clip(a + Σ w·feature, 0, 1)``.
+    ``entropy``: ``voxel_uncertainty(probability)`` when the caller has it already.
     """
     features = quality_features(probability, kept, threshold)
     calibrated = bool(calibration and "weights" in calibration)
@@ -121,8 +128,9 @@ def estimate_quality(
         reasons.append(f"estimated Dice {estimated:.2f} is below {check_below:.2f}")
     if features["end_fraction"] > 0.05:
         reasons.append("the liver runs off the first or last slice: the scan covers only part of it")
-    band = (probability > BAND_LOW) & (probability < BAND_HIGH)  # near-certain voxels add nothing
-    per_slice = np.where(band, voxel_uncertainty(probability), 0.0).sum(axis=(1, 2)).astype(np.float32)
+    entropy = voxel_uncertainty(probability) if entropy is None else entropy
+    # near-certain voxels add nothing
+    per_slice = np.where(in_unsure_band(probability), entropy, 0.0).sum(axis=(1, 2)).astype(np.float32)
     return ScanQuality(
         estimated_dice=estimated,
         check_scan=estimated < check_below or not kept.any(),
