@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from .overlay import TP_RGB
 from .state import ViewerState
@@ -37,6 +37,8 @@ class DicePlot(pg.PlotWidget):
             [], [], pen=pg.mkPen(TP_RGB, width=1.5), symbol="o", symbolSize=4,
             symbolBrush=TP_RGB, symbolPen=None, antialias=True,
         )
+        for drawn in (self.curve.curve, self.curve.scatter):  # the slice marker moves over a cached picture:
+            drawn.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # no antialiased redraw per move
         self.marker = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MARKER_RGB, width=1.5))
         self.marker.setHoverPen(pg.mkPen(MARKER_RGB, width=3))
         self.marker.hide()

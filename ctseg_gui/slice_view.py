@@ -31,6 +31,7 @@ from ctseg_core.windowing import Window
 
 from .editor import EditorState
 from .plane_image import PlaneImage
+from .plane_slices import plane_image
 from .planes import Plane
 from .slice_pointer import SlicePointer
 from .state import ViewerState
@@ -140,7 +141,7 @@ class SliceView(SlicePointer):
         patient = self.state.patient
         if patient is None or self._skipped():
             return False
-        self.image.update_ct(self.plane.image(patient.hu, self.index))
+        self.image.update_ct(plane_image(self.plane, patient.hu, self.index))
         return True
 
     def _update_overlays(self) -> bool:
@@ -150,9 +151,9 @@ class SliceView(SlicePointer):
             return False
         plane, k = self.plane, self.index
         self.image.update_overlays(
-            None if state.gt is None else plane.image(state.gt, k),
-            None if state.prediction is None else plane.image(state.prediction, k),
-            None if state.uncertainty is None else plane.image(state.uncertainty, k),
+            None if state.gt is None else plane_image(plane, state.gt, k),  # read-only volumes: see plane_slices
+            None if state.prediction is None else plane_image(plane, state.prediction, k),
+            None if state.uncertainty is None else plane_image(plane, state.uncertainty, k),
             plane.image_shape(state.patient.shape), state.overlay)
         return True
 

@@ -25,6 +25,20 @@ def value_label() -> QLabel:
     return label
 
 
+def live_readout(widest: str, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignRight) -> QLabel:
+    """A readout that changes on every slice, crosshair or pointer move, sized for ``widest``.
+
+    Its size is fixed, so a new value repaints the label alone: a label whose size may change asks its
+    panel to lay out again, and a selectable one rebuilds a text document, on every move (together
+    ≈ 2 ms per crosshair move in the 1×3 layout, measured). So it is plain text, not selectable.
+    """
+    label = QLabel("—")
+    label.setAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+    metrics = label.fontMetrics()
+    label.setFixedSize(metrics.horizontalAdvance(widest) + 4, metrics.height() + 2)
+    return label
+
+
 def caption(text: str) -> QLabel:
     """A grey label naming a group of controls."""
     label = QLabel(text)

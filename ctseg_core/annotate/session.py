@@ -470,7 +470,7 @@ class LabelSession:
         counts = self._overlap.get(reference)
         if counts is None or self.label is None:
             return LiveDice()
-        return LiveDice(counts.slice_dice(self.label, z), counts.volume_dice())
+        return LiveDice(counts.slice_dice(z), counts.volume_dice())
 
     def volume_ml(self) -> float:
         """Volume of the label in mL (NaN without one)."""

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from ..state import ViewerState
-from ..widgets import CAPTION_STYLE
+from ..widgets import CAPTION_STYLE, live_readout
 
 
 class CursorReadout(QWidget):
@@ -30,9 +30,7 @@ class CursorReadout(QWidget):
         for key, caption, widest in self.FIELDS:
             name = QLabel(caption)
             name.setStyleSheet(CAPTION_STYLE)
-            value = QLabel("—")
-            value.setMinimumWidth(value.fontMetrics().horizontalAdvance(widest))
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value = live_readout(widest, Qt.AlignmentFlag.AlignLeft)  # follows the pointer: fixed size
             layout.addWidget(name)
             layout.addWidget(value)
             layout.addSpacing(6)

@@ -29,7 +29,7 @@ from ctseg_core.metrics import format_metric
 from ..edit_actions import EditActions
 from ..editor import EditorState
 from ..overlay import LABEL_RGB
-from ..widgets import HuSpinBox, action_button, caption, command_button, swatch, value_label
+from ..widgets import HuSpinBox, action_button, caption, command_button, live_readout, swatch, value_label
 
 HU_MIN, HU_MAX = -1024, 3071
 CHECKED_TOOL_STYLE = ("QToolButton:checked { background: #3d7ad6; color: white;"
@@ -106,7 +106,7 @@ class EditPanel(QGroupBox):
         for row, (key, text) in enumerate((("gt", "Ground truth"), ("prediction", "Prediction")), start=1):
             dice.addWidget(QLabel(text), row, 0)
             for column, part in enumerate(("slice", "volume"), start=1):
-                self.dice[key, part] = value_label()
+                self.dice[key, part] = live_readout("0.000") if part == "slice" else value_label()
                 dice.addWidget(self.dice[key, part], row, column)
         dice.setColumnStretch(1, 1)
         dice.setColumnStretch(2, 1)

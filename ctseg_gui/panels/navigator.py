@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSlider, QWidget
 
 from ..state import ViewerState
+from ..widgets import live_readout
 
 
 class SliceNavigator(QWidget):
@@ -14,12 +15,13 @@ class SliceNavigator(QWidget):
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self._positions_mm: list[float] = []  # the patient's slice positions, computed once per patient
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setPageStep(10)
         self.slider.setEnabled(False)
-        self.label = QLabel("no patient")
-        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("slice 0000/0000 · z = -0000.00 mm"))
+        self.label = live_readout("slice 0000/0000 · z = -0000.00 mm", Qt.AlignmentFlag.AlignLeft)
+        self.label.setText("no patient")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self.slider, 1)
@@ -33,11 +35,12 @@ class SliceNavigator(QWidget):
         self.slider.setRange(0, self.state.depth - 1)
         self.slider.blockSignals(False)
         self.slider.setEnabled(True)
+        assert self.state.patient is not None
+        self._positions_mm = [float(z) for z in self.state.patient.slice_positions_mm]
 
     def _on_slice_changed(self) -> None:
-        k, patient = self.state.slice_index, self.state.patient
-        assert patient is not None
+        k = self.state.slice_index
         self.slider.blockSignals(True)
         self.slider.setValue(k)
         self.slider.blockSignals(False)
-        self.label.setText(f"slice {k + 1}/{self.state.depth} · z = {patient.slice_z_mm(k):.2f} mm")
+        self.label.setText(f"slice {k + 1}/{self.state.depth} · z = {self._positions_mm[k]:.2f} mm")

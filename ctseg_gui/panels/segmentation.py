@@ -21,7 +21,7 @@ from ctseg_core.model.quality import ScanQuality
 from ..dice_plot import DicePlot
 from ..model_picker import ModelPicker
 from ..state import ViewerState
-from ..widgets import value_label
+from ..widgets import live_readout, value_label
 
 #: The "Check this scan" flag: white on a warning red, so it is seen at a glance.
 CHECK_FLAG_STYLE = "color: white; background: #c0392b; font-weight: bold; padding: 1px 6px; border-radius: 3px;"
@@ -56,7 +56,7 @@ class SegmentationPanel(QGroupBox):
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #aaa;")
         self.status.hide()
-        self.values = {key: value_label() for key, _ in self.METRICS}
+        self.values = {key: live_readout("0.000") if key == "slice_dice" else value_label() for key, _ in self.METRICS}
         self.values["slice_dice"].setToolTip("Dice of the slice shown; — when both masks are empty there")
         self.plot = DicePlot(state)
         self.worst = QPushButton("Worst slice")
