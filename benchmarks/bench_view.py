@@ -15,7 +15,8 @@ start to the shown main window, measured by the parent.
 Crosshair: in the 1×3 layout (axial, coronal, sagittal side by side), with the same overlays and a
 label started from the ground truth, the crosshair jumps to random voxels, so each move redraws
 all three plane views (CT, GT + prediction overlay, label, crosshair lines); timed as the state
-update alone, with a synchronous repaint of the three views, and with one event-loop pass.
+update alone, with a synchronous repaint of the three views, and with one event-loop pass. The
+sagittal copies of the CT and masks (``ctseg_gui.plane_slices``) are made during the warm-up.
 
 Annotator: with a label started from the ground truth and the brush (r = 5 mm) selected, a
 brush stroke is a press, 8 mouse moves 4 voxels apart and a release, sent as QMouseEvents to
@@ -62,6 +63,7 @@ from ctseg_core.metrics import (
 from ctseg_core.synth.phantom import write_phantom  # noqa: E402
 from ctseg_gui.editor import Tool, VolumeTool  # noqa: E402
 from ctseg_gui.main_window import MainWindow  # noqa: E402
+from ctseg_gui.plane_slices import SHARED  # noqa: E402
 
 LAUNCH_PROBE = """
 import sys
@@ -160,6 +162,7 @@ def crosshair_moves(folder: Path, moves: int) -> dict[str, list[float]]:
     for position in jumps[:10]:  # warm-up
         state.set_position(position)
         app.processEvents()
+    SHARED.wait()  # the sagittal copies of the CT and masks, made in the background on first show
     times: dict[str, list[float]] = {}
     for kind, positions in (("jump", jumps), ("coronal drag", drags)):
         for name, finish in ways.items():
@@ -238,8 +241,11 @@ def mesh_build_gaps(folder: Path, runs: int) -> None:
     ``runs`` times; a QTimer ticking every 5 ms on the GUI thread records the gaps between its
     ticks from the rebuild's start until 1 s after the mesh is shown (so the first frames that
     upload and draw it count too), and apart the largest gap while the worker builds (until the mesh
-    is handed over, before any frame draws it). The worker's own time (``SurfaceView.build_seconds``)
-    and the time of one synchronous frame of the 3D view (the GL draw alone) are printed beside them.
+    is handed over, before any frame draws it). Three surfaces are shown, as after Segment with a
+    label started: the ground truth, a prediction (the liver dilated and shifted) and the label.
+    The worker's own time (``SurfaceView.build_seconds``), the per-surface triangle budget of this
+    renderer and the time of one synchronous frame of the 3D view (``grabFramebuffer``: the GL draw
+    of every surface shown plus a read-back of the pixels, an upper bound) are printed beside them.
     """
     from ctseg_gui.view3d import SurfaceView
 
@@ -249,12 +255,18 @@ def mesh_build_gaps(folder: Path, runs: int) -> None:
     if not isinstance(pane, SurfaceView):
         raise SystemExit(f"no 3D view here: {getattr(pane, 'text', lambda: '?')()}")
     state = window.state
+    while "gt" not in pane.meshes:  # the first build, from opening the patient, is a warm-up
+        app.processEvents()
+    prediction = np.roll(ndimage.binary_dilation(state.gt, iterations=3), 6, axis=2)
+    state.set_prediction(prediction, score_masks(state.gt, prediction, state.patient.spacing_mm))
+    window.annotator.actions.from_gt.trigger()
+    while not {"prediction", "label"} <= set(pane.meshes):
+        app.processEvents()
     voxels = int(np.count_nonzero(state.gt))
     litres = voxels * float(np.prod(state.patient.spacing_mm)) / 1e6
     print(f"3D build: ground truth {litres:.2f} L ({voxels} voxels) on {'×'.join(map(str, state.gt.shape))}, "
-          f"3D pane {pane.gl_view.width()}×{pane.gl_view.height()}, {runs} rebuilds:")
-    while "gt" not in pane.meshes:  # the first build, from opening the patient, is a warm-up
-        app.processEvents()
+          f"3D pane {pane.gl_view.width()}×{pane.gl_view.height()}, surfaces shown: {', '.join(sorted(pane.meshes))} "
+          f"(budget {pane.max_triangles} triangles each), {runs} rebuilds:")
     settle = time.perf_counter()
     while time.perf_counter() - settle < 1.0:  # ... and so are its first frames
         app.processEvents()
@@ -298,9 +310,11 @@ def mesh_build_gaps(folder: Path, runs: int) -> None:
     frames = []
     for _ in range(10):
         started = time.perf_counter()
-        pane.gl_view.repaint()  # one synchronous frame of the 3D view: the GL draw of every mesh shown
+        pane.gl_view.grabFramebuffer()  # one synchronous frame: the GL draw of every mesh shown, read back
         frames.append(time.perf_counter() - started)
-    print(f"  one frame of the 3D view (draw only): {percentiles_ms(frames)}")
+    triangles = sum(mesh.triangle_count for mesh in pane.meshes.values())
+    print(f"  one frame of the 3D view ({triangles} triangles, draw + read-back): {percentiles_ms(frames)}")
+    window.editor.history.mark_saved()
     window.close()
 
 

@@ -59,6 +59,20 @@ if context.create() and context.makeCurrent(surface):
 """
 
 
+#: Triangles per surface on a hardware OpenGL driver (the issue's bound for one liver).
+HARDWARE_GL_TRIANGLES = 300_000
+#: Triangles per surface on Mesa's software renderer: up to three surfaces (ground truth, prediction,
+#: label) then draw in ≤ 40 ms on 2 cores, where three undecimated livers (≈ 230 k each) took ≈ 110 ms
+#: a frame (benchmarks/bench_view.py --mesh) and blocked the GUI thread for as long.
+SOFTWARE_GL_TRIANGLES = 60_000
+
+
+def surface_triangle_budget() -> int:
+    """Most triangles per surface that keep a frame of three surfaces under 50 ms on this renderer."""
+    return SOFTWARE_GL_TRIANGLES if software_mesa_renderer() else HARDWARE_GL_TRIANGLES
+
+
+@functools.cache
 def software_mesa_renderer() -> bool:
     """Whether OpenGL here is Mesa's software rasteriser (llvmpipe/softpipe), asked in a child process.
 

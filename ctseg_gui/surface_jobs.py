@@ -27,16 +27,17 @@ class SurfaceBuild:
     seconds: float
 
 
-def build_surface(mask: np.ndarray, affine: np.ndarray, progress: ProgressCallback, cancel: CancelCheck
-                   ) -> SurfaceBuild:
+def build_surface(mask: np.ndarray, affine: np.ndarray, max_triangles: int, progress: ProgressCallback,
+                  cancel: CancelCheck) -> SurfaceBuild:
     """A worker's job: the surface of one mask (the worker's own copy), in LPS mm, and its normals.
 
     The normals are computed here because pyqtgraph's ``MeshData.vertexNormals`` loops over the
     vertices in Python inside the first paint: 3 s on the GUI thread for a liver. The volume too
-    (0.1 s for a liver's mesh, too long for the GUI thread).
+    (0.1 s for a liver's mesh, too long for the GUI thread). ``max_triangles`` is the renderer's
+    budget (``gl_support.surface_triangle_budget``).
     """
     started = time.perf_counter()
-    mesh = surface_mesh(mask, affine, progress=progress, should_cancel=cancel)
+    mesh = surface_mesh(mask, affine, max_triangles=max_triangles, progress=progress, should_cancel=cancel)
     normals = mesh.vertex_normals()
     return SurfaceBuild(mesh, normals, mesh.volume_ml(), time.perf_counter() - started)
 

@@ -36,6 +36,7 @@ from .gl_support import (
     headlight_shader,
     mesh_data,
     software_gl_refusal,
+    surface_triangle_budget,
 )
 from .overlay import GT_RGB, LABEL_RGB, PRED_RGB
 from .plane_layout import placeholder_3d
@@ -87,6 +88,7 @@ class SurfaceView(QWidget):
         self._gl = gl
         self.state, self.editor, self.runner = state, editor, runner
         self.limit_mm = DEFAULT_LIMIT_MM
+        self.max_triangles = surface_triangle_budget()  # fewer on software OpenGL: frames under 50 ms
         self.gl_view = gl.GLViewWidget()
         self.gl_view.setBackgroundColor("k")
         self.picker = ClickPicker(self.gl_view, runner, self._visible_meshes, partial(self._failed, "picking"))
@@ -176,7 +178,7 @@ class SurfaceView(QWidget):
                 continue
             volume = mask.copy()  # the worker's own: edits go on meanwhile
             self.status.setText(f"building the {layer} surface…")
-            self.runner.start(f"mesh:{layer}", partial(build_surface, volume, affine),
+            self.runner.start(f"mesh:{layer}", partial(build_surface, volume, affine, self.max_triangles),
                               on_success=partial(self._show, layer), on_failure=partial(self._failed, layer))
 
     def _failed(self, layer: str, error: BaseException) -> None:

@@ -245,6 +245,43 @@ def _remove_fins(faces: np.ndarray) -> np.ndarray:
     return faces[keep]
 
 
+def exposed_faces(mask: np.ndarray) -> tuple[int, int, int]:
+    """Voxel faces between the mask and the background facing z, y and x (the grid's edge counts as background)."""
+    padded = np.pad(mask, 1)
+    return tuple(int(np.count_nonzero(np.diff(padded, axis=axis))) for axis in range(3))  # type: ignore[return-value]
+
+
+def in_plane_factor(mask: np.ndarray, max_triangles: int) -> int:
+    """The smallest in-plane block size f (1 = full resolution) whose surface fits ``max_triangles``.
+
+    Marching cubes of a binary mask makes exactly two triangles per exposed voxel face (measured on
+    phantom livers, spleens and tumours), and averaging f × f blocks in-plane divides the faces
+    facing z by f² and the others by f. So a tight budget (the 3D view on software OpenGL) is met
+    by meshing a coarser grid rather than by decimating: fast-simplification holds Python's GIL
+    for its whole run (0.3 s for a liver, 227 k → 60 k triangles), which froze the GUI thread
+    while a worker meshed. Past the full-resolution count the estimate keeps a 20 % margin, so
+    decimation is a rare backstop.
+    """
+    along_z, along_y, along_x = exposed_faces(mask)
+    if 2 * (along_z + along_y + along_x) <= max_triangles:
+        return 1
+    for factor in range(2, 9):
+        if 2 * (along_z / factor**2 + (along_y + along_x) / factor) <= 0.8 * max_triangles:
+            return factor
+    return 8
+
+
+def _block_mean_in_plane(mask: np.ndarray, factor: int) -> np.ndarray:
+    """float32 mean of ``factor`` × ``factor`` in-plane blocks (the edge blocks padded with background)."""
+    if factor == 1:
+        return mask.astype(np.float32)
+    depth, rows, columns = mask.shape
+    padded = np.zeros((depth, -(-rows // factor) * factor, -(-columns // factor) * factor), np.float32)
+    padded[:, :rows, :columns] = mask
+    blocks = padded.reshape(depth, padded.shape[1] // factor, factor, padded.shape[2] // factor, factor)
+    return blocks.mean(axis=(2, 4), dtype=np.float32)
+
+
 def _decimate(vertices: np.ndarray, faces: np.ndarray, max_triangles: int) -> tuple[np.ndarray, np.ndarray]:
     """Quadric edge-collapse decimation (fast-simplification) to at most ``max_triangles`` faces.
 
@@ -334,7 +371,9 @@ def surface_mesh(
     blob; islands of a voxel or two come out smaller, as their corners are cut). A mask
     touching the edge of the grid still gives a closed surface. The result has at most
     ``max_triangles`` faces unless no decimation could keep the surface closed, in which case
-    the closed, undecimated surface is returned. Raises :class:`CtsegError` for an empty mask.
+    the closed, undecimated surface is returned. A budget far below the full-resolution surface
+    is met first by meshing in-plane block means (:func:`in_plane_factor`), then by decimation.
+    Raises :class:`CtsegError` for an empty mask.
     """
     mask = _check_mask(mask)
     affine = _check_affine(affine_lps)
@@ -347,9 +386,12 @@ def surface_mesh(
 
     report(0, total, "marching cubes")
     box = _bounding_box(mask)
-    padded = np.pad(mask[box], 1).astype(np.float32)
+    factor = in_plane_factor(mask[box], max_triangles)
+    padded = np.pad(_block_mean_in_plane(mask[box], factor), 1)
     verts_zyx, faces = _marching_cubes_in_slabs(padded, should_cancel)
-    offset = np.array([s.start - 1 for s in box], dtype=np.float64)
+    verts_zyx -= 1.0  # the padding
+    verts_zyx[:, 1:] = verts_zyx[:, 1:] * factor + (factor - 1) / 2.0  # block centres, in voxels of the box
+    offset = np.array([s.start for s in box], dtype=np.float64)
     vertices = index_to_lps(verts_zyx + offset, affine)
     del padded, verts_zyx
     raise_if_cancelled(should_cancel)

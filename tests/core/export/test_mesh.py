@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from ctseg_core.errors import Cancelled, CtsegError
-from ctseg_core.export.mesh import Mesh, Space, signed_distance_to_surface, surface_mesh, write_mesh
+from ctseg_core.export.mesh import (
+    Mesh,
+    Space,
+    _bounding_box,
+    exposed_faces,
+    in_plane_factor,
+    signed_distance_to_surface,
+    surface_mesh,
+    write_mesh,
+)
 from ctseg_core.geometry import VolumeGeometry
 
 VOLUME_TOLERANCE = 0.03
@@ -156,6 +165,40 @@ def test_liver_sized_blob_on_a_ct_grid() -> None:
     assert mesh.is_watertight()
     assert mesh.triangle_count <= 300_000
     _assert_volume(mesh, mask, spacing)
+
+
+def test_two_triangles_per_exposed_voxel_face_at_full_resolution() -> None:
+    """The rule the in-plane factor is chosen by: marching cubes of a binary mask, face for face
+    (exactly two for a sphere-like surface, off by a few where the surface has handles)."""
+    spacing = (2.5, 0.7, 0.7)
+    mask = liver_blob(spacing)
+    box = mask[_bounding_box(mask)]
+    mesh = surface_mesh(mask, _geometry(spacing).affine_lps(), max_triangles=10**9)
+    assert in_plane_factor(box, 10**9) == 1
+    assert mesh.triangle_count == pytest.approx(2 * sum(exposed_faces(box)), rel=1e-3)  # exact but for handles
+
+
+def test_a_tight_budget_meshes_a_coarser_grid_without_decimating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The software-GL budget (60 k) for a 1.5 L liver: in-plane block means, no GIL-holding decimation,
+    closed, the volume kept, and the surface where the voxels' surface is."""
+    import ctseg_core.export.mesh as mesh_module
+
+    def no_decimation(*_args: Any) -> None:
+        raise AssertionError("decimated: the coarser grid should have met the budget")
+
+    spacing = (2.5, 0.7, 0.7)
+    mask = liver_blob(spacing)
+    affine = _geometry(spacing).affine_lps()
+    full = surface_mesh(mask, affine)
+    monkeypatch.setattr(mesh_module, "_decimate", no_decimation)
+    coarse = surface_mesh(mask, affine, max_triangles=60_000)
+
+    assert in_plane_factor(mask[_bounding_box(mask)], 60_000) > 1
+    assert full.triangle_count > 60_000 >= coarse.triangle_count > 20_000
+    assert coarse.is_watertight() and coarse.volume_ml() > 0
+    _assert_volume(coarse, mask, spacing)
+    distance = np.abs(signed_distance_to_surface(coarse.vertices, mask, affine))
+    assert float(np.median(distance)) < 0.7  # under one in-plane voxel from the full-resolution surface
 
 
 def test_decimation_respects_the_triangle_budget_and_stays_closed() -> None:
