@@ -52,6 +52,10 @@ def run_viewer(
         app.exit(status)
 
     def grab() -> None:
+        view3d = window.plane_layout.view3d
+        if view3d.isVisible() and not getattr(view3d, "settled", lambda: True)():
+            QTimer.singleShot(50, grab)  # the 3D surfaces are still being built on their worker
+            return
         app.processEvents()
         saved = window.grab().save(screenshot)
         finish(0 if saved else 1, None if saved else f"could not write the screenshot {screenshot}")

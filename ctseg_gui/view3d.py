@@ -1,13 +1,12 @@
 """The 3D pane: liver surface meshes of the ground truth, the prediction and the edited label.
 
-Meshes come from ``ctseg_core.export.mesh.surface_mesh`` (marching cubes, smoothing, decimation,
-in LPS mm), built on a worker (:mod:`~ctseg_gui.surface_jobs`), never on the GUI thread, and only
-while the pane is on screen; the GUI thread only uploads and draws (even the normals come from the
-worker). They are drawn by a pyqtgraph.opengl ``GLViewWidget`` in the overlay colours (green,
-magenta, orange) and follow the overlay checkboxes. The prediction can instead be coloured by its
-signed distance to the ground truth (:mod:`ctseg_core.export.surface_error`), with a colour bar; a
-click on a surface moves the crosshair there (:mod:`~ctseg_gui.surface_picker`). Without OpenGL the
-pane is a label saying why (:mod:`~ctseg_gui.gl_support`).
+Meshes come from ``ctseg_core.export.mesh.surface_mesh`` (marching cubes, smoothing, in LPS mm,
+within the renderer's triangle budget), built on a worker (:mod:`~ctseg_gui.surface_jobs`) only
+while the pane is on screen; the GUI thread only uploads and draws. A pyqtgraph.opengl
+``GLViewWidget`` draws them in the overlay colours, as the checkboxes say; the prediction can be
+coloured by its signed distance to the ground truth (:mod:`ctseg_core.export.surface_error`), with
+a colour bar. A click on a surface moves the crosshair there (:mod:`~ctseg_gui.surface_picker`).
+Without OpenGL the pane is a label saying why (:mod:`~ctseg_gui.gl_support`).
 """
 
 from __future__ import annotations
@@ -151,6 +150,10 @@ class SurfaceView(QWidget):
         if layer == "prediction":
             return self.state.prediction
         return self.editor.label
+
+    def settled(self) -> bool:
+        """No surface waits to be built or is being built (a scripted screenshot waits for this)."""
+        return not self._dirty and not any(self.runner.running(f"mesh:{layer}") for layer in LAYERS)
 
     def invalidate(self, *layers: str) -> None:
         """Mesh these layers again (now if the pane is on screen, else when it is shown)."""

@@ -29,6 +29,7 @@ def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, ph
     with qtbot.waitSignal(window.patientLoaded, timeout=20_000):
         window.open_path(phantom)
     qtbot.waitUntil(lambda: "gt" in pane.meshes, timeout=60_000)
+    qtbot.waitUntil(pane.settled, timeout=60_000)  # what a scripted screenshot waits for
     qtbot.wait(200)
     patient, gt = window.state.patient, window.state.gt
     mask_ml = float(gt.sum()) * float(np.prod(patient.spacing_mm)) / 1000.0
@@ -39,6 +40,19 @@ def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, ph
     assert not pane.items["gt"].visible()
     pane.crosshair_dot.item.setVisible(False)  # the crosshair's yellow dot
     assert _lit_pixels(pane.gl_view.grabFramebuffer()) < 50
+    pane.invalidate("gt")
+    assert not pane.settled()  # a rebuild is under way
+    qtbot.waitUntil(pane.settled, timeout=60_000)
+
+
+def test_software_gl_meshes_within_its_triangle_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three surfaces on Mesa's software renderer draw in under 50 ms: 60 k triangles each, not 300 k."""
+    from ctseg_gui import gl_support
+
+    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: True)
+    assert gl_support.surface_triangle_budget() == gl_support.SOFTWARE_GL_TRIANGLES == 60_000
+    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: False)
+    assert gl_support.surface_triangle_budget() == gl_support.HARDWARE_GL_TRIANGLES == 300_000
 
 
 def test_on_software_mesa_the_3d_view_stays_off_unless_told_the_model_is_not_used(
