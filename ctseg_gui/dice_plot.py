@@ -37,8 +37,9 @@ class DicePlot(pg.PlotWidget):
             [], [], pen=pg.mkPen(TP_RGB, width=1.5), symbol="o", symbolSize=4,
             symbolBrush=TP_RGB, symbolPen=None, antialias=True,
         )
-        for drawn in (self.curve.curve, self.curve.scatter):  # the slice marker moves over a cached picture:
-            drawn.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # no antialiased redraw per move
+        drawn = (self.curve.curve, self.curve.scatter, plot.getAxis("left"), plot.getAxis("bottom"))
+        for item in drawn:  # the slice marker moves over cached pictures: no antialiased redraw per move
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.marker = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MARKER_RGB, width=1.5))
         self.marker.setHoverPen(pg.mkPen(MARKER_RGB, width=3))
         self.marker.hide()
