@@ -108,10 +108,11 @@ class Segmenter:
         return self._forward(batch).numpy()[:count, ..., 0]
 
     @classmethod
-    def load(cls, model_path: str | Path | None = None, threads: int | None = None) -> Segmenter:
+    def load(cls, model_path: str | Path | None = None, threads: int | None = None, warm: bool = True) -> Segmenter:
         """Load a model file (default: the bundled one) with its model card (``X.keras`` → ``X.card.json``).
 
         ``threads``: TensorFlow intra-op threads, None for all cores, else ≥ 1 (InvalidArgumentError).
+        ``warm``: trace the inference graph now (False where only the weights are wanted: fine-tuning).
         """
         from ctseg_core.model.tf_runtime import check_threads, import_tensorflow
 
@@ -140,7 +141,8 @@ class Segmenter:
                 f"model takes {tuple(model.input_shape)[1:]}",
             )
         segmenter = cls(model, card, path)
-        segmenter.warm_up()
+        if warm:
+            segmenter.warm_up()
         segmenter.load_seconds = time.perf_counter() - started
         return segmenter
 

@@ -356,7 +356,7 @@ def load_initial_model(init_model: Path, config: TrainConfig) -> tuple[TrainConf
     The base model decides what the network sees and its shape; the command line's ``--size``,
     ``--context`` and architecture flags cannot change a trained network, so they are replaced.
     """
-    base = Segmenter.load(init_model, threads=config.threads)
+    base = Segmenter.load(init_model, threads=config.threads, warm=False)  # its weights, not its graph
     try:
         unet = UNetConfig(**base.card.architecture) if base.card.architecture else config.unet
     except TypeError as exc:

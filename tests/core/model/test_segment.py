@@ -36,6 +36,16 @@ def test_predict_returns_probability_and_mask_on_the_grid(tiny_model: Path) -> N
     assert segmenter.predict(phantom.hu, phantom.spacing_mm).probability is None  # no full-grid map unless asked
 
 
+def test_a_cold_load_traces_no_graph_until_the_first_prediction(tiny_model: Path) -> None:
+    """Fine-tuning wants the weights alone: ``warm=False`` skips tracing the inference graph."""
+    cold = Segmenter.load(tiny_model, warm=False)
+    assert cold._forward is None
+    warm = Segmenter.load(tiny_model)
+    assert warm._forward is not None
+    hu = np.full((3, 64, 64), -1000, np.int16)
+    assert np.array_equal(cold.predict(hu).mask, warm.predict(hu).mask)
+
+
 @pytest.mark.parametrize("shape", [(1, 256, 256), (3, 768, 768), (2, 300, 200)])
 def test_any_slice_count_and_grid(tiny_model: Path, shape: tuple[int, int, int]) -> None:
     hu = np.full(shape, -1000, np.int16)
