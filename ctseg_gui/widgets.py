@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeyEvent
-from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QSpinBox, QStyle, QToolButton, QVBoxLayout, QWidget
 
 CAPTION_STYLE = "color: #9a9a9a;"
 
@@ -93,7 +93,11 @@ class HuSpinBox(QSpinBox):
 
 
 def panel_column(panels: list[QWidget], width: int) -> QScrollArea:
-    """Panels stacked in a fixed-width column that scrolls when the window is short; the last stretches."""
+    """Panels stacked in a fixed-width column that scrolls when the window is short; the last stretches.
+
+    The column keeps room for its vertical scroll bar: on a short screen (a 1366 × 768 laptop) the bar
+    appears and would otherwise take its width from the panels, cutting off their right edge.
+    """
     content = QWidget()
     column = QVBoxLayout(content)
     column.setContentsMargins(6, 6, 6, 6)
@@ -102,7 +106,7 @@ def panel_column(panels: list[QWidget], width: int) -> QScrollArea:
     scroll = QScrollArea()
     scroll.setWidget(content)
     scroll.setWidgetResizable(True)
-    scroll.setFixedWidth(width)
+    scroll.setFixedWidth(width + scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent))
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroll.setFrameShape(QScrollArea.Shape.NoFrame)
     return scroll

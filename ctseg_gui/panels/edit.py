@@ -107,7 +107,7 @@ class EditPanel(QGroupBox):
             dice.addWidget(QLabel(text), row, 0)
             for column, part in enumerate(("slice", "volume"), start=1):
                 self.dice[key, part] = live_readout("0.000") if part == "slice" else value_label()
-                dice.addWidget(self.dice[key, part], row, column)
+                dice.addWidget(self.dice[key, part], row, column, Qt.AlignmentFlag.AlignRight)
         dice.setColumnStretch(1, 1)
         dice.setColumnStretch(2, 1)
 
