@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from functools import partial
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class SagittalCopies:
                 copy = entry[1]
                 return copy[index] if copy is not None else Plane.SAGITTAL.image(volume, index)
             if sum(self._bytes.values()) + volume.nbytes <= self.budget_bytes:
-                self._copies[key] = (weakref.ref(volume, lambda _, key=key: self._forget(key)), None)
+                self._copies[key] = (weakref.ref(volume, partial(self._forget, key)), None)
                 self._bytes[key] = volume.nbytes
                 threading.Thread(target=self._make, args=(key, volume), name=f"sagittal copy {key}",
                                  daemon=True).start()
@@ -68,7 +69,7 @@ class SagittalCopies:
             if entry is not None and entry[0]() is volume:
                 self._copies[key] = (entry[0], copy)
 
-    def _forget(self, key: int) -> None:
+    def _forget(self, key: int, _dead: object = None) -> None:
         with self._lock:
             self._copies.pop(key, None)
             self._bytes.pop(key, None)
