@@ -255,5 +255,7 @@ class SliceView(SlicePointer):
         sides = self.side_labels
         sides["left"].move(m, (height - sides["left"].height()) // 2)
         sides["right"].move(width - sides["right"].width() - m, (height - sides["right"].height()) // 2)
-        sides["top"].move((width - sides["top"].width()) // 2, m)
+        top_x = (width - sides["top"].width()) // 2
+        clear = self.title_label.x() + self.title_label.width() + m <= top_x  # else under the title's lines
+        sides["top"].move(top_x, m if clear else m + self.title_label.height())
         sides["bottom"].move((width - sides["bottom"].width()) // 2, height - sides["bottom"].height() - m)

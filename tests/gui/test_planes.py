@@ -108,6 +108,19 @@ def test_letters_follow_the_geometry_in_each_view(markers: MainWindow) -> None:
         assert {side: label.text() for side, label in view.side_labels.items()} == letters, plane
 
 
+def test_the_top_letter_never_hides_under_a_long_title(markers: MainWindow) -> None:
+    """A narrow 1×3 view: a long patient title would run under the centred top letter."""
+    view = _view(markers, Plane.AXIAL)
+    for text, width in (("A patient name long enough to reach the middle — and a series description", 300),
+                        ("Short", 900)):
+        view.title_label.setText(f"{text}\n512 × 512")
+        view.resize(width, 400)
+        view._place_labels()
+        title, top = view.title_label.geometry(), view.side_labels["top"].geometry()
+        assert not title.intersects(top), (width, title, top)
+    assert top.y() < title.height()  # room beside a short title: the letter stays at the top edge
+
+
 @pytest.mark.parametrize("plane", list(Plane))
 def test_the_big_marker_shows_top_left_in_each_view(markers: MainWindow, plane: Plane) -> None:
     view = _view(markers, plane)
