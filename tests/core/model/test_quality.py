@@ -50,6 +50,11 @@ def test_an_empty_result_and_a_liver_cut_by_the_scan_are_flagged_with_reasons() 
     mask[:, 5:15, 5:15] = True  # runs off both ends
     cut = estimate_quality(np.where(mask, 0.97, 0.02).astype(np.float32), mask)
     assert any("covers only part" in reason for reason in cut.reasons)
+    assert cut.check_scan and cut.estimated_dice > cut.threshold  # flagged although the model is confident
+    inside = np.zeros((8, 20, 20), bool)
+    inside[1:7, 5:15, 5:15] = True  # the whole liver within the scan
+    whole = estimate_quality(np.where(inside, 0.97, 0.02).astype(np.float32), inside)
+    assert not whole.check_scan and not whole.reasons
 
 
 def test_slices_are_ranked_by_uncertain_area_and_the_walk_wraps() -> None:
