@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from .main_window import MainWindow
@@ -51,9 +51,13 @@ def run_viewer(
             print(f"ctseg view: {message}", file=sys.stderr)
         app.exit(status)
 
+    waited = QElapsedTimer()
+
     def grab() -> None:
         view3d = window.plane_layout.view3d
-        if view3d.isVisible() and not getattr(view3d, "settled", lambda: True)():
+        if not waited.isValid():
+            waited.start()
+        if view3d.isVisible() and not getattr(view3d, "settled", lambda: True)() and waited.elapsed() < 120_000:
             QTimer.singleShot(50, grab)  # the 3D surfaces are still being built on their worker
             return
         app.processEvents()

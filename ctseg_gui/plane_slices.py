@@ -13,6 +13,7 @@ The copies cost memory, so they are made only while their total stays under :dat
 
 from __future__ import annotations
 
+import queue
 import threading
 import weakref
 from functools import partial
@@ -34,17 +35,21 @@ class SagittalCopies:
         # id(volume) -> (weak reference to the volume, its copy or None while it is made)
         self._copies: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray | None]] = {}
         self._bytes: dict[int, int] = {}  # id(volume) -> bytes its copy takes, made or in the making
+        # Keys of volumes that died. A weakref callback runs on whichever thread frees the volume,
+        # even inside the garbage collector while this thread holds the lock, so it only queues.
+        self._dead: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     def image(self, volume: np.ndarray, index: int) -> np.ndarray:
         """``Plane.SAGITTAL.image(volume, index)``, from the copy once it exists."""
         key = id(volume)
         with self._lock:
+            self._drop_dead()
             entry = self._copies.get(key)
             if entry is not None and entry[0]() is volume:
                 copy = entry[1]
                 return copy[index] if copy is not None else Plane.SAGITTAL.image(volume, index)
             if sum(self._bytes.values()) + volume.nbytes <= self.budget_bytes:
-                self._copies[key] = (weakref.ref(volume, partial(self._forget, key)), None)
+                self._copies[key] = (weakref.ref(volume, partial(_queue_key, self._dead, key)), None)
                 self._bytes[key] = volume.nbytes
                 threading.Thread(target=self._make, args=(key, volume), name=f"sagittal copy {key}",
                                  daemon=True).start()
@@ -59,6 +64,7 @@ class SagittalCopies:
     def held(self) -> int:
         """Number of copies made and held."""
         with self._lock:
+            self._drop_dead()
             return sum(copy is not None for _, copy in self._copies.values())
 
     def _make(self, key: int, volume: np.ndarray) -> None:
@@ -69,10 +75,19 @@ class SagittalCopies:
             if entry is not None and entry[0]() is volume:
                 self._copies[key] = (entry[0], copy)
 
-    def _forget(self, key: int, _dead: object = None) -> None:
-        with self._lock:
-            self._copies.pop(key, None)
-            self._bytes.pop(key, None)
+    def _drop_dead(self) -> None:
+        """Forget the copies of volumes that died (called with the lock held)."""
+        while not self._dead.empty():
+            key = self._dead.get_nowait()
+            entry = self._copies.get(key)
+            if entry is not None and entry[0]() is None:  # not a new volume that reused the id
+                del self._copies[key]
+                self._bytes.pop(key, None)
+
+
+def _queue_key(dead: queue.SimpleQueue[int], key: int, _reference: object) -> None:
+    """A weakref callback: note that the volume ``key`` died (no lock: see ``SagittalCopies._dead``)."""
+    dead.put(key)
 
 
 #: The copies the plane views share (the three views of a window show the same volumes).

@@ -37,7 +37,8 @@ def build_surface(mask: np.ndarray, affine: np.ndarray, max_triangles: int, prog
     budget (``gl_support.surface_triangle_budget``).
     """
     started = time.perf_counter()
-    mesh = surface_mesh(mask, affine, max_triangles=max_triangles, progress=progress, should_cancel=cancel)
+    mesh = surface_mesh(mask, affine, max_triangles=max_triangles, coarsen=True, progress=progress,
+                        should_cancel=cancel)
     normals = mesh.vertex_normals()
     return SurfaceBuild(mesh, normals, mesh.volume_ml(), time.perf_counter() - started)
 

@@ -1,9 +1,8 @@
 """The 3D pane: liver surface meshes of the ground truth, the prediction and the edited label.
 
-Meshes come from ``ctseg_core.export.mesh.surface_mesh`` (marching cubes, smoothing, in LPS mm,
-within the renderer's triangle budget), built on a worker (:mod:`~ctseg_gui.surface_jobs`) only
-while the pane is on screen; the GUI thread only uploads and draws. A pyqtgraph.opengl
-``GLViewWidget`` draws them in the overlay colours, as the checkboxes say; the prediction can be
+Meshes (``ctseg_core.export.mesh.surface_mesh``, in LPS mm, within the renderer's triangle budget)
+are built on a worker (:mod:`~ctseg_gui.surface_jobs`) while the pane is on screen; the GUI thread
+only uploads and draws them, in the overlay colours, as the checkboxes say. The prediction can be
 coloured by its signed distance to the ground truth (:mod:`ctseg_core.export.surface_error`), with
 a colour bar. A click on a surface moves the crosshair there (:mod:`~ctseg_gui.surface_picker`).
 Without OpenGL the pane is a label saying why (:mod:`~ctseg_gui.gl_support`).
@@ -153,7 +152,8 @@ class SurfaceView(QWidget):
 
     def settled(self) -> bool:
         """No surface waits to be built or is being built (a scripted screenshot waits for this)."""
-        return not self._dirty and not any(self.runner.running(f"mesh:{layer}") for layer in LAYERS)
+        idle = not any(self.runner.running(f"mesh:{layer}") for layer in LAYERS)
+        return idle and (not self._dirty or self.state.patient is None)  # no patient: nothing to build
 
     def invalidate(self, *layers: str) -> None:
         """Mesh these layers again (now if the pane is on screen, else when it is shown)."""

@@ -271,6 +271,27 @@ def in_plane_factor(mask: np.ndarray, max_triangles: int) -> int:
     return 8
 
 
+#: Most share of the mask's volume the block means may lose (thin or scattered structures) before a
+#: finer grid is used.
+COARSE_VOLUME_TOLERANCE = 0.03
+
+
+def coarse_grid(mask: np.ndarray, max_triangles: int) -> tuple[int, np.ndarray]:
+    """The in-plane block size and its float32 block means to mesh, for ``max_triangles``.
+
+    :func:`in_plane_factor` picks the size; a finer one is taken while the coarse grid would lose
+    more than :data:`COARSE_VOLUME_TOLERANCE` of the volume (speckle, thin plates, a one-voxel
+    brush stroke fade below the level in big blocks), down to full resolution and decimation.
+    """
+    voxels = int(np.count_nonzero(mask))
+    for factor in range(in_plane_factor(mask, max_triangles), 1, -1):
+        grid = _block_mean_in_plane(mask, factor)
+        kept = int(np.count_nonzero(grid > MARCHING_CUBES_LEVEL)) * factor * factor
+        if abs(kept - voxels) <= COARSE_VOLUME_TOLERANCE * voxels:
+            return factor, grid
+    return 1, mask.astype(np.float32)
+
+
 def _block_mean_in_plane(mask: np.ndarray, factor: int) -> np.ndarray:
     """float32 mean of ``factor`` × ``factor`` in-plane blocks (the edge blocks padded with background)."""
     if factor == 1:
@@ -340,6 +361,8 @@ def _marching_cubes_in_slabs(
         vertex_parts.append(verts)
         face_parts.append(faces + count)
         count += len(verts)
+    if not vertex_parts:
+        raise CtsegError(None, "the mask has no surface at the marching-cubes level: nothing to mesh")
     vertices = np.concatenate(vertex_parts)
     faces = np.concatenate(face_parts)
     if len(vertex_parts) == 1:
@@ -360,6 +383,7 @@ def surface_mesh(
     *,
     smooth_iterations: int = 20,
     max_triangles: int = 300_000,
+    coarsen: bool = False,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
 ) -> Mesh:
@@ -372,7 +396,8 @@ def surface_mesh(
     touching the edge of the grid still gives a closed surface. The result has at most
     ``max_triangles`` faces unless no decimation could keep the surface closed, in which case
     the closed, undecimated surface is returned. A budget far below the full-resolution surface
-    is met first by meshing in-plane block means (:func:`in_plane_factor`), then by decimation.
+    is met by decimation, or with ``coarsen`` (the 3D view, whose worker must not hold the GIL)
+    first by meshing in-plane block means (:func:`coarse_grid`), then by decimation.
     Raises :class:`CtsegError` for an empty mask.
     """
     mask = _check_mask(mask)
@@ -386,8 +411,9 @@ def surface_mesh(
 
     report(0, total, "marching cubes")
     box = _bounding_box(mask)
-    factor = in_plane_factor(mask[box], max_triangles)
-    padded = np.pad(_block_mean_in_plane(mask[box], factor), 1)
+    factor, grid = coarse_grid(mask[box], max_triangles) if coarsen else (1, mask[box].astype(np.float32))
+    padded = np.pad(grid, 1)
+    del grid
     verts_zyx, faces = _marching_cubes_in_slabs(padded, should_cancel)
     verts_zyx -= 1.0  # the padding
     verts_zyx[:, 1:] = verts_zyx[:, 1:] * factor + (factor - 1) / 2.0  # block centres, in voxels of the box

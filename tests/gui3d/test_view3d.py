@@ -26,6 +26,7 @@ def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, ph
     window.set_layout("2x2")
     pane = window.plane_layout.view3d
     assert isinstance(pane, SurfaceView)
+    assert pane.settled()  # no patient, nothing to build: `ctseg view --screenshot` without a path exits
     with qtbot.waitSignal(window.patientLoaded, timeout=20_000):
         window.open_path(phantom)
     qtbot.waitUntil(lambda: "gt" in pane.meshes, timeout=60_000)

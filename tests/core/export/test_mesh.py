@@ -15,6 +15,7 @@ from ctseg_core.export.mesh import (
     Mesh,
     Space,
     _bounding_box,
+    coarse_grid,
     exposed_faces,
     in_plane_factor,
     signed_distance_to_surface,
@@ -191,7 +192,7 @@ def test_a_tight_budget_meshes_a_coarser_grid_without_decimating(monkeypatch: py
     affine = _geometry(spacing).affine_lps()
     full = surface_mesh(mask, affine)
     monkeypatch.setattr(mesh_module, "_decimate", no_decimation)
-    coarse = surface_mesh(mask, affine, max_triangles=60_000)
+    coarse = surface_mesh(mask, affine, max_triangles=60_000, coarsen=True)
 
     assert in_plane_factor(mask[_bounding_box(mask)], 60_000) > 1
     assert full.triangle_count > 60_000 >= coarse.triangle_count > 20_000
@@ -199,6 +200,39 @@ def test_a_tight_budget_meshes_a_coarser_grid_without_decimating(monkeypatch: py
     _assert_volume(coarse, mask, spacing)
     distance = np.abs(signed_distance_to_surface(coarse.vertices, mask, affine))
     assert float(np.median(distance)) < 0.7  # under one in-plane voxel from the full-resolution surface
+
+
+def test_without_coarsen_a_tight_budget_decimates_at_full_resolution() -> None:
+    """Exports keep every voxel's detail: the in-plane block means are the 3D view's choice only."""
+    spacing = (2.5, 0.7, 0.7)
+    affine = _geometry(spacing).affine_lps()
+    centre = affine[:3, :3] @ np.array([60.0, 60.0, 16.0]) + affine[:3, 3]
+    mask = _ellipsoid((32, 120, 120), affine, centre, (35.0, 30.0, 32.0))
+    exported = surface_mesh(mask, affine, max_triangles=5000)
+    shown = surface_mesh(mask, affine, max_triangles=5000, coarsen=True)
+    assert 4000 < exported.triangle_count <= 5000  # decimated to just under the budget
+    assert shown.triangle_count <= 5000
+
+
+def test_coarsening_keeps_thin_and_scattered_structures_by_using_a_finer_grid() -> None:
+    """Speckle and a two-voxel plate fade below the level in big blocks: a finer grid is used, down to
+    full resolution and decimation, so nothing is dropped from the 3D view and nothing fails."""
+    spacing = (2.0, 0.7, 0.7)
+    affine = _geometry(spacing).affine_lps()
+    speckle = np.random.default_rng(0).random((30, 120, 120)) < 0.01
+    box = speckle[_bounding_box(speckle)]
+    assert in_plane_factor(box, 20_000) > 1 and coarse_grid(box, 20_000)[0] == 1  # blocks would lose it all
+    mesh = surface_mesh(speckle, affine, max_triangles=20_000, coarsen=True)
+    assert mesh.triangle_count > 0
+    plate = np.zeros((30, 120, 120), bool)
+    plate[5:25, 20:100, 60:62] = True  # two voxels thick in x
+    plate[10:20, 30:60, 20:50] = True
+    factor, grid = coarse_grid(plate, 3000)
+    assert 1 < factor < in_plane_factor(plate, 3000)  # a finer grid than the face count alone asks for
+    kept = int(np.count_nonzero(grid > 0.499)) * factor * factor
+    assert abs(kept - int(plate.sum())) <= 0.03 * int(plate.sum())
+    plated = surface_mesh(plate, affine, max_triangles=3000, coarsen=True)
+    _assert_volume(plated, plate, spacing)
 
 
 def test_decimation_respects_the_triangle_budget_and_stays_closed() -> None:
