@@ -131,7 +131,8 @@ def test_save_view_saves_the_view_under_the_pointer(opened: MainWindow, answers:
     image = _image(written.args[0])
     ratio = coronal.devicePixelRatioF()
     assert (image.width(), image.height()) == (round(coronal.width() * ratio), round(coronal.height() * ratio))
-    pixels = np.frombuffer(image.convertToFormat(QImage.Format.Format_Grayscale8).constBits(), np.uint8)
+    grey = image.convertToFormat(QImage.Format.Format_Grayscale8)  # kept alive: constBits() points into it
+    pixels = np.frombuffer(grey.constBits(), np.uint8, count=grey.bytesPerLine() * grey.height()).copy()
     assert pixels.std() > 10  # the CT is in it, not a blank grab
     axial = opened.plane_layout.view(Plane.AXIAL)
     QApplication.sendEvent(axial.viewport(), QEvent(QEvent.Type.Enter))
