@@ -68,7 +68,13 @@ SOFTWARE_GL_TRIANGLES = 60_000
 
 
 def surface_triangle_budget() -> int:
-    """Most triangles per surface that keep a frame of three surfaces under 50 ms on this renderer."""
+    """Most triangles per surface that keep a frame of three surfaces under 50 ms on this renderer.
+
+    With CTSEG_3D_SOFTWARE=1 the user says the renderer is Mesa's software one, and the probe (a child
+    process, ≈ 1 s on the GUI thread) is not run; otherwise ``software_gl_refusal`` has run it already.
+    """
+    if os.environ.get(FORCE_SOFTWARE_GL) == "1":
+        return SOFTWARE_GL_TRIANGLES
     return SOFTWARE_GL_TRIANGLES if software_mesa_renderer() else HARDWARE_GL_TRIANGLES
 
 

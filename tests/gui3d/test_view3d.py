@@ -50,8 +50,12 @@ def test_software_gl_meshes_within_its_triangle_budget(monkeypatch: pytest.Monke
     """Three surfaces on Mesa's software renderer draw in under 50 ms: 60 k triangles each, not 300 k."""
     from ctseg_gui import gl_support
 
-    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: True)
+    monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")  # the user says software GL: no probe
+    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: pytest.fail("probed"))
     assert gl_support.surface_triangle_budget() == gl_support.SOFTWARE_GL_TRIANGLES == 60_000
+    monkeypatch.delenv("CTSEG_3D_SOFTWARE")
+    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: True)
+    assert gl_support.surface_triangle_budget() == gl_support.SOFTWARE_GL_TRIANGLES
     monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: False)
     assert gl_support.surface_triangle_budget() == gl_support.HARDWARE_GL_TRIANGLES == 300_000
 
