@@ -10,6 +10,7 @@ the in-plane shift of each slice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -133,18 +134,24 @@ class Patient:
         """Mask names that exist for this patient, loaded or not."""
         return sorted(set(self.mask_sources) | set(self.masks))
 
-    @property
+    @cached_property
     def slice_positions_mm(self) -> np.ndarray:
         """Each canonical slice's position along the canonical slice axis (mm): measured where the
-        slices are the stored slices (so uneven spacing shows), else from the geometry."""
+        slices are the stored slices (so uneven spacing shows), else from the geometry.
+
+        Computed once (the geometry and stored positions never change): the slice label reads it on
+        every slice change. Read-only."""
         geometry, source = self.geometry, self.source
         axis = geometry.slice_axis
         stored_axis, flip = source.reorientation.ornt[0]
         if source.positions_lps is not None and stored_axis == 0:
             positions = source.positions_lps @ axis
-            return np.asarray(positions[::-1] if flip < 0 else positions, dtype=np.float64)
-        start = float(np.dot(axis, geometry.origin_mm))
-        return start + geometry.spacing_mm[0] * np.arange(self.shape[0], dtype=np.float64)
+            result = np.array(positions[::-1] if flip < 0 else positions, dtype=np.float64)
+        else:
+            start = float(np.dot(axis, geometry.origin_mm))
+            result = start + geometry.spacing_mm[0] * np.arange(self.shape[0], dtype=np.float64)
+        result.flags.writeable = False
+        return result
 
     def slice_z_mm(self, index: int) -> float:
         """Position of canonical slice ``index`` along the slice axis (≈ superior, mm), for display."""

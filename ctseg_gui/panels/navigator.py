@@ -15,7 +15,6 @@ class SliceNavigator(QWidget):
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._positions_mm: list[float] = []  # the patient's slice positions, computed once per patient
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setPageStep(10)
@@ -35,12 +34,11 @@ class SliceNavigator(QWidget):
         self.slider.setRange(0, self.state.depth - 1)
         self.slider.blockSignals(False)
         self.slider.setEnabled(True)
-        assert self.state.patient is not None
-        self._positions_mm = [float(z) for z in self.state.patient.slice_positions_mm]
 
     def _on_slice_changed(self) -> None:
-        k = self.state.slice_index
+        k, patient = self.state.slice_index, self.state.patient
+        assert patient is not None
         self.slider.blockSignals(True)
         self.slider.setValue(k)
         self.slider.blockSignals(False)
-        self.label.setText(f"slice {k + 1}/{self.state.depth} · z = {self._positions_mm[k]:.2f} mm")
+        self.label.setText(f"slice {k + 1}/{self.state.depth} · z = {patient.slice_z_mm(k):.2f} mm")
