@@ -32,9 +32,8 @@ class SagittalCopies:
     def __init__(self, budget_bytes: int = BUDGET_BYTES) -> None:
         self.budget_bytes = budget_bytes
         self._lock = threading.Lock()
-        # id(volume) -> (weak reference to the volume, its copy or None while it is made)
-        self._copies: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray | None]] = {}
-        self._bytes: dict[int, int] = {}  # id(volume) -> bytes its copy takes, made or in the making
+        # id(volume) -> (weak reference to the volume, its copy or None while it is made, the copy's bytes)
+        self._copies: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray | None, int]] = {}
         # Keys of volumes that died. A weakref callback runs on whichever thread frees the volume,
         # even inside the garbage collector while this thread holds the lock, so it only queues.
         self._dead: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -48,9 +47,8 @@ class SagittalCopies:
             if entry is not None and entry[0]() is volume:
                 copy = entry[1]
                 return copy[index] if copy is not None else Plane.SAGITTAL.image(volume, index)
-            if sum(self._bytes.values()) + volume.nbytes <= self.budget_bytes:
-                self._copies[key] = (weakref.ref(volume, partial(_queue_key, self._dead, key)), None)
-                self._bytes[key] = volume.nbytes
+            if sum(entry[2] for entry in self._copies.values()) + volume.nbytes <= self.budget_bytes:
+                self._copies[key] = (weakref.ref(volume, partial(_queue_key, self._dead, key)), None, volume.nbytes)
                 threading.Thread(target=self._make, args=(key, volume), name=f"sagittal copy {key}",
                                  daemon=True).start()
         return Plane.SAGITTAL.image(volume, index)
@@ -65,7 +63,7 @@ class SagittalCopies:
         """Number of copies made and held."""
         with self._lock:
             self._drop_dead()
-            return sum(copy is not None for _, copy in self._copies.values())
+            return sum(copy is not None for _, copy, _bytes in self._copies.values())
 
     def _make(self, key: int, volume: np.ndarray) -> None:
         copy = np.ascontiguousarray(np.moveaxis(volume, 2, 0)[:, ::-1, :])
@@ -73,7 +71,7 @@ class SagittalCopies:
         with self._lock:
             entry = self._copies.get(key)
             if entry is not None and entry[0]() is volume:
-                self._copies[key] = (entry[0], copy)
+                self._copies[key] = (entry[0], copy, entry[2])
 
     def _drop_dead(self) -> None:
         """Forget the copies of volumes that died (called with the lock held)."""
@@ -82,7 +80,6 @@ class SagittalCopies:
             entry = self._copies.get(key)
             if entry is not None and entry[0]() is None:  # not a new volume that reused the id
                 del self._copies[key]
-                self._bytes.pop(key, None)
 
 
 def _queue_key(dead: queue.SimpleQueue[int], key: int, _reference: object) -> None:
