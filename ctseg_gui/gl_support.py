@@ -73,9 +73,7 @@ def surface_triangle_budget() -> int:
     With CTSEG_3D_SOFTWARE=1 the user says the renderer is Mesa's software one, and the probe (a child
     process, ≈ 1 s on the GUI thread) is not run; otherwise ``software_gl_refusal`` has run it already.
     """
-    if os.environ.get(FORCE_SOFTWARE_GL) == "1":
-        return SOFTWARE_GL_TRIANGLES
-    return SOFTWARE_GL_TRIANGLES if software_mesa_renderer() else HARDWARE_GL_TRIANGLES
+    return SOFTWARE_GL_TRIANGLES if software_gl_forced() or software_mesa_renderer() else HARDWARE_GL_TRIANGLES
 
 
 @functools.cache
@@ -99,6 +97,11 @@ def software_mesa_renderer() -> bool:
 FORCE_SOFTWARE_GL = "CTSEG_3D_SOFTWARE"
 
 
+def software_gl_forced() -> bool:
+    """Whether the user said to show the 3D view on Mesa's software renderer (CTSEG_3D_SOFTWARE=1)."""
+    return os.environ.get(FORCE_SOFTWARE_GL) == "1"
+
+
 def software_gl_refusal() -> str | None:
     """Why the 3D view stays off on Mesa's software renderer, or None.
 
@@ -107,7 +110,7 @@ def software_gl_refusal() -> str | None:
     2.21). The viewer loads TensorFlow for Segment, so on that renderer the 3D view is off unless
     CTSEG_3D_SOFTWARE=1 says the model will not be used in this session.
     """
-    if os.environ.get(FORCE_SOFTWARE_GL) == "1" or not software_mesa_renderer():
+    if software_gl_forced() or not software_mesa_renderer():
         return None
     return (
         "3D view off: Mesa's software OpenGL and TensorFlow crash in one process. With a hardware "
