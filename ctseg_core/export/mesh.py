@@ -294,8 +294,6 @@ def coarse_grid(mask: np.ndarray, max_triangles: int) -> tuple[int, np.ndarray]:
 
 def _block_mean_in_plane(mask: np.ndarray, factor: int) -> np.ndarray:
     """float32 mean of ``factor`` × ``factor`` in-plane blocks (the edge blocks padded with background)."""
-    if factor == 1:
-        return mask.astype(np.float32)
     depth, rows, columns = mask.shape
     padded = np.zeros((depth, -(-rows // factor) * factor, -(-columns // factor) * factor), np.float32)
     padded[:, :rows, :columns] = mask

@@ -76,10 +76,7 @@ class SegmentationPanel(QGroupBox):
         for i, (key, text) in enumerate(self.METRICS):
             row, column = divmod(i, 2)
             metrics.addWidget(QLabel(text), row, 2 * column)
-            if key == "slice_dice":  # the fixed-size readout keeps to the right edge like the others
-                metrics.addWidget(self.values[key], row, 2 * column + 1, Qt.AlignmentFlag.AlignRight)
-            else:
-                metrics.addWidget(self.values[key], row, 2 * column + 1)
+            metrics.addWidget(self.values[key], row, 2 * column + 1, Qt.AlignmentFlag.AlignRight)
         metrics.addWidget(self.worst, 3, 2, 1, 2)
         metrics.setColumnStretch(1, 1)
         metrics.setColumnStretch(3, 1)
