@@ -25,6 +25,7 @@ from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 from .editor import EditorState
+from .overlay_text import OverlayText
 from .plane_layout import PlaneLayout
 from .state import ViewerState
 from .workers import JobRunner
@@ -103,8 +104,9 @@ class Exports(QObject):
         self._last_view: QWidget | None = None
         for view in self._all_views():
             view.installEventFilter(self)
-            for child in view.findChildren(QWidget):  # the GL view inside the 3D pane, a view's viewport
-                child.installEventFilter(self)
+            for child in view.findChildren(QWidget):  # the GL view inside the 3D pane, a view's viewport;
+                if not isinstance(child, OverlayText):  # not the text over the image: this Python filter
+                    child.installEventFilter(self)  # would run on each of its paints, every crosshair move
         self.mesh_action = QAction("Export &mesh…", window)
         self.view_action = QAction("Save &view as PNG…", window)
         self.window_action = QAction("Save &window as PNG…", window)

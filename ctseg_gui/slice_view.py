@@ -30,12 +30,13 @@ from ctseg_core.orientation import direction_letter
 from ctseg_core.windowing import Window
 
 from .editor import EditorState
+from .overlay_text import LETTER_RGB, OverlayText
 from .plane_image import PlaneImage
 from .plane_slices import plane_image
 from .planes import Plane
 from .slice_pointer import SlicePointer
 from .state import ViewerState
-from .view_items import BrushPreview, SliceViewBox, corner_label, crosshair_line, place_crosshair
+from .view_items import BrushPreview, SliceViewBox, crosshair_line, place_crosshair
 
 CORNER_MARGIN = 8
 
@@ -44,7 +45,7 @@ class SliceView(SlicePointer):
     """Shows the state's slice of ``plane`` and the edited label; reports the voxel under the pointer
     to the state, moves the crosshair, and sends edits (press, drag, release) to the editor, in any plane."""
 
-    title_label: QLabel | None = None  # pyqtgraph resizes the view before __init__ creates it
+    title_label: OverlayText | None = None  # pyqtgraph resizes the view before __init__ creates it
 
     def __init__(self, state: ViewerState, editor: EditorState | None = None, parent: QWidget | None = None,
                  plane: Plane = Plane.AXIAL) -> None:
@@ -76,12 +77,11 @@ class SliceView(SlicePointer):
         self.viewport().setAcceptDrops(False)
         self.setMinimumSize(320, 320)
 
-        self.title_label = corner_label(self)
-        self.window_label = corner_label(self)
+        self.title_label = OverlayText(self)
+        self.window_label = OverlayText(self)
         self.window_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.side_labels = {side: corner_label(self) for side in ("left", "right", "top", "bottom")}
-        for label in self.side_labels.values():
-            label.setStyleSheet("color: #f0c000; background: transparent; font-weight: bold; font-size: 13px;")
+        self.side_labels = {side: OverlayText(self, LETTER_RGB, pixel_size=13, bold=True)
+                            for side in ("left", "right", "top", "bottom")}
 
         self.hint_label = QLabel(
             "Open a patient: File ▸ Open folder (Ctrl+O), drop a folder here,\nor File ▸ Open demo patient", self)

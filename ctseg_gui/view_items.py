@@ -1,5 +1,5 @@
 """The slice view's graphics items: a ViewBox with radiology mouse bindings, the composite slice image and
-its layers, the crosshair, the brush circle, corner labels."""
+its layers, the crosshair, the brush circle (the text over the image: :mod:`~ctseg_gui.overlay_text`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPen
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsLineItem, QGraphicsSceneWheelEvent, QLabel, QWidget
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsLineItem, QGraphicsSceneWheelEvent
 
 from .overlay import LABEL_RGB, colourise
 
@@ -46,10 +46,12 @@ class SliceViewBox(pg.ViewBox):
 
 
 class SliceImage(pg.ImageItem):
-    """The one image a plane view draws: the opaque composite of CT and every overlay layer (RGBA rows).
+    """The one image a plane view draws: the opaque composite of CT and every overlay layer.
 
-    Its pixels reach Qt as RGBX (no alpha to blend: the layers were blended in the composite table),
-    wrapping the numpy buffer without a copy.
+    Its pixels are 32-bit 0xffRRGGBB words (B, G, R, A bytes on a little-endian machine:
+    ``plane_image.view_tables``) and reach Qt as ``Format_RGB32``, its own opaque format (no alpha
+    to blend: the layers were blended in the composite table), wrapping the numpy buffer without a
+    copy. :meth:`rgba` gives them in R, G, B, A order, for inspection.
     """
 
     def __init__(self) -> None:
@@ -61,9 +63,15 @@ class SliceImage(pg.ImageItem):
             super().render()  # anything else (e.g. pyqtgraph's own use) renders the usual way
             return
         image = np.ascontiguousarray(image)
-        self.qimage = pg.functions.ndarray_to_qimage(image, QImage.Format.Format_RGBX8888)  # borrows the memory
+        self.qimage = pg.functions.ndarray_to_qimage(image, QImage.Format.Format_RGB32)  # borrows the memory
         self._renderRequired = False
         self._unrenderable = False
+
+    def rgba(self) -> np.ndarray:
+        """The pixels shown, (rows, columns, 4) uint8 in R, G, B, A order."""
+        words = np.ascontiguousarray(self.image).view(np.uint32)[..., 0]  # 0xAARRGGBB in native order
+        channels = [(words >> shift) & 0xFF for shift in (16, 8, 0, 24)]
+        return np.stack(channels, axis=-1).astype(np.uint8)
 
 
 class Layer:
@@ -127,14 +135,6 @@ def place_crosshair(vertical: QGraphicsLineItem, horizontal: QGraphicsLineItem, 
     """Put the crosshair lines through (x_mm, y_mm), each spanning the image."""
     vertical.setLine(QLineF(x_mm, image_rect.top(), x_mm, image_rect.bottom()))
     horizontal.setLine(QLineF(image_rect.left(), y_mm, image_rect.right(), y_mm))
-
-
-def corner_label(parent: QWidget) -> QLabel:
-    """A transparent text label over the image, which lets the mouse through."""
-    label = QLabel(parent)
-    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-    label.setStyleSheet("color: #e6e6e6; background: transparent; font-size: 12px;")
-    return label
 
 
 class BrushPreview(QGraphicsEllipseItem):

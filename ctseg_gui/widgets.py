@@ -31,9 +31,12 @@ def live_readout(widest: str, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignRi
     Its size is fixed, so a new value repaints the label alone: a label whose size may change asks its
     panel to lay out again, and a selectable one rebuilds a text document, on every move (together
     ≈ 2 ms per crosshair move in the 1×3 layout, measured). So it is plain text, not selectable.
+    It also paints its own background: a see-through label makes Qt repaint its panel and the
+    main window beneath it first.
     """
     label = QLabel("—")
     label.setAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+    label.setAutoFillBackground(True)
     metrics = label.fontMetrics()
     label.setFixedSize(metrics.horizontalAdvance(widest) + 4, metrics.height() + 2)
     return label

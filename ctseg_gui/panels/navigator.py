@@ -19,6 +19,7 @@ class SliceNavigator(QWidget):
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setPageStep(10)
         self.slider.setEnabled(False)
+        self.slider.setAutoFillBackground(True)  # it moves on every slice change: no repaint of the window beneath
         self.label = live_readout("slice 0000/0000 · z = -0000.00 mm", Qt.AlignmentFlag.AlignLeft)
         self.label.setText("no patient")
         layout = QHBoxLayout(self)

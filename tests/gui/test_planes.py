@@ -72,7 +72,7 @@ def test_a_click_in_the_coronal_view_moves_the_axial_and_sagittal_slices(markers
     assert state.slice_index == z and sagittal.index == x
     assert markers.navigator.slider.value() == z  # the slice slider follows
     # the sagittal view now shows sagittal slice x: superior rows at the top, anterior columns left
-    shown = sagittal.ct_item.image
+    shown = sagittal.ct_item.rgba()
     assert shown.shape == (SLICES, SIZE, 4)
     bright = markers.state.patient.hu[::-1, :, x] > 1000
     assert np.array_equal(shown[..., 0] == 255, bright)

@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from ctseg_core.errors import Cancelled, ModelError
 from ctseg_core.metrics import compare, dice, format_metric
 from ctseg_core.progress import CancelCheck, ProgressCallback
+from ctseg_gui.dice_plot import MARKER_RGB
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
 
@@ -74,7 +75,7 @@ def test_worst_slice_button_and_dice_plot_click_jump_to_slices(qtbot: QtBot, ope
     worst = state.scores.worst_slice()
     defined = state.scores.per_slice_dice[~np.isnan(state.scores.per_slice_dice)]
     assert state.slice_index == worst and state.scores.per_slice_dice[worst] == defined.min()
-    assert opened.segmentation_panel.plot.marker.value() == worst + 1
+    assert opened.segmentation_panel.plot.marker_slice == worst + 1
 
     plot = opened.segmentation_panel.plot
     target = 2
@@ -87,6 +88,18 @@ def test_worst_slice_button_and_dice_plot_click_jump_to_slices(qtbot: QtBot, ope
                             Qt.KeyboardModifier.NoModifier)
         QApplication.sendEvent(viewport, event)
     assert state.slice_index == target
+    # a left drag scrubs: the slice follows the pointer, and the marker (drawn over the plot's picture) too
+    for slice_number in (4, 6):
+        scene = plot.getPlotItem().vb.mapViewToScene(QPointF(slice_number, 0.5))
+        pos = QPointF(plot.mapFromScene(scene))
+        event = QMouseEvent(QMouseEvent.Type.MouseMove, pos, QPointF(viewport.mapToGlobal(pos)),
+                            Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+        assert state.slice_index == slice_number - 1 and plot.marker_slice == slice_number
+    shown = plot.viewport().grab().toImage()
+    marker_x = round(pos.x() * shown.devicePixelRatio())
+    colour = shown.pixelColor(marker_x, shown.height() // 2)
+    assert (colour.red(), colour.green(), colour.blue()) == pytest.approx(MARKER_RGB, abs=40)
 
 
 def test_segment_button_is_disabled_while_running_and_cancel_discards(

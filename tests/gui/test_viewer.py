@@ -184,6 +184,25 @@ def test_overlay_styles_and_opacity(qtbot: QtBot, opened: MainWindow) -> None:
     assert view.overlay_item.image[ys[len(ys) // 2], xs[len(xs) // 2], 3] == 204
 
 
+def test_the_view_shows_the_ct_grey_and_the_blended_overlay_colour(opened: MainWindow) -> None:
+    """What reaches Qt: the CT's windowed grey outside the masks, the fill blended over it inside."""
+    from ctseg_core.metrics import surface
+    from ctseg_core.windowing import apply_window
+    from ctseg_gui.overlay import GT_RGB
+
+    state, view = opened.state, opened.slice_view
+    k = state.slice_index
+    shown = view.ct_item.rgba()
+    grey = apply_window(state.patient.hu[k], state.window).astype(float)
+    outside = ~state.gt[k]
+    assert np.array_equal(shown[outside][:, 0], grey[outside].astype(np.uint8))  # plain CT: R = G = B = grey
+    assert np.array_equal(shown[outside][:, 1], shown[outside][:, 2]) and (shown[..., 3] == 255).all()
+    inside = state.gt[k] & ~surface(state.gt[k])  # the fill, not the opaque outline
+    alpha = round(255 * state.overlay.opacity) / 255
+    expected = grey[inside][:, None] * (1 - alpha) + np.array(GT_RGB, float) * alpha
+    assert np.abs(shown[inside][:, :3] - expected).max() <= 1
+
+
 def test_cursor_readout_shows_voxel_hu_position_and_membership(opened: MainWindow) -> None:
     state = opened.state
     k = state.slice_index
