@@ -16,7 +16,9 @@ Crosshair: in the 1×3 layout (axial, coronal, sagittal side by side), with the 
 label started from the ground truth, the crosshair jumps to random voxels, so each move redraws
 all three plane views (CT, GT + prediction overlay, label, crosshair lines); timed as the state
 update alone, with a synchronous repaint of the three views, and with one event-loop pass. The
-sagittal copies of the CT and masks (``ctseg_gui.plane_slices``) are made during the warm-up.
+sagittal copies of the CT and masks (``ctseg_gui.plane_slices``) and each plane's slices windowed and
+overlaid ahead of time (``ctseg_gui.plane_index``) are made during the warm-up, as they are in the
+app within about a second of the CT, window or masks last changing.
 
 Annotator: with a label started from the ground truth and the brush (r = 5 mm) selected, a
 brush stroke is a press, 8 mouse moves 4 voxels apart and a release, sent as QMouseEvents to
@@ -163,6 +165,8 @@ def crosshair_moves(folder: Path, moves: int) -> dict[str, list[float]]:
         state.set_position(position)
         app.processEvents()
     SHARED.wait()  # the sagittal copies of the CT and masks, made in the background on first show
+    for view in views:  # and each plane's slices windowed and overlaid ahead (ctseg_gui.plane_index)
+        view.indices.wait()
     times: dict[str, list[float]] = {}
     for kind, positions in (("jump", jumps), ("coronal drag", drags)):
         for name, finish in ways.items():

@@ -271,6 +271,25 @@ def composite(
     index = code.astype(np.uint16 if band is None else np.uint32)
     np.left_shift(index, CODE_SHIFT, out=index)
     np.bitwise_or(index, grey, out=index)
+    return _with_layers(index, label, band, table)
+
+
+def composite_over(base: np.ndarray, label: np.ndarray | None, band: np.ndarray | None,
+                   table: np.ndarray) -> np.ndarray:
+    """:func:`composite` from a slice's base index (uint16 grey | code << 8, left unchanged), e.g. made ahead
+    of time (``ctseg_gui.plane_index``): only the label and the uncertainty are added."""
+    if band is not None:
+        index = base.astype(np.uint32)
+    elif label is not None:
+        index = base.copy()
+    else:
+        index = base
+    return _with_layers(index, label, band, table)
+
+
+def _with_layers(index: np.ndarray, label: np.ndarray | None, band: np.ndarray | None,
+                 table: np.ndarray) -> np.ndarray:
+    """Add the label and uncertainty bits to ``index`` (in place) and gather the colours."""
     for layer, shift in ((label, LABEL_SHIFT), (band, BAND_SHIFT)):
         if layer is not None:
             np.bitwise_or(index, np.left_shift(layer.astype(index.dtype), shift), out=index)

@@ -23,6 +23,7 @@ from .overlay import (
     code_image,
     colour_table,
     composite,
+    composite_over,
     composite_table,
     label_code,
     label_table,
@@ -57,6 +58,7 @@ class PlaneImage:
         self.item = SliceImage()
         self.grey_table = np.zeros(65536, np.uint8)
         self.grey: np.ndarray | None = None  # the windowed CT of the slice shown
+        self._base: np.ndarray | None = None  # grey | overlay code << 8, when made ahead of time (set_base)
         self.overlay = Layer()  # ground truth and prediction
         self.label = Layer()  # the edited label
         self.uncertainty = Layer()  # the model's uncertainty
@@ -67,7 +69,7 @@ class PlaneImage:
         """A new patient: a black image of the new shape over ``rect`` (mm), no layers yet."""
         self.item.setImage(np.zeros((rows, columns, 4), np.uint8), autoLevels=False)  # the shape first:
         self.item.setRect(rect)  # setRect scales by it
-        self.grey = None
+        self.grey = self._base = None
         for layer in (self.overlay, self.label, self.uncertainty):
             layer.set(None, None)
 
@@ -76,13 +78,37 @@ class PlaneImage:
         self.grey_table = apply_window(ALL_HU, window)
 
     def update_ct(self, hu: np.ndarray) -> None:
+        self._detach()
         self.grey = np.take(self.grey_table, hu.view(np.uint16))
+
+    def _detach(self) -> None:
+        """Copy the layers that are views of a base index out of it (one layer is about to be recomputed):
+        a view would keep a whole plane of indices alive after the window or the masks changed."""
+        if self._base is not None:
+            self.grey = None if self.grey is None else self.grey.copy()
+            if self.overlay.code is not None:
+                self.overlay.set(self.overlay.code.copy(), self.overlay.table)
+            self._base = None
+
+    def set_base(self, base: np.ndarray, settings: OverlaySettings) -> None:
+        """A slice's grey levels and overlay code at once, as one base index made ahead of time
+        (``plane_index``): the layers become views of its two bytes, so no pixel is computed here."""
+        pair = base.view(np.uint8).reshape(*base.shape, 2)
+        low, high = (0, 1) if sys.byteorder == "little" else (1, 0)
+        self.grey = pair[..., low]
+        self.overlay.set(pair[..., high], view_tables(settings)[0])
+        self._base = base
 
     def update_overlays(self, gt: np.ndarray | None, prediction: np.ndarray | None, uncertainty: np.ndarray | None,
                         shape: tuple[int, int], settings: OverlaySettings) -> None:
         """Code images of a slice's ground truth and prediction, and its uncertainty bands when shown."""
-        overlay_table, _, band_table, _ = view_tables(settings)
-        self.overlay.set(code_image(gt, prediction, shape, outlines=settings.style.outlines), overlay_table)
+        self._detach()
+        self.overlay.set(code_image(gt, prediction, shape, outlines=settings.style.outlines), view_tables(settings)[0])
+        self.update_uncertainty(uncertainty, settings)
+
+    def update_uncertainty(self, uncertainty: np.ndarray | None, settings: OverlaySettings) -> None:
+        """The uncertainty bands of a slice when the layer is shown."""
+        band_table = view_tables(settings)[2]
         if band_table is not None and uncertainty is not None:
             self.uncertainty.set(uncertainty_band(uncertainty), band_table)
             self.uncertainty.show()
@@ -111,4 +137,8 @@ class PlaneImage:
         if band is None and settings.show_uncertainty:  # on, but nothing to show: the table without bands
             settings = dataclasses.replace(settings, show_uncertainty=False)
         table = view_tables(settings)[3]
-        self.item.setImage(composite(grey, code, label, band, table), autoLevels=False)
+        if self._base is not None:
+            image = composite_over(self._base, label, band, table)
+        else:
+            image = composite(grey, code, label, band, table)
+        self.item.setImage(image, autoLevels=False)

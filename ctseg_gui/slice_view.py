@@ -32,6 +32,7 @@ from ctseg_core.windowing import Window
 from .editor import EditorState
 from .overlay_text import LETTER_RGB, OverlayText
 from .plane_image import PlaneImage
+from .plane_index import PlaneIndexCache, Sources
 from .plane_slices import plane_image
 from .planes import Plane
 from .slice_pointer import SlicePointer
@@ -61,6 +62,7 @@ class SliceView(SlicePointer):
         self.view = SliceViewBox()
         self.setCentralItem(self.view)
         self.image = PlaneImage()
+        self.indices = PlaneIndexCache(plane)  # every slice's CT and overlay, made ahead on a background thread
         self.ct_item: pg.ImageItem = self.image.item  # what the view draws: CT and every layer, composited
         self.view.addItem(self.ct_item)
         self.overlay_item, self.label_item = self.image.overlay, self.image.label  # the layers, for inspection
@@ -157,6 +159,19 @@ class SliceView(SlicePointer):
             plane.image_shape(state.patient.shape), state.overlay)
         return True
 
+    def _draw_from_indices(self) -> bool:
+        """The CT and overlay layers of the slice shown from the plane's indices made ahead of time, if ready."""
+        state = self.state
+        assert state.patient is not None
+        sources = Sources(state.patient.hu, state.window, state.gt, state.prediction)
+        base = self.indices.slice(sources, self.index)
+        if base is None:
+            return False
+        self.image.set_base(base, state.overlay)
+        uncertainty = None if state.uncertainty is None else plane_image(self.plane, state.uncertainty, self.index)
+        self.image.update_uncertainty(uncertainty, state.overlay)
+        return True
+
     def _update_label(self) -> bool:
         """The edited label's layer of the slice shown (hidden when off or absent)."""
         label = self.editor.label
@@ -199,8 +214,9 @@ class SliceView(SlicePointer):
             return
         if self.index != self._drawn_index:
             self._drawn_index = self.index
-            self._update_ct()
-            self._update_overlays()
+            if not self._draw_from_indices():
+                self._update_ct()
+                self._update_overlays()
             self._update_label()
             self.image.compose(self.state.overlay)
             if self._hover_scene_pos is not None:  # the voxel under a still pointer changed
