@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from .gl_support import grab_with_gl
 from .main_window import MainWindow
 from .theme import apply_dark_theme
 
@@ -44,7 +45,7 @@ def run_viewer(
             if segment:
                 window.patientLoaded.connect(window.start_segmentation, Qt.ConnectionType.SingleShotConnection)
             window.open_path(path)
-        return app.exec()
+        return _run_and_dispose(app, window)
 
     def finish(status: int, message: str | None = None) -> None:
         if message:
@@ -61,7 +62,7 @@ def run_viewer(
             QTimer.singleShot(50, grab)  # the 3D surfaces are still being built on their worker
             return
         app.processEvents()
-        saved = window.grab().save(screenshot)
+        saved = grab_with_gl(window).save(screenshot)
         finish(0 if saved else 1, None if saved else f"could not write the screenshot {screenshot}")
 
     window.show_error_dialogs = False
@@ -73,13 +74,29 @@ def run_viewer(
         window.open_path(path)
     else:
         QTimer.singleShot(0, grab)
-    status = app.exec()
-    window.close()
-    return status
+    return _run_and_dispose(app, window)
 
 
 def run_demo() -> int:
     """Open the demo phantom (written under ctseg's cache folder, ~/.cache/ctseg/demo, on first use)."""
     app, window = _start(None)
     window.open_demo()
-    return app.exec()
+    return _run_and_dispose(app, window)
+
+
+def _run_and_dispose(app: QApplication, window: MainWindow) -> int:
+    """Run the event loop, then delete the window while Qt is still whole.
+
+    Left to PySide's clean-up at exit, the objects go in no set order, and the 3D pane's GL window
+    can go before its container, which then crashes (``gl_support.make_gl_view``).
+    """
+    status = app.exec()
+    dispose(window)
+    return status
+
+
+def dispose(window: MainWindow) -> None:
+    """Close and delete ``window`` now (see ``_run_and_dispose``)."""
+    window.close()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -25,6 +25,7 @@ from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 from .editor import EditorState
+from .gl_support import grab_with_gl
 from .overlay_text import OverlayText
 from .plane_layout import PlaneLayout
 from .state import ViewerState
@@ -104,9 +105,12 @@ class Exports(QObject):
         self._last_view: QWidget | None = None
         for view in self._all_views():
             view.installEventFilter(self)
-            for child in view.findChildren(QWidget):  # the GL view inside the 3D pane, a view's viewport;
+            for child in view.findChildren(QWidget):  # a view's viewport, the 3D pane's GL container;
                 if not isinstance(child, OverlayText):  # not the text over the image: this Python filter
                     child.installEventFilter(self)  # would run on each of its paints, every crosshair move
+            gl_window = getattr(view, "gl_view", None)  # the 3D pane's GL view, a window of its own
+            if gl_window is not None:
+                gl_window.installEventFilter(self)
         self.mesh_action = QAction("Export &mesh…", window)
         self.view_action = QAction("Save &view as PNG…", window)
         self.window_action = QAction("Save &window as PNG…", window)
@@ -181,6 +185,7 @@ class Exports(QObject):
 
     def _view_of(self, widget: QObject) -> QWidget | None:
         candidates = self._all_views()
+        widget = getattr(widget, "owner", None) or widget  # the 3D pane's GL window names its pane
         while isinstance(widget, QObject):
             if widget in candidates:
                 return widget if isinstance(widget, QWidget) else None
@@ -207,10 +212,10 @@ class Exports(QObject):
 
     def save_view(self) -> None:
         view = self.current_view()
-        self._save_grab(view.grab(), f"Save the {self.view_name(view)} view as PNG", self.view_name(view))
+        self._save_grab(grab_with_gl(view), f"Save the {self.view_name(view)} view as PNG", self.view_name(view))
 
     def save_window(self) -> None:
-        self._save_grab(self.window.grab(), "Save the window as PNG", "window")
+        self._save_grab(grab_with_gl(self.window), "Save the window as PNG", "window")
 
     def _save_grab(self, pixmap: QPixmap, title: str, what: str) -> None:
         path, _filter = QFileDialog.getSaveFileName(self.window, title, str(self.folder / f"{self._stem()}_{what}.png"),

@@ -3,8 +3,9 @@
 :func:`gl_unavailable_reason` finds out without ever creating a GL widget that could fail
 (Qt's offscreen platform, no GL driver, PyOpenGL missing); :func:`software_gl_refusal` keeps the
 3D view off on Mesa's software renderer, which crashes with TensorFlow in one process. The
-drawing pieces: a MeshData that takes the worker's vertex normals (pyqtgraph would compute
-its own in a Python loop on the GUI thread) and a shader lit from the camera.
+drawing pieces: the GL view, in a window of its own (:func:`make_gl_view`), a MeshData that
+takes the worker's vertex normals (pyqtgraph would compute its own in a Python loop on the GUI
+thread) and a shader lit from the camera; and :func:`grab_with_gl`, a grab of widgets that shows it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import sys
 from typing import Any
 
 import numpy as np
-from PySide6.QtGui import QGuiApplication, QMatrix4x4, QOpenGLContext
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtGui import QGuiApplication, QImage, QMatrix4x4, QOpenGLContext, QPainter, QPixmap
+from PySide6.QtWidgets import QWidget
 
 from ctseg_core.export.mesh import Mesh
 
@@ -116,6 +119,66 @@ def software_gl_refusal() -> str | None:
         "3D view off: Mesa's software OpenGL and TensorFlow crash in one process. With a hardware "
         f"OpenGL driver the 3D view works; {FORCE_SOFTWARE_GL}=1 shows it here if you will not segment."
     )
+
+
+@functools.cache
+def _gl_window_class() -> type:
+    """pyqtgraph's GL view on a QOpenGLWindow (its GLViewWidget is a QOpenGLWidget; both share GLViewMixin)."""
+    from pyqtgraph.opengl.GLViewWidget import GLViewMixin
+    from PySide6.QtOpenGL import QOpenGLWindow
+
+    class GLViewWindow(GLViewMixin, QOpenGLWindow):
+        owner: QWidget | None = None  # the pane it is shown in (a QWindow is not a child widget)
+
+        def devicePixelRatioF(self) -> float:  # noqa: N802  # the QWidget name the mixin calls
+            return float(self.devicePixelRatio())
+
+        def grabFramebuffer(self) -> QImage:  # noqa: N802
+            """The scene as it is now: a QOpenGLWindow only reads back its last frame, a QOpenGLWidget draws first."""
+            if not self.isValid():
+                return QImage()
+            self.makeCurrent()
+            self.paintGL()
+            return super().grabFramebuffer()
+
+    return GLViewWindow
+
+
+def make_gl_view(owner: QWidget) -> tuple[GLView, QWidget]:
+    """pyqtgraph's GL view in a native window of its own, and the widget that holds it in ``owner``'s layout.
+
+    A QOpenGLWidget (pyqtgraph's GLViewWidget) makes Qt compose its whole top-level window through
+    OpenGL on every repaint of any widget in it, and keeps doing so once it has been shown. On Mesa's
+    software renderer that cost 15 ms for a label's new text and made a crosshair move 68 ms in the
+    2×2 layout, and 49 ms in 1×3 after leaving it (benchmarks/bench_view.py, under Xvfb). A
+    QOpenGLWindow in a window container draws only itself, and the rest of the window stays raster.
+
+    Python owns the GL window, the container only points at it: delete the top-level window before
+    the interpreter exits (``app.run_viewer`` does), or PySide's clean-up may free the GL window
+    before the container and crash at exit.
+    """
+    view = _gl_window_class()()
+    view.owner = owner
+    container = QWidget.createWindowContainer(view, owner)
+    container.setMinimumSize(160, 120)
+    container.gl_window = view  # type: ignore[attr-defined]  # for grab_with_gl
+    return view, container
+
+
+def grab_with_gl(widget: QWidget) -> QPixmap:
+    """``widget.grab()``, with each GL view inside it painted in (a grab shows a native GL window as black)."""
+    pixmap = widget.grab()
+    painter: QPainter | None = None
+    for container in widget.findChildren(QWidget):
+        view = getattr(container, "gl_window", None)
+        if view is None or not container.isVisibleTo(widget) or container.width() == 0:
+            continue
+        painter = painter or QPainter(pixmap)
+        origin = container.mapTo(widget, QPoint(0, 0))
+        painter.drawImage(QRect(origin, container.size()), view.grabFramebuffer())
+    if painter is not None:
+        painter.end()
+    return pixmap
 
 
 @functools.cache

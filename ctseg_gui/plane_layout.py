@@ -60,6 +60,8 @@ class PlaneLayout(QWidget):
         self.state = state
         self.views = {plane: SliceView(state, editor, plane=plane) for plane in Plane}
         self.view3d = view3d if view3d is not None else placeholder_3d()
+        self.view3d.setParent(self)  # deleted with the layout, even while another layout leaves it out
+        self.view3d.hide()
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(2)

@@ -32,6 +32,7 @@ from .gl_support import (
     gl_unavailable_reason,
     gl_unavailable_reason_without_loading_gl,
     headlight_shader,
+    make_gl_view,
     mesh_data,
     software_gl_refusal,
     surface_triangle_budget,
@@ -66,7 +67,7 @@ def make_3d_pane(state: ViewerState, editor: EditorState, runner: JobRunner) -> 
 
 
 class SurfaceView(QWidget):
-    """A GLViewWidget with one mesh item per layer, rebuilt on a worker when its mask changes.
+    """A GL view with one mesh item per layer, rebuilt on a worker when its mask changes.
 
     With "colour by distance" on, the prediction is drawn in the colours of its signed distance
     to the ground-truth surface, with a colour bar; the ground-truth surface is then not drawn
@@ -81,13 +82,12 @@ class SurfaceView(QWidget):
     def __init__(self, state: ViewerState, editor: EditorState, runner: JobRunner,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        import pyqtgraph.opengl as gl
-
+        import pyqtgraph.opengl as gl  # noqa: I001  # loads OpenGL: only once make_3d_pane found it works
         self._gl = gl
         self.state, self.editor, self.runner = state, editor, runner
         self.limit_mm = DEFAULT_LIMIT_MM
         self.max_triangles = surface_triangle_budget()  # fewer on software OpenGL: frames under 50 ms
-        self.gl_view = gl.GLViewWidget()
+        self.gl_view, self.gl_container = make_gl_view(self)  # a window of its own: see make_gl_view
         self.gl_view.setBackgroundColor("k")
         self.picker = ClickPicker(self.gl_view, runner, self._visible_meshes, partial(self._failed, "picking"))
         self.picker.picked.connect(self._on_picked)
@@ -108,7 +108,7 @@ class SurfaceView(QWidget):
         view_row = QHBoxLayout()
         view_row.setContentsMargins(0, 0, 0, 0)
         view_row.setSpacing(0)
-        view_row.addWidget(self.gl_view, 1)
+        view_row.addWidget(self.gl_container, 1)
         view_row.addWidget(self.colour_bar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

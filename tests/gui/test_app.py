@@ -34,6 +34,7 @@ def shown_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
             windows.append(self)
 
     monkeypatch.setattr("ctseg_gui.app.MainWindow", Recorded)
+    monkeypatch.setattr("ctseg_gui.app.dispose", lambda window: window.close())  # kept, not deleted
     return windows
 
 

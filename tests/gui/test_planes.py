@@ -163,6 +163,7 @@ def test_screenshot_in_the_1x3_layout(small_phantom: Path, tmp_path: Path, dialo
         original(self, layout)
 
     monkeypatch.setattr(MainWindow, "set_layout", record)
+    monkeypatch.setattr("ctseg_gui.app.dispose", lambda window: window.close())  # kept to look at
     shot = tmp_path / "mpr.png"
     assert run_viewer(str(small_phantom), screenshot=str(shot), layout="1x3") == 0
     assert not QImage(str(shot)).isNull() and dialogs == []

@@ -8,10 +8,11 @@ skipped: Qt's offscreen platform, which tests/conftest.py sets for the 2-D GUI t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.synth.phantom import write_phantom
@@ -50,13 +51,18 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path) -> MainWindow:
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    """A shown viewer, deleted after the test while Qt is whole, as ``ctseg view`` does on quitting
+    (left to PySide's clean-up at exit, the 3D pane's GL window can go before its container and crash)."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     viewer = MainWindow(settings=settings, preload_model=False)
     viewer.show_error_dialogs = False
     viewer.ask_questions = False
-    qtbot.addWidget(viewer)
     viewer.resize(1400, 900)
     viewer.show()
     qtbot.waitExposed(viewer)
-    return viewer
+    yield viewer
+    viewer.editor.history.mark_saved()
+    viewer.close()
+    viewer.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -139,7 +139,7 @@ def test_save_view_saves_the_3d_pane_with_its_surfaces(window: MainWindow, pane:
     image = QImage(str(target))
     ratio = pane.devicePixelRatioF()
     assert (image.width(), image.height()) == (round(pane.width() * ratio), round(pane.height() * ratio))
-    box = pane.gl_view.geometry()  # the GL view inside the pane (not the checkbox and status line)
+    box = pane.gl_container.geometry()  # the GL view inside the pane (not the checkbox and status line)
     gl_part = _rgb(image)[round(box.top() * ratio): round(box.bottom() * ratio),
                           round(box.left() * ratio): round(box.right() * ratio)]
     assert (gl_part.max(axis=2) > 30).sum() > 500  # the rendered surfaces, not a black grab

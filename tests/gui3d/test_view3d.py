@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ctseg_gui.gl_support import gl_unavailable_reason
@@ -71,3 +75,44 @@ def test_on_software_mesa_the_3d_view_stays_off_unless_told_the_model_is_not_use
     assert reason is not None and "TensorFlow" in reason and "CTSEG_3D_SOFTWARE=1" in reason
     monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")
     assert gl_support.software_gl_refusal() is None
+
+
+def test_a_2x2_screenshot_shows_the_surface_and_the_viewer_exits_cleanly(phantom: Path, tmp_path: Path) -> None:
+    """`ctseg view --layout 2x2 --screenshot`: the 3D pane's own GL window is painted into the grab,
+    and deleting the window before exit keeps PySide's clean-up from crashing on it."""
+    shot = tmp_path / "2x2.png"
+    env = {**os.environ, "CTSEG_3D_SOFTWARE": "1", "CTSEG_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-m", "ctseg_gui.cli", "view", str(phantom), "--layout", "2x2",
+                           "--screenshot", str(shot)], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    image = QImage(str(shot)).convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
+    pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+    pixels = pixels.reshape(image.height(), image.width(), 3).astype(int)
+    green = (pixels[..., 1] > 120) & (pixels[..., 1] > pixels[..., 0] + 60) & (pixels[..., 1] > pixels[..., 2] + 60)
+    lower_right = green[image.height() // 2:, image.width() // 2:]
+    assert lower_right.sum() > 2000  # the shaded ground-truth surface, not a black native window
+
+
+def test_the_3d_pane_leaves_the_rest_of_the_window_raster(window: MainWindow, phantom: Path, qtbot: QtBot) -> None:
+    """A QOpenGLWidget would make Qt compose the whole window through OpenGL on every repaint (15 ms for
+    a label on Mesa's software renderer, measured), and keep doing so after the 3D pane is hidden."""
+    import time
+
+    window.set_layout("2x2")
+    with qtbot.waitSignal(window.patientLoaded, timeout=20_000):
+        window.open_path(phantom)
+    pane = window.plane_layout.view3d
+    assert isinstance(pane, SurfaceView)
+    qtbot.waitUntil(pane.settled, timeout=60_000)
+    qtbot.wait(300)
+    assert pane.gl_container.windowHandle() is None or pane.gl_view.parent() is not None  # a window of its own
+    label = window.navigator.label
+    app = QApplication.instance()
+    times = []
+    for step in range(30):
+        label.setText(f"slice {step}")
+        started = time.perf_counter()
+        app.processEvents()
+        times.append(time.perf_counter() - started)
+    assert sorted(times)[len(times) // 2] < 0.005, times  # a label repaint, not a GL composition
