@@ -64,10 +64,11 @@ if context.create() and context.makeCurrent(surface):
 
 #: Triangles per surface on a hardware OpenGL driver (the issue's bound for one liver).
 HARDWARE_GL_TRIANGLES = 300_000
-#: Triangles per surface on Mesa's software renderer: up to three surfaces (ground truth, prediction,
-#: label) then draw in ≤ 40 ms on 2 cores, where three undecimated livers (≈ 230 k each) took ≈ 110 ms
-#: a frame (benchmarks/bench_view.py --mesh) and blocked the GUI thread for as long.
-SOFTWARE_GL_TRIANGLES = 60_000
+#: Triangles per surface on Mesa's software renderer, so that a frame of three surfaces (ground truth,
+#: prediction, label) keeps the GUI thread under 50 ms on 2 cores (benchmarks/bench_view.py --mesh):
+#: three undecimated livers (≈ 230 k each) took ≈ 110 ms a frame; at 60 k (40 k for a 1.66 L liver)
+#: the longest gap around a rebuild was 51–53 ms in 3 of 12 rebuilds, at 30 k (21 k) 27–35 ms in 6 of 6.
+SOFTWARE_GL_TRIANGLES = 30_000
 
 
 def surface_triangle_budget() -> int:
