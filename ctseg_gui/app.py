@@ -96,7 +96,8 @@ def _run_and_dispose(app: QApplication, window: MainWindow) -> int:
 
 
 def dispose(window: MainWindow) -> None:
-    """Close and delete ``window`` now (see ``_run_and_dispose``)."""
-    window.close()
+    """Close and delete ``window`` now (see ``_run_and_dispose``); kept when its close is refused (a save runs)."""
+    if not window.close():
+        return
     window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

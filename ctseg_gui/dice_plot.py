@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
-from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
@@ -127,8 +127,8 @@ class DicePlot(pg.PlotWidget):
         self._picture = None
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        if self._picture is None:
-            self._render_picture()
+        if self._picture is None or self._picture.devicePixelRatio() != self.viewport().devicePixelRatioF():
+            self._render_picture()  # new, or the window moved to a screen of another pixel ratio
         assert self._picture is not None
         painter = QPainter(self.viewport())
         painter.drawPixmap(QRectF(event.rect()), self._picture, self._device_rect(event))
@@ -144,17 +144,22 @@ class DicePlot(pg.PlotWidget):
         picture = QPixmap(max(1, round(viewport.width() * ratio)), max(1, round(viewport.height() * ratio)))
         picture.setDevicePixelRatio(ratio)
         picture.fill(pg.mkColor("#1e1e1e"))
-        self._rendering = True  # items that update while drawn do not throw the picture away
+        # Items that update while drawn (pyqtgraph's prepareForPaint) must not throw the picture away. The
+        # scene reports them later, from a call it queues at once, so the flag is cleared by a call queued after.
+        self._rendering = True
+        self.scene().prepareForPaint()  # what pyqtgraph's own paintEvent does first
+        painter = QPainter(picture)
+        painter.setRenderHints(self.renderHints())
         try:
-            self.scene().prepareForPaint()  # what pyqtgraph's own paintEvent does first
-            painter = QPainter(picture)
-            painter.setRenderHints(self.renderHints())
             QGraphicsView.render(self, painter, QRectF(0, 0, viewport.width(), viewport.height()), viewport.rect(),
                                  Qt.AspectRatioMode.IgnoreAspectRatio)
-            painter.end()
         finally:
-            self._rendering = False
+            painter.end()
+            QTimer.singleShot(0, self._rendered)
         self._picture = picture
+
+    def _rendered(self) -> None:
+        self._rendering = False
 
     def _device_rect(self, event: QPaintEvent) -> QRectF:
         rect, ratio = event.rect(), self._picture.devicePixelRatio() if self._picture is not None else 1.0

@@ -135,12 +135,31 @@ def _gl_window_class() -> type:
             return float(self.devicePixelRatio())
 
         def grabFramebuffer(self) -> QImage:  # noqa: N802
-            """The scene as it is now: a QOpenGLWindow only reads back its last frame, a QOpenGLWidget draws first."""
+            """The scene as it is now, drawn into an offscreen framebuffer of the window's size.
+
+            A QOpenGLWindow's own grab only reads back its last frame (a QOpenGLWidget draws first),
+            which after a resize or while the window is covered is not the scene.
+            """
+            from OpenGL import GL
+            from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
+
             if not self.isValid():
                 return QImage()
             self.makeCurrent()
-            self.paintGL()
-            return super().grabFramebuffer()
+            width, height = self.deviceWidth(), self.deviceHeight()
+            form = QOpenGLFramebufferObjectFormat()
+            form.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
+            target = QOpenGLFramebufferObject(width, height, form)
+            target.bind()
+            try:
+                GL.glViewport(0, 0, width, height)
+                region = self.getViewport()
+                self.paint(region=region, viewport=region)
+                image = target.toImage()
+            finally:
+                target.release()
+            image.setDevicePixelRatio(self.devicePixelRatioF())
+            return image
 
     return GLViewWindow
 

@@ -77,6 +77,8 @@ class OverlayText(QWidget):
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        if self._pixmap.devicePixelRatio() != self.devicePixelRatioF():  # moved to a screen of another ratio
+            self._render()
         painter = QPainter(self)
         painter.drawPixmap(QPoint(0, 0), self._pixmap)
         painter.end()

@@ -78,10 +78,10 @@ class PlaneImage:
         self.grey_table = apply_window(ALL_HU, window)
 
     def update_ct(self, hu: np.ndarray) -> None:
-        self._detach()
+        self.detach()
         self.grey = np.take(self.grey_table, hu.view(np.uint16))
 
-    def _detach(self) -> None:
+    def detach(self) -> None:
         """Copy the layers that are views of a base index out of it (one layer is about to be recomputed):
         a view would keep a whole plane of indices alive after the window or the masks changed."""
         if self._base is not None:
@@ -102,7 +102,7 @@ class PlaneImage:
     def update_overlays(self, gt: np.ndarray | None, prediction: np.ndarray | None, uncertainty: np.ndarray | None,
                         shape: tuple[int, int], settings: OverlaySettings) -> None:
         """Code images of a slice's ground truth and prediction, and its uncertainty bands when shown."""
-        self._detach()
+        self.detach()
         self.overlay.set(code_image(gt, prediction, shape, outlines=settings.style.outlines), view_tables(settings)[0])
         self.update_uncertainty(uncertainty, settings)
 

@@ -17,6 +17,7 @@ A plane's volume costs 2 bytes a voxel; above :data:`BUDGET_BYTES` none is made.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from .overlay import CODE_SHIFT, code_image
 from .plane_image import ALL_HU
 from .plane_slices import plane_image
 from .planes import Plane
+
+log = logging.getLogger(__name__)
 
 #: Seconds the CT, window and masks must stay unchanged before a build starts.
 SETTLE_S = 0.3
@@ -74,7 +77,7 @@ class PlaneIndexCache:
         self._wanted_since = 0.0
         self._built: Sources | None = None  # what ``_volume`` was made of
         self._volume: np.ndarray | None = None
-        self._building = False
+        self._failed: Sources | None = None  # the build from these raised: not tried again
         self._thread: threading.Thread | None = None  # ends once the build is made or no longer wanted
 
     def slice(self, sources: Sources, index: int) -> np.ndarray | None:
@@ -82,12 +85,20 @@ class PlaneIndexCache:
         with self._lock:
             if self._built is not None and self._volume is not None and self._built.same_as(sources):
                 return self._volume[index]
+            if self._failed is not None and self._failed.same_as(sources):
+                return None  # not again for the same sources
             if self._wanted is None or not self._wanted.same_as(sources):
                 self._wanted, self._wanted_since = sources, time.monotonic()
                 self._built, self._volume = None, None  # its memory goes now, not after the next build
                 self._start()
                 self._lock.notify_all()
         return None
+
+    def clear(self) -> None:
+        """Want nothing and hold nothing (a hidden view, a new patient): the memory goes now."""
+        with self._lock:
+            self._wanted = self._built = self._volume = self._failed = None
+            self._lock.notify_all()
 
     def ready(self) -> bool:
         with self._lock:
@@ -124,9 +135,19 @@ class PlaneIndexCache:
                 if settle > 0:  # not yet still: wait (a newer request restarts the wait)
                     self._lock.wait(settle)
                     continue
-            volume = self._build(sources)
+            try:
+                volume = self._build(sources)
+            except Exception:  # e.g. no memory for the volume: the view goes on computing its slices
+                log.exception("%s: the slices made ahead failed", self.plane.value)
+                with self._lock:
+                    self._failed = sources
+                    if self._wanted is not None and self._wanted.same_as(sources):
+                        self._wanted = None
+                    self._thread = None
+                    self._lock.notify_all()
+                return
             with self._lock:
-                if volume is not None and self._wanted is sources:
+                if volume is not None and self._wanted is not None and self._wanted.same_as(sources):
                     volume.flags.writeable = False
                     self._built, self._volume = sources, volume
                     self._lock.notify_all()
@@ -138,7 +159,8 @@ class PlaneIndexCache:
         rows, columns = self.plane.image_shape(shape)
         volume = np.empty((self.plane.depth(shape), rows, columns), np.uint16)
         for k in range(volume.shape[0]):
-            if self._wanted is not sources:  # read without the lock: a stale read only costs one slice
+            wanted = self._wanted  # read without the lock: a stale read only costs one slice
+            if wanted is None or not wanted.same_as(sources):
                 return None
             volume[k] = base_index(self.plane, sources, k, grey_table)
         return volume

@@ -119,6 +119,8 @@ class SliceView(SlicePointer):
         if self.plane is Plane.AXIAL or self.isVisible():
             return False
         self._drawn_index = None
+        self.indices.clear()  # its slices made ahead, and every volume they hold, go until it is shown
+        self.image.detach()
         return True
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -190,6 +192,7 @@ class SliceView(SlicePointer):
         row_mm, column_mm = self.plane.pixel_mm(patient.spacing_mm)
         rows, columns = self.plane.image_shape(patient.shape)
         rect = QRectF(0.0, 0.0, columns * column_mm, rows * row_mm)
+        self.indices.clear()
         self.image.reset(rect, rows, columns)
         self._image_rect = rect
         self._drawn_index = None

@@ -3,6 +3,8 @@ the move, in every plane, style and layer; rebuilt after a window or mask change
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -14,6 +16,8 @@ from ctseg_gui.overlay import OverlayStyle
 from ctseg_gui.plane_index import PlaneIndexCache, Sources
 from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
+
+from .conftest import OpenIn
 
 
 def _views(window: MainWindow) -> list[SliceView]:
@@ -91,3 +95,35 @@ def test_no_indices_over_the_budget_and_none_while_the_window_moves() -> None:
     assert cache.wait(5.0)
     base = cache.slice(last, 3)
     assert base is not None and base.shape == (4, 8) and not base.flags.writeable
+
+
+def test_a_hidden_view_and_a_new_patient_let_the_slices_go(opened: MainWindow, other_phantom: Path,
+                                                           open_in: OpenIn) -> None:
+    views = _views(opened)
+    coronal = views[1]
+    opened.state.set_position((3, 30, 30))
+    assert coronal.indices.wait()
+    opened.state.set_position((3, 32, 30))
+    assert coronal.image._base is not None
+    opened.set_layout("axial")
+    opened.state.set_position((4, 31, 31))  # the hidden coronal view draws nothing, and holds nothing
+    assert not coronal.indices.ready() and coronal.image._base is None
+    axial = views[0]
+    assert axial.indices.wait()
+    open_in(opened, other_phantom)
+    assert not axial.indices.ready()  # the old patient's slices went with it
+
+
+def test_a_failed_build_leaves_the_view_computing_and_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def fail(self: PlaneIndexCache, sources: Sources) -> None:
+        calls.append(1)
+        raise MemoryError("no room for the slices")
+
+    monkeypatch.setattr(PlaneIndexCache, "_build", fail)
+    cache = PlaneIndexCache(Plane.AXIAL, settle_s=0.0)
+    sources = Sources(np.zeros((4, 8, 8), np.int16), Window(400.0, 40.0), None, None)
+    assert cache.slice(sources, 0) is None and not cache.wait(5.0)
+    assert cache.slice(sources, 0) is None and not cache.wait(1.0)
+    assert calls == [1]
