@@ -32,6 +32,7 @@ from .plane_slices import plane_image
 from .planes import Plane
 
 log = logging.getLogger(__name__)
+_ONE_BUILD_AT_A_TIME = threading.Lock()
 
 #: Seconds the CT, window and masks must stay unchanged before a build starts.
 SETTLE_S = 0.3
@@ -136,7 +137,8 @@ class PlaneIndexCache:
                     self._lock.wait(settle)
                     continue
             try:
-                volume = self._build(sources)
+                with _ONE_BUILD_AT_A_TIME:  # the views' builds share the GIL with the GUI thread: one at a time
+                    volume = self._build(sources)
             except Exception:  # e.g. no memory for the volume: the view goes on computing its slices
                 log.exception("%s: the slices made ahead failed", self.plane.value)
                 with self._lock:
@@ -163,4 +165,5 @@ class PlaneIndexCache:
             if wanted is None or not wanted.same_as(sources):
                 return None
             volume[k] = base_index(self.plane, sources, k, grey_table)
+            time.sleep(0)  # let the GUI thread take the GIL between slices
         return volume
