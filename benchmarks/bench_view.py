@@ -63,6 +63,7 @@ from ctseg_core.metrics import (
     score_masks,  # noqa: E402  # after the offscreen platform is set
 )
 from ctseg_core.synth.phantom import write_phantom  # noqa: E402
+from ctseg_gui.app import freeze_heap  # noqa: E402
 from ctseg_gui.editor import Tool, VolumeTool  # noqa: E402
 from ctseg_gui.main_window import MainWindow  # noqa: E402
 from ctseg_gui.plane_slices import SHARED  # noqa: E402
@@ -107,6 +108,7 @@ def open_window(folder: Path) -> tuple[QApplication, MainWindow]:
     window = MainWindow(settings=settings, preload_model=False)  # no TensorFlow import in the timings
     window.resize(1400, 900)
     window.show()
+    freeze_heap()  # as ctseg_gui.app does once the window is shown
     window.open_path(folder / "patient")
     while window.state.patient is None:
         app.processEvents()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -24,7 +25,23 @@ def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication,
     apply_dark_theme(app)
     window = MainWindow(model_path=model, preload_model=preload_model)
     window.show()
+    freeze_heap()
+    window.modelPreloaded.connect(lambda _ready: freeze_heap())  # TensorFlow's many objects too
+    window.segmentationFinished.connect(freeze_heap)
     return app, window
+
+
+def freeze_heap(*_args: object) -> None:
+    """Move every object alive now out of the garbage collector's sight (``gc.freeze``).
+
+    A full collection walks every tracked object while holding the GIL, so it stops the GUI thread:
+    with ≈ 200 k objects (Qt, pyqtgraph, numpy, scikit-image loaded) one took 47–143 ms, and the
+    longest GUI-thread gaps around a 3D rebuild were such pauses (benchmarks/bench_view.py --mesh).
+    The modules, classes and widgets alive at start-up and after the model loads live as long as
+    the app, so the collector need not walk them again.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_viewer(
