@@ -27,7 +27,6 @@ def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication,
     window.show()
     freeze_heap()
     window.modelPreloaded.connect(lambda _ready: freeze_heap())  # TensorFlow's many objects too
-    window.segmentationFinished.connect(freeze_heap)
     return app, window
 
 
@@ -40,8 +39,7 @@ def freeze_heap(*_args: object) -> None:
     The modules, classes and widgets alive at start-up and after the model loads live as long as
     the app, so the collector need not walk them again.
     """
-    gc.collect()
-    gc.freeze()
+    gc.freeze()  # no gc.collect() first: a full collection is the very pause this avoids (100+ ms)
 
 
 def run_viewer(
