@@ -25,8 +25,6 @@ def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication,
     apply_dark_theme(app)
     window = MainWindow(model_path=model, preload_model=preload_model)
     window.show()
-    freeze_heap()
-    window.modelPreloaded.connect(lambda _ready: freeze_heap())  # TensorFlow's many objects too
     return app, window
 
 
