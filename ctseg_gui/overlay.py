@@ -268,10 +268,16 @@ def composite(
     (None: no label), ``band`` :func:`uncertainty_band` (None: the layer is hidden, and ``table``
     was built without it), ``table`` :func:`composite_table`.
     """
-    index = code.astype(np.uint16 if band is None else np.uint32)
+    index = base_index(grey, code, np.uint16 if band is None else np.uint32)
+    return _with_layers(index, label, band, table)
+
+
+def base_index(grey: np.ndarray, code: np.ndarray, dtype: type = np.uint16) -> np.ndarray:
+    """A new composite index of the grey levels and the overlay code alone: grey | code << 8."""
+    index: np.ndarray = code.astype(dtype)
     np.left_shift(index, CODE_SHIFT, out=index)
     np.bitwise_or(index, grey, out=index)
-    return _with_layers(index, label, band, table)
+    return index
 
 
 def composite_over(base: np.ndarray, label: np.ndarray | None, band: np.ndarray | None,

@@ -38,6 +38,11 @@ SCREEN_ORDER = [2, 1, 0, 3] if sys.byteorder == "little" else [3, 0, 1, 2]
 ALL_HU = np.arange(65536, dtype=np.uint16).view(np.int16)
 
 
+def windowed(grey_table: np.ndarray, hu: np.ndarray) -> np.ndarray:
+    """The grey levels (uint8) of an int16 HU slice, by one gather from the window's 65536-entry table."""
+    return np.take(grey_table, hu.view(np.uint16))  # a view of any strides: same item size
+
+
 @functools.lru_cache(maxsize=8)
 def view_tables(settings: OverlaySettings) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Overlay, label, uncertainty and composite tables of ``settings`` (shared by the three views).
@@ -79,7 +84,7 @@ class PlaneImage:
 
     def update_ct(self, hu: np.ndarray) -> None:
         self.detach()
-        self.grey = np.take(self.grey_table, hu.view(np.uint16))
+        self.grey = windowed(self.grey_table, hu)
 
     def detach(self) -> None:
         """Copy the layers that are views of a base index out of it (one layer is about to be recomputed):

@@ -26,8 +26,8 @@ import numpy as np
 
 from ctseg_core.windowing import Window, apply_window
 
-from .overlay import CODE_SHIFT, code_image
-from .plane_image import ALL_HU
+from .overlay import base_index, code_image
+from .plane_image import ALL_HU, windowed
 from .plane_slices import plane_image
 from .planes import Plane
 
@@ -54,16 +54,13 @@ class Sources:
                 and self.prediction is other.prediction)
 
 
-def base_index(plane: Plane, sources: Sources, index: int, grey_table: np.ndarray) -> np.ndarray:
+def slice_base(plane: Plane, sources: Sources, index: int, grey_table: np.ndarray) -> np.ndarray:
     """uint16 (rows, columns): grey | overlay code << 8 of slice ``index`` (outline bits set)."""
     hu = plane_image(plane, sources.hu, index)
-    shape = hu.shape
     gt = None if sources.gt is None else plane_image(plane, sources.gt, index)
     prediction = None if sources.prediction is None else plane_image(plane, sources.prediction, index)
-    base = code_image(gt, prediction, (int(shape[0]), int(shape[1])), outlines=True).astype(np.uint16)
-    np.left_shift(base, CODE_SHIFT, out=base)
-    np.bitwise_or(base, np.take(grey_table, np.ascontiguousarray(hu).view(np.uint16)), out=base)
-    return base
+    code = code_image(gt, prediction, (int(hu.shape[0]), int(hu.shape[1])), outlines=True)
+    return base_index(windowed(grey_table, hu), code)
 
 
 class PlaneIndexCache:
@@ -164,6 +161,6 @@ class PlaneIndexCache:
             wanted = self._wanted  # read without the lock: a stale read only costs one slice
             if wanted is None or not wanted.same_as(sources):
                 return None
-            volume[k] = base_index(self.plane, sources, k, grey_table)
+            volume[k] = slice_base(self.plane, sources, k, grey_table)
             time.sleep(0)  # let the GUI thread take the GIL between slices
         return volume
