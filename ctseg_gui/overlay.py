@@ -6,9 +6,8 @@ one-voxel outlines (``ctseg_core.metrics.surface`` of the slice: the same bounda
 distances are measured on). A 16-entry RGBA table turns it into the image drawn: changing slice costs
 a few bit operations and one gather, and toggling a layer, the style or the opacity only swaps
 the table. Fill and outline share one image because each extra RGBA layer costs ≈ 0.7 ms to
-paint (and an indexed QImage about three times that, as Qt converts it on every paint).
-Colours follow the green/magenta false-colour convention of image fusion
-(MATLAB ``imfuse``): where ground truth and prediction overlap their colours add to white.
+paint (and an indexed QImage about three times that, as Qt converts it on every paint). Colours
+follow image fusion's green/magenta (MATLAB ``imfuse``): where the masks overlap they add to white.
 Compare mode instead names the overlap classes: true positive, false positive, false negative.
 
 The label being edited is a third layer in orange (its own code image: bit 0 fill, bit 1 outline),
@@ -17,10 +16,9 @@ entropy volume (transparent where the model was certain).
 
 On screen the layers are one opaque image per view (:func:`composite`): the CT grey level and the
 three codes are packed into one index (bits 0–7 grey, 8–11 overlay code, 12–13 label code, 14–17
-uncertainty band) and a single gather from a table that holds the blended colour of every index
-(:func:`composite_table`, rebuilt only when a colour table changes) gives the pixels. One
-gather and one opaque image per view instead of three RGBA images, each gathered, uploaded and
-alpha-blended by Qt on every paint: that is most of what a crosshair move costs.
+uncertainty band) and one gather from a table of every index's blended colour (:func:`composite_table`,
+rebuilt only when a colour table changes) gives the pixels, instead of three RGBA images gathered,
+uploaded and alpha-blended by Qt on every paint (most of what a crosshair move cost).
 """
 
 from __future__ import annotations
