@@ -214,6 +214,7 @@ def _calibrate(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "mae_fitted_on_all": round(float(np.mean(errors)), 4),
         "mae_constant_baseline_leave_one_group_out": round(float(np.mean(constant)), 4),
         "mae_uncalibrated_soft_dice": round(float(np.mean(raw)), 4),
+        "worst_uncalibrated_soft_dice": round(float(np.max(raw)), 4),
         "true_dice_range": [round(min(c["dice"] for c in cases), 4), round(max(c["dice"] for c in cases), 4)],
     }
     print("\n(3) calibration:", json.dumps(summary, indent=2))
