@@ -69,8 +69,10 @@ def main() -> None:
         folder = Path(tmp) / "PATIENT_DICOM"
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
         print(f"IRCAD patient {args.patient}: {len(os.listdir(folder))} files, {size_mb:.0f} MB of DICOM")
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}, pydicom {pydicom.__version__}")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, pydicom {pydicom.__version__}"
+        )
         ours, ours_volume = median_seconds(lambda: load_patient(Path(tmp), masks=None).hu, args.repeats)
         rows = [("ctseg load_patient (unzipped)", ours)]
         plain, plain_volume = median_seconds(lambda: plain_pydicom(folder), args.repeats)

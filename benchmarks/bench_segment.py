@@ -48,8 +48,10 @@ def main() -> None:
 
     started = time.perf_counter()
     segmenter = Segmenter.load(args.model, threads=args.threads)
-    print(f"TensorFlow import {import_seconds():.2f} s, model load {segmenter.load_seconds:.2f} s "
-          f"(total {time.perf_counter() - started:.2f} s)")
+    print(
+        f"TensorFlow import {import_seconds():.2f} s, model load {segmenter.load_seconds:.2f} s "
+        f"(total {time.perf_counter() - started:.2f} s)"
+    )
     segmenter.predict(hu[:16])  # warm-up: graph tracing
     runs = []
     for _ in range(args.repeats):
@@ -74,8 +76,10 @@ def main() -> None:
         segmenter.model.predict(inputs, batch_size=16, verbose=0)
         baseline.append(time.perf_counter() - started)
     base = statistics.median(baseline)
-    print(f"\nnetwork only: ctseg batched call {stages['network']:.2f} s vs Keras model.predict {base:.2f} s "
-          f"→ ratio {base / stages['network']:.2f}x (> 1: ctseg faster)")
+    print(
+        f"\nnetwork only: ctseg batched call {stages['network']:.2f} s vs Keras model.predict {base:.2f} s "
+        f"→ ratio {base / stages['network']:.2f}x (> 1: ctseg faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -50,23 +50,23 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-from PySide6 import __version__ as pyside_version  # noqa: E402
-from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-from scipy import ndimage  # noqa: E402
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+from scipy import ndimage
 
 from ctseg_core.metrics import (
-    dice,  # noqa: E402
-    score_masks,  # noqa: E402  # after the offscreen platform is set
+    dice,
+    score_masks,  # after the offscreen platform is set
 )
-from ctseg_core.synth.phantom import write_phantom  # noqa: E402
-from ctseg_gui.app import freeze_heap  # noqa: E402
-from ctseg_gui.editor import Tool, VolumeTool  # noqa: E402
-from ctseg_gui.main_window import MainWindow  # noqa: E402
-from ctseg_gui.plane_slices import SHARED  # noqa: E402
+from ctseg_core.synth.phantom import write_phantom
+from ctseg_gui.app import freeze_heap
+from ctseg_gui.editor import Tool, VolumeTool
+from ctseg_gui.main_window import MainWindow
+from ctseg_gui.plane_slices import SHARED
 
 LAUNCH_PROBE = """
 import sys
@@ -92,8 +92,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, "
-            f"PySide6 {pyside_version}, pyqtgraph {pg.__version__}, QPA {os.environ['QT_QPA_PLATFORM']}")
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, "
+        f"PySide6 {pyside_version}, pyqtgraph {pg.__version__}, QPA {os.environ['QT_QPA_PLATFORM']}"
+    )
 
 
 def percentiles_ms(seconds: list[float]) -> str:
@@ -156,8 +158,11 @@ def crosshair_moves(folder: Path, moves: int) -> dict[str, list[float]]:
         for view in views:
             view.viewport().repaint()
 
-    ways = {"state update only": lambda: None, "update + 3 views repaint": repaint,
-            "update + event loop (frame)": app.processEvents}
+    ways = {
+        "state update only": lambda: None,
+        "update + 3 views repaint": repaint,
+        "update + event loop (frame)": app.processEvents,
+    }
     rng = np.random.default_rng(1)
     shape = state.patient.shape
     jumps = [tuple(int(rng.integers(0, n)) for n in shape) for _ in range(moves)]  # all three planes redraw
@@ -197,8 +202,9 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
 
     def send(kind: QMouseEvent.Type, x: float, y: float, button: Qt.MouseButton, buttons: Qt.MouseButton) -> None:
         pos = QPointF(view.mapFromScene(view.view.mapViewToScene(QPointF((x + 0.5) * dx, (y + 0.5) * dy))))
-        event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos)), button, buttons,
-                            Qt.KeyboardModifier.NoModifier)
+        event = QMouseEvent(
+            kind, pos, QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier
+        )
         QApplication.sendEvent(viewport, event)
 
     times: dict[str, list[float]] = {"stroke": [], "stroke + event loop": [], "mouse move": [], "slice Dice": []}
@@ -224,8 +230,11 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
     thinned = state.gt.copy()
     thinned[1::3] = thinned[2::3] = False  # annotated every third slice
     editor.start_label(thinned, "liver", "every third slice")
-    for name, tool in (("interpolate", VolumeTool.INTERPOLATE), ("remove islands", VolumeTool.REMOVE_ISLANDS),
-                       ("keep largest", VolumeTool.KEEP_LARGEST)):
+    for name, tool in (
+        ("interpolate", VolumeTool.INTERPOLATE),
+        ("remove islands", VolumeTool.REMOVE_ISLANDS),
+        ("keep largest", VolumeTool.KEEP_LARGEST),
+    ):
         started = time.perf_counter()
         pending = editor.begin_volume_edit(tool, 1.0)
         copied = time.perf_counter()
@@ -270,9 +279,11 @@ def mesh_build_gaps(folder: Path, runs: int) -> None:
         app.processEvents()
     voxels = int(np.count_nonzero(state.gt))
     litres = voxels * float(np.prod(state.patient.spacing_mm)) / 1e6
-    print(f"3D build: ground truth {litres:.2f} L ({voxels} voxels) on {'×'.join(map(str, state.gt.shape))}, "
-          f"3D pane {pane.gl_view.width()}×{pane.gl_view.height()}, surfaces shown: {', '.join(sorted(pane.meshes))} "
-          f"(budget {pane.max_triangles} triangles each), {runs} rebuilds:")
+    print(
+        f"3D build: ground truth {litres:.2f} L ({voxels} voxels) on {'×'.join(map(str, state.gt.shape))}, "
+        f"3D pane {pane.gl_view.width()}×{pane.gl_view.height()}, surfaces shown: {', '.join(sorted(pane.meshes))} "
+        f"(budget {pane.max_triangles} triangles each), {runs} rebuilds:"
+    )
     settle = time.perf_counter()
     while time.perf_counter() - settle < 1.0:  # ... and so are its first frames
         app.processEvents()
@@ -309,10 +320,12 @@ def mesh_build_gaps(folder: Path, runs: int) -> None:
         pane.meshReady.disconnect(on_ready)
         mesh = pane.meshes["gt"]
         building = [gap for gap, end in zip(gaps, ends, strict=True) if end <= shown[0]]  # before its first draw
-        print(f"  run {run}: worker build {pane.build_seconds['gt']:.2f} s, shown after {shown[0] - started:.2f} s, "
-              f"{mesh.triangle_count} triangles; GUI-thread gap median {statistics.median(gaps) * 1e3:.1f} ms, "
-              f"max {max(gaps) * 1e3:.1f} ms ({len(gaps)} ticks); while building, until shown: "
-              f"max {max(building, default=0.0) * 1e3:.1f} ms")
+        print(
+            f"  run {run}: worker build {pane.build_seconds['gt']:.2f} s, shown after {shown[0] - started:.2f} s, "
+            f"{mesh.triangle_count} triangles; GUI-thread gap median {statistics.median(gaps) * 1e3:.1f} ms, "
+            f"max {max(gaps) * 1e3:.1f} ms ({len(gaps)} ticks); while building, until shown: "
+            f"max {max(building, default=0.0) * 1e3:.1f} ms"
+        )
     frames = []
     for _ in range(10):
         started = time.perf_counter()
@@ -343,8 +356,15 @@ def main() -> None:
     parser.add_argument("--strokes", type=int, default=50)
     parser.add_argument("--moves", type=int, default=100, help="crosshair moves in the 1×3 layout")
     parser.add_argument("--crosshair-only", action="store_true", help="time the crosshair moves only")
-    parser.add_argument("--mesh", type=int, nargs="?", const=3, default=0, metavar="RUNS",
-                        help="only the GUI-thread gaps while the 3D pane builds the liver surface (needs OpenGL)")
+    parser.add_argument(
+        "--mesh",
+        type=int,
+        nargs="?",
+        const=3,
+        default=0,
+        metavar="RUNS",
+        help="only the GUI-thread gaps while the 3D pane builds the liver surface (needs OpenGL)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -355,8 +375,10 @@ def main() -> None:
             mesh_build_gaps(folder, args.mesh)
             return
         moves = crosshair_moves(folder, args.moves)
-        print(f"crosshair move, 1×3 layout, {args.slices} slices of 512×512, CT + GT + prediction + label, "
-              f"window 1400×900, {args.moves} moves:")
+        print(
+            f"crosshair move, 1×3 layout, {args.slices} slices of 512×512, CT + GT + prediction + label, "
+            f"window 1400×900, {args.moves} moves:"
+        )
         for name, seconds in moves.items():
             print(f"  {name:<42} {percentiles_ms(seconds)}")
         if args.crosshair_only:
@@ -366,14 +388,18 @@ def main() -> None:
         for name, seconds in times.items():
             print(f"  {name:<28} {percentiles_ms(seconds)}")
         strokes = brush_strokes(folder, args.strokes)
-        print(f"annotator, 512×512 slices, brush r = 5 mm, label from the ground truth, {args.strokes} strokes "
-              f"of 8 moves each way:")
+        print(
+            f"annotator, 512×512 slices, brush r = 5 mm, label from the ground truth, {args.strokes} strokes "
+            f"of 8 moves each way:"
+        )
         for name, seconds in strokes.items():
             print(f"  {name:<28} {percentiles_ms(seconds)}")
         launches, tensorflow = launch_seconds(args.launches, folder)
-        print(f"launch to visible window: median {statistics.median(launches):.2f} s "
-              f"(fresh process, {args.launches} runs: {', '.join(f'{t:.2f}' for t in launches)} s); "
-              f"TensorFlow imported by then: {'yes' if tensorflow else 'no'}")
+        print(
+            f"launch to visible window: median {statistics.median(launches):.2f} s "
+            f"(fresh process, {args.launches} runs: {', '.join(f'{t:.2f}' for t in launches)} s); "
+            f"TensorFlow imported by then: {'yes' if tensorflow else 'no'}"
+        )
 
 
 if __name__ == "__main__":

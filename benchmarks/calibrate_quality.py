@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_robustness import DATA, PERTURBATIONS  # noqa: E402
+from bench_robustness import DATA, PERTURBATIONS
 
-from ctseg_core.model.quality import FEATURES  # noqa: E402
+from ctseg_core.model.quality import FEATURES
 
 CHECK_BELOW = 0.90
 PHANTOM_SEEDS_PER_FOLD = 2

@@ -40,6 +40,7 @@ __all__ = [
     "Patient",
     "Segmenter",
     "SourceGrid",
+    "__version__",
     "average_symmetric_surface_distance",
     "compare",
     "dice",
@@ -54,7 +55,6 @@ __all__ = [
     "write_dicom_seg",
     "write_ircad_mask",
     "write_nifti_mask",
-    "__version__",
 ]
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ and ``ctseg --debug …`` prints the traceback too. No traceback ever reaches a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -296,8 +297,10 @@ def _register_trained(model_path: Path | None, name: str) -> None:
     card = read_card(model_path)
     extra = None
     if card.training.get("lineage"):
-        extra = {"validation_dice_after": {"mean": card.validation.get("mean_dice"), "per_patient": None},
-                 "validation_dice_before": None}
+        extra = {
+            "validation_dice_after": {"mean": card.validation.get("mean_dice"), "per_patient": None},
+            "validation_dice_before": None,
+        }
     registered = register_model(model_path, name, lineage=extra)
     print(f"registered as {name}: {registered}")
 
@@ -313,21 +316,30 @@ def _cmd_models(args: argparse.Namespace) -> int:
         before = (lineage.get("validation_dice_before") or {}).get("mean")
         after = (lineage.get("validation_dice_after") or {}).get("mean")
         base = lineage.get("base_name") or (Path(lineage["base_model"]).stem if lineage.get("base_model") else None)
-        rows.append({
-            "name": model.name, "path": str(model.path), "bundled": model.bundled, "base": base,
-            "patients": model.patients, "added_patients": lineage.get("added_patients", []),
-            "dice_before": before, "dice_after": after,
-            "validation_mean_dice": model.card.validation.get("mean_dice") if model.card else None,
-            "problem": model.problem,
-        })
+        rows.append(
+            {
+                "name": model.name,
+                "path": str(model.path),
+                "bundled": model.bundled,
+                "base": base,
+                "patients": model.patients,
+                "added_patients": lineage.get("added_patients", []),
+                "dice_before": before,
+                "dice_after": after,
+                "validation_mean_dice": model.card.validation.get("mean_dice") if model.card else None,
+                "problem": model.problem,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'NAME':<24} {'BASE':<16} {'PATIENTS':>8} {'ADDED':>5} {'DICE BEFORE':>11} {'DICE AFTER':>10}")
     for row in rows:
-        print(f"{row['name']:<24} {row['base'] or '—':<16} {len(row['patients']):>8} {len(row['added_patients']):>5} "
-              f"{format_metric(row['dice_before']):>11} {format_metric(row['dice_after']):>10}"
-              + (f"  (unreadable: {row['problem']})" if row["problem"] else ""))
+        print(
+            f"{row['name']:<24} {row['base'] or '—':<16} {len(row['patients']):>8} {len(row['added_patients']):>5} "
+            f"{format_metric(row['dice_before']):>11} {format_metric(row['dice_after']):>10}"
+            + (f"  (unreadable: {row['problem']})" if row["problem"] else "")
+        )
     print(f"user models folder: {models_dir()} (set CTSEG_MODELS_DIR to move it)")
     return 0
 
@@ -559,10 +571,8 @@ def _printable_streams() -> Iterator[None]:
         yield
     finally:
         for stream, errors in saved:
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 stream.reconfigure(errors=errors)  # type: ignore[attr-defined]  # sys.stdout is typed TextIO; the real one is a TextIOWrapper
-            except (ValueError, OSError):
-                pass
 
 
 def _silence_stdout() -> None:

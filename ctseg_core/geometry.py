@@ -121,26 +121,19 @@ def slice_spacing(positions_mm: np.ndarray, names: Sequence[str]) -> tuple[float
         return 0.0, []
     steps = np.diff(positions_mm)
     median = float(np.median(steps))
-    warnings: list[str] = []
     gaps = [i for i, s in enumerate(steps) if s > GAP_FACTOR * median]
-    uneven = [
-        i
-        for i, s in enumerate(steps)
-        if i not in gaps and abs(s - median) > UNEVEN_TOLERANCE * median
+    uneven = [i for i, s in enumerate(steps) if i not in gaps and abs(s - median) > UNEVEN_TOLERANCE * median]
+    warnings = [
+        f"gap of {steps[i]:.3g} mm (expected {median:.3g} mm) between slices "
+        f"{i} ({names[i]}) and {i + 1} ({names[i + 1]}): slices may be missing"
+        for i in gaps[:5]
     ]
-    for i in gaps[:5]:
-        warnings.append(
-            f"gap of {steps[i]:.3g} mm (expected {median:.3g} mm) between slices "
-            f"{i} ({names[i]}) and {i + 1} ({names[i + 1]}): slices may be missing"
-        )
     if len(gaps) > 5:
         warnings.append(f"… and {len(gaps) - 5} more gaps in the slice positions")
     if uneven:
         listed = ", ".join(f"{i}-{i + 1} ({steps[i]:.3g} mm)" for i in uneven[:10])
         more = f" and {len(uneven) - 10} more" if len(uneven) > 10 else ""
-        warnings.append(
-            f"uneven slice spacing (median {median:.3g} mm) between slices {listed}{more}"
-        )
+        warnings.append(f"uneven slice spacing (median {median:.3g} mm) between slices {listed}{more}")
     return median, warnings
 
 

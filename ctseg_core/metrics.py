@@ -134,8 +134,7 @@ def _surface_distances(
         return None
     coords = np.nonzero(a | b)
     box = tuple(
-        slice(max(int(c.min()) - 1, 0), min(int(c.max()) + 2, n))
-        for c, n in zip(coords, a.shape, strict=False)
+        slice(max(int(c.min()) - 1, 0), min(int(c.max()) + 2, n)) for c, n in zip(coords, a.shape, strict=False)
     )
     surface_a = _surface(a[box])
     surface_b = _surface(b[box])
@@ -158,9 +157,7 @@ def _hd95(distances: tuple[np.ndarray, np.ndarray] | None) -> float:
     return float(max(np.percentile(a_to_b, 95), np.percentile(b_to_a, 95)))
 
 
-def average_symmetric_surface_distance(
-    a: np.ndarray, b: np.ndarray, spacing_mm: Spacing = None
-) -> float:
+def average_symmetric_surface_distance(a: np.ndarray, b: np.ndarray, spacing_mm: Spacing = None) -> float:
     """Average symmetric surface distance in mm (SLIVER07 / Heimann 2009).
 
     (Σ d(A→B) + Σ d(B→A)) / (|S_A| + |S_B|), where d is the Euclidean distance in mm from a

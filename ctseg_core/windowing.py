@@ -54,8 +54,10 @@ def preset_name(window: Window, presets: Mapping[str, Window] = PRESETS) -> str 
     a preset the user typed in; a window that is no preset is a custom one.
     """
     for name, preset in presets.items():
-        if (abs(preset.width - window.width) < PRESET_TOLERANCE_HU
-                and abs(preset.level - window.level) < PRESET_TOLERANCE_HU):
+        if (
+            abs(preset.width - window.width) < PRESET_TOLERANCE_HU
+            and abs(preset.level - window.level) < PRESET_TOLERANCE_HU
+        ):
             return name
     return None
 

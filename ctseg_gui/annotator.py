@@ -12,13 +12,12 @@ from PySide6.QtCore import QObject, Signal
 from ctseg_core.annotate.session import DEFAULT_LABEL_NAME
 from ctseg_core.annotate.tools import Tool
 from ctseg_core.annotate.volume_tools import PendingVolumeEdit, VolumeEdit, VolumeTool
-
-from .edit_actions import EditActions
-from .editor import EditorState
-from .host import WindowServices
-from .label_files import SAVE_JOB
-from .state import ViewerState
-from .workers import Job, JobRunner
+from ctseg_gui.edit_actions import EditActions
+from ctseg_gui.editor import EditorState
+from ctseg_gui.host import WindowServices
+from ctseg_gui.label_files import SAVE_JOB
+from ctseg_gui.state import ViewerState
+from ctseg_gui.workers import Job, JobRunner
 
 #: The runner's kind for the volume tools; the window lists it among its status-bar jobs.
 VOLUME_EDIT_JOB = "edit"
@@ -29,8 +28,15 @@ class Annotator(QObject):
 
     volumeEditFinished = Signal(object)  # VolumeTool whose result was written (or changed nothing)
 
-    def __init__(self, host: WindowServices, actions: EditActions, state: ViewerState, editor: EditorState,
-                 runner: JobRunner, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        host: WindowServices,
+        actions: EditActions,
+        state: ViewerState,
+        editor: EditorState,
+        runner: JobRunner,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.host, self.actions = host, actions
         self.state, self.editor, self.runner = state, editor, runner
@@ -132,8 +138,11 @@ class Annotator(QObject):
 
     def fill_holes(self) -> None:
         added = self.editor.fill_holes()
-        self.host.show_status(f"Filled holes: {added} voxels added on {self.editor.active_slice_text()}"
-                              if added else "No holes on this slice")
+        self.host.show_status(
+            f"Filled holes: {added} voxels added on {self.editor.active_slice_text()}"
+            if added
+            else "No holes on this slice"
+        )
 
     def start_volume_edit(self, tool: VolumeTool) -> bool:
         """Run a volume tool on a worker over a copy of the label; False if it could not start.
@@ -147,7 +156,8 @@ class Annotator(QObject):
         min_ml = self.editor.min_island_ml
         self.host.show_job_progress(0, 0, tool.stage)
         job = self.runner.start(
-            VOLUME_EDIT_JOB, pending.run,
+            VOLUME_EDIT_JOB,
+            pending.run,
             on_success=lambda edit: self._on_volume_edited(pending, edit, min_ml),
             on_failure=lambda error: self._on_volume_edit_failed(pending, error),
             on_progress=self.host.show_job_progress,
@@ -172,9 +182,15 @@ class Annotator(QObject):
 def _volume_outcome(tool: VolumeTool, slices: list[int], min_ml: float) -> str:
     """What the status bar says after a volume tool, from the slices its core function reported."""
     if tool is VolumeTool.INTERPOLATE:
-        return (f"Interpolated {len(slices)} slices" if slices
-                else "Nothing to interpolate: annotate two slices with empty slices between them")
+        return (
+            f"Interpolated {len(slices)} slices"
+            if slices
+            else "Nothing to interpolate: annotate two slices with empty slices between them"
+        )
     if tool is VolumeTool.REMOVE_ISLANDS:
-        return f"Removed islands under {min_ml:g} mL from {len(slices)} slices" if slices else (
-            f"No islands under {min_ml:g} mL")
+        return (
+            f"Removed islands under {min_ml:g} mL from {len(slices)} slices"
+            if slices
+            else (f"No islands under {min_ml:g} mL")
+        )
     return f"Kept the largest piece; {len(slices)} slices changed" if slices else "The label is already one piece"

@@ -9,9 +9,9 @@ import sys
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from .gl_support import grab_with_gl
-from .main_window import MainWindow
-from .theme import apply_dark_theme
+from ctseg_gui.gl_support import grab_with_gl
+from ctseg_gui.main_window import MainWindow
+from ctseg_gui.theme import apply_dark_theme
 
 
 def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication, MainWindow]:
@@ -41,7 +41,10 @@ def freeze_heap() -> None:
 
 
 def run_viewer(
-    path: str | None, segment: bool = False, screenshot: str | None = None, model: str | None = None,
+    path: str | None,
+    segment: bool = False,
+    screenshot: str | None = None,
+    model: str | None = None,
     layout: str = "axial",
 ) -> int:
     """Open the viewer, optionally on ``path`` and segmenting it once loaded, in ``layout``

@@ -18,12 +18,11 @@ from ctseg_core.annotate.labels import autosave
 from ctseg_core.annotate.recovery import RecoveryInfo, discard_recovery, load_recovery
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
-
-from .editor import EditorState
-from .host import WindowServices
-from .messages import short_error
-from .state import ViewerState
-from .workers import Job, JobRunner
+from ctseg_gui.editor import EditorState
+from ctseg_gui.host import WindowServices
+from ctseg_gui.messages import short_error
+from ctseg_gui.state import ViewerState
+from ctseg_gui.workers import Job, JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,9 @@ class Autosaver(QObject):
 
     autosaved = Signal(object)  # Path of the recovery sidecar
 
-    def __init__(self, host: WindowServices, dialog_parent: QWidget, state: ViewerState, editor: EditorState,
-                 runner: JobRunner) -> None:
+    def __init__(
+        self, host: WindowServices, dialog_parent: QWidget, state: ViewerState, editor: EditorState, runner: JobRunner
+    ) -> None:
         super().__init__(dialog_parent)
         self.host, self.dialog_parent = host, dialog_parent
         self.state, self.editor, self.runner = state, editor, runner
@@ -76,7 +76,8 @@ class Autosaver(QObject):
         self._edits_since_autosave = 0
         copy, revision, name, edits = editor.label.copy(), editor.revision, editor.name, editor.unsaved_edits
         self._job = self.runner.start(
-            "autosave", lambda progress, cancel: autosave(copy, patient, name, edits),
+            "autosave",
+            lambda progress, cancel: autosave(copy, patient, name, edits),
             on_success=lambda path: self._on_autosaved(path, patient, revision),
             on_failure=self._on_autosave_failed,
         )
@@ -106,11 +107,13 @@ class Autosaver(QObject):
         if info is None or patient is None or not self.host.ask_questions:
             return False  # a scripted run leaves the autosave for the next interactive session
         answer = QMessageBox.question(
-            self.dialog_parent, "Restore autosaved label?",
+            self.dialog_parent,
+            "Restore autosaved label?",
             f"An autosave of the label “{info.name}” ({info.edits} unsaved edit{'s' if info.edits != 1 else ''}, "
             f"{info.saved_at.replace('T', ' ')} UTC) was found for this CT.\n\n"
             "Restore it? No deletes the autosave.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes,
         )
         if answer != QMessageBox.StandardButton.Yes:
             self.discard(patient)

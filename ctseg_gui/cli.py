@@ -38,9 +38,12 @@ def full_parser() -> argparse.ArgumentParser:
     view.add_argument("path", nargs="?")
     view.add_argument("--segment", action="store_true", help="segment once the patient is open")
     view.add_argument("--screenshot", help="save a grab of the window to FILE and exit")
-    view.add_argument("--layout", choices=LAYOUTS, default="axial",
-                      help="views shown: one plane, the three planes (1x3) or the planes and 3D (2x2); "
-                           "default axial")
+    view.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="axial",
+        help="views shown: one plane, the three planes (1x3) or the planes and 3D (2x2); default axial",
+    )
     view.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
     view.set_defaults(run=_cmd_view)
 

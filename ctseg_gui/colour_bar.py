@@ -18,8 +18,10 @@ class DistanceColourBar(QWidget):
         self.limit_mm = limit_mm
         self.setFixedWidth(74)
         self.setMinimumHeight(120)
-        self.setToolTip("Signed distance of the prediction's surface to the ground truth's, in mm: red outside "
-                        f"(over-segmented), blue inside (under-segmented), clamped at ±{limit_mm:g} mm")
+        self.setToolTip(
+            "Signed distance of the prediction's surface to the ground truth's, in mm: red outside "
+            f"(over-segmented), blue inside (under-segmented), clamped at ±{limit_mm:g} mm"
+        )
 
     def tick_labels(self) -> list[str]:
         return [f"{value:+g}".replace("-", "−") if value else "0" for value in colour_bar_ticks(self.limit_mm)]
@@ -32,19 +34,27 @@ class DistanceColourBar(QWidget):
         bar = QRect(8, top, 16, max(bottom - top, 10))
         gradient = QLinearGradient(0, bar.top(), 0, bar.bottom())
         values = np.linspace(self.limit_mm, -self.limit_mm, 21)
-        for fraction, (red, green, blue, _alpha) in zip(np.linspace(0, 1, 21), diverging_rgba(values, self.limit_mm),
-                                                         strict=True):
+        for fraction, (red, green, blue, _alpha) in zip(
+            np.linspace(0, 1, 21), diverging_rgba(values, self.limit_mm), strict=True
+        ):
             gradient.setColorAt(float(fraction), QColor.fromRgbF(float(red), float(green), float(blue)))
         painter.fillRect(bar, gradient)
         painter.setPen(QColor("#d0d0d0"))
         painter.drawText(QRect(0, 2, self.width(), metrics.height()), Qt.AlignmentFlag.AlignHCenter, "mm")
-        painter.drawText(QRect(0, 2 + metrics.height(), self.width(), metrics.height()),
-                         Qt.AlignmentFlag.AlignHCenter, "over")
-        painter.drawText(QRect(0, bar.bottom() + metrics.height() // 2 + 2, self.width(), metrics.height()),
-                         Qt.AlignmentFlag.AlignHCenter, "under")
+        painter.drawText(
+            QRect(0, 2 + metrics.height(), self.width(), metrics.height()), Qt.AlignmentFlag.AlignHCenter, "over"
+        )
+        painter.drawText(
+            QRect(0, bar.bottom() + metrics.height() // 2 + 2, self.width(), metrics.height()),
+            Qt.AlignmentFlag.AlignHCenter,
+            "under",
+        )
         for value, text in zip(colour_bar_ticks(self.limit_mm), self.tick_labels(), strict=True):
             y = bar.bottom() - (value + self.limit_mm) / (2 * self.limit_mm) * bar.height()
             painter.drawLine(bar.right() + 1, int(y), bar.right() + 5, int(y))
-            painter.drawText(QRect(bar.right() + 8, int(y) - metrics.height() // 2, 40, metrics.height()),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            painter.drawText(
+                QRect(bar.right() + 8, int(y) - metrics.height() // 2, 40, metrics.height()),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                text,
+            )
         painter.end()

@@ -16,8 +16,8 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
-from .overlay import TP_RGB
-from .state import ViewerState
+from ctseg_gui.overlay import TP_RGB
+from ctseg_gui.state import ViewerState
 
 MARKER_RGB = (240, 192, 0)
 
@@ -42,8 +42,14 @@ class DicePlot(pg.PlotWidget):
         plot.setLabel("left", "Dice")
         plot.setYRange(0.0, 1.05, padding=0.0)
         self.curve = plot.plot(
-            [], [], pen=pg.mkPen(TP_RGB, width=1.5), symbol="o", symbolSize=4,
-            symbolBrush=TP_RGB, symbolPen=None, antialias=True,
+            [],
+            [],
+            pen=pg.mkPen(TP_RGB, width=1.5),
+            symbol="o",
+            symbolSize=4,
+            symbolBrush=TP_RGB,
+            symbolPen=None,
+            antialias=True,
         )
         drawn = (self.curve.curve, self.curve.scatter, plot.getAxis("left"), plot.getAxis("bottom"))
         for item in drawn:  # the slice marker moves over cached pictures: no antialiased redraw per move
@@ -98,7 +104,7 @@ class DicePlot(pg.PlotWidget):
         if event.button() == Qt.MouseButton.LeftButton:
             self._go_to(self.getPlotItem().vb.mapSceneToView(event.scenePos()).x())
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         """A left drag scrubs through the slices."""
         if event.buttons() & Qt.MouseButton.LeftButton:
             self._go_to(self.getPlotItem().vb.mapSceneToView(self.mapToScene(event.position().toPoint())).x())
@@ -122,11 +128,11 @@ class DicePlot(pg.PlotWidget):
             self._picture = None
             self.viewport().update()
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._picture = None
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         if self._picture is None or self._picture.devicePixelRatio() != self.viewport().devicePixelRatioF():
             self._render_picture()  # new, or the window moved to a screen of another pixel ratio
         assert self._picture is not None
@@ -151,8 +157,13 @@ class DicePlot(pg.PlotWidget):
         painter = QPainter(picture)
         painter.setRenderHints(self.renderHints())
         try:
-            QGraphicsView.render(self, painter, QRectF(0, 0, viewport.width(), viewport.height()), viewport.rect(),
-                                 Qt.AspectRatioMode.IgnoreAspectRatio)
+            QGraphicsView.render(
+                self,
+                painter,
+                QRectF(0, 0, viewport.width(), viewport.height()),
+                viewport.rect(),
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+            )
         finally:
             painter.end()
             QTimer.singleShot(0, self._rendered)

@@ -54,9 +54,11 @@ class EditActions:
         self.undo = action("Undo", ("Ctrl+Z",))
         self.redo = action("Redo", ("Ctrl+Shift+Z", "Ctrl+Y"))
         self.fill_holes = action(
-            "Fill holes", ("H",), "Fill holes enclosed by the label on the slice of the view last used")
+            "Fill holes", ("H",), "Fill holes enclosed by the label on the slice of the view last used"
+        )
         self.interpolate = action(
-            "Interpolate", ("I",), "Fill the empty slices between annotated slices (shape-based interpolation)")
+            "Interpolate", ("I",), "Fill the empty slices between annotated slices (shape-based interpolation)"
+        )
         self.remove_islands = action("Remove islands", (), "Delete 3D pieces smaller than the size beside")
         self.keep_largest = action("Keep largest", (), "Keep only the largest 3D piece of the label")
         self.smaller_brush = action("Smaller brush", ("[",))
@@ -68,4 +70,3 @@ class EditActions:
         self.save_as = action("Save label &as…", ("Ctrl+Shift+S",), "Save the label as IRCAD, NIfTI or DICOM SEG")
         self.load_file = action("Load label from &file…", ("Ctrl+L",), "Load a NIfTI or DICOM SEG label")
         self.load_folder = action("Load label from IRCAD mask &folder…", (), "Load MASKS_DICOM/<name>")
-

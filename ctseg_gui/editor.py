@@ -19,9 +19,8 @@ from ctseg_core.annotate.history import EditHistory
 from ctseg_core.annotate.session import LabelSession, LiveDice
 from ctseg_core.annotate.tools import HuLimit, Tool
 from ctseg_core.annotate.volume_tools import PendingVolumeEdit, VolumeEdit, VolumeTool
-
-from .planes import Plane
-from .state import ViewerState
+from ctseg_gui.planes import Plane
+from ctseg_gui.state import ViewerState
 
 
 class EditorState(QObject):

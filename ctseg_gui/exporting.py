@@ -23,13 +23,12 @@ from ctseg_core.errors import CtsegError
 from ctseg_core.export.mesh import MESH_SUFFIXES, surface_mesh, write_mesh
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback
-
-from .editor import EditorState
-from .gl_support import grab_with_gl
-from .overlay_text import OverlayText
-from .plane_layout import PlaneLayout
-from .state import ViewerState
-from .workers import JobRunner
+from ctseg_gui.editor import EditorState
+from ctseg_gui.gl_support import grab_with_gl
+from ctseg_gui.overlay_text import OverlayText
+from ctseg_gui.plane_layout import PlaneLayout
+from ctseg_gui.state import ViewerState
+from ctseg_gui.workers import JobRunner
 
 MESH_JOB = "export:mesh"
 MESH_FILTERS = {".stl": "STL mesh (*.stl)", ".obj": "Wavefront OBJ (*.obj)", ".ply": "PLY mesh (*.ply)"}
@@ -37,8 +36,9 @@ PNG_FILTER = "PNG image (*.png)"
 MASK_NAMES = {"gt": "Ground truth", "prediction": "Prediction", "label": "Edited label"}
 
 
-def _write_mesh_job(mask: np.ndarray, affine: np.ndarray, path: Path,
-                    progress: ProgressCallback, cancel: CancelCheck) -> Path:
+def _write_mesh_job(
+    mask: np.ndarray, affine: np.ndarray, path: Path, progress: ProgressCallback, cancel: CancelCheck
+) -> Path:
     """A worker's job: the mask's closed surface in LPS mm, written to ``path`` (STL, OBJ or PLY)."""
     try:
         mesh = surface_mesh(mask, affine, progress=progress, should_cancel=cancel)
@@ -151,17 +151,23 @@ class Exports(QObject):
         layer = next(layer for layer in masks if MASK_NAMES[layer] == chosen)
         suggested = self.folder / f"{self._stem()}_{layer}.stl"
         path, chosen_filter = QFileDialog.getSaveFileName(
-            self.window, f"Export the {chosen.lower()} as a mesh", str(suggested),
-            ";;".join(MESH_FILTERS[s] for s in MESH_SUFFIXES))
+            self.window,
+            f"Export the {chosen.lower()} as a mesh",
+            str(suggested),
+            ";;".join(MESH_FILTERS[s] for s in MESH_SUFFIXES),
+        )
         if not path:
             return
         target = _with_suffix(path, chosen_filter, MESH_FILTERS, ".stl")
         self.folder = target.parent
         self.services.show_status(f"meshing the {chosen.lower()} for {target.name}…", 0)
-        self.runner.start(MESH_JOB, partial(_write_mesh_job, masks[layer].copy(), patient.geometry.affine_lps(),
-                                            target),
-                          on_success=self._written, on_failure=partial(self.services.report_error, "Export mesh"),
-                          on_progress=self.services.show_job_progress)
+        self.runner.start(
+            MESH_JOB,
+            partial(_write_mesh_job, masks[layer].copy(), patient.geometry.affine_lps(), target),
+            on_success=self._written,
+            on_failure=partial(self.services.report_error, "Export mesh"),
+            on_progress=self.services.show_job_progress,
+        )
 
     def _stem(self) -> str:
         """A file-name-safe start for suggested names: the patient folder's name."""
@@ -218,8 +224,9 @@ class Exports(QObject):
         self._save_grab(grab_with_gl(self.window), "Save the window as PNG", "window")
 
     def _save_grab(self, pixmap: QPixmap, title: str, what: str) -> None:
-        path, _filter = QFileDialog.getSaveFileName(self.window, title, str(self.folder / f"{self._stem()}_{what}.png"),
-                                                    PNG_FILTER)
+        path, _filter = QFileDialog.getSaveFileName(
+            self.window, title, str(self.folder / f"{self._stem()}_{what}.png"), PNG_FILTER
+        )
         if not path:
             return
         target = _with_suffix(path, PNG_FILTER, {".png": PNG_FILTER}, ".png")

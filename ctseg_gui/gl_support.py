@@ -89,8 +89,13 @@ def software_mesa_renderer() -> bool:
     the answer is known.
     """
     try:
-        result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=30,
-                                env={**os.environ, "QT_QPA_PLATFORM": QGuiApplication.platformName()})
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "QT_QPA_PLATFORM": QGuiApplication.platformName()},
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     renderer = result.stdout.strip().lower()
@@ -131,10 +136,10 @@ def _gl_window_class() -> type:
     class GLViewWindow(GLViewMixin, QOpenGLWindow):
         owner: QWidget | None = None  # the pane it is shown in (a QWindow is not a child widget)
 
-        def devicePixelRatioF(self) -> float:  # noqa: N802  # the QWidget name the mixin calls
+        def devicePixelRatioF(self) -> float:  # the QWidget name the mixin calls
             return float(self.devicePixelRatio())
 
-        def grabFramebuffer(self) -> QImage:  # noqa: N802
+        def grabFramebuffer(self) -> QImage:
             """The scene as it is now, drawn into an offscreen framebuffer of the window's size.
 
             A QOpenGLWindow's own grab only reads back its last frame (a QOpenGLWidget draws first),
@@ -211,7 +216,7 @@ def _mesh_data_class() -> type:
             super().__init__(**data)
             self._precomputed = np.ascontiguousarray(normals, dtype=np.float32)
 
-        def vertexNormals(self, indexed: str | None = None) -> np.ndarray:  # noqa: N802  # pyqtgraph's name
+        def vertexNormals(self, indexed: str | None = None) -> np.ndarray:  # pyqtgraph's name
             return self._precomputed if indexed is None else self._precomputed[self.faces()]
 
     return PrecomputedNormals
@@ -229,8 +234,10 @@ def headlight_shader() -> object:
     colour bar shows them, whichever way the view is turned. Back faces are lit like front faces."""
     from pyqtgraph.opengl import shaders
 
-    return shaders.ShaderProgram("ctseg_headlight", [
-        shaders.VertexShader("""
+    return shaders.ShaderProgram(
+        "ctseg_headlight",
+        [
+            shaders.VertexShader("""
             uniform mat4 u_mvp;
             uniform mat3 u_normal;
             attribute vec4 a_position;
@@ -244,7 +251,7 @@ def headlight_shader() -> object:
                 gl_Position = u_mvp * a_position;
             }
         """),
-        shaders.FragmentShader("""
+            shaders.FragmentShader("""
             #ifdef GL_ES
             precision mediump float;
             #endif
@@ -255,7 +262,8 @@ def headlight_shader() -> object:
                 gl_FragColor = vec4(v_color.rgb * (0.4 + 0.6 * facing), v_color.a);
             }
         """),
-    ])
+        ],
+    )
 
 
 def numpy_matrix(matrix: QMatrix4x4) -> np.ndarray:
@@ -269,8 +277,9 @@ def aim_camera(view: GLView, mesh: Mesh) -> None:
 
     low, high = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
     centre = (low + high) / 2
-    view.setCameraPosition(pos=Vector(*centre), distance=float(np.linalg.norm(high - low)) * 1.4,
-                           elevation=10, azimuth=-90)
+    view.setCameraPosition(
+        pos=Vector(*centre), distance=float(np.linalg.norm(high - low)) * 1.4, elevation=10, azimuth=-90
+    )
 
 
 class CrosshairDot:
@@ -289,8 +298,9 @@ class CrosshairDot:
         if self.item is None:
             import pyqtgraph.opengl as gl
 
-            item = gl.GLScatterPlotItem(pos=point, size=9, color=(1.0, 0.85, 0.1, 1.0), pxMode=True,
-                                        glOptions="additive")
+            item = gl.GLScatterPlotItem(
+                pos=point, size=9, color=(1.0, 0.85, 0.1, 1.0), pxMode=True, glOptions="additive"
+            )
             item.setDepthValue(10)
             self.view.addItem(item)
             self.item = item

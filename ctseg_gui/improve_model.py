@@ -41,15 +41,16 @@ from ctseg_core.model.finetune import (
     fine_tune,
 )
 from ctseg_core.model.registry import check_new_name
-
-from .messages import error_message
-from .model_picker import ModelPicker
-from .workers import JobRunner
+from ctseg_gui.messages import error_message
+from ctseg_gui.model_picker import ModelPicker
+from ctseg_gui.workers import JobRunner
 
 IMPROVE_JOB = "improve-model"
 NAME_STEM = "my-liver-model"
-TRUTH_RULE = ("A patient's newest label saved by ctseg (a MASKS_DICOM folder in the patient, or "
-              "PATIENT_NAME.nii.gz / .dcm beside it) is its truth; else its liver ground truth.")
+TRUTH_RULE = (
+    "A patient's newest label saved by ctseg (a MASKS_DICOM folder in the patient, or "
+    "PATIENT_NAME.nii.gz / .dcm beside it) is its truth; else its liver ground truth."
+)
 
 
 def free_name(stem: str = NAME_STEM) -> str:
@@ -69,8 +70,14 @@ class ImproveModelDialog(QDialog):
 
     registered = Signal(object)  # FineTuneResult, once the new model is registered
 
-    def __init__(self, runner: JobRunner, patients: Sequence[TrainingPatient], base_model: str | None,
-                 training_options: dict[str, Any] | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        patients: Sequence[TrainingPatient],
+        base_model: str | None,
+        training_options: dict[str, Any] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         """``training_options``: extra keywords for ``fine_tune`` (tests make the run tiny)."""
         super().__init__(parent)
         self.setWindowTitle("Improve the model with my saved labels")
@@ -171,8 +178,11 @@ class ImproveModelDialog(QDialog):
             self.add_folder(folder)
 
     def chosen_patients(self) -> list[TrainingPatient]:
-        return [self.patients.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.patients.count())
-                if self.patients.item(i).checkState() == Qt.CheckState.Checked]
+        return [
+            self.patients.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.patients.count())
+            if self.patients.item(i).checkState() == Qt.CheckState.Checked
+        ]
 
     def _remove_selected(self) -> None:
         for item in self.patients.selectedItems():
@@ -256,14 +266,21 @@ class ImproveModelDialog(QDialog):
 
 def summary(result: FineTuneResult) -> str:
     """What the user reads when a model is registered: the Dice before and after, per held-out patient."""
-    lines = [f"Registered “{result.name}” ({result.epochs} epochs on {', '.join(result.trained_on)}, "
-             f"{result.seconds:.0f} s); Segment now uses it."]
+    lines = [
+        f"Registered “{result.name}” ({result.epochs} epochs on {', '.join(result.trained_on)}, "
+        f"{result.seconds:.0f} s); Segment now uses it."
+    ]
     if result.held_out:
-        lines.append(f"Dice on held-out {', '.join(result.held_out)}: before {format_metric(result.mean_before)} "
-                     f"→ after {format_metric(result.mean_after)}")
+        lines.append(
+            f"Dice on held-out {', '.join(result.held_out)}: before {format_metric(result.mean_before)} "
+            f"→ after {format_metric(result.mean_after)}"
+        )
         if len(result.held_out) > 1:
-            lines += [f"  {name}: {format_metric(result.dice_before.get(name))} → "
-                      f"{format_metric(result.dice_after.get(name))}" for name in result.held_out]
+            lines += [
+                f"  {name}: {format_metric(result.dice_before.get(name))} → "
+                f"{format_metric(result.dice_after.get(name))}"
+                for name in result.held_out
+            ]
     else:
         lines.append("One patient only: nothing held out, so no Dice was measured.")
     return "\n".join(lines)

@@ -17,14 +17,13 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
 from ctseg_core.io.patient import Patient
-
-from .autosave import Autosaver
-from .edit_actions import EditActions
-from .editor import EditorState
-from .host import WindowServices
-from .save_dialog import SaveLabelDialog
-from .state import ViewerState
-from .workers import JobRunner
+from ctseg_gui.autosave import Autosaver
+from ctseg_gui.edit_actions import EditActions
+from ctseg_gui.editor import EditorState
+from ctseg_gui.host import WindowServices
+from ctseg_gui.save_dialog import SaveLabelDialog
+from ctseg_gui.state import ViewerState
+from ctseg_gui.workers import JobRunner
 
 #: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
 SAVE_JOB, LOAD_LABEL_JOB = "save", "label"
@@ -36,8 +35,17 @@ class LabelFiles(QObject):
     saved = Signal(object)  # SaveTarget, after a successful save
     labelLoaded = Signal()
 
-    def __init__(self, host: WindowServices, dialog_parent: QWidget, state: ViewerState, editor: EditorState,
-                 runner: JobRunner, settings: QSettings, autosaver: Autosaver, actions: EditActions) -> None:
+    def __init__(
+        self,
+        host: WindowServices,
+        dialog_parent: QWidget,
+        state: ViewerState,
+        editor: EditorState,
+        runner: JobRunner,
+        settings: QSettings,
+        autosaver: Autosaver,
+        actions: EditActions,
+    ) -> None:
         super().__init__(dialog_parent)
         self.host, self.dialog_parent, self.settings = host, dialog_parent, settings
         self.state, self.editor, self.runner, self.autosaver = state, editor, runner, autosaver
@@ -88,7 +96,8 @@ class LabelFiles(QObject):
         sources = cached[1] if cached is not None and cached[0] is patient else None
         self.host.show_job_progress(0, 0, "saving label")
         self.runner.start(
-            SAVE_JOB, lambda progress, cancel: save_label(copy, patient, target, sources, progress, cancel),
+            SAVE_JOB,
+            lambda progress, cancel: save_label(copy, patient, target, sources, progress, cancel),
             on_success=lambda saved: self._on_saved(saved, patient, revision, then),
             on_failure=lambda error: self.host.report_error("Could not save the label", error),
             on_progress=self.host.show_job_progress,
@@ -113,14 +122,18 @@ class LabelFiles(QObject):
 
     def choose_label_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self.dialog_parent, "Load label", self._start_dir(),
-            "Labels (*.nii.gz *.nii *.dcm);;NIfTI (*.nii.gz *.nii);;DICOM SEG (*.dcm);;All files (*)")
+            self.dialog_parent,
+            "Load label",
+            self._start_dir(),
+            "Labels (*.nii.gz *.nii *.dcm);;NIfTI (*.nii.gz *.nii);;DICOM SEG (*.dcm);;All files (*)",
+        )
         if path:
             self.load_label_from(path)
 
     def choose_label_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self.dialog_parent, "Load label from an IRCAD mask folder", self._start_dir())
+            self.dialog_parent, "Load label from an IRCAD mask folder", self._start_dir()
+        )
         if path:
             self.load_label_from(path)
 
@@ -136,7 +149,8 @@ class LabelFiles(QObject):
         path = Path(path)
         self.host.show_job_progress(0, 0, "reading label")
         self.runner.start(
-            LOAD_LABEL_JOB, lambda progress, cancel: load_label(path, patient, progress, cancel),
+            LOAD_LABEL_JOB,
+            lambda progress, cancel: load_label(path, patient, progress, cancel),
             on_success=lambda loaded: self._on_label_loaded(loaded, patient),
             on_failure=lambda error: self.host.report_error("Could not load the label", error),
             on_progress=self.host.show_job_progress,
@@ -164,9 +178,9 @@ class LabelFiles(QObject):
             return True
         edits = editor.unsaved_edits
         answer = QMessageBox.question(
-            self.dialog_parent, "Unsaved label",
-            f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\n"
-            f"Save it before {doing}?",
+            self.dialog_parent,
+            "Unsaved label",
+            f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\nSave it before {doing}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )

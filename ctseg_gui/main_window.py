@@ -17,33 +17,33 @@ from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from .annotator import VOLUME_EDIT_JOB, Annotator
-from .autosave import Autosaver
-from .edit_actions import EditActions
-from .editor import EditorState
-from .host import STATUS_MS
-from .job_status import JobStatus
-from .label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
-from .menus import ViewerMenus, WindowCommands
-from .messages import error_message
-from .model_choice import ModelChoice
-from .opening import MASK_JOB, OPEN_JOB, PatientOpener
-from .panels.cursor import CursorReadout
-from .panels.edit import EditPanel
-from .panels.navigator import SliceNavigator
-from .panels.overlays import OverlayPanel
-from .panels.patient import PatientPanel
-from .panels.segmentation import SegmentationPanel
-from .panels.window import WindowPanel
-from .plane_layout import Layout, PlaneLayout
-from .planes import Plane
-from .recent import RecentPatients
-from .segmenting import Segmentation
-from .state import ViewerState
-from .tasks import OpenedPatient, SegmenterCache
-from .view3d import make_3d_pane
-from .widgets import panel_column
-from .workers import JobRunner
+from ctseg_gui.annotator import VOLUME_EDIT_JOB, Annotator
+from ctseg_gui.autosave import Autosaver
+from ctseg_gui.edit_actions import EditActions
+from ctseg_gui.editor import EditorState
+from ctseg_gui.host import STATUS_MS
+from ctseg_gui.job_status import JobStatus
+from ctseg_gui.label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
+from ctseg_gui.menus import ViewerMenus, WindowCommands
+from ctseg_gui.messages import error_message
+from ctseg_gui.model_choice import ModelChoice
+from ctseg_gui.opening import MASK_JOB, OPEN_JOB, PatientOpener
+from ctseg_gui.panels.cursor import CursorReadout
+from ctseg_gui.panels.edit import EditPanel
+from ctseg_gui.panels.navigator import SliceNavigator
+from ctseg_gui.panels.overlays import OverlayPanel
+from ctseg_gui.panels.patient import PatientPanel
+from ctseg_gui.panels.segmentation import SegmentationPanel
+from ctseg_gui.panels.window import WindowPanel
+from ctseg_gui.plane_layout import Layout, PlaneLayout
+from ctseg_gui.planes import Plane
+from ctseg_gui.recent import RecentPatients
+from ctseg_gui.segmenting import Segmentation
+from ctseg_gui.state import ViewerState
+from ctseg_gui.tasks import OpenedPatient, SegmenterCache
+from ctseg_gui.view3d import make_3d_pane
+from ctseg_gui.widgets import panel_column
+from ctseg_gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +99,30 @@ class MainWindow(QMainWindow):
         self.edit_panel = EditPanel(self.editor, self.edit_actions)
 
         self.autosaver = Autosaver(self, self, self.state, self.editor, self.runner)
-        self.label_files = LabelFiles(self, self, self.state, self.editor, self.runner, self.settings,
-                                      self.autosaver, self.edit_actions)
+        self.label_files = LabelFiles(
+            self, self, self.state, self.editor, self.runner, self.settings, self.autosaver, self.edit_actions
+        )
         self.annotator = Annotator(self, self.edit_actions, self.state, self.editor, self.runner, self)
         self.opener = PatientOpener(self, self.state, self.runner, self.label_files, self)
-        self.segmentation = Segmentation(self, self.state, self.runner, self.segmentation_panel, self._status_busy,
-                                         model_path, segmenters, self)
-        self.menus = ViewerMenus(self, self.state, self.edit_actions, WindowCommands(
-            choose_folder=self.choose_folder, open_demo=self.open_demo, quit=self.close, fit=self.fit_views,
-            segment=self.segmentation.start, cancel_segmentation=self.segmentation.cancel,
-            worst_slice=self.segmentation_panel.go_to_worst_slice, set_layout=self.set_layout,
-            toggle_maximise=self.plane_layout.toggle_maximise))
+        self.segmentation = Segmentation(
+            self, self.state, self.runner, self.segmentation_panel, self._status_busy, model_path, segmenters, self
+        )
+        self.menus = ViewerMenus(
+            self,
+            self.state,
+            self.edit_actions,
+            WindowCommands(
+                choose_folder=self.choose_folder,
+                open_demo=self.open_demo,
+                quit=self.close,
+                fit=self.fit_views,
+                segment=self.segmentation.start,
+                cancel_segmentation=self.segmentation.cancel,
+                worst_slice=self.segmentation_panel.go_to_worst_slice,
+                set_layout=self.set_layout,
+                toggle_maximise=self.plane_layout.toggle_maximise,
+            ),
+        )
         self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
         self.model_choice = ModelChoice(self, model_path)
         self._build_layout()
@@ -134,7 +147,8 @@ class MainWindow(QMainWindow):
         edit_column = panel_column([self.edit_panel], EDIT_PANEL_WIDTH)
         # the segmentation panel's Dice plot takes the spare height
         review_column = panel_column(
-            [self.patient_panel, self.window_panel, self.overlay_panel, self.segmentation_panel], PANEL_WIDTH)
+            [self.patient_panel, self.window_panel, self.overlay_panel, self.segmentation_panel], PANEL_WIDTH
+        )
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
@@ -209,7 +223,8 @@ class MainWindow(QMainWindow):
         self._update_title()
         notes = f" — {len(patient.warnings)} warning(s), see Patient" if patient.warnings else ""
         self.show_status(
-            f"Opened {patient.source_path.name}: {patient.shape[0]} slices in {patient.load_seconds:.1f} s{notes}")
+            f"Opened {patient.source_path.name}: {patient.shape[0]} slices in {patient.load_seconds:.1f} s{notes}"
+        )
         self.autosaver.offer_recovery(opened.recovery)
         self.patientLoaded.emit()
 

@@ -15,16 +15,20 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar
 
 from ctseg_core.windowing import PRESETS
-
-from .edit_actions import EditActions
-from .exporting import ExportHost, Exports
-from .overlay import OverlayStyle
-from .plane_layout import Layout
-from .state import ViewerState
+from ctseg_gui.edit_actions import EditActions
+from ctseg_gui.exporting import ExportHost, Exports
+from ctseg_gui.overlay import OverlayStyle
+from ctseg_gui.plane_layout import Layout
+from ctseg_gui.state import ViewerState
 
 PAGE_SLICES = 10
-LAYOUT_TEXT = {Layout.AXIAL: "&Axial", Layout.CORONAL: "&Coronal", Layout.SAGITTAL: "&Sagittal",
-               Layout.ONE_BY_THREE: "&1 × 3 (three planes)", Layout.TWO_BY_TWO: "&2 × 2 (planes and 3D)"}
+LAYOUT_TEXT = {
+    Layout.AXIAL: "&Axial",
+    Layout.CORONAL: "&Coronal",
+    Layout.SAGITTAL: "&Sagittal",
+    Layout.ONE_BY_THREE: "&1 × 3 (three planes)",
+    Layout.TWO_BY_TWO: "&2 × 2 (planes and 3D)",
+}
 
 HELP_TEXT = """<table cellspacing=4>
 <tr><td><b>Wheel</b></td><td>next / previous slice</td></tr>
@@ -87,9 +91,12 @@ class ViewerMenus:
         self._add(file, "&Quit", commands.quit, QKeySequence.StandardKey.Quit)
 
         edit = bar.addMenu("&Edit")
-        for group in ((actions.undo, actions.redo), tuple(actions.tools.values()),
-                      (actions.smaller_brush, actions.larger_brush),
-                      (actions.fill_holes, actions.interpolate, actions.remove_islands, actions.keep_largest)):
+        for group in (
+            (actions.undo, actions.redo),
+            tuple(actions.tools.values()),
+            (actions.smaller_brush, actions.larger_brush),
+            (actions.fill_holes, actions.interpolate, actions.remove_islands, actions.keep_largest),
+        ):
             for action in group:
                 edit.addAction(action)
             edit.addSeparator()
@@ -105,27 +112,32 @@ class ViewerMenus:
         view.addSeparator()
         self.show_gt_action = self._toggle(view, "Show &ground truth", lambda on: state.set_overlay(show_gt=on), "G")
         self.show_prediction_action = self._toggle(
-            view, "Show &prediction", lambda on: state.set_overlay(show_prediction=on), "P")
+            view, "Show &prediction", lambda on: state.set_overlay(show_prediction=on), "P"
+        )
         self.show_label_action = self._toggle(
-            view, "Show &edited label", lambda on: state.set_overlay(show_label=on), "E")
+            view, "Show &edited label", lambda on: state.set_overlay(show_label=on), "E"
+        )
         self.show_uncertainty_action = self._toggle(
-            view, "Show &uncertainty", lambda on: state.set_overlay(show_uncertainty=on), "Shift+U")
+            view, "Show &uncertainty", lambda on: state.set_overlay(show_uncertainty=on), "Shift+U"
+        )
         self._add(view, "Next overlay &style", self.next_overlay_style, "O")
         view.addSeparator()
         layouts = view.addMenu("&Layout")
         self.layout_actions: dict[Layout, QAction] = {}
         for number, (layout, text) in enumerate(LAYOUT_TEXT.items(), start=1):
-            action = self._toggle(layouts, text, partial(_choose_layout, commands.set_layout, layout),
-                                  f"Ctrl+{number}")
+            action = self._toggle(layouts, text, partial(_choose_layout, commands.set_layout, layout), f"Ctrl+{number}")
             self.layout_actions[layout] = action
         layouts.addSeparator()
         self._add(layouts, "&Maximise view / back", commands.toggle_maximise, "F11")
         self.sync_layout(Layout.AXIAL)
 
         navigate = bar.addMenu("&Navigate")
-        for text, delta, key in (("Next slice", 1, "Up"), ("Previous slice", -1, "Down"),
-                                 (f"Forward {PAGE_SLICES} slices", PAGE_SLICES, "PgUp"),
-                                 (f"Back {PAGE_SLICES} slices", -PAGE_SLICES, "PgDown")):
+        for text, delta, key in (
+            ("Next slice", 1, "Up"),
+            ("Previous slice", -1, "Down"),
+            (f"Forward {PAGE_SLICES} slices", PAGE_SLICES, "PgUp"),
+            (f"Back {PAGE_SLICES} slices", -PAGE_SLICES, "PgDown"),
+        ):
             self._add(navigate, text, partial(state.step_slice, delta), key)
         self._add(navigate, "First slice", lambda: state.set_slice(0), "Home")
         self._add(navigate, "Last slice", lambda: state.set_slice(state.depth - 1), "End")
@@ -146,8 +158,9 @@ class ViewerMenus:
         state.overlayChanged.connect(self._on_overlay_changed)
         self._on_overlay_changed()
 
-    def _add(self, menu: QMenu, text: str, slot: Slot,
-             shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
+    def _add(
+        self, menu: QMenu, text: str, slot: Slot, shortcut: str | QKeySequence.StandardKey | None = None
+    ) -> QAction:
         action = self._action(menu, text, shortcut)
         action.triggered.connect(lambda _checked=False: slot())
         return action
@@ -179,8 +192,12 @@ class ViewerMenus:
         step = self.state.go_to_next_uncertain_slice()
         bar = self.window.statusBar()
         if step is None:
-            bar.showMessage("No uncertain slices: segment first" if self.state.quality is None
-                            else "The model was certain on every slice", 4000)
+            bar.showMessage(
+                "No uncertain slices: segment first"
+                if self.state.quality is None
+                else "The model was certain on every slice",
+                4000,
+            )
             return
         rank, count, index = step
         bar.showMessage(f"Uncertain slice {rank} of {count}: slice {index + 1}", 4000)
@@ -207,9 +224,12 @@ def _edit_toolbar(actions: EditActions) -> QToolBar:
     toolbar.setMovable(False)
     toolbar.setIconSize(QSize(16, 16))
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    for group in (tuple(actions.tools.values()),
-                  (actions.fill_holes, actions.interpolate, actions.remove_islands, actions.keep_largest),
-                  (actions.undo, actions.redo), (actions.save,)):
+    for group in (
+        tuple(actions.tools.values()),
+        (actions.fill_holes, actions.interpolate, actions.remove_islands, actions.keep_largest),
+        (actions.undo, actions.redo),
+        (actions.save,),
+    ):
         for action in group:
             toolbar.addAction(action)
         if group[0] is not actions.save:

@@ -12,10 +12,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from ctseg_core.model.finetune import FineTuneResult, TrainingPatient, collect_training_patients
-
-from .improve_model import ImproveModelDialog
-from .model_picker import ModelPicker
-from .workers import JobRunner
+from ctseg_gui.improve_model import ImproveModelDialog
+from ctseg_gui.model_picker import ModelPicker
+from ctseg_gui.workers import JobRunner
 
 
 class ModelChoice(QObject):
@@ -45,8 +44,14 @@ class ModelImprover(QObject):
 
     registered = Signal(object)  # FineTuneResult
 
-    def __init__(self, runner: JobRunner, picker: ModelPicker, recent_paths: Any, parent: QWidget | None = None,
-                 training_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        picker: ModelPicker,
+        recent_paths: Any,
+        parent: QWidget | None = None,
+        training_options: dict[str, Any] | None = None,
+    ) -> None:
         """``recent_paths()``: the recently opened patients, newest first."""
         super().__init__(parent)
         self.runner, self.picker, self.recent_paths = runner, picker, recent_paths
@@ -61,8 +66,13 @@ class ModelImprover(QObject):
 
     def open(self) -> ImproveModelDialog:
         if self.dialog is None:
-            self.dialog = ImproveModelDialog(self.runner, self.default_patients(), self.picker.current_path(),
-                                             self.training_options, self.parent_widget)
+            self.dialog = ImproveModelDialog(
+                self.runner,
+                self.default_patients(),
+                self.picker.current_path(),
+                self.training_options,
+                self.parent_widget,
+            )
             self.dialog.registered.connect(self._on_registered)
             self.dialog.finished.connect(self._on_closed)
         self.dialog.show()

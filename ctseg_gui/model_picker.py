@@ -27,8 +27,9 @@ def describe_model(model: RegisteredModel) -> str:
         after = (lineage.get("validation_dice_after") or {}).get("mean")
         held = lineage.get("held_out") or []
         if before is not None or after is not None:
-            lines.append(f"Dice on held-out {', '.join(held)}: before {format_metric(before)} → after "
-                         f"{format_metric(after)}")
+            lines.append(
+                f"Dice on held-out {', '.join(held)}: before {format_metric(before)} → after {format_metric(after)}"
+            )
     elif model.card and model.card.validation.get("mean_dice") is not None:
         lines.append(f"Cross-validation Dice {format_metric(model.card.validation['mean_dice'])}")
     return "\n".join(lines)

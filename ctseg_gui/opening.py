@@ -12,12 +12,11 @@ from PySide6.QtCore import QObject, Signal
 
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.synth.demo import ensure_demo_patient
-
-from .host import WindowServices
-from .label_files import LabelFiles
-from .state import ViewerState
-from .tasks import GroundTruth, OpenedPatient, load_ground_truth, open_patient
-from .workers import JobRunner, Work
+from ctseg_gui.host import WindowServices
+from ctseg_gui.label_files import LabelFiles
+from ctseg_gui.state import ViewerState
+from ctseg_gui.tasks import GroundTruth, OpenedPatient, load_ground_truth, open_patient
+from ctseg_gui.workers import JobRunner, Work
 
 #: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
 OPEN_JOB, MASK_JOB = "load", "mask"
@@ -30,8 +29,14 @@ class PatientOpener(QObject):
     opened = Signal(object, object)  # OpenedPatient, the path asked for (None for the demo)
     groundTruthFailed = Signal()
 
-    def __init__(self, host: WindowServices, state: ViewerState, runner: JobRunner, files: LabelFiles,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        host: WindowServices,
+        state: ViewerState,
+        runner: JobRunner,
+        files: LabelFiles,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.host, self.state, self.runner, self.files = host, state, runner, files
 
@@ -54,7 +59,8 @@ class PatientOpener(QObject):
         self.host.show_status(f"Opening {label}…", timeout_ms=0)
         self.host.show_job_progress(0, 0, "opening")
         self.runner.start(
-            OPEN_JOB, work,
+            OPEN_JOB,
+            work,
             on_success=lambda opened: self.opened.emit(opened, path),
             on_failure=lambda error: self.host.report_error("Could not open patient", error),
             on_progress=self.host.show_job_progress,
@@ -67,7 +73,8 @@ class PatientOpener(QObject):
             return
         self.host.show_job_progress(0, 0, f"reading {name}")
         self.runner.start(
-            MASK_JOB, lambda progress, cancel: load_ground_truth(patient, name, prediction, progress, cancel),
+            MASK_JOB,
+            lambda progress, cancel: load_ground_truth(patient, name, prediction, progress, cancel),
             on_success=self._on_ground_truth_loaded,
             on_failure=self._on_ground_truth_failed,
             on_progress=self.host.show_job_progress,

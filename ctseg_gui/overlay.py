@@ -88,8 +88,11 @@ def _layer_colours(settings: OverlaySettings, compare: bool) -> dict[int, tuple[
     """RGB of codes GT, PRED and BOTH; None where the layers covering it are hidden."""
     show_gt, show_pred = settings.show_gt, settings.show_prediction
     if compare:
-        return {GT: FN_RGB if show_gt else None, PRED: FP_RGB if show_pred else None,
-                BOTH: TP_RGB if (show_gt or show_pred) else None}
+        return {
+            GT: FN_RGB if show_gt else None,
+            PRED: FP_RGB if show_pred else None,
+            BOTH: TP_RGB if (show_gt or show_pred) else None,
+        }
     gt = GT_RGB if show_gt else None
     pred = PRED_RGB if show_pred else None
     visible = [c for c in (gt, pred) if c is not None]
@@ -278,8 +281,9 @@ def base_index(grey: np.ndarray, code: np.ndarray, dtype: type = np.uint16) -> n
     return index
 
 
-def composite_over(base: np.ndarray, label: np.ndarray | None, band: np.ndarray | None,
-                   table: np.ndarray) -> np.ndarray:
+def composite_over(
+    base: np.ndarray, label: np.ndarray | None, band: np.ndarray | None, table: np.ndarray
+) -> np.ndarray:
     """:func:`composite` from a slice's base index (uint16 grey | code << 8, left unchanged), e.g. made ahead
     of time (``ctseg_gui.plane_index``): only the label and the uncertainty are added."""
     if band is not None:
@@ -291,8 +295,7 @@ def composite_over(base: np.ndarray, label: np.ndarray | None, band: np.ndarray 
     return _with_layers(index, label, band, table)
 
 
-def _with_layers(index: np.ndarray, label: np.ndarray | None, band: np.ndarray | None,
-                 table: np.ndarray) -> np.ndarray:
+def _with_layers(index: np.ndarray, label: np.ndarray | None, band: np.ndarray | None, table: np.ndarray) -> np.ndarray:
     """Add the label and uncertainty bits to ``index`` (in place) and gather the colours."""
     for layer, shift in ((label, LABEL_SHIFT), (band, BAND_SHIFT)):
         if layer is not None:

@@ -37,20 +37,20 @@ class OverlayText(QWidget):
     def text(self) -> str:
         return self._text
 
-    def setText(self, text: str) -> None:  # noqa: N802  (QLabel's name)
+    def setText(self, text: str) -> None:
         if text != self._text:
             self._text = text
             self._render()
 
-    def setAlignment(self, alignment: Qt.AlignmentFlag) -> None:  # noqa: N802
+    def setAlignment(self, alignment: Qt.AlignmentFlag) -> None:
         """Horizontal alignment of the lines within the label (a QLabel's, for multi-line text)."""
         self._alignment = alignment
         self._render()
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return self._size
 
-    def adjustSize(self) -> None:  # noqa: N802
+    def adjustSize(self) -> None:
         self.resize(self._size)
 
     def _render(self) -> None:
@@ -76,7 +76,7 @@ class OverlayText(QWidget):
         self.updateGeometry()
         self.update()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         if self._pixmap.devicePixelRatio() != self.devicePixelRatioF():  # moved to a screen of another ratio
             self._render()
         painter = QPainter(self)

@@ -17,8 +17,7 @@ import numpy as np
 from PySide6.QtCore import QRectF
 
 from ctseg_core.windowing import Window, apply_window
-
-from .overlay import (
+from ctseg_gui.overlay import (
     OverlaySettings,
     code_image,
     colour_table,
@@ -30,7 +29,7 @@ from .overlay import (
     uncertainty_band,
     uncertainty_table,
 )
-from .view_items import Layer, SliceImage
+from ctseg_gui.view_items import Layer, SliceImage
 
 #: RGBA channels in the byte order of the view's pixels (see :func:`view_tables`).
 SCREEN_ORDER = [2, 1, 0, 3] if sys.byteorder == "little" else [3, 0, 1, 2]
@@ -104,8 +103,14 @@ class PlaneImage:
         self.overlay.set(pair[..., high], view_tables(settings)[0])
         self._base = base
 
-    def update_overlays(self, gt: np.ndarray | None, prediction: np.ndarray | None, uncertainty: np.ndarray | None,
-                        shape: tuple[int, int], settings: OverlaySettings) -> None:
+    def update_overlays(
+        self,
+        gt: np.ndarray | None,
+        prediction: np.ndarray | None,
+        uncertainty: np.ndarray | None,
+        shape: tuple[int, int],
+        settings: OverlaySettings,
+    ) -> None:
         """Code images of a slice's ground truth and prediction, and its uncertainty bands when shown."""
         self.detach()
         self.overlay.set(code_image(gt, prediction, shape, outlines=settings.style.outlines), view_tables(settings)[0])

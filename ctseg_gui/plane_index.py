@@ -25,11 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ctseg_core.windowing import Window, apply_window
-
-from .overlay import base_index, code_image
-from .plane_image import ALL_HU, windowed
-from .plane_slices import plane_image
-from .planes import Plane
+from ctseg_gui.overlay import base_index, code_image
+from ctseg_gui.plane_image import ALL_HU, windowed
+from ctseg_gui.plane_slices import plane_image
+from ctseg_gui.planes import Plane
 
 log = logging.getLogger(__name__)
 _ONE_BUILD_AT_A_TIME = threading.Lock()
@@ -50,8 +49,12 @@ class Sources:
     prediction: np.ndarray | None
 
     def same_as(self, other: Sources) -> bool:
-        return (self.hu is other.hu and self.window == other.window and self.gt is other.gt
-                and self.prediction is other.prediction)
+        return (
+            self.hu is other.hu
+            and self.window == other.window
+            and self.gt is other.gt
+            and self.prediction is other.prediction
+        )
 
 
 def slice_base(plane: Plane, sources: Sources, index: int, grey_table: np.ndarray) -> np.ndarray:

@@ -13,10 +13,10 @@ import enum
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
-from .editor import EditorState
-from .planes import Plane
-from .slice_view import SliceView
-from .state import ViewerState
+from ctseg_gui.editor import EditorState
+from ctseg_gui.planes import Plane
+from ctseg_gui.slice_view import SliceView
+from ctseg_gui.state import ViewerState
 
 
 class Layout(enum.Enum):
@@ -54,8 +54,9 @@ class PlaneLayout(QWidget):
 
     layoutChanged = Signal(object)  # Layout
 
-    def __init__(self, state: ViewerState, editor: EditorState, view3d: QWidget | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: ViewerState, editor: EditorState, view3d: QWidget | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.state = state
         self.views = {plane: SliceView(state, editor, plane=plane) for plane in Plane}

@@ -20,7 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from .planes import Plane
+from ctseg_gui.planes import Plane
 
 #: Most bytes held in sagittal copies at once (a 512² × 300 CT with its masks needs ≈ 0.4 GB).
 BUDGET_BYTES = 1 << 30
@@ -49,8 +49,9 @@ class SagittalCopies:
                 return copy[index] if copy is not None else Plane.SAGITTAL.image(volume, index)
             if sum(entry[2] for entry in self._copies.values()) + volume.nbytes <= self.budget_bytes:
                 self._copies[key] = (weakref.ref(volume, partial(_queue_key, self._dead, key)), None, volume.nbytes)
-                threading.Thread(target=self._make, args=(key, volume), name=f"sagittal copy {key}",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._make, args=(key, volume), name=f"sagittal copy {key}", daemon=True
+                ).start()
         return Plane.SAGITTAL.image(volume, index)
 
     def wait(self, timeout_s: float = 10.0) -> None:

@@ -77,8 +77,9 @@ class Plane(enum.Enum):
 
     def screen_axes(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """((axis, sign) of increasing column, (axis, sign) of increasing row) in [z, y, x] voxel axes."""
-        return {Plane.AXIAL: ((2, 1), (1, 1)), Plane.CORONAL: ((2, 1), (0, -1)),
-                Plane.SAGITTAL: ((1, 1), (0, -1))}[self]
+        return {Plane.AXIAL: ((2, 1), (1, 1)), Plane.CORONAL: ((2, 1), (0, -1)), Plane.SAGITTAL: ((1, 1), (0, -1))}[
+            self
+        ]
 
 
 _AXES = {Plane.AXIAL: 0, Plane.CORONAL: 1, Plane.SAGITTAL: 2}

@@ -49,8 +49,9 @@ def default_target(fmt: LabelFormat, patient: Patient, name: str, last_dir: str 
 class SaveLabelDialog(QDialog):
     """Format, name (IRCAD folder and DICOM SEG segment label) and destination; remembers the last choice."""
 
-    def __init__(self, patient: Patient, name: str, last: SaveTarget | None, settings: QSettings,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, patient: Patient, name: str, last: SaveTarget | None, settings: QSettings, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Save label as")
         self.patient, self.settings = patient, settings
@@ -96,7 +97,9 @@ class SaveLabelDialog(QDialog):
 
     def target(self) -> SaveTarget:
         return SaveTarget(
-            self.format, Path(self.path_edit.text().strip()).expanduser(), self.name_edit.text().strip(),
+            self.format,
+            Path(self.path_edit.text().strip()).expanduser(),
+            self.name_edit.text().strip(),
             replace_ground_truth=self._replace_ground_truth,
         )
 
@@ -124,8 +127,12 @@ class SaveLabelDialog(QDialog):
             path = QFileDialog.getExistingDirectory(self, "Patient or output folder", current)
         else:
             path, _ = QFileDialog.getSaveFileName(
-                self, "Save label", current, f"{self.format.value} (*{self.format.suffix})",
-                options=QFileDialog.Option.DontConfirmOverwrite)  # accept() asks once, for every format
+                self,
+                "Save label",
+                current,
+                f"{self.format.value} (*{self.format.suffix})",
+                options=QFileDialog.Option.DontConfirmOverwrite,
+            )  # accept() asks once, for every format
         if path:
             if not self.format.is_folder and not path.endswith(self.format.suffix):
                 path += self.format.suffix
@@ -144,17 +151,24 @@ class SaveLabelDialog(QDialog):
         ground_truth = target.ground_truth_replaced()
         if ground_truth is not None:
             answer = QMessageBox.warning(
-                self, "Replace the ground truth?",
+                self,
+                "Replace the ground truth?",
                 f"Saving “{target.name}” here replaces the GROUND TRUTH:\n\n{ground_truth}\n\n"
                 "The original mask is lost unless you have a copy. Replace the ground truth?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
             self._replace_ground_truth = True
         elif target.written_path.exists():
             answer = QMessageBox.question(
-                self, "Replace?", f"{target.describe()} exists. Replace it?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                self,
+                "Replace?",
+                f"{target.describe()} exists. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self.settings.setValue(LAST_FORMAT_KEY, target.format.name)

@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from .host import WindowServices
-from .opening import MASK_JOB
-from .panels.segmentation import SegmentationPanel
-from .state import ViewerState
-from .tasks import SegmentationOutcome, SegmenterCache, preload_segmenter, segment
-from .workers import JobRunner
+from ctseg_gui.host import WindowServices
+from ctseg_gui.opening import MASK_JOB
+from ctseg_gui.panels.segmentation import SegmentationPanel
+from ctseg_gui.state import ViewerState
+from ctseg_gui.tasks import SegmentationOutcome, SegmenterCache, preload_segmenter, segment
+from ctseg_gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,17 @@ class Segmentation(QObject):
     finished = Signal()  # a prediction is shown
     preloaded = Signal(bool)  # the background model load ended: True if the model is ready
 
-    def __init__(self, host: WindowServices, state: ViewerState, runner: JobRunner, panel: SegmentationPanel,
-                 busy: Callable[[], bool], model_path: str | None = None, segmenters: SegmenterCache | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        host: WindowServices,
+        state: ViewerState,
+        runner: JobRunner,
+        panel: SegmentationPanel,
+        busy: Callable[[], bool],
+        model_path: str | None = None,
+        segmenters: SegmenterCache | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         """``busy``: True while a status-bar job runs (the preload then waits)."""
         super().__init__(parent)
         self.host, self.state, self.runner, self.panel, self.busy = host, state, runner, panel, busy
@@ -108,7 +116,8 @@ class Segmentation(QObject):
             self.preload_timer.start()
             return False
         self.runner.start(
-            PRELOAD_JOB, lambda progress, cancel: preload_segmenter(segmenters, model_path, progress, cancel),
+            PRELOAD_JOB,
+            lambda progress, cancel: preload_segmenter(segmenters, model_path, progress, cancel),
             on_success=self.preloaded.emit,
             on_failure=self._on_preload_failed,
         )

@@ -22,11 +22,10 @@ from PySide6.QtGui import QFocusEvent, QMouseEvent
 
 from ctseg_core.annotate.tools import Tool
 from ctseg_core.windowing import Window, window_from_drag
-
-from .editor import EditorState
-from .planes import Plane
-from .state import ViewerState
-from .view_items import BrushPreview
+from ctseg_gui.editor import EditorState
+from ctseg_gui.planes import Plane
+from ctseg_gui.state import ViewerState
+from ctseg_gui.view_items import BrushPreview
 
 
 class SlicePointer(pg.GraphicsView):
@@ -142,8 +141,12 @@ class SlicePointer(pg.GraphicsView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         editor = self.editor
         left = event.button() == Qt.MouseButton.LeftButton
-        if (left and self.state.patient is not None and not editor.tool.edits
-                and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+        if (
+            left
+            and self.state.patient is not None
+            and not editor.tool.edits
+            and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
             event.accept()
             self._crosshair_press = True
             self._move_crosshair(self.scene_pos(event.position()))

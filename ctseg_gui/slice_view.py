@@ -28,16 +28,15 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from ctseg_core.orientation import direction_letter
 from ctseg_core.windowing import Window
-
-from .editor import EditorState
-from .overlay_text import LETTER_RGB, OverlayText
-from .plane_image import PlaneImage
-from .plane_index import PlaneIndexCache, Sources
-from .plane_slices import plane_image
-from .planes import Plane
-from .slice_pointer import SlicePointer
-from .state import ViewerState
-from .view_items import BrushPreview, SliceViewBox, crosshair_line, place_crosshair
+from ctseg_gui.editor import EditorState
+from ctseg_gui.overlay_text import LETTER_RGB, OverlayText
+from ctseg_gui.plane_image import PlaneImage
+from ctseg_gui.plane_index import PlaneIndexCache, Sources
+from ctseg_gui.plane_slices import plane_image
+from ctseg_gui.planes import Plane
+from ctseg_gui.slice_pointer import SlicePointer
+from ctseg_gui.state import ViewerState
+from ctseg_gui.view_items import BrushPreview, SliceViewBox, crosshair_line, place_crosshair
 
 CORNER_MARGIN = 8
 
@@ -48,8 +47,13 @@ class SliceView(SlicePointer):
 
     title_label: OverlayText | None = None  # pyqtgraph resizes the view before __init__ creates it
 
-    def __init__(self, state: ViewerState, editor: EditorState | None = None, parent: QWidget | None = None,
-                 plane: Plane = Plane.AXIAL) -> None:
+    def __init__(
+        self,
+        state: ViewerState,
+        editor: EditorState | None = None,
+        parent: QWidget | None = None,
+        plane: Plane = Plane.AXIAL,
+    ) -> None:
         super().__init__(parent, background="k")
         self.state = state
         self.plane = plane
@@ -82,11 +86,13 @@ class SliceView(SlicePointer):
         self.title_label = OverlayText(self)
         self.window_label = OverlayText(self)
         self.window_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.side_labels = {side: OverlayText(self, LETTER_RGB, pixel_size=13, bold=True)
-                            for side in ("left", "right", "top", "bottom")}
+        self.side_labels = {
+            side: OverlayText(self, LETTER_RGB, pixel_size=13, bold=True) for side in ("left", "right", "top", "bottom")
+        }
 
         self.hint_label = QLabel(
-            "Open a patient: File ▸ Open folder (Ctrl+O), drop a folder here,\nor File ▸ Open demo patient", self)
+            "Open a patient: File ▸ Open folder (Ctrl+O), drop a folder here,\nor File ▸ Open demo patient", self
+        )
         self.hint_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.hint_label.setStyleSheet("color: #9a9a9a; background: transparent; font-size: 15px;")
@@ -158,7 +164,9 @@ class SliceView(SlicePointer):
             None if state.gt is None else plane_image(plane, state.gt, k),  # read-only volumes: see plane_slices
             None if state.prediction is None else plane_image(plane, state.prediction, k),
             None if state.uncertainty is None else plane_image(plane, state.uncertainty, k),
-            plane.image_shape(state.patient.shape), state.overlay)
+            plane.image_shape(state.patient.shape),
+            state.overlay,
+        )
         return True
 
     def _draw_from_indices(self) -> bool:
@@ -179,8 +187,9 @@ class SliceView(SlicePointer):
         label = self.editor.label
         if self.state.patient is None or self._skipped():
             return False
-        return self.image.update_label(None if label is None else self.plane.image(label, self.index),
-                                       self.state.overlay)
+        return self.image.update_label(
+            None if label is None else self.plane.image(label, self.index), self.state.overlay
+        )
 
     def _on_label_edited(self, slices: list[int]) -> None:
         if self.plane is not Plane.AXIAL or self.state.slice_index in slices:

@@ -14,10 +14,9 @@ from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import MaskScores
 from ctseg_core.model.quality import ScanQuality
 from ctseg_core.windowing import PRESETS, Window
-
-from .overlay import OverlaySettings, OverlayStyle
-from .planes import Plane, Voxel
-from .tasks import GroundTruth, OpenedPatient
+from ctseg_gui.overlay import OverlaySettings, OverlayStyle
+from ctseg_gui.planes import Plane, Voxel
+from ctseg_gui.tasks import GroundTruth, OpenedPatient
 
 DEFAULT_PRESET = "Abdomen"
 
@@ -150,8 +149,13 @@ class ViewerState(QObject):
         self.masksChanged.emit()
         self.scoresChanged.emit(self.scores)
 
-    def set_prediction(self, mask: np.ndarray | None, scores: MaskScores, quality: ScanQuality | None = None,
-                       uncertainty: np.ndarray | None = None) -> None:
+    def set_prediction(
+        self,
+        mask: np.ndarray | None,
+        scores: MaskScores,
+        quality: ScanQuality | None = None,
+        uncertainty: np.ndarray | None = None,
+    ) -> None:
         """Show a prediction, with the model's quality estimate and uncertainty volume when it gave them
         (a prediction without them drops the previous ones: they described another mask)."""
         self.prediction = mask

@@ -27,8 +27,9 @@ class SurfaceBuild:
     seconds: float
 
 
-def build_surface(mask: np.ndarray, affine: np.ndarray, max_triangles: int, progress: ProgressCallback,
-                  cancel: CancelCheck) -> SurfaceBuild:
+def build_surface(
+    mask: np.ndarray, affine: np.ndarray, max_triangles: int, progress: ProgressCallback, cancel: CancelCheck
+) -> SurfaceBuild:
     """A worker's job: the surface of one mask (the worker's own copy), in LPS mm, and its normals.
 
     The normals are computed here because pyqtgraph's ``MeshData.vertexNormals`` loops over the
@@ -37,22 +38,28 @@ def build_surface(mask: np.ndarray, affine: np.ndarray, max_triangles: int, prog
     budget (``gl_support.surface_triangle_budget``).
     """
     started = time.perf_counter()
-    mesh = surface_mesh(mask, affine, max_triangles=max_triangles, coarsen=True, progress=progress,
-                        should_cancel=cancel)
+    mesh = surface_mesh(
+        mask, affine, max_triangles=max_triangles, coarsen=True, progress=progress, should_cancel=cancel
+    )
     normals = mesh.vertex_normals()
     return SurfaceBuild(mesh, normals, mesh.volume_ml(), time.perf_counter() - started)
 
 
-def measure_error(mesh: Mesh, gt: np.ndarray, affine: np.ndarray, limit_mm: float,
-                   _progress: ProgressCallback, _cancel: CancelCheck) -> tuple[SurfaceError, np.ndarray]:
+def measure_error(
+    mesh: Mesh, gt: np.ndarray, affine: np.ndarray, limit_mm: float, _progress: ProgressCallback, _cancel: CancelCheck
+) -> tuple[SurfaceError, np.ndarray]:
     """A worker's job: the prediction's signed distances to the ground-truth surface, and their colours."""
     error = surface_error(mesh, gt, affine)
     return error, diverging_rgba(error.distances_mm, limit_mm)
 
 
-def pick_nearest(meshes: dict[str, Mesh], ray: Ray, _progress: ProgressCallback, _cancel: CancelCheck
-                 ) -> tuple[str, Pick] | None:
+def pick_nearest(
+    meshes: dict[str, Mesh], ray: Ray, _progress: ProgressCallback, _cancel: CancelCheck
+) -> tuple[str, Pick] | None:
     """A worker's job: the layer and point where ``ray`` first meets one of ``meshes`` (0.15 s for a liver)."""
-    picks = [(layer, pick) for layer, pick in ((layer, pick_surface(mesh, ray)) for layer, mesh in meshes.items())
-             if pick is not None]
+    picks = [
+        (layer, pick)
+        for layer, pick in ((layer, pick_surface(mesh, ray)) for layer, mesh in meshes.items())
+        if pick is not None
+    ]
     return min(picks, key=lambda hit: hit[1].distance, default=None)

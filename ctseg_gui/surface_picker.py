@@ -14,10 +14,9 @@ from PySide6.QtGui import QMouseEvent
 
 from ctseg_core.export.mesh import Mesh
 from ctseg_core.export.picking import Ray, ray_from_screen
-
-from .gl_support import GLView, numpy_matrix
-from .surface_jobs import pick_nearest
-from .workers import JobRunner
+from ctseg_gui.gl_support import GLView, numpy_matrix
+from ctseg_gui.surface_jobs import pick_nearest
+from ctseg_gui.workers import JobRunner
 
 PICK_JOB = "mesh:pick"
 #: A press and release this close (pixels) is a click that picks; farther is a drag that turns the view.
@@ -29,8 +28,13 @@ class ClickPicker(QObject):
 
     picked = Signal(object)
 
-    def __init__(self, gl_view: GLView, runner: JobRunner, visible_meshes: Callable[[], dict[str, Mesh]],
-                 on_failure: Callable[[BaseException], object]) -> None:
+    def __init__(
+        self,
+        gl_view: GLView,
+        runner: JobRunner,
+        visible_meshes: Callable[[], dict[str, Mesh]],
+        on_failure: Callable[[BaseException], object],
+    ) -> None:
         super().__init__(gl_view)
         self.gl_view, self.runner, self.visible_meshes, self.on_failure = gl_view, runner, visible_meshes, on_failure
         self._pressed_at: QPoint | None = None
@@ -59,5 +63,9 @@ class ClickPicker(QObject):
         """Intersect the ray under pixel (x, y) with the visible meshes, on a worker."""
         meshes = self.visible_meshes()
         if meshes:
-            self.runner.start(PICK_JOB, partial(pick_nearest, meshes, self.ray_at(x, y)),
-                              on_success=self.picked.emit, on_failure=self.on_failure)
+            self.runner.start(
+                PICK_JOB,
+                partial(pick_nearest, meshes, self.ray_at(x, y)),
+                on_success=self.picked.emit,
+                on_failure=self.on_failure,
+            )

@@ -181,11 +181,17 @@ def segment(
     progress(0, 0, "loading model")
     segmenter = cache.get(model_path)
     raise_if_cancelled(should_cancel)
-    result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress, should_cancel=should_cancel,
-                               return_uncertainty=True)
+    result = segmenter.predict(
+        patient.hu, patient.spacing_mm, progress=progress, should_cancel=should_cancel, return_uncertainty=True
+    )
     raise_if_cancelled(should_cancel)
     progress(0, 0, "measuring")
-    outcome = SegmentationOutcome(result.mask, dict(result.timings), score_masks(gt, result.mask, patient.spacing_mm),
-                                  result.quality, result.uncertainty)
+    outcome = SegmentationOutcome(
+        result.mask,
+        dict(result.timings),
+        score_masks(gt, result.mask, patient.spacing_mm),
+        result.quality,
+        result.uncertainty,
+    )
     raise_if_cancelled(should_cancel)
     return outcome

@@ -23,10 +23,9 @@ from ctseg_core.export.mesh import Mesh
 from ctseg_core.export.picking import Pick, point_of_voxel, voxel_of_point
 from ctseg_core.export.surface_error import DEFAULT_LIMIT_MM, SurfaceError
 from ctseg_core.metrics import format_metric
-
-from .colour_bar import DistanceColourBar
-from .editor import EditorState
-from .gl_support import (
+from ctseg_gui.colour_bar import DistanceColourBar
+from ctseg_gui.editor import EditorState
+from ctseg_gui.gl_support import (
     CrosshairDot,
     aim_camera,
     gl_unavailable_reason,
@@ -37,12 +36,12 @@ from .gl_support import (
     software_gl_refusal,
     surface_triangle_budget,
 )
-from .overlay import GT_RGB, LABEL_RGB, PRED_RGB
-from .plane_layout import placeholder_3d
-from .state import ViewerState
-from .surface_jobs import SurfaceBuild, build_surface, measure_error
-from .surface_picker import ClickPicker
-from .workers import JobRunner
+from ctseg_gui.overlay import GT_RGB, LABEL_RGB, PRED_RGB
+from ctseg_gui.plane_layout import placeholder_3d
+from ctseg_gui.state import ViewerState
+from ctseg_gui.surface_jobs import SurfaceBuild, build_surface, measure_error
+from ctseg_gui.surface_picker import ClickPicker
+from ctseg_gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +78,12 @@ class SurfaceView(QWidget):
     errorReady = Signal()  # the distance colouring of the prediction is shown
     picked = Signal(object)  # the Pick a click landed on, or None when it hit no surface
 
-    def __init__(self, state: ViewerState, editor: EditorState, runner: JobRunner,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: ViewerState, editor: EditorState, runner: JobRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        import pyqtgraph.opengl as gl  # noqa: I001  # loads OpenGL: only once make_3d_pane found it works
+        import pyqtgraph.opengl as gl  # loads OpenGL: only once make_3d_pane found it works
+
         self._gl = gl
         self.state, self.editor, self.runner = state, editor, runner
         self.limit_mm = DEFAULT_LIMIT_MM
@@ -95,7 +96,8 @@ class SurfaceView(QWidget):
         self.colour_by_distance.setToolTip(
             "Red: the prediction lies outside the ground truth (over-segmented); blue: inside it (under). "
             f"Clamped at ±{self.limit_mm:g} mm. The ground-truth surface is hidden meanwhile. "
-            "The distances are those ASSD and HD95 average. Click a surface to move the crosshair there.")
+            "The distances are those ASSD and HD95 average. Click a surface to move the crosshair there."
+        )
         self.colour_by_distance.toggled.connect(self._on_colouring_toggled)
         self.colour_bar = DistanceColourBar(self.limit_mm)
         self.colour_bar.hide()
@@ -181,8 +183,12 @@ class SurfaceView(QWidget):
                 continue
             volume = mask.copy()  # the worker's own: edits go on meanwhile
             self.status.setText(f"building the {layer} surface…")
-            self.runner.start(f"mesh:{layer}", partial(build_surface, volume, affine, self.max_triangles),
-                              on_success=partial(self._show, layer), on_failure=partial(self._failed, layer))
+            self.runner.start(
+                f"mesh:{layer}",
+                partial(build_surface, volume, affine, self.max_triangles),
+                on_success=partial(self._show, layer),
+                on_failure=partial(self._failed, layer),
+            )
 
     def _failed(self, layer: str, error: BaseException) -> None:
         self.status.setText(f"{layer} surface failed: {error}")
@@ -194,8 +200,13 @@ class SurfaceView(QWidget):
         self.builds.pop(layer, None)
         if build is not None and build.mesh.triangle_count:
             red, green, blue = (c / 255 for c in COLOURS[layer])
-            item = self._gl.GLMeshItem(meshdata=mesh_data(build.mesh, build.normals), color=(red, green, blue, 1.0),
-                                       smooth=True, shader=headlight_shader(), glOptions="opaque")
+            item = self._gl.GLMeshItem(
+                meshdata=mesh_data(build.mesh, build.normals),
+                color=(red, green, blue, 1.0),
+                smooth=True,
+                shader=headlight_shader(),
+                glOptions="opaque",
+            )
             self.gl_view.addItem(item)
             self.items[layer], self.builds[layer] = item, build
             if len(self.builds) == 1:
@@ -213,16 +224,21 @@ class SurfaceView(QWidget):
         if self.error is not None:
             low, high = self.error.range_mm
             assd = self.state.scores.report.assd_mm if self.state.scores.report is not None else math.nan
-            text += (f"\nprediction → ground truth: mean |d| {self.error.mean_abs_mm:.1f} mm "
-                     f"(ASSD {format_metric(assd, 1)} mm), 95 % {self.error.p95_abs_mm:.1f} mm, "
-                     f"from {low:+.1f} to {high:+.1f} mm").replace("-", "−")
+            text += (
+                f"\nprediction → ground truth: mean |d| {self.error.mean_abs_mm:.1f} mm "
+                f"(ASSD {format_metric(assd, 1)} mm), 95 % {self.error.p95_abs_mm:.1f} mm, "
+                f"from {low:+.1f} to {high:+.1f} mm"
+            ).replace("-", "−")
         self.status.setText(text)
 
     def _apply_visibility(self) -> None:
         overlay = self.state.overlay
         colouring = self.error is not None and self.colour_by_distance.isChecked()
-        shown = {"gt": overlay.show_gt and not colouring, "prediction": overlay.show_prediction,
-                 "label": overlay.show_label}
+        shown = {
+            "gt": overlay.show_gt and not colouring,
+            "prediction": overlay.show_prediction,
+            "label": overlay.show_label,
+        }
         for layer, item in self.items.items():
             item.setVisible(shown[layer])  # type: ignore[attr-defined]  # a GLMeshItem
         self.colour_bar.setVisible(colouring)
@@ -250,9 +266,12 @@ class SurfaceView(QWidget):
         if self.error is not None and self.error.mesh is build.mesh:
             return
         self.status.setText("measuring the prediction's distance to the ground truth…")
-        self.runner.start(DISTANCE_JOB, partial(measure_error, build.mesh, gt.copy(),
-                                                patient.geometry.affine_lps(), self.limit_mm),
-                          on_success=self._show_error, on_failure=partial(self._failed, "distance colouring"))
+        self.runner.start(
+            DISTANCE_JOB,
+            partial(measure_error, build.mesh, gt.copy(), patient.geometry.affine_lps(), self.limit_mm),
+            on_success=self._show_error,
+            on_failure=partial(self._failed, "distance colouring"),
+        )
 
     def _show_error(self, result: tuple[SurfaceError, np.ndarray]) -> None:
         error, colours = result
@@ -278,8 +297,7 @@ class SurfaceView(QWidget):
     # ---------------------------------------------------------------- click to crosshair
 
     def _visible_meshes(self) -> dict[str, Mesh]:
-        return {layer: self.builds[layer].mesh for layer, item in self.items.items()
-                if item.visible()}  # type: ignore[attr-defined]  # a GLMeshItem
+        return {layer: self.builds[layer].mesh for layer, item in self.items.items() if item.visible()}  # type: ignore[attr-defined]  # a GLMeshItem
 
     def _on_picked(self, hit: tuple[str, Pick] | None) -> None:
         patient = self.state.patient

@@ -10,7 +10,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsLineItem, QGraphicsSceneWheelEvent
 
-from .overlay import LABEL_RGB, colourise
+from ctseg_gui.overlay import LABEL_RGB, colourise
 
 WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
 
@@ -97,10 +97,10 @@ class Layer:
             return None
         return colourise(self.code, self.table)
 
-    def isVisible(self) -> bool:  # noqa: N802  (the name of the QGraphicsItem it replaced)
+    def isVisible(self) -> bool:
         return self._visible
 
-    def setVisible(self, visible: bool) -> None:  # noqa: N802
+    def setVisible(self, visible: bool) -> None:
         self._visible = bool(visible)
 
     def show(self) -> None:
@@ -130,8 +130,9 @@ def crosshair_line() -> QGraphicsLineItem:
     return line
 
 
-def place_crosshair(vertical: QGraphicsLineItem, horizontal: QGraphicsLineItem, x_mm: float, y_mm: float,
-                    image_rect: QRectF) -> None:
+def place_crosshair(
+    vertical: QGraphicsLineItem, horizontal: QGraphicsLineItem, x_mm: float, y_mm: float, image_rect: QRectF
+) -> None:
     """Put the crosshair lines through (x_mm, y_mm), each spanning the image."""
     vertical.setLine(QLineF(x_mm, image_rect.top(), x_mm, image_rect.bottom()))
     horizontal.setLine(QLineF(image_rect.left(), y_mm, image_rect.right(), y_mm))

@@ -59,5 +59,9 @@ def test_core_top_level_has_at_most_12_modules() -> None:
     modules = sorted(p.name for p in root.glob("*.py"))
     assert len(modules) <= 12, modules
     assert {p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()} >= {
-        "io", "model", "annotate", "synth", "export",
+        "io",
+        "model",
+        "annotate",
+        "synth",
+        "export",
     }

@@ -11,6 +11,7 @@ spans 2 rows of z either side of its centre and 7 columns of x) and intensity li
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -65,8 +66,7 @@ def axial_box(shape: tuple[int, ...], axis: int, index: int) -> tuple[int, int, 
     return None
 
 
-def stroke_rows(points_rc: Sequence[tuple[float, float]], radius_mm: float,
-                spacing_rc: tuple[float, float]) -> range:
+def stroke_rows(points_rc: Sequence[tuple[float, float]], radius_mm: float, spacing_rc: tuple[float, float]) -> range:
     """Rows of a section a brush stroke through ``points_rc`` may paint (unclipped): the points' rows
     widened by the disk's half height. For a coronal or sagittal stroke these rows are the axial
     slices to record before painting."""
@@ -169,7 +169,7 @@ def stroke_centres(points_yx: Sequence[tuple[float, float]], step_px: float) -> 
         return []
     points = np.asarray(points_yx, dtype=np.float64).reshape(-1, 2)
     samples = [points[:1]]
-    for start, end in zip(points[:-1], points[1:], strict=False):
+    for start, end in itertools.pairwise(points):
         count = max(1, int(np.ceil(np.hypot(*(end - start)) / step_px)))
         t = np.arange(1, count + 1)[:, None] / count
         samples.append(start + t * (end - start))
@@ -331,7 +331,7 @@ def interpolate_all(label: np.ndarray, spacing_yx: tuple[float, float] = (1.0, 1
     """
     annotated = _annotated(label)
     changed: list[int] = []
-    for z_a, z_b in zip(annotated[:-1], annotated[1:], strict=False):
+    for z_a, z_b in itertools.pairwise(annotated):
         if z_b - z_a > 1:
             changed.extend(interpolate_slices(label, int(z_a), int(z_b), spacing_yx))
     return changed

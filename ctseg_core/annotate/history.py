@@ -63,8 +63,9 @@ def _slice_change(z: int, before: np.ndarray, after: np.ndarray, origin: tuple[i
     rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     oy, ox = origin
-    return SliceChange(z, (y0 + oy, y1 + oy, x0 + ox, x1 + ox), _compress(before[y0:y1, x0:x1]),
-                       _compress(after[y0:y1, x0:x1]))
+    return SliceChange(
+        z, (y0 + oy, y1 + oy, x0 + ox, x1 + ox), _compress(before[y0:y1, x0:x1]), _compress(after[y0:y1, x0:x1])
+    )
 
 
 @dataclass(frozen=True)
@@ -140,12 +141,10 @@ class EditHistory:
             raise RuntimeError(f"edit {self._pending.description!r} is still open: commit or abort it first")
         if label.ndim != 3 or label.dtype != bool:
             raise ValueError(f"label must be a bool [z, y, x] volume, got {label.dtype} {label.shape}")
-        if slices is None:
-            indices = np.arange(label.shape[0])
-        else:
-            indices = np.unique(np.asarray(slices, dtype=np.int64))
-        self._pending = _Pending(description, label.shape, [indices], [_pack(label, indices)], {},
-                                 {int(z) for z in indices})
+        indices = np.arange(label.shape[0]) if slices is None else np.unique(np.asarray(slices, dtype=np.int64))
+        self._pending = _Pending(
+            description, label.shape, [indices], [_pack(label, indices)], {}, {int(z) for z in indices}
+        )
 
     def include(self, label: np.ndarray, slices: Sequence[int], box: Box | None = None) -> None:
         """Snapshot ``slices`` too, before the open edit changes them; slices already recorded are kept
@@ -205,9 +204,7 @@ class EditHistory:
             label[z, y0:y1, x0:x1] = before
 
     @contextlib.contextmanager
-    def step(
-        self, label: np.ndarray, description: str, slices: Sequence[int] | None = None
-    ) -> Iterator[None]:
+    def step(self, label: np.ndarray, description: str, slices: Sequence[int] | None = None) -> Iterator[None]:
         """Record, run the block, commit; if the block raises, the label is restored and nothing is stored."""
         self.record(label, slices, description)
         try:

@@ -125,8 +125,15 @@ def save_label(
     raise_if_cancelled(should_cancel)
     if target.format is LabelFormat.IRCAD:
         progress(0, label.shape[0], "writing mask")
-        write_ircad_mask(label, patient, target.path, target.name, should_cancel=should_cancel, progress=progress,
-                         replace_ground_truth=replace_ground_truth or target.replace_ground_truth)
+        write_ircad_mask(
+            label,
+            patient,
+            target.path,
+            target.name,
+            should_cancel=should_cancel,
+            progress=progress,
+            replace_ground_truth=replace_ground_truth or target.replace_ground_truth,
+        )
     elif target.format is LabelFormat.NIFTI:
         progress(0, 0, "writing NIfTI")
         write_nifti_mask(label, patient, target.path)

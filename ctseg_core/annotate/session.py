@@ -206,8 +206,12 @@ class LabelSession:
     def set_hu_limit(self, *, enabled: bool | None = None, lo: int | None = None, hi: int | None = None) -> None:
         """Change the intensity masking, e.g. ``set_hu_limit(enabled=True, lo=0)`` (HU)."""
         limit = self.hu_limit
-        limit = replace(limit, enabled=limit.enabled if enabled is None else bool(enabled),
-                        lo=limit.lo if lo is None else int(lo), hi=limit.hi if hi is None else int(hi))
+        limit = replace(
+            limit,
+            enabled=limit.enabled if enabled is None else bool(enabled),
+            lo=limit.lo if lo is None else int(lo),
+            hi=limit.hi if hi is None else int(hi),
+        )
         if limit != self.hu_limit:
             self.hu_limit = limit
             self.hu_limit_changed.emit(limit)
@@ -260,8 +264,9 @@ class LabelSession:
             if not slices:
                 return  # wholly above or below the volume
         self.history.include(label, slices, editing.axial_box(label.shape, stroke.axis, stroke.index))
-        editing.paint_stroke(label, stroke.index, points, self.brush_radius_mm, spacing, stroke.value,
-                             hu, hu_range, axis=stroke.axis)
+        editing.paint_stroke(
+            label, stroke.index, points, self.brush_radius_mm, spacing, stroke.value, hu, hu_range, axis=stroke.axis
+        )
         self._changed(slices, revise=False)
 
     def _finish_stroke(self) -> None:
@@ -284,7 +289,8 @@ class LabelSession:
         assert hu is not None
         hu_plane = editing.section(hu, axis, index)
         added = self._edit_section(
-            "Flood fill", axis, index, lambda plane: editing.flood_fill_section(plane, seed, hu_plane, hu_range))
+            "Flood fill", axis, index, lambda plane: editing.flood_fill_section(plane, seed, hu_plane, hu_range)
+        )
         if not added:
             self.notice.emit(self._why_no_fill(hu_plane, seed, hu_range))
         return added

@@ -31,8 +31,11 @@ class VolumeTool(enum.Enum):
     @property
     def stage(self) -> str:
         """What a progress display says while it runs."""
-        return {VolumeTool.INTERPOLATE: "interpolating", VolumeTool.REMOVE_ISLANDS: "removing islands",
-                VolumeTool.KEEP_LARGEST: "keeping the largest piece"}[self]
+        return {
+            VolumeTool.INTERPOLATE: "interpolating",
+            VolumeTool.REMOVE_ISLANDS: "removing islands",
+            VolumeTool.KEEP_LARGEST: "keeping the largest piece",
+        }[self]
 
 
 def volume_change(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh import Mesh, index_to_lps, lps_to_index
+from ctseg_core.export.mesh import Mesh, index_to_lps, lps_to_index
 
 #: Triangles seen edge-on (|det| below this, relative to the edge lengths) cannot be hit.
 PARALLEL_EPSILON = 1e-9

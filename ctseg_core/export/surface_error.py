@@ -28,16 +28,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh import Mesh, signed_distance_to_surface
+from ctseg_core.export.mesh import Mesh, signed_distance_to_surface
 
 #: Distances beyond ± this many mm get the end colours.
 DEFAULT_LIMIT_MM = 10.0
 
 #: The diverging map's stops, from −limit to +limit (ColorBrewer RdBu, 5 classes, reversed so
 #: red means "too much"): blue, light blue, near-white, light red, red; 0–255 RGB.
-DIVERGING_STOPS = np.array(
-    [(33, 102, 172), (103, 169, 207), (247, 247, 247), (239, 138, 98), (178, 24, 43)], dtype=np.float64
-) / 255.0
+DIVERGING_STOPS = (
+    np.array([(33, 102, 172), (103, 169, 207), (247, 247, 247), (239, 138, 98), (178, 24, 43)], dtype=np.float64)
+    / 255.0
+)
 #: Colour of a vertex whose distance is unknown (no reference surface).
 UNKNOWN_RGB = (0.5, 0.5, 0.5)
 

@@ -130,8 +130,19 @@ def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
             raw = _read_all(fh) if keep else None
     except PermissionError as exc:
         raise UnreadableSlice(name, "permission denied") from exc
-    except (InvalidDicomError, OSError, EOFError, ValueError, struct.error, KeyError, TypeError,
-            zipfile.BadZipFile, zlib.error, RecursionError, OverflowError) as exc:
+    except (
+        InvalidDicomError,
+        OSError,
+        EOFError,
+        ValueError,
+        struct.error,
+        KeyError,
+        TypeError,
+        zipfile.BadZipFile,
+        zlib.error,
+        RecursionError,
+        OverflowError,
+    ) as exc:
         raise UnreadableSlice(name, f"not readable as DICOM ({exc.__class__.__name__}: {exc})") from exc
     try:
         header = _header_from_dataset(ds, source, entry, name, pixel_start, element_head, raw)
@@ -328,8 +339,10 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
         raise UnreadableSlice(header.name, f"pixel data cannot be decoded ({exc})") from exc
     if pixels.shape != (header.rows, header.columns):
-        raise UnreadableSlice(header.name, f"pixel data has shape {pixels.shape}, expected "
-            f"{header.rows}×{header.columns} (multi-frame or colour images are not CT slices)"
+        raise UnreadableSlice(
+            header.name,
+            f"pixel data has shape {pixels.shape}, expected "
+            f"{header.rows}×{header.columns} (multi-frame or colour images are not CT slices)",
         )
     return pixels
 
@@ -364,7 +377,7 @@ def summarise(warnings: list[str], kind: str) -> list[str]:
     if len(warnings) <= MAX_LISTED_WARNINGS:
         return warnings
     rest = len(warnings) - MAX_LISTED_WARNINGS
-    return warnings[:MAX_LISTED_WARNINGS] + [f"… and {rest} more {kind}"]
+    return [*warnings[:MAX_LISTED_WARNINGS], f"… and {rest} more {kind}"]
 
 
 T = TypeVar("T")
@@ -458,9 +471,7 @@ def read_headers(
     images = [h for h in headers if h.is_image]
     if not images:
         if corrupt:
-            raise AllFilesCorruptError(
-                label, f"all {len(corrupt)} DICOM files are unreadable; first: {corrupt[0]}"
-            )
+            raise AllFilesCorruptError(label, f"all {len(corrupt)} DICOM files are unreadable; first: {corrupt[0]}")
         if headers:
             raise NoDicomError(label, f"{len(headers)} DICOM files but none is an image")
         raise NoDicomError(label, f"none of the {len(entries)} files is DICOM")

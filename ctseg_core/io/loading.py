@@ -34,7 +34,7 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 LIVER_LABEL_PREFIXES = ("segmentation", "label", "labels", "seg")
 NIFTI_VOLUME_PREFIXES = ("volume", "image", "imaging", "ct", "img")
 #: NIfTI names that are labels, never the CT (besides the liver prefixes above).
-NIFTI_LABEL_PREFIXES = LIVER_LABEL_PREFIXES + ("mask", "gt", "truth", "pred")
+NIFTI_LABEL_PREFIXES = (*LIVER_LABEL_PREFIXES, "mask", "gt", "truth", "pred")
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,7 @@ def validate_label_name(name: str, where: str | Path | None = None) -> str:
     bad = sorted({c for c in name if c in _FORBIDDEN_CHARACTERS or ord(c) < 32 or ord(c) == 127})
     if bad or (os.sep in name) or (os.altsep and os.altsep in name):
         shown = ", ".join(repr(c) for c in bad) or repr(os.sep)
-        raise refuse(f"contains {shown}: path separators and characters such as <>:\"|?* are not allowed")
+        raise refuse(f'contains {shown}: path separators and characters such as <>:"|?* are not allowed')
     if name.endswith("."):
         raise refuse("ends with a dot")
     try:
@@ -234,16 +234,18 @@ def is_ctseg_mask_folder(folder: str | Path) -> bool:
 
     folder = Path(folder)
     try:
-        entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")),
-                         key=lambda p: natural_sort_key(p.name))
+        entries = sorted(
+            (p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: natural_sort_key(p.name)
+        )
     except OSError:
         return False
     files = [p for p in entries if p.is_file()]
     if not files:
         return not entries  # only sub-folders: not ours
     try:
-        ds = pydicom.dcmread(files[0], stop_before_pixels=True,
-                             specific_tags=["Manufacturer", "Modality", "SeriesDescription"])
+        ds = pydicom.dcmread(
+            files[0], stop_before_pixels=True, specific_tags=["Manufacturer", "Modality", "SeriesDescription"]
+        )
     except Exception:  # not DICOM, truncated, unreadable: not a file ctseg wrote
         return False
     if str(ds.get("Manufacturer", "")) == CTSEG_MANUFACTURER:
@@ -274,14 +276,18 @@ def refuse_to_replace_ground_truth(out_dir: Path, name: str) -> None:
     if target.is_dir():
         if not is_ctseg_mask_folder(target):
             raise GroundTruthProtectedError(
-                target, "is the ground truth (a mask folder ctseg did not write): it is never replaced unless "
-                "asked to (replace_ground_truth=True); save the label under another name")
+                target,
+                "is the ground truth (a mask folder ctseg did not write): it is never replaced unless "
+                "asked to (replace_ground_truth=True); save the label under another name",
+            )
         return
     archive = Path(out_dir) / "MASKS_DICOM.zip"
     if archive.is_file() and name in zipped_mask_names(archive):
         raise GroundTruthProtectedError(
-            archive, f"holds the ground truth {name!r} (MASKS_DICOM/{name}/): writing {target} would hide it; "
-            "save the label under another name, or pass replace_ground_truth=True")
+            archive,
+            f"holds the ground truth {name!r} (MASKS_DICOM/{name}/): writing {target} would hide it; "
+            "save the label under another name, or pass replace_ground_truth=True",
+        )
 
 
 def write_ircad_mask(

@@ -72,7 +72,7 @@ def load_nifti_patient(path: Path) -> Patient:
         shape = shape[:3]
     if len(shape) != 3 or min(shape) < 1:
         raise CtsegError(path, f"expected a 3D volume, found shape {tuple(image.shape)}")
-    nx, ny, nz = shape
+    _nx, _ny, nz = shape
     source_geometry = stored_geometry(image.affine, path)
     try:
         # one read: slicing a gzipped file plane by plane would inflate it again for every plane

@@ -324,7 +324,7 @@ def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: 
     if along_normal is None:
         origin_along = float(np.dot(grid.geometry.normal, grid.geometry.origin_mm))
         along_normal = origin_along + grid.geometry.spacing_mm[0] * np.arange(grid.shape[0], dtype=np.float64)
-    values = np.zeros(grid.shape + (len(numbers),), dtype=volume.array.dtype)
+    values = np.zeros((*grid.shape, len(numbers)), dtype=volume.array.dtype)
     for i in range(volume.spatial_shape[0]):
         position = (volume.affine @ np.array([i, 0.0, 0.0, 1.0]))[:3]
         values[_slice_index(position, patient, along_normal, path)] = volume.array[i]

@@ -82,9 +82,7 @@ def choose_series(
         chosen = [s for s in summaries if s.series_uid == series_uid]
         if not chosen:
             available = "; ".join(s.describe() for s in summaries) or "none"
-            raise UnknownSeriesError(
-                label, f"series {series_uid} not found. Series in this folder: {available}"
-            )
+            raise UnknownSeriesError(label, f"series {series_uid} not found. Series in this folder: {available}")
         pick = chosen[0]
     else:
         pick = summaries[0]
@@ -167,21 +165,24 @@ def _check_consistent(headers: list[SliceHeader]) -> None:
                 f"{header.rows}×{header.columns} pixels, but {first.name} has "
                 f"{first.rows}×{first.columns}: slices of one series must share rows and columns",
             )
-        if header.orientation and first.orientation and not np.allclose(
-            header.orientation, first.orientation, atol=_ORIENTATION_TOLERANCE
+        if (
+            header.orientation
+            and first.orientation
+            and not np.allclose(header.orientation, first.orientation, atol=_ORIENTATION_TOLERANCE)
         ):
             raise InconsistentGeometryError(
                 header.name,
                 f"ImageOrientationPatient {list(header.orientation)} differs from "
                 f"{first.name} {list(first.orientation)}",
             )
-        if header.pixel_spacing and first.pixel_spacing and not np.allclose(
-            header.pixel_spacing, first.pixel_spacing, rtol=_SPACING_TOLERANCE
+        if (
+            header.pixel_spacing
+            and first.pixel_spacing
+            and not np.allclose(header.pixel_spacing, first.pixel_spacing, rtol=_SPACING_TOLERANCE)
         ):
             raise InconsistentGeometryError(
                 header.name,
-                f"PixelSpacing {list(header.pixel_spacing)} differs from {first.name} "
-                f"{list(first.pixel_spacing)}",
+                f"PixelSpacing {list(header.pixel_spacing)} differs from {first.name} {list(first.pixel_spacing)}",
             )
 
 
@@ -389,4 +390,3 @@ def _drop_identical_duplicates(volume: np.ndarray, series: OrderedSeries) -> np.
     if series.tilt_shift_px is not None:
         series.tilt_shift_px = series.tilt_shift_px[keep_mask]
     return volume[keep_mask]
-

@@ -175,11 +175,7 @@ class ZipSource:
 
     def subfolders(self) -> list[str]:
         """Names of the first-level folders below the prefix (organ names in MASKS_DICOM)."""
-        names = {
-            name[len(self.prefix) :].split("/", 1)[0]
-            for name in self._sizes
-            if "/" in name[len(self.prefix) :]
-        }
+        names = {name[len(self.prefix) :].split("/", 1)[0] for name in self._sizes if "/" in name[len(self.prefix) :]}
         return sorted(names)
 
 

@@ -63,20 +63,23 @@ def saved_labels(patient: str | Path) -> list[Path]:
     from ctseg_core.io.masks import is_ctseg_mask_folder
 
     folder = Path(patient)
-    found: list[Path] = []
     masks = folder / "MASKS_DICOM"
-    if masks.is_dir():
-        for sub in masks.iterdir():
-            if (sub.is_dir() and not sub.name.startswith(".") and sub.name not in MODEL_OUTPUT_NAMES
-                    and any(p.is_file() for p in sub.iterdir()) and is_ctseg_mask_folder(sub)):
-                found.append(sub)
+    found: list[Path] = [
+        sub
+        for sub in (masks.iterdir() if masks.is_dir() else ())
+        if sub.is_dir()
+        and not sub.name.startswith(".")
+        and sub.name not in MODEL_OUTPUT_NAMES
+        and any(p.is_file() for p in sub.iterdir())
+        and is_ctseg_mask_folder(sub)
+    ]
     prefix = f"{folder.name}_"
     if folder.parent.is_dir():
         for path in folder.parent.iterdir():
             lower = path.name.lower()
             if not (path.is_file() and path.name.startswith(prefix) and lower.endswith((".nii.gz", ".nii", ".dcm"))):
                 continue
-            label_name = path.name[len(prefix):].split(".")[0]
+            label_name = path.name[len(prefix) :].split(".")[0]
             if label_name and label_name not in MODEL_OUTPUT_NAMES:
                 found.append(path)
     return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
@@ -251,8 +254,14 @@ def fine_tune(
     if progress:
         progress(0, 0, "loading the base model")
     import_tensorflow(threads)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         steps_per_epoch=steps_per_epoch, patience=epochs + 1, threads=threads)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        steps_per_epoch=steps_per_epoch,
+        patience=epochs + 1,
+        threads=threads,
+    )
     base = Segmenter.load(base_path, threads=threads)
     if not base.card.architecture:
         raise ModelError(base_path, "its model card records no architecture, which fine-tuning needs to rebuild it")

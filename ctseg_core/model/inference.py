@@ -103,7 +103,7 @@ class Segmenter:
             self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         count = batch.shape[0]
         if count < BATCH_SLICES:
-            padding = np.zeros((BATCH_SLICES - count,) + batch.shape[1:], dtype=batch.dtype)
+            padding = np.zeros((BATCH_SLICES - count, *batch.shape[1:]), dtype=batch.dtype)
             batch = np.concatenate([batch, padding])
         return self._forward(batch).numpy()[:count, ..., 0]
 

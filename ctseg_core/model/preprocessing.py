@@ -75,8 +75,8 @@ def body_crop_box(hu: np.ndarray) -> CropBox:
     y_lo, y_hi, x_lo, x_hi = ys[0][0], ys[0][-1] + 1, xs[0][0], xs[0][-1] + 1
     side = int(np.ceil(max(y_hi - y_lo, x_hi - x_lo) * (1 + 2 * CROP_MARGIN)))
     side = max(side, 16)
-    y0 = int(round((y_lo + y_hi - side) / 2))
-    x0 = int(round((x_lo + x_hi - side) / 2))
+    y0 = round((y_lo + y_hi - side) / 2)
+    x0 = round((x_lo + x_hi - side) / 2)
     return CropBox(y0, x0, side, (rows, columns))
 
 

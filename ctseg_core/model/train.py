@@ -521,7 +521,7 @@ def run_training(
         "epochs": shipped.epochs_run,
         "config": {k: v for k, v in asdict(final_config).items() if k not in ("spec", "unet")},
         "seed": config.seed,
-        "command": " ".join(["ctseg"] + sys.argv[1:]) if sys.argv and "ctseg" in sys.argv[0] else None,
+        "command": " ".join(["ctseg", *sys.argv[1:]]) if sys.argv and "ctseg" in sys.argv[0] else None,
         "software": software_versions(),
         "seconds": round(time.perf_counter() - started, 1),
         "lineage": lineage,

@@ -28,9 +28,7 @@ def demo_dir() -> Path:
     return default_cache_dir() / "demo" / f"phantom-v{PHANTOM_VERSION}-seed{DEMO_SEED}"
 
 
-def ensure_demo_patient(
-    progress: ProgressCallback | None = None, should_cancel: CancelCheck | None = None
-) -> Path:
+def ensure_demo_patient(progress: ProgressCallback | None = None, should_cancel: CancelCheck | None = None) -> Path:
     """The demo folder (IRCAD layout), written first if absent; ``Cancelled`` if cancelled meanwhile.
 
     It is written beside its final place and renamed into it, so an interrupted or cancelled
@@ -42,8 +40,11 @@ def ensure_demo_patient(
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".phantom-", dir=target.parent) as scratch:
         written = write_phantom(
-            Path(scratch) / "patient", seed=DEMO_SEED, slices=DEMO_SLICES,
-            progress=progress, should_cancel=should_cancel,
+            Path(scratch) / "patient",
+            seed=DEMO_SEED,
+            slices=DEMO_SLICES,
+            progress=progress,
+            should_cancel=should_cancel,
         )
         try:
             os.rename(written, target)

@@ -297,7 +297,7 @@ def thick_partial_scan(
     Returns HU int16, mask and the new spacing.
     """
     dz = spacing_mm[0]
-    per_slab = max(1, int(round(thickness_mm / dz)))
+    per_slab = max(1, round(thickness_mm / dz))
     liver_slices = np.flatnonzero(mask.any(axis=(1, 2)))
     if liver_slices.size == 0:
         raise ValueError("the mask is empty: no liver to crop to")
@@ -310,7 +310,7 @@ def thick_partial_scan(
         raise ValueError(f"region must be 'inferior' or 'dome', got {region!r}")
     stop = min(hu.shape[0], start + span)
     count = (stop - start) // per_slab
-    shape = (count, per_slab) + hu.shape[1:]
+    shape = (count, per_slab, *hu.shape[1:])
     slab_hu = hu[start : start + count * per_slab].astype(np.float32).reshape(shape).mean(axis=1)
     slab_mask = mask[start : start + count * per_slab].reshape(shape).mean(axis=1) >= 0.5
     return np.rint(slab_hu).astype(np.int16), slab_mask, (dz * per_slab, spacing_mm[1], spacing_mm[2])

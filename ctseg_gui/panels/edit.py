@@ -25,15 +25,15 @@ from PySide6.QtWidgets import (
 from ctseg_core.annotate.session import LiveDice
 from ctseg_core.annotate.tools import MAX_BRUSH_MM, MIN_BRUSH_MM, Tool
 from ctseg_core.metrics import format_metric
-
-from ..edit_actions import EditActions
-from ..editor import EditorState
-from ..overlay import LABEL_RGB
-from ..widgets import HuSpinBox, action_button, caption, command_button, live_readout, swatch, value_label
+from ctseg_gui.edit_actions import EditActions
+from ctseg_gui.editor import EditorState
+from ctseg_gui.overlay import LABEL_RGB
+from ctseg_gui.widgets import HuSpinBox, action_button, caption, command_button, live_readout, swatch, value_label
 
 HU_MIN, HU_MAX = -1024, 3071
-CHECKED_TOOL_STYLE = ("QToolButton:checked { background: #3d7ad6; color: white;"
-                      " border: 1px solid #6ea8ff; border-radius: 3px; }")
+CHECKED_TOOL_STYLE = (
+    "QToolButton:checked { background: #3d7ad6; color: white; border: 1px solid #6ea8ff; border-radius: 3px; }"
+)
 
 
 class EditPanel(QGroupBox):
@@ -144,8 +144,9 @@ class EditPanel(QGroupBox):
         layout.addSpacing(4)
         layout.addLayout(files)
         layout.addSpacing(6)
-        hint = caption("Brush and eraser: left drag paints, middle drag pans, the wheel changes slice. "
-                        "Hover a button for its key.")
+        hint = caption(
+            "Brush and eraser: left drag paints, middle drag pans, the wheel changes slice. Hover a button for its key."
+        )
         hint.setWordWrap(True)
         layout.addWidget(hint)
         layout.addStretch(1)

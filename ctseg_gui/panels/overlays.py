@@ -6,9 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSlider, QWidget
 
-from ..overlay import FN_RGB, FP_RGB, GT_RGB, LABEL_RGB, PRED_RGB, TP_RGB, UNCERTAINTY_RGB, OverlayStyle
-from ..state import ViewerState
-from ..widgets import swatch
+from ctseg_gui.overlay import FN_RGB, FP_RGB, GT_RGB, LABEL_RGB, PRED_RGB, TP_RGB, UNCERTAINTY_RGB, OverlayStyle
+from ctseg_gui.state import ViewerState
+from ctseg_gui.widgets import swatch
 
 
 class OverlayPanel(QGroupBox):
@@ -22,7 +22,8 @@ class OverlayPanel(QGroupBox):
         self.show_label = QCheckBox("Edited label (E)")
         self.show_uncertainty = QCheckBox("Uncertainty (Shift+U)")
         self.show_uncertainty.setToolTip(
-            "Where the model was unsure (heat map: red … yellow = probability near ½); after Segment")
+            "Where the model was unsure (heat map: red … yellow = probability near ½); after Segment"
+        )
         self.style_box = QComboBox()
         self.style_box.addItems([style.value for style in OverlayStyle])
         self.style_box.setToolTip("Next style: O")
@@ -45,8 +46,13 @@ class OverlayPanel(QGroupBox):
         layers = QGridLayout()
         layers.setHorizontalSpacing(4)
         for i, (rgb, box) in enumerate(
-                ((GT_RGB, self.show_gt), (PRED_RGB, self.show_prediction), (LABEL_RGB, self.show_label),
-                 (UNCERTAINTY_RGB[1], self.show_uncertainty))):
+            (
+                (GT_RGB, self.show_gt),
+                (PRED_RGB, self.show_prediction),
+                (LABEL_RGB, self.show_label),
+                (UNCERTAINTY_RGB[1], self.show_uncertainty),
+            )
+        ):
             row, column = divmod(i, 2)
             layers.addWidget(swatch(rgb), row, 2 * column)
             layers.addWidget(box, row, 2 * column + 1)
@@ -75,8 +81,14 @@ class OverlayPanel(QGroupBox):
 
     def _on_overlay_changed(self) -> None:
         overlay = self.state.overlay
-        widgets = (self.show_gt, self.show_prediction, self.show_label, self.show_uncertainty, self.style_box,
-                   self.opacity)
+        widgets = (
+            self.show_gt,
+            self.show_prediction,
+            self.show_label,
+            self.show_uncertainty,
+            self.style_box,
+            self.opacity,
+        )
         for widget in widgets:
             widget.blockSignals(True)
         self.show_gt.setChecked(overlay.show_gt)

@@ -18,11 +18,10 @@ from PySide6.QtWidgets import (
 
 from ctseg_core.metrics import format_metric
 from ctseg_core.model.quality import ScanQuality
-
-from ..dice_plot import DicePlot
-from ..model_picker import ModelPicker
-from ..state import ViewerState
-from ..widgets import live_readout, value_label
+from ctseg_gui.dice_plot import DicePlot
+from ctseg_gui.model_picker import ModelPicker
+from ctseg_gui.state import ViewerState
+from ctseg_gui.widgets import live_readout, value_label
 
 #: The "Check this scan" flag: white on a warning red, so it is seen at a glance.
 CHECK_FLAG_STYLE = "color: white; background: #c0392b; font-weight: bold; padding: 1px 6px; border-radius: 3px;"
@@ -130,10 +129,13 @@ class SegmentationPanel(QGroupBox):
         text = f"{quality.estimated_dice:.2f}"
         self.estimate.setText(text if quality.calibrated else f"{text} (uncalibrated)")
         self.estimate.setToolTip(
-            ("The model's own estimate of the Dice of this segmentation, calibrated on held-out scans"
-             if quality.calibrated else
-             "The model's soft Dice: its card has no calibration, so this is a rough guide only")
-            + f"; scans below {quality.threshold:.2f} are flagged")
+            (
+                "The model's own estimate of the Dice of this segmentation, calibrated on held-out scans"
+                if quality.calibrated
+                else "The model's soft Dice: its card has no calibration, so this is a rough guide only"
+            )
+            + f"; scans below {quality.threshold:.2f} are flagged"
+        )
         reasons = "\n".join(f"• {reason[:1].upper()}{reason[1:]}" for reason in quality.reasons)
         self.reasons.setText(reasons)
         self.check_flag.setToolTip(reasons or "Review this segmentation")

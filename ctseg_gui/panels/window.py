@@ -5,9 +5,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QWidget
 
 from ctseg_core.windowing import PRESETS, Window, preset_name
-
-from ..state import ViewerState
-from ..widgets import HuSpinBox
+from ctseg_gui.state import ViewerState
+from ctseg_gui.widgets import HuSpinBox
 
 CUSTOM_WINDOW = "Custom"
 

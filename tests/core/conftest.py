@@ -28,10 +28,14 @@ def tiny_model(tiny_patients: Path, tmp_path_factory: pytest.TempPathFactory) ->
     out = tmp_path_factory.mktemp("tiny_model")
     spec = InputSpec(size=32)
     config = TrainConfig(
-        epochs=1, batch_size=4, steps_per_epoch=2, spec=spec,
+        epochs=1,
+        batch_size=4,
+        steps_per_epoch=2,
+        spec=spec,
         unet=UNetConfig(input_size=32, depth=2, base_filters=4),
     )
-    path = run_training([tiny_patients], out, config, folds=None, final=True,
-                        cache_dir=out / "cache", log=lambda _: None)
+    path = run_training(
+        [tiny_patients], out, config, folds=None, final=True, cache_dir=out / "cache", log=lambda _: None
+    )
     assert path is not None
     return path

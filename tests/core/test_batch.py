@@ -20,8 +20,9 @@ def segmenter(tiny_model: Path) -> Segmenter:
 def test_same_named_patients_get_separate_outputs(tiny_patients: Path, tmp_path: Path, segmenter: Segmenter) -> None:
     for parent in ("a", "b"):
         shutil.copytree(tiny_patients / "p0", tmp_path / parent / "patient")
-    rows = segment_patients([tmp_path / "a" / "patient", tmp_path / "b" / "patient"], tmp_path / "out",
-                            "nifti", segmenter=segmenter)
+    rows = segment_patients(
+        [tmp_path / "a" / "patient", tmp_path / "b" / "patient"], tmp_path / "out", "nifti", segmenter=segmenter
+    )
     outputs = [row["output"] for row in rows]
     assert len(set(outputs)) == 2 and all(Path(o).is_file() for o in outputs)
     assert [row["patient"] for row in rows] == ["a_patient", "b_patient"]

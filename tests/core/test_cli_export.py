@@ -34,8 +34,10 @@ def test_mesh_export_is_watertight_in_lps_and_holds_the_mask_volume(patient_dir:
 
 
 def test_gif_has_one_frame_per_slice(patient_dir: Path, tmp_path: Path) -> None:
-    assert main(["export", str(patient_dir), "--mask", "liver", "--gif", str(tmp_path / "liver.gif"),
-                 "--window", "Liver"]) == 0
+    assert (
+        main(["export", str(patient_dir), "--mask", "liver", "--gif", str(tmp_path / "liver.gif"), "--window", "Liver"])
+        == 0
+    )
     assert Image.open(tmp_path / "liver.gif").n_frames == 16
 
 

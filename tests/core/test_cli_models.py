@@ -19,10 +19,19 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_models_lists_bundled_and_registered_with_their_lineage(
-        models: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    register_model(tiny_model, "mine", lineage={
-        "base_name": "bundled", "base_patients": ["p0"], "added_patients": ["p1", "p2"],
-        "validation_dice_before": {"mean": 0.5}, "validation_dice_after": {"mean": 0.75}})
+    models: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register_model(
+        tiny_model,
+        "mine",
+        lineage={
+            "base_name": "bundled",
+            "base_patients": ["p0"],
+            "added_patients": ["p1", "p2"],
+            "validation_dice_before": {"mean": 0.5},
+            "validation_dice_after": {"mean": 0.75},
+        },
+    )
     assert main(["models"]) == EXIT_OK
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["NAME", "BASE", "PATIENTS", "ADDED", "DICE", "BEFORE", "DICE", "AFTER"]
@@ -35,8 +44,9 @@ def test_models_lists_bundled_and_registered_with_their_lineage(
     assert rows[1]["added_patients"] == ["p1", "p2"] and rows[1]["dice_after"] == 0.75
 
 
-def test_segment_with_a_registered_name(models: Path, tiny_model: Path, phantom_dir: Path, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_segment_with_a_registered_name(
+    models: Path, tiny_model: Path, phantom_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     register_model(tiny_model, "mine")
     code = main(["segment", str(phantom_dir), "--model", "mine", "--out", str(tmp_path / "out"), "--json"])
     assert code == EXIT_OK
@@ -46,21 +56,24 @@ def test_segment_with_a_registered_name(models: Path, tiny_model: Path, phantom_
 
 
 def test_segment_with_an_unknown_name_names_the_known_ones(
-        models: Path, tiny_model: Path, phantom_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models: Path, tiny_model: Path, phantom_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     register_model(tiny_model, "mine")
     code = main(["segment", str(phantom_dir), "--model", "theirs", "--out", str(tmp_path / "out")])
     assert code == EXIT_ERROR
     assert "no model of that name (known models: bundled, mine" in capsys.readouterr().err
 
 
-def test_segment_model_still_takes_a_file(models: Path, tiny_model: Path, phantom_dir: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_segment_model_still_takes_a_file(
+    models: Path, tiny_model: Path, phantom_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["segment", str(phantom_dir), "--model", str(tiny_model), "--out", str(tmp_path / "o")]) == EXIT_OK
     assert f"model {tiny_model.name}" in capsys.readouterr().err
 
 
-def test_train_register_refuses_bundled_before_training(models: Path, tiny_patients: Path, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_register_refuses_bundled_before_training(
+    models: Path, tiny_patients: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["train", str(tiny_patients), "--out", str(tmp_path / "t"), "--register", "bundled"])
     assert code == EXIT_ERROR
     assert "shipped with ctseg" in capsys.readouterr().err

@@ -33,9 +33,7 @@ def sphere(
     offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> np.ndarray:
     """Voxelised ball of radius_mm around the grid centre (plus offset), built in physical mm."""
-    axes = [
-        (np.arange(n) - (n - 1) / 2.0) * s - o for n, s, o in zip(shape, spacing_mm, offset_mm, strict=False)
-    ]
+    axes = [(np.arange(n) - (n - 1) / 2.0) * s - o for n, s, o in zip(shape, spacing_mm, offset_mm, strict=False)]
     z, y, x = np.meshgrid(*axes, indexing="ij")
     return (z**2 + y**2 + x**2) <= radius_mm**2
 
@@ -113,7 +111,7 @@ def test_shape_mismatch_names_both_shapes() -> None:
 
 
 def test_spacing_length_must_match_dimensions() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has 2 values for a 3D mask"):
         average_symmetric_surface_distance(box(), box(), (1.0, 1.0))
 
 
@@ -167,7 +165,7 @@ def test_per_slice_dice_matches_dice_per_slice() -> None:
 
 
 def test_per_slice_dice_needs_3d() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs 3D"):
         per_slice_dice(np.ones((4, 4)), np.ones((4, 4)))
 
 
@@ -198,9 +196,7 @@ def test_compare_agrees_with_individual_functions() -> None:
 def test_surface_distances_computed_once_per_compare(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     original = metrics._surface_distances
-    monkeypatch.setattr(
-        metrics, "_surface_distances", lambda *args: calls.append(1) or original(*args)
-    )
+    monkeypatch.setattr(metrics, "_surface_distances", lambda *args: calls.append(1) or original(*args))
     compare(box(), box(lo=(1, 5, 5)), ANISO)
     assert len(calls) == 1
 

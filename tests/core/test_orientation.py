@@ -193,7 +193,7 @@ def test_gantry_tilt_is_resampled_with_a_warning_and_masks_go_back_onto_the_tilt
         assert [float(v) for v in mask.ImagePositionPatient] == pytest.approx(
             [float(v) for v in source.ImagePositionPatient]
         )
-        k = int(round((float(source.ImagePositionPatient[2]) - geometry.origin_mm[2]) / dz))
+        k = round((float(source.ImagePositionPatient[2]) - geometry.origin_mm[2]) / dz)
         rows = slice(10 - k, 38 - k)  # the same anatomy sits k rows higher on tilted slice k
         expected = np.zeros(label.shape[1:], dtype=bool)
         expected[rows] = (source.pixel_array.astype(np.int32) > THRESHOLD_HU)[rows]

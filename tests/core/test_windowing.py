@@ -15,9 +15,7 @@ from ctseg_core.windowing import (
 
 def reference(hu: np.ndarray, window: Window) -> np.ndarray:
     low, high = window.low, window.high
-    return np.clip(np.round((hu.astype(np.float64) - low) / (high - low) * 255), 0, 255).astype(
-        np.uint8
-    )
+    return np.clip(np.round((hu.astype(np.float64) - low) / (high - low) * 255), 0, 255).astype(np.uint8)
 
 
 def random_int16(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -48,7 +46,7 @@ def test_low_and_high() -> None:
 
 
 def test_width_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="width must be positive"):
         Window(width=0.0, level=0.0)
 
 
@@ -76,9 +74,7 @@ def test_low_and_below_black_high_and_above_white() -> None:
     window = PRESETS["Abdomen"]
     hu = np.array([-32768, -1000, -161, -160, 240, 241, 3000, 32767], dtype=np.int16)
     np.testing.assert_array_equal(apply_window(hu, window), [0, 0, 0, 0, 255, 255, 255, 255])
-    np.testing.assert_array_equal(
-        apply_window(hu.astype(np.float64), window), [0, 0, 0, 0, 255, 255, 255, 255]
-    )
+    np.testing.assert_array_equal(apply_window(hu.astype(np.float64), window), [0, 0, 0, 0, 255, 255, 255, 255])
 
 
 def test_works_on_3d_and_non_contiguous_arrays() -> None:
@@ -106,9 +102,7 @@ def test_drag_vertical_changes_level_proportional_to_width() -> None:
     assert moved_narrow.width == narrow.width
     assert moved_narrow.level != narrow.level
     assert moved_wide.level - wide.level == pytest.approx(10 * (moved_narrow.level - narrow.level))
-    assert window_from_drag(narrow, 0, -20).level - narrow.level == pytest.approx(
-        narrow.level - moved_narrow.level
-    )
+    assert window_from_drag(narrow, 0, -20).level - narrow.level == pytest.approx(narrow.level - moved_narrow.level)
 
 
 def test_preset_name_matches_to_half_a_hu() -> None:

@@ -38,8 +38,12 @@ def voxel_under(window: MainWindow, point: QPoint) -> tuple[int, int]:
     return view.pixel_at(view.scene_pos(QPointF(point)))
 
 
-def drag(window: MainWindow, voxels_xy: Sequence[tuple[int, int]], button: Qt.MouseButton = LEFT,
-         modifier: Qt.KeyboardModifier = NO_MODIFIER) -> list[tuple[int, int]]:
+def drag(
+    window: MainWindow,
+    voxels_xy: Sequence[tuple[int, int]],
+    button: Qt.MouseButton = LEFT,
+    modifier: Qt.KeyboardModifier = NO_MODIFIER,
+) -> list[tuple[int, int]]:
     """Press on the first voxel, move through the others, release on the last; the (row, col) hit."""
     viewport = window.slice_view.viewport()
     points = [widget_point(window, x, y) for x, y in voxels_xy]
@@ -56,8 +60,16 @@ def drag(window: MainWindow, voxels_xy: Sequence[tuple[int, int]], button: Qt.Mo
 def wheel(window: MainWindow, notches: int) -> None:
     viewport = window.slice_view.viewport()
     centre = QPointF(viewport.width() / 2, viewport.height() / 2)
-    event = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre)), QPoint(0, 0), QPoint(0, 120 * notches),
-                        Qt.MouseButton.NoButton, NO_MODIFIER, Qt.ScrollPhase.NoScrollPhase, False)
+    event = QWheelEvent(
+        centre,
+        QPointF(viewport.mapToGlobal(centre)),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        NO_MODIFIER,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(viewport, event)
 
 

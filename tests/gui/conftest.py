@@ -85,8 +85,10 @@ class Questions:
 def questions(monkeypatch: pytest.MonkeyPatch) -> Questions:
     """No modal question ever blocks a test: unsaved edits are discarded and autosaves not restored
     unless a test sets other answers (an unknown title fails the test)."""
-    answers = {"Unsaved label": QMessageBox.StandardButton.Discard,
-               "Restore autosaved label?": QMessageBox.StandardButton.No}
+    answers = {
+        "Unsaved label": QMessageBox.StandardButton.Discard,
+        "Restore autosaved label?": QMessageBox.StandardButton.No,
+    }
     asked = Questions(answers)
     monkeypatch.setattr(QMessageBox, "question", asked)
     return asked
@@ -177,8 +179,9 @@ def window(qtbot: QtBot, tmp_path: Path, fake_segmenter: FakeSegmenter, dialogs:
     """A shown, active viewer window with settings in a temporary file and the fake segmenter; it
     preloads no model (tests/gui/test_preload.py turns that on)."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    viewer = MainWindow(settings=settings, segmenters=SegmenterCache(loader=lambda path: fake_segmenter),
-                        preload_model=False)
+    viewer = MainWindow(
+        settings=settings, segmenters=SegmenterCache(loader=lambda path: fake_segmenter), preload_model=False
+    )
     qtbot.addWidget(viewer)
     viewer.resize(1200, 800)
     viewer.show()

@@ -20,8 +20,7 @@ from ctseg_core.metrics import MaskScores, dice, format_metric
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import LABEL_RGB, OverlaySettings, OverlayStyle, label_table
 from ctseg_gui.tasks import OpenedPatient
-
-from .annotating import MIDDLE, click, drag, hover, key, run_volume_tool, wheel, zoom_on
+from gui.annotating import MIDDLE, click, drag, hover, key, run_volume_tool, wheel, zoom_on
 
 
 def _spacing_yx(window: MainWindow) -> tuple[float, float]:
@@ -64,9 +63,7 @@ def test_a_brush_stroke_paints_exactly_the_core_stroke_through_the_mouse_points(
     assert opened.slice_view.label_item.image[rows[0], columns[0], :3].tolist() == list(LABEL_RGB)
 
 
-def test_middle_drag_still_pans_and_the_wheel_still_scrolls_with_the_brush(
-    qtbot: QtBot, opened: MainWindow
-) -> None:
+def test_middle_drag_still_pans_and_the_wheel_still_scrolls_with_the_brush(qtbot: QtBot, opened: MainWindow) -> None:
     key(opened, "B")
     zoom_on(opened, 200, 200)
     x_range = opened.slice_view.view.viewRange()[0]
@@ -237,7 +234,8 @@ def test_with_oblong_pixels_the_circle_spans_an_ellipse_of_voxels_as_the_brush_d
     state, editor, preview = opened.state, opened.editor, opened.slice_view.brush_preview
     patient = state.patient
     oblong = dataclasses.replace(
-        patient, geometry=dataclasses.replace(patient.geometry, spacing_mm=(patient.spacing_mm[0], 0.5, 1.0)))
+        patient, geometry=dataclasses.replace(patient.geometry, spacing_mm=(patient.spacing_mm[0], 0.5, 1.0))
+    )
     state.set_patient(OpenedPatient(oblong, None, None, MaskScores(), start_slice=4))
     key(opened, "B")
     zoom_on(opened, 250, 250, voxels=64)
@@ -337,11 +335,14 @@ def test_a_flood_fill_seed_outside_the_range_says_why(qtbot: QtBot, opened: Main
     seed_hu = int(state.patient.hu[state.slice_index, 5, 5])
     assert not editor.label.any() and not editor.history.can_undo
     assert opened.statusBar().currentMessage() == (
-        f"Flood fill changed nothing: the seed is {seed_hu} HU, outside 30 … 100 HU")
+        f"Flood fill changed nothing: the seed is {seed_hu} HU, outside 30 … 100 HU"
+    )
 
 
 def test_the_label_and_file_modules_load_no_qt() -> None:
-    code = ("import sys, ctseg_core.annotate.labels, ctseg_core.annotate.live_dice\n"
-            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph'))))\n")
+    code = (
+        "import sys, ctseg_core.annotate.labels, ctseg_core.annotate.live_dice\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph'))))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

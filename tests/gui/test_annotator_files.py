@@ -21,8 +21,7 @@ from ctseg_gui.autosave import AUTOSAVE_EVERY_EDITS
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.save_dialog import SaveLabelDialog
 from ctseg_gui.tasks import SegmenterCache, open_patient
-
-from .conftest import FakeSegmenter, OpenIn, Questions
+from gui.conftest import FakeSegmenter, OpenIn, Questions
 
 Button = QMessageBox.StandardButton
 
@@ -75,7 +74,8 @@ def test_a_saved_label_loads_back_identical(
         assert np.allclose(nib.load(target.path).affine, patient.geometry.affine_ras())
     if fmt is LabelFormat.IRCAD:
         assert sorted(p.name for p in target.written_path.iterdir()) == sorted(
-            f"image_{k}" for k in range(patient.shape[0]))
+            f"image_{k}" for k in range(patient.shape[0])
+        )
 
     annotator.actions.new_empty.trigger()
     _load(qtbot, opened, target.written_path)
@@ -139,6 +139,7 @@ def test_replacing_the_ground_truth_takes_a_prompt_that_names_it(
 ) -> None:
     prompts: list[tuple[str, str]] = []
     answer = [QMessageBox.StandardButton.No]
+
     def warn(parent: object, title: str, text: str, *args: object) -> QMessageBox.StandardButton:
         prompts.append((title, text))
         return answer[0]
@@ -199,6 +200,7 @@ def test_a_failed_save_says_why_and_keeps_the_edits(
         target = SaveTarget(LabelFormat.NIFTI, tmp_path / "plain" / "x.nii.gz", "liver")
         expected = str(tmp_path / "plain")
     else:
+
         def refuse(*args: object, **kwargs: object) -> None:
             raise PermissionError(13, "Permission denied", str(tmp_path / "ro" / "MASKS_DICOM"))
 
@@ -215,8 +217,13 @@ def test_a_failed_save_says_why_and_keeps_the_edits(
 
 
 def test_every_20_edits_are_autosaved_and_offered_back_after_a_crash(
-    qtbot: QtBot, opened: MainWindow, small_phantom: Path, open_in: OpenIn, questions: Questions,
-    fake_segmenter: FakeSegmenter, tmp_path: Path
+    qtbot: QtBot,
+    opened: MainWindow,
+    small_phantom: Path,
+    open_in: OpenIn,
+    questions: Questions,
+    fake_segmenter: FakeSegmenter,
+    tmp_path: Path,
 ) -> None:
     with qtbot.waitSignal(opened.autosaver.autosaved, timeout=10_000):
         _edit(opened, strokes=AUTOSAVE_EVERY_EDITS)
@@ -226,8 +233,11 @@ def test_every_20_edits_are_autosaved_and_offered_back_after_a_crash(
 
     # The first window "crashes" (stays as it is); a new session opens the same patient.
     questions.answers["Restore autosaved label?"] = Button.Yes
-    second = MainWindow(settings=QSettings(str(tmp_path / "second.ini"), QSettings.Format.IniFormat),
-                        segmenters=SegmenterCache(loader=lambda path: fake_segmenter), preload_model=False)
+    second = MainWindow(
+        settings=QSettings(str(tmp_path / "second.ini"), QSettings.Format.IniFormat),
+        segmenters=SegmenterCache(loader=lambda path: fake_segmenter),
+        preload_model=False,
+    )
     qtbot.addWidget(second)
     open_in(second, small_phantom)
     assert questions.titles() == ["Restore autosaved label?"]
@@ -341,6 +351,12 @@ def test_an_ircad_save_reports_each_slice_written_and_loads_back_without_touchin
 
     polls = iter(range(1_000))
     with pytest.raises(Cancelled):  # cancelled after a few slices: the folder never appears
-        save_label(label, patient, SaveTarget(LabelFormat.IRCAD, tmp_path / "other", "liver_fixed"), None,
-                   no_progress, lambda: next(polls) >= 3)
+        save_label(
+            label,
+            patient,
+            SaveTarget(LabelFormat.IRCAD, tmp_path / "other", "liver_fixed"),
+            None,
+            no_progress,
+            lambda: next(polls) >= 3,
+        )
     assert not (tmp_path / "other" / "MASKS_DICOM" / "liver_fixed").exists()

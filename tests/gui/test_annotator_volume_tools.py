@@ -20,9 +20,8 @@ from ctseg_core.annotate import editing
 from ctseg_core.annotate.volume_tools import VolumeTool
 from ctseg_core.metrics import dice, format_metric
 from ctseg_gui.main_window import MainWindow
-
-from .annotating import drag, key, run_volume_tool, zoom_on
-from .conftest import OpenIn, event_loop_gaps
+from gui.annotating import drag, key, run_volume_tool, zoom_on
+from gui.conftest import OpenIn, event_loop_gaps
 
 CORE_FUNCTIONS = {
     VolumeTool.INTERPOLATE: "interpolate_all",
@@ -34,8 +33,11 @@ ISLAND_ML = 0.05
 
 def _action(window: MainWindow, tool: VolumeTool) -> QAction:
     actions = window.annotator.actions
-    return {VolumeTool.INTERPOLATE: actions.interpolate, VolumeTool.REMOVE_ISLANDS: actions.remove_islands,
-            VolumeTool.KEEP_LARGEST: actions.keep_largest}[tool]
+    return {
+        VolumeTool.INTERPOLATE: actions.interpolate,
+        VolumeTool.REMOVE_ISLANDS: actions.remove_islands,
+        VolumeTool.KEEP_LARGEST: actions.keep_largest,
+    }[tool]
 
 
 def _edit_actions(window: MainWindow) -> list[QAction]:
@@ -86,6 +88,7 @@ def held_core(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
         def run(*args: Any) -> Any:
             release.wait(20)
             return real(*args)
+
         return run
 
     for name in CORE_FUNCTIONS.values():
@@ -200,7 +203,11 @@ def test_cancel_in_the_status_bar_leaves_the_label_as_it_was(
 
 
 def test_a_new_label_or_another_patient_drops_a_running_volume_tool(
-    qtbot: QtBot, opened: MainWindow, held_core: threading.Event, other_phantom: Path, open_in: OpenIn,
+    qtbot: QtBot,
+    opened: MainWindow,
+    held_core: threading.Event,
+    other_phantom: Path,
+    open_in: OpenIn,
     dialogs: list,
 ) -> None:
     editor = opened.editor

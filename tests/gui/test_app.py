@@ -19,8 +19,7 @@ from ctseg_core.synth import demo
 from ctseg_gui.app import run_viewer
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import GT_RGB, PRED_RGB
-
-from .conftest import FakeSegmenter
+from gui.conftest import FakeSegmenter
 
 
 @pytest.fixture
@@ -45,7 +44,8 @@ def _slice_view_pixels(shot: Path, window: MainWindow, rgb: tuple[int, int, int]
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
     pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()].reshape(
-        image.height(), image.width(), 3)
+        image.height(), image.width(), 3
+    )
     return int(np.count_nonzero((pixels == rgb).all(axis=2)))
 
 
@@ -64,8 +64,12 @@ def test_screenshot_run_opens_grabs_and_exits_zero(
 
 
 def test_screenshot_run_segments_first_when_asked(
-    small_phantom: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_segmenter: FakeSegmenter,
-    dialogs: list, shown_windows: list[MainWindow],
+    small_phantom: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_segmenter: FakeSegmenter,
+    dialogs: list,
+    shown_windows: list[MainWindow],
 ) -> None:
     """The grab is taken after the prediction is shown: its magenta outline is in the picture, and the
     readouts beside it hold the core's numbers for that prediction."""
@@ -135,7 +139,10 @@ def test_cli_view_segment_screenshot_with_the_bundled_model(tmp_path: Path) -> N
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CTSEG_CACHE=str(tmp_path / "cache"))
     result = subprocess.run(
         [sys.executable, "-m", "ctseg_gui.cli", "view", str(patient), "--segment", "--screenshot", str(shot)],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.stat().st_size > 10_000

@@ -63,7 +63,8 @@ def with_prediction(opened: MainWindow) -> MainWindow:
 
 @pytest.mark.parametrize("suffix", [".stl", ".obj", ".ply"])
 def test_export_mesh_writes_the_chosen_mask_in_each_format(
-        with_prediction: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot, suffix: str) -> None:
+    with_prediction: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot, suffix: str
+) -> None:
     window, state = with_prediction, with_prediction.state
     out = tmp_path / "out"
     out.mkdir()
@@ -82,8 +83,9 @@ def test_export_mesh_writes_the_chosen_mask_in_each_format(
     assert [p.name for p in out.iterdir()] == [f"liver{suffix}"]  # written atomically: no temporary left
 
 
-def test_the_chosen_format_adds_its_suffix(with_prediction: MainWindow, answers: Answers, tmp_path: Path,
-                                           qtbot: QtBot) -> None:
+def test_the_chosen_format_adds_its_suffix(
+    with_prediction: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot
+) -> None:
     answers.mask, answers.path, answers.filter = "Ground truth", str(tmp_path / "gt"), exporting.MESH_FILTERS[".ply"]
     with qtbot.waitSignal(_exports(with_prediction).exported, timeout=60_000) as written:
         _exports(with_prediction).export_mesh()
@@ -94,7 +96,8 @@ def test_the_chosen_format_adds_its_suffix(with_prediction: MainWindow, answers:
 
 
 def test_a_mesh_that_cannot_be_written_is_reported_naming_the_file(
-        with_prediction: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot, dialogs: list) -> None:
+    with_prediction: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot, dialogs: list
+) -> None:
     (tmp_path / "a file").write_text("not a folder")
     answers.path = str(tmp_path / "a file" / "liver.stl")  # (missing folders are made; tests run as root)
     with qtbot.waitSignal(with_prediction.errorReported, timeout=60_000) as reported:
@@ -103,8 +106,9 @@ def test_a_mesh_that_cannot_be_written_is_reported_naming_the_file(
     assert dialogs and dialogs[-1][0] == "Export mesh" and answers.path in dialogs[-1][1]
 
 
-def test_cancelling_the_file_dialog_writes_nothing(with_prediction: MainWindow, answers: Answers,
-                                                   tmp_path: Path, qtbot: QtBot) -> None:
+def test_cancelling_the_file_dialog_writes_nothing(
+    with_prediction: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot
+) -> None:
     answers.path = ""
     _exports(with_prediction).export_mesh()
     qtbot.wait(200)
@@ -117,8 +121,9 @@ def _image(path: Path) -> QImage:
     return image
 
 
-def test_save_view_saves_the_view_under_the_pointer(opened: MainWindow, answers: Answers, tmp_path: Path,
-                                                    qtbot: QtBot) -> None:
+def test_save_view_saves_the_view_under_the_pointer(
+    opened: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot
+) -> None:
     opened.set_layout("1x3")
     qtbot.wait(50)
     coronal = opened.plane_layout.view(Plane.CORONAL)
@@ -139,8 +144,7 @@ def test_save_view_saves_the_view_under_the_pointer(opened: MainWindow, answers:
     assert _exports(opened).current_view() is axial
 
 
-def test_save_window_saves_the_whole_window(opened: MainWindow, answers: Answers, tmp_path: Path,
-                                            qtbot: QtBot) -> None:
+def test_save_window_saves_the_whole_window(opened: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot) -> None:
     answers.path = str(tmp_path / "window.png")
     with qtbot.waitSignal(_exports(opened).exported, timeout=5_000):
         _exports(opened).window_action.trigger()
@@ -150,7 +154,8 @@ def test_save_window_saves_the_whole_window(opened: MainWindow, answers: Answers
 
 
 def test_a_png_that_cannot_be_written_is_reported_naming_the_file(
-        opened: MainWindow, answers: Answers, tmp_path: Path, dialogs: list) -> None:
+    opened: MainWindow, answers: Answers, tmp_path: Path, dialogs: list
+) -> None:
     (tmp_path / "a file").write_text("not a folder")
     answers.path = str(tmp_path / "a file" / "window.png")
     _exports(opened).save_window()

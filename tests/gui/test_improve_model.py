@@ -48,8 +48,7 @@ def labelled(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture
-def improving(window: MainWindow, labelled: list[Path], tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> MainWindow:
+def improving(window: MainWindow, labelled: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
     """The window with both patients recently opened, a private models folder, a tiny training run."""
     monkeypatch.setenv("CTSEG_MODELS_DIR", str(tmp_path / "models"))
     window.segmentation_panel.model_picker.refresh()
@@ -70,7 +69,8 @@ def _open_dialog(window: MainWindow, base_model: Path) -> ImproveModelDialog:
 
 
 def test_improve_registers_a_model_that_the_picker_offers_and_segment_uses(
-        qtbot: QtBot, improving: MainWindow, base_model: Path, labelled: list[Path], tmp_path: Path) -> None:
+    qtbot: QtBot, improving: MainWindow, base_model: Path, labelled: list[Path], tmp_path: Path
+) -> None:
     window = improving
     dialog = _open_dialog(window, base_model)
     assert sorted(p.source for p in dialog.chosen_patients()) == sorted(labelled)
@@ -82,8 +82,9 @@ def test_improve_registers_a_model_that_the_picker_offers_and_segment_uses(
     SHOTS.mkdir(exist_ok=True)
     dialog.grab().save(str(SHOTS / "dialog_ready.png"))
     epochs_seen: list[int] = []
-    dialog.progress.valueChanged.connect(lambda v: epochs_seen.append(v) if "epochs" in dialog.progress.format()
-                                         else None)
+    dialog.progress.valueChanged.connect(
+        lambda v: epochs_seen.append(v) if "epochs" in dialog.progress.format() else None
+    )
     with qtbot.waitSignal(dialog.registered, timeout=240_000) as registered:
         dialog.start_button.click()
         assert dialog.running and not dialog.start_button.isEnabled() and dialog.cancel_button.text() == "Cancel"
@@ -106,7 +107,8 @@ def test_improve_registers_a_model_that_the_picker_offers_and_segment_uses(
 
 
 def test_cancel_stops_the_training_and_registers_nothing(
-        qtbot: QtBot, improving: MainWindow, base_model: Path, tmp_path: Path) -> None:
+    qtbot: QtBot, improving: MainWindow, base_model: Path, tmp_path: Path
+) -> None:
     window = improving
     dialog = _open_dialog(window, base_model)
     dialog.epochs.setValue(50)
@@ -118,12 +120,18 @@ def test_cancel_stops_the_training_and_registers_nothing(
     assert dialog.start_button.isEnabled() and dialog.cancel_button.text() == "Close"
     qtbot.waitUntil(lambda: not window.runner._alive, timeout=60_000)  # the worker thread has stopped
     assert not (tmp_path / "models" / "my-liver-model.keras").exists()
-    assert [window.segmentation_panel.model_picker.itemText(i)
-            for i in range(window.segmentation_panel.model_picker.count())][0] == "bundled"
+    assert (
+        next(
+            window.segmentation_panel.model_picker.itemText(i)
+            for i in range(window.segmentation_panel.model_picker.count())
+        )
+        == "bundled"
+    )
 
 
 def test_only_recent_patients_with_a_saved_label_are_offered(
-        improving: MainWindow, labelled: list[Path], small_phantom: Path) -> None:
+    improving: MainWindow, labelled: list[Path], small_phantom: Path
+) -> None:
     improving.recent.add(str(small_phantom))  # ground truth only, no saved label
     offered = {p.source for p in improving.model_choice.improver.default_patients()}
     assert offered == set(labelled)
@@ -138,8 +146,8 @@ def test_a_taken_or_reserved_name_disables_improve(qtbot: QtBot, improving: Main
 
 
 def test_view_model_by_name_selects_it_in_the_picker(
-        qtbot: QtBot, base_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    qtbot: QtBot, base_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from PySide6.QtCore import QSettings
 
     from ctseg_core.model.registry import register_model, resolve_model

@@ -44,8 +44,9 @@ def _imported(path: Path, package: str) -> set[str]:
 def test_only_the_entry_points_know_the_main_window() -> None:
     """Controllers and panels get narrow services (host.WindowServices), never ``MainWindow`` itself."""
     window = "ctseg_gui.main_window"
-    users = sorted(name for name, path in _modules().items()
-                   if name != window and window in _imported(path, _package(name, path)))
+    users = sorted(
+        name for name, path in _modules().items() if name != window and window in _imported(path, _package(name, path))
+    )
     assert users == ["ctseg_gui.app"]
 
 
@@ -56,8 +57,10 @@ def test_every_gui_module_is_short() -> None:
 
 
 def test_the_package_and_its_console_script_import_no_qt() -> None:
-    code = ("import sys, ctseg_gui, ctseg_gui.cli\n"
-            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph'))))\n")
+    code = (
+        "import sys, ctseg_gui, ctseg_gui.cli\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph'))))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
 
@@ -69,6 +72,10 @@ def test_every_gui_subpackage_is_shipped() -> None:
 
 
 def test_each_type_ignore_says_why() -> None:
-    bare = [f"{path.name}:{i}" for path in GUI.rglob("*.py") for i, line in enumerate(path.read_text().splitlines(), 1)
-            if re.search(r"# type: ignore(\[[^\]]*\])?\s*$", line)]
+    bare = [
+        f"{path.name}:{i}"
+        for path in GUI.rglob("*.py")
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"# type: ignore(\[[^\]]*\])?\s*$", line)
+    ]
     assert bare == []

@@ -13,8 +13,7 @@ from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant, write_nifti_variant
 from ctseg_core.windowing import Window
 from ctseg_gui.main_window import MainWindow
-
-from .conftest import OpenIn
+from gui.conftest import OpenIn
 
 SIZE, SLICES = 64, 6
 

@@ -118,7 +118,7 @@ def test_the_bounding_box_outline_equals_the_core_surface() -> None:
     for _ in range(40):
         mask = np.zeros((20, 30), bool)
         r, c = rng.integers(0, 20), rng.integers(0, 30)
-        mask[max(r - rng.integers(0, 6), 0):r + 1, max(c - rng.integers(0, 8), 0):c + 1] = True
+        mask[max(r - rng.integers(0, 6), 0) : r + 1, max(c - rng.integers(0, 8), 0) : c + 1] = True
         mask[rng.integers(0, 20), rng.integers(0, 30)] = True
         assert np.array_equal(outline(mask), surface(mask))
         assert np.array_equal(outline(mask[::-1, ::2]), surface(mask[::-1, ::2]))

@@ -21,9 +21,8 @@ from ctseg_core.windowing import Window
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
-
-from .annotating import LEFT, NO_MODIFIER, key
-from .conftest import OpenIn
+from gui.annotating import LEFT, NO_MODIFIER, key
+from gui.conftest import OpenIn
 
 SLICES, SIZE = 24, 64
 SPACING = (2.5, 0.7, 0.7)  # (dz, dy, dx) mm: thick slices, fine pixels
@@ -58,16 +57,18 @@ def _zoom(view: SliceView, row: int, column: int, pixels: int = 24) -> None:
     spans several screen pixels and QTest's integer positions land on the voxel meant."""
     row_mm, column_mm = view.plane.pixel_mm(view.state.patient.spacing_mm)
     half = pixels / 2
-    view.view.setRange(QRectF((column - half) * column_mm, (row - half) * row_mm, pixels * column_mm,
-                              pixels * row_mm), padding=0)
+    view.view.setRange(
+        QRectF((column - half) * column_mm, (row - half) * row_mm, pixels * column_mm, pixels * row_mm), padding=0
+    )
 
 
 def _screen(view: SliceView, section_point: tuple[int, int]) -> tuple[int, int]:
     """(row, column) of the view's screen image of a point of the core's section of its plane."""
     shape = view.state.patient.shape
     a, b = section_point
-    voxel = {Plane.AXIAL: (view.index, a, b), Plane.CORONAL: (a, view.index, b),
-             Plane.SAGITTAL: (a, b, view.index)}[view.plane]
+    voxel = {Plane.AXIAL: (view.index, a, b), Plane.CORONAL: (a, view.index, b), Plane.SAGITTAL: (a, b, view.index)}[
+        view.plane
+    ]
     return view.plane.pixel(shape, voxel)
 
 
@@ -120,7 +121,7 @@ def test_a_coronal_stroke_shows_in_every_view_and_undo_in_the_axial_view_undoes_
     editing.paint_stroke(expected, CROSSHAIR[1], points, 5.0, (SPACING[0], SPACING[2]), True, axis=1)
     label = editor.label
     assert label is not None and np.array_equal(label, expected)
-    z, y, x = np.nonzero(label)
+    z, y, _x = np.nonzero(label)
     assert set(y) == {30} and (z.min(), z.max()) == (6, 17)  # the disc reaches 2 slices (5 mm) past the ends
     assert state.position == CROSSHAIR  # painting never moves the crosshair
     assert editor.history.undo_description == "Brush stroke" and editor.unsaved_edits == 1

@@ -16,8 +16,7 @@ from ctseg_gui.overlay import OverlayStyle
 from ctseg_gui.plane_index import PlaneIndexCache, Sources
 from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
-
-from .conftest import OpenIn
+from gui.conftest import OpenIn
 
 
 def _views(window: MainWindow) -> list[SliceView]:
@@ -97,8 +96,9 @@ def test_no_indices_over_the_budget_and_none_while_the_window_moves() -> None:
     assert base is not None and base.shape == (4, 8) and not base.flags.writeable
 
 
-def test_a_hidden_view_and_a_new_patient_let_the_slices_go(opened: MainWindow, other_phantom: Path,
-                                                           open_in: OpenIn) -> None:
+def test_a_hidden_view_and_a_new_patient_let_the_slices_go(
+    opened: MainWindow, other_phantom: Path, open_in: OpenIn
+) -> None:
     views = _views(opened)
     coronal = views[1]
     opened.state.set_position((3, 30, 30))

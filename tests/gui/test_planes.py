@@ -21,9 +21,8 @@ from ctseg_gui.main_window import MainWindow
 from ctseg_gui.plane_layout import Layout
 from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
-
-from .conftest import OpenIn
-from .test_orientation_view import _bright_centroid
+from gui.conftest import OpenIn
+from gui.test_orientation_view import _bright_centroid
 
 SLICES, SIZE = 24, 64
 SPACING = (2.5, 0.7, 0.7)  # (dz, dy, dx) mm: thick slices, fine pixels
@@ -65,8 +64,9 @@ def test_a_click_in_the_coronal_view_moves_the_axial_and_sagittal_slices(markers
     coronal, sagittal = _view(markers, Plane.CORONAL), _view(markers, Plane.SAGITTAL)
     z, x = 7, 45  # x inside the small posterior-left block
     row = SLICES - 1 - z  # superior at the top
-    QTest.mouseClick(coronal.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     _viewport_point(coronal, row, x))
+    QTest.mouseClick(
+        coronal.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, _viewport_point(coronal, row, x)
+    )
     state = markers.state
     assert state.position == (z, 16, x)
     assert state.slice_index == z and sagittal.index == x
@@ -88,8 +88,11 @@ def test_a_click_in_the_coronal_view_moves_the_axial_and_sagittal_slices(markers
 
 def test_each_view_keeps_the_physical_aspect(markers: MainWindow) -> None:
     dz, dy, dx = SPACING
-    expected = {Plane.AXIAL: (SIZE * dx, SIZE * dy), Plane.CORONAL: (SIZE * dx, SLICES * dz),
-                Plane.SAGITTAL: (SIZE * dy, SLICES * dz)}
+    expected = {
+        Plane.AXIAL: (SIZE * dx, SIZE * dy),
+        Plane.CORONAL: (SIZE * dx, SLICES * dz),
+        Plane.SAGITTAL: (SIZE * dy, SLICES * dz),
+    }
     for plane, (width_mm, height_mm) in expected.items():
         view = _view(markers, plane)
         view.fit()
@@ -100,9 +103,11 @@ def test_each_view_keeps_the_physical_aspect(markers: MainWindow) -> None:
 
 
 def test_letters_follow_the_geometry_in_each_view(markers: MainWindow) -> None:
-    expected = {Plane.AXIAL: {"left": "R", "right": "L", "top": "A", "bottom": "P"},
-                Plane.CORONAL: {"left": "R", "right": "L", "top": "S", "bottom": "I"},
-                Plane.SAGITTAL: {"left": "A", "right": "P", "top": "S", "bottom": "I"}}
+    expected = {
+        Plane.AXIAL: {"left": "R", "right": "L", "top": "A", "bottom": "P"},
+        Plane.CORONAL: {"left": "R", "right": "L", "top": "S", "bottom": "I"},
+        Plane.SAGITTAL: {"left": "A", "right": "P", "top": "S", "bottom": "I"},
+    }
     for plane, letters in expected.items():
         view = _view(markers, plane)
         assert {side: label.text() for side, label in view.side_labels.items()} == letters, plane
@@ -111,8 +116,10 @@ def test_letters_follow_the_geometry_in_each_view(markers: MainWindow) -> None:
 def test_the_top_letter_never_hides_under_a_long_title(markers: MainWindow) -> None:
     """A narrow 1×3 view: a long patient title would run under the centred top letter."""
     view = _view(markers, Plane.AXIAL)
-    for text, width in (("A patient name long enough to reach the middle — and a series description", 300),
-                        ("Short", 900)):
+    for text, width in (
+        ("A patient name long enough to reach the middle — and a series description", 300),
+        ("Short", 900),
+    ):
         view.title_label.setText(f"{text}\n512 × 512")
         view.resize(width, 400)
         view._place_labels()
@@ -136,8 +143,12 @@ def test_layouts_switch_and_a_double_click_maximises(markers: MainWindow, qtbot:
     assert layout.layout_mode is Layout.TWO_BY_TWO and len(layout.visible_views()) == 3
     assert layout.view3d.isVisibleTo(layout)
     coronal = _view(markers, Plane.CORONAL)
-    QTest.mouseDClick(coronal.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                      QPoint(coronal.viewport().width() // 2, coronal.viewport().height() // 2))
+    QTest.mouseDClick(
+        coronal.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        QPoint(coronal.viewport().width() // 2, coronal.viewport().height() // 2),
+    )
     assert layout.layout_mode is Layout.CORONAL and layout.visible_views() == [coronal]
     layout.toggle_maximise()  # F11
     assert layout.layout_mode is Layout.TWO_BY_TWO
@@ -153,8 +164,9 @@ def test_the_view_command_takes_a_layout() -> None:
     assert full_parser().parse_args(["view"]).layout == "axial"
 
 
-def test_screenshot_in_the_1x3_layout(small_phantom: Path, tmp_path: Path, dialogs: list,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_screenshot_in_the_1x3_layout(
+    small_phantom: Path, tmp_path: Path, dialogs: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
     windows: list[MainWindow] = []
     original = MainWindow.set_layout
 

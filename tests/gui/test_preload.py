@@ -17,9 +17,8 @@ from ctseg_core.errors import ModelError
 from ctseg_gui import segmenting
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache, _load_segmenter
-
-from .conftest import FakeSegmenter, OpenIn
-from .test_segmentation import event_loop_gaps_while_segmenting
+from gui.conftest import FakeSegmenter, OpenIn
+from gui.test_segmentation import event_loop_gaps_while_segmenting
 
 
 def _preloading_window(qtbot: QtBot, tmp_path: Path, model_path: str, segmenters: SegmenterCache) -> MainWindow:
@@ -72,7 +71,11 @@ def test_a_missing_model_file_is_not_preloaded(
 
 
 def test_a_failing_preload_is_silent_and_segment_reports_the_error(
-    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_phantom: Path, open_in: OpenIn,
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    small_phantom: Path,
+    open_in: OpenIn,
     dialogs: list,
 ) -> None:
     monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 50)
@@ -97,7 +100,10 @@ def test_a_failing_preload_is_silent_and_segment_reports_the_error(
 
 
 def test_preloading_waits_while_a_patient_opens(
-    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_phantom: Path,
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    small_phantom: Path,
     fake_segmenter: FakeSegmenter,
 ) -> None:
     monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 600_000)  # the test fires it
@@ -130,8 +136,13 @@ def test_in_a_fresh_process_tensorflow_comes_with_the_preload_and_the_first_segm
     imports it and loads the model; then, from the click on Segment to its result, the event loop
     never stops for 100 ms (without the preload the import stalls it for ≈ 300 ms)."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(tiny_model), str(small_phantom)],
-                            capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(tiny_model), str(small_phantom)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     shown, preloaded, segmented = result.stdout.split("\n")[:3]
     assert shown == "shown: tensorflow False, preload scheduled True"

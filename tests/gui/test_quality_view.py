@@ -13,20 +13,29 @@ from ctseg_core.model.quality import ScanQuality
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import UNCERTAINTY_RGB
 from ctseg_gui.planes import Plane
-
-from .annotating import key
-from .conftest import OpenIn
+from gui.annotating import key
+from gui.conftest import OpenIn
 
 PARTIAL = "the liver runs off the first or last slice: the scan covers only part of it"
 
 
-def _quality(depth: int, estimated: float = 0.84, check: bool = True, calibrated: bool = False,
-             reasons: tuple[str, ...] = ("estimated Dice 0.84 is below 0.90", PARTIAL),
-             per_slice: np.ndarray | None = None) -> ScanQuality:
+def _quality(
+    depth: int,
+    estimated: float = 0.84,
+    check: bool = True,
+    calibrated: bool = False,
+    reasons: tuple[str, ...] = ("estimated Dice 0.84 is below 0.90", PARTIAL),
+    per_slice: np.ndarray | None = None,
+) -> ScanQuality:
     return ScanQuality(
-        estimated_dice=estimated, check_scan=check, threshold=0.90, calibrated=calibrated, reasons=reasons,
+        estimated_dice=estimated,
+        check_scan=check,
+        threshold=0.90,
+        calibrated=calibrated,
+        reasons=reasons,
         features={"soft_dice": estimated},
-        slice_uncertainty=np.zeros(depth, np.float32) if per_slice is None else per_slice)
+        slice_uncertainty=np.zeros(depth, np.float32) if per_slice is None else per_slice,
+    )
 
 
 def _predict(window: MainWindow, quality: ScanQuality, uncertainty: np.ndarray | None = None) -> None:
@@ -38,8 +47,9 @@ def _predict(window: MainWindow, quality: ScanQuality, uncertainty: np.ndarray |
     state.set_prediction(prediction, score_masks(state.gt, prediction, state.patient.spacing_mm), quality, uncertainty)
 
 
-def test_estimated_dice_and_check_flag_follow_the_quality(opened: MainWindow, other_phantom: Path,
-                                                          open_in: OpenIn) -> None:
+def test_estimated_dice_and_check_flag_follow_the_quality(
+    opened: MainWindow, other_phantom: Path, open_in: OpenIn
+) -> None:
     panel = opened.segmentation_panel
     assert not panel.estimate.isVisible() and not panel.check_flag.isVisible()  # no prediction yet
     _predict(opened, _quality(opened.state.depth))
@@ -68,7 +78,7 @@ def test_uncertainty_overlay_shows_a_heat_map_where_the_model_was_unsure_on_ever
 ) -> None:
     opened.set_layout("1x3")
     state = opened.state
-    depth, rows, columns = state.patient.shape
+    depth, _rows, _columns = state.patient.shape
     uncertainty = np.zeros(state.patient.shape, np.uint8)
     block = (slice(3, 8), slice(200, 260), slice(220, 300))
     uncertainty[block] = 255  # probability ½ there: the most uncertain

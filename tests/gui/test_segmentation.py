@@ -20,8 +20,7 @@ from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_gui.dice_plot import MARKER_RGB
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.tasks import SegmenterCache
-
-from .conftest import FakeSegmenter, OpenIn, event_loop_gaps
+from gui.conftest import FakeSegmenter, OpenIn, event_loop_gaps
 
 
 def _segment_and_wait(qtbot: QtBot, window: MainWindow, timeout_ms: int = 20_000) -> None:
@@ -82,18 +81,32 @@ def test_worst_slice_button_and_dice_plot_click_jump_to_slices(qtbot: QtBot, ope
     scene = plot.getPlotItem().vb.mapViewToScene(QPointF(target + 1, 0.5))
     pos = QPointF(plot.mapFromScene(scene))
     viewport = plot.viewport()
-    for kind, buttons in ((QMouseEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
-                          (QMouseEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton)):
-        event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos)), Qt.MouseButton.LeftButton, buttons,
-                            Qt.KeyboardModifier.NoModifier)
+    for kind, buttons in (
+        (QMouseEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
+        (QMouseEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
+    ):
+        event = QMouseEvent(
+            kind,
+            pos,
+            QPointF(viewport.mapToGlobal(pos)),
+            Qt.MouseButton.LeftButton,
+            buttons,
+            Qt.KeyboardModifier.NoModifier,
+        )
         QApplication.sendEvent(viewport, event)
     assert state.slice_index == target
     # a left drag scrubs: the slice follows the pointer, and the marker (drawn over the plot's picture) too
     for slice_number in (4, 6):
         scene = plot.getPlotItem().vb.mapViewToScene(QPointF(slice_number, 0.5))
         pos = QPointF(plot.mapFromScene(scene))
-        event = QMouseEvent(QMouseEvent.Type.MouseMove, pos, QPointF(viewport.mapToGlobal(pos)),
-                            Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        event = QMouseEvent(
+            QMouseEvent.Type.MouseMove,
+            pos,
+            QPointF(viewport.mapToGlobal(pos)),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
         QApplication.sendEvent(viewport, event)
         assert state.slice_index == slice_number - 1 and plot.marker_slice == slice_number
     shown = plot.viewport().grab().toImage()
@@ -167,10 +180,12 @@ class KerasSegmenter:
         import keras
 
         self.imported_on = threading.current_thread()
-        self.model = keras.Sequential([
-            keras.Input((None, None, 1)),
-            keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer="ones", bias_initializer="zeros"),
-        ])
+        self.model = keras.Sequential(
+            [
+                keras.Input((None, None, 1)),
+                keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer="ones", bias_initializer="zeros"),
+            ]
+        )
 
     def predict(
         self,
@@ -188,8 +203,9 @@ class KerasSegmenter:
             probability[k] = self.model(x, training=False).numpy()[0, ..., 0]
             if progress is not None:
                 progress(k + 1, hu.shape[0], "segmenting")
-        return SimpleNamespace(probability=probability, mask=probability > 0.5, timings={}, quality=None,
-                               uncertainty=None)
+        return SimpleNamespace(
+            probability=probability, mask=probability > 0.5, timings={}, quality=None, uncertainty=None
+        )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="Keras/TensorFlow not installed")

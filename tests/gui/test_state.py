@@ -44,4 +44,3 @@ def test_new_patient_drops_the_previous_prediction(qtbot: QtBot, small_phantom: 
     state.set_prediction(opened.gt.copy(), opened.scores)
     state.set_patient(opened)
     assert state.prediction is None and state.slice_index == opened.start_slice
-

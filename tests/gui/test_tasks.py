@@ -12,8 +12,7 @@ from ctseg_core.errors import Cancelled
 from ctseg_core.metrics import compare
 from ctseg_core.progress import never_cancel, no_progress
 from ctseg_gui.tasks import SegmenterCache, load_ground_truth, open_patient, segment
-
-from .conftest import FakeSegmenter
+from gui.conftest import FakeSegmenter
 
 
 def test_open_patient_loads_only_the_liver_and_starts_inside_it(small_phantom: Path) -> None:
@@ -23,8 +22,6 @@ def test_open_patient_loads_only_the_liver_and_starts_inside_it(small_phantom: P
     assert {"liver", "spleen", "livertumor"} <= set(opened.patient.available_masks)
     assert opened.gt[opened.start_slice].any()
     assert opened.scores.gt_volume_ml > 0
-
-
 
 
 def test_other_organs_load_lazily_and_rescore(small_phantom: Path) -> None:

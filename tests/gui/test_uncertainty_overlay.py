@@ -86,13 +86,13 @@ def test_the_label_is_drawn_on_top() -> None:
     settings = OverlaySettings(opacity=1.0)
     table = composite_table(colour_table(settings), label_table(settings), uncertainty_table(settings))
     grey = np.zeros((1, 3), np.uint8)
-    image = composite(grey, np.full((1, 3), BOTH, np.uint8),
-                      np.array([[LABEL_FILL, LABEL_EDGE, 0]], np.uint8), None, table)
+    image = composite(
+        grey, np.full((1, 3), BOTH, np.uint8), np.array([[LABEL_FILL, LABEL_EDGE, 0]], np.uint8), None, table
+    )
     assert image[0, 0, :3].tolist() == list(LABEL_RGB) and image[0, 1, :3].tolist() == list(LABEL_RGB)
     hidden = OverlaySettings(show_label=False)
     table = composite_table(colour_table(hidden), label_table(hidden), None)
-    image = composite(grey, np.zeros((1, 3), np.uint8), np.array([[LABEL_FILL, LABEL_EDGE, 0]], np.uint8), None,
-                      table)
+    image = composite(grey, np.zeros((1, 3), np.uint8), np.array([[LABEL_FILL, LABEL_EDGE, 0]], np.uint8), None, table)
     assert (image[0, :, :3] == 0).all()  # a hidden label leaves the CT alone
 
 

@@ -23,8 +23,7 @@ from ctseg_gui.panels.patient import NO_MASK
 from ctseg_gui.panels.window import CUSTOM_WINDOW
 from ctseg_gui.recent import RECENT_KEY
 from ctseg_gui.tasks import GroundTruth, OpenedPatient
-
-from .conftest import OpenIn
+from gui.conftest import OpenIn
 
 
 def _centre(window: MainWindow) -> QPointF:
@@ -32,19 +31,25 @@ def _centre(window: MainWindow) -> QPointF:
     return QPointF(viewport.width() / 2, viewport.height() / 2)
 
 
-def _wheel(window: MainWindow, notches: int,
-           modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+def _wheel(window: MainWindow, notches: int, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
     viewport = window.slice_view.viewport()
     pos = _centre(window)
     event = QWheelEvent(
-        pos, QPointF(viewport.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, 120 * notches),
-        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False,
+        pos,
+        QPointF(viewport.mapToGlobal(pos)),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        modifiers,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
     )
     QApplication.sendEvent(viewport, event)
 
 
-def _mouse(window: MainWindow, kind: QMouseEvent.Type, pos: QPointF, button: Qt.MouseButton,
-           buttons: Qt.MouseButton) -> None:
+def _mouse(
+    window: MainWindow, kind: QMouseEvent.Type, pos: QPointF, button: Qt.MouseButton, buttons: Qt.MouseButton
+) -> None:
     viewport = window.slice_view.viewport()
     event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(viewport, event)
@@ -77,8 +82,12 @@ def test_keys_move_through_slices(qtbot: QtBot, opened: MainWindow) -> None:
     view.setFocus()
     start = state.slice_index
     for key, expected in (
-        (Qt.Key.Key_Up, start + 1), (Qt.Key.Key_Down, start), (Qt.Key.Key_Home, 0),
-        (Qt.Key.Key_PageUp, 10), (Qt.Key.Key_End, state.depth - 1), (Qt.Key.Key_PageDown, state.depth - 11),
+        (Qt.Key.Key_Up, start + 1),
+        (Qt.Key.Key_Down, start),
+        (Qt.Key.Key_Home, 0),
+        (Qt.Key.Key_PageUp, 10),
+        (Qt.Key.Key_End, state.depth - 1),
+        (Qt.Key.Key_PageDown, state.depth - 11),
     ):
         qtbot.keyClick(view, key)
         assert state.slice_index == expected, key
@@ -298,20 +307,20 @@ def test_unexpected_errors_show_type_and_message_only(
 def test_dropping_a_folder_opens_it(qtbot: QtBot, window: MainWindow, small_phantom: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(small_phantom))])
-    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.patientLoaded, timeout=10_000):
         window.dropEvent(drop)
     assert window.state.patient.source_path == small_phantom
 
 
-def test_recent_patients_are_remembered_and_reopen(
-    qtbot: QtBot, opened: MainWindow, small_phantom: Path
-) -> None:
+def test_recent_patients_are_remembered_and_reopen(qtbot: QtBot, opened: MainWindow, small_phantom: Path) -> None:
     assert opened.recent.paths() == [str(small_phantom)]
     assert RECENT_KEY in opened.settings.allKeys()
     entries = [a for a in opened.menus.recent_menu.actions() if str(small_phantom) in a.text()]

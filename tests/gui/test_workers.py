@@ -47,8 +47,9 @@ def test_cancelled_job_never_reports_even_if_it_finishes(qtbot: QtBot, runner: J
         report(1, 1, "done")
         return "stale"
 
-    job = runner.start("x", work, on_success=delivered.append, on_failure=delivered.append,
-                       on_progress=lambda *a: delivered.append(a))
+    job = runner.start(
+        "x", work, on_success=delivered.append, on_failure=delivered.append, on_progress=lambda *a: delivered.append(a)
+    )
     runner.cancel("x")
     release.set()
     assert job.wait(5000)

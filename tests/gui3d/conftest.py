@@ -31,8 +31,10 @@ if GL_TESTS:  # these tests never load the model: the 3D view may run on Mesa's 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if GL_TESTS:
         return
-    skip = pytest.mark.skip(reason="3D (OpenGL) tests run only with CTSEG_GL_TESTS=1 on a GL platform, "
-                                   "e.g. xvfb-run -a env QT_QPA_PLATFORM=xcb CTSEG_GL_TESTS=1 pytest tests/gui3d")
+    skip = pytest.mark.skip(
+        reason="3D (OpenGL) tests run only with CTSEG_GL_TESTS=1 on a GL platform, "
+        "e.g. xvfb-run -a env QT_QPA_PLATFORM=xcb CTSEG_GL_TESTS=1 pytest tests/gui3d"
+    )
     for item in items:
         if Path(str(item.fspath)).parent == Path(__file__).parent:
             item.add_marker(skip)

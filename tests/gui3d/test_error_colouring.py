@@ -32,8 +32,11 @@ def _exports(window: MainWindow) -> exporting.Exports:
 def _rgb(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
-    return data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()].reshape(
-        image.height(), image.width(), 3).astype(int)
+    return (
+        data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+        .reshape(image.height(), image.width(), 3)
+        .astype(int)
+    )
 
 
 @pytest.fixture
@@ -52,7 +55,8 @@ def pane(window: MainWindow, phantom: Path, qtbot: QtBot) -> SurfaceView:
 
 
 def test_colouring_shows_the_distances_assd_measures_with_a_colour_bar(
-        window: MainWindow, pane: SurfaceView, qtbot: QtBot) -> None:
+    window: MainWindow, pane: SurfaceView, qtbot: QtBot
+) -> None:
     state = window.state
     assert pane.colour_by_distance.isEnabled() and not pane.colour_bar.isVisible()
     plain = _rgb(pane.gl_view.grabFramebuffer())
@@ -123,11 +127,11 @@ def test_meshing_never_freezes_the_gui_thread(window: MainWindow, pane: SurfaceV
     assert max(gaps) < 0.6, max(gaps)
 
 
-def test_save_view_saves_the_3d_pane_with_its_surfaces(window: MainWindow, pane: SurfaceView, qtbot: QtBot,
-                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_view_saves_the_3d_pane_with_its_surfaces(
+    window: MainWindow, pane: SurfaceView, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
-
 
     target = tmp_path / "3d.png"
     monkeypatch.setattr(exporting.QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
@@ -140,6 +144,7 @@ def test_save_view_saves_the_3d_pane_with_its_surfaces(window: MainWindow, pane:
     ratio = pane.devicePixelRatioF()
     assert (image.width(), image.height()) == (round(pane.width() * ratio), round(pane.height() * ratio))
     box = pane.gl_container.geometry()  # the GL view inside the pane (not the checkbox and status line)
-    gl_part = _rgb(image)[round(box.top() * ratio): round(box.bottom() * ratio),
-                          round(box.left() * ratio): round(box.right() * ratio)]
+    gl_part = _rgb(image)[
+        round(box.top() * ratio) : round(box.bottom() * ratio), round(box.left() * ratio) : round(box.right() * ratio)
+    ]
     assert (gl_part.max(axis=2) > 30).sum() > 500  # the rendered surfaces, not a black grab

@@ -82,15 +82,20 @@ def test_a_2x2_screenshot_shows_the_surface_and_the_viewer_exits_cleanly(phantom
     and deleting the window before exit keeps PySide's clean-up from crashing on it."""
     shot = tmp_path / "2x2.png"
     env = {**os.environ, "CTSEG_3D_SOFTWARE": "1", "CTSEG_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-m", "ctseg_gui.cli", "view", str(phantom), "--layout", "2x2",
-                           "--screenshot", str(shot)], env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-m", "ctseg_gui.cli", "view", str(phantom), "--layout", "2x2", "--screenshot", str(shot)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     image = QImage(str(shot)).convertToFormat(QImage.Format.Format_RGB888)
     data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
     pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
     pixels = pixels.reshape(image.height(), image.width(), 3).astype(int)
     green = (pixels[..., 1] > 120) & (pixels[..., 1] > pixels[..., 0] + 60) & (pixels[..., 1] > pixels[..., 2] + 60)
-    lower_right = green[image.height() // 2:, image.width() // 2:]
+    lower_right = green[image.height() // 2 :, image.width() // 2 :]
     assert lower_right.sum() > 2000  # the shaded ground-truth surface, not a black native window
 
 

@@ -140,10 +140,9 @@ def test_volume_edit_without_slice_list_stores_only_changed_slices() -> None:
 def test_failed_edit_is_rolled_back_and_not_stored() -> None:
     label = np.zeros((3, 8, 8), dtype=bool)
     history = EditHistory()
-    with pytest.raises(ZeroDivisionError):
-        with history.step(label, "broken", [1]):
-            label[1] = True
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), history.step(label, "broken", [1]):
+        label[1] = True
+        1 / 0  # noqa: B018
     assert not label.any()
     assert not history.can_undo
 

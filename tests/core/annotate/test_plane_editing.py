@@ -4,6 +4,8 @@ the eraser apply the same way, and one stroke is one step in the single, axial-s
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -83,7 +85,7 @@ def test_a_coronal_stroke_paints_a_band_in_mm_across_axial_slices_as_one_undo_st
     points_mm = np.stack([zz * SPACING[0], xx * SPACING[2]], axis=-1)
     path = [np.multiply(p, (SPACING[0], SPACING[2])) for p in (start, (9, 28), end)]
     distance = np.full(zz.shape, np.inf)
-    for a, b in zip(path[:-1], path[1:], strict=True):
+    for a, b in itertools.pairwise(path):
         t = np.clip(((points_mm - a) @ (b - a)) / ((b - a) @ (b - a)), 0.0, 1.0)
         distance = np.minimum(distance, np.linalg.norm(points_mm - (a + t[..., None] * (b - a)), axis=-1))
     slack = 0.5 * np.hypot(SPACING[0], SPACING[2])

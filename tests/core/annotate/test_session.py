@@ -200,8 +200,9 @@ def test_the_label_takes_no_other_edit_while_a_volume_tool_is_pending(session: L
     _stroke(session, 0, [(5, 5), (9, 9)])
     assert session.undo() is None and session.begin_volume_edit(VolumeTool.INTERPOLATE) is None
     assert np.array_equal(session.label, _reference())
-    assert notices and all(n == ("Keep largest component is still running: the label takes other edits once it "
-                                 "is done",) for n in notices)
+    assert notices and all(
+        n == ("Keep largest component is still running: the label takes other edits once it is done",) for n in notices
+    )
     with pytest.raises(Cancelled):
         pending.run(should_cancel=lambda: True)
     session.cancel_volume_edit(pending)

@@ -23,7 +23,7 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -82,10 +82,16 @@ class FakeSegmenter:
 
     path = Path("fake.keras")
     load_seconds = 0.0
-    loads: list[Any] = []
+    loads: ClassVar[list[Any]] = []
 
-    def predict(self, hu: np.ndarray, spacing_mm: Any = None, progress: Any = None, should_cancel: Any = None,
-                return_probability: bool = False) -> Segmentation:
+    def predict(
+        self,
+        hu: np.ndarray,
+        spacing_mm: Any = None,
+        progress: Any = None,
+        should_cancel: Any = None,
+        return_probability: bool = False,
+    ) -> Segmentation:
         return Segmentation(mask=hu > 0, timings={"network": 0.0})
 
 
@@ -235,14 +241,17 @@ def test_a_mask_folder_from_an_earlier_ctseg_is_not_ground_truth(patient_dir: Pa
     assert pydicom.dcmread(folder / "image_0").Manufacturer == "ctseg"
 
 
-@pytest.mark.parametrize(("case", "ours"), [
-    ("written by ctseg", True),
-    ("ctseg's Manufacturer, another description", True),
-    ("the phantom's ground truth", False),
-    ("a text file", False),
-    ("empty", True),
-    ("only a sub-folder", False),
-])
+@pytest.mark.parametrize(
+    ("case", "ours"),
+    [
+        ("written by ctseg", True),
+        ("ctseg's Manufacturer, another description", True),
+        ("the phantom's ground truth", False),
+        ("a text file", False),
+        ("empty", True),
+        ("only a sub-folder", False),
+    ],
+)
 def test_what_counts_as_a_folder_ctseg_wrote(patient_dir: Path, case: str, ours: bool) -> None:
     import pydicom
 
@@ -301,7 +310,8 @@ def test_a_summary_path_that_is_a_folder_is_refused(
     code, _, err = run(capsys, "segment", patients, "--out", tmp_path / "out", "--summary", tmp_path / "summary.csv")
     assert code == 2
     assert error_line(err) == (
-        f"ctseg: error: {tmp_path / 'summary.csv'}: is a folder, not a file: give the summary CSV a file name")
+        f"ctseg: error: {tmp_path / 'summary.csv'}: is a folder, not a file: give the summary CSV a file name"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -312,7 +322,8 @@ def test_a_summary_on_a_full_disk_is_a_clear_error_after_the_rows(
     assert code == 2
     assert error_line(err) == (
         "ctseg: error: /dev/full: cannot write the summary CSV: disk full (no space left on the device); "
-        "nothing was written")
+        "nothing was written"
+    )
     assert [line.split(":")[0] for line in out.splitlines()] == ["p0", "p1"]  # both patients were done
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
 
@@ -329,8 +340,11 @@ def _fail_mkdir_under(monkeypatch: pytest.MonkeyPatch, root: Path, code: int) ->
 
 
 def test_a_read_only_output_folder_gives_each_patient_an_error_row(
-    capsys: pytest.CaptureFixture[str], patients: Path, tmp_path: Path, fake_model: list[Any],
-    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    patients: Path,
+    tmp_path: Path,
+    fake_model: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "out"
     _fail_mkdir_under(monkeypatch, out, errno.EROFS)
@@ -347,8 +361,11 @@ def test_a_read_only_output_folder_gives_each_patient_an_error_row(
 
 
 def test_a_full_disk_while_writing_a_patient_keeps_its_previous_output(
-    capsys: pytest.CaptureFixture[str], patient_dir: Path, tmp_path: Path, fake_model: list[Any],
-    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    patient_dir: Path,
+    tmp_path: Path,
+    fake_model: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pydicom.dataset import Dataset
 
@@ -368,14 +385,18 @@ def test_a_full_disk_while_writing_a_patient_keeps_its_previous_output(
     code, _, err = run(capsys, "segment", patient_dir, "--out", out)
     assert code == 1
     assert err.splitlines()[-1] == (
-        f"patient: error: {target}: disk full (no space left on the device); the previous output is unchanged")
+        f"patient: error: {target}: disk full (no space left on the device); the previous output is unchanged"
+    )
     assert snapshot(out) == before and hidden(target.parent) == []
 
 
-@pytest.mark.parametrize(("fmt", "name", "error_type", "problem"), [
-    ("nifti", "liver_pred.nii.gz", "IsAFolderError", "is a folder, not a file: give a file name ending in .nii.gz"),
-    ("seg", "liver_pred.seg.dcm", "IsAFolderError", "is a folder, not a file: give a file name ending in .dcm"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "name", "error_type", "problem"),
+    [
+        ("nifti", "liver_pred.nii.gz", "IsAFolderError", "is a folder, not a file: give a file name ending in .nii.gz"),
+        ("seg", "liver_pred.seg.dcm", "IsAFolderError", "is a folder, not a file: give a file name ending in .dcm"),
+    ],
+)
 def test_a_file_output_that_is_a_folder_is_that_patients_error_row(
     patients: Path, tmp_path: Path, fmt: str, name: str, error_type: str, problem: str
 ) -> None:
@@ -410,8 +431,12 @@ def test_a_nifti_on_a_full_disk_keeps_the_previous_file(
 
 
 def test_a_bug_in_one_patient_is_its_error_row_and_the_batch_goes_on(
-    capsys: pytest.CaptureFixture[str], patients: Path, tmp_path: Path, fake_model: list[Any], cache: Path,
-    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    patients: Path,
+    tmp_path: Path,
+    fake_model: list[Any],
+    cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import ctseg_core.batch as batch
 
@@ -427,7 +452,8 @@ def test_a_bug_in_one_patient_is_its_error_row_and_the_batch_goes_on(
     assert code == 1
     [log] = list((cache / "logs").iterdir())
     assert err.splitlines()[-1] == (
-        f"p0: error: internal error: ZeroDivisionError: division by zero in the loader (traceback written to {log})")
+        f"p0: error: internal error: ZeroDivisionError: division by zero in the loader (traceback written to {log})"
+    )
     assert out.startswith("p1: Dice")
     text = log.read_text()
     assert "Traceback (most recent call last)" in text and "ZeroDivisionError: division by zero in the loader" in text
@@ -508,11 +534,14 @@ def test_a_value_error_from_deeper_in_training_is_an_internal_error(
     assert code == 3 and err.startswith("ctseg: internal error: ValueError: cannot reshape array")
 
 
-@pytest.mark.parametrize("argv", [
-    ["segment", "p", "--threads", "-1"],
-    ["segment", "p", "--threads", "0"],
-    ["train", "r", "--out", "o", "--threads", "-1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["segment", "p", "--threads", "-1"],
+        ["segment", "p", "--threads", "0"],
+        ["train", "r", "--out", "o", "--threads", "-1"],
+    ],
+)
 def test_threads_below_one_are_refused_with_a_clear_message(
     capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
@@ -527,11 +556,15 @@ def test_a_phantom_into_a_patient_folder_or_under_a_file_is_refused(
 ) -> None:
     before = snapshot(patient_dir)
     assert run(capsys, "phantom", patient_dir, "--slices", "2", "--size", "32")[::2] == (
-        2, f"ctseg: error: {patient_dir}: already holds a PATIENT_DICOM folder; choose an empty folder\n")
+        2,
+        f"ctseg: error: {patient_dir}: already holds a PATIENT_DICOM folder; choose an empty folder\n",
+    )
     assert snapshot(patient_dir) == before
     (tmp_path / "file").write_text("x")
     assert run(capsys, "phantom", tmp_path / "file" / "p", "--slices", "2", "--size", "32")[::2] == (
-        2, f"ctseg: error: {tmp_path / 'file'}: is a file, not a folder: cannot write outputs into it\n")
+        2,
+        f"ctseg: error: {tmp_path / 'file'}: is a file, not a folder: cannot write outputs into it\n",
+    )
 
 
 # ----------------------------------------------------------------------------- non-UTF-8 file names
@@ -565,7 +598,9 @@ def test_segment_in_a_real_process_with_a_utf8_stdout_prints_no_traceback(templa
     folder = Path(shutil.copytree(template, tmp_path / NON_UTF8))
     result = subprocess.run(
         [sys.executable, "-m", "ctseg_core.cli", "segment", folder, "--out", tmp_path / "out"],
-        capture_output=True, env=_subprocess_env(tmp_path / "cache"), timeout=240,
+        capture_output=True,
+        env=_subprocess_env(tmp_path / "cache"),
+        timeout=240,
     )
     stdout, stderr = result.stdout.decode(), result.stderr.decode()
     assert result.returncode == 0, stderr
@@ -587,8 +622,13 @@ def test_an_internal_error_in_a_real_process_is_one_line_and_a_log_file(template
         sys.exit(main(["info", sys.argv[1]]))
         """
     )
-    result = subprocess.run([sys.executable, "-c", script, template], capture_output=True, text=True,
-                            env=_subprocess_env(tmp_path / "cache"), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script, template],
+        capture_output=True,
+        text=True,
+        env=_subprocess_env(tmp_path / "cache"),
+        timeout=60,
+    )
     [log] = list((tmp_path / "cache" / "logs").iterdir())
     assert result.returncode == 3
     assert result.stderr == f"ctseg: internal error: KeyError: 'no such key' (traceback written to {log})\n"

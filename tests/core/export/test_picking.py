@@ -13,8 +13,12 @@ from ctseg_core.geometry import VolumeGeometry
 @pytest.fixture(scope="module")
 def sphere() -> tuple[Mesh, np.ndarray, np.ndarray]:
     """A 20 mm sphere on a mirrored, anisotropic CT grid: mesh, affine, LPS centre."""
-    affine = VolumeGeometry(origin_mm=(-180.0, -160.0, -420.0), row_direction=(-1.0, 0.0, 0.0),
-                            column_direction=(0.0, -1.0, 0.0), spacing_mm=(2.0, 0.8, 0.8)).affine_lps()
+    affine = VolumeGeometry(
+        origin_mm=(-180.0, -160.0, -420.0),
+        row_direction=(-1.0, 0.0, 0.0),
+        column_direction=(0.0, -1.0, 0.0),
+        spacing_mm=(2.0, 0.8, 0.8),
+    ).affine_lps()
     shape = (40, 80, 80)
     z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float64) for n in shape), indexing="ij")
     points = np.stack([x, y, z], axis=-1) @ affine[:3, :3].T + affine[:3, 3]

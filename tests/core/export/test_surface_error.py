@@ -20,12 +20,17 @@ from ctseg_core.metrics import _surface_distances, average_symmetric_surface_dis
 
 def _affine(spacing: tuple[float, float, float]) -> np.ndarray:
     """A mirrored (feet-first-like) CT geometry, so the test does not rely on an identity-like affine."""
-    return VolumeGeometry(origin_mm=(-180.0, -160.0, -420.0), row_direction=(-1.0, 0.0, 0.0),
-                          column_direction=(0.0, -1.0, 0.0), spacing_mm=spacing).affine_lps()
+    return VolumeGeometry(
+        origin_mm=(-180.0, -160.0, -420.0),
+        row_direction=(-1.0, 0.0, 0.0),
+        column_direction=(0.0, -1.0, 0.0),
+        spacing_mm=spacing,
+    ).affine_lps()
 
 
-def _ellipsoid(shape: tuple[int, int, int], affine: np.ndarray, centre: np.ndarray,
-              radii: tuple[float, ...]) -> np.ndarray:
+def _ellipsoid(
+    shape: tuple[int, int, int], affine: np.ndarray, centre: np.ndarray, radii: tuple[float, ...]
+) -> np.ndarray:
     z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float64) for n in shape), indexing="ij")
     points = np.stack([x, y, z], axis=-1) @ affine[:3, :3].T + affine[:3, 3]
     return (((points - centre) / np.asarray(radii)) ** 2).sum(axis=-1) < 1.0
@@ -76,7 +81,8 @@ def _shapes(shape: tuple[int, int, int], affine: np.ndarray, centre: np.ndarray)
     grown = _ellipsoid(shape, affine, centre, (33.0, 28.0, 23.0))
     shifted = _ellipsoid(shape, affine, centre + np.array([5.0, -3.0, 2.0]), (28.0, 26.0, 22.0))
     lumpy = _ellipsoid(shape, affine, centre + np.array([2.0, 0, 0]), (31.0, 24.0, 19.0)) | _ellipsoid(
-        shape, affine, centre + np.array([20.0, 10.0, 0]), (12.0, 12.0, 12.0))
+        shape, affine, centre + np.array([20.0, 10.0, 0]), (12.0, 12.0, 12.0)
+    )
     return {"grown": grown, "shifted": shifted, "lumpy": ndimage.binary_opening(lumpy)}
 
 
@@ -99,7 +105,8 @@ def test_the_colours_agree_with_assd(spacing: tuple[float, float, float]) -> Non
         assert error.p95_abs_mm == pytest.approx(float(np.percentile(pred_to_gt, 95)), abs=0.2 * max(spacing)), name
         symmetric = average_symmetric_surface_distance(prediction, gt, spacing)
         assert symmetric == pytest.approx(
-            (pred_to_gt.sum() + gt_to_pred.sum()) / (pred_to_gt.size + gt_to_pred.size))  # the same machinery
+            (pred_to_gt.sum() + gt_to_pred.sum()) / (pred_to_gt.size + gt_to_pred.size)
+        )  # the same machinery
 
 
 def test_the_readouts_do_not_depend_on_the_triangle_budget() -> None:
@@ -147,6 +154,6 @@ def test_diverging_map_blue_white_red_clamped_at_the_limit() -> None:
     assert np.allclose(rgba[-1, :3], DIVERGING_STOPS[-1]) and np.allclose(rgba[-2, :3], DIVERGING_STOPS[-1])
     assert rgba[0, 2] > rgba[0, 0] and rgba[-1, 0] > rgba[-1, 2]  # blue inside, red outside
     assert np.all(rgba[:, 3] == 1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="limit_mm must be positive"):
         diverging_rgba(np.zeros(2), limit_mm=0.0)
     assert colour_bar_ticks(10.0) == [-10.0, -5.0, 0.0, 5.0, 10.0]

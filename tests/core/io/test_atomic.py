@@ -65,10 +65,9 @@ def other_mask(patient: Patient) -> np.ndarray:
 def test_a_file_write_that_fails_on_a_full_disk_keeps_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "summary.csv"
     target.write_bytes(b"old contents\n")
-    with pytest.raises(errors.DiskFullError) as caught:
-        with atomic_path(target, suffix=".csv") as temporary:
-            temporary.write_bytes(b"half")
-            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(errors.DiskFullError) as caught, atomic_path(target, suffix=".csv") as temporary:
+        temporary.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
     assert str(target) in str(caught.value) and "disk full" in str(caught.value)
     assert "previous output is unchanged" in str(caught.value)
     assert target.read_bytes() == b"old contents\n" and os.listdir(tmp_path) == ["summary.csv"]
@@ -76,7 +75,7 @@ def test_a_file_write_that_fails_on_a_full_disk_keeps_the_old_file(tmp_path: Pat
 
 def test_a_device_target_is_written_in_place_and_never_replaced() -> None:
     """/dev/full: the write fails with "disk full"; renaming over it would have replaced the device."""
-    with pytest.raises(errors.DiskFullError, match="^/dev/full: disk full"):
+    with pytest.raises(errors.DiskFullError, match=r"^/dev/full: disk full"):
         with atomic_path("/dev/full", suffix=".csv") as temporary, open(temporary, "w") as handle:
             handle.write("patient,dice\n" * 100)
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
@@ -106,9 +105,8 @@ def test_a_read_only_folder_is_reported_as_read_only(tmp_path: Path, monkeypatch
     monkeypatch.setattr(atomic.tempfile, "mkstemp", read_only)
     target = tmp_path / "x.csv"
     target.write_text("old")
-    with pytest.raises(errors.ReadOnlyError, match=f"^{tmp_path}: read-only file system"):
-        with atomic_path(target):
-            pass
+    with pytest.raises(errors.ReadOnlyError, match=f"^{tmp_path}: read-only file system"), atomic_path(target):
+        pass
     assert target.read_text() == "old"
 
 
@@ -152,9 +150,7 @@ def test_a_failed_final_rename_rolls_back_to_the_previous_mask(
     assert hidden_entries(masks) == []
 
 
-def test_a_backup_left_by_a_killed_write_is_restored_before_anything_else(
-    patient_dir: Path, patient: Patient
-) -> None:
+def test_a_backup_left_by_a_killed_write_is_restored_before_anything_else(patient_dir: Path, patient: Patient) -> None:
     """The old code deleted ``.liver_pred.old`` on the next save even when it was the only copy."""
     masks = patient_dir / "MASKS_DICOM"
     before = snapshot(masks / NAME)
@@ -197,7 +193,8 @@ def test_a_full_disk_mid_folder_keeps_the_previous_mask(
     with pytest.raises(errors.DiskFullError) as caught:
         write_ircad_mask(other_mask(patient), patient, patient_dir, name=NAME)
     assert str(caught.value) == (
-        f"{masks / NAME}: disk full (no space left on the device); the previous output is unchanged")
+        f"{masks / NAME}: disk full (no space left on the device); the previous output is unchanged"
+    )
     assert snapshot(masks / NAME) == before and hidden_entries(masks) == []
 
 
@@ -225,10 +222,9 @@ def test_atomic_folder_body_failure_leaves_the_target_as_it_was(tmp_path: Path) 
     target = tmp_path / "out" / "label"
     target.mkdir(parents=True)
     (target / "a").write_text("previous")
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_folder(target) as staging:
-            (staging / "a").write_text("new")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), atomic_folder(target) as staging:
+        (staging / "a").write_text("new")
+        raise RuntimeError("boom")
     assert snapshot(tmp_path / "out") == {"label/a": b"previous"}
     with atomic_folder(target) as staging:
         (staging / "b").write_text("new")
@@ -275,13 +271,12 @@ KILL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize("moment", ["mid-slices", "between-renames"])
-def test_a_write_killed_at_any_moment_loses_nothing_and_the_next_save_cleans_up(
-    patient_dir: Path, moment: str
-) -> None:
+def test_a_write_killed_at_any_moment_loses_nothing_and_the_next_save_cleans_up(patient_dir: Path, moment: str) -> None:
     masks = patient_dir / "MASKS_DICOM"
     before = snapshot(masks / NAME)
-    killed = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(patient_dir), moment],
-                            capture_output=True, text=True, timeout=60)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(patient_dir), moment], capture_output=True, text=True, timeout=60
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     left = hidden_leftovers(masks / NAME)
     if moment == "mid-slices":  # the previous folder was never touched; half a staging folder is left

@@ -192,8 +192,9 @@ def test_read_mask_folder_and_write_progress(phantom_dir: Path, tmp_path: Path) 
 
     patient = load_patient(phantom_dir, masks=["liver"])
     calls: list[int] = []
-    folder = write_ircad_mask(patient.masks["liver"], patient, tmp_path, name="edited",
-                              progress=lambda d, t, s: calls.append(d))
+    folder = write_ircad_mask(
+        patient.masks["liver"], patient, tmp_path, name="edited", progress=lambda d, t, s: calls.append(d)
+    )
     assert calls[-1] == patient.shape[0]
     np.testing.assert_array_equal(read_mask_folder(folder, patient), patient.masks["liver"])
 

@@ -26,7 +26,7 @@ def test_hu_uses_rescale_slope_and_intercept(tmp_path: Path) -> None:
 
 def test_order_follows_positions_not_names_or_instance_numbers(tmp_path: Path) -> None:
     z = [10.0, 2.5, 7.5, 0.0, 5.0]
-    hu, paths = write_series(tmp_path / "s", z_positions=z, names=[f"{n}.dcm" for n in "abcde"])
+    hu, _paths = write_series(tmp_path / "s", z_positions=z, names=[f"{n}.dcm" for n in "abcde"])
     patient = load_patient(tmp_path / "s")
     assert patient.slice_order == "position"
     np.testing.assert_array_equal(patient.hu, hu)
@@ -101,7 +101,7 @@ def test_identical_duplicates_are_dropped_different_ones_are_an_error(tmp_path: 
     ds = pydicom.dcmread(tmp_path / "s" / "copy_of_2.dcm")
     ds.PixelData = (np.frombuffer(ds.PixelData, "<i2") + 1).astype("<i2").tobytes()
     ds.save_as(tmp_path / "s" / "copy_of_2.dcm")
-    with pytest.raises(errors.DuplicatePositionError, match="copy_of_2.dcm|slice_2.dcm"):
+    with pytest.raises(errors.DuplicatePositionError, match=r"copy_of_2.dcm|slice_2.dcm"):
         load_patient(tmp_path / "s")
 
 
@@ -113,7 +113,7 @@ def test_several_series_choose_largest_ct_or_by_uid(tmp_path: Path) -> None:
     assert any("1.2.3.100" in w for w in patient.warnings)
     chosen = load_patient(tmp_path / "p", series_uid="1.2.3.100")
     np.testing.assert_array_equal(chosen.hu, small)
-    with pytest.raises(errors.UnknownSeriesError, match="1.2.3.404.*1.2.3.200"):
+    with pytest.raises(errors.UnknownSeriesError, match=r"1.2.3.404.*1.2.3.200"):
         load_patient(tmp_path / "p", series_uid="1.2.3.404")
 
 
@@ -170,14 +170,14 @@ def test_empty_folder(tmp_path: Path) -> None:
 def test_folder_without_dicom(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "notes.txt").write_text("hello")
-    with pytest.raises(errors.NoDicomError, match="docs.*none of the 1 files is DICOM"):
+    with pytest.raises(errors.NoDicomError, match=r"docs.*none of the 1 files is DICOM"):
         load_patient(tmp_path / "docs")
 
 
 def test_missing_pixel_data(tmp_path: Path) -> None:
     _, paths = write_series(tmp_path / "s")
     rewrite(paths[3], PixelData=None)
-    with pytest.raises(errors.MissingPixelDataError, match="slice_3.dcm"):
+    with pytest.raises(errors.MissingPixelDataError, match=r"slice_3.dcm"):
         load_patient(tmp_path / "s")
 
 
@@ -225,7 +225,7 @@ def test_jpeg_lossless_process_14_decodes(tmp_path: Path) -> None:
     writer.Execute(sitk.GetImageFromArray(ds.pixel_array[None].astype(np.int16)))
     encoded = pydicom.dcmread(tmp_path / "gdcm.dcm")
     assert encoded.file_meta.TransferSyntaxUID == JPEGLosslessSV1
-    frames = [f for f in pydicom.encaps.generate_frames(encoded.PixelData, number_of_frames=1)]
+    frames = list(pydicom.encaps.generate_frames(encoded.PixelData, number_of_frames=1))
     ds.PixelData = encapsulate(frames)
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1

@@ -121,7 +121,7 @@ def test_seg_on_another_grid_is_refused(patient: Patient, tmp_path: Path) -> Non
     moved_grid = dataclasses.replace(patient.source.geometry, origin_mm=(x + 15.0, y, z))
     moved_positions = patient.source.positions_lps + np.array([15.0, 0.0, 0.0])
     shifted = with_source(patient, sop_instance_uids=[], geometry=moved_grid, positions_lps=moved_positions)
-    with pytest.raises(MaskMismatchError, match="shifted by 15.00 mm"):
+    with pytest.raises(MaskMismatchError, match=r"shifted by 15.00 mm"):
         read_dicom_seg(path, shifted)
     between_slices = with_source(
         patient, sop_instance_uids=[], positions_lps=patient.source.positions_lps + np.array([0.0, 0.0, 1.0])

@@ -28,9 +28,7 @@ def test_distractor_never_touches_the_liver_or_the_air() -> None:
         assert np.array_equal(out[liver], hu[liver])
         assert np.array_equal(out[air], hu[air])
         assert np.array_equal(out[..., 0], out[..., 2])  # all channels alike
-    changed = [
-        not np.array_equal(hu, _pasted(hu, liver, seed)) for seed in range(20)
-    ]
+    changed = [not np.array_equal(hu, _pasted(hu, liver, seed)) for seed in range(20)]
     assert sum(changed) >= 15
 
 
@@ -46,9 +44,7 @@ def test_distractor_touches_the_liver() -> None:
 
     hu, liver = _slice_with_liver()
     ring = ndimage.binary_dilation(liver, iterations=3) & ~liver
-    touching = sum(
-        bool(np.any(_pasted(hu, liver, seed)[ring, 1] != hu[ring, 1])) for seed in range(20)
-    )
+    touching = sum(bool(np.any(_pasted(hu, liver, seed)[ring, 1] != hu[ring, 1])) for seed in range(20))
     assert touching >= 15
 
 

@@ -130,8 +130,9 @@ def test_a_card_that_is_not_a_json_object_is_a_model_error(tmp_path: Path, text:
 
 
 def test_a_written_card_reads_back_equal(tmp_path: Path) -> None:
-    card = ModelCard(InputSpec(size=96, hu_low=-100.0, hu_high=200.0, context=2), threshold=0.4,
-                     validation={"mean_dice": 0.9})
+    card = ModelCard(
+        InputSpec(size=96, hu_low=-100.0, hu_high=200.0, context=2), threshold=0.4, validation={"mean_dice": 0.9}
+    )
     assert write_card(card, tmp_path / "net.v3.keras") == tmp_path / "net.v3.card.json"
     assert read_card(tmp_path / "net.v3.keras") == card
 

@@ -80,13 +80,23 @@ def test_hold_out_rule(count: int, held: int) -> None:
 
 
 def test_fine_tune_registers_a_model_with_its_lineage(patients: Path, tiny_model: Path, tmp_path: Path) -> None:
-    write_ircad_mask(_corrected(patients / "p0"), load_patient(patients / "p0", masks=None), patients / "p0",
-                     "liver_edited")
+    write_ircad_mask(
+        _corrected(patients / "p0"), load_patient(patients / "p0", masks=None), patients / "p0", "liver_edited"
+    )
     found, _ = collect_training_patients([patients])
     seen: list[tuple[int, int, str]] = []
     models = tmp_path / "models"
-    result = fine_tune(found, tiny_model, "tuned", epochs=2, progress=lambda d, t, s: seen.append((d, t, s)),
-                       steps_per_epoch=2, batch_size=4, cache_dir=tmp_path / "cache", models_folder=models)
+    result = fine_tune(
+        found,
+        tiny_model,
+        "tuned",
+        epochs=2,
+        progress=lambda d, t, s: seen.append((d, t, s)),
+        steps_per_epoch=2,
+        batch_size=4,
+        cache_dir=tmp_path / "cache",
+        models_folder=models,
+    )
     assert result.model_path == models / "tuned.keras" and result.model_path.is_file()
     assert len(result.held_out) == 1 and len(result.trained_on) == 2
     assert set(result.dice_before) == set(result.dice_after) == set(result.held_out)
@@ -117,8 +127,17 @@ def test_cancel_stops_training_and_registers_nothing(patients: Path, tiny_model:
         return "training" in stages
 
     with pytest.raises(Cancelled):
-        fine_tune(found, tiny_model, "never", epochs=2, progress=lambda d, t, s: stages.append(s),
-                  should_cancel=cancel_once_training, steps_per_epoch=2, batch_size=4,
-                  cache_dir=tmp_path / "cache", models_folder=tmp_path / "models")
+        fine_tune(
+            found,
+            tiny_model,
+            "never",
+            epochs=2,
+            progress=lambda d, t, s: stages.append(s),
+            should_cancel=cancel_once_training,
+            steps_per_epoch=2,
+            batch_size=4,
+            cache_dir=tmp_path / "cache",
+            models_folder=tmp_path / "models",
+        )
     assert "measuring the new model" not in stages
     assert not (tmp_path / "models" / "never.keras").exists()

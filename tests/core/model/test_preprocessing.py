@@ -46,7 +46,7 @@ def test_crop_may_overhang_the_image_and_still_inverts() -> None:
     hu = np.full((2, 64, 64), -1000, np.int16)
     hu[:, 0:64, 20:40] = 50  # a tall body touching the top and bottom edges
     spec = InputSpec(size=32)
-    stack, box = crop_and_resize(hu, spec)
+    _stack, box = crop_and_resize(hu, spec)
     assert box.x0 < 20 and box.side >= 64
     mask = hu > 0
     back = restore_to_grid(crop_and_resize_mask(mask, spec, box), box) >= 0.5

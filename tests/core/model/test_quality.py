@@ -74,7 +74,7 @@ def test_a_card_with_a_bad_quality_section_is_refused_by_name(tmp_path: Path) ->
     data = json.loads(bundled.read_text())
     data["quality"] = {"intercept": 0.1, "weights": {"cheer": 1.0}}
     (tmp_path / "m.card.json").write_text(json.dumps(data))
-    with pytest.raises(ModelError, match="quality.weights.cheer"):
+    with pytest.raises(ModelError, match=r"quality.weights.cheer"):
         read_card(tmp_path / "m.keras")
 
 

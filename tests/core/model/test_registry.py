@@ -35,10 +35,13 @@ def fake_model(tmp_path: Path) -> Path:
     path = tmp_path / "out" / "liver_unet.keras"
     path.parent.mkdir()
     path.write_bytes(b"not really a zip, the registry never opens it")
-    card = ModelCard(input=InputSpec(size=32), training={
-        "patients": ["p0", "p1", "3Dircadb1.1"],
-        "lineage": {"base_model": "/x/liver_unet.keras", "base_patients": ["3Dircadb1.1"]},
-    })
+    card = ModelCard(
+        input=InputSpec(size=32),
+        training={
+            "patients": ["p0", "p1", "3Dircadb1.1"],
+            "lineage": {"base_model": "/x/liver_unet.keras", "base_patients": ["3Dircadb1.1"]},
+        },
+    )
     write_card(card, path)
     return path
 
@@ -93,7 +96,8 @@ def test_bundled_cannot_be_registered_over(models: Path, fake_model: Path, name:
 
 
 def test_the_bundled_file_is_never_replaced_even_when_the_folder_is_its_own(
-        fake_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CTSEG_MODELS_DIR", str(default_model_path().parent))
     with pytest.raises(ModelError, match="bundled model's own file"):
         register_model(fake_model, default_model_path().stem, overwrite=True)

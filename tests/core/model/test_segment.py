@@ -30,7 +30,7 @@ def test_predict_returns_probability_and_mask_on_the_grid(tiny_model: Path) -> N
     assert result.probability is not None
     assert result.probability.shape == phantom.hu.shape and result.probability.dtype == np.float32
     assert result.mask.shape == phantom.hu.shape and result.mask.dtype == bool
-    assert 0.0 <= result.probability.min() and result.probability.max() <= 1.0
+    assert result.probability.min() >= 0.0 and result.probability.max() <= 1.0
     assert calls[-1] == (6, 6)
     assert set(result.timings) == {"preprocess", "network", "postprocess", "quality"}
     assert segmenter.predict(phantom.hu, phantom.spacing_mm).probability is None  # no full-grid map unless asked

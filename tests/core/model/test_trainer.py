@@ -34,12 +34,17 @@ def test_seed_sized_unet_has_about_1_9_million_parameters() -> None:
 
 def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> None:
     config = TrainConfig(
-        epochs=1, batch_size=4, steps_per_epoch=2, ema=0.9, spec=InputSpec(size=32),
+        epochs=1,
+        batch_size=4,
+        steps_per_epoch=2,
+        ema=0.9,
+        spec=InputSpec(size=32),
         unet=UNetConfig(input_size=32, depth=2, base_filters=4),
     )
     logs: list[str] = []
-    path = run_training([tiny_patients], tmp_path, config, folds=3, final=True,
-                        cache_dir=tmp_path / "cache", log=logs.append)
+    path = run_training(
+        [tiny_patients], tmp_path, config, folds=3, final=True, cache_dir=tmp_path / "cache", log=logs.append
+    )
     assert path is not None and path.stat().st_size < 10e6
     card = read_card(path)
     folds = card.validation["folds"]
@@ -64,10 +69,37 @@ def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> Non
 
 def test_train_cli_with_distribute_on_two_cpu_devices(tiny_patients: Path, tmp_path: Path) -> None:
     command = [
-        sys.executable, "-m", "ctseg_core.cli", "train", str(tiny_patients), "--out", str(tmp_path / "out"),
-        "--val", "p1", "--epochs", "1", "--steps", "2", "--batch", "4", "--size", "32", "--depth", "2",
-        "--filters", "4", "--no-final", "--distribute", "--cpu-devices", "2", "--cache", str(tmp_path / "cache"),
-        "--schedule", "plateau", "--distractors", "0.5",
+        sys.executable,
+        "-m",
+        "ctseg_core.cli",
+        "train",
+        str(tiny_patients),
+        "--out",
+        str(tmp_path / "out"),
+        "--val",
+        "p1",
+        "--epochs",
+        "1",
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--size",
+        "32",
+        "--depth",
+        "2",
+        "--filters",
+        "4",
+        "--no-final",
+        "--distribute",
+        "--cpu-devices",
+        "2",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--schedule",
+        "plateau",
+        "--distractors",
+        "0.5",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -80,8 +112,21 @@ def test_train_cli_with_distribute_on_two_cpu_devices(tiny_patients: Path, tmp_p
 def test_train_cli_rejects_unknown_validation_patient(tiny_patients: Path, tmp_path: Path) -> None:
     from ctseg_core.cli import main
 
-    code = main(["train", str(tiny_patients), "--out", str(tmp_path), "--val", "nobody", "--epochs", "1",
-                 "--size", "32", "--no-final"])
+    code = main(
+        [
+            "train",
+            str(tiny_patients),
+            "--out",
+            str(tmp_path),
+            "--val",
+            "nobody",
+            "--epochs",
+            "1",
+            "--size",
+            "32",
+            "--no-final",
+        ]
+    )
     assert code == 2
 
 
@@ -96,8 +141,9 @@ def test_ema_weights_are_what_the_trainer_ships(tiny_patients: Path, tmp_path: P
     import numpy as np
 
     unet = UNetConfig(input_size=32, depth=2, base_filters=4)
-    config = TrainConfig(epochs=2, batch_size=4, steps_per_epoch=3, learning_rate=1e-2, ema=ema,
-                         spec=InputSpec(size=32), unet=unet)
+    config = TrainConfig(
+        epochs=2, batch_size=4, steps_per_epoch=3, learning_rate=1e-2, ema=ema, spec=InputSpec(size=32), unet=unet
+    )
     path = run_training([tiny_patients], tmp_path, config, final=True, cache_dir=tmp_path / "cache", log=lambda _: None)
     keras.utils.set_random_seed(config.seed)
     initial = build_unet(unet)
@@ -116,11 +162,15 @@ def test_ema_weights_are_what_the_trainer_ships(tiny_patients: Path, tmp_path: P
 def test_folds_leave_their_models_and_init_fine_tunes_from_a_model(tiny_patients: Path, tmp_path: Path) -> None:
     """Each fold leaves a best and a last-epoch model with cards; --init starts from another model's weights."""
     config = TrainConfig(
-        epochs=1, batch_size=4, steps_per_epoch=2, spec=InputSpec(size=32, context_mm=2.0),
+        epochs=1,
+        batch_size=4,
+        steps_per_epoch=2,
+        spec=InputSpec(size=32, context_mm=2.0),
         unet=UNetConfig(input_size=32, depth=2, base_filters=4),
     )
-    run_training([tiny_patients], tmp_path / "cv", config, folds=3, final=False, cache_dir=tmp_path / "cache",
-                 log=lambda _: None)
+    run_training(
+        [tiny_patients], tmp_path / "cv", config, folds=3, final=False, cache_dir=tmp_path / "cache", log=lambda _: None
+    )
     for k in (1, 2, 3):
         for name in ("model.keras", "last.keras"):
             card = read_card(tmp_path / "cv" / f"fold_{k}" / name)
@@ -131,8 +181,15 @@ def test_folds_leave_their_models_and_init_fine_tunes_from_a_model(tiny_patients
     # The command line asks for another size and context: a trained network keeps its own.
     other = TrainConfig(epochs=1, batch_size=4, steps_per_epoch=2, learning_rate=3e-4, spec=InputSpec(size=48))
     logs: list[str] = []
-    path = run_training([tiny_patients], tmp_path / "tuned", other, final=True, cache_dir=tmp_path / "cache",
-                        log=logs.append, init_model=base)
+    path = run_training(
+        [tiny_patients],
+        tmp_path / "tuned",
+        other,
+        final=True,
+        cache_dir=tmp_path / "cache",
+        log=logs.append,
+        init_model=base,
+    )
     assert path is not None
     card = read_card(path)
     assert card.input.size == 32 and card.input.context_mm == 2.0

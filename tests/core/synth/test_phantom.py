@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def test_tags_geometry_and_uids(written: Path) -> None:
         assert float(ds.SliceThickness) == dz
     assert dz in (1.5, 2.0, 2.5) and 0.65 * 2 <= dx <= 0.85 * 2
     zs = [float(ds.ImagePositionPatient[2]) for ds in ct]
-    assert all(b > a for a, b in zip(zs, zs[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(zs))
     for name, series in masks.items():
         for a, b in zip(ct, series, strict=False):
             assert a.ImagePositionPatient == b.ImagePositionPatient and a.PixelSpacing == b.PixelSpacing
@@ -197,5 +198,5 @@ def test_progress_and_cancel(tmp_path: Path) -> None:
 
 
 def test_rejects_empty_volume() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="slices >= 1"):
         make_phantom(slices=0)
