@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
+from ctseg_core.display.planes import Plane
 from ctseg_gui.annotator import VOLUME_EDIT_JOB, Annotator
 from ctseg_gui.autosave import Autosaver
 from ctseg_gui.edit_actions import EditActions
@@ -36,7 +37,6 @@ from ctseg_gui.panels.patient import PatientPanel
 from ctseg_gui.panels.segmentation import SegmentationPanel
 from ctseg_gui.panels.window import WindowPanel
 from ctseg_gui.plane_layout import Layout, PlaneLayout
-from ctseg_gui.planes import Plane
 from ctseg_gui.recent import RecentPatients
 from ctseg_gui.segmenting import Segmentation
 from ctseg_gui.state import ViewerState

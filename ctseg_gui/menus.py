@@ -14,7 +14,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar
 
-from ctseg_core.windowing import PRESETS
+from ctseg_core.display.windowing import PRESETS
 from ctseg_gui.edit_actions import EditActions
 from ctseg_gui.exporting import ExportHost, Exports
 from ctseg_gui.overlay import OverlayStyle

@@ -28,19 +28,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ctseg_core.display import palette
 from ctseg_core.metrics import surface
 
 NONE, GT, PRED, BOTH = 0, 1, 2, 3
 EDGE_SHIFT = 2  # outline codes sit in bits 2–3
 
-GT_RGB = (40, 220, 60)
-PRED_RGB = (255, 40, 255)
-TP_RGB = (255, 215, 0)
-FP_RGB = (255, 60, 60)
-FN_RGB = (0, 190, 255)
-LABEL_RGB = (255, 140, 0)
+GT_RGB = palette.GROUND_TRUTH
+PRED_RGB = palette.PREDICTION
+TP_RGB = palette.TRUE_POSITIVE
+FP_RGB = palette.FALSE_POSITIVE
+FN_RGB = palette.FALSE_NEGATIVE
+LABEL_RGB = palette.EDITED_LABEL
 LABEL_FILL, LABEL_EDGE = 1, 2
-UNCERTAINTY_RGB = (255, 40, 0), (255, 235, 60)  # heat map: least … most uncertain band shown
+UNCERTAINTY_RGB = palette.UNCERTAINTY  # heat map: least … most uncertain band shown
 
 #: Bit positions of the composite index (see the module docstring).
 CODE_SHIFT, LABEL_SHIFT, BAND_SHIFT = 8, 12, 14

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from PySide6.QtCore import QRectF
 
-from ctseg_core.windowing import Window, apply_window
+from ctseg_core.display.windowing import Window, apply_window
 from ctseg_gui.overlay import (
     OverlaySettings,
     code_image,

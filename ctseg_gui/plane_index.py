@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctseg_core.windowing import Window, apply_window
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import Window, apply_window
 from ctseg_gui.overlay import base_index, code_image
 from ctseg_gui.plane_image import ALL_HU, windowed
 from ctseg_gui.plane_slices import plane_image
-from ctseg_gui.planes import Plane
 
 log = logging.getLogger(__name__)
 _ONE_BUILD_AT_A_TIME = threading.Lock()

@@ -13,8 +13,8 @@ import enum
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
+from ctseg_core.display.planes import Plane
 from ctseg_gui.editor import EditorState
-from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
 from ctseg_gui.state import ViewerState
 

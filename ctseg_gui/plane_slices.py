@@ -20,7 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from ctseg_gui.planes import Plane
+from ctseg_core.display.planes import Plane
 
 #: Most bytes held in sagittal copies at once (a 512² × 300 CT with its masks needs ≈ 0.4 GB).
 BUDGET_BYTES = 1 << 30

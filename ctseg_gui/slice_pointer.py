@@ -21,9 +21,9 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QMouseEvent
 
 from ctseg_core.annotate.tools import Tool
-from ctseg_core.windowing import Window, window_from_drag
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import Window, window_from_drag
 from ctseg_gui.editor import EditorState
-from ctseg_gui.planes import Plane
 from ctseg_gui.state import ViewerState
 from ctseg_gui.view_items import BrushPreview
 

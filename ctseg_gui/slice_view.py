@@ -1,6 +1,6 @@
 """A plane view (axial, coronal or sagittal): CT plus ground-truth and prediction overlays, in millimetres.
 
-One class for the three planes (:class:`~ctseg_gui.planes.Plane`): the plane says which slice of the
+One class for the three planes (:class:`~ctseg_core.display.planes.Plane`): the plane says which slice of the
 volume is shown and in which screen order, and the pixel size in mm. Thin crosshair lines mark the
 state's crosshair; in Navigate mode a left click or drag moves it (Shift+left drag pans), so the
 other plane views follow.
@@ -26,14 +26,14 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import Window
 from ctseg_core.orientation import direction_letter
-from ctseg_core.windowing import Window
 from ctseg_gui.editor import EditorState
 from ctseg_gui.overlay_text import LETTER_RGB, OverlayText
 from ctseg_gui.plane_image import PlaneImage
 from ctseg_gui.plane_index import PlaneIndexCache, Sources
 from ctseg_gui.plane_slices import plane_image
-from ctseg_gui.planes import Plane
 from ctseg_gui.slice_pointer import SlicePointer
 from ctseg_gui.state import ViewerState
 from ctseg_gui.view_items import BrushPreview, SliceViewBox, crosshair_line, place_crosshair

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from ctseg_core.display.planes import Plane, Voxel
+from ctseg_core.display.windowing import PRESETS, Window
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import MaskScores
 from ctseg_core.model.quality import ScanQuality
-from ctseg_core.windowing import PRESETS, Window
 from ctseg_gui.overlay import OverlaySettings, OverlayStyle
-from ctseg_gui.planes import Plane, Voxel
 from ctseg_gui.tasks import GroundTruth, OpenedPatient
 
 DEFAULT_PRESET = "Abdomen"

@@ -19,6 +19,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import flood
 
+from ctseg_core.display.planes import Plane
+
 HuRange = tuple[float, float]
 
 #: Face connectivity: two voxels touch only through a shared face (4 in 2D, 6 in 3D).
@@ -33,11 +35,10 @@ def section(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
     section: rows and columns keep the volume's axis order (no screen flip), so a point of the section
     is (row, column) = the two other voxel coordinates, in order.
     """
-    if axis not in (0, 1, 2):
-        raise ValueError(f"axis must be 0 (axial), 1 (coronal) or 2 (sagittal), got {axis}")
+    plane = Plane.along(axis)
     if not 0 <= index < volume.shape[axis]:
         raise IndexError(f"slice {index} is outside the volume's {volume.shape[axis]} slices along axis {axis}")
-    return volume[(slice(None),) * axis + (index,)]
+    return plane.section(volume, index)
 
 
 def section_spacing(spacing_mm: tuple[float, float, float], axis: int) -> tuple[float, float]:

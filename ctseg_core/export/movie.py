@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import PRESETS, Window, apply_window
 from ctseg_core.errors import CtsegError
 from ctseg_core.export.overlays import RGB, OverlayStyle, check_volume_inputs, composite, overlay_colours
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
-from ctseg_core.windowing import PRESETS, Window, apply_window
 
 MOVIE_SUFFIXES = (".gif", ".mp4")
 #: Height (pixels) of the position bar under each frame.
@@ -54,13 +55,14 @@ def _draw_letters(frame: np.ndarray) -> np.ndarray:
     font = ImageFont.load_default(size=size)
     grey = (220, 220, 220)
     margin = max(2, size // 3)
-    spots = {
-        "A": (width / 2, margin, "mt"),
-        "P": (width / 2, height - margin, "mb"),
-        "R": (margin, height / 2, "lm"),
-        "L": (width - margin, height / 2, "rm"),
-    }
-    for letter, (x, y, anchor) in spots.items():
+    top, bottom, left, right = Plane.AXIAL.letters
+    spots = [
+        (top, (width / 2, margin, "mt")),
+        (bottom, (width / 2, height - margin, "mb")),
+        (left, (margin, height / 2, "lm")),
+        (right, (width - margin, height / 2, "rm")),
+    ]
+    for letter, (x, y, anchor) in spots:
         draw.text((x, y), letter, fill=grey, font=font, anchor=anchor, stroke_width=1, stroke_fill=(0, 0, 0))
     return np.asarray(image)
 

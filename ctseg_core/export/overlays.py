@@ -15,17 +15,10 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
-RGB = tuple[int, int, int]
-OverlayStyle = Literal["fill", "outline", "fill+outline"]
+from ctseg_core.display import palette
+from ctseg_core.display.palette import RGB
 
-#: The viewer's colours for its named labels.
-NAMED_COLOURS: dict[str, RGB] = {
-    "ground truth": (0, 220, 0),
-    "prediction": (255, 0, 255),
-    "edited": (255, 150, 0),
-}
-#: Colours for any other names, in order of appearance.
-OTHER_COLOURS: tuple[RGB, ...] = ((0, 200, 255), (255, 230, 0), (255, 60, 60), (120, 120, 255))
+OverlayStyle = Literal["fill", "outline", "fill+outline"]
 
 
 def check_volume_inputs(
@@ -48,12 +41,12 @@ def check_volume_inputs(
 def overlay_colours(names: Iterable[str], colours: Mapping[str, RGB] | None = None) -> dict[str, RGB]:
     """Colour of each overlay: the caller's choice, else the viewer's, else the next spare one."""
     chosen: dict[str, RGB] = {}
-    spare = iter(OTHER_COLOURS * 4)
+    spare = iter(palette.SPARE * 4)
     for name in names:
         if colours is not None and name in colours:
             chosen[name] = tuple(int(c) for c in colours[name])  # type: ignore[assignment]  # an RGB triple
-        elif name.lower() in NAMED_COLOURS:
-            chosen[name] = NAMED_COLOURS[name.lower()]
+        elif name.lower() in palette.NAMED:
+            chosen[name] = palette.NAMED[name.lower()]
         else:
             chosen[name] = next(spare)
     return chosen

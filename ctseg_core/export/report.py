@@ -26,24 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import PRESETS, Window, apply_window
 from ctseg_core.errors import CtsegError
 from ctseg_core.export.overlays import RGB, check_volume_inputs, composite, overlay_colours
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.metrics import format_metric
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
-from ctseg_core.windowing import PRESETS, Window, apply_window
 
 #: Pictures are scaled up (whole pixels) until their longer side reaches this many pixels.
 SNAPSHOT_MIN_PIXELS = 420
 #: How many axial slices the "worst slices" row shows.
 WORST_SLICES = 3
-
-#: Orientation letters (top, bottom, left, right) of each plane in the canonical orientation.
-PLANE_LETTERS: dict[str, tuple[str, str, str, str]] = {
-    "axial": ("A", "P", "R", "L"),
-    "coronal": ("S", "I", "R", "L"),
-    "sagittal": ("S", "I", "A", "P"),
-}
 
 
 def _is_defined(value: float | None) -> bool:
@@ -98,22 +92,6 @@ def _png_data_uri(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _plane(volume: np.ndarray, plane: str, index: int) -> np.ndarray:
-    """2D cut in display orientation: rows top→bottom, columns left→right on screen."""
-    if plane == "axial":
-        return volume[index]  # rows A→P, columns R→L
-    if plane == "coronal":
-        return volume[::-1, index, :]  # rows S→I, columns R→L
-    if plane == "sagittal":
-        return volume[::-1, :, index]  # rows S→I, columns A→P
-    raise ValueError(f"unknown plane {plane!r}")
-
-
-def _plane_pixel_mm(plane: str, spacing_mm: Sequence[float]) -> tuple[float, float]:
-    dz, dy, dx = (float(s) for s in spacing_mm)
-    return {"axial": (dy, dx), "coronal": (dz, dx), "sagittal": (dz, dy)}[plane]
-
-
 def snapshot_png(
     hu: np.ndarray,
     masks: Mapping[str, np.ndarray],
@@ -133,9 +111,11 @@ def snapshot_png(
     from matplotlib import patheffects
     from matplotlib.figure import Figure
 
-    pixel_mm = _plane_pixel_mm(plane, spacing_mm)
-    grey = apply_window(np.ascontiguousarray(_plane(hu, plane, index)), window)
-    cut = {name: np.ascontiguousarray(_plane(np.asarray(m), plane, index)) for name, m in masks.items()}
+    view = Plane(plane)
+    dz, dy, dx = (float(s) for s in spacing_mm)
+    pixel_mm = view.pixel_mm((dz, dy, dx))
+    grey = apply_window(np.ascontiguousarray(view.image(hu, index)), window)
+    cut = {name: np.ascontiguousarray(view.image(np.asarray(m), index)) for name, m in masks.items()}
     picture = composite(grey, cut, colours, pixel_mm)
     rows, cols = picture.shape[:2]
     zoom = max(1, math.ceil(SNAPSHOT_MIN_PIXELS / max(rows, cols)))
@@ -148,7 +128,7 @@ def snapshot_png(
         depth = hu.shape[0]
         row = (depth - 1 - axial_marker + 0.5) * rows / depth - 0.5  # flipped: superior on top
         axes.axhline(row, color="white", linestyle=(0, (4, 4)), linewidth=0.8, alpha=0.8)
-    top, bottom, left, right = PLANE_LETTERS[plane]
+    top, bottom, left, right = view.letters
     outline = [patheffects.withStroke(linewidth=3, foreground="black")]
     style: dict[str, Any] = {
         "color": "white",

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from ctseg_core.windowing import MODEL_INPUT_WINDOW
+from ctseg_core.display.windowing import MODEL_INPUT_WINDOW
 
 #: HU above which a voxel counts as body (not air, not lung) for the crop box.
 BODY_THRESHOLD_HU = -400

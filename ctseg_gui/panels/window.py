@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QWidget
 
-from ctseg_core.windowing import PRESETS, Window, preset_name
+from ctseg_core.display.windowing import PRESETS, Window, preset_name
 from ctseg_gui.state import ViewerState
 from ctseg_gui.widgets import HuSpinBox
 

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from scipy import ndimage
 
+from ctseg_core.display.planes import Plane
 from ctseg_core.metrics import score_masks, volume_ml
 from ctseg_gui import exporting
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.planes import Plane
 
 
 def _exports(window: MainWindow) -> exporting.Exports:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
+from ctseg_core.display.windowing import Window
 from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant, write_nifti_variant
-from ctseg_core.windowing import Window
 from ctseg_gui.main_window import MainWindow
 from gui.conftest import OpenIn
 

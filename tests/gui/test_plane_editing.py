@@ -14,12 +14,12 @@ from pytestqt.qtbot import QtBot
 from scipy import ndimage
 
 from ctseg_core.annotate import editing
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import Window
 from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.metrics import dice, format_metric
 from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant
-from ctseg_core.windowing import Window
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
 from gui.annotating import LEFT, NO_MODIFIER, key
 from gui.conftest import OpenIn

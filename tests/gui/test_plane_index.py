@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import Window
 from ctseg_core.metrics import score_masks
-from ctseg_core.windowing import Window
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import OverlayStyle
 from ctseg_gui.plane_index import PlaneIndexCache, Sources
-from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
 from gui.conftest import OpenIn
 

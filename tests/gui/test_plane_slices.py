@@ -6,8 +6,8 @@ import gc
 
 import numpy as np
 
+from ctseg_core.display.planes import Plane
 from ctseg_gui.plane_slices import SagittalCopies
-from ctseg_gui.planes import Plane
 
 
 def test_sagittal_copy_matches_the_strided_view_and_is_made_once() -> None:

@@ -6,23 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui.conftest import OpenIn
+from gui.test_orientation_view import _bright_centroid
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.display.planes import Plane
+from ctseg_core.display.windowing import Window
 from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant
-from ctseg_core.windowing import Window
 from ctseg_gui.app import run_viewer
 from ctseg_gui.cli import full_parser
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.plane_layout import Layout
-from ctseg_gui.planes import Plane
 from ctseg_gui.slice_view import SliceView
-from gui.conftest import OpenIn
-from gui.test_orientation_view import _bright_centroid
 
 SLICES, SIZE = 24, 64
 SPACING = (2.5, 0.7, 0.7)  # (dz, dy, dx) mm: thick slices, fine pixels

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.display.planes import Plane
 from ctseg_core.metrics import score_masks
 from ctseg_core.model.quality import ScanQuality
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import UNCERTAINTY_RGB
-from ctseg_gui.planes import Plane
 from gui.annotating import key
 from gui.conftest import OpenIn
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.display.windowing import PRESETS
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_core.windowing import PRESETS
 from ctseg_gui.overlay import OverlayStyle
 from ctseg_gui.state import ViewerState
 from ctseg_gui.tasks import open_patient

@@ -13,10 +13,10 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.display.windowing import PRESETS, window_from_drag
 from ctseg_core.errors import MaskMismatchError
 from ctseg_core.io.patient import Patient
 from ctseg_core.synth.phantom import write_phantom
-from ctseg_core.windowing import PRESETS, window_from_drag
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.overlay import OverlayStyle
 from ctseg_gui.panels.patient import NO_MASK
@@ -195,8 +195,8 @@ def test_overlay_styles_and_opacity(qtbot: QtBot, opened: MainWindow) -> None:
 
 def test_the_view_shows_the_ct_grey_and_the_blended_overlay_colour(opened: MainWindow) -> None:
     """What reaches Qt: the CT's windowed grey outside the masks, the fill blended over it inside."""
+    from ctseg_core.display.windowing import apply_window
     from ctseg_core.metrics import surface
-    from ctseg_core.windowing import apply_window
     from ctseg_gui.overlay import GT_RGB
 
     state, view = opened.state, opened.slice_view

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from ctseg_core.display.windowing import PRESETS
 from ctseg_core.errors import Cancelled, CtsegError
 from ctseg_core.export.movie import BAR_PIXELS, mp4_available, write_slice_movie
-from ctseg_core.windowing import PRESETS
 
 SPACING = (2.5, 0.7, 1.05)  # in-plane pixels 1.5× wider than tall: frames must be resampled
 SLICES = 12

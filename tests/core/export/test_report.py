@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ctseg_core.display.windowing import PRESETS
 from ctseg_core.export.report import error_centroid, snapshot_png, worst_slices, write_report
 from ctseg_core.metrics import compare, per_slice_dice
-from ctseg_core.windowing import PRESETS
 
 SPACING = (2.5, 0.7, 0.7)  # thick slices: coronal and sagittal pixels are 2.5 × 0.7 mm
 SHAPE = (24, 64, 64)

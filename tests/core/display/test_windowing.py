@@ -1,9 +1,9 @@
-"""Behaviour of ctseg_core.windowing: presets, HU → uint8 mapping, drag adjustment."""
+"""Behaviour of ctseg_core.display.windowing: presets, HU → uint8 mapping, drag adjustment."""
 
 import numpy as np
 import pytest
 
-from ctseg_core.windowing import (
+from ctseg_core.display.windowing import (
     MODEL_INPUT_WINDOW,
     PRESETS,
     Window,

@@ -34,17 +34,35 @@ class Plane(enum.Enum):
     def title(self) -> str:
         return self.value.capitalize()
 
+    @property
+    def letters(self) -> tuple[str, str, str, str]:
+        """Patient directions at the (top, bottom, left, right) of the plane's images."""
+        return _LETTERS[self]
+
+    @classmethod
+    def along(cls, axis: int) -> Plane:
+        """The plane whose slices run along volume ``axis`` (0 z, 1 y, 2 x)."""
+        if axis not in (0, 1, 2):
+            raise ValueError(f"axis must be 0 (axial), 1 (coronal) or 2 (sagittal), got {axis}")
+        return (cls.AXIAL, cls.CORONAL, cls.SAGITTAL)[axis]
+
+    def section(self, volume: np.ndarray, index: int) -> np.ndarray:
+        """Slice ``index`` in the volume's own axis order (no screen flip): a view for editing.
+
+        Rows and columns are the two other voxel axes in order (axial [y, x], coronal [z, x], sagittal
+        [z, y]), so a point of the section is (row, column) = those voxel coordinates. :meth:`image` is
+        the same slice turned to screen order.
+        """
+        return volume[(slice(None),) * self.axis + (index,)]
+
     def depth(self, shape: tuple[int, ...]) -> int:
         """Number of slices of this plane in a volume of ``shape`` (z, y, x)."""
         return int(shape[self.axis])
 
     def image(self, volume: np.ndarray, index: int) -> np.ndarray:
         """The slice ``index`` of a [z, y, x] array, in screen order (a view, not a copy)."""
-        if self is Plane.AXIAL:
-            return volume[index]
-        if self is Plane.CORONAL:
-            return volume[::-1, index, :]
-        return volume[::-1, :, index]
+        cut = self.section(volume, index)
+        return cut if self is Plane.AXIAL else cut[::-1]
 
     def image_shape(self, shape: tuple[int, ...]) -> tuple[int, int]:
         """(rows, columns) of the plane's images."""
@@ -83,3 +101,8 @@ class Plane(enum.Enum):
 
 
 _AXES = {Plane.AXIAL: 0, Plane.CORONAL: 1, Plane.SAGITTAL: 2}
+_LETTERS = {
+    Plane.AXIAL: ("A", "P", "R", "L"),
+    Plane.CORONAL: ("S", "I", "R", "L"),
+    Plane.SAGITTAL: ("S", "I", "A", "P"),
+}
