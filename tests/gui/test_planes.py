@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui.conftest import OpenIn
-from gui.test_orientation_view import _bright_centroid
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
@@ -23,6 +21,8 @@ from ctseg_gui.cli import full_parser
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.plane_layout import Layout
 from ctseg_gui.slice_view import SliceView
+from gui.conftest import OpenIn
+from gui.test_orientation_view import _bright_centroid
 
 SLICES, SIZE = 24, 64
 SPACING = (2.5, 0.7, 0.7)  # (dz, dy, dx) mm: thick slices, fine pixels
