@@ -32,7 +32,8 @@ from ctseg_core.annotate.labels import LabelFormat, SaveTarget, save_label
 from ctseg_core.cache import default_cache_dir
 from ctseg_core.errors import Cancelled, CtsegError, IsAFolderError, OutputError
 from ctseg_core.io.atomic import atomic_path, check_output_folder
-from ctseg_core.io.loading import is_patient_folder, load_patient
+from ctseg_core.io.discovery import find_patients
+from ctseg_core.io.loading import load_patient
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import compare, dice, volume_ml
 from ctseg_core.progress import ProgressCallback
@@ -59,14 +60,12 @@ class BatchItem:
 
 
 def expand_patients(paths: Iterable[str | Path]) -> list[Path]:
-    """Each path is a patient, or a parent folder whose sub-folders are patients."""
+    """The patients of each path (:mod:`ctseg_core.io.discovery`'s rule); a path holding none stays
+    itself, so its row says why (missing, empty, no DICOM)."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        children: list[Path] = []
-        if path.is_dir() and not is_patient_folder(path):
-            children = sorted(p for p in path.iterdir() if p.is_dir() and is_patient_folder(p))
-        found.extend(children or [path])
+        found.extend(find_patients(path).patients or [path])
     return found
 
 

@@ -66,6 +66,10 @@ class MaskMismatchError(CtsegError):
     """A mask does not fit the CT: wrong slice count, grid or position."""
 
 
+class SeveralPatientsError(CtsegError):
+    """A path given as one patient holds several (a parent folder): the user picks one."""
+
+
 class UnknownSeriesError(CtsegError):
     """The requested SeriesInstanceUID is not in the folder."""
 

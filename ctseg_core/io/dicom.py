@@ -80,7 +80,7 @@ class SliceHeader:
         return self.rows > 0 and self.columns > 0
 
 
-def _looks_like_dicom(head: bytes) -> bool:
+def looks_like_dicom(head: bytes) -> bool:
     """DICM at offset 128, or (legacy files without preamble) a group 0x0002/0x0008 tag at offset 0."""
     if len(head) >= 132 and head[128:132] == b"DICM":
         return True
@@ -120,7 +120,7 @@ def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
     try:
         with source.open(entry) as fh:
             head = fh.read(132)
-            if not _looks_like_dicom(head):
+            if not looks_like_dicom(head):
                 return None
             fh.seek(0)
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)

@@ -29,7 +29,7 @@ from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelle
 
 #: Epochs of a fine-tuning run when the user does not say (minutes on a CPU for a few patients).
 DEFAULT_EPOCHS = 8
-#: A third of the from-scratch rate, as ``ctseg train --init`` uses (``cli.FINE_TUNE_LEARNING_RATE``).
+#: A third of the from-scratch rate; ``ctseg train --init`` uses it too (:mod:`ctseg_core.cli.train`).
 FINE_TUNE_LEARNING_RATE = 3e-4
 #: One patient in this many is held out for the before/after Dice (at least one when there are two).
 HOLD_OUT_EVERY = 5
@@ -92,7 +92,7 @@ def saved_label(patient: str | Path) -> Path | None:
 
 
 def _has_liver_ground_truth(patient: Path) -> bool:
-    from ctseg_core.io.loading import resolve_layout
+    from ctseg_core.io.layout import resolve_layout
 
     try:
         return "liver" in resolve_layout(patient).masks
@@ -108,7 +108,7 @@ def collect_training_patients(
     Returns the usable patients and, per path skipped, why (no saved label and no liver mask, or
     not a patient). ``require_saved_label`` keeps only patients with a saved label.
     """
-    from ctseg_core.io.loading import is_patient_folder
+    from ctseg_core.io.discovery import find_patients
 
     patients: list[TrainingPatient] = []
     skipped: dict[str, str] = {}
@@ -118,11 +118,9 @@ def collect_training_patients(
         if not path.is_dir():
             skipped[str(path)] = "not a folder"
             continue
-        # A parent of patients holds the NIfTI labels saved beside them, which would make it look like
-        # a NIfTI patient itself: its patient sub-folders win unless it is an IRCAD patient.
-        ircad = (path / "PATIENT_DICOM").exists() or (path / "PATIENT_DICOM.zip").exists()
-        children = [] if ircad else sorted(p for p in path.iterdir() if p.is_dir() and is_patient_folder(p))
-        candidates = children or ([path] if is_patient_folder(path) else [])
+        found = find_patients(path)
+        candidates = list(found.patients)
+        skipped.update(found.skipped)
         if not candidates:
             skipped[str(path)] = "no patient folders in it"
         for candidate in candidates:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctseg_core.io.loading import is_patient_folder
+from ctseg_core.io.discovery import find_patients
 from ctseg_core.io.patient import Patient
 from ctseg_core.model.preprocessing import InputSpec, crop_and_resize, crop_and_resize_mask
 
@@ -34,23 +34,21 @@ class CachedPatient:
 
 
 def discover_patients(roots: list[Path]) -> list[Path]:
-    """Patient folders in the roots: a root is a patient itself or a parent of patients."""
+    """The patients in the roots (:mod:`ctseg_core.io.discovery`'s rule: a patient, or a parent of patients)."""
     found: list[Path] = []
     for root in roots:
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: training data folder not found")
-        if is_patient_folder(root):
-            found.append(root)
-        else:
-            found.extend(sorted(p for p in root.iterdir() if p.is_dir() and is_patient_folder(p)))
+        found.extend(find_patients(root).patients)
     if not found:
         raise FileNotFoundError(f"no patient folders found in {', '.join(map(str, roots))}")
     return found
 
 
 def _cache_key(source: Path, spec: InputSpec, label: Path | None = None) -> str:
-    stamp = max((p.stat().st_mtime_ns for p in source.rglob("*") if p.is_file()), default=0)
+    files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+    stamp = max((p.stat().st_mtime_ns for p in files), default=0)
     parts: list[object] = [str(source.resolve()), stamp, spec.to_dict(), "v2"]
     if label is not None:  # a saved label outside the patient folder (NIfTI beside it) keys the cache too
         files = [label] if label.is_file() else [p for p in label.rglob("*") if p.is_file()]

@@ -1,0 +1,178 @@
+"""Every headless command's arguments, one function per command; front ends extend the result."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ctseg_core.cli import export, info, models, phantom, segment, train
+
+Commands = argparse._SubParsersAction
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number ≥ 1 (a thread count below 1 aborts TensorFlow)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, got {text!r}")
+    return value
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, Commands]:
+    """The parser with every headless command, and its sub-command table for front ends to extend."""
+    from ctseg_core._version import __version__
+
+    parser = argparse.ArgumentParser(prog="ctseg", description="Liver segmentation on abdominal CT.")
+    parser.add_argument("--version", action="version", version=f"ctseg {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of any error (before the command)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_info, _add_phantom, _add_segment, _add_export, _add_train, _add_models):
+        add(commands)
+    return parser, commands
+
+
+def _add_info(commands: Commands) -> None:
+    parser = commands.add_parser("info", help="summarise a patient folder (CT series, geometry, masks)")
+    parser.add_argument("path", help="patient folder, IRCAD folder (zipped or not), DICOM folder or NIfTI")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--series", metavar="UID", help="SeriesInstanceUID to load when there are several")
+    parser.set_defaults(run=info.run)
+
+
+def _add_phantom(commands: Commands) -> None:
+    parser = commands.add_parser("phantom", help="write a synthetic phantom patient (IRCAD layout)")
+    parser.add_argument("out", type=Path, help="output folder (created)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--slices", type=positive_int, default=64)
+    parser.add_argument("--size", type=positive_int, default=512, help="rows and columns (e.g. 256, 512, 768)")
+    parser.set_defaults(run=phantom.run)
+
+
+def _add_segment(commands: Commands) -> None:
+    parser = commands.add_parser("segment", help="segment the liver with the bundled (or a given) model")
+    parser.add_argument("paths", nargs="+", help="patient folders, or parent folders of patients")
+    parser.add_argument("--out", type=Path, help="output folder (default: ctseg_out beside each patient)")
+    parser.add_argument(
+        "--format",
+        choices=["ircad", "nifti", "seg"],
+        default="ircad",
+        help="IRCAD MASKS_DICOM slices, NIfTI .nii.gz, or DICOM SEG",
+    )
+    parser.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per patient")
+    parser.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
+    parser.add_argument("--threads", type=positive_int, help="TensorFlow intra-op threads (default: all cores)")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report.html per patient: metrics, volumes, per-slice Dice, worst slices in 3 planes",
+    )
+    parser.set_defaults(run=segment.run)
+
+
+def _add_export(commands: Commands) -> None:
+    parser = commands.add_parser("export", help="export a mask as a surface mesh or a slice movie")
+    parser.add_argument("path", help="patient folder (as for info)")
+    parser.add_argument("--mask", required=True, help="mask name (e.g. liver, liver_pred) or a label file/folder")
+    parser.add_argument("--mesh", help="surface mesh file: .stl, .obj or .ply (patient millimetres)")
+    parser.add_argument(
+        "--space",
+        choices=["LPS", "RAS"],
+        default="LPS",
+        help="mesh coordinates; LPS is what 3D Slicer assumes (the file header says SPACE=…)",
+    )
+    parser.add_argument("--gif", help="animated GIF (or .mp4 with imageio-ffmpeg) of every axial slice with the mask")
+    parser.add_argument("--window", default="Abdomen", choices=["Abdomen", "Liver", "Bone", "Lung", "Model input"])
+    parser.set_defaults(run=export.run)
+
+
+def _add_train(commands: Commands) -> None:
+    parser = commands.add_parser("train", help="train the liver U-Net (headless)")
+    parser.add_argument("roots", nargs="*", help="data roots: patient folders or parents of patient folders")
+    parser.add_argument("--out", required=True, help="output folder for models, logs and the model card")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--folds", type=int, help="K-fold cross-validation by patient")
+    split.add_argument("--val", nargs="+", metavar="PATIENT", help="validation patients (folder names)")
+    parser.add_argument("--phantoms", type=int, default=0, help="synthetic phantom patients added to training")
+    parser.add_argument("--no-final", action="store_true", help="skip the final model trained on every patient")
+    _add_train_schedule(parser)
+    _add_train_network(parser)
+    _add_train_regularisation(parser)
+    _add_train_runtime(parser)
+    parser.set_defaults(run=train.run)
+
+
+def _add_train_schedule(parser: argparse.ArgumentParser) -> None:
+    """Epochs, batches, the learning rate, the starting model, early stopping."""
+    parser.add_argument("--epochs", type=positive_int, default=40)
+    parser.add_argument("--batch", type=positive_int, default=16)
+    parser.add_argument("--lr", type=float, help="learning rate (default 1e-3; 3e-4 with --init)")
+    parser.add_argument(
+        "--init",
+        nargs="?",
+        const="bundled",
+        metavar="MODEL",
+        help="fine-tune from a model file or registered name (no value: the bundled one)",
+    )
+    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    parser.add_argument(
+        "--steps", type=positive_int, help="steps per epoch (default: one pass over the sampled slices)"
+    )
+
+
+def _add_train_network(parser: argparse.ArgumentParser) -> None:
+    """The network's input (size, 2.5D context) and shape (depth, filters, block)."""
+    parser.add_argument("--size", type=int, default=160, help="network input size (pixels)")
+    parser.add_argument("--context", type=int, default=1, help="neighbouring slices per side (2.5D)")
+    parser.add_argument(
+        "--context-mm",
+        type=float,
+        default=1.6,
+        help="distance of the 2.5D neighbours in mm, interpolated on any slice spacing (0: whole slices)",
+    )
+    parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--filters", type=int, default=16)
+    parser.add_argument("--block", choices=["bn", "selu"], default="bn")
+
+
+def _add_train_regularisation(parser: argparse.ArgumentParser) -> None:
+    """Augmentation, distractors, the learning-rate schedule, the weight average, the seed."""
+    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument(
+        "--distractors",
+        type=float,
+        default=0.3,
+        help="probability of pasting an extrahepatic mass (labelled background) into a training slice",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=["cosine", "plateau"],
+        default="cosine",
+        help="learning rate: cosine decay over --epochs, or halve when validation Dice stalls",
+    )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="momentum of a moving average of the weights that is validated and shipped (0 = off, e.g. 0.99)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _add_train_runtime(parser: argparse.ArgumentParser) -> None:
+    """Threads, devices, the cache, and registering the result."""
+    parser.add_argument("--threads", type=positive_int, help="TensorFlow intra-op threads")
+    parser.add_argument("--distribute", action="store_true", help="MirroredStrategy over the available devices")
+    # split the CPU into devices (tests of --distribute)
+    parser.add_argument("--cpu-devices", type=positive_int, help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help="cache folder for preprocessed slices and phantoms")
+    parser.add_argument("--register", metavar="NAME", help="register the final model under NAME (see ctseg models)")
+
+
+def _add_models(commands: Commands) -> None:
+    parser = commands.add_parser("models", help="list the bundled model and the user's registered models")
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.set_defaults(run=models.run)
