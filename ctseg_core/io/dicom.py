@@ -219,6 +219,81 @@ def _read_all(fh: BinaryIO) -> bytes:
     return fh.read()
 
 
+@dataclass(frozen=True)
+class _PixelFormat:
+    """How a slice's pixel values are stored, from its image pixel tags."""
+
+    rows: int
+    columns: int
+    frames: int
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+    samples: int
+    #: numpy dtype of one stored value ("" when ctseg cannot read it in place)
+    dtype: str
+
+    @classmethod
+    def of(cls, ds: pydicom.Dataset) -> _PixelFormat:
+        bits_allocated = int(ds.get("BitsAllocated", 16) or 16)
+        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+        return cls(
+            rows=int(ds.get("Rows", 0) or 0),
+            columns=int(ds.get("Columns", 0) or 0),
+            frames=int(ds.get("NumberOfFrames", 1) or 1),
+            bits_allocated=bits_allocated,
+            bits_stored=int(ds.get("BitsStored", bits_allocated) or bits_allocated),
+            signed=signed,
+            samples=int(ds.get("SamplesPerPixel", 1) or 1),
+            dtype={(8, False): "u1", (8, True): "i1", (16, False): "<u2", (16, True): "<i2"}.get(
+                (bits_allocated, signed), ""
+            ),
+        )
+
+    def expected_bytes(self) -> int:
+        return self.rows * self.columns * np.dtype(self.dtype).itemsize * max(1, self.frames)
+
+
+def _transfer_syntax(ds: pydicom.Dataset) -> str | None:
+    """The file's transfer syntax; for a legacy file without file meta, the encoding pydicom found."""
+    meta = getattr(ds, "file_meta", None)
+    syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    if syntax is None:
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        if little:
+            syntax = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    return syntax
+
+
+def _pixel_offset(
+    ds: pydicom.Dataset, fmt: _PixelFormat, location: tuple[DicomSource, str, str], pixel_start: int, head: bytes
+) -> int | None:
+    """Where raw little-endian pixel values start in the file, so they are read in place without
+    pydicom; None when pydicom must decode them. A pixel element or file too short is refused here."""
+    source, entry, name = location
+    syntax = _transfer_syntax(ds)
+    if syntax not in _UNCOMPRESSED_LE or fmt.samples != 1 or not fmt.dtype:
+        return None
+    if syntax == ImplicitVRLittleEndian:
+        length, data_start = struct.unpack("<I", head[4:8])[0], pixel_start + 8
+    else:
+        length, data_start = struct.unpack("<I", head[8:12])[0], pixel_start + 12
+    if length == 0xFFFFFFFF or (fmt.signed and fmt.bits_stored < fmt.bits_allocated):
+        return None
+    expected = fmt.expected_bytes()
+    if length < expected:
+        frames = f" × {fmt.frames} frames" if fmt.frames > 1 else ""
+        raise UnreadableSlice(
+            name, f"pixel data element holds {length} bytes, {expected} expected for {fmt.rows}×{fmt.columns}{frames}"
+        )
+    available = source.size(entry) - data_start
+    if available < expected:
+        raise UnreadableSlice(
+            name, f"file truncated: it ends {expected - available} bytes before the end of its pixel data"
+        )
+    return data_start
+
+
 def _header_from_dataset(
     ds: pydicom.Dataset,
     source: DicomSource,
@@ -228,43 +303,10 @@ def _header_from_dataset(
     element_head: bytes,
     raw: bytes | None,
 ) -> SliceHeader:
-    meta = getattr(ds, "file_meta", None)
-    syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    if syntax is None:  # a legacy file without file meta: the encoding pydicom found is the syntax
-        implicit, little = getattr(ds, "original_encoding", (True, True))
-        if little:
-            syntax = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    """The SliceHeader of a parsed dataset; its pixel element starts at ``pixel_start`` with ``element_head``."""
     has_pixels = element_head[:4] in (_PIXEL_TAG, _PIXEL_TAG_BIG_ENDIAN)
-    rows = int(ds.get("Rows", 0) or 0)
-    columns = int(ds.get("Columns", 0) or 0)
-    bits_allocated = int(ds.get("BitsAllocated", 16) or 16)
-    bits_stored = int(ds.get("BitsStored", bits_allocated) or bits_allocated)
-    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    pixel_dtype = {(8, False): "u1", (8, True): "i1", (16, False): "<u2", (16, True): "<i2"}.get(
-        (bits_allocated, signed), ""
-    )
-    offset = None
-    if has_pixels and syntax in _UNCOMPRESSED_LE and samples == 1 and pixel_dtype:
-        if syntax == ImplicitVRLittleEndian:
-            length, data_start = struct.unpack("<I", element_head[4:8])[0], pixel_start + 8
-        else:
-            length, data_start = struct.unpack("<I", element_head[8:12])[0], pixel_start + 12
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        expected = rows * columns * np.dtype(pixel_dtype).itemsize * max(1, frames)
-        if length != 0xFFFFFFFF and not (signed and bits_stored < bits_allocated):
-            if length < expected:
-                raise UnreadableSlice(
-                    name,
-                    f"pixel data element holds {length} bytes, {expected} expected for "
-                    f"{rows}×{columns}{f' × {frames} frames' if frames > 1 else ''}",
-                )
-            available = source.size(entry) - data_start
-            if available < expected:
-                raise UnreadableSlice(
-                    name, f"file truncated: it ends {expected - available} bytes before the end of its pixel data"
-                )
-            offset = data_start
+    fmt = _PixelFormat.of(ds)
+    offset = _pixel_offset(ds, fmt, (source, entry, name), pixel_start, element_head) if has_pixels else None
     position = _triple(ds.get("ImagePositionPatient"))
     orientation = _triple(ds.get("ImageOrientationPatient"))
     spacing = _triple(ds.get("PixelSpacing"))
@@ -273,17 +315,17 @@ def _header_from_dataset(
     return SliceHeader(
         entry=entry,
         name=name,
-        series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
-        study_uid=str(ds.get("StudyInstanceUID", "") or ""),
-        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "") or ""),
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "") or ""),
-        sop_class_uid=str(ds.get("SOPClassUID", "") or ""),
-        modality=str(ds.get("Modality", "") or ""),
-        patient_name=str(ds.get("PatientName", "") or ""),
-        patient_id=str(ds.get("PatientID", "") or ""),
-        series_description=str(ds.get("SeriesDescription", "") or ""),
-        rows=rows,
-        columns=columns,
+        series_uid=_text(ds, "SeriesInstanceUID"),
+        study_uid=_text(ds, "StudyInstanceUID"),
+        frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
+        sop_instance_uid=_text(ds, "SOPInstanceUID"),
+        sop_class_uid=_text(ds, "SOPClassUID"),
+        modality=_text(ds, "Modality"),
+        patient_name=_text(ds, "PatientName"),
+        patient_id=_text(ds, "PatientID"),
+        series_description=_text(ds, "SeriesDescription"),
+        rows=fmt.rows,
+        columns=fmt.columns,
         position=position if position and len(position) == 3 else None,
         orientation=orientation if orientation and len(orientation) == 6 else None,
         pixel_spacing=(spacing[0], spacing[1]) if spacing and len(spacing) == 2 else None,
@@ -294,11 +336,16 @@ def _header_from_dataset(
         spacing_between_slices=_number(ds.get("SpacingBetweenSlices")),
         has_pixels=has_pixels,
         pixel_offset=offset,
-        pixel_dtype=pixel_dtype,
-        bits_stored=bits_stored,
+        pixel_dtype=fmt.dtype,
+        bits_stored=fmt.bits_stored,
         raw=raw,
         image_type=tuple(str(v).upper() for v in (image_type if not isinstance(image_type, str) else [image_type])),
     )
+
+
+def _text(ds: pydicom.Dataset, keyword: str) -> str:
+    """A tag as text, "" when absent or empty."""
+    return str(ds.get(keyword, "") or "")
 
 
 def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:

@@ -60,7 +60,7 @@ from ctseg_core.io.file_kinds import (
     is_nifti,
     nifti_ct_candidates,
 )
-from ctseg_core.io.sources import MAX_FOLDER_DEPTH, SKIPPED_NAMES
+from ctseg_core.io.sources import MAX_FOLDER_DEPTH, SKIPPED_NAMES, leads_inside
 
 #: Files looked at for a DICOM image directly in a folder before it counts as holding none.
 SNIFF_FILES = 64
@@ -172,7 +172,7 @@ class _Walk:
         for entry in entries:
             if entry.name.startswith(".") or entry.name in SKIPPED_NAMES or entry.name == "__MACOSX":
                 continue
-            if entry.is_symlink() and not self._inside(entry.path):
+            if entry.is_symlink() and not leads_inside(entry.path, self.real_root):
                 self.skipped.append((entry.path, f"a link leading outside {self.root}, not followed"))
                 continue
             try:
@@ -185,10 +185,6 @@ class _Walk:
             elif is_file:
                 files.append(Path(entry.path))
         return files, folders
-
-    def _inside(self, link: str) -> bool:
-        target = os.path.realpath(link)
-        return target == self.real_root or target.startswith(self.real_root.rstrip(os.sep) + os.sep)
 
 
 def _direct_patients(

@@ -18,6 +18,7 @@ from ctseg_core.errors import (
 )
 from ctseg_core.geometry import (
     SLICE_ORDER_POSITION,
+    SliceOrder,
     VolumeGeometry,
     duplicate_runs,
     order_slices,
@@ -188,20 +189,10 @@ def _check_consistent(headers: list[SliceHeader]) -> None:
 
 def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
     """Order slices by geometry (with fallbacks) and derive spacing and the affine."""
-    headers, dropped = _drop_minority_geometry(headers)
+    headers, warnings = _drop_minority_geometry(headers)
     _check_values(headers)
     _check_consistent(headers)
-    orientations = {h.orientation for h in headers}
-    orientation = headers[0].orientation if None not in orientations else None
-    if orientation is not None:
-        row, column = np.asarray(orientation[:3]), np.asarray(orientation[3:6])
-        lengths = np.linalg.norm(row), np.linalg.norm(column)
-        if min(lengths) < 1e-3 or np.linalg.norm(np.cross(row, column)) < 1e-3 * lengths[0] * lengths[1]:
-            raise InconsistentGeometryError(
-                headers[0].name,
-                f"degenerate ImageOrientationPatient {list(orientation)}: the row and column directions "
-                "must be two different, non-zero directions",
-            )
+    orientation = _shared_orientation(headers)
     result = order_slices(
         [h.position for h in headers],
         orientation,
@@ -209,30 +200,13 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
         [h.name for h in headers],
     )
     ordered = [headers[i] for i in result.order]
-    warnings = dropped + list(result.warnings)
-    zero_slope = [h for h in ordered if h.slope == 0.0]
-    if zero_slope:
-        for header in zero_slope:
-            header.slope = 1.0
-        names = _first_names(zero_slope)
-        warnings.append(f"RescaleSlope 0 in {len(zero_slope)} slice(s) ({names}): treated as 1")
+    warnings += list(result.warnings)
+    warnings += _treat_zero_slope_as_one(ordered)
     first = ordered[0]
     dy, dx = first.pixel_spacing or (1.0, 1.0)
     if first.pixel_spacing is None:
         warnings.append("PixelSpacing missing: assuming 1 mm pixels")
-    if result.method == SLICE_ORDER_POSITION and result.positions_mm is not None:
-        unique = np.ones(len(ordered), dtype=bool)
-        for run in duplicate_runs(result.positions_mm):
-            unique[run[1:]] = False
-        dz, spacing_warnings = slice_spacing(
-            result.positions_mm[unique], [h.name for h, u in zip(ordered, unique, strict=False) if u]
-        )
-        warnings.extend(spacing_warnings)
-    else:
-        dz = first.spacing_between_slices or first.slice_thickness or 1.0
-        warnings.append(f"slice spacing taken from the header ({dz:g} mm), not from positions")
-    if dz == 0.0:  # a single slice: thickness is the best guess
-        dz = first.slice_thickness or 1.0
+    dz = _slice_spacing_mm(result, ordered, warnings)
     row_dir: tuple[float, float, float] = (1.0, 0.0, 0.0)
     col_dir: tuple[float, float, float] = (0.0, 1.0, 0.0)
     if orientation is not None:
@@ -248,6 +222,54 @@ def order_series(headers: list[SliceHeader], label: str) -> OrderedSeries:
         if tilt_warning:
             warnings.append(tilt_warning)
     return OrderedSeries(ordered, geometry, result.method, result.positions_mm, warnings, positions_lps, tilt)
+
+
+def _shared_orientation(headers: list[SliceHeader]) -> tuple[float, ...] | None:
+    """The series' ImageOrientationPatient (None when a slice lacks it); degenerate cosines are refused."""
+    if any(h.orientation is None for h in headers):
+        return None
+    orientation = headers[0].orientation
+    assert orientation is not None
+    row, column = np.asarray(orientation[:3]), np.asarray(orientation[3:6])
+    lengths = np.linalg.norm(row), np.linalg.norm(column)
+    if min(lengths) < 1e-3 or np.linalg.norm(np.cross(row, column)) < 1e-3 * lengths[0] * lengths[1]:
+        raise InconsistentGeometryError(
+            headers[0].name,
+            f"degenerate ImageOrientationPatient {list(orientation)}: the row and column directions "
+            "must be two different, non-zero directions",
+        )
+    return orientation
+
+
+def _treat_zero_slope_as_one(headers: list[SliceHeader]) -> list[str]:
+    """RescaleSlope 0 (a writer's bug) would zero the scan: it is taken as 1, with a warning."""
+    zero_slope = [h for h in headers if h.slope == 0.0]
+    for header in zero_slope:
+        header.slope = 1.0
+    return (
+        [f"RescaleSlope 0 in {len(zero_slope)} slice(s) ({_first_names(zero_slope)}): treated as 1"]
+        if zero_slope
+        else []
+    )
+
+
+def _slice_spacing_mm(result: SliceOrder, ordered: list[SliceHeader], warnings: list[str]) -> float:
+    """The slice spacing: from positions (duplicates counted once), else the header's; warnings appended."""
+    first = ordered[0]
+    if result.method == SLICE_ORDER_POSITION and result.positions_mm is not None:
+        unique = np.ones(len(ordered), dtype=bool)
+        for run in duplicate_runs(result.positions_mm):
+            unique[run[1:]] = False
+        dz, spacing_warnings = slice_spacing(
+            result.positions_mm[unique], [h.name for h, u in zip(ordered, unique, strict=False) if u]
+        )
+        warnings.extend(spacing_warnings)
+    else:
+        dz = first.spacing_between_slices or first.slice_thickness or 1.0
+        warnings.append(f"slice spacing taken from the header ({dz:g} mm), not from positions")
+    if dz == 0.0:  # a single slice: thickness is the best guess
+        dz = first.slice_thickness or 1.0
+    return dz
 
 
 def _unit(values: tuple[float, ...]) -> tuple[float, float, float]:

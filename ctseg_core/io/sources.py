@@ -44,11 +44,23 @@ class DicomSource(Protocol):
     def is_file_backed(self) -> bool: ...
 
 
+def leads_inside(link: str | Path, real_root: str) -> bool:
+    """Whether a link resolves to ``real_root`` (a ``os.path.realpath``) or below it.
+
+    Nothing outside the folder the user opened is ever read: a link ``up -> ../..`` would load the
+    neighbouring patient, one to ``/usr`` would walk all of it.
+    """
+    target = os.path.realpath(link)
+    return target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 class FolderSource:
-    """Every file below a folder (recursively), hidden files and known junk excluded."""
+    """Every file below a folder (recursively), hidden files and known junk excluded; links that
+    lead outside the folder are skipped (and listed in ``skipped``)."""
 
     def __init__(self, root: Path, exclude_dirs: frozenset[str] = frozenset()) -> None:
         self.root = Path(root)
+        self._real_root = os.path.realpath(self.root)
         self.label = str(self.root)
         self._exclude_dirs = exclude_dirs
         self._entries: list[str] | None = None
@@ -88,6 +100,9 @@ class FolderSource:
                 raise PathMissingError(folder, f"folder cannot be listed ({exc.strerror or exc})") from exc
             for item in items:
                 if item.name.startswith(".") or item.name in SKIPPED_NAMES:
+                    continue
+                if item.is_symlink() and not leads_inside(item.path, self._real_root):
+                    self.skipped.append(f"{item.path}: a link leading outside {self.root}, not followed")
                     continue
                 try:
                     is_dir = item.is_dir(follow_symlinks=True)
