@@ -35,13 +35,15 @@ Examples (→ the patients found)::
     parent/{p1, p1_backup}/…  (a patient and its copy)      → parent/p1, parent/p1_backup
     ct/{IM0001.dcm, …, liver.nii.gz}                        → ct
     study/{series1, series2}/*.dcm  (one PatientID, study)  → study
-    export/{PAT1, PAT2}/ST1/{SE1, SE2}/*.dcm                → export/PAT1, export/PAT2
+    export/{PAT1, PAT2}/ST1/{SE1, SE2}/*.dcm, DICOMDIR      → export/PAT1, export/PAT2
+    export/PAT2/{ST1, ST2}/…  (two studies of PAT2)         → export/PAT2/ST1, export/PAT2/ST2
     cohort/{a, b, c}/*.dcm  (three PatientIDs)              → cohort/a, cohort/b, cohort/c
     lits/{volume-0.nii, segmentation-0.nii, volume-1.nii…}  → lits/volume-0.nii, lits/volume-1.nii
     nifti/{p1, p2}/{image.nii.gz, liver.nii.gz}             → nifti/p1, nifti/p2
 
-The smallest unit is a folder: DICOM files of several patients dumped into one folder are one
-"patient" whose largest CT series loads (the loader lists the others).
+Besides a folder of several NIfTI CTs, the smallest unit is a folder: DICOM files of several
+patients dumped into one folder are one "patient" whose largest CT series loads (the loader lists
+the others).
 """
 
 from __future__ import annotations
