@@ -121,10 +121,27 @@ class Patient:
 
 
 def _draw_liver(rng: np.random.Generator) -> Liver:
+    """The liver's outline, its contrast phase, tumours and vessels (in that order of draws)."""
+    base = _draw_liver_outline(rng)
+    portal_phase = rng.random() < 0.7
+    vessel_hu = rng.uniform(150, 200) if portal_phase else base.hu - rng.uniform(10, 20)
+    tumours = _draw_tumours(rng, base)
+    vessels = _draw_liver_vessels(rng, base)
+    return replace(
+        base,
+        vessel_hu=vessel_hu,
+        tumour_hu=tuple(base.hu - rng.uniform(15, 40, len(tumours))),
+        tumours=tuple(tumours),
+        vessels=tuple(vessels),
+    )
+
+
+def _draw_liver_outline(rng: np.random.Generator) -> Liver:
+    """Size, place, extent along the scan, outline harmonics and parenchyma HU; nothing inside yet."""
     scale = rng.uniform(0.85, 1.15)
     n = int(rng.integers(2, 5))
     orders = tuple(int(k) for k in rng.choice(np.arange(2, 7), size=n, replace=False))
-    base = Liver(
+    return Liver(
         cx=-62.0 + rng.uniform(-15, 15),
         cy=-8.0 + rng.uniform(-15, 15),
         rx=72.0 * scale,
@@ -141,40 +158,41 @@ def _draw_liver(rng: np.random.Generator) -> Liver:
         tumours=(),
         vessels=(),
     )
-    portal_phase = rng.random() < 0.7
-    vessel_hu = rng.uniform(150, 200) if portal_phase else base.hu - rng.uniform(10, 20)
-    span = base.t_dome - base.t_tip
+
+
+def _draw_tumours(rng: np.random.Generator, liver: Liver) -> list[Ellipsoid]:
+    """One to three ellipsoidal tumours in the middle of the right lobe."""
+    span = liver.t_dome - liver.t_tip
     tumours = []
     for _ in range(int(rng.integers(1, 4))):
-        t = base.t_tip + span * rng.uniform(0.35, 0.8)
+        t = liver.t_tip + span * rng.uniform(0.35, 0.8)
         r = rng.uniform(8, 20)
         tumours.append(
             Ellipsoid(  # type: ignore[call-arg]  # a centre and three radii: mypy cannot count the stars
-                *base.point(t, rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.6)),
+                *liver.point(t, rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.6)),
                 *(r * rng.uniform(0.8, 1.25, 3)),
                 rng.uniform(0, np.pi),
             )
         )
-    hilum_t = base.t_tip + 0.5 * span
-    hilum = (base.cx + 0.5 * base.rx, base.cy + 0.15 * base.ry, hilum_t * Z_ANAT_MM)
+    return tumours
+
+
+def _draw_liver_vessels(rng: np.random.Generator, liver: Liver) -> list[Tube]:
+    """Portal branches fanning out from the hilum, and three hepatic veins converging on the IVC."""
+    span = liver.t_dome - liver.t_tip
+    hilum_t = liver.t_tip + 0.5 * span
+    hilum = (liver.cx + 0.5 * liver.rx, liver.cy + 0.15 * liver.ry, hilum_t * Z_ANAT_MM)
     portal = [
-        base.point(base.t_tip + span * rng.uniform(0.25, 0.8), rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 0.85))
+        liver.point(liver.t_tip + span * rng.uniform(0.25, 0.8), rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 0.85))
         for _ in range(int(rng.integers(4, 7)))
     ]
     vessels = [Tube(hilum, end, rng.uniform(2.5, 5.0)) for end in portal]
-    top = (base.cx + 0.75 * base.rx, base.cy + 0.55 * base.ry, (base.t_dome - 0.06) * Z_ANAT_MM)  # meets the IVC
+    top = (liver.cx + 0.75 * liver.rx, liver.cy + 0.55 * liver.ry, (liver.t_dome - 0.06) * Z_ANAT_MM)  # meets the IVC
     hepatic = [
-        base.point(base.t_tip + span * rng.uniform(0.5, 0.8), angle, rng.uniform(0.6, 0.9))
+        liver.point(liver.t_tip + span * rng.uniform(0.5, 0.8), angle, rng.uniform(0.6, 0.9))
         for angle in (np.pi * 1.1, np.pi * 1.4, np.pi * 1.75)
     ]
-    vessels += [Tube(top, end, rng.uniform(3.0, 5.0)) for end in hepatic]
-    return replace(
-        base,
-        vessel_hu=vessel_hu,
-        tumour_hu=tuple(base.hu - rng.uniform(15, 40, len(tumours))),
-        tumours=tuple(tumours),
-        vessels=tuple(vessels),
-    )
+    return vessels + [Tube(top, end, rng.uniform(3.0, 5.0)) for end in hepatic]
 
 
 def _draw_gut(rng: np.random.Generator, body: Body) -> tuple[tuple[Ellipsoid | Tube, bool], ...]:
@@ -205,65 +223,16 @@ def _draw_gut(rng: np.random.Generator, body: Body) -> tuple[tuple[Ellipsoid | T
 
 
 def draw_patient(seed: int) -> Patient:
+    """Every random choice of one seed; the order of the draws is part of the seed's patient."""
     rng = np.random.default_rng(seed)
-    u = rng.uniform
-    d512 = round(float(u(0.65, 0.85)), 4)
+    d512 = round(float(rng.uniform(0.65, 0.85)), 4)
     dz = float(rng.choice([1.5, 2.0, 2.5]))
-    a = min(u(150, 175), 0.46 * d512 * 512)  # keep the flanks inside the narrowest field of view
-    b = u(105, 125)
-    body = Body(
-        a=a,
-        b_ant=b,
-        b_post=0.92 * b,
-        fat=u(10, 20),
-        wall=u(8, 13),
-        phase=u(0, 2 * np.pi),
-        fat_hu=u(-110, -90),
-        wall_hu=u(35, 55),
-        cavity_hu=u(-100, -80),
-    )
-    spine = Spine(
-        y=body.b_post - u(62, 70),
-        rx=u(18, 22),
-        ry=u(14, 17),
-        cancellous_hu=u(300, 450),
-        cortex_hu=u(800, 1000),
-        disc_phase=u(0, 1),
-    )
-    aorta_r = u(9, 12)
-    aorta = (u(10, 18), spine.y - spine.ry - aorta_r - u(2, 6), aorta_r, u(200, 300))
-    ivc = (-u(22, 28), aorta[1] - u(0, 6), u(12, 16), u(8, 11), u(90, 115))
-    left_z = u(0.26, 0.32) * Z_ANAT_MM
-    kidneys = tuple(
-        Ellipsoid(
-            cx=side * u(62, 72),
-            cy=spine.y + u(-6, 4),
-            cz=left_z - (side < 0) * u(6, 14),  # right one lower
-            rx=u(24, 28),
-            ry=u(19, 23),
-            rz=u(50, 60),
-            angle=side * np.deg2rad(u(30, 45)),
-        )
-        for side in (1.0, -1.0)
-    )
-    spleen = Ellipsoid(
-        cx=0.62 * a + u(-8, 8),
-        cy=0.3 * b + u(-8, 8),
-        cz=u(0.66, 0.74) * Z_ANAT_MM,
-        rx=u(45, 55),
-        ry=u(22, 28),
-        rz=u(38, 48),
-        angle=np.deg2rad(u(-70, -50)),
-    )
-    stomach = Ellipsoid(
-        cx=0.35 * a + u(-10, 10),
-        cy=-0.2 * b + u(-8, 8),
-        cz=u(0.7, 0.78) * Z_ANAT_MM,
-        rx=u(45, 60),
-        ry=u(32, 42),
-        rz=u(45, 55),
-        angle=np.deg2rad(u(-30, 10)),
-    )
+    body = _draw_body(rng, d512)
+    spine = _draw_spine(rng, body)
+    aorta, ivc = _draw_great_vessels(rng, spine)
+    kidneys = _draw_kidneys(rng, spine)
+    spleen = _draw_spleen(rng, body)
+    stomach = _draw_stomach(rng, body)
     liver = _draw_liver(rng)
     # The IVC enhances with the hepatic veins that drain into it, so it stands out from the
     # parenchyma in every phase (bright in the portal phase, darker before it); an IVC at liver
@@ -271,16 +240,7 @@ def draw_patient(seed: int) -> Patient:
     # becomes the offset from the veins, so the random stream, and every other structure a
     # seed draws, stays as it was.
     ivc = (*ivc[:4], liver.vessel_hu - 0.8 * (ivc[4] - 90.0))
-    gb_t = liver.t_tip + 0.3 * (liver.t_dome - liver.t_tip)  # in the fossa under the lower liver
-    gallbladder = Ellipsoid(
-        cx=liver.cx + 0.55 * liver.rx,
-        cy=liver.cy - 0.3 * liver.ry,
-        cz=gb_t * Z_ANAT_MM,
-        rx=u(12, 16),
-        ry=u(15, 20),
-        rz=u(25, 35),
-        angle=np.deg2rad(u(-60, -30)),
-    )
+    gallbladder = _draw_gallbladder(rng, liver)
     return Patient(
         d512=d512,
         dz=dz,
@@ -300,4 +260,104 @@ def draw_patient(seed: int) -> Patient:
         gallbladder_hu=rng.uniform(0, 20),
         rib_phases=tuple(rng.uniform(0, 1, 16)),
         liver=liver,
+    )
+
+
+def _draw_body(rng: np.random.Generator, d512: float) -> Body:
+    """Outline and layers; the flanks stay inside the narrowest field of view."""
+    u = rng.uniform
+    a = min(u(150, 175), 0.46 * d512 * 512)
+    b = u(105, 125)
+    return Body(
+        a=a,
+        b_ant=b,
+        b_post=0.92 * b,
+        fat=u(10, 20),
+        wall=u(8, 13),
+        phase=u(0, 2 * np.pi),
+        fat_hu=u(-110, -90),
+        wall_hu=u(35, 55),
+        cavity_hu=u(-100, -80),
+    )
+
+
+def _draw_spine(rng: np.random.Generator, body: Body) -> Spine:
+    u = rng.uniform
+    return Spine(
+        y=body.b_post - u(62, 70),
+        rx=u(18, 22),
+        ry=u(14, 17),
+        cancellous_hu=u(300, 450),
+        cortex_hu=u(800, 1000),
+        disc_phase=u(0, 1),
+    )
+
+
+def _draw_great_vessels(
+    rng: np.random.Generator, spine: Spine
+) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float, float]]:
+    """Aorta (cx, cy, r, hu) in front of the spine, IVC (cx, cy, rx, ry, hu) to its right."""
+    u = rng.uniform
+    aorta_r = u(9, 12)
+    aorta = (u(10, 18), spine.y - spine.ry - aorta_r - u(2, 6), aorta_r, u(200, 300))
+    ivc = (-u(22, 28), aorta[1] - u(0, 6), u(12, 16), u(8, 11), u(90, 115))
+    return aorta, ivc
+
+
+def _draw_kidneys(rng: np.random.Generator, spine: Spine) -> tuple[Ellipsoid, ...]:
+    """Left and right kidney beside the spine, the right one lower."""
+    u = rng.uniform
+    left_z = u(0.26, 0.32) * Z_ANAT_MM
+    return tuple(
+        Ellipsoid(
+            cx=side * u(62, 72),
+            cy=spine.y + u(-6, 4),
+            cz=left_z - (side < 0) * u(6, 14),  # right one lower
+            rx=u(24, 28),
+            ry=u(19, 23),
+            rz=u(50, 60),
+            angle=side * np.deg2rad(u(30, 45)),
+        )
+        for side in (1.0, -1.0)
+    )
+
+
+def _draw_spleen(rng: np.random.Generator, body: Body) -> Ellipsoid:
+    u = rng.uniform
+    return Ellipsoid(
+        cx=0.62 * body.a + u(-8, 8),
+        cy=0.3 * body.b_ant + u(-8, 8),
+        cz=u(0.66, 0.74) * Z_ANAT_MM,
+        rx=u(45, 55),
+        ry=u(22, 28),
+        rz=u(38, 48),
+        angle=np.deg2rad(u(-70, -50)),
+    )
+
+
+def _draw_stomach(rng: np.random.Generator, body: Body) -> Ellipsoid:
+    u = rng.uniform
+    return Ellipsoid(
+        cx=0.35 * body.a + u(-10, 10),
+        cy=-0.2 * body.b_ant + u(-8, 8),
+        cz=u(0.7, 0.78) * Z_ANAT_MM,
+        rx=u(45, 60),
+        ry=u(32, 42),
+        rz=u(45, 55),
+        angle=np.deg2rad(u(-30, 10)),
+    )
+
+
+def _draw_gallbladder(rng: np.random.Generator, liver: Liver) -> Ellipsoid:
+    """In the fossa under the lower liver."""
+    u = rng.uniform
+    gb_t = liver.t_tip + 0.3 * (liver.t_dome - liver.t_tip)
+    return Ellipsoid(
+        cx=liver.cx + 0.55 * liver.rx,
+        cy=liver.cy - 0.3 * liver.ry,
+        cz=gb_t * Z_ANAT_MM,
+        rx=u(12, 16),
+        ry=u(15, 20),
+        rz=u(25, 35),
+        angle=np.deg2rad(u(-60, -30)),
     )

@@ -120,10 +120,54 @@ def _variant_ids(name: str, series_uid: str, study_uid: str, frame_uid: str) -> 
     return SeriesIds(f"Variant^{name}", name, study_uid, series_uid, frame_uid)
 
 
-def _variant_dataset(sop_class: str, ids: SeriesIds, modality: str, pixels: np.ndarray, **attributes: Any) -> Dataset:
+def _variant_dataset(
+    sop_class: str,
+    ids: SeriesIds,
+    modality: str,
+    pixels: np.ndarray,
+    number: int | None = None,
+    plane: ImagePlane | None = None,
+    **attributes: Any,
+) -> Dataset:
     """A dataset of one variant series; its description names the variant."""
     description = f"ctseg variant {ids.patient_id}"
-    return image_dataset(sop_class, ids, modality, pixels, SeriesDescription=description, **attributes)
+    return image_dataset(
+        sop_class,
+        ids,
+        modality,
+        pixels,
+        instance_number=number,
+        plane=plane,
+        SeriesDescription=description,
+        **attributes,
+    )
+
+
+def _variant_series(name: str, mask_names: list[str]) -> tuple[SeriesIds, dict[str, SeriesIds]]:
+    """New UIDs for the CT series and one mask series per name, all in one study and frame."""
+    ct_ids = _variant_ids(name, generate_uid(), generate_uid(), generate_uid())
+    mask_ids = {
+        mask: _variant_ids(mask, generate_uid(), ct_ids.study_uid, ct_ids.frame_of_reference_uid) for mask in mask_names
+    }
+    return ct_ids, mask_ids
+
+
+def _ct_slice(ids: SeriesIds, pixels: np.ndarray, number: int, plane: ImagePlane) -> Dataset:
+    return _variant_dataset(
+        CTImageStorage,
+        ids,
+        "CT",
+        pixels,
+        number,
+        plane,
+        rescale=Rescale(0, 1),
+        ImageType=["ORIGINAL", "PRIMARY", "AXIAL"],
+    )
+
+
+def _mask_slice(ids: SeriesIds, mask: np.ndarray, number: int, plane: ImagePlane) -> Dataset:
+    """A 0/255 Secondary Capture slice (Modality OT), as IRCAD's mask folders hold."""
+    return _variant_dataset(SecondaryCaptureImageStorage, ids, "OT", mask.astype(np.uint8) * 255, number, plane)
 
 
 def write_dicom_variant(
@@ -151,36 +195,17 @@ def write_dicom_variant(
     planes = _StackPlanes.of(layout.stored_affine(geometry, hu.shape))
     stored_masks = {name: layout.store(mask.astype(bool)) for name, mask in (masks or {}).items()}
     order = np.random.default_rng(seed).permutation(stored.shape[0])
-    ct_ids = _variant_ids(layout.name.replace(" ", "_"), generate_uid(), generate_uid(), generate_uid())
-    mask_ids = {
-        name: _variant_ids(name, generate_uid(), ct_ids.study_uid, ct_ids.frame_of_reference_uid)
-        for name in stored_masks
-    }
+    ct_ids, mask_ids = _variant_series(layout.name.replace(" ", "_"), list(stored_masks))
     fill = int(stored.min())
     for k in range(stored.shape[0]):
         shift = tilt_rows_per_slice * k
         pixels, mask_pixels = _tilted(stored[k], {name: m[k] for name, m in stored_masks.items()}, shift, fill)
-        ct = _variant_dataset(
-            CTImageStorage,
-            ct_ids,
-            "CT",
-            pixels,
-            instance_number=int(order[k]) + 1,
-            plane=planes.plane(k, shift),
-            rescale=Rescale(0, 1),
-            ImageType=["ORIGINAL", "PRIMARY", "AXIAL"],
-        )
-        _save(ct, folder / "PATIENT_DICOM" / f"image_{order[k]}", transfer_syntax, preamble)
-        for name, mask_plane in mask_pixels.items():
-            mask = _variant_dataset(
-                SecondaryCaptureImageStorage,
-                mask_ids[name],
-                "OT",
-                mask_plane.astype(np.uint8) * 255,
-                instance_number=int(order[k]) + 1,
-                plane=planes.plane(k, shift, with_thickness=False),
-            )
-            _save(mask, folder / "MASKS_DICOM" / name / f"image_{order[k]}", ExplicitVRLittleEndian, True)
+        number, file_name = int(order[k]) + 1, f"image_{order[k]}"
+        ct = _ct_slice(ct_ids, pixels, number, planes.plane(k, shift))
+        _save(ct, folder / "PATIENT_DICOM" / file_name, transfer_syntax, preamble)
+        for name, plane in mask_pixels.items():
+            mask = _mask_slice(mask_ids[name], plane, number, planes.plane(k, shift, with_thickness=False))
+            _save(mask, folder / "MASKS_DICOM" / name / file_name, ExplicitVRLittleEndian, True)
     return folder
 
 
