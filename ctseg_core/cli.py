@@ -169,9 +169,10 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from ctseg_core.display.windowing import PRESETS
-    from ctseg_core.export.mesh import surface_mesh, write_mesh
+    from ctseg_core.export.mesh_files import write_mesh
     from ctseg_core.export.movie import write_slice_movie
     from ctseg_core.io.loading import load_patient
+    from ctseg_core.surface.meshing import surface_mesh
 
     if not (args.mesh or args.gif):
         raise InvalidArgumentError(None, "nothing to export: give --mesh FILE and/or --gif FILE")
