@@ -44,6 +44,7 @@ def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
 
 
 def as_mask(mask: np.ndarray) -> np.ndarray:
+    """A [z, y, x] mask as bool (label > 0); ValueError for any other number of axes."""
     mask = np.asarray(mask) > 0
     if mask.ndim != 3:
         raise ValueError(f"mask must be 3D [z, y, x], got shape {mask.shape}")
