@@ -218,3 +218,33 @@ class VolumeGeometry:
 
 def _as_triple(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     return (float(values[0]), float(values[1]), float(values[2]))
+
+
+def index_to_lps(points_zyx: np.ndarray, affine_lps: np.ndarray) -> np.ndarray:
+    """Map (z, y, x) voxel indices to LPS mm with an affine on (x, y, z, 1)."""
+    xyz = points_zyx[:, ::-1].astype(np.float64)
+    return xyz @ affine_lps[:3, :3].T + affine_lps[:3, 3]
+
+
+def lps_to_index(points_lps: np.ndarray, affine_lps: np.ndarray) -> np.ndarray:
+    """Map LPS mm to fractional (z, y, x) voxel indices (inverse of :func:`index_to_lps`)."""
+    inverse = np.linalg.inv(affine_lps)
+    xyz = points_lps.astype(np.float64) @ inverse[:3, :3].T + inverse[:3, 3]
+    return xyz[:, ::-1]
+
+
+def spacing_from_affine(affine_lps: np.ndarray) -> tuple[float, float, float]:
+    """Voxel spacing (dz, dy, dx) in mm: the lengths of the affine's z, y and x columns."""
+    affine = np.asarray(affine_lps, dtype=np.float64)
+    dx, dy, dz = (float(np.linalg.norm(affine[:3, i])) for i in range(3))
+    return dz, dy, dx
+
+
+def checked_affine(affine_lps: np.ndarray) -> np.ndarray:
+    """``affine_lps`` as a float64 4×4 array; ValueError when it has another shape or is singular."""
+    affine = np.asarray(affine_lps, dtype=np.float64)
+    if affine.shape != (4, 4):
+        raise ValueError(f"affine_lps must be 4×4, got shape {affine.shape}")
+    if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise ValueError("affine_lps is singular")
+    return affine

@@ -7,7 +7,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
-from ctseg_core.export.surface_error import DEFAULT_LIMIT_MM, colour_bar_ticks, diverging_rgba
+from ctseg_core.surface.distance import DEFAULT_LIMIT_MM, colour_bar_ticks, diverging_rgba
 
 
 class DistanceColourBar(QWidget):

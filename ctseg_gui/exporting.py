@@ -20,9 +20,10 @@ from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QWidget
 
 from ctseg_core.errors import CtsegError
-from ctseg_core.export.mesh import MESH_SUFFIXES, surface_mesh, write_mesh
+from ctseg_core.export.mesh_files import MESH_SUFFIXES, write_mesh
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback
+from ctseg_core.surface.meshing import surface_mesh
 from ctseg_gui.editor import EditorState
 from ctseg_gui.gl_support import grab_with_gl
 from ctseg_gui.overlay_text import OverlayText

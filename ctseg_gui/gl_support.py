@@ -21,7 +21,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QGuiApplication, QImage, QMatrix4x4, QOpenGLContext, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
-from ctseg_core.export.mesh import Mesh
+from ctseg_core.surface.mesh import Mesh
 
 NO_GL_PLATFORMS = ("offscreen", "minimal", "vnc")
 #: A pyqtgraph.opengl GLViewWidget (pyqtgraph has no type hints, so mypy sees Any either way).

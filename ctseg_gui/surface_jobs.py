@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctseg_core.export.mesh import Mesh, surface_mesh
-from ctseg_core.export.picking import Pick, Ray, pick_surface
-from ctseg_core.export.surface_error import SurfaceError, diverging_rgba, surface_error
 from ctseg_core.progress import CancelCheck, ProgressCallback
+from ctseg_core.surface.distance import SurfaceError, diverging_rgba, surface_error
+from ctseg_core.surface.mesh import Mesh
+from ctseg_core.surface.meshing import surface_mesh
+from ctseg_core.surface.picking import Pick, Ray, pick_surface
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,8 +12,8 @@ from functools import partial
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 
-from ctseg_core.export.mesh import Mesh
-from ctseg_core.export.picking import Ray, ray_from_screen
+from ctseg_core.surface.mesh import Mesh
+from ctseg_core.surface.picking import Ray, ray_from_screen
 from ctseg_gui.gl_support import GLView, numpy_matrix
 from ctseg_gui.surface_jobs import pick_nearest
 from ctseg_gui.workers import JobRunner

@@ -19,10 +19,10 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ctseg_core.export.mesh import Mesh
-from ctseg_core.export.picking import Pick, point_of_voxel, voxel_of_point
-from ctseg_core.export.surface_error import DEFAULT_LIMIT_MM, SurfaceError
 from ctseg_core.metrics import format_metric
+from ctseg_core.surface.distance import DEFAULT_LIMIT_MM, SurfaceError
+from ctseg_core.surface.mesh import Mesh
+from ctseg_core.surface.picking import Pick, point_of_voxel, voxel_of_point
 from ctseg_gui.colour_bar import DistanceColourBar
 from ctseg_gui.editor import EditorState
 from ctseg_gui.gl_support import (

@@ -42,7 +42,8 @@ def _export_mask(patient: Any, name: str, progress: ProgressCallback | None) -> 
 
 
 def _write_mesh(args: argparse.Namespace, patient: Any, mask: Any, progress: ProgressCallback | None) -> None:
-    from ctseg_core.export.mesh import surface_mesh, write_mesh
+    from ctseg_core.export.mesh_files import write_mesh
+    from ctseg_core.surface.meshing import surface_mesh
 
     mesh = surface_mesh(mask, patient.geometry.affine_lps(), progress=progress)
     write_mesh(mesh, args.mesh, space=args.space)

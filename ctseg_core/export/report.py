@@ -21,6 +21,7 @@ import html
 import io
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,6 @@ def snapshot_png(
     ``axial_marker`` (a z index) draws a dashed line where that axial slice cuts a coronal
     or sagittal plane, so the pictures can be read together.
     """
-    from matplotlib import patheffects
     from matplotlib.figure import Figure
 
     view = Plane(plane)
@@ -128,7 +128,15 @@ def snapshot_png(
         depth = hu.shape[0]
         row = (depth - 1 - axial_marker + 0.5) * rows / depth - 0.5  # flipped: superior on top
         axes.axhline(row, color="white", linestyle=(0, (4, 4)), linewidth=0.8, alpha=0.8)
-    top, bottom, left, right = view.letters
+    _orientation_letters(axes, view.letters)
+    return _png_data_uri(figure)
+
+
+def _orientation_letters(axes: Any, letters: tuple[str, str, str, str]) -> None:
+    """The patient directions at the picture's top, bottom, left and right edges, outlined for contrast."""
+    from matplotlib import patheffects
+
+    top, bottom, left, right = letters
     outline = [patheffects.withStroke(linewidth=3, foreground="black")]
     style: dict[str, Any] = {
         "color": "white",
@@ -141,7 +149,6 @@ def snapshot_png(
     axes.text(0.5, 0.015, bottom, ha="center", va="bottom", **style)
     axes.text(0.012, 0.5, left, ha="left", va="center", **style)
     axes.text(0.988, 0.5, right, ha="right", va="center", **style)
-    return _png_data_uri(figure)
 
 
 def dice_plot_png(per_slice_dice: Sequence[float | None], worst: Sequence[int]) -> str:
@@ -208,6 +215,33 @@ figcaption { font-size: 13px; color: #444; margin-top: 4px; }
 """
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """What every picture of one report draws: the CT, the masks in their colours, the spacing and window."""
+
+    hu: np.ndarray
+    masks: Mapping[str, np.ndarray]
+    colours: Mapping[str, RGB]
+    spacing_mm: Sequence[float]
+    window: Window
+
+    def snapshot(self, plane: str, index: int, axial_marker: int | None = None) -> str:
+        return snapshot_png(
+            self.hu, self.masks, self.colours, plane, index, self.spacing_mm, self.window, axial_marker=axial_marker
+        )
+
+
+@dataclass(frozen=True)
+class _Pictures:
+    """The report's pictures as data URIs or HTML figures, and the error centroid they pass through."""
+
+    dice: str
+    axial: list[str]  # <figure> elements, the worst slice first
+    coronal: str
+    sagittal: str
+    centre: tuple[int, int, int]
+
+
 def write_report(
     path: str | Path,
     *,
@@ -237,48 +271,78 @@ def write_report(
     if len(per_slice_dice) != hu.shape[0]:
         raise ValueError(f"per_slice_dice has {len(per_slice_dice)} values for {hu.shape[0]} slices")
     report = progress or (lambda done, total, stage: None)
-    total = 5
+    scene = _Scene(hu, masks, overlay_colours(masks, colours), spacing_mm, window)
+    pictures = _draw_pictures(scene, per_slice_dice, report, should_cancel)
+    report(4, _STAGES, "writing")
+    _write_page(path, _page(title, metrics, volumes, scene, pictures))
+    report(_STAGES, _STAGES, "done")
+    return path
 
-    chosen = overlay_colours(masks, colours)
+
+_STAGES = 5  # Dice plot, axial, coronal, sagittal, writing
+
+
+def _draw_pictures(
+    scene: _Scene,
+    per_slice_dice: Sequence[float | None],
+    report: ProgressCallback,
+    should_cancel: CancelCheck | None,
+) -> _Pictures:
+    """The Dice plot, the worst axial slices, and coronal and sagittal planes through the error."""
     worst = worst_slices(per_slice_dice)
-    centre_z, centre_y, centre_x = error_centroid(masks, hu.shape)
-    axial = worst[0] if worst else centre_z
-
-    report(0, total, "Dice plot")
+    centre = error_centroid(scene.masks, scene.hu.shape)
+    axial = worst[0] if worst else centre[0]
+    report(0, _STAGES, "Dice plot")
     dice_uri = dice_plot_png(per_slice_dice, worst)
     raise_if_cancelled(should_cancel)
-    report(1, total, "axial")
-    axial_figures = []
-    for rank, k in enumerate(worst or [axial]):
-        dice_text = format_metric(per_slice_dice[k]) if worst else "\u2014"
-        label = "worst slice" if rank == 0 else f"worst slice #{rank + 1}"
-        caption = (
-            f"Axial, slice {k} of {hu.shape[0]} ({label}, Dice {dice_text})"
-            if worst
-            else f"Axial, slice {k} of {hu.shape[0]}"
-        )
-        axial_figures.append(_figure(snapshot_png(hu, masks, chosen, "axial", k, spacing_mm, window), caption))
-        raise_if_cancelled(should_cancel)
-    report(2, total, "coronal")
-    coronal = snapshot_png(hu, masks, chosen, "coronal", centre_y, spacing_mm, window, axial_marker=axial)
+    report(1, _STAGES, "axial")
+    axial_figures = _axial_figures(scene, worst or [axial], per_slice_dice if worst else None, should_cancel)
+    report(2, _STAGES, "coronal")
+    coronal = scene.snapshot("coronal", centre[1], axial_marker=axial)
     raise_if_cancelled(should_cancel)
-    report(3, total, "sagittal")
-    sagittal = snapshot_png(hu, masks, chosen, "sagittal", centre_x, spacing_mm, window, axial_marker=axial)
+    report(3, _STAGES, "sagittal")
+    sagittal = scene.snapshot("sagittal", centre[2], axial_marker=axial)
     raise_if_cancelled(should_cancel)
+    return _Pictures(dice_uri, axial_figures, coronal, sagittal, centre)
 
-    report(4, total, "writing")
+
+def _axial_figures(
+    scene: _Scene,
+    slices: Sequence[int],
+    per_slice_dice: Sequence[float | None] | None,
+    should_cancel: CancelCheck | None,
+) -> list[str]:
+    """Axial figures of ``slices``, captioned with their rank and Dice (``per_slice_dice`` None: no worst slices)."""
+    depth = scene.hu.shape[0]
+    figures = []
+    for rank, k in enumerate(slices):
+        if per_slice_dice is None:
+            caption = f"Axial, slice {k} of {depth}"
+        else:
+            label = "worst slice" if rank == 0 else f"worst slice #{rank + 1}"
+            caption = f"Axial, slice {k} of {depth} ({label}, Dice {format_metric(per_slice_dice[k])})"
+        figures.append(_figure(scene.snapshot("axial", k), caption))
+        raise_if_cancelled(should_cancel)
+    return figures
+
+
+def _page(
+    title: str,
+    metrics: Mapping[str, object],
+    volumes: Mapping[str, float | None],
+    scene: _Scene,
+    pictures: _Pictures,
+) -> str:
+    """The whole HTML page: title, scan line, metric and volume tables, Dice plot and pictures."""
+    shape = scene.hu.shape
     legend = "".join(
-        f'<span class="swatch" style="background: rgb{tuple(chosen[name])}"></span>{html.escape(name)}'
-        for name in masks
-    )
-    dz, dy, dx = (float(s) for s in spacing_mm)
-    meta = (
-        f"{hu.shape[2]}\u00d7{hu.shape[1]}\u00d7{hu.shape[0]} voxels, spacing {dx:g} \u00d7 {dy:g} \u00d7 {dz:g} mm "
-        f"(x \u00d7 y \u00d7 z) \u00b7 window W {window.width:g} / L {window.level:g} HU"
+        f'<span class="swatch" style="background: rgb{tuple(scene.colours[name])}"></span>{html.escape(name)}'
+        for name in scene.masks
     )
     metric_rows = [(str(k), _format_value(v)) for k, v in metrics.items()]
     volume_rows = [(str(k), "\u2014" if not _is_defined(v) else f"{float(v):.1f} mL") for k, v in volumes.items()]  # type: ignore[arg-type]  # _is_defined(v) has checked v is a number
-    page = f"""<!DOCTYPE html>
+    centre_z, centre_y, centre_x = pictures.centre
+    return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -287,31 +351,41 @@ def write_report(
 </head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p class="meta">{meta}</p>
+<p class="meta">{_scan_line(shape, scene.spacing_mm, scene.window)}</p>
 <div class="row">
 <div><h2>Metrics</h2>{_table(metric_rows, ("metric", "value"))}</div>
 <div><h2>Volumes</h2>{_table(volume_rows, ("mask", "volume"))}</div>
 </div>
 <h2>Dice per axial slice</h2>
-{_figure(dice_uri, "Dice of each axial slice; gaps where both masks are empty; red: the worst slices")}
+{_figure(pictures.dice, "Dice of each axial slice; gaps where both masks are empty; red: the worst slices")}
 <h2>Where it is worst</h2>
 <p class="meta">Masks:{legend}. Coronal and sagittal planes pass through the centroid of the disagreement
 (slice {centre_z}, row {centre_y}, column {centre_x}); the dashed line marks the worst axial slice.</p>
 <div class="row">
-{axial_figures[0]}
-{_figure(coronal, f"Coronal, row {centre_y} of {hu.shape[1]} (through the error)")}
-{_figure(sagittal, f"Sagittal, column {centre_x} of {hu.shape[2]} (through the error)")}
+{pictures.axial[0]}
+{_figure(pictures.coronal, f"Coronal, row {centre_y} of {shape[1]} (through the error)")}
+{_figure(pictures.sagittal, f"Sagittal, column {centre_x} of {shape[2]} (through the error)")}
 </div>
 <div class="row" style="margin-top: 16px">
-{"".join(axial_figures[1:])}
+{"".join(pictures.axial[1:])}
 </div>
 </body>
 </html>
 """
+
+
+def _scan_line(shape: Sequence[int], spacing_mm: Sequence[float], window: Window) -> str:
+    """Grid size, spacing and display window, for the line under the title."""
+    dz, dy, dx = (float(s) for s in spacing_mm)
+    return (
+        f"{shape[2]}\u00d7{shape[1]}\u00d7{shape[0]} voxels, spacing {dx:g} \u00d7 {dy:g} \u00d7 {dz:g} mm "
+        f"(x \u00d7 y \u00d7 z) \u00b7 window W {window.width:g} / L {window.level:g} HU"
+    )
+
+
+def _write_page(path: Path, page: str) -> None:
     try:
         with atomic_path(path, suffix=".html") as temporary:
             temporary.write_text(page, encoding="utf-8")
     except OSError as error:
         raise CtsegError(path, f"cannot write the report: {error.strerror or error}") from error
-    report(total, total, "done")
-    return path

@@ -16,14 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 
+from ctseg_core._version import __version__
 from ctseg_core.errors import GroundTruthProtectedError, InvalidLabelNameError, MaskMismatchError
 from ctseg_core.geometry import natural_sort_key, nearest_slice
 from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_headers, read_stored_values, run_parallel
+from ctseg_core.io.dicom_build import ImagePlane, SeriesIds, image_dataset
 from ctseg_core.io.nifti import read_nifti_mask
 from ctseg_core.io.patient import Patient, SourceGrid
 from ctseg_core.io.sources import DicomSource, FolderSource
-from ctseg_core.progress import CancelCheck, ProgressCallback
+from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 _CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 _ENHANCED_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
@@ -309,8 +313,6 @@ def write_ircad_mask(
     ``replace_ground_truth=True``. Every slice says Manufacturer "ctseg", which is how the next
     write tells this folder from ground truth.
     """
-    from pydicom.uid import generate_uid
-
     from ctseg_core.io.atomic import atomic_folder
 
     out_dir = Path(out_dir)
@@ -347,59 +349,59 @@ def _write_mask_slices(
     progress: ProgressCallback | None,
 ) -> None:
     """The ``image_K`` files of a mask in stored slice order, on the CT slices' geometry."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-    from ctseg_core._version import __version__
-    from ctseg_core.progress import raise_if_cancelled
-
-    grid = patient.source
-    geometry = grid.geometry
-    orientation = list(geometry.row_direction) + list(geometry.column_direction)
     for k in range(stored.shape[0]):
         raise_if_cancelled(should_cancel)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID = meta.MediaStorageSOPClassUID
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.Modality = "OT"
-        ds.Manufacturer = CTSEG_MANUFACTURER
-        ds.SoftwareVersions = __version__
-        ds.PatientName = patient.patient_name
-        ds.PatientID = patient.patient_id
-        ds.StudyInstanceUID = patient.study_uid or generate_uid()
-        ds.SeriesInstanceUID = series_uid
-        ds.FrameOfReferenceUID = patient.frame_of_reference_uid or generate_uid()
-        ds.SeriesDescription = f"ctseg {name} mask"
-        ds.InstanceNumber = k + 1
-        ds.ImagePositionPatient = _slice_position(patient, k)
-        ds.ImageOrientationPatient = [float(v) for v in orientation]
-        ds.PixelSpacing = [geometry.spacing_mm[1], geometry.spacing_mm[2]]
-        ds.SliceThickness = geometry.spacing_mm[0]
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows, ds.Columns = stored.shape[1:]
-        ds.BitsAllocated = 8
-        ds.BitsStored = 8
-        ds.HighBit = 7
-        ds.PixelRepresentation = 0
-        if k < len(grid.sop_instance_uids) and grid.sop_instance_uids[k]:
-            reference = Dataset()
-            reference.ReferencedSOPClassUID = _CT_IMAGE_STORAGE
-            reference.ReferencedSOPInstanceUID = grid.sop_instance_uids[k]
-            frame = grid.frame_numbers[k] if k < len(grid.frame_numbers) else None
-            if frame is not None:
-                reference.ReferencedSOPClassUID = _ENHANCED_CT_IMAGE_STORAGE
-                reference.ReferencedFrameNumber = frame
-            ds.ReferencedImageSequence = [reference]
-        ds.PixelData = (stored[k].astype(np.uint8) * 255).tobytes()
+        ds = _mask_slice_dataset(stored[k], patient, k, name, series_uid)
         ds.save_as(folder / f"image_{k}", enforce_file_format=True)
         if progress:
             progress(k + 1, stored.shape[0], "writing mask")
+
+
+def _mask_slice_dataset(pixels: np.ndarray, patient: Patient, k: int, name: str, series_uid: str) -> Dataset:
+    """Slice ``k`` of a mask (0/255) on stored CT slice k's plane, referencing that slice."""
+    geometry = patient.source.geometry
+    ids = SeriesIds(  # a CT without study or frame UIDs gets new ones (on every slice, as before)
+        patient.patient_name,
+        patient.patient_id,
+        patient.study_uid or generate_uid(),
+        series_uid,
+        patient.frame_of_reference_uid or generate_uid(),
+    )
+    plane = ImagePlane(
+        _slice_position(patient, k),
+        [float(v) for v in list(geometry.row_direction) + list(geometry.column_direction)],
+        [geometry.spacing_mm[1], geometry.spacing_mm[2]],
+        geometry.spacing_mm[0],
+    )
+    ds = image_dataset(
+        SecondaryCaptureImageStorage,
+        ids,
+        "OT",
+        pixels.astype(np.uint8) * 255,
+        instance_number=k + 1,
+        plane=plane,
+        Manufacturer=CTSEG_MANUFACTURER,
+        SoftwareVersions=__version__,
+        SeriesDescription=f"ctseg {name} mask",
+    )
+    reference = _source_reference(patient.source, k)
+    if reference is not None:
+        ds.ReferencedImageSequence = [reference]
+    return ds
+
+
+def _source_reference(grid: SourceGrid, k: int) -> Dataset | None:
+    """The CT slice (or Enhanced CT frame) stored slice k came from, for ReferencedImageSequence."""
+    if k >= len(grid.sop_instance_uids) or not grid.sop_instance_uids[k]:
+        return None
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = _CT_IMAGE_STORAGE
+    reference.ReferencedSOPInstanceUID = grid.sop_instance_uids[k]
+    frame = grid.frame_numbers[k] if k < len(grid.frame_numbers) else None
+    if frame is not None:
+        reference.ReferencedSOPClassUID = _ENHANCED_CT_IMAGE_STORAGE
+        reference.ReferencedFrameNumber = frame
+    return reference
 
 
 def _slice_position(patient: Patient, k: int) -> list[float]:

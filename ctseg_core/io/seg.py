@@ -210,13 +210,7 @@ def write_dicom_seg(
         raise MaskMismatchError(path, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
     sources = source_datasets if source_datasets is not None else read_source_datasets(patient)
     sources = complete_source_datasets(sources, patient)
-    stored = patient.source.to_source(mask.astype(bool, copy=False), mask=True)
-    if patient.source.is_multiframe:
-        # highdicom pairs the i-th plane with frame i+1 of a multi-frame source: frame order, not position order
-        frames = np.zeros_like(stored)
-        for k, number in enumerate(patient.source.frame_numbers):
-            frames[int(number) - 1] = stored[k]  # type: ignore[arg-type]  # every slice has a frame here
-        stored = frames
+    stored = _planes_in_source_order(mask, patient)
     segmentation = hd.seg.Segmentation(
         source_images=sources,
         pixel_array=stored,
@@ -237,6 +231,20 @@ def write_dicom_seg(
     with atomic_path(path, suffix=".dcm") as temporary:
         segmentation.save_as(temporary)
     return path
+
+
+def _planes_in_source_order(mask: np.ndarray, patient: Patient) -> np.ndarray:
+    """The mask's planes as the source stores them: its slice order, or a multi-frame source's frame order.
+
+    highdicom pairs the i-th plane with frame i+1 of a multi-frame source: frame order, not position order.
+    """
+    stored = patient.source.to_source(mask.astype(bool, copy=False), mask=True)
+    if not patient.source.is_multiframe:
+        return stored
+    frames = np.zeros_like(stored)
+    for k, number in enumerate(patient.source.frame_numbers):
+        frames[int(number) - 1] = stored[k]  # type: ignore[arg-type]  # every slice has a frame here
+    return frames
 
 
 # ----------------------------------------------------------------------------- reading

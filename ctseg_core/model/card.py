@@ -98,25 +98,47 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
 
     ``path`` (the card file) is named in the ModelError, with the field and the value found.
     """
-
-    def refuse(field_name: str, requirement: str, value: Any = _MISSING) -> ModelError:
-        found = "" if value is _MISSING else f", got {json.dumps(value) if _jsonable(value) else repr(value)}"
-        return ModelError(path, f"model card is malformed: field {field_name!r} {requirement}{found}")
-
+    refuse = _Refusal(path)
     if not isinstance(data, dict):
         raise ModelError(path, "model card is malformed: the top level must be a JSON object")
-    spec_data = data.get("input", _MISSING)
-    if spec_data is _MISSING:
-        raise refuse("input", "is missing (size, hu_low, hu_high, context)")
-    if not isinstance(spec_data, dict):
-        raise refuse("input", "must be an object (size, hu_low, hu_high, context)", spec_data)
-    known = {f.name for f in fields(InputSpec)}
-    unknown = sorted(set(spec_data) - known)
-    if unknown:
-        raise refuse(f"input.{unknown[0]}", f"is not a known input field (known: {', '.join(sorted(known))})")
-    missing = sorted(known - set(spec_data) - {"context_mm"})  # context_mm: optional (older cards lack it)
-    if missing:
-        raise refuse(f"input.{missing[0]}", "is missing")
+    spec = _checked_input(data, refuse)
+    threshold = _real(data.get("threshold", 0.5))
+    if threshold is None or not 0.0 < threshold < 1.0:
+        raise refuse("threshold", "must be a number between 0 and 1 (exclusive)", data.get("threshold"))
+    sections: dict[str, dict[str, Any]] = {}
+    for key in ("architecture", "training", "validation", "quality"):
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise refuse(key, "must be an object", value)
+        sections[key] = value
+    licence = data.get("licence", LICENCE_NOTE)
+    if not isinstance(licence, str):
+        raise refuse("licence", "must be text", licence)
+    return ModelCard(
+        input=spec,
+        threshold=threshold,
+        architecture=sections["architecture"],
+        training=sections["training"],
+        validation=sections["validation"],
+        licence=licence,
+        quality=_checked_quality(sections["quality"], refuse),
+    )
+
+
+class _Refusal:
+    """The ModelError for a malformed field of one card: the card, the field, what it must be, what was found."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def __call__(self, field_name: str, requirement: str, value: Any = _MISSING) -> ModelError:
+        found = "" if value is _MISSING else f", got {json.dumps(value) if _jsonable(value) else repr(value)}"
+        return ModelError(self.path, f"model card is malformed: field {field_name!r} {requirement}{found}")
+
+
+def _checked_input(data: dict[str, Any], refuse: _Refusal) -> InputSpec:
+    """The ``input`` section: every field known and present, sizes whole, the HU window ordered."""
+    spec_data = _input_fields(data, refuse)
     size = _whole(spec_data["size"], 16, 4096)
     if size is None:
         raise refuse("input.size", "must be a whole number from 16 to 4096 (pixels)", spec_data["size"])
@@ -135,30 +157,27 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
         raise refuse("input.hu_high", "must be a finite number (HU)", spec_data["hu_high"])
     if hu_high <= hu_low:
         raise refuse("input.hu_high", f"must be above input.hu_low ({hu_low:g} HU)", spec_data["hu_high"])
-    threshold = _real(data.get("threshold", 0.5))
-    if threshold is None or not 0.0 < threshold < 1.0:
-        raise refuse("threshold", "must be a number between 0 and 1 (exclusive)", data.get("threshold"))
-    sections: dict[str, dict[str, Any]] = {}
-    for key in ("architecture", "training", "validation", "quality"):
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise refuse(key, "must be an object", value)
-        sections[key] = value
-    licence = data.get("licence", LICENCE_NOTE)
-    if not isinstance(licence, str):
-        raise refuse("licence", "must be text", licence)
-    return ModelCard(
-        input=InputSpec(size=size, hu_low=hu_low, hu_high=hu_high, context=context, context_mm=context_mm),
-        threshold=threshold,
-        architecture=sections["architecture"],
-        training=sections["training"],
-        validation=sections["validation"],
-        licence=licence,
-        quality=_checked_quality(sections["quality"], refuse),
-    )
+    return InputSpec(size=size, hu_low=hu_low, hu_high=hu_high, context=context, context_mm=context_mm)
 
 
-def _checked_quality(section: dict[str, Any], refuse: Any) -> dict[str, Any]:
+def _input_fields(data: dict[str, Any], refuse: _Refusal) -> dict[str, Any]:
+    """The ``input`` object, with no unknown field and none missing (``context_mm`` may be: older cards lack it)."""
+    spec_data = data.get("input", _MISSING)
+    if spec_data is _MISSING:
+        raise refuse("input", "is missing (size, hu_low, hu_high, context)")
+    if not isinstance(spec_data, dict):
+        raise refuse("input", "must be an object (size, hu_low, hu_high, context)", spec_data)
+    known = {f.name for f in fields(InputSpec)}
+    unknown = sorted(set(spec_data) - known)
+    if unknown:
+        raise refuse(f"input.{unknown[0]}", f"is not a known input field (known: {', '.join(sorted(known))})")
+    missing = sorted(known - set(spec_data) - {"context_mm"})
+    if missing:
+        raise refuse(f"input.{missing[0]}", "is missing")
+    return spec_data
+
+
+def _checked_quality(section: dict[str, Any], refuse: _Refusal) -> dict[str, Any]:
     """The quality calibration, when present: numeric intercept and weights of known features."""
     from ctseg_core.model.quality import FEATURES
 

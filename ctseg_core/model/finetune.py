@@ -20,12 +20,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ctseg_core.errors import CtsegError, ModelError, TrainingDataError
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+
+if TYPE_CHECKING:  # the trainer loads lazily: fine-tuning is a rare action
+    from ctseg_core.model.inference import Segmenter
+    from ctseg_core.model.preprocessing import InputSpec
+    from ctseg_core.model.train import TrainConfig, TrainingHooks
+    from ctseg_core.model.training_data import CachedPatient
 
 #: Epochs of a fine-tuning run when the user does not say (minutes on a CPU for a few patients).
 DEFAULT_EPOCHS = 8
@@ -228,31 +234,15 @@ def fine_tune(
     "measuring the new model"; ``should_cancel`` is polled between batches and patients (Cancelled).
     """
     from ctseg_core.cache import default_cache_dir
-    from ctseg_core.model.card import ModelCard, write_card
-    from ctseg_core.model.inference import Segmenter
-    from ctseg_core.model.registry import check_new_name, register_model, resolve_model
-    from ctseg_core.model.tf_runtime import import_tensorflow
-    from ctseg_core.model.train import (
-        TrainConfig,
-        TrainingHooks,
-        export_model,
-        load_initial_model,
-        software_versions,
-        train_one,
-    )
-    from ctseg_core.model.training_data import load_cached
+    from ctseg_core.model.registry import check_new_name, resolve_model
+    from ctseg_core.model.train import TrainConfig, TrainingHooks
 
     started = time.perf_counter()
     log = log or (lambda message: None)
     check_new_name(name, overwrite, models_folder)
-    items = [p if isinstance(p, TrainingPatient) else TrainingPatient(Path(p), saved_label(p)) for p in patients]
-    if not items:
-        raise TrainingDataError(None, "no patients to learn from: save a corrected label first")
+    items = _as_training_patients(patients)
     base_path = resolve_model(base_model, models_folder)
-    if progress:
-        progress(0, 0, "loading the base model")
-    import_tensorflow(threads)
-    config = TrainConfig(
+    settings = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -260,49 +250,104 @@ def fine_tune(
         patience=epochs + 1,
         threads=threads,
     )
-    base = Segmenter.load(base_path, threads=threads)
-    if not base.card.architecture:
-        raise ModelError(base_path, "its model card records no architecture, which fine-tuning needs to rebuild it")
-    config, weights, lineage = load_initial_model(base_path, config)
+    base, config, weights, lineage = _load_base(base_path, settings, progress)
     raise_if_cancelled(should_cancel)
     train_items, held_items = hold_out(items)
-    cache_dir = cache_dir or default_cache_dir()
-    train_cached = []
-    for i, item in enumerate(train_items):
-        raise_if_cancelled(should_cancel)
-        if progress:
-            progress(i, len(train_items), "preparing")
-        train_cached.append(load_cached(item.source, config.spec, cache_dir, label=item.label))
+    cached = _cache_patients(train_items, config.spec, cache_dir or default_cache_dir(), progress, should_cancel)
     before = held_out_dice(base, held_items, progress, should_cancel, "measuring the base model")
     log(f"fine-tuning {base_path.name} on {', '.join(p.name for p in train_items)} for {epochs} epochs")
-    hooks = TrainingHooks(progress, should_cancel)
+    base_name = str(base_model) if base_model is not None else "bundled"
+    run = _Run(config, weights, lineage, base_path, base_name, train_items, held_items, before, started, log)
+    return _train_and_register(
+        run, base, cached, name, TrainingHooks(progress, should_cancel), overwrite, models_folder
+    )
+
+
+def _as_training_patients(patients: Sequence[TrainingPatient | str | Path]) -> list[TrainingPatient]:
+    """Patients given as paths train on their newest saved label, else their ground truth; none is an error."""
+    items = [p if isinstance(p, TrainingPatient) else TrainingPatient(Path(p), saved_label(p)) for p in patients]
+    if not items:
+        raise TrainingDataError(None, "no patients to learn from: save a corrected label first")
+    return items
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one fine-tuning run has settled before it trains: passed on to training and the card."""
+
+    config: TrainConfig
+    weights: list[np.ndarray]  # the base model's, to start from
+    lineage: dict[str, Any]  # the base model's lineage (load_initial_model)
+    base_path: Path
+    base_name: str  # as the user named it ("bundled" for the bundled model)
+    train_items: list[TrainingPatient]
+    held_items: list[TrainingPatient]
+    before: dict[str, float | None]  # the base model's Dice on the held-out patients
+    started: float
+    log: Any
+
+
+def _load_base(
+    base_path: Path, settings: TrainConfig, progress: ProgressCallback | None
+) -> tuple[Segmenter, TrainConfig, list[np.ndarray], dict[str, Any]]:
+    """The base model as a segmenter, the settings adopting its input and architecture, its weights and lineage."""
+    from ctseg_core.model.inference import Segmenter
+    from ctseg_core.model.tf_runtime import import_tensorflow
+    from ctseg_core.model.train import load_initial_model
+
+    if progress:
+        progress(0, 0, "loading the base model")
+    import_tensorflow(settings.threads)
+    base = Segmenter.load(base_path, threads=settings.threads)
+    if not base.card.architecture:
+        raise ModelError(base_path, "its model card records no architecture, which fine-tuning needs to rebuild it")
+    config, weights, lineage = load_initial_model(base_path, settings)
+    return base, config, weights, lineage
+
+
+def _cache_patients(
+    items: Sequence[TrainingPatient],
+    spec: InputSpec,
+    cache_dir: Path,
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> list[CachedPatient]:
+    """The training patients' network-grid slices, each with its training truth (cached on disk)."""
+    from ctseg_core.model.training_data import load_cached
+
+    cached = []
+    for i, item in enumerate(items):
+        raise_if_cancelled(should_cancel)
+        if progress:
+            progress(i, len(items), "preparing")
+        cached.append(load_cached(item.source, spec, cache_dir, label=item.label))
+    return cached
+
+
+def _train_and_register(
+    run: _Run,
+    base: Segmenter,
+    cached: list[CachedPatient],
+    name: str,
+    hooks: TrainingHooks,
+    overwrite: bool,
+    models_folder: Path | None,
+) -> FineTuneResult:
+    """Train from the base weights, measure on the held-out patients, register the model with its card."""
+    from ctseg_core.model.card import ModelCard, write_card
+    from ctseg_core.model.inference import Segmenter
+    from ctseg_core.model.registry import register_model
+    from ctseg_core.model.train import export_model, train_one
+
+    config = run.config
     with tempfile.TemporaryDirectory(prefix="ctseg-finetune-") as work:
         work_dir = Path(work)
-        trained = train_one(train_cached, [], config, work_dir / "run", log, weights, hooks=hooks)
-        raise_if_cancelled(should_cancel)
+        trained = train_one(cached, [], config, work_dir / "run", run.log, run.weights, hooks=hooks)
+        raise_if_cancelled(hooks.should_cancel)
         card = ModelCard(input=config.spec, threshold=base.card.threshold, architecture=asdict(config.unet))
         tuned = Segmenter(trained.model, card, work_dir / "model.keras")
-        after = held_out_dice(tuned, held_items, progress, should_cancel, "measuring the new model")
-        base_patients = set(lineage.get("base_patients") or [])
-        lineage = {
-            **lineage,
-            "base_name": str(base_model) if base_model is not None else "bundled",
-            "added_patients": [p.name for p in train_items if p.name not in base_patients],
-            "held_out": [p.name for p in held_items],
-            "hold_out_rule": HOLD_OUT_RULE,
-            "validation_dice_before": {"mean": _mean(before), "per_patient": before},
-            "validation_dice_after": {"mean": _mean(after), "per_patient": after},
-        }
-        card.training = {
-            "patients": [p.name for p in train_items],
-            "labels": {p.name: str(p.label) if p.label else "liver (ground truth)" for p in train_items},
-            "phantoms": [],
-            "epochs": trained.epochs_run,
-            "config": {k: v for k, v in asdict(config).items() if k not in ("spec", "unet")},
-            "software": software_versions(),
-            "seconds": round(time.perf_counter() - started, 1),
-            "lineage": lineage,
-        }
+        after = held_out_dice(tuned, run.held_items, hooks.progress, hooks.should_cancel, "measuring the new model")
+        card.training = _training_record(run, after, trained.epochs_run)
         card.validation = {
             "scheme": "held-out share of the user's patients (fine-tuning); " + HOLD_OUT_RULE,
             "mean_dice": _mean(after),
@@ -311,17 +356,43 @@ def fine_tune(
         model_file = work_dir / "model.keras"
         export_model(trained.model, config, model_file)
         write_card(card, model_file)
-        raise_if_cancelled(should_cancel)
+        raise_if_cancelled(hooks.should_cancel)
         registered = register_model(model_file, name, overwrite=overwrite, folder=models_folder)
-    log(f"registered {name} at {registered}")
+    run.log(f"registered {name} at {registered}")
     return FineTuneResult(
         name=name,
         model_path=registered,
-        base_model=base_path,
-        trained_on=[p.name for p in train_items],
-        held_out=[p.name for p in held_items],
-        dice_before=before,
+        base_model=run.base_path,
+        trained_on=[p.name for p in run.train_items],
+        held_out=[p.name for p in run.held_items],
+        dice_before=run.before,
         dice_after=after,
         epochs=trained.epochs_run,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - run.started,
     )
+
+
+def _training_record(run: _Run, after: dict[str, float | None], epochs_run: int) -> dict[str, Any]:
+    """The card's ``training`` section: patients, labels, settings, and the lineage with before/after Dice."""
+    from ctseg_core.model.train import software_versions
+
+    base_patients = set(run.lineage.get("base_patients") or [])
+    lineage = {
+        **run.lineage,
+        "base_name": run.base_name,
+        "added_patients": [p.name for p in run.train_items if p.name not in base_patients],
+        "held_out": [p.name for p in run.held_items],
+        "hold_out_rule": HOLD_OUT_RULE,
+        "validation_dice_before": {"mean": _mean(run.before), "per_patient": run.before},
+        "validation_dice_after": {"mean": _mean(after), "per_patient": after},
+    }
+    return {
+        "patients": [p.name for p in run.train_items],
+        "labels": {p.name: str(p.label) if p.label else "liver (ground truth)" for p in run.train_items},
+        "phantoms": [],
+        "epochs": epochs_run,
+        "config": {k: v for k, v in asdict(run.config).items() if k not in ("spec", "unet")},
+        "software": software_versions(),
+        "seconds": round(time.perf_counter() - run.started, 1),
+        "lineage": lineage,
+    }

@@ -159,6 +159,38 @@ def _strategy(distribute: bool) -> Any:
 
 
 def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, log: Log) -> list[Any]:
+    """Keras callbacks of one run, in the order they must run: EMA swap, validation, schedule, logs."""
+    import keras
+
+    callbacks: list[Any] = []
+    if config.ema:
+        # First in the list: the callbacks after it see (validate and save) the averaged weights.
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    if val:
+        callbacks += _validation_callbacks(model_dir, val, config)
+    callbacks.append(_schedule_callback(config, bool(val)))
+    callbacks += [keras.callbacks.CSVLogger(str(model_dir / "training_log.csv")), _epoch_log_callback(config, log)]
+    return callbacks
+
+
+def _validation_callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig) -> list[Any]:
+    """Patient Dice each epoch, the best weights kept as ``best.weights.h5``, early stopping on it."""
+    import keras
+
+    return [
+        _patient_dice_callback(val, config),
+        keras.callbacks.ModelCheckpoint(
+            str(model_dir / "best.weights.h5"),
+            monitor="val_dice",
+            mode="max",
+            save_best_only=True,
+            save_weights_only=True,
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_dice", mode="max", patience=config.patience),
+    ]
+
+
+def _patient_dice_callback(val: list[CachedPatient], config: TrainConfig) -> Any:
     import keras
 
     class PatientDice(keras.callbacks.Callback):
@@ -186,6 +218,29 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
             if logs is not None and scores:
                 logs["val_dice"] = float(np.nanmean(scores))
 
+    return PatientDice()
+
+
+def _schedule_callback(config: TrainConfig, validated: bool) -> Any:
+    """Halve the rate on a validation plateau (``schedule="plateau"``), else cosine decay over the epochs.
+
+    A run without validation (the final model) always decays by cosine: a plateau rule would
+    have nothing to watch.
+    """
+    import keras
+
+    if validated and config.schedule == "plateau":
+        return keras.callbacks.ReduceLROnPlateau(
+            monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
+        )
+    return keras.callbacks.LearningRateScheduler(
+        lambda epoch, lr: float(config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, config.epochs))))
+    )
+
+
+def _epoch_log_callback(config: TrainConfig, log: Log) -> Any:
+    import keras
+
     class EpochLog(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             self.started = time.perf_counter()
@@ -195,40 +250,7 @@ def _callbacks(model_dir: Path, val: list[CachedPatient], config: TrainConfig, l
             parts = " ".join(f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, float))
             log(f"epoch {epoch + 1}/{config.epochs} {time.perf_counter() - self.started:.0f}s {parts}")
 
-    callbacks: list[Any] = []
-    if config.ema:
-        # First in the list: the callbacks after it see (validate and save) the averaged weights.
-        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    if val:
-        callbacks += [
-            PatientDice(),
-            keras.callbacks.ModelCheckpoint(
-                str(model_dir / "best.weights.h5"),
-                monitor="val_dice",
-                mode="max",
-                save_best_only=True,
-                save_weights_only=True,
-            ),
-            keras.callbacks.EarlyStopping(monitor="val_dice", mode="max", patience=config.patience),
-        ]
-    if val and config.schedule == "plateau":
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor="val_dice", mode="max", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
-            )
-        )
-    else:
-        # Cosine decay over the planned epochs; also for a run without validation (the final model),
-        # where a plateau rule would have nothing to watch.
-        callbacks.append(
-            keras.callbacks.LearningRateScheduler(
-                lambda epoch, lr: float(
-                    config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, config.epochs)))
-                )
-            )
-        )
-    callbacks += [keras.callbacks.CSVLogger(str(model_dir / "training_log.csv")), EpochLog()]
-    return callbacks
+    return EpochLog()
 
 
 @dataclass(frozen=True)
@@ -277,24 +299,13 @@ def train_one(
     they are chosen without looking at the validation patient, so held-out checks can use them.
     """
     import keras
-    import tensorflow as tf
 
     model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     sampler = SliceSampler(train, config, config.seed)
-    spec = config.spec
-    signature = (
-        tf.TensorSpec((config.batch_size, spec.size, spec.size, spec.channels), tf.float32),
-        tf.TensorSpec((config.batch_size, spec.size, spec.size, 1), tf.float32),
-    )
-    dataset = tf.data.Dataset.from_generator(sampler.batches, output_signature=signature).prefetch(2)
+    dataset = _batches(sampler, config)
     strategy = _strategy(config.distribute)
-    with strategy.scope():
-        model = build_unet(replace(config.unet, input_size=spec.size, channels=spec.channels))
-        optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=config.ema > 0, ema_momentum=config.ema or 0.99)
-        if initial_weights is not None:
-            model.set_weights(initial_weights)
-        model.compile(optimizer=optimizer, loss=_dice_bce_loss)
+    model = _compiled_unet(config, strategy, initial_weights)
     if config.distribute:
         log(f"training under {type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas")
     history = model.fit(
@@ -313,6 +324,32 @@ def train_one(
         best_epoch = int(np.argmax(scores)) + 1 if scores else epochs_run
     plot_curves(model_dir / "training_log.csv", model_dir / "training_curve.png")
     return TrainedModel(model, best_epoch, epochs_run, float(scores[-1]) if scores else None)
+
+
+def _batches(sampler: SliceSampler, config: TrainConfig) -> Any:
+    """The sampler's batches as a prefetching tf.data pipeline of fixed-shape float32 tensors."""
+    import tensorflow as tf
+
+    spec = config.spec
+    signature = (
+        tf.TensorSpec((config.batch_size, spec.size, spec.size, spec.channels), tf.float32),
+        tf.TensorSpec((config.batch_size, spec.size, spec.size, 1), tf.float32),
+    )
+    return tf.data.Dataset.from_generator(sampler.batches, output_signature=signature).prefetch(2)
+
+
+def _compiled_unet(config: TrainConfig, strategy: Any, initial_weights: list[np.ndarray] | None) -> Any:
+    """The U-Net built, started from ``initial_weights`` if given, and compiled, under ``strategy``."""
+    import keras
+
+    spec = config.spec
+    with strategy.scope():
+        model = build_unet(replace(config.unet, input_size=spec.size, channels=spec.channels))
+        optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=config.ema > 0, ema_momentum=config.ema or 0.99)
+        if initial_weights is not None:
+            model.set_weights(initial_weights)
+        model.compile(optimizer=optimizer, loss=_dice_bce_loss)
+    return model
 
 
 def plot_curves(csv_path: Path, png_path: Path) -> None:
@@ -431,101 +468,163 @@ def run_training(
     from ctseg_core.model.tf_runtime import import_tensorflow
 
     import_tensorflow(config.threads)
-    initial_weights: list[np.ndarray] | None = None
-    lineage: dict[str, Any] | None = None
-    if init_model is not None:
-        config, initial_weights, lineage = load_initial_model(init_model, config)
-        log(f"fine-tuning from {init_model} (learning rate {config.learning_rate:g}, {config.epochs} epochs)")
-    cache_dir = cache_dir or default_cache_dir()
+    config, initial_weights, lineage = _starting_point(init_model, config, log)
     started = time.perf_counter()
-    real_sources = discover_patients(roots) if roots else []
-    phantom_sources = ensure_phantoms(phantoms, cache_dir) if phantoms else []
-    log(f"{len(real_sources)} patients, {len(phantom_sources)} phantoms; caching preprocessed slices in {cache_dir}")
-    real = [load_cached(s, config.spec, cache_dir) for s in real_sources]
-    synthetic = [load_cached(s, config.spec, cache_dir) for s in phantom_sources]
-    names = [p.name for p in real]
-    if val_names:
-        unknown = sorted(set(val_names) - set(names))
-        if unknown:
-            raise ValueError(f"--val names not among the patients: {', '.join(unknown)} (have {', '.join(names)})")
-        splits = [sorted(val_names)]
-    elif folds:
-        splits = split_folds(names, folds)
-    else:
-        splits = []
+    real, synthetic = _cached_patients(roots, phantoms, config.spec, cache_dir or default_cache_dir(), log)
+    splits = _validation_splits([p.name for p in real], val_names, folds)
     out_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(config, out_dir, log, initial_weights, lineage)
+    results = [_train_fold(run, k, len(splits), val_split, real, synthetic) for k, val_split in enumerate(splits)]
     card = ModelCard(input=config.spec, architecture=asdict(config.unet))
-    results: list[FoldResult] = []
-    for k, val_split in enumerate(splits):
-        fold_started = time.perf_counter()
-        train = [p for p in real if p.name not in val_split] + synthetic
-        val = [p for p in real if p.name in val_split]
-        assert not {p.name for p in train} & {p.name for p in val}, "a patient is on both sides of the split"
-        log(f"fold {k + 1}/{len(splits)}: train {', '.join(p.name for p in train)} | validate {', '.join(val_split)}")
-        fold_dir = out_dir / f"fold_{k + 1}"
-        trained = train_one(train, val, config, fold_dir, log, initial_weights)
-        metrics = evaluate_on_grid(trained.model, card, [p.source for p in val])
-        for name, values in metrics.items():
-            log(
-                f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm "
-                f"HD95 {values['hd95_mm']} mm"
-            )
-        result = FoldResult(
-            k + 1,
-            metrics,
-            trained.best_epoch,
-            trained.epochs_run,
-            time.perf_counter() - fold_started,
-            trained.last_epoch_val_dice,
-        )
-        results.append(result)
-        fold_card = ModelCard(
-            input=config.spec,
-            architecture=asdict(config.unet),
-            training={
-                "patients": [p.name for p in train if not p.synthetic],
-                "phantoms": [p.name for p in train if p.synthetic],
-                "held_out": list(val_split),
-                "lineage": lineage,
-            },
-            validation={"scheme": "one held-out fold", "folds": [asdict(result)]},
-        )
-        export_model(trained.model, config, fold_dir / "model.keras")
-        write_card(fold_card, fold_dir / "model.keras")
-        export_weights(fold_dir / "last.weights.h5", config, fold_dir / "last.keras")
-        write_card(fold_card, fold_dir / "last.keras")
-    dices = [v["dice"] for r in results for v in r.validation.values() if v["dice"] is not None]
-    card.validation = {
-        "scheme": "cross-validation by patient (phantoms train only)" if results else "none",
-        "folds": [asdict(r) for r in results],
-        "mean_dice": float(np.mean(dices)) if dices else None,
-    }
+    card.validation = _cross_validation(results)
     if not final:
         (out_dir / "cv_results.json").write_text(json.dumps(card.validation, indent=2) + "\n")
         log(f"cross-validation mean Dice {card.validation['mean_dice']}")
         return None
-    final_config = config
-    if results:
-        # A cosine schedule is defined by its length: the final model runs it whole (as the folds
-        # did unless stopped early); the plateau schedule trains to the folds' mean best epoch.
-        chosen = [r.epochs_run if config.schedule == "cosine" else r.best_epoch for r in results]
-        epochs = int(np.ceil(np.mean(chosen)))
-        final_config = replace(config, epochs=max(epochs, 1))
-    log(f"final model: {final_config.epochs} epochs on {', '.join(names + [p.name for p in synthetic])}")
-    shipped = train_one(real + synthetic, [], final_config, out_dir / "final", log, initial_weights)
-    model_path = out_dir / "liver_unet.keras"
+    return _train_final(run, card, results, real, synthetic, started)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every model of one ``run_training`` call shares."""
+
+    config: TrainConfig
+    out_dir: Path
+    log: Log
+    initial_weights: list[np.ndarray] | None  # fine-tuning: the base model's weights
+    lineage: dict[str, Any] | None  # fine-tuning: where the base model came from
+
+
+def _starting_point(
+    init_model: Path | None, config: TrainConfig, log: Log
+) -> tuple[TrainConfig, list[np.ndarray] | None, dict[str, Any] | None]:
+    """Random weights, or (``init_model``) that model's weights, input, architecture and lineage."""
+    if init_model is None:
+        return config, None, None
+    config, initial_weights, lineage = load_initial_model(init_model, config)
+    log(f"fine-tuning from {init_model} (learning rate {config.learning_rate:g}, {config.epochs} epochs)")
+    return config, initial_weights, lineage
+
+
+def _cached_patients(
+    roots: list[Path], phantoms: int, spec: InputSpec, cache_dir: Path, log: Log
+) -> tuple[list[CachedPatient], list[CachedPatient]]:
+    """The real patients under ``roots`` and ``phantoms`` synthetic ones, as cached network-grid slices."""
+    real_sources = discover_patients(roots) if roots else []
+    phantom_sources = ensure_phantoms(phantoms, cache_dir) if phantoms else []
+    log(f"{len(real_sources)} patients, {len(phantom_sources)} phantoms; caching preprocessed slices in {cache_dir}")
+    real = [load_cached(s, spec, cache_dir) for s in real_sources]
+    synthetic = [load_cached(s, spec, cache_dir) for s in phantom_sources]
+    return real, synthetic
+
+
+def _validation_splits(names: list[str], val_names: list[str] | None, folds: int | None) -> list[list[str]]:
+    """The validation patients of each fold: the named ones, K folds, or none."""
+    if val_names:
+        unknown = sorted(set(val_names) - set(names))
+        if unknown:
+            raise ValueError(f"--val names not among the patients: {', '.join(unknown)} (have {', '.join(names)})")
+        return [sorted(val_names)]
+    if folds:
+        return split_folds(names, folds)
+    return []
+
+
+def _train_fold(
+    run: _Run, k: int, count: int, val_split: list[str], real: list[CachedPatient], synthetic: list[CachedPatient]
+) -> FoldResult:
+    """Train fold ``k`` (phantoms train only), score it on the CT grid, leave its models and cards."""
+    fold_started = time.perf_counter()
+    train = [p for p in real if p.name not in val_split] + synthetic
+    val = [p for p in real if p.name in val_split]
+    assert not {p.name for p in train} & {p.name for p in val}, "a patient is on both sides of the split"
+    run.log(f"fold {k + 1}/{count}: train {', '.join(p.name for p in train)} | validate {', '.join(val_split)}")
+    fold_dir = run.out_dir / f"fold_{k + 1}"
+    trained = train_one(train, val, run.config, fold_dir, run.log, run.initial_weights)
+    card = ModelCard(input=run.config.spec, architecture=asdict(run.config.unet))
+    metrics = evaluate_on_grid(trained.model, card, [p.source for p in val])
+    for name, values in metrics.items():
+        run.log(
+            f"fold {k + 1} {name}: Dice {values['dice']:.4f} ASSD {values['assd_mm']} mm HD95 {values['hd95_mm']} mm"
+        )
+    seconds = time.perf_counter() - fold_started
+    result = FoldResult(k + 1, metrics, trained.best_epoch, trained.epochs_run, seconds, trained.last_epoch_val_dice)
+    _write_fold_models(run, trained, fold_dir, train, val_split, result)
+    return result
+
+
+def _write_fold_models(
+    run: _Run,
+    trained: TrainedModel,
+    fold_dir: Path,
+    train: list[CachedPatient],
+    val_split: list[str],
+    result: FoldResult,
+) -> None:
+    """``model.keras`` (best validation epoch) and ``last.keras`` (last epoch), each with the fold's card."""
+    fold_card = ModelCard(
+        input=run.config.spec,
+        architecture=asdict(run.config.unet),
+        training={
+            "patients": [p.name for p in train if not p.synthetic],
+            "phantoms": [p.name for p in train if p.synthetic],
+            "held_out": list(val_split),
+            "lineage": run.lineage,
+        },
+        validation={"scheme": "one held-out fold", "folds": [asdict(result)]},
+    )
+    export_model(trained.model, run.config, fold_dir / "model.keras")
+    write_card(fold_card, fold_dir / "model.keras")
+    export_weights(fold_dir / "last.weights.h5", run.config, fold_dir / "last.keras")
+    write_card(fold_card, fold_dir / "last.keras")
+
+
+def _cross_validation(results: list[FoldResult]) -> dict[str, Any]:
+    """The card's ``validation`` section: every fold and the mean Dice over the validated patients."""
+    dices = [v["dice"] for r in results for v in r.validation.values() if v["dice"] is not None]
+    return {
+        "scheme": "cross-validation by patient (phantoms train only)" if results else "none",
+        "folds": [asdict(r) for r in results],
+        "mean_dice": float(np.mean(dices)) if dices else None,
+    }
+
+
+def _train_final(
+    run: _Run,
+    card: ModelCard,
+    results: list[FoldResult],
+    real: list[CachedPatient],
+    synthetic: list[CachedPatient],
+    started: float,
+) -> Path:
+    """The shipped model: every patient, as long as the folds trained; ``liver_unet.keras`` and its card."""
+    final_config = _final_config(run.config, results)
+    names = [p.name for p in real]
+    run.log(f"final model: {final_config.epochs} epochs on {', '.join(names + [p.name for p in synthetic])}")
+    shipped = train_one(real + synthetic, [], final_config, run.out_dir / "final", run.log, run.initial_weights)
+    model_path = run.out_dir / "liver_unet.keras"
     export_model(shipped.model, final_config, model_path)
     card.training = {
         "patients": names,
         "phantoms": [p.name for p in synthetic],
         "epochs": shipped.epochs_run,
         "config": {k: v for k, v in asdict(final_config).items() if k not in ("spec", "unet")},
-        "seed": config.seed,
+        "seed": run.config.seed,
         "command": " ".join(["ctseg", *sys.argv[1:]]) if sys.argv and "ctseg" in sys.argv[0] else None,
         "software": software_versions(),
         "seconds": round(time.perf_counter() - started, 1),
-        "lineage": lineage,
+        "lineage": run.lineage,
     }
     write_card(card, model_path)
-    log(f"wrote {model_path} and its model card (cross-validation mean Dice {card.validation['mean_dice']})")
+    run.log(f"wrote {model_path} and its model card (cross-validation mean Dice {card.validation['mean_dice']})")
     return model_path
+
+
+def _final_config(config: TrainConfig, results: list[FoldResult]) -> TrainConfig:
+    """The final model's epochs from the folds: a cosine schedule is defined by its length, so the final
+    model runs it whole (as the folds did unless stopped early); the plateau schedule trains to the
+    folds' mean best epoch. Without folds, the configured epochs."""
+    if not results:
+        return config
+    chosen = [r.epochs_run if config.schedule == "cosine" else r.best_epoch for r in results]
+    return replace(config, epochs=max(int(np.ceil(np.mean(chosen))), 1))

@@ -4,7 +4,9 @@ Scans from other sites arrive with flipped rows or columns, reversed slices, cor
 acquisitions, RAS NIfTI, gantry tilt or as one Enhanced (multi-frame) CT file. These writers take a
 canonical volume (and its masks) and store it in any of those ways with a geometry that puts every
 voxel at the same patient position, so a correct loader must give back exactly the canonical
-arrays. They write real DICOM (pydicom) and NIfTI (nibabel), never ctseg's own writers, so a test
+arrays. They write real DICOM (pydicom, its datasets from :mod:`ctseg_core.io.dicom_build`, which
+stores the tags it is given and computes no geometry) and NIfTI (nibabel), never through ctseg's mask,
+SEG or NIfTI writers: every position and orientation comes from the layout's affine here, so a test
 built on them checks the loader against an independent description of the geometry.
 """
 
@@ -14,13 +16,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
 from nibabel.orientations import apply_orientation, inv_ornt_aff
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.uid import (
-    UID,
     CTImageStorage,
     EnhancedCTImageStorage,
     ExplicitVRBigEndian,
@@ -32,6 +34,7 @@ from pydicom.uid import (
 )
 
 from ctseg_core.geometry import VolumeGeometry
+from ctseg_core.io.dicom_build import ImagePlane, Rescale, SeriesIds, image_dataset
 
 
 @dataclass(frozen=True)
@@ -85,34 +88,86 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-def _ct_dataset(sop_class: str, series_uid: str, study_uid: str, frame_uid: str, name: str) -> Dataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(sop_class)
-    meta.MediaStorageSOPInstanceUID = UID(generate_uid())
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CT"
-    ds.PatientName = f"Variant^{name}"
-    ds.PatientID = name
-    ds.StudyInstanceUID = study_uid
-    ds.SeriesInstanceUID = series_uid
-    ds.FrameOfReferenceUID = frame_uid
-    ds.SeriesDescription = f"ctseg variant {name}"
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    return ds
+@dataclass(frozen=True)
+class _StackPlanes:
+    """The slice planes of a stored stack, from its affine: what every slice's image plane shares."""
+
+    affine: np.ndarray  # (a0, a1, a2, 1) → LPS of the stored array
+    orientation: list[float]  # ImageOrientationPatient: row direction (along columns) first
+    pixel_spacing: list[float]  # [between rows, between columns]
+    thickness: float  # along the normal
+
+    @classmethod
+    def of(cls, affine: np.ndarray) -> _StackPlanes:
+        slice_step, row_step, column_step = affine[:3, 0], affine[:3, 1], affine[:3, 2]
+        row_dir, col_dir = _unit(column_step), _unit(row_step)
+        return cls(
+            affine,
+            [float(v) for v in np.concatenate([row_dir, col_dir])],
+            [float(np.linalg.norm(row_step)), float(np.linalg.norm(column_step))],
+            float(abs(np.dot(slice_step, np.cross(row_dir, col_dir)))),
+        )
+
+    def plane(self, k: int, shift_rows: float = 0.0, *, with_thickness: bool = True) -> ImagePlane:
+        """Slice ``k``'s plane, moved ``shift_rows`` rows along its columns (a tilted gantry)."""
+        position = self.affine[:3, 3] + self.affine[:3, 0] * k + self.affine[:3, 1] * shift_rows
+        thickness = self.thickness if with_thickness else None
+        return ImagePlane([float(v) for v in position], self.orientation, self.pixel_spacing, thickness)
 
 
-def _pixels(ds: Dataset, plane: np.ndarray, bits: int = 16) -> None:
-    ds.Rows, ds.Columns = plane.shape[-2:]
-    ds.BitsAllocated = bits
-    ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PixelRepresentation = 1 if plane.dtype.kind == "i" else 0
-    ds.PixelData = plane.astype(plane.dtype.newbyteorder("<")).tobytes()
+def _variant_ids(name: str, series_uid: str, study_uid: str, frame_uid: str) -> SeriesIds:
+    """Each variant series is its own patient ``Variant^<name>`` (the masks too, named by organ)."""
+    return SeriesIds(f"Variant^{name}", name, study_uid, series_uid, frame_uid)
+
+
+def _variant_dataset(
+    sop_class: str,
+    ids: SeriesIds,
+    modality: str,
+    pixels: np.ndarray,
+    number: int | None = None,
+    plane: ImagePlane | None = None,
+    **attributes: Any,
+) -> Dataset:
+    """A dataset of one variant series; its description names the variant."""
+    description = f"ctseg variant {ids.patient_id}"
+    return image_dataset(
+        sop_class,
+        ids,
+        modality,
+        pixels,
+        instance_number=number,
+        plane=plane,
+        SeriesDescription=description,
+        **attributes,
+    )
+
+
+def _variant_series(name: str, mask_names: list[str]) -> tuple[SeriesIds, dict[str, SeriesIds]]:
+    """New UIDs for the CT series and one mask series per name, all in one study and frame."""
+    ct_ids = _variant_ids(name, generate_uid(), generate_uid(), generate_uid())
+    mask_ids = {
+        mask: _variant_ids(mask, generate_uid(), ct_ids.study_uid, ct_ids.frame_of_reference_uid) for mask in mask_names
+    }
+    return ct_ids, mask_ids
+
+
+def _ct_slice(ids: SeriesIds, pixels: np.ndarray, number: int, plane: ImagePlane) -> Dataset:
+    return _variant_dataset(
+        CTImageStorage,
+        ids,
+        "CT",
+        pixels,
+        number,
+        plane,
+        rescale=Rescale(0, 1),
+        ImageType=["ORIGINAL", "PRIMARY", "AXIAL"],
+    )
+
+
+def _mask_slice(ids: SeriesIds, mask: np.ndarray, number: int, plane: ImagePlane) -> Dataset:
+    """A 0/255 Secondary Capture slice (Modality OT), as IRCAD's mask folders hold."""
+    return _variant_dataset(SecondaryCaptureImageStorage, ids, "OT", mask.astype(np.uint8) * 255, number, plane)
 
 
 def write_dicom_variant(
@@ -137,45 +192,31 @@ def write_dicom_variant(
     128-byte preamble and file meta (what pydicom reads with ``force=True``).
     """
     stored = layout.store(hu.astype(np.int16))
-    affine = layout.stored_affine(geometry, hu.shape)
+    planes = _StackPlanes.of(layout.stored_affine(geometry, hu.shape))
     stored_masks = {name: layout.store(mask.astype(bool)) for name, mask in (masks or {}).items()}
-    slice_step, row_step, column_step = affine[:3, 0], affine[:3, 1], affine[:3, 2]
-    row_dir, col_dir = _unit(column_step), _unit(row_step)  # IOP: row direction first (along columns)
-    spacing = [float(np.linalg.norm(row_step)), float(np.linalg.norm(column_step))]
-    count = stored.shape[0]
-    order = np.random.default_rng(seed).permutation(count)
-    series_uid, study_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
-    mask_series = {name: generate_uid() for name in stored_masks}
+    order = np.random.default_rng(seed).permutation(stored.shape[0])
+    ct_ids, mask_ids = _variant_series(layout.name.replace(" ", "_"), list(stored_masks))
     fill = int(stored.min())
-    for k in range(count):
+    for k in range(stored.shape[0]):
         shift = tilt_rows_per_slice * k
-        plane = stored[k]
-        planes = {name: m[k] for name, m in stored_masks.items()}
-        if shift:
-            plane = _shift_rows(plane, shift, fill)
-            planes = {name: _shift_rows(p.astype(np.int16), shift, 0) > 0 for name, p in planes.items()}
-        position = affine[:3, 3] + slice_step * k + row_step * shift
-        ds = _ct_dataset(CTImageStorage, series_uid, study_uid, frame_uid, layout.name.replace(" ", "_"))
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.InstanceNumber = int(order[k]) + 1
-        ds.ImagePositionPatient = [float(v) for v in position]
-        ds.ImageOrientationPatient = [float(v) for v in np.concatenate([row_dir, col_dir])]
-        ds.PixelSpacing = spacing
-        ds.SliceThickness = float(abs(np.dot(slice_step, np.cross(row_dir, col_dir))))
-        ds.RescaleSlope = 1
-        ds.RescaleIntercept = 0
-        _pixels(ds, plane.astype(np.int16))
-        _save(ds, folder / "PATIENT_DICOM" / f"image_{order[k]}", transfer_syntax, preamble)
-        for name, mask_plane in planes.items():
-            mask_ds = _ct_dataset(SecondaryCaptureImageStorage, mask_series[name], study_uid, frame_uid, name)
-            mask_ds.Modality = "OT"
-            mask_ds.ImagePositionPatient = ds.ImagePositionPatient
-            mask_ds.ImageOrientationPatient = ds.ImageOrientationPatient
-            mask_ds.PixelSpacing = spacing
-            mask_ds.InstanceNumber = ds.InstanceNumber
-            _pixels(mask_ds, (mask_plane.astype(np.uint8) * 255), bits=8)
-            _save(mask_ds, folder / "MASKS_DICOM" / name / f"image_{order[k]}", ExplicitVRLittleEndian, True)
+        pixels, mask_pixels = _tilted(stored[k], {name: m[k] for name, m in stored_masks.items()}, shift, fill)
+        number, file_name = int(order[k]) + 1, f"image_{order[k]}"
+        ct = _ct_slice(ct_ids, pixels, number, planes.plane(k, shift))
+        _save(ct, folder / "PATIENT_DICOM" / file_name, transfer_syntax, preamble)
+        for name, plane in mask_pixels.items():
+            mask = _mask_slice(mask_ids[name], plane, number, planes.plane(k, shift, with_thickness=False))
+            _save(mask, folder / "MASKS_DICOM" / name / file_name, ExplicitVRLittleEndian, True)
     return folder
+
+
+def _tilted(
+    plane: np.ndarray, masks: dict[str, np.ndarray], shift: float, fill: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A slice and its mask planes as a gantry tilted by ``shift`` rows images them (unchanged at 0)."""
+    if not shift:
+        return plane.astype(np.int16), masks
+    moved = {name: _shift_rows(m.astype(np.int16), shift, 0) > 0 for name, m in masks.items()}
+    return _shift_rows(plane, shift, fill).astype(np.int16), moved
 
 
 def _shift_rows(plane: np.ndarray, rows: float, fill: int) -> np.ndarray:
@@ -220,13 +261,23 @@ def write_enhanced_ct(
     (shuffled unless asked not to), geometry in the functional groups; RLE Lossless if ``compress``."""
     stored = layout.store(hu.astype(np.int16))
     affine = layout.stored_affine(geometry, hu.shape)
+    order = np.random.default_rng(seed).permutation(stored.shape[0]) if shuffle_frames else np.arange(stored.shape[0])
+    ids = _variant_ids("enhanced", generate_uid(), generate_uid(), generate_uid())
+    ds = _variant_dataset(
+        EnhancedCTImageStorage, ids, "CT", stored[order], ImageType=["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+    )
+    ds.SharedFunctionalGroupsSequence = [_shared_groups(affine)]
+    ds.PerFrameFunctionalGroupsSequence = [_frame_group(affine, int(k)) for k in order]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        ds.compress(RLELossless)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _shared_groups(affine: np.ndarray) -> Dataset:
+    """The functional groups every frame shares: orientation, pixel measures and the HU rescale."""
     slice_step, row_step, column_step = affine[:3, 0], affine[:3, 1], affine[:3, 2]
-    count = stored.shape[0]
-    order = np.random.default_rng(seed).permutation(count) if shuffle_frames else np.arange(count)
-    ds = _ct_dataset(EnhancedCTImageStorage, generate_uid(), generate_uid(), generate_uid(), "enhanced")
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
-    ds.NumberOfFrames = count
-    shared = Dataset()
     orientation = Dataset()
     orientation.ImageOrientationPatient = [float(v) for v in np.concatenate([_unit(column_step), _unit(row_step)])]
     measures = Dataset()
@@ -236,24 +287,20 @@ def write_enhanced_ct(
     rescale.RescaleIntercept = 0
     rescale.RescaleSlope = 1
     rescale.RescaleType = "HU"
+    shared = Dataset()
     shared.PlaneOrientationSequence = [orientation]
     shared.PixelMeasuresSequence = [measures]
     shared.PixelValueTransformationSequence = [rescale]
-    ds.SharedFunctionalGroupsSequence = [shared]
-    frames = []
-    for k in order:
-        item = Dataset()
-        plane = Dataset()
-        plane.ImagePositionPatient = [float(v) for v in affine[:3, 3] + slice_step * int(k)]
-        item.PlanePositionSequence = [plane]
-        frames.append(item)
-    ds.PerFrameFunctionalGroupsSequence = frames
-    _pixels(ds, stored[order].astype(np.int16))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if compress:
-        ds.compress(RLELossless)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return shared
+
+
+def _frame_group(affine: np.ndarray, k: int) -> Dataset:
+    """The per-frame group of stored slice ``k``: its position."""
+    plane = Dataset()
+    plane.ImagePositionPatient = [float(v) for v in affine[:3, 3] + affine[:3, 0] * k]
+    item = Dataset()
+    item.PlanePositionSequence = [plane]
+    return item
 
 
 def write_nifti_variant(

@@ -7,20 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui.conftest import event_loop_gaps
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from scipy import ndimage
 
-from ctseg_core.export.mesh import signed_distance_to_surface
-from ctseg_core.export.picking import voxel_of_point
-from ctseg_core.export.surface_error import diverging_rgba
 from ctseg_core.metrics import _surface_distances, score_masks
+from ctseg_core.surface.distance import diverging_rgba, signed_distance_to_surface
+from ctseg_core.surface.picking import voxel_of_point
 from ctseg_gui import exporting
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.view3d import SurfaceView
-from tests.gui.conftest import event_loop_gaps
 
 
 def _exports(window: MainWindow) -> exporting.Exports:

@@ -155,9 +155,9 @@ def test_liver_label_has_image_evidence(seed: int) -> None:
     holes that nothing in the image shows; no model can learn such a label.
     """
     from ctseg_core.model.postprocess import fill_holes
-    from ctseg_core.synth.phantom import _draw_patient
+    from ctseg_core.synth.anatomy import draw_patient
 
-    patient = _draw_patient(seed)
+    patient = draw_patient(seed)
     assert abs(patient.ivc[4] - patient.liver.hu) >= 10.0
     liver = make_phantom(seed=seed, slices=64, size=256).masks["liver"]
     holes = fill_holes(liver) & ~liver

@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ctseg_core.export.mesh import Mesh, surface_mesh
-from ctseg_core.export.surface_error import (
+from ctseg_core.geometry import VolumeGeometry
+from ctseg_core.metrics import _surface_distances, average_symmetric_surface_distance
+from ctseg_core.surface.distance import (
     DIVERGING_STOPS,
     colour_bar_ticks,
     diverging_rgba,
     surface_error,
     voxel_weights,
 )
-from ctseg_core.geometry import VolumeGeometry
-from ctseg_core.metrics import _surface_distances, average_symmetric_surface_distance
+from ctseg_core.surface.mesh import Mesh
+from ctseg_core.surface.meshing import surface_mesh
 
 
 def _affine(spacing: tuple[float, float, float]) -> np.ndarray:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctseg_core.export.mesh import Mesh, index_to_lps, lps_to_index
+from ctseg_core.geometry import index_to_lps, lps_to_index
+from ctseg_core.surface.mesh import Mesh
 
 #: Triangles seen edge-on (|det| below this, relative to the edge lengths) cannot be hit.
 PARALLEL_EPSILON = 1e-9

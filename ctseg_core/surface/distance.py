@@ -1,7 +1,8 @@
-"""A predicted surface coloured by its signed distance (mm) to the ground-truth surface.
+"""Signed distance (mm) to a reference surface: the field, a mesh's error at its vertices, its colours.
 
-The distances are :func:`~ctseg_core.export.mesh.signed_distance_to_surface` at the prediction
-mesh's vertices: Euclidean distance transforms, with the voxel spacing, to the reference's
+Why: a predicted surface coloured by its distance to the ground-truth surface shows where a
+segmentation is off and by how much. The distances are :func:`signed_distance_to_surface` at the
+prediction mesh's vertices: Euclidean distance transforms, with the voxel spacing, to the reference's
 SLIVER07 surface voxels (``metrics.surface``), which is what ASSD and HD95 in
 :mod:`ctseg_core.metrics` measure at the prediction's surface voxels. So the colours and the
 ASSD/HD95 readouts come from one distance field and agree (tested: the mean |distance| over the
@@ -27,8 +28,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
-from ctseg_core.export.mesh import Mesh, signed_distance_to_surface
+from ctseg_core.geometry import checked_affine, lps_to_index, spacing_from_affine
+from ctseg_core.metrics import surface
+from ctseg_core.surface.mesh import Mesh
+from ctseg_core.surface.meshing import as_mask, bounding_box
 
 #: Distances beyond ± this many mm get the end colours.
 DEFAULT_LIMIT_MM = 10.0
@@ -41,6 +46,48 @@ DIVERGING_STOPS = (
 )
 #: Colour of a vertex whose distance is unknown (no reference surface).
 UNKNOWN_RGB = (0.5, 0.5, 0.5)
+
+
+def signed_distance_to_surface(
+    points_lps: np.ndarray, reference_mask: np.ndarray, affine_lps: np.ndarray
+) -> np.ndarray:
+    """Signed distance (mm) from each LPS point to the reference mask's surface.
+
+    Negative inside the reference, positive outside; NaN for every point when the reference is
+    empty (no surface, as metrics.py). Measured as metrics.py measures surface distances:
+    Euclidean distance transforms, with the voxel spacing, to the face-connected surface
+    voxels — here taken from both sides of the boundary (the mask's own surface voxels and
+    those of its complement) and averaged, so the zero lies on the boundary between voxel
+    centres where :func:`surface_mesh` draws the surface, not half a voxel inside it. The
+    field is sampled at the points by trilinear interpolation; points outside the CT grid are
+    measured too (the grid is extended with background). Assumes orthogonal voxel axes.
+    """
+    affine = checked_affine(affine_lps)
+    reference = as_mask(reference_mask)
+    points = np.asarray(points_lps, dtype=np.float64).reshape(-1, 3)
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.float64)
+    if not reference.any():
+        return np.full(len(points), math.nan)
+
+    index = lps_to_index(points, affine)
+    box = bounding_box(reference)
+    low = np.minimum([s.start for s in box], np.floor(index.min(axis=0)).astype(int)) - 2
+    high = np.maximum([s.stop for s in box], np.ceil(index.max(axis=0)).astype(int) + 1) + 2
+    grid = np.zeros(tuple(int(n) for n in high - low), dtype=bool)
+    src = tuple(slice(max(int(lo), 0), min(int(hi), n)) for lo, hi, n in zip(low, high, reference.shape, strict=False))
+    dst = tuple(slice(s.start - int(lo), s.stop - int(lo)) for s, lo in zip(src, low, strict=False))
+    grid[dst] = reference[src]
+
+    spacing = spacing_from_affine(affine)
+    inner = surface(grid)  # the surface voxels ASSD and HD95 measure to (metrics.py)
+    structure = ndimage.generate_binary_structure(3, 1)
+    outer = ndimage.binary_dilation(grid, structure=structure) & ~grid  # background touching it
+    field = ndimage.distance_transform_edt(~inner, sampling=spacing)
+    field += ndimage.distance_transform_edt(~outer, sampling=spacing)
+    field *= 0.5
+    field[grid] *= -1.0
+    return ndimage.map_coordinates(field, (index - low).T, order=1, mode="nearest")
 
 
 @dataclass(frozen=True, eq=False)

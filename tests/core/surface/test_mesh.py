@@ -1,28 +1,19 @@
-"""Surface meshes: closed, outward, in the right place in LPS mm, with the mask's volume; files
-that 3D Slicer places on the CT; signed distances that read as millimetres of boundary error."""
+"""Surface meshes: closed, outward, in the right place in LPS mm, with the mask's volume; signed
+distances that read as millimetres of boundary error. (The mesh files: tests/core/export/test_mesh_files.py.)"""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from ctseg_core.errors import Cancelled, CtsegError
-from ctseg_core.export.mesh import (
-    Mesh,
-    Space,
-    _bounding_box,
-    coarse_grid,
-    exposed_faces,
-    in_plane_factor,
-    signed_distance_to_surface,
-    surface_mesh,
-    write_mesh,
-)
 from ctseg_core.geometry import VolumeGeometry
+from ctseg_core.surface.distance import signed_distance_to_surface
+from ctseg_core.surface.mesh import Mesh
+from ctseg_core.surface.meshing import bounding_box, coarse_grid, exposed_faces, in_plane_factor, surface_mesh
 
 VOLUME_TOLERANCE = 0.03
 
@@ -173,7 +164,7 @@ def test_two_triangles_per_exposed_voxel_face_at_full_resolution() -> None:
     (exactly two for a sphere-like surface, off by a few where the surface has handles)."""
     spacing = (2.5, 0.7, 0.7)
     mask = liver_blob(spacing)
-    box = mask[_bounding_box(mask)]
+    box = mask[bounding_box(mask)]
     mesh = surface_mesh(mask, _geometry(spacing).affine_lps(), max_triangles=10**9)
     assert in_plane_factor(box, 10**9) == 1
     assert mesh.triangle_count == pytest.approx(2 * sum(exposed_faces(box)), rel=1e-3)  # exact but for handles
@@ -182,7 +173,7 @@ def test_two_triangles_per_exposed_voxel_face_at_full_resolution() -> None:
 def test_a_tight_budget_meshes_a_coarser_grid_without_decimating(monkeypatch: pytest.MonkeyPatch) -> None:
     """The software-GL budget (60 k) for a 1.5 L liver: in-plane block means, no GIL-holding decimation,
     closed, the volume kept, and the surface where the voxels' surface is."""
-    import ctseg_core.export.mesh as mesh_module
+    import ctseg_core.surface.meshing as mesh_module
 
     def no_decimation(*_args: Any) -> None:
         raise AssertionError("decimated: the coarser grid should have met the budget")
@@ -194,7 +185,7 @@ def test_a_tight_budget_meshes_a_coarser_grid_without_decimating(monkeypatch: py
     monkeypatch.setattr(mesh_module, "_decimate", no_decimation)
     coarse = surface_mesh(mask, affine, max_triangles=60_000, coarsen=True)
 
-    assert in_plane_factor(mask[_bounding_box(mask)], 60_000) > 1
+    assert in_plane_factor(mask[bounding_box(mask)], 60_000) > 1
     assert full.triangle_count > 60_000 >= coarse.triangle_count > 20_000
     assert coarse.is_watertight() and coarse.volume_ml() > 0
     _assert_volume(coarse, mask, spacing)
@@ -220,7 +211,7 @@ def test_coarsening_keeps_thin_and_scattered_structures_by_using_a_finer_grid() 
     spacing = (2.0, 0.7, 0.7)
     affine = _geometry(spacing).affine_lps()
     speckle = np.random.default_rng(0).random((30, 120, 120)) < 0.01
-    box = speckle[_bounding_box(speckle)]
+    box = speckle[bounding_box(speckle)]
     assert in_plane_factor(box, 20_000) > 1 and coarse_grid(box, 20_000)[0] == 1  # blocks would lose it all
     mesh = surface_mesh(speckle, affine, max_triangles=20_000, coarsen=True)
     assert mesh.triangle_count > 0
@@ -354,50 +345,9 @@ def test_distance_to_an_empty_reference_is_undefined() -> None:
 # --------------------------------------------------------------------------- files
 
 
-@pytest.fixture(scope="module")
-def small_mesh() -> Mesh:
-    spacing = (2.5, 0.7, 0.7)
-    affine = _geometry(spacing).affine_lps()
-    centre = affine[:3, :3] @ np.array([40.0, 40.0, 10.0]) + affine[:3, 3]
-    return surface_mesh(_ellipsoid((20, 80, 80), affine, centre, (18.0, 15.0, 16.0)), affine, max_triangles=4000)
-
-
-@pytest.mark.parametrize("suffix", [".stl", ".obj", ".ply"])
-@pytest.mark.parametrize("space", ["LPS", "RAS"])
-def test_mesh_files_read_back_in_the_space_their_header_names(
-    tmp_path: Path, small_mesh: Mesh, suffix: str, space: Space
-) -> None:
-    import trimesh
-
-    path = write_mesh(small_mesh, tmp_path / f"liver{suffix}", space=space)
-
-    raw = path.read_bytes()
-    assert f"SPACE={space}".encode() in raw[:300]  # where 3D Slicer looks for it
-    assert not raw.startswith(b"solid")  # binary STL must not look like ASCII STL
-    loaded: Any = trimesh.load(path, force="mesh", process=suffix == ".stl")
-    flip = np.array([-1.0, -1.0, 1.0]) if space == "RAS" else np.ones(3)
-    expected = small_mesh.vertices * flip
-    if suffix == ".stl":  # per-face corners: compare triangle by triangle
-        np.testing.assert_allclose(loaded.vertices[loaded.faces], expected[small_mesh.faces], atol=1e-4)
-        assert len(loaded.vertices) == len(small_mesh.vertices)
-    else:
-        np.testing.assert_allclose(loaded.vertices, expected, atol=1e-4)
-        np.testing.assert_array_equal(loaded.faces, small_mesh.faces)
-    assert loaded.is_watertight and loaded.is_winding_consistent
-    assert loaded.volume / 1000.0 == pytest.approx(small_mesh.volume_ml(), rel=VOLUME_TOLERANCE)
-    assert loaded.volume > 0  # normals still point outward after the RAS flip
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
-
-
-def test_unknown_mesh_format_names_the_path(tmp_path: Path, small_mesh: Mesh) -> None:
-    with pytest.raises(CtsegError, match=r"liver\.vtk.*\.stl, \.obj or \.ply"):
-        write_mesh(small_mesh, tmp_path / "liver.vtk")
-    assert not any(tmp_path.iterdir())
-
-
 def test_marching_cubes_in_slabs_gives_the_one_piece_surface(monkeypatch: pytest.MonkeyPatch) -> None:
     """Slabs (so a worker never holds the GIL long) join into exactly the surface of one call."""
-    from ctseg_core.export import mesh as mesh_module
+    from ctseg_core.surface import meshing as mesh_module
 
     spacing = (2.5, 0.9, 0.9)
     affine = _geometry(spacing).affine_lps()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctseg_core.export.mesh import Mesh, surface_mesh
-from ctseg_core.export.picking import Ray, pick_surface, point_of_voxel, ray_from_screen, voxel_of_point
 from ctseg_core.geometry import VolumeGeometry
+from ctseg_core.surface.mesh import Mesh
+from ctseg_core.surface.meshing import surface_mesh
+from ctseg_core.surface.picking import Ray, pick_surface, point_of_voxel, ray_from_screen, voxel_of_point
 
 
 @pytest.fixture(scope="module")
