@@ -9,9 +9,9 @@ import sys
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from ctseg_gui.gl_support import grab_with_gl
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.theme import apply_dark_theme
+from ctseg_gui.view3d.gl_items import grab_with_gl
+from ctseg_gui.widgets.theme import apply_dark_theme
 
 
 def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication, MainWindow]:

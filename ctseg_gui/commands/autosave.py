@@ -12,17 +12,15 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox
 
 from ctseg_core.annotate.labels import autosave
 from ctseg_core.annotate.recovery import RecoveryInfo, discard_recovery, load_recovery
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
-from ctseg_gui.editor import EditorState
-from ctseg_gui.host import WindowServices
-from ctseg_gui.messages import short_error
-from ctseg_gui.state import ViewerState
-from ctseg_gui.workers import Job, JobRunner
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.dialogs.messages import short_error
+from ctseg_gui.jobs.workers import Job
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +35,10 @@ class Autosaver(QObject):
 
     autosaved = Signal(object)  # Path of the recovery sidecar
 
-    def __init__(
-        self, host: WindowServices, dialog_parent: QWidget, state: ViewerState, editor: EditorState, runner: JobRunner
-    ) -> None:
-        super().__init__(dialog_parent)
-        self.host, self.dialog_parent = host, dialog_parent
-        self.state, self.editor, self.runner = state, editor, runner
+    def __init__(self, host: WindowHost) -> None:
+        super().__init__(host.window())
+        self.host = host
+        self.state, self.editor, self.runner = host.state, host.editor, host.runner
         self._edits_since_autosave = 0
         self._autosaved_revision = -1
         self._again = False
@@ -51,8 +47,8 @@ class Autosaver(QObject):
         self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
-        editor.stepCommitted.connect(self._on_step_committed)
-        state.patientChanged.connect(self._on_patient_changed)
+        self.editor.stepCommitted.connect(self._on_step_committed)
+        self.state.patientChanged.connect(self._on_patient_changed)
 
     def _on_patient_changed(self) -> None:
         self._edits_since_autosave = 0
@@ -107,7 +103,7 @@ class Autosaver(QObject):
         if info is None or patient is None or not self.host.ask_questions:
             return False  # a scripted run leaves the autosave for the next interactive session
         answer = QMessageBox.question(
-            self.dialog_parent,
+            self.host.window(),
             "Restore autosaved label?",
             f"An autosave of the label “{info.name}” ({info.edits} unsaved edit{'s' if info.edits != 1 else ''}, "
             f"{info.saved_at.replace('T', ' ')} UTC) was found for this CT.\n\n"

@@ -2,7 +2,7 @@
 
 The volume tools (interpolate, remove islands, keep largest) run on a worker, shown in the status
 bar with Cancel; the editing commands wait (disabled) until the result is written as one undo step.
-Saving and loading are :mod:`~ctseg_gui.label_files`' job, autosave :mod:`~ctseg_gui.autosave`'s.
+Saving and loading are :mod:`~ctseg_gui.commands.label_files`' job, autosave :mod:`~ctseg_gui.commands.autosave`'s.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from PySide6.QtCore import QObject, Signal
 from ctseg_core.annotate.session import DEFAULT_LABEL_NAME
 from ctseg_core.annotate.tools import Tool
 from ctseg_core.annotate.volume_tools import PendingVolumeEdit, VolumeEdit, VolumeTool
-from ctseg_gui.edit_actions import EditActions
-from ctseg_gui.editor import EditorState
-from ctseg_gui.host import WindowServices
-from ctseg_gui.label_files import SAVE_JOB
-from ctseg_gui.state import ViewerState
-from ctseg_gui.workers import Job, JobRunner
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.commands.label_files import SAVE_JOB
+from ctseg_gui.jobs.workers import Job
+from ctseg_gui.widgets.edit_actions import EditActions
 
 #: The runner's kind for the volume tools; the window lists it among its status-bar jobs.
 VOLUME_EDIT_JOB = "edit"
@@ -28,18 +26,11 @@ class Annotator(QObject):
 
     volumeEditFinished = Signal(object)  # VolumeTool whose result was written (or changed nothing)
 
-    def __init__(
-        self,
-        host: WindowServices,
-        actions: EditActions,
-        state: ViewerState,
-        editor: EditorState,
-        runner: JobRunner,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
+    def __init__(self, host: WindowHost, actions: EditActions) -> None:
+        super().__init__(host.window())
         self.host, self.actions = host, actions
-        self.state, self.editor, self.runner = state, editor, runner
+        state, editor = host.state, host.editor
+        self.state, self.editor, self.runner = state, editor, host.runner
         self._volume_job: tuple[Job, PendingVolumeEdit] | None = None
         self._connect_actions()
         editor.historyChanged.connect(self.update_actions)
@@ -49,7 +40,7 @@ class Annotator(QObject):
         editor.notice.connect(host.show_status)
         state.patientChanged.connect(self.update_actions)
         state.masksChanged.connect(self.update_actions)
-        runner.changed.connect(self._on_jobs_changed)
+        self.runner.changed.connect(self._on_jobs_changed)
         self._on_tool_changed(editor.tool)
         self.update_actions()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from functools import partial
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Signal
@@ -23,12 +22,9 @@ from ctseg_core.errors import CtsegError
 from ctseg_core.export.mesh import MESH_SUFFIXES, surface_mesh, write_mesh
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.progress import CancelCheck, ProgressCallback
-from ctseg_gui.editor import EditorState
-from ctseg_gui.gl_support import grab_with_gl
-from ctseg_gui.overlay_text import OverlayText
-from ctseg_gui.plane_layout import PlaneLayout
-from ctseg_gui.state import ViewerState
-from ctseg_gui.workers import JobRunner
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.plane_view.overlay_text import OverlayText
+from ctseg_gui.view3d.gl_items import grab_with_gl
 
 MESH_JOB = "export:mesh"
 MESH_FILTERS = {".stl": "STL mesh (*.stl)", ".obj": "Wavefront OBJ (*.obj)", ".ply": "PLY mesh (*.ply)"}
@@ -70,37 +66,17 @@ def _with_suffix(path: str, chosen_filter: str, filters: dict[str, str], default
     return target.with_name(target.name + suffix)
 
 
-@runtime_checkable
-class ExportHost(Protocol):
-    """What the exports need of the main window (the menus build them on it): its services
-    (:class:`~ctseg_gui.host.WindowServices`), the state, the editor's label, the runner and the views."""
-
-    state: ViewerState
-    editor: EditorState
-    runner: JobRunner
-    plane_layout: PlaneLayout
-
-    def show_status(self, message: str, timeout_ms: int = ...) -> None: ...
-
-    def report_error(self, title: str, error: BaseException) -> None: ...
-
-    def show_job_progress(self, done: int, total: int, stage: str) -> None: ...
-
-
 class Exports(QObject):
     """The Export submenu's three commands, over the state, the editor's label and the view area."""
 
     exported = Signal(object)  # the Path written
 
-    def __init__(self, window: QWidget, menu: QMenu) -> None:
-        """``window`` is the main window, an :class:`ExportHost`; the commands go into ``menu``."""
-        super().__init__(window)
-        if not isinstance(window, ExportHost):
-            raise TypeError(f"{type(window).__name__} does not offer what the exports need (ExportHost)")
-        self.window: QWidget = window
-        self.services: ExportHost = window
-        self.state, self.editor, self.runner = window.state, window.editor, window.runner
-        self.views = window.plane_layout
+    def __init__(self, host: WindowHost, menu: QMenu) -> None:
+        """The commands go into ``menu``."""
+        super().__init__(host.window())
+        self.host, self.window = host, host.window()
+        self.state, self.editor, self.runner = host.state, host.editor, host.runner
+        self.views = host.plane_layout
         self.folder = Path.home()
         self._last_view: QWidget | None = None
         for view in self._all_views():
@@ -111,9 +87,9 @@ class Exports(QObject):
             gl_window = getattr(view, "gl_view", None)  # the 3D pane's GL view, a window of its own
             if gl_window is not None:
                 gl_window.installEventFilter(self)
-        self.mesh_action = QAction("Export &mesh…", window)
-        self.view_action = QAction("Save &view as PNG…", window)
-        self.window_action = QAction("Save &window as PNG…", window)
+        self.mesh_action = QAction("Export &mesh…", self.window)
+        self.view_action = QAction("Save &view as PNG…", self.window)
+        self.window_action = QAction("Save &window as PNG…", self.window)
         self.mesh_action.triggered.connect(lambda _checked=False: self.export_mesh())
         self.view_action.triggered.connect(lambda _checked=False: self.save_view())
         self.window_action.triggered.connect(lambda _checked=False: self.save_window())
@@ -139,7 +115,7 @@ class Exports(QObject):
         """Ask which mask and where, then mesh and write it on a worker."""
         masks, patient = self.available_masks(), self.state.patient
         if not masks or patient is None:
-            self.services.show_status("Export mesh: no mask to export")
+            self.host.show_status("Export mesh: no mask to export")
             return
         names = [MASK_NAMES[layer] for layer in masks]
         if len(names) == 1:
@@ -160,13 +136,13 @@ class Exports(QObject):
             return
         target = _with_suffix(path, chosen_filter, MESH_FILTERS, ".stl")
         self.folder = target.parent
-        self.services.show_status(f"meshing the {chosen.lower()} for {target.name}…", 0)
+        self.host.show_status(f"meshing the {chosen.lower()} for {target.name}…", 0)
         self.runner.start(
             MESH_JOB,
             partial(_write_mesh_job, masks[layer].copy(), patient.geometry.affine_lps(), target),
             on_success=self._written,
-            on_failure=partial(self.services.report_error, "Export mesh"),
-            on_progress=self.services.show_job_progress,
+            on_failure=partial(self.host.report_error, "Export mesh"),
+            on_progress=self.host.show_job_progress,
         )
 
     def _stem(self) -> str:
@@ -176,7 +152,7 @@ class Exports(QObject):
         return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "ctseg"
 
     def _written(self, path: Path) -> None:
-        self.services.show_status(f"wrote {path}")
+        self.host.show_status(f"wrote {path}")
         self.exported.emit(path)
 
     # ---------------------------------------------------------------- PNG
@@ -234,6 +210,6 @@ class Exports(QObject):
         try:
             save_png(pixmap, target)
         except CtsegError as error:
-            self.services.report_error(title, error)
+            self.host.report_error(title, error)
             return
         self._written(target)

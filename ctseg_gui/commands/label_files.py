@@ -12,18 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
 from ctseg_core.io.patient import Patient
-from ctseg_gui.autosave import Autosaver
-from ctseg_gui.edit_actions import EditActions
-from ctseg_gui.editor import EditorState
-from ctseg_gui.host import WindowServices
-from ctseg_gui.save_dialog import SaveLabelDialog
-from ctseg_gui.state import ViewerState
-from ctseg_gui.workers import JobRunner
+from ctseg_gui.commands.autosave import Autosaver
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.dialogs.save_label import SaveLabelDialog
+from ctseg_gui.widgets.edit_actions import EditActions
 
 #: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
 SAVE_JOB, LOAD_LABEL_JOB = "save", "label"
@@ -35,20 +32,10 @@ class LabelFiles(QObject):
     saved = Signal(object)  # SaveTarget, after a successful save
     labelLoaded = Signal()
 
-    def __init__(
-        self,
-        host: WindowServices,
-        dialog_parent: QWidget,
-        state: ViewerState,
-        editor: EditorState,
-        runner: JobRunner,
-        settings: QSettings,
-        autosaver: Autosaver,
-        actions: EditActions,
-    ) -> None:
-        super().__init__(dialog_parent)
-        self.host, self.dialog_parent, self.settings = host, dialog_parent, settings
-        self.state, self.editor, self.runner, self.autosaver = state, editor, runner, autosaver
+    def __init__(self, host: WindowHost, autosaver: Autosaver, actions: EditActions) -> None:
+        super().__init__(host.window())
+        self.host, self.settings = host, host.settings
+        self.state, self.editor, self.runner, self.autosaver = host.state, host.editor, host.runner, autosaver
         #: Where Ctrl+S saves without asking: the last save, or the file a label was loaded from.
         self.last_target: SaveTarget | None = None
         #: The current patient's CT headers, read by the first DICOM SEG save and reused.
@@ -57,7 +44,7 @@ class LabelFiles(QObject):
         actions.save_as.triggered.connect(self.save_as)
         actions.load_file.triggered.connect(self.choose_label_file)
         actions.load_folder.triggered.connect(self.choose_label_folder)
-        state.patientChanged.connect(self._on_patient_changed)
+        self.state.patientChanged.connect(self._on_patient_changed)
 
     def _on_patient_changed(self) -> None:
         self.last_target = None
@@ -69,7 +56,7 @@ class LabelFiles(QObject):
         """The save dialog (format, name, destination); None if cancelled. Tests replace it."""
         patient = self.state.patient
         assert patient is not None
-        dialog = SaveLabelDialog(patient, self.editor.name, self.last_target, self.settings, self.dialog_parent)
+        dialog = SaveLabelDialog(patient, self.editor.name, self.last_target, self.settings, self.host.window())
         return dialog.target() if dialog.exec() else None
 
     def save(self) -> None:
@@ -122,7 +109,7 @@ class LabelFiles(QObject):
 
     def choose_label_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self.dialog_parent,
+            self.host.window(),
             "Load label",
             self._start_dir(),
             "Labels (*.nii.gz *.nii *.dcm);;NIfTI (*.nii.gz *.nii);;DICOM SEG (*.dcm);;All files (*)",
@@ -132,7 +119,7 @@ class LabelFiles(QObject):
 
     def choose_label_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self.dialog_parent, "Load label from an IRCAD mask folder", self._start_dir()
+            self.host.window(), "Load label from an IRCAD mask folder", self._start_dir()
         )
         if path:
             self.load_label_from(path)
@@ -178,7 +165,7 @@ class LabelFiles(QObject):
             return True
         edits = editor.unsaved_edits
         answer = QMessageBox.question(
-            self.dialog_parent,
+            self.host.window(),
             "Unsaved label",
             f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\nSave it before {doing}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,

@@ -1,25 +1,24 @@
 """The window's menus, edit toolbar and key help: every viewer command with its key.
 
-Menu items change the state or call the window's commands (:class:`WindowCommands`); the editing
-items are the annotator's shared QActions (:class:`~ctseg_gui.edit_actions.EditActions`).
+Menu items change the state or the view area, or are actions the window connects to its controllers;
+the editing items are the edit commands' shared QActions (:class:`~ctseg_gui.widgets.edit_actions.EditActions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar
+from PySide6.QtWidgets import QMenu, QMenuBar, QMessageBox, QToolBar
 
 from ctseg_core.display.windowing import PRESETS
-from ctseg_gui.edit_actions import EditActions
-from ctseg_gui.exporting import ExportHost, Exports
-from ctseg_gui.overlay import OverlayStyle
-from ctseg_gui.plane_layout import Layout
-from ctseg_gui.state import ViewerState
+from ctseg_gui.commands.exports import Exports
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.plane_view.layout import Layout
+from ctseg_gui.state.overlay_settings import OverlayStyle
+from ctseg_gui.widgets.edit_actions import EditActions
 
 PAGE_SLICES = 10
 LAYOUT_TEXT = {
@@ -55,42 +54,50 @@ HELP_TEXT = """<table cellspacing=4>
 Slot = Callable[[], object]
 
 
-@dataclass(frozen=True)
-class WindowCommands:
-    """What the menus call that is not a state change."""
-
-    choose_folder: Slot
-    open_demo: Slot
-    quit: Slot
-    fit: Slot
-    segment: Slot
-    cancel_segmentation: Slot
-    worst_slice: Slot
-    set_layout: Callable[[Layout], object]
-    toggle_maximise: Slot
-
-
 class ViewerMenus:
-    """Builds File, Edit, View, Navigate, Segmentation and Help, and the edit toolbar, on ``window``;
-    keeps the overlay items checked as the state says."""
+    """Builds File, Edit, View, Navigate, Segmentation, Model and Help (:attr:`bar`) and the edit toolbar
+    (:attr:`toolbar`); keeps the overlay and layout items checked as the state and the view area say.
 
-    def __init__(self, window: QMainWindow, state: ViewerState, actions: EditActions, commands: WindowCommands) -> None:
-        self.window, self.state = window, state
-        bar = window.menuBar()
-        file = bar.addMenu("&File")
-        self._add(file, "&Open folder…", commands.choose_folder, QKeySequence.StandardKey.Open)
+    Items that change the state or the view area act on them here; the window connects the items that
+    start its controllers' work: :attr:`open_action`, :attr:`demo_action`, :attr:`quit_action`,
+    :attr:`segment_action`, :attr:`cancel_action` and :attr:`worst_action`.
+    """
+
+    def __init__(self, host: WindowHost, actions: EditActions) -> None:
+        self.host, self.state = host, host.state
+        self.bar = QMenuBar()
+        self._file_menu(actions)
+        self._edit_menu(actions)
+        self._view_menu()
+        self._navigate_menu()
+        segmentation = self.bar.addMenu("&Segmentation")
+        self.segment_action = self._action(segmentation, "&Segment liver", "Ctrl+R")
+        self.cancel_action = self._action(segmentation, "&Cancel", "Esc")
+        # Model: learning from the user's corrections; the window adds its items (commands/models.py).
+        self.model_menu = self.bar.addMenu("&Model")
+        help_menu = self.bar.addMenu("&Help")
+        self._add(help_menu, "&Mouse and keys", self.show_help, QKeySequence.StandardKey.HelpContents)
+        self.toolbar = _edit_toolbar(actions)
+        self.state.overlayChanged.connect(self._on_overlay_changed)
+        self._on_overlay_changed()
+        host.plane_layout.layoutChanged.connect(self.sync_layout)
+
+    def _file_menu(self, actions: EditActions) -> None:
+        file = self.bar.addMenu("&File")
+        self.open_action = self._action(file, "&Open folder…", QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &recent")
-        self._add(file, "Open &demo patient", commands.open_demo)
+        self.demo_action = self._action(file, "Open &demo patient", None)
         file.addSeparator()
         for action in (actions.save, actions.save_as, actions.load_file, actions.load_folder):
             file.addAction(action)
         file.addSeparator()
         self.export_menu = file.addMenu("E&xport")
-        self.exports = Exports(window, self.export_menu) if isinstance(window, ExportHost) else None
+        self.exports = Exports(self.host, self.export_menu)
         file.addSeparator()
-        self._add(file, "&Quit", commands.quit, QKeySequence.StandardKey.Quit)
+        self.quit_action = self._action(file, "&Quit", QKeySequence.StandardKey.Quit)
 
-        edit = bar.addMenu("&Edit")
+    def _edit_menu(self, actions: EditActions) -> None:
+        edit = self.bar.addMenu("&Edit")
         for group in (
             (actions.undo, actions.redo),
             tuple(actions.tools.values()),
@@ -104,8 +111,10 @@ class ViewerMenus:
         for action in (actions.new_empty, actions.from_gt, actions.accept_prediction):
             start.addAction(action)
 
-        view = bar.addMenu("&View")
-        self._add(view, "&Fit to window", commands.fit, "F")
+    def _view_menu(self) -> None:
+        state, views = self.state, self.host.plane_layout
+        view = self.bar.addMenu("&View")
+        self._add(view, "&Fit to window", views.fit, "F")
         view.addSeparator()
         for number, name in enumerate(PRESETS, start=1):
             self._add(view, f"Window: {name}", partial(state.set_window, PRESETS[name]), str(number))
@@ -125,13 +134,15 @@ class ViewerMenus:
         layouts = view.addMenu("&Layout")
         self.layout_actions: dict[Layout, QAction] = {}
         for number, (layout, text) in enumerate(LAYOUT_TEXT.items(), start=1):
-            action = self._toggle(layouts, text, partial(_choose_layout, commands.set_layout, layout), f"Ctrl+{number}")
+            action = self._toggle(layouts, text, partial(_choose_layout, views.set_layout, layout), f"Ctrl+{number}")
             self.layout_actions[layout] = action
         layouts.addSeparator()
-        self._add(layouts, "&Maximise view / back", commands.toggle_maximise, "F11")
+        self._add(layouts, "&Maximise view / back", views.toggle_maximise, "F11")
         self.sync_layout(Layout.AXIAL)
 
-        navigate = bar.addMenu("&Navigate")
+    def _navigate_menu(self) -> None:
+        state = self.state
+        navigate = self.bar.addMenu("&Navigate")
         for text, delta, key in (
             ("Next slice", 1, "Up"),
             ("Previous slice", -1, "Down"),
@@ -141,22 +152,8 @@ class ViewerMenus:
             self._add(navigate, text, partial(state.step_slice, delta), key)
         self._add(navigate, "First slice", lambda: state.set_slice(0), "Home")
         self._add(navigate, "Last slice", lambda: state.set_slice(state.depth - 1), "End")
-        self.worst_action = self._add(navigate, "&Worst slice", commands.worst_slice, "W")
+        self.worst_action = self._action(navigate, "&Worst slice", "W")
         self.uncertain_action = self._add(navigate, "Next most &uncertain slice", self.next_uncertain_slice, "U")
-
-        segmentation = bar.addMenu("&Segmentation")
-        self.segment_action = self._add(segmentation, "&Segment liver", commands.segment, "Ctrl+R")
-        self.cancel_action = self._add(segmentation, "&Cancel", commands.cancel_segmentation, "Esc")
-
-        # Model: learning from the user's corrections; the window adds its items (improve_model.py).
-        self.model_menu = bar.addMenu("&Model")
-
-        help_menu = bar.addMenu("&Help")
-        self._add(help_menu, "&Mouse and keys", self.show_help, QKeySequence.StandardKey.HelpContents)
-        self.toolbar = _edit_toolbar(actions)
-        window.addToolBar(self.toolbar)
-        state.overlayChanged.connect(self._on_overlay_changed)
-        self._on_overlay_changed()
 
     def _add(
         self, menu: QMenu, text: str, slot: Slot, shortcut: str | QKeySequence.StandardKey | None = None
@@ -172,7 +169,8 @@ class ViewerMenus:
         return action
 
     def _action(self, menu: QMenu, text: str, shortcut: str | QKeySequence.StandardKey | None) -> QAction:
-        action = QAction(text, self.window)
+        """An item of ``menu``; the window connects it, or :meth:`_add` and :meth:`_toggle` do."""
+        action = QAction(text, self.host.window())
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         menu.addAction(action)
@@ -190,9 +188,8 @@ class ViewerMenus:
     def next_uncertain_slice(self) -> None:
         """Go to the next slice where the model was most unsure, and say which it is in the status bar."""
         step = self.state.go_to_next_uncertain_slice()
-        bar = self.window.statusBar()
         if step is None:
-            bar.showMessage(
+            self.host.show_status(
                 "No uncertain slices: segment first"
                 if self.state.quality is None
                 else "The model was certain on every slice",
@@ -200,10 +197,10 @@ class ViewerMenus:
             )
             return
         rank, count, index = step
-        bar.showMessage(f"Uncertain slice {rank} of {count}: slice {index + 1}", 4000)
+        self.host.show_status(f"Uncertain slice {rank} of {count}: slice {index + 1}", 4000)
 
     def show_help(self) -> None:
-        QMessageBox.information(self.window, "Mouse and keys", HELP_TEXT)
+        QMessageBox.information(self.host.window(), "Mouse and keys", HELP_TEXT)
 
     def _on_overlay_changed(self) -> None:
         overlay = self.state.overlay
@@ -214,6 +211,7 @@ class ViewerMenus:
 
 
 def _choose_layout(set_layout: Callable[[Layout], object], layout: Layout, _checked: bool = False) -> None:
+    """A layout item's slot (the checked flag Qt passes is not the layout's business)."""
     set_layout(layout)
 
 

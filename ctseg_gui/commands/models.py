@@ -1,42 +1,50 @@
-"""The window's model choice: the Segmentation panel's picker drives Segment, and Model ▸ Improve….
-
-Kept out of ``main_window.py`` so the window only says where the picker lives; the fine-tuning
-dialog and controller are in ``improve_model.py``.
-"""
+"""Model: which model Segment uses (the Segmentation panel's picker), and Model ▸ Improve… (fine-tuning
+on the user's saved labels, in :class:`~ctseg_gui.dialogs.improve_model.ImproveModelDialog`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from ctseg_core.model.finetune import FineTuneResult, TrainingPatient, collect_training_patients
-from ctseg_gui.improve_model import ImproveModelDialog
-from ctseg_gui.model_picker import ModelPicker
-from ctseg_gui.workers import JobRunner
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.commands.segmentation import Segmentation
+from ctseg_gui.dialogs.improve_model import ImproveModelDialog
+from ctseg_gui.jobs.workers import JobRunner
+from ctseg_gui.widgets.model_picker import ModelPicker
 
 
 class ModelChoice(QObject):
-    """Connects the picker to the segmenter (and its preload) and adds the Improve action."""
+    """Connects the model picker to Segment (and its preload) and adds the Improve action to ``menu``."""
 
-    def __init__(self, window: Any, model_path: str | None) -> None:
-        super().__init__(window)
-        self.window = window
-        picker = window.segmentation_panel.model_picker
+    def __init__(
+        self,
+        host: WindowHost,
+        segmentation: Segmentation,
+        menu: QMenu,
+        recent_paths: Callable[[], list[str]],
+        model_path: str | None,
+    ) -> None:
+        """The picker is the Segmentation panel's; ``recent_paths()``: the recently opened patients, newest
+        first (the dialog's default patients)."""
+        super().__init__(host.window())
+        self.host, self.segmentation = host, segmentation
+        self.picker = picker = segmentation.panel.model_picker
         picker.select_path(model_path)
         picker.modelChanged.connect(self._on_model_chosen)
-        self.improver = ModelImprover(window.runner, picker, window.recent.paths, window)
-        self.improve_action = window.menus.model_menu.addAction("&Improve the model with my saved labels…")
+        self.improver = ModelImprover(host.runner, picker, recent_paths, host.window())
+        self.improve_action = menu.addAction("&Improve the model with my saved labels…")
         self.improve_action.triggered.connect(lambda _checked=False: self.improver.open())
-        self.improver.registered.connect(lambda result: window.show_status(f"Registered the model “{result.name}”"))
+        self.improver.registered.connect(lambda result: host.show_status(f"Registered the model “{result.name}”"))
 
     def _on_model_chosen(self, model_path: str | None) -> None:
-        window = self.window
-        window.segmentation.set_model(model_path)
-        window.show_status(f"Segment uses the model “{window.segmentation_panel.model_picker.current_name()}”")
-        if window.preload_model and window._shown_once:
-            window.segmentation.preload()
+        self.segmentation.set_model(model_path)
+        self.host.show_status(f"Segment uses the model “{self.picker.current_name()}”")
+        if self.segmentation.preloading:
+            self.segmentation.preload()
 
 
 class ModelImprover(QObject):
@@ -48,7 +56,7 @@ class ModelImprover(QObject):
         self,
         runner: JobRunner,
         picker: ModelPicker,
-        recent_paths: Any,
+        recent_paths: Callable[[], list[str]],
         parent: QWidget | None = None,
         training_options: dict[str, Any] | None = None,
     ) -> None:

@@ -12,11 +12,10 @@ from PySide6.QtCore import QObject, Signal
 
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.synth.demo import ensure_demo_patient
-from ctseg_gui.host import WindowServices
-from ctseg_gui.label_files import LabelFiles
-from ctseg_gui.state import ViewerState
-from ctseg_gui.tasks import GroundTruth, OpenedPatient, load_ground_truth, open_patient
-from ctseg_gui.workers import JobRunner, Work
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.commands.label_files import LabelFiles
+from ctseg_gui.jobs.patients import GroundTruth, OpenedPatient, load_ground_truth, open_patient
+from ctseg_gui.jobs.workers import Work
 
 #: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
 OPEN_JOB, MASK_JOB = "load", "mask"
@@ -29,16 +28,9 @@ class PatientOpener(QObject):
     opened = Signal(object, object)  # OpenedPatient, the path asked for (None for the demo)
     groundTruthFailed = Signal()
 
-    def __init__(
-        self,
-        host: WindowServices,
-        state: ViewerState,
-        runner: JobRunner,
-        files: LabelFiles,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.host, self.state, self.runner, self.files = host, state, runner, files
+    def __init__(self, host: WindowHost, files: LabelFiles) -> None:
+        super().__init__(host.window())
+        self.host, self.state, self.runner, self.files = host, host.state, host.runner, files
 
     def open_path(self, path: str | Path) -> None:
         """Load a patient on a worker; the one shown stays until the new one is ready."""

@@ -1,6 +1,6 @@
 """Segmenting the liver from the viewer: Segment / Cancel on a worker, and the model preloaded while idle.
 
-The model is loaded once per path (:class:`~ctseg_gui.tasks.SegmenterCache`). Once the window has
+The model is loaded once per path (:class:`~ctseg_gui.jobs.segmentation.SegmenterCache`). Once the window has
 been shown and left idle for a moment, a worker loads it (importing TensorFlow, which holds the
 GIL for a while), so that the first Segment starts predicting at once; while a status-bar job
 runs (opening a patient, saving…), the preload waits.
@@ -14,12 +14,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ctseg_gui.host import WindowServices
-from ctseg_gui.opening import MASK_JOB
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.commands.patients import MASK_JOB
+from ctseg_gui.jobs.segmentation import SegmentationOutcome, SegmenterCache, preload_segmenter, segment
 from ctseg_gui.panels.segmentation import SegmentationPanel
-from ctseg_gui.state import ViewerState
-from ctseg_gui.tasks import SegmentationOutcome, SegmenterCache, preload_segmenter, segment
-from ctseg_gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +35,19 @@ class Segmentation(QObject):
 
     def __init__(
         self,
-        host: WindowServices,
-        state: ViewerState,
-        runner: JobRunner,
+        host: WindowHost,
         panel: SegmentationPanel,
         busy: Callable[[], bool],
         model_path: str | None = None,
         segmenters: SegmenterCache | None = None,
-        parent: QObject | None = None,
     ) -> None:
         """``busy``: True while a status-bar job runs (the preload then waits)."""
-        super().__init__(parent)
-        self.host, self.state, self.runner, self.panel, self.busy = host, state, runner, panel, busy
+        super().__init__(host.window())
+        self.host, self.state, self.runner, self.panel, self.busy = host, host.state, host.runner, panel, busy
         self.model_path = model_path
         self.segmenters = segmenters if segmenters is not None else SegmenterCache()
+        #: True once the window asked to keep the model loaded in the background (:meth:`start_preloading`).
+        self.preloading = False
         self.preload_timer = QTimer(self)
         self.preload_timer.setSingleShot(True)
         self.preload_timer.setInterval(PRELOAD_DELAY_MS)
@@ -60,6 +57,12 @@ class Segmentation(QObject):
     @property
     def running(self) -> bool:
         return self.runner.running(SEGMENT_JOB)
+
+    def start_preloading(self) -> None:
+        """Load the model in the background once the window is idle, and each model chosen later at once
+        (the window asks when it is first shown, unless told not to preload)."""
+        self.preloading = True
+        self.preload_timer.start()
 
     def set_model(self, model_path: str | None) -> None:
         """Segment with another model file from now on (None: the bundled model); a running

@@ -41,9 +41,9 @@ from ctseg_core.model.finetune import (
     fine_tune,
 )
 from ctseg_core.model.registry import check_new_name
-from ctseg_gui.messages import error_message
-from ctseg_gui.model_picker import ModelPicker
-from ctseg_gui.workers import JobRunner
+from ctseg_gui.dialogs.messages import error_message
+from ctseg_gui.jobs.workers import JobRunner
+from ctseg_gui.widgets.model_picker import ModelPicker
 
 IMPROVE_JOB = "improve-model"
 NAME_STEM = "my-liver-model"

@@ -16,8 +16,8 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
-from ctseg_gui.overlay import TP_RGB
-from ctseg_gui.state import ViewerState
+from ctseg_core.display import palette
+from ctseg_gui.state.viewer import ViewerState
 
 MARKER_RGB = (240, 192, 0)
 
@@ -44,10 +44,10 @@ class DicePlot(pg.PlotWidget):
         self.curve = plot.plot(
             [],
             [],
-            pen=pg.mkPen(TP_RGB, width=1.5),
+            pen=pg.mkPen(palette.TRUE_POSITIVE, width=1.5),
             symbol="o",
             symbolSize=4,
-            symbolBrush=TP_RGB,
+            symbolBrush=palette.TRUE_POSITIVE,
             symbolPen=None,
             antialias=True,
         )

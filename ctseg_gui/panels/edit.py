@@ -1,6 +1,6 @@
 """The Edit panel: the label being corrected, its tools and settings, undo, live Dice, save and load.
 
-Built on the :class:`~ctseg_gui.editor.EditorState` and following its signals; buttons are the
+Built on the :class:`~ctseg_gui.state.editor.EditorState` and following its signals; buttons are the
 annotator's QActions (``setDefaultAction``), so a key, a menu item and a button stay one command
 with one enabled and checked state.
 """
@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
 
 from ctseg_core.annotate.session import LiveDice
 from ctseg_core.annotate.tools import MAX_BRUSH_MM, MIN_BRUSH_MM, Tool
+from ctseg_core.display import palette
 from ctseg_core.metrics import format_metric
-from ctseg_gui.edit_actions import EditActions
-from ctseg_gui.editor import EditorState
-from ctseg_gui.overlay import LABEL_RGB
-from ctseg_gui.widgets import HuSpinBox, action_button, caption, command_button, live_readout, swatch, value_label
+from ctseg_gui.state.editor import EditorState
+from ctseg_gui.widgets.controls import HuSpinBox, action_button, command_button
+from ctseg_gui.widgets.edit_actions import EditActions
+from ctseg_gui.widgets.readouts import caption, live_readout, swatch, value_label
 
 HU_MIN, HU_MAX = -1024, 3071
 CHECKED_TOOL_STYLE = (
@@ -127,7 +128,7 @@ class EditPanel(QGroupBox):
         files.addWidget(load)
 
         header = QHBoxLayout()
-        header.addWidget(swatch(LABEL_RGB))
+        header.addWidget(swatch(palette.EDITED_LABEL))
         header.addWidget(self.summary, 1)
         layout = QVBoxLayout(self)
         layout.setSpacing(5)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSlider, QWidget
 
-from ctseg_gui.overlay import FN_RGB, FP_RGB, GT_RGB, LABEL_RGB, PRED_RGB, TP_RGB, UNCERTAINTY_RGB, OverlayStyle
-from ctseg_gui.state import ViewerState
-from ctseg_gui.widgets import swatch
+from ctseg_core.display import palette
+from ctseg_gui.state.overlay_settings import OverlayStyle
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.readouts import swatch
 
 
 class OverlayPanel(QGroupBox):
@@ -36,7 +37,11 @@ class OverlayPanel(QGroupBox):
         legend = QHBoxLayout(self.legend)
         legend.setContentsMargins(0, 0, 0, 0)
         self.legend_items: dict[str, tuple[QLabel, QLabel]] = {}
-        for name, rgb in (("TP", TP_RGB), ("FP", FP_RGB), ("FN", FN_RGB)):
+        for name, rgb in (
+            ("TP", palette.TRUE_POSITIVE),
+            ("FP", palette.FALSE_POSITIVE),
+            ("FN", palette.FALSE_NEGATIVE),
+        ):
             square, text = swatch(rgb), QLabel(name)
             legend.addWidget(square)
             legend.addWidget(text)
@@ -47,10 +52,10 @@ class OverlayPanel(QGroupBox):
         layers.setHorizontalSpacing(4)
         for i, (rgb, box) in enumerate(
             (
-                (GT_RGB, self.show_gt),
-                (PRED_RGB, self.show_prediction),
-                (LABEL_RGB, self.show_label),
-                (UNCERTAINTY_RGB[1], self.show_uncertainty),
+                (palette.GROUND_TRUTH, self.show_gt),
+                (palette.PREDICTION, self.show_prediction),
+                (palette.EDITED_LABEL, self.show_label),
+                (palette.UNCERTAINTY[1], self.show_uncertainty),
             )
         ):
             row, column = divmod(i, 2)

@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
 
 from ctseg_core.metrics import format_metric
 from ctseg_core.model.quality import ScanQuality
-from ctseg_gui.dice_plot import DicePlot
-from ctseg_gui.model_picker import ModelPicker
-from ctseg_gui.state import ViewerState
-from ctseg_gui.widgets import live_readout, value_label
+from ctseg_gui.panels.dice_plot import DicePlot
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.model_picker import ModelPicker
+from ctseg_gui.widgets.readouts import live_readout, value_label
 
 #: The "Check this scan" flag: white on a warning red, so it is seen at a glance.
 CHECK_FLAG_STYLE = "color: white; background: #c0392b; font-weight: bold; padding: 1px 6px; border-radius: 3px;"

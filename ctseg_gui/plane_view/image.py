@@ -3,7 +3,7 @@
 Each layer keeps its slice (the windowed CT as grey levels, the ground-truth / prediction code
 image, the edited label's code image, the uncertainty bands), so a window change, a brush
 stroke or a colour change recomputes only its own layer; then one gather from the composite
-table (:func:`~ctseg_gui.overlay.composite`) makes the opaque image on screen. Display only:
+table (:func:`~ctseg_gui.plane_view.overlay_tables.composite`) makes the opaque image on screen. Display only:
 the slices are numpy views of the state's volumes, the uncertainty comes from the core.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 from PySide6.QtCore import QRectF
 
 from ctseg_core.display.windowing import Window, apply_window
-from ctseg_gui.overlay import (
-    OverlaySettings,
+from ctseg_gui.plane_view.items import Layer, SliceImage
+from ctseg_gui.plane_view.overlay_tables import (
     code_image,
     colour_table,
     composite,
@@ -29,7 +29,7 @@ from ctseg_gui.overlay import (
     uncertainty_band,
     uncertainty_table,
 )
-from ctseg_gui.view_items import Layer, SliceImage
+from ctseg_gui.state.overlay_settings import OverlaySettings
 
 #: RGBA channels in the byte order of the view's pixels (see :func:`view_tables`).
 SCREEN_ORDER = [2, 1, 0, 3] if sys.byteorder == "little" else [3, 0, 1, 2]

@@ -1,5 +1,5 @@
 """The slice view's graphics items: a ViewBox with radiology mouse bindings, the composite slice image and
-its layers, the crosshair, the brush circle (the text over the image: :mod:`~ctseg_gui.overlay_text`)."""
+its layers, the crosshair, the brush circle (the text over the image: :mod:`~ctseg_gui.plane_view.overlay_text`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsLineItem, QGraphicsSceneWheelEvent
 
-from ctseg_gui.overlay import LABEL_RGB, colourise
+from ctseg_core.display import palette
+from ctseg_gui.plane_view.overlay_tables import colourise
 
 WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
 
 
-class SliceViewBox(pg.ViewBox):
+class PlaneViewBox(pg.ViewBox):
     """A ViewBox with radiology mouse bindings; it emits intents and leaves the state alone."""
 
     sigSliceStep = Signal(int)
@@ -49,7 +50,7 @@ class SliceImage(pg.ImageItem):
     """The one image a plane view draws: the opaque composite of CT and every overlay layer.
 
     Its pixels are 32-bit 0xffRRGGBB words (B, G, R, A bytes on a little-endian machine:
-    ``plane_image.view_tables``) and reach Qt as ``Format_RGB32``, its own opaque format (no alpha
+    ``image.view_tables``) and reach Qt as ``Format_RGB32``, its own opaque format (no alpha
     to blend: the layers were blended in the composite table), wrapping the numpy buffer without a
     copy. :meth:`rgba` gives them in R, G, B, A order, for inspection.
     """
@@ -147,7 +148,7 @@ class BrushPreview(QGraphicsEllipseItem):
 
     def __init__(self) -> None:
         super().__init__()
-        pen = QPen(QColor(*LABEL_RGB))
+        pen = QPen(QColor(*palette.EDITED_LABEL))
         pen.setCosmetic(True)  # a constant 1.5 screen pixels at any zoom
         pen.setWidthF(1.5)
         self.setPen(pen)
@@ -159,7 +160,7 @@ class BrushPreview(QGraphicsEllipseItem):
         self.setRect(QRectF(centre_mm.x() - radius_mm, centre_mm.y() - radius_mm, 2 * radius_mm, 2 * radius_mm))
         pen = self.pen()
         pen.setStyle(Qt.PenStyle.DashLine if erasing else Qt.PenStyle.SolidLine)
-        pen.setColor(QColor(255, 255, 255) if erasing else QColor(*LABEL_RGB))
+        pen.setColor(QColor(255, 255, 255) if erasing else QColor(*palette.EDITED_LABEL))
         self.setPen(pen)
         self.show()
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import enum
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QWidget
 
 from ctseg_core.display.planes import Plane
-from ctseg_gui.editor import EditorState
-from ctseg_gui.slice_view import SliceView
-from ctseg_gui.state import ViewerState
+from ctseg_gui.plane_view.view import PlaneView
+from ctseg_gui.state.editor import EditorState
+from ctseg_gui.state.viewer import ViewerState
 
 
 class Layout(enum.Enum):
@@ -38,29 +38,17 @@ class Layout(enum.Enum):
         return cls(plane.value)
 
 
-def placeholder_3d(text: str = "3D view: step 2") -> QLabel:
-    """The 3D pane when no 3D view is available, saying why."""
-    label = QLabel(text)
-    label.setObjectName("view3dPlaceholder")
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #9a9a9a; background: black; font-size: 14px;")
-    label.setMinimumSize(200, 200)
-    return label
-
-
 class PlaneLayout(QWidget):
-    """Three linked :class:`SliceView` planes and the 3D pane, arranged as :attr:`layout_mode` says."""
+    """Three linked :class:`PlaneView` planes and the 3D pane, arranged as :attr:`layout_mode` says."""
 
     layoutChanged = Signal(object)  # Layout
 
-    def __init__(
-        self, state: ViewerState, editor: EditorState, view3d: QWidget | None = None, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, state: ViewerState, editor: EditorState, view3d: QWidget, parent: QWidget | None = None) -> None:
+        """``view3d``: the 3D pane (:func:`ctseg_gui.view3d.pane.make_3d_pane`), shown in the 2×2 layout."""
         super().__init__(parent)
         self.state = state
-        self.views = {plane: SliceView(state, editor, plane=plane) for plane in Plane}
-        self.view3d = view3d if view3d is not None else placeholder_3d()
+        self.views = {plane: PlaneView(state, editor, plane=plane) for plane in Plane}
+        self.view3d = view3d
         self.view3d.setParent(self)  # deleted with the layout, even while another layout leaves it out
         self.view3d.hide()
         self.grid = QGridLayout(self)
@@ -72,10 +60,15 @@ class PlaneLayout(QWidget):
             view.sigMaximise.connect(lambda plane=plane: self.toggle_maximise(plane))
         self._arrange()
 
-    def view(self, plane: Plane) -> SliceView:
+    def fit(self) -> None:
+        """Fit each plane view's slice to its view (View ▸ Fit to window)."""
+        for view in self.views.values():
+            view.fit()
+
+    def view(self, plane: Plane) -> PlaneView:
         return self.views[plane]
 
-    def visible_views(self) -> list[SliceView]:
+    def visible_views(self) -> list[PlaneView]:
         return [view for view in self.views.values() if view.isVisibleTo(self)]
 
     def set_layout(self, layout: Layout) -> None:

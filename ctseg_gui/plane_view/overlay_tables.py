@@ -1,5 +1,8 @@
 """Mask overlays as code images and colour tables: display only, no segmentation logic.
 
+What the user chose to see is :class:`~ctseg_gui.state.overlay_settings.OverlaySettings`; the colours
+are the core's palette (:mod:`ctseg_core.display.palette`), the same in every picture.
+
 A slice's overlay is one small uint8 *code image*: bits 0–1 say which masks cover a voxel
 (0 none, 1 ground truth only, 2 prediction only, 3 both), bits 2–3 the same for the masks'
 one-voxel outlines (``ctseg_core.metrics.surface`` of the slice: the same boundary the surface
@@ -23,60 +26,22 @@ uploaded and alpha-blended by Qt on every paint (most of what a crosshair move c
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
 import numpy as np
 
 from ctseg_core.display import palette
 from ctseg_core.metrics import surface
+from ctseg_gui.state.overlay_settings import OverlaySettings, OverlayStyle
 
 NONE, GT, PRED, BOTH = 0, 1, 2, 3
 EDGE_SHIFT = 2  # outline codes sit in bits 2–3
 
-GT_RGB = palette.GROUND_TRUTH
-PRED_RGB = palette.PREDICTION
-TP_RGB = palette.TRUE_POSITIVE
-FP_RGB = palette.FALSE_POSITIVE
-FN_RGB = palette.FALSE_NEGATIVE
-LABEL_RGB = palette.EDITED_LABEL
 LABEL_FILL, LABEL_EDGE = 1, 2
-UNCERTAINTY_RGB = palette.UNCERTAINTY  # heat map: least … most uncertain band shown
 
 #: Bit positions of the composite index (see the module docstring).
 CODE_SHIFT, LABEL_SHIFT, BAND_SHIFT = 8, 12, 14
 #: The uint8 uncertainty (0 certain … 255 p = ½) is shown in 16 bands of 16 values (value >> 4).
 UNCERTAINTY_BAND_BITS = 4
 UNCERTAINTY_BANDS = 1 << UNCERTAINTY_BAND_BITS
-
-
-class OverlayStyle(enum.Enum):
-    """How masks are drawn over the CT; the value is the label shown to the user."""
-
-    FILL = "Fill"
-    OUTLINE = "Outline"
-    FILL_OUTLINE = "Fill + outline"
-    COMPARE = "Compare TP / FP / FN"
-
-    @property
-    def fills(self) -> bool:
-        return self is not OverlayStyle.OUTLINE
-
-    @property
-    def outlines(self) -> bool:
-        return self in (OverlayStyle.OUTLINE, OverlayStyle.FILL_OUTLINE)
-
-
-@dataclass(frozen=True)
-class OverlaySettings:
-    """What the user chose to see: which layers, how, and how opaque the fill is (0–1)."""
-
-    show_gt: bool = True
-    show_prediction: bool = True
-    show_label: bool = True
-    opacity: float = 0.3
-    style: OverlayStyle = OverlayStyle.FILL_OUTLINE
-    show_uncertainty: bool = False
 
 
 def _add(*colours: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -90,12 +55,12 @@ def _layer_colours(settings: OverlaySettings, compare: bool) -> dict[int, tuple[
     show_gt, show_pred = settings.show_gt, settings.show_prediction
     if compare:
         return {
-            GT: FN_RGB if show_gt else None,
-            PRED: FP_RGB if show_pred else None,
-            BOTH: TP_RGB if (show_gt or show_pred) else None,
+            GT: palette.FALSE_NEGATIVE if show_gt else None,
+            PRED: palette.FALSE_POSITIVE if show_pred else None,
+            BOTH: palette.TRUE_POSITIVE if (show_gt or show_pred) else None,
         }
-    gt = GT_RGB if show_gt else None
-    pred = PRED_RGB if show_pred else None
+    gt = palette.GROUND_TRUTH if show_gt else None
+    pred = palette.PREDICTION if show_pred else None
     visible = [c for c in (gt, pred) if c is not None]
     return {GT: gt, PRED: pred, BOTH: _add(*visible) if visible else None}
 
@@ -191,9 +156,9 @@ def label_table(settings: OverlaySettings) -> np.ndarray:
     style = settings.style
     if style.fills and style is not OverlayStyle.COMPARE:
         fill_alpha = round(255 * min(max(settings.opacity, 0.0), 1.0))
-        table[LABEL_FILL] = table[LABEL_FILL | LABEL_EDGE] = (*LABEL_RGB, fill_alpha)
+        table[LABEL_FILL] = table[LABEL_FILL | LABEL_EDGE] = (*palette.EDITED_LABEL, fill_alpha)
     if style.outlines or style is OverlayStyle.COMPARE:
-        table[LABEL_EDGE] = table[LABEL_FILL | LABEL_EDGE] = (*LABEL_RGB, 255)
+        table[LABEL_EDGE] = table[LABEL_FILL | LABEL_EDGE] = (*palette.EDITED_LABEL, 255)
     return table
 
 
@@ -215,7 +180,7 @@ def uncertainty_table(settings: OverlaySettings) -> np.ndarray | None:
     if not settings.show_uncertainty:
         return None
     table = np.zeros((UNCERTAINTY_BANDS, 4), np.uint8)
-    low, high = (np.asarray(rgb, np.float32) for rgb in UNCERTAINTY_RGB)
+    low, high = (np.asarray(rgb, np.float32) for rgb in palette.UNCERTAINTY)
     for band in range(1, UNCERTAINTY_BANDS):
         t = (band - 1) / (UNCERTAINTY_BANDS - 2)
         table[band, :3] = np.rint(low + (high - low) * t)
@@ -286,7 +251,7 @@ def composite_over(
     base: np.ndarray, label: np.ndarray | None, band: np.ndarray | None, table: np.ndarray
 ) -> np.ndarray:
     """:func:`composite` from a slice's base index (uint16 grey | code << 8, left unchanged), e.g. made ahead
-    of time (``ctseg_gui.plane_index``): only the label and the uncertainty are added."""
+    of time (:mod:`~ctseg_gui.plane_view.slice_cache`): only the label and the uncertainty are added."""
     if band is not None:
         index = base.astype(np.uint32)
     elif label is not None:

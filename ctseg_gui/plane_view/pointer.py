@@ -23,13 +23,13 @@ from PySide6.QtGui import QFocusEvent, QMouseEvent
 from ctseg_core.annotate.tools import Tool
 from ctseg_core.display.planes import Plane
 from ctseg_core.display.windowing import Window, window_from_drag
-from ctseg_gui.editor import EditorState
-from ctseg_gui.state import ViewerState
-from ctseg_gui.view_items import BrushPreview
+from ctseg_gui.plane_view.items import BrushPreview
+from ctseg_gui.state.editor import EditorState
+from ctseg_gui.state.viewer import ViewerState
 
 
-class SlicePointer(pg.GraphicsView):
-    """Mouse handling of :class:`~ctseg_gui.slice_view.SliceView` (which sets the attributes below)."""
+class PlanePointer(pg.GraphicsView):
+    """Mouse handling of :class:`~ctseg_gui.plane_view.view.PlaneView` (which sets the attributes below)."""
 
     state: ViewerState
     editor: EditorState

@@ -92,6 +92,6 @@ def _queue_key(dead: queue.SimpleQueue[int], key: int, _reference: object) -> No
 SHARED = SagittalCopies()
 
 
-def plane_image(plane: Plane, volume: np.ndarray, index: int) -> np.ndarray:
+def screen_slice(plane: Plane, volume: np.ndarray, index: int) -> np.ndarray:
     """The slice ``index`` of a read-only [z, y, x] volume in screen order, as :meth:`Plane.image`."""
     return SHARED.image(volume, index) if plane is Plane.SAGITTAL else plane.image(volume, index)

@@ -1,6 +1,6 @@
 """Every slice of one plane, windowed and overlaid ahead of time: a crosshair move then only looks them up.
 
-A plane view draws one gather from the composite table (:func:`~ctseg_gui.overlay.composite`) whose
+A plane view draws one gather from the composite table (:func:`~ctseg_gui.plane_view.overlay_tables.composite`) whose
 index packs the windowed CT grey level (bits 0–7) and the ground-truth / prediction code (bits 8–11:
 fill and outline). Making that index for a slice — the grey-level gather, the code image and its
 outlines, the packing — was ≈ 2.5 ms of a ≈ 10 ms crosshair move in the 1×3 layout (three views,
@@ -26,9 +26,9 @@ import numpy as np
 
 from ctseg_core.display.planes import Plane
 from ctseg_core.display.windowing import Window, apply_window
-from ctseg_gui.overlay import base_index, code_image
-from ctseg_gui.plane_image import ALL_HU, windowed
-from ctseg_gui.plane_slices import plane_image
+from ctseg_gui.plane_view.image import ALL_HU, windowed
+from ctseg_gui.plane_view.overlay_tables import base_index, code_image
+from ctseg_gui.plane_view.sagittal_copies import screen_slice
 
 log = logging.getLogger(__name__)
 _ONE_BUILD_AT_A_TIME = threading.Lock()
@@ -59,14 +59,14 @@ class Sources:
 
 def slice_base(plane: Plane, sources: Sources, index: int, grey_table: np.ndarray) -> np.ndarray:
     """uint16 (rows, columns): grey | overlay code << 8 of slice ``index`` (outline bits set)."""
-    hu = plane_image(plane, sources.hu, index)
-    gt = None if sources.gt is None else plane_image(plane, sources.gt, index)
-    prediction = None if sources.prediction is None else plane_image(plane, sources.prediction, index)
+    hu = screen_slice(plane, sources.hu, index)
+    gt = None if sources.gt is None else screen_slice(plane, sources.gt, index)
+    prediction = None if sources.prediction is None else screen_slice(plane, sources.prediction, index)
     code = code_image(gt, prediction, (int(hu.shape[0]), int(hu.shape[1])), outlines=True)
     return base_index(windowed(grey_table, hu), code)
 
 
-class PlaneIndexCache:
+class SliceCache:
     """The base indices of every slice of one plane, made on a background thread; see the module docstring."""
 
     def __init__(self, plane: Plane, budget_bytes: int = BUDGET_BYTES, settle_s: float = SETTLE_S) -> None:

@@ -7,13 +7,13 @@ other plane views follow.
 
 Mouse, as in ITK-SNAP and 3D Slicer: wheel changes slice, Ctrl+wheel zooms about the pointer,
 left or middle drag pans, right drag changes the HU window (``windowing.window_from_drag``).
-With an editing tool the left button edits instead (:mod:`~ctseg_gui.slice_pointer`).
+With an editing tool the left button edits instead (:mod:`~ctseg_gui.plane_view.pointer`).
 Items are placed in mm (image rect = columns · column mm × rows · row mm, e.g. x·dx × z·dz in the
 coronal plane) with a locked 1:1 aspect, so
 anisotropic pixels are shown at their true shape. A window change maps every int16 value once
 through the core's ``apply_window`` into a 65536-entry grey table; changing slice is then one
 gather for the grey levels, the layers' small code images, and one gather from the composite
-table (:func:`~ctseg_gui.overlay.composite`) into the one opaque image the view draws. Each
+table (:func:`~ctseg_gui.plane_view.overlay_tables.composite`) into the one opaque image the view draws. Each
 layer's slice is kept, so a window change, a brush stroke or a colour change recomputes only
 its own part before the one gather; a crosshair move that leaves a view's slice alone only moves
 its two lines.
@@ -29,19 +29,19 @@ from PySide6.QtWidgets import QLabel, QWidget
 from ctseg_core.display.planes import Plane
 from ctseg_core.display.windowing import Window
 from ctseg_core.orientation import direction_letter
-from ctseg_gui.editor import EditorState
-from ctseg_gui.overlay_text import LETTER_RGB, OverlayText
-from ctseg_gui.plane_image import PlaneImage
-from ctseg_gui.plane_index import PlaneIndexCache, Sources
-from ctseg_gui.plane_slices import plane_image
-from ctseg_gui.slice_pointer import SlicePointer
-from ctseg_gui.state import ViewerState
-from ctseg_gui.view_items import BrushPreview, SliceViewBox, crosshair_line, place_crosshair
+from ctseg_gui.plane_view.image import PlaneImage
+from ctseg_gui.plane_view.items import BrushPreview, PlaneViewBox, crosshair_line, place_crosshair
+from ctseg_gui.plane_view.overlay_text import LETTER_RGB, OverlayText
+from ctseg_gui.plane_view.pointer import PlanePointer
+from ctseg_gui.plane_view.sagittal_copies import screen_slice
+from ctseg_gui.plane_view.slice_cache import SliceCache, Sources
+from ctseg_gui.state.editor import EditorState
+from ctseg_gui.state.viewer import ViewerState
 
 CORNER_MARGIN = 8
 
 
-class SliceView(SlicePointer):
+class PlaneView(PlanePointer):
     """Shows the state's slice of ``plane`` and the edited label; reports the voxel under the pointer
     to the state, moves the crosshair, and sends edits (press, drag, release) to the editor, in any plane."""
 
@@ -63,10 +63,10 @@ class SliceView(SlicePointer):
         self._hover_scene_pos: QPointF | None = None
         self._show_crosshair = True
         self.editor = editor if editor is not None else EditorState(state, self)
-        self.view = SliceViewBox()
+        self.view = PlaneViewBox()
         self.setCentralItem(self.view)
         self.image = PlaneImage()
-        self.indices = PlaneIndexCache(plane)  # every slice's CT and overlay, made ahead on a background thread
+        self.indices = SliceCache(plane)  # every slice's CT and overlay, made ahead on a background thread
         self.ct_item: pg.ImageItem = self.image.item  # what the view draws: CT and every layer, composited
         self.view.addItem(self.ct_item)
         self.overlay_item, self.label_item = self.image.overlay, self.image.label  # the layers, for inspection
@@ -151,7 +151,7 @@ class SliceView(SlicePointer):
         patient = self.state.patient
         if patient is None or self._skipped():
             return False
-        self.image.update_ct(plane_image(self.plane, patient.hu, self.index))
+        self.image.update_ct(screen_slice(self.plane, patient.hu, self.index))
         return True
 
     def _update_overlays(self) -> bool:
@@ -161,9 +161,9 @@ class SliceView(SlicePointer):
             return False
         plane, k = self.plane, self.index
         self.image.update_overlays(
-            None if state.gt is None else plane_image(plane, state.gt, k),  # read-only volumes: see plane_slices
-            None if state.prediction is None else plane_image(plane, state.prediction, k),
-            None if state.uncertainty is None else plane_image(plane, state.uncertainty, k),
+            None if state.gt is None else screen_slice(plane, state.gt, k),  # read-only volumes: see plane_slices
+            None if state.prediction is None else screen_slice(plane, state.prediction, k),
+            None if state.uncertainty is None else screen_slice(plane, state.uncertainty, k),
             plane.image_shape(state.patient.shape),
             state.overlay,
         )
@@ -178,7 +178,7 @@ class SliceView(SlicePointer):
         if base is None:
             return False
         self.image.set_base(base, state.overlay)
-        uncertainty = None if state.uncertainty is None else plane_image(self.plane, state.uncertainty, self.index)
+        uncertainty = None if state.uncertainty is None else screen_slice(self.plane, state.uncertainty, self.index)
         self.image.update_uncertainty(uncertainty, state.overlay)
         return True
 

@@ -20,7 +20,7 @@ from ctseg_core.annotate.session import LabelSession, LiveDice
 from ctseg_core.annotate.tools import HuLimit, Tool
 from ctseg_core.annotate.volume_tools import PendingVolumeEdit, VolumeEdit, VolumeTool
 from ctseg_core.display.planes import Plane
-from ctseg_gui.state import ViewerState
+from ctseg_gui.state.viewer import ViewerState
 
 
 class EditorState(QObject):

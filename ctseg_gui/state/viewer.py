@@ -15,8 +15,8 @@ from ctseg_core.display.windowing import PRESETS, Window
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import MaskScores
 from ctseg_core.model.quality import ScanQuality
-from ctseg_gui.overlay import OverlaySettings, OverlayStyle
-from ctseg_gui.tasks import GroundTruth, OpenedPatient
+from ctseg_gui.jobs.patients import GroundTruth, OpenedPatient
+from ctseg_gui.state.overlay_settings import OverlaySettings, OverlayStyle
 
 DEFAULT_PRESET = "Abdomen"
 

@@ -14,9 +14,9 @@ from PySide6.QtGui import QMouseEvent
 
 from ctseg_core.export.mesh import Mesh
 from ctseg_core.export.picking import Ray, ray_from_screen
-from ctseg_gui.gl_support import GLView, numpy_matrix
-from ctseg_gui.surface_jobs import pick_nearest
-from ctseg_gui.workers import JobRunner
+from ctseg_gui.jobs.workers import JobRunner
+from ctseg_gui.view3d.gl_items import GLView, numpy_matrix
+from ctseg_gui.view3d.surface_jobs import pick_nearest
 
 PICK_JOB = "mesh:pick"
 #: A press and release this close (pixels) is a click that picks; farther is a drag that turns the view.

@@ -1,6 +1,6 @@
 """The 3D pane's worker jobs: a layer's surface, the prediction's distance colouring, a ray pick.
 
-Each is ``work(..., progress, should_cancel)`` for :class:`~ctseg_gui.workers.JobRunner` and
+Each is ``work(..., progress, should_cancel)`` for :class:`~ctseg_gui.jobs.workers.JobRunner` and
 calls the core; nothing here touches Qt, so the GUI thread only uploads and draws.
 """
 

@@ -1,11 +1,11 @@
 """The 3D pane: liver surface meshes of the ground truth, the prediction and the edited label.
 
 Meshes (``ctseg_core.export.mesh.surface_mesh``, in LPS mm, within the renderer's triangle budget)
-are built on a worker (:mod:`~ctseg_gui.surface_jobs`) while the pane is on screen; the GUI thread
+are built on a worker (:mod:`~ctseg_gui.view3d.surface_jobs`) while the pane is on screen; the GUI thread
 only uploads and draws them, in the overlay colours, as the checkboxes say. The prediction can be
 coloured by its signed distance to the ground truth (:mod:`ctseg_core.export.surface_error`), with
-a colour bar. A click on a surface moves the crosshair there (:mod:`~ctseg_gui.surface_picker`).
-Without OpenGL the pane is a label saying why (:mod:`~ctseg_gui.gl_support`).
+a colour bar. A click on a surface moves the crosshair there (:mod:`~ctseg_gui.view3d.picker`).
+Without OpenGL the pane is a label saying why (:mod:`~ctseg_gui.view3d.pane`).
 """
 
 from __future__ import annotations
@@ -19,50 +19,29 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ctseg_core.display import palette
 from ctseg_core.export.mesh import Mesh
 from ctseg_core.export.picking import Pick, point_of_voxel, voxel_of_point
 from ctseg_core.export.surface_error import DEFAULT_LIMIT_MM, SurfaceError
 from ctseg_core.metrics import format_metric
-from ctseg_gui.colour_bar import DistanceColourBar
-from ctseg_gui.editor import EditorState
-from ctseg_gui.gl_support import (
-    CrosshairDot,
-    aim_camera,
-    gl_unavailable_reason,
-    gl_unavailable_reason_without_loading_gl,
-    headlight_shader,
-    make_gl_view,
-    mesh_data,
-    software_gl_refusal,
+from ctseg_gui.jobs.workers import JobRunner
+from ctseg_gui.state.editor import EditorState
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.view3d.colour_bar import DistanceColourBar
+from ctseg_gui.view3d.gl_items import CrosshairDot, aim_camera, headlight_shader, make_gl_view, mesh_data
+from ctseg_gui.view3d.gl_probe import (
     surface_triangle_budget,
 )
-from ctseg_gui.overlay import GT_RGB, LABEL_RGB, PRED_RGB
-from ctseg_gui.plane_layout import placeholder_3d
-from ctseg_gui.state import ViewerState
-from ctseg_gui.surface_jobs import SurfaceBuild, build_surface, measure_error
-from ctseg_gui.surface_picker import ClickPicker
-from ctseg_gui.workers import JobRunner
+from ctseg_gui.view3d.picker import ClickPicker
+from ctseg_gui.view3d.surface_jobs import SurfaceBuild, build_surface, measure_error
 
 log = logging.getLogger(__name__)
 
 LAYERS = ("gt", "prediction", "label")
-COLOURS = {"gt": GT_RGB, "prediction": PRED_RGB, "label": LABEL_RGB}
+COLOURS = {"gt": palette.GROUND_TRUTH, "prediction": palette.PREDICTION, "label": palette.EDITED_LABEL}
 #: Edits are meshed again this long after the last stroke (a stroke is not worth a mesh each).
 LABEL_DELAY_MS = 800
 DISTANCE_JOB = "mesh:distance"
-
-
-def make_3d_pane(state: ViewerState, editor: EditorState, runner: JobRunner) -> QWidget:
-    """The 3D view where OpenGL works, else a placeholder label with the reason."""
-    reason = gl_unavailable_reason_without_loading_gl()
-    if reason is None:
-        reason = software_gl_refusal()
-    if reason is None:
-        reason = gl_unavailable_reason()
-    if reason is not None:
-        log.info(reason)
-        return placeholder_3d(reason)
-    return SurfaceView(state, editor, runner)
 
 
 class SurfaceView(QWidget):

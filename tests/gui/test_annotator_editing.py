@@ -16,10 +16,12 @@ from scipy import ndimage
 from ctseg_core.annotate import editing
 from ctseg_core.annotate.live_dice import OverlapCounts
 from ctseg_core.annotate.tools import DEFAULT_BRUSH_MM, Tool
+from ctseg_core.display import palette
 from ctseg_core.metrics import MaskScores, dice, format_metric
+from ctseg_gui.jobs.patients import OpenedPatient
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.overlay import LABEL_RGB, OverlaySettings, OverlayStyle, label_table
-from ctseg_gui.tasks import OpenedPatient
+from ctseg_gui.plane_view.overlay_tables import label_table
+from ctseg_gui.state.overlay_settings import OverlaySettings, OverlayStyle
 from gui.annotating import MIDDLE, click, drag, hover, key, run_volume_tool, wheel, zoom_on
 
 
@@ -49,26 +51,26 @@ def test_a_brush_stroke_paints_exactly_the_core_stroke_through_the_mouse_points(
     key(opened, "B")
     assert editor.tool is Tool.BRUSH and opened.annotator.actions.tools[Tool.BRUSH].isChecked()
     zoom_on(opened, 200, 200)
-    range_before = opened.slice_view.view.viewRange()
+    range_before = opened.axial_view.view.viewRange()
     points = drag(opened, [(190, 195), (196, 199), (207, 204), (212, 214)])
 
     expected = np.zeros(opened.state.patient.shape, bool)
     editing.paint_stroke(expected, z, points, DEFAULT_BRUSH_MM, _spacing_yx(opened), True)
     assert editor.label is not None and np.array_equal(editor.label, expected)
-    assert opened.slice_view.view.viewRange() == range_before  # painting never pans
+    assert opened.axial_view.view.viewRange() == range_before  # painting never pans
     assert editor.history.undo_description == "Brush stroke"
     assert opened.annotator.actions.undo.text() == "&Undo Brush stroke"
     assert opened.windowTitle().endswith(" *")
     rows, columns = np.nonzero(expected[z])
-    assert opened.slice_view.label_item.image[rows[0], columns[0], :3].tolist() == list(LABEL_RGB)
+    assert opened.axial_view.label_item.image[rows[0], columns[0], :3].tolist() == list(palette.EDITED_LABEL)
 
 
 def test_middle_drag_still_pans_and_the_wheel_still_scrolls_with_the_brush(qtbot: QtBot, opened: MainWindow) -> None:
     key(opened, "B")
     zoom_on(opened, 200, 200)
-    x_range = opened.slice_view.view.viewRange()[0]
+    x_range = opened.axial_view.view.viewRange()[0]
     drag(opened, [(190, 200), (200, 200), (215, 200)], button=MIDDLE)
-    assert opened.slice_view.view.viewRange()[0] != x_range
+    assert opened.axial_view.view.viewRange()[0] != x_range
     assert opened.editor.label is None  # the middle button never paints
     start = opened.state.slice_index
     wheel(opened, 1)
@@ -205,7 +207,7 @@ def test_undo_and_redo_restore_exact_states_after_120_strokes(qtbot: QtBot, open
 
 
 def test_the_brush_circle_follows_the_pointer_sized_from_millimetres(qtbot: QtBot, opened: MainWindow) -> None:
-    editor, preview = opened.editor, opened.slice_view.brush_preview
+    editor, preview = opened.editor, opened.axial_view.brush_preview
     _, dy, dx = opened.state.patient.spacing_mm
     zoom_on(opened, 200, 200)
     hover(opened, 200, 200)
@@ -231,7 +233,7 @@ def test_with_oblong_pixels_the_circle_spans_an_ellipse_of_voxels_as_the_brush_d
     qtbot: QtBot, opened: MainWindow
 ) -> None:
     """Rows 0.5 mm apart, columns 1 mm: a 5 mm brush covers 21 rows and 11 columns, as its circle shows."""
-    state, editor, preview = opened.state, opened.editor, opened.slice_view.brush_preview
+    state, editor, preview = opened.state, opened.editor, opened.axial_view.brush_preview
     patient = state.patient
     oblong = dataclasses.replace(
         patient, geometry=dataclasses.replace(patient.geometry, spacing_mm=(patient.spacing_mm[0], 0.5, 1.0))
@@ -253,7 +255,7 @@ def test_with_oblong_pixels_the_circle_spans_an_ellipse_of_voxels_as_the_brush_d
 
 def test_e_toggles_the_label_layer_and_its_checkbox_follows(qtbot: QtBot, opened: MainWindow) -> None:
     opened.annotator.actions.from_gt.trigger()
-    view = opened.slice_view
+    view = opened.axial_view
     assert view.label_item.isVisible()
     key(opened, "E")
     assert not opened.state.overlay.show_label and not view.label_item.isVisible()
@@ -318,9 +320,9 @@ def test_overlap_counts_match_metrics_after_partial_updates() -> None:
 
 def test_label_colours_follow_the_overlay_style() -> None:
     fill = label_table(OverlaySettings(opacity=0.5, style=OverlayStyle.FILL))
-    assert tuple(fill[1]) == (*LABEL_RGB, 128) and tuple(fill[3]) == (*LABEL_RGB, 128)
+    assert tuple(fill[1]) == (*palette.EDITED_LABEL, 128) and tuple(fill[3]) == (*palette.EDITED_LABEL, 128)
     outlined = label_table(OverlaySettings(style=OverlayStyle.OUTLINE))
-    assert outlined[1, 3] == 0 and tuple(outlined[3]) == (*LABEL_RGB, 255)
+    assert outlined[1, 3] == 0 and tuple(outlined[3]) == (*palette.EDITED_LABEL, 255)
     compare = label_table(OverlaySettings(style=OverlayStyle.COMPARE))
     assert compare[1, 3] == 0 and compare[3, 3] == 255  # outline only: compare fills name GT/prediction
     assert not label_table(OverlaySettings(show_label=False)).any()

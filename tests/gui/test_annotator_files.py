@@ -17,10 +17,11 @@ from ctseg_core.annotate.recovery import find_recovery, recovery_path
 from ctseg_core.annotate.tools import Tool
 from ctseg_core.errors import Cancelled
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_gui.autosave import AUTOSAVE_EVERY_EDITS
+from ctseg_gui.commands.autosave import AUTOSAVE_EVERY_EDITS
+from ctseg_gui.dialogs.save_label import SaveLabelDialog
+from ctseg_gui.jobs.patients import open_patient
+from ctseg_gui.jobs.segmentation import SegmenterCache
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.save_dialog import SaveLabelDialog
-from ctseg_gui.tasks import SegmenterCache, open_patient
 from gui.conftest import FakeSegmenter, OpenIn, Questions
 
 Button = QMessageBox.StandardButton

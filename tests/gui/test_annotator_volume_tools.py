@@ -76,7 +76,7 @@ def _core_result(window: MainWindow, tool: VolumeTool, label: np.ndarray) -> np.
 def _shown(window: MainWindow, z: int, y: int, x: int) -> bool:
     """The label layer draws voxel (y, x) of slice z (made the slice shown)."""
     window.state.set_slice(z)
-    return bool(window.slice_view.label_item.image[y, x, 3] > 0)
+    return bool(window.axial_view.label_item.image[y, x, 3] > 0)
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from scipy import ndimage
 
 from ctseg_core.display.planes import Plane
 from ctseg_core.metrics import score_masks, volume_ml
-from ctseg_gui import exporting
+from ctseg_gui.commands import exports
 from ctseg_gui.main_window import MainWindow
 
 
-def _exports(window: MainWindow) -> exporting.Exports:
+def _exports(window: MainWindow) -> exports.Exports:
     """The File ▸ Export commands the menus built on the window."""
     assert window.menus.exports is not None
     return window.menus.exports
@@ -47,8 +47,8 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> Answers:
         answers.asked.append(f"{title} [{Path(suggested).name}] {filters}")
         return answers.path, answers.filter
 
-    monkeypatch.setattr(exporting.QInputDialog, "getItem", get_item)
-    monkeypatch.setattr(exporting.QFileDialog, "getSaveFileName", get_save_file_name)
+    monkeypatch.setattr(exports.QInputDialog, "getItem", get_item)
+    monkeypatch.setattr(exports.QFileDialog, "getSaveFileName", get_save_file_name)
     return answers
 
 
@@ -86,7 +86,7 @@ def test_export_mesh_writes_the_chosen_mask_in_each_format(
 def test_the_chosen_format_adds_its_suffix(
     with_prediction: MainWindow, answers: Answers, tmp_path: Path, qtbot: QtBot
 ) -> None:
-    answers.mask, answers.path, answers.filter = "Ground truth", str(tmp_path / "gt"), exporting.MESH_FILTERS[".ply"]
+    answers.mask, answers.path, answers.filter = "Ground truth", str(tmp_path / "gt"), exports.MESH_FILTERS[".ply"]
     with qtbot.waitSignal(_exports(with_prediction).exported, timeout=60_000) as written:
         _exports(with_prediction).export_mesh()
     assert written.args[0] == tmp_path / "gt.ply"
@@ -112,7 +112,7 @@ def test_cancelling_the_file_dialog_writes_nothing(
     answers.path = ""
     _exports(with_prediction).export_mesh()
     qtbot.wait(200)
-    assert not with_prediction.runner.running(exporting.MESH_JOB) and not list(tmp_path.glob("*.stl"))
+    assert not with_prediction.runner.running(exports.MESH_JOB) and not list(tmp_path.glob("*.stl"))
 
 
 def _image(path: Path) -> QImage:

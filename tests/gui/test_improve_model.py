@@ -12,7 +12,7 @@ from ctseg_core.io.loading import load_patient
 from ctseg_core.io.masks import write_ircad_mask
 from ctseg_core.model.card import read_card
 from ctseg_core.synth.phantom import write_phantom
-from ctseg_gui.improve_model import IMPROVE_JOB, ImproveModelDialog
+from ctseg_gui.dialogs.improve_model import IMPROVE_JOB, ImproveModelDialog
 from ctseg_gui.main_window import MainWindow
 
 SHOTS = Path("/tmp/ctseg_improve_shots")

@@ -5,24 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ctseg_core.display import palette
 from ctseg_core.metrics import surface
-from ctseg_gui.overlay import (
-    BOTH,
-    EDGE_SHIFT,
-    FN_RGB,
-    FP_RGB,
-    GT,
-    GT_RGB,
-    NONE,
-    PRED,
-    PRED_RGB,
-    TP_RGB,
-    OverlaySettings,
-    OverlayStyle,
-    code_image,
-    colour_table,
-    colourise,
-)
+from ctseg_gui.plane_view.overlay_tables import BOTH, EDGE_SHIFT, GT, NONE, PRED, code_image, colour_table, colourise
+from ctseg_gui.state.overlay_settings import OverlaySettings, OverlayStyle
 
 
 def _rgba(table: np.ndarray, fill: int, edge: int = NONE) -> tuple[int, ...]:
@@ -44,31 +30,33 @@ def test_code_image_marks_gt_prediction_both_and_their_outlines() -> None:
 def test_fill_colours_opacity_and_green_plus_magenta_overlap() -> None:
     table = colour_table(OverlaySettings(opacity=0.5, style=OverlayStyle.FILL))
     assert _rgba(table, NONE)[3] == 0
-    assert _rgba(table, GT) == (*GT_RGB, 128) and _rgba(table, PRED) == (*PRED_RGB, 128)
-    assert _rgba(table, BOTH)[:3] == tuple(min(255, a + b) for a, b in zip(GT_RGB, PRED_RGB, strict=False))
-    assert _rgba(table, GT, edge=GT) == (*GT_RGB, 128)  # no outlines in this style
+    assert _rgba(table, GT) == (*palette.GROUND_TRUTH, 128) and _rgba(table, PRED) == (*palette.PREDICTION, 128)
+    assert _rgba(table, BOTH)[:3] == tuple(
+        min(255, a + b) for a, b in zip(palette.GROUND_TRUTH, palette.PREDICTION, strict=False)
+    )
+    assert _rgba(table, GT, edge=GT) == (*palette.GROUND_TRUTH, 128)  # no outlines in this style
 
 
 def test_outlines_are_opaque_and_drawn_over_the_fill() -> None:
     table = colour_table(OverlaySettings(opacity=0.3, style=OverlayStyle.FILL_OUTLINE))
-    assert _rgba(table, BOTH, edge=PRED) == (*PRED_RGB, 255)
+    assert _rgba(table, BOTH, edge=PRED) == (*palette.PREDICTION, 255)
     assert _rgba(table, BOTH)[3] == round(0.3 * 255)
     outline_only = colour_table(OverlaySettings(style=OverlayStyle.OUTLINE))
-    assert _rgba(outline_only, GT)[3] == 0 and _rgba(outline_only, GT, edge=GT) == (*GT_RGB, 255)
+    assert _rgba(outline_only, GT)[3] == 0 and _rgba(outline_only, GT, edge=GT) == (*palette.GROUND_TRUTH, 255)
 
 
 def test_hidden_layer_is_transparent_and_overlap_takes_the_visible_colour() -> None:
     table = colour_table(OverlaySettings(show_gt=False))
     assert _rgba(table, GT)[3] == 0 and _rgba(table, GT, edge=GT)[3] == 0
-    assert _rgba(table, BOTH)[:3] == PRED_RGB
+    assert _rgba(table, BOTH)[:3] == palette.PREDICTION
     assert not colour_table(OverlaySettings(show_gt=False, show_prediction=False))[:, 3].any()
 
 
 def test_compare_mode_fills_tp_fp_fn_without_outlines() -> None:
     table = colour_table(OverlaySettings(style=OverlayStyle.COMPARE))
-    assert _rgba(table, BOTH)[:3] == TP_RGB
-    assert _rgba(table, PRED)[:3] == FP_RGB
-    assert _rgba(table, GT)[:3] == FN_RGB
+    assert _rgba(table, BOTH)[:3] == palette.TRUE_POSITIVE
+    assert _rgba(table, PRED)[:3] == palette.FALSE_POSITIVE
+    assert _rgba(table, GT)[:3] == palette.FALSE_NEGATIVE
     assert _rgba(table, GT, edge=GT) == _rgba(table, GT)
 
 
@@ -76,8 +64,8 @@ def test_colourise_gives_rgba_bytes_per_pixel() -> None:
     table = colour_table(OverlaySettings(opacity=1.0, style=OverlayStyle.FILL))
     rgba = colourise(np.array([[NONE, GT], [PRED, BOTH]], np.uint8), table)
     assert rgba.shape == (2, 2, 4) and rgba.dtype == np.uint8
-    assert rgba[0, 1].tolist() == [*GT_RGB, 255]
-    assert rgba[1, 0].tolist() == [*PRED_RGB, 255]
+    assert rgba[0, 1].tolist() == [*palette.GROUND_TRUTH, 255]
+    assert rgba[1, 0].tolist() == [*palette.PREDICTION, 255]
     assert rgba[0, 0, 3] == 0
 
 
@@ -112,7 +100,7 @@ def test_styles_say_which_layers_they_draw() -> None:
 
 
 def test_the_bounding_box_outline_equals_the_core_surface() -> None:
-    from ctseg_gui.overlay import outline
+    from ctseg_gui.plane_view.overlay_tables import outline
 
     rng = np.random.default_rng(3)
     for _ in range(40):

@@ -20,7 +20,7 @@ from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.metrics import dice, format_metric
 from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.slice_view import SliceView
+from ctseg_gui.plane_view.view import PlaneView
 from gui.annotating import LEFT, NO_MODIFIER, key
 from gui.conftest import OpenIn
 
@@ -48,11 +48,11 @@ def body(window: MainWindow, open_in: OpenIn, tmp_path: Path) -> MainWindow:
     return window
 
 
-def _view(window: MainWindow, plane: Plane) -> SliceView:
+def _view(window: MainWindow, plane: Plane) -> PlaneView:
     return window.plane_layout.view(plane)
 
 
-def _zoom(view: SliceView, row: int, column: int, pixels: int = 24) -> None:
+def _zoom(view: PlaneView, row: int, column: int, pixels: int = 24) -> None:
     """Show about ``pixels`` image pixels around (row, column) of the view's image, so one voxel
     spans several screen pixels and QTest's integer positions land on the voxel meant."""
     row_mm, column_mm = view.plane.pixel_mm(view.state.patient.spacing_mm)
@@ -62,7 +62,7 @@ def _zoom(view: SliceView, row: int, column: int, pixels: int = 24) -> None:
     )
 
 
-def _screen(view: SliceView, section_point: tuple[int, int]) -> tuple[int, int]:
+def _screen(view: PlaneView, section_point: tuple[int, int]) -> tuple[int, int]:
     """(row, column) of the view's screen image of a point of the core's section of its plane."""
     shape = view.state.patient.shape
     a, b = section_point
@@ -72,13 +72,13 @@ def _screen(view: SliceView, section_point: tuple[int, int]) -> tuple[int, int]:
     return view.plane.pixel(shape, voxel)
 
 
-def _viewport_point(view: SliceView, section_point: tuple[int, int]) -> QPoint:
+def _viewport_point(view: PlaneView, section_point: tuple[int, int]) -> QPoint:
     row, column = _screen(view, section_point)
     row_mm, column_mm = view.plane.pixel_mm(view.state.patient.spacing_mm)
     return view.mapFromScene(view.view.mapViewToScene(QPointF((column + 0.5) * column_mm, (row + 0.5) * row_mm)))
 
 
-def _drag(view: SliceView, points: list[tuple[int, int]]) -> None:
+def _drag(view: PlaneView, points: list[tuple[int, int]]) -> None:
     """Press, move and release through section points (z, x coronal; z, y sagittal) on the view."""
     viewport = view.viewport()
     positions = [_viewport_point(view, point) for point in points]
@@ -91,7 +91,7 @@ def _drag(view: SliceView, points: list[tuple[int, int]]) -> None:
     QTest.mouseRelease(viewport, LEFT, NO_MODIFIER, positions[-1])
 
 
-def _shown_label(view: SliceView) -> np.ndarray:
+def _shown_label(view: PlaneView) -> np.ndarray:
     """Where the view's label layer is drawn (non-transparent), in its screen order."""
     if not view.label_item.isVisible():
         return np.zeros(view.plane.image_shape(view.state.patient.shape), bool)

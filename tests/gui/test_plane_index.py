@@ -1,4 +1,4 @@
-"""Slices windowed and overlaid ahead of time (ctseg_gui.plane_index): the same pixels as computing them on
+"""Slices windowed and overlaid ahead of time (ctseg_gui.plane_view.slice_cache): the same pixels as computing them on
 the move, in every plane, style and layer; rebuilt after a window or mask change; none over the budget."""
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from ctseg_core.display.planes import Plane
 from ctseg_core.display.windowing import Window
 from ctseg_core.metrics import score_masks
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.overlay import OverlayStyle
-from ctseg_gui.plane_index import PlaneIndexCache, Sources
-from ctseg_gui.slice_view import SliceView
+from ctseg_gui.plane_view.slice_cache import SliceCache, Sources
+from ctseg_gui.plane_view.view import PlaneView
+from ctseg_gui.state.overlay_settings import OverlayStyle
 from gui.conftest import OpenIn
 
 
-def _views(window: MainWindow) -> list[SliceView]:
+def _views(window: MainWindow) -> list[PlaneView]:
     window.set_layout("1x3")
     return [window.plane_layout.view(plane) for plane in Plane]
 
 
-def _live(view: SliceView) -> np.ndarray:
+def _live(view: PlaneView) -> np.ndarray:
     """What the view draws when it computes the slice itself."""
     view._update_ct()
     view._update_overlays()
@@ -83,10 +83,10 @@ def test_a_window_change_redraws_at_once_and_rebuilds_the_indices(opened: MainWi
 
 def test_no_indices_over_the_budget_and_none_while_the_window_moves() -> None:
     hu = np.zeros((4, 8, 8), np.int16)
-    small = PlaneIndexCache(Plane.AXIAL, budget_bytes=hu.size)  # needs 2 bytes a voxel
+    small = SliceCache(Plane.AXIAL, budget_bytes=hu.size)  # needs 2 bytes a voxel
     sources = Sources(hu, Window(400.0, 40.0), None, None)
     assert small.slice(sources, 0) is None and not small.wait(1.0)
-    cache = PlaneIndexCache(Plane.CORONAL, settle_s=0.2)
+    cache = SliceCache(Plane.CORONAL, settle_s=0.2)
     for level in range(10):  # a window drag: each move wants other indices, none is built meanwhile
         assert cache.slice(Sources(hu, Window(400.0, float(level)), None, None), 0) is None
     assert not cache.ready()
@@ -117,12 +117,12 @@ def test_a_hidden_view_and_a_new_patient_let_the_slices_go(
 def test_a_failed_build_leaves_the_view_computing_and_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
 
-    def fail(self: PlaneIndexCache, sources: Sources) -> None:
+    def fail(self: SliceCache, sources: Sources) -> None:
         calls.append(1)
         raise MemoryError("no room for the slices")
 
-    monkeypatch.setattr(PlaneIndexCache, "_build", fail)
-    cache = PlaneIndexCache(Plane.AXIAL, settle_s=0.0)
+    monkeypatch.setattr(SliceCache, "_build", fail)
+    cache = SliceCache(Plane.AXIAL, settle_s=0.0)
     sources = Sources(np.zeros((4, 8, 8), np.int16), Window(400.0, 40.0), None, None)
     assert cache.slice(sources, 0) is None and not cache.wait(5.0)
     assert cache.slice(sources, 0) is None and not cache.wait(1.0)

@@ -7,7 +7,7 @@ import gc
 import numpy as np
 
 from ctseg_core.display.planes import Plane
-from ctseg_gui.plane_slices import SagittalCopies
+from ctseg_gui.plane_view.sagittal_copies import SagittalCopies
 
 
 def test_sagittal_copy_matches_the_strided_view_and_is_made_once() -> None:

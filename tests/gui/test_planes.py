@@ -19,8 +19,8 @@ from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant
 from ctseg_gui.app import run_viewer
 from ctseg_gui.cli import full_parser
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.plane_layout import Layout
-from ctseg_gui.slice_view import SliceView
+from ctseg_gui.plane_view.layout import Layout
+from ctseg_gui.plane_view.view import PlaneView
 from gui.conftest import OpenIn
 from gui.test_orientation_view import _bright_centroid
 
@@ -49,11 +49,11 @@ def markers(window: MainWindow, open_in: OpenIn, tmp_path: Path) -> MainWindow:
     return window
 
 
-def _view(window: MainWindow, plane: Plane) -> SliceView:
+def _view(window: MainWindow, plane: Plane) -> PlaneView:
     return window.plane_layout.view(plane)
 
 
-def _viewport_point(view: SliceView, row: int, column: int) -> QPoint:
+def _viewport_point(view: PlaneView, row: int, column: int) -> QPoint:
     """Viewport position of the centre of pixel (row, column) of the view's plane image."""
     row_mm, column_mm = view.plane.pixel_mm(view.state.patient.spacing_mm)
     scene = view.view.mapViewToScene(QPointF((column + 0.5) * column_mm, (row + 0.5) * row_mm))

@@ -14,9 +14,9 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import ModelError
-from ctseg_gui import segmenting
+from ctseg_gui.commands import segmentation as segmentation_commands
+from ctseg_gui.jobs.segmentation import SegmenterCache, _load_segmenter
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.tasks import SegmenterCache, _load_segmenter
 from gui.conftest import FakeSegmenter, OpenIn
 from gui.test_segmentation import event_loop_gaps_while_segmenting
 
@@ -61,7 +61,7 @@ def test_an_idle_window_preloads_the_model_and_segment_then_keeps_the_event_loop
 def test_a_missing_model_file_is_not_preloaded(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_segmenter: FakeSegmenter, dialogs: list
 ) -> None:
-    monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 50)
+    monkeypatch.setattr(segmentation_commands, "PRELOAD_DELAY_MS", 50)
     loads: list[str | None] = []
     cache = SegmenterCache(lambda path: loads.append(path) or fake_segmenter)
     window = _preloading_window(qtbot, tmp_path, str(tmp_path / "missing.keras"), cache)
@@ -78,7 +78,7 @@ def test_a_failing_preload_is_silent_and_segment_reports_the_error(
     open_in: OpenIn,
     dialogs: list,
 ) -> None:
-    monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 50)
+    monkeypatch.setattr(segmentation_commands, "PRELOAD_DELAY_MS", 50)
     model = tmp_path / "broken.keras"
     model.write_bytes(b"not a model")
     calls: list[str | None] = []
@@ -106,7 +106,7 @@ def test_preloading_waits_while_a_patient_opens(
     small_phantom: Path,
     fake_segmenter: FakeSegmenter,
 ) -> None:
-    monkeypatch.setattr(segmenting, "PRELOAD_DELAY_MS", 600_000)  # the test fires it
+    monkeypatch.setattr(segmentation_commands, "PRELOAD_DELAY_MS", 600_000)  # the test fires it
     model = tmp_path / "model.keras"
     model.write_bytes(b"")
     loaded_while_opening: list[bool] = []

@@ -17,9 +17,9 @@ from pytestqt.qtbot import QtBot
 from ctseg_core.errors import Cancelled, ModelError
 from ctseg_core.metrics import compare, dice, format_metric
 from ctseg_core.progress import CancelCheck, ProgressCallback
-from ctseg_gui.dice_plot import MARKER_RGB
+from ctseg_gui.jobs.segmentation import SegmenterCache
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.tasks import SegmenterCache
+from ctseg_gui.panels.dice_plot import MARKER_RGB
 from gui.conftest import FakeSegmenter, OpenIn, event_loop_gaps
 
 
@@ -55,7 +55,7 @@ def test_segment_shows_prediction_and_metrics_from_the_core(qtbot: QtBot, opened
     assert not opened.segmentation_panel.progress.isVisible()
     pred_only = state.prediction[state.slice_index] & ~state.gt[state.slice_index]
     ys, xs = np.nonzero(pred_only)
-    assert opened.slice_view.overlay_item.image[ys[0], xs[0], 3] > 0
+    assert opened.axial_view.overlay_item.image[ys[0], xs[0], 3] > 0
 
 
 def test_switching_ground_truth_rescores_the_prediction(qtbot: QtBot, opened: MainWindow) -> None:
@@ -137,8 +137,8 @@ def test_segment_button_is_disabled_while_running_and_cancel_discards(
 def test_escape_cancels(qtbot: QtBot, opened: MainWindow, fake_segmenter: FakeSegmenter) -> None:
     fake_segmenter.seconds_per_slice = 0.1
     opened.start_segmentation()
-    opened.slice_view.setFocus()
-    qtbot.keyClick(opened.slice_view, Qt.Key.Key_Escape)
+    opened.axial_view.setFocus()
+    qtbot.keyClick(opened.axial_view, Qt.Key.Key_Escape)
     assert not opened.runner.running("segment") and opened.segmentation_panel.status.text() == "Cancelled."
 
 

@@ -8,9 +8,9 @@ from pytestqt.qtbot import QtBot
 
 from ctseg_core.display.windowing import PRESETS
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_gui.overlay import OverlayStyle
-from ctseg_gui.state import ViewerState
-from ctseg_gui.tasks import open_patient
+from ctseg_gui.jobs.patients import open_patient
+from ctseg_gui.state.overlay_settings import OverlayStyle
+from ctseg_gui.state.viewer import ViewerState
 
 
 def test_slice_is_clamped_and_unchanged_slice_emits_nothing(qtbot: QtBot, small_phantom: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 from ctseg_core.errors import Cancelled
 from ctseg_core.metrics import compare
 from ctseg_core.progress import never_cancel, no_progress
-from ctseg_gui.tasks import SegmenterCache, load_ground_truth, open_patient, segment
+from ctseg_gui.jobs.patients import load_ground_truth, open_patient
+from ctseg_gui.jobs.segmentation import SegmenterCache, segment
 from gui.conftest import FakeSegmenter
 
 

@@ -6,23 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctseg_gui.overlay import (
+from ctseg_core.display import palette
+from ctseg_gui.plane_view.overlay_tables import (
     BOTH,
     EDGE_SHIFT,
-    FN_RGB,
-    FP_RGB,
     GT,
-    GT_RGB,
     LABEL_EDGE,
     LABEL_FILL,
-    LABEL_RGB,
     NONE,
     PRED,
-    TP_RGB,
     UNCERTAINTY_BANDS,
-    UNCERTAINTY_RGB,
-    OverlaySettings,
-    OverlayStyle,
     colour_table,
     composite,
     composite_table,
@@ -30,6 +23,7 @@ from ctseg_gui.overlay import (
     uncertainty_band,
     uncertainty_table,
 )
+from ctseg_gui.state.overlay_settings import OverlaySettings, OverlayStyle
 
 
 def _over(below: np.ndarray, rgba: np.ndarray) -> np.ndarray:
@@ -74,12 +68,17 @@ def test_outlines_are_opaque_and_compare_names_the_classes() -> None:
     table = composite_table(colour_table(outline), label_table(outline), None)
     edges = np.array([[GT << EDGE_SHIFT | GT, PRED << EDGE_SHIFT, BOTH, NONE]], np.uint8)
     image = composite(grey, edges, none, None, table)
-    assert image[0, 0, :3].tolist() == list(GT_RGB)  # an outline hides the CT beneath
+    assert image[0, 0, :3].tolist() == list(palette.GROUND_TRUTH)  # an outline hides the CT beneath
     assert image[0, 2, :3].tolist() == [100, 100, 100]  # outline style: no fill
     compare = OverlaySettings(style=OverlayStyle.COMPARE, opacity=1.0)
     table = composite_table(colour_table(compare), label_table(compare), None)
     image = composite(grey, np.array([[BOTH, PRED, GT, NONE]], np.uint8), none, None, table)
-    assert [tuple(p[:3]) for p in image[0]] == [TP_RGB, FP_RGB, FN_RGB, (100, 100, 100)]
+    assert [tuple(p[:3]) for p in image[0]] == [
+        palette.TRUE_POSITIVE,
+        palette.FALSE_POSITIVE,
+        palette.FALSE_NEGATIVE,
+        (100, 100, 100),
+    ]
 
 
 def test_the_label_is_drawn_on_top() -> None:
@@ -89,7 +88,9 @@ def test_the_label_is_drawn_on_top() -> None:
     image = composite(
         grey, np.full((1, 3), BOTH, np.uint8), np.array([[LABEL_FILL, LABEL_EDGE, 0]], np.uint8), None, table
     )
-    assert image[0, 0, :3].tolist() == list(LABEL_RGB) and image[0, 1, :3].tolist() == list(LABEL_RGB)
+    assert image[0, 0, :3].tolist() == list(palette.EDITED_LABEL) and image[0, 1, :3].tolist() == list(
+        palette.EDITED_LABEL
+    )
     hidden = OverlaySettings(show_label=False)
     table = composite_table(colour_table(hidden), label_table(hidden), None)
     image = composite(grey, np.zeros((1, 3), np.uint8), np.array([[LABEL_FILL, LABEL_EDGE, 0]], np.uint8), None, table)
@@ -102,6 +103,6 @@ def test_uncertainty_bands_are_clear_when_certain_and_hotter_when_unsure() -> No
     assert table is not None and table.shape == (UNCERTAINTY_BANDS, 4)
     assert table[0, 3] == 0  # certain: transparent
     assert (np.diff(table[1:, 3].astype(int)) > 0).all()  # more opaque as the model grows unsure
-    assert tuple(table[1, :3]) == UNCERTAINTY_RGB[0] and tuple(table[-1, :3]) == UNCERTAINTY_RGB[1]
+    assert tuple(table[1, :3]) == palette.UNCERTAINTY[0] and tuple(table[-1, :3]) == palette.UNCERTAINTY[1]
     values = np.array([0, 15, 16, 128, 255], np.uint8)
     assert uncertainty_band(values).tolist() == [0, 0, 1, 8, 15]

@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from ctseg_core.errors import CtsegError
 from ctseg_core.progress import CancelCheck, ProgressCallback
-from ctseg_gui.workers import JobRunner
+from ctseg_gui.jobs.workers import JobRunner
 
 
 @pytest.fixture

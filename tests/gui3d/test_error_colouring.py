@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui.conftest import event_loop_gaps
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
@@ -17,13 +18,12 @@ from ctseg_core.export.mesh import signed_distance_to_surface
 from ctseg_core.export.picking import voxel_of_point
 from ctseg_core.export.surface_error import diverging_rgba
 from ctseg_core.metrics import _surface_distances, score_masks
-from ctseg_gui import exporting
+from ctseg_gui.commands import exports
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.view3d import SurfaceView
-from tests.gui.conftest import event_loop_gaps
+from ctseg_gui.view3d.surface_view import SurfaceView
 
 
-def _exports(window: MainWindow) -> exporting.Exports:
+def _exports(window: MainWindow) -> exports.Exports:
     """The File ▸ Export commands the menus built on the window."""
     assert window.menus.exports is not None
     return window.menus.exports
@@ -134,7 +134,7 @@ def test_save_view_saves_the_3d_pane_with_its_surfaces(
     from PySide6.QtWidgets import QApplication
 
     target = tmp_path / "3d.png"
-    monkeypatch.setattr(exporting.QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
+    monkeypatch.setattr(exports.QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
     qtbot.wait(100)
     QApplication.sendEvent(pane.gl_view, QEvent(QEvent.Type.Enter))  # the pointer goes over the 3D view
     assert _exports(window).current_view() is pane
