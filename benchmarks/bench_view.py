@@ -7,8 +7,8 @@ offscreen unless QT_QPA_PLATFORM says otherwise), with the liver as ground truth
 prediction (the liver dilated and shifted) set directly on the state, overlays in the default
 fill + outline style. Each slice change over every slice is timed three ways: the state update
 alone (window the slice, rebuild the overlay, labels, plot marker); the update plus a
-synchronous repaint of the slice view (CT and overlays on screen); and the update plus one
-event-loop pass, which repaints everything that changed (slice view, slider, labels, Dice
+synchronous repaint of the axial view (CT and overlays on screen); and the update plus one
+event-loop pass, which repaints everything that changed (plane views, slider, labels, Dice
 plot) as the running app does. Launch time is a fresh Python process from
 start to the shown main window, measured by the parent.
 
@@ -22,7 +22,7 @@ app within about a second of the CT, window or masks last changing.
 
 Annotator: with a label started from the ground truth and the brush (r = 5 mm) selected, a
 brush stroke is a press, 8 mouse moves 4 voxels apart and a release, sent as QMouseEvents to
-the slice view's viewport: each move paints the segment (``editing.paint_stroke``), recounts
+the axial view's viewport: each move paints the segment (``editing.paint_stroke``), recounts
 the slice, redraws the label layer and updates the live Dice readouts; the release commits one
 undo step. Timed per stroke (state updates only, and with one event-loop pass that repaints),
 per mouse move, and the current-slice Dice alone (``metrics.dice`` on two 512² slices).
@@ -125,7 +125,7 @@ def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
     app.processEvents()
     ways = {
         "state update only": lambda: None,
-        "update + slice view repaint": window.axial_view.viewport().repaint,
+        "update + axial view repaint": window.axial_view.viewport().repaint,
         "update + event loop (frame)": app.processEvents,
     }
     for k in range(slices):  # warm-up

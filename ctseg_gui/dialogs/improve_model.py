@@ -85,6 +85,19 @@ class ImproveModelDialog(QDialog):
         self.training_options = dict(training_options or {})
         self.outcome: FineTuneResult | None = None
 
+        self._make_widgets(base_model)
+        self._arrange()
+        self.resize(560, 520)
+        self.add_patients(patients)
+        self.add_button.clicked.connect(self.choose_folder)
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.name.textChanged.connect(self._update_enabled)
+        self.patients.itemChanged.connect(self._update_enabled)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel_or_close)
+        self._update_enabled()
+
+    def _make_widgets(self, base_model: str | None) -> None:
         self.patients = QListWidget()
         self.patients.setToolTip("Tick the patients to learn from; each one's training truth is in its tooltip")
         self.patients.setMinimumHeight(120)
@@ -102,9 +115,6 @@ class ImproveModelDialog(QDialog):
         self.name_problem = QLabel()
         self.name_problem.setStyleSheet("color: #e07070;")
         self.name_problem.setWordWrap(True)
-        rule = QLabel(f"{TRUTH_RULE}\nValidation: {HOLD_OUT_RULE}.")
-        rule.setWordWrap(True)
-        rule.setStyleSheet("color: #aaa;")
         self.progress = QProgressBar()
         self.progress.hide()
         self.status = QLabel()
@@ -116,6 +126,11 @@ class ImproveModelDialog(QDialog):
         self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Close")
 
+    def _arrange(self) -> None:
+        """Patients and their buttons, the form, the rules, progress and result, Improve / Close."""
+        rule = QLabel(f"{TRUTH_RULE}\nValidation: {HOLD_OUT_RULE}.")
+        rule.setWordWrap(True)
+        rule.setStyleSheet("color: #aaa;")
         list_buttons = QHBoxLayout()
         list_buttons.addWidget(self.add_button)
         list_buttons.addWidget(self.remove_button)
@@ -138,16 +153,6 @@ class ImproveModelDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
-        self.resize(560, 520)
-
-        self.add_patients(patients)
-        self.add_button.clicked.connect(self.choose_folder)
-        self.remove_button.clicked.connect(self._remove_selected)
-        self.name.textChanged.connect(self._update_enabled)
-        self.patients.itemChanged.connect(self._update_enabled)
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel_or_close)
-        self._update_enabled()
 
     # ---------------------------------------------------------------- patients
 

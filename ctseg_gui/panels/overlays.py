@@ -18,6 +18,22 @@ class OverlayPanel(QGroupBox):
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__("Overlays", parent)
         self.state = state
+        self._make_controls()
+        self.legend = self._compare_legend()
+        layout = QGridLayout(self)
+        layout.addLayout(self._layer_grid(), 0, 0, 1, 2)
+        layout.addWidget(QLabel("Style"), 1, 0)
+        layout.addWidget(self.style_box, 1, 1)
+        layout.addWidget(QLabel("Fill"), 2, 0)
+        opacity_row = QHBoxLayout()
+        opacity_row.addWidget(self.opacity, 1)
+        opacity_row.addWidget(self.opacity_value)
+        layout.addLayout(opacity_row, 2, 1)
+        layout.addWidget(self.legend, 3, 0, 1, 2)
+        layout.setColumnStretch(1, 1)
+        self._follow(state)
+
+    def _make_controls(self) -> None:
         self.show_gt = QCheckBox("Ground truth (G)")
         self.show_prediction = QCheckBox("Prediction (P)")
         self.show_label = QCheckBox("Edited label (E)")
@@ -33,8 +49,11 @@ class OverlayPanel(QGroupBox):
         self.opacity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.opacity_value = QLabel()
         self.opacity_value.setMinimumWidth(self.opacity_value.fontMetrics().horizontalAdvance("100 %"))
-        self.legend = QWidget()
-        legend = QHBoxLayout(self.legend)
+
+    def _compare_legend(self) -> QWidget:
+        """TP, FP and FN swatches: shown in compare mode only."""
+        widget = QWidget()
+        legend = QHBoxLayout(widget)
         legend.setContentsMargins(0, 0, 0, 0)
         self.legend_items: dict[str, tuple[QLabel, QLabel]] = {}
         for name, rgb in (
@@ -47,7 +66,10 @@ class OverlayPanel(QGroupBox):
             legend.addWidget(text)
             self.legend_items[name] = (square, text)
         legend.addStretch(1)
+        return widget
 
+    def _layer_grid(self) -> QGridLayout:
+        """Each layer's checkbox beside its colour, two to a row."""
         layers = QGridLayout()
         layers.setHorizontalSpacing(4)
         for i, (rgb, box) in enumerate(
@@ -63,18 +85,10 @@ class OverlayPanel(QGroupBox):
             layers.addWidget(box, row, 2 * column + 1)
         layers.setColumnStretch(1, 1)
         layers.setColumnStretch(3, 1)
-        opacity_row = QHBoxLayout()
-        opacity_row.addWidget(self.opacity, 1)
-        opacity_row.addWidget(self.opacity_value)
-        layout = QGridLayout(self)
-        layout.addLayout(layers, 0, 0, 1, 2)
-        layout.addWidget(QLabel("Style"), 1, 0)
-        layout.addWidget(self.style_box, 1, 1)
-        layout.addWidget(QLabel("Fill"), 2, 0)
-        layout.addLayout(opacity_row, 2, 1)
-        layout.addWidget(self.legend, 3, 0, 1, 2)
-        layout.setColumnStretch(1, 1)
+        return layers
 
+    def _follow(self, state: ViewerState) -> None:
+        """The controls set the state's overlay settings, and show them as they change."""
         self.show_gt.toggled.connect(lambda on: state.set_overlay(show_gt=on))
         self.show_prediction.toggled.connect(lambda on: state.set_overlay(show_prediction=on))
         self.show_label.toggled.connect(lambda on: state.set_overlay(show_label=on))

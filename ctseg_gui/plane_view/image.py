@@ -96,7 +96,8 @@ class PlaneImage:
 
     def set_base(self, base: np.ndarray, settings: OverlaySettings) -> None:
         """A slice's grey levels and overlay code at once, as one base index made ahead of time
-        (``plane_index``): the layers become views of its two bytes, so no pixel is computed here."""
+        (:mod:`~ctseg_gui.plane_view.slice_cache`): the layers become views of its two bytes, so no pixel
+        is computed here."""
         pair = base.view(np.uint8).reshape(*base.shape, 2)
         low, high = (0, 1) if sys.byteorder == "little" else (1, 0)
         self.grey = pair[..., low]

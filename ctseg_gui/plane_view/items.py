@@ -1,4 +1,4 @@
-"""The slice view's graphics items: a ViewBox with radiology mouse bindings, the composite slice image and
+"""A plane view's graphics items: a ViewBox with radiology mouse bindings, the composite slice image and
 its layers, the crosshair, the brush circle (the text over the image: :mod:`~ctseg_gui.plane_view.overlay_text`)."""
 
 from __future__ import annotations

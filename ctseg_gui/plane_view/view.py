@@ -63,10 +63,24 @@ class PlaneView(PlanePointer):
         self._hover_scene_pos: QPointF | None = None
         self._show_crosshair = True
         self.editor = editor if editor is not None else EditorState(state, self)
+        self._make_items()
+        self._editing_press = False  # the left button went down with an editing tool
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # a folder dropped here goes to the main window
+        self.viewport().setAcceptDrops(False)
+        self.setMinimumSize(320, 320)
+        self._make_text()
+        self._drag_start: Window = state.window
+        self._follow(state, self.editor)
+        self._on_overlay_changed()
+        self._on_window_changed()
+
+    def _make_items(self) -> None:
+        """The view box and what it draws: the composited slice, the brush circle, the crosshair lines."""
         self.view = PlaneViewBox()
         self.setCentralItem(self.view)
         self.image = PlaneImage()
-        self.indices = SliceCache(plane)  # every slice's CT and overlay, made ahead on a background thread
+        self.indices = SliceCache(self.plane)  # every slice's CT and overlay, made ahead on a background thread
         self.ct_item: pg.ImageItem = self.image.item  # what the view draws: CT and every layer, composited
         self.view.addItem(self.ct_item)
         self.overlay_item, self.label_item = self.image.overlay, self.image.label  # the layers, for inspection
@@ -77,19 +91,15 @@ class PlaneView(PlanePointer):
         for line in self.crosshair_lines:
             self.view.addItem(line, ignoreBounds=True)
             line.hide()
-        self._editing_press = False  # the left button went down with an editing tool
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setAcceptDrops(False)  # a folder dropped here goes to the main window
-        self.viewport().setAcceptDrops(False)
-        self.setMinimumSize(320, 320)
 
+    def _make_text(self) -> None:
+        """The text over the image: title, window, orientation letters, and the hint before a patient."""
         self.title_label = OverlayText(self)
         self.window_label = OverlayText(self)
         self.window_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.side_labels = {
             side: OverlayText(self, LETTER_RGB, pixel_size=13, bold=True) for side in ("left", "right", "top", "bottom")
         }
-
         self.hint_label = QLabel(
             "Open a patient: File ▸ Open folder (Ctrl+O), drop a folder here,\nor File ▸ Open demo patient", self
         )
@@ -97,7 +107,8 @@ class PlaneView(PlanePointer):
         self.hint_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.hint_label.setStyleSheet("color: #9a9a9a; background: transparent; font-size: 15px;")
 
-        self._drag_start: Window = state.window
+    def _follow(self, state: ViewerState, editor: EditorState) -> None:
+        """Redraw what changed: the slice, the window, the masks, the overlay settings, the label, the tool."""
         self.view.sigSliceStep.connect(lambda steps: state.step_plane(self.plane, steps))
         self.view.sigWindowDrag.connect(self._on_window_drag)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -106,12 +117,10 @@ class PlaneView(PlanePointer):
         state.windowChanged.connect(self._on_window_changed)
         state.masksChanged.connect(self._draw_overlays)
         state.overlayChanged.connect(self._on_overlay_changed)
-        self.editor.labelChanged.connect(self._draw_label)
-        self.editor.labelEdited.connect(self._on_label_edited)
-        self.editor.toolChanged.connect(self._on_tool_changed)
-        self.editor.brushChanged.connect(self._refresh_preview)
-        self._on_overlay_changed()
-        self._on_window_changed()
+        editor.labelChanged.connect(self._draw_label)
+        editor.labelEdited.connect(self._on_label_edited)
+        editor.toolChanged.connect(self._on_tool_changed)
+        editor.brushChanged.connect(self._refresh_preview)
 
     def fit(self) -> None:
         """Fit the slice to the view; it stays fitted through resizes until the user zooms or pans."""
@@ -161,7 +170,7 @@ class PlaneView(PlanePointer):
             return False
         plane, k = self.plane, self.index
         self.image.update_overlays(
-            None if state.gt is None else screen_slice(plane, state.gt, k),  # read-only volumes: see plane_slices
+            None if state.gt is None else screen_slice(plane, state.gt, k),  # read-only volumes: see sagittal_copies
             None if state.prediction is None else screen_slice(plane, state.prediction, k),
             None if state.uncertainty is None else screen_slice(plane, state.uncertainty, k),
             plane.image_shape(state.patient.shape),

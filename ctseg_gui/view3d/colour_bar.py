@@ -1,13 +1,25 @@
-"""The colour bar of the 3D pane's distance colouring: the core's diverging map with ticks in mm."""
+"""The 3D pane's distance colouring controls: the checkbox that turns it on, and the colour bar (the core's
+diverging map with ticks in mm)."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QCheckBox, QWidget
 
 from ctseg_core.export.surface_error import DEFAULT_LIMIT_MM, colour_bar_ticks, diverging_rgba
+
+
+def distance_checkbox(limit_mm: float) -> QCheckBox:
+    """The checkbox "Colour prediction by distance to ground truth"; its tooltip says what the colours mean."""
+    box = QCheckBox("Colour prediction by distance to ground truth")
+    box.setToolTip(
+        "Red: the prediction lies outside the ground truth (over-segmented); blue: inside it (under). "
+        f"Clamped at ±{limit_mm:g} mm. The ground-truth surface is hidden meanwhile. "
+        "The distances are those ASSD and HD95 average. Click a surface to move the crosshair there."
+    )
+    return box
 
 
 class DistanceColourBar(QWidget):

@@ -35,7 +35,7 @@ def build_surface(
     The normals are computed here because pyqtgraph's ``MeshData.vertexNormals`` loops over the
     vertices in Python inside the first paint: 3 s on the GUI thread for a liver. The volume too
     (0.1 s for a liver's mesh, too long for the GUI thread). ``max_triangles`` is the renderer's
-    budget (``gl_support.surface_triangle_budget``).
+    budget (``gl_probe.surface_triangle_budget``).
     """
     started = time.perf_counter()
     mesh = surface_mesh(

@@ -10,14 +10,13 @@ Without OpenGL the pane is a label saying why (:mod:`~ctseg_gui.view3d.pane`).
 
 from __future__ import annotations
 
-import logging
 import math
 from functools import partial
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ctseg_core.display import palette
 from ctseg_core.export.mesh import Mesh
@@ -27,15 +26,11 @@ from ctseg_core.metrics import format_metric
 from ctseg_gui.jobs.workers import JobRunner
 from ctseg_gui.state.editor import EditorState
 from ctseg_gui.state.viewer import ViewerState
-from ctseg_gui.view3d.colour_bar import DistanceColourBar
+from ctseg_gui.view3d.colour_bar import DistanceColourBar, distance_checkbox
 from ctseg_gui.view3d.gl_items import CrosshairDot, aim_camera, headlight_shader, make_gl_view, mesh_data
-from ctseg_gui.view3d.gl_probe import (
-    surface_triangle_budget,
-)
+from ctseg_gui.view3d.gl_probe import surface_triangle_budget
 from ctseg_gui.view3d.picker import ClickPicker
 from ctseg_gui.view3d.surface_jobs import SurfaceBuild, build_surface, measure_error
-
-log = logging.getLogger(__name__)
 
 LAYERS = ("gt", "prediction", "label")
 COLOURS = {"gt": palette.GROUND_TRUTH, "prediction": palette.PREDICTION, "label": palette.EDITED_LABEL}
@@ -71,12 +66,23 @@ class SurfaceView(QWidget):
         self.gl_view.setBackgroundColor("k")
         self.picker = ClickPicker(self.gl_view, runner, self._visible_meshes, partial(self._failed, "picking"))
         self.picker.picked.connect(self._on_picked)
-        self.colour_by_distance = QCheckBox("Colour prediction by distance to ground truth")
-        self.colour_by_distance.setToolTip(
-            "Red: the prediction lies outside the ground truth (over-segmented); blue: inside it (under). "
-            f"Clamped at ±{self.limit_mm:g} mm. The ground-truth surface is hidden meanwhile. "
-            "The distances are those ASSD and HD95 average. Click a surface to move the crosshair there."
-        )
+        self._make_controls()
+        self._arrange()
+        self.builds: dict[str, SurfaceBuild] = {}
+        self.items: dict[str, object] = {}
+        self.error: SurfaceError | None = None  # the distance colouring of the prediction shown
+        self.crosshair_dot = CrosshairDot(self.gl_view)
+        self._dirty: set[str] = set(LAYERS)
+        self._label_timer = QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(LABEL_DELAY_MS)
+        self._label_timer.timeout.connect(lambda: self.invalidate("label"))
+        self._follow(state, editor)
+        self._sync_colouring_enabled()
+
+    def _make_controls(self) -> None:
+        """The distance-colouring checkbox and its colour bar, and the status line under the view."""
+        self.colour_by_distance = distance_checkbox(self.limit_mm)
         self.colour_by_distance.toggled.connect(self._on_colouring_toggled)
         self.colour_bar = DistanceColourBar(self.limit_mm)
         self.colour_bar.hide()
@@ -86,6 +92,9 @@ class SurfaceView(QWidget):
         # A fixed height: a new status text must not resize the GL view, which would redraw every mesh
         # (with Mesa's software OpenGL, tens of ms on the GUI thread while the worker meshes).
         self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
+
+    def _arrange(self) -> None:
+        """The checkbox above the GL view and its colour bar, the status line below."""
         view_row = QHBoxLayout()
         view_row.setContentsMargins(0, 0, 0, 0)
         view_row.setSpacing(0)
@@ -97,22 +106,15 @@ class SurfaceView(QWidget):
         layout.addWidget(self.colour_by_distance)
         layout.addLayout(view_row, 1)
         layout.addWidget(self.status)
-        self.builds: dict[str, SurfaceBuild] = {}
-        self.items: dict[str, object] = {}
-        self.error: SurfaceError | None = None  # the distance colouring of the prediction shown
-        self.crosshair_dot = CrosshairDot(self.gl_view)
-        self._dirty: set[str] = set(LAYERS)
-        self._label_timer = QTimer(self)
-        self._label_timer.setSingleShot(True)
-        self._label_timer.setInterval(LABEL_DELAY_MS)
-        self._label_timer.timeout.connect(lambda: self.invalidate("label"))
+
+    def _follow(self, state: ViewerState, editor: EditorState) -> None:
+        """Mesh a layer again when its mask changes; show and hide layers as the overlay settings say."""
         state.patientChanged.connect(lambda: self.invalidate(*LAYERS))
         state.masksChanged.connect(lambda: self.invalidate("gt", "prediction"))
         state.overlayChanged.connect(self._apply_visibility)
         state.crosshairChanged.connect(self._move_dot)
         editor.labelChanged.connect(lambda: self.invalidate("label"))
         editor.labelEdited.connect(lambda _slices: self._label_timer.start())
-        self._sync_colouring_enabled()
 
     @property
     def meshes(self) -> dict[str, Mesh]:

@@ -1,4 +1,4 @@
-"""Driving the annotator as a user does: mouse strokes through QTest on the slice view's viewport."""
+"""Driving the annotator as a user does: mouse strokes through QTest on the axial view's viewport."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def hover(window: MainWindow, x: int, y: int) -> None:
 
 
 def key(window: MainWindow, sequence: str) -> None:
-    """Type a shortcut (e.g. "B", "Ctrl+Z") with the slice view focused, as a user would."""
+    """Type a shortcut (e.g. "B", "Ctrl+Z") with the axial view focused, as a user would."""
     view = window.axial_view
     view.setFocus()
     QTest.keySequence(view, sequence)

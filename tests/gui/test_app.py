@@ -37,8 +37,8 @@ def shown_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
     return windows
 
 
-def _slice_view_pixels(shot: Path, window: MainWindow, rgb: tuple[int, int, int]) -> int:
-    """How many pixels of colour ``rgb`` the screenshot shows inside the slice view."""
+def _axial_view_pixels(shot: Path, window: MainWindow, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of colour ``rgb`` the screenshot shows inside the axial view."""
     view = window.axial_view
     image = QImage(str(shot)).copy(QRect(view.mapTo(window, QPoint(0, 0)), view.size()))
     image = image.convertToFormat(QImage.Format.Format_RGB888)
@@ -59,8 +59,8 @@ def test_screenshot_run_opens_grabs_and_exits_zero(
     assert dialogs == []
     [window] = shown_windows
     assert window.state.patient is not None and window.state.prediction is None
-    assert _slice_view_pixels(shot, window, palette.GROUND_TRUTH) > 0  # the ground-truth outline is in the grab
-    assert _slice_view_pixels(shot, window, palette.PREDICTION) == 0
+    assert _axial_view_pixels(shot, window, palette.GROUND_TRUTH) > 0  # the ground-truth outline is in the grab
+    assert _axial_view_pixels(shot, window, palette.PREDICTION) == 0
 
 
 def test_screenshot_run_segments_first_when_asked(
@@ -83,7 +83,7 @@ def test_screenshot_run_segments_first_when_asked(
     report = compare(state.prediction, state.gt, state.patient.spacing_mm)
     assert values["dice"].text() == format_metric(report.dice) != format_metric(None)
     assert values["prediction_volume"].text() == f"{format_metric(report.volume_ml_pred, 1)} mL"
-    assert _slice_view_pixels(shot, window, palette.PREDICTION) > 0
+    assert _axial_view_pixels(shot, window, palette.PREDICTION) > 0
 
 
 def test_screenshot_run_fails_with_the_message_on_stderr(

@@ -101,7 +101,7 @@ def test_a_click_on_the_surface_moves_the_crosshair_there(window: MainWindow, pa
     assert pick is not None
     affine = state.patient.geometry.affine_lps()
     voxel = voxel_of_point(pick.point, affine, state.patient.shape)
-    assert state.position == voxel and state.slice_index == voxel[0]  # the slice views jump there
+    assert state.position == voxel and state.slice_index == voxel[0]  # the plane views jump there
     # the point lies on the surface drawn first along the ray: the prediction's (it encloses the GT)
     distance = signed_distance_to_surface(pick.point.reshape(1, 3), state.prediction, affine)[0]
     assert abs(distance) < max(state.patient.spacing_mm)

@@ -17,8 +17,8 @@ from ctseg_core.errors import ModelError
 from ctseg_gui.commands import segmentation as segmentation_commands
 from ctseg_gui.jobs.segmentation import SegmenterCache, _load_segmenter
 from ctseg_gui.main_window import MainWindow
+from gui.commands.test_segmentation import event_loop_gaps_while_segmenting
 from gui.conftest import FakeSegmenter, OpenIn
-from gui.test_segmentation import event_loop_gaps_while_segmenting
 
 
 def _preloading_window(qtbot: QtBot, tmp_path: Path, model_path: str, segmenters: SegmenterCache) -> MainWindow:
