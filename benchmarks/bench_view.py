@@ -7,8 +7,8 @@ offscreen unless QT_QPA_PLATFORM says otherwise), with the liver as ground truth
 prediction (the liver dilated and shifted) set directly on the state, overlays in the default
 fill + outline style. Each slice change over every slice is timed three ways: the state update
 alone (window the slice, rebuild the overlay, labels, plot marker); the update plus a
-synchronous repaint of the slice view (CT and overlays on screen); and the update plus one
-event-loop pass, which repaints everything that changed (slice view, slider, labels, Dice
+synchronous repaint of the axial view (CT and overlays on screen); and the update plus one
+event-loop pass, which repaints everything that changed (plane views, slider, labels, Dice
 plot) as the running app does. Launch time is a fresh Python process from
 start to the shown main window, measured by the parent.
 
@@ -16,13 +16,13 @@ Crosshair: in the 1×3 layout (axial, coronal, sagittal side by side), with the 
 label started from the ground truth, the crosshair jumps to random voxels, so each move redraws
 all three plane views (CT, GT + prediction overlay, label, crosshair lines); timed as the state
 update alone, with a synchronous repaint of the three views, and with one event-loop pass. The
-sagittal copies of the CT and masks (``ctseg_gui.plane_slices``) and each plane's slices windowed and
-overlaid ahead of time (``ctseg_gui.plane_index``) are made during the warm-up, as they are in the
+sagittal copies of the CT and masks (``ctseg_gui.plane_view.sagittal_copies``) and each plane's slices windowed and
+overlaid ahead of time (``ctseg_gui.plane_view.slice_cache``) are made during the warm-up, as they are in the
 app within about a second of the CT, window or masks last changing.
 
 Annotator: with a label started from the ground truth and the brush (r = 5 mm) selected, a
 brush stroke is a press, 8 mouse moves 4 voxels apart and a release, sent as QMouseEvents to
-the slice view's viewport: each move paints the segment (``editing.paint_stroke``), recounts
+the axial view's viewport: each move paints the segment (``editing.paint_stroke``), recounts
 the slice, redraws the label layer and updates the live Dice readouts; the release commits one
 undo step. Timed per stroke (state updates only, and with one event-loop pass that repaints),
 per mouse move, and the current-slice Dice alone (``metrics.dice`` on two 512² slices).
@@ -64,9 +64,9 @@ from ctseg_core.metrics import (
 )
 from ctseg_core.synth.phantom import write_phantom
 from ctseg_gui.app import freeze_heap
-from ctseg_gui.editor import Tool, VolumeTool
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.plane_slices import SHARED
+from ctseg_gui.plane_view.sagittal_copies import SHARED
+from ctseg_gui.state.editor import Tool, VolumeTool
 
 LAUNCH_PROBE = """
 import sys
@@ -125,7 +125,7 @@ def slice_changes(folder: Path, slices: int) -> dict[str, list[float]]:
     app.processEvents()
     ways = {
         "state update only": lambda: None,
-        "update + slice view repaint": window.slice_view.viewport().repaint,
+        "update + axial view repaint": window.axial_view.viewport().repaint,
         "update + event loop (frame)": app.processEvents,
     }
     for k in range(slices):  # warm-up
@@ -172,7 +172,7 @@ def crosshair_moves(folder: Path, moves: int) -> dict[str, list[float]]:
         state.set_position(position)
         app.processEvents()
     SHARED.wait()  # the sagittal copies of the CT and masks, made in the background on first show
-    for view in views:  # and each plane's slices windowed and overlaid ahead (ctseg_gui.plane_index)
+    for view in views:  # and each plane's slices windowed and overlaid ahead (ctseg_gui.plane_view.slice_cache)
         view.indices.wait()
     times: dict[str, list[float]] = {}
     for kind, positions in (("jump", jumps), ("coronal drag", drags)):
@@ -193,7 +193,7 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
     os.environ["CTSEG_CACHE"] = str(folder / "cache")  # autosaves stay in the scratch folder
     app, window = open_window(folder)
     window.autosaver.autosave_timer.stop()  # the every-20-edits autosave stays, as in use
-    state, editor, view = window.state, window.editor, window.slice_view
+    state, editor, view = window.state, window.editor, window.axial_view
     window.annotator.actions.from_gt.trigger()
     editor.set_tool(Tool.BRUSH)
     viewport = view.viewport()
@@ -262,7 +262,7 @@ def mesh_build_gaps(folder: Path, runs: int) -> None:
     renderer and the time of one synchronous frame of the 3D view (``grabFramebuffer``: the GL draw
     of every surface shown plus a read-back of the pixels, an upper bound) are printed beside them.
     """
-    from ctseg_gui.view3d import SurfaceView
+    from ctseg_gui.view3d.surface_view import SurfaceView
 
     app, window = open_window(folder)
     window.set_layout("2x2")

@@ -9,9 +9,9 @@ import sys
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from ctseg_gui.gl_support import grab_with_gl
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.theme import apply_dark_theme
+from ctseg_gui.view3d.gl_items import grab_with_gl
+from ctseg_gui.widgets.theme import apply_dark_theme
 
 
 def _start(model: str | None, preload_model: bool = True) -> tuple[QApplication, MainWindow]:
@@ -56,12 +56,18 @@ def run_viewer(
     """
     app, window = _start(model, preload_model=screenshot is None)  # a scripted run loads the model if it segments
     window.set_layout(layout)
-    if screenshot is None:
-        if path:
-            if segment:
-                window.patientLoaded.connect(window.start_segmentation, Qt.ConnectionType.SingleShotConnection)
-            window.open_path(path)
-        return _run_and_dispose(app, window)
+    if screenshot is not None:
+        return _run_to_screenshot(app, window, path, segment, screenshot)
+    if path:
+        if segment:
+            window.patientLoaded.connect(window.start_segmentation, Qt.ConnectionType.SingleShotConnection)
+        window.open_path(path)
+    return _run_and_dispose(app, window)
+
+
+def _run_to_screenshot(app: QApplication, window: MainWindow, path: str | None, segment: bool, screenshot: str) -> int:
+    """Open ``path`` (segmenting it if asked), save a grab of the window once it is ready, and quit;
+    any error is printed to stderr and the exit status is 1."""
 
     def finish(status: int, message: str | None = None) -> None:
         if message:
@@ -104,7 +110,7 @@ def _run_and_dispose(app: QApplication, window: MainWindow) -> int:
     """Run the event loop, then delete the window while Qt is still whole.
 
     Left to PySide's clean-up at exit, the objects go in no set order, and the 3D pane's GL window
-    can go before its container, which then crashes (``gl_support.make_gl_view``).
+    can go before its container, which then crashes (``view3d.gl_items.make_gl_view``).
     """
     status = app.exec()
     dispose(window)

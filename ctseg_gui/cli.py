@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from ctseg_core.cli import build_parser
 from ctseg_core.cli import main as core_main
 
-#: ``--layout`` choices (the values of ``ctseg_gui.plane_layout.Layout``; listed here to keep Qt unimported).
+#: ``--layout`` choices (the values of ``ctseg_gui.plane_view.layout.Layout``; listed here to keep Qt unimported).
 LAYOUTS = ("axial", "coronal", "sagittal", "1x3", "2x2")
 
 

@@ -1,16 +1,15 @@
-"""The main window: the Edit panel on the left, the slice view, review controls on the right.
+"""The main window: the Edit panel on the left, the plane views, review controls on the right.
 
-It builds the states, the widgets and the controllers, wires them together, and offers them the
-few services they need (:class:`~ctseg_gui.host.WindowServices`: status line, error dialogs, the
-status bar's job progress). The controllers do the work: :mod:`~ctseg_gui.opening` (patients and
-masks), :mod:`~ctseg_gui.segmenting` (the model), :mod:`~ctseg_gui.annotator` (edit commands),
-:mod:`~ctseg_gui.label_files` (save, load, the unsaved-edits prompt) and :mod:`~ctseg_gui.autosave`.
-Every long job runs on a worker: the GUI thread only displays and edits.
+It builds the states, the widgets and the controllers, wires them together, and is the host they
+reach it through (:class:`~ctseg_gui.commands.host.WindowHost`: the state, editor and runner they
+share, the status line, error dialogs, the status bar's job progress). The controllers in
+:mod:`ctseg_gui.commands` do the work: patients and masks, Segment, the edit commands, saving and
+loading labels, autosave, exports, the model choice. Every long job runs on a worker: the GUI thread
+only displays and edits.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
@@ -18,17 +17,20 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from ctseg_core.display.planes import Plane
-from ctseg_gui.annotator import VOLUME_EDIT_JOB, Annotator
-from ctseg_gui.autosave import Autosaver
-from ctseg_gui.edit_actions import EditActions
-from ctseg_gui.editor import EditorState
-from ctseg_gui.host import STATUS_MS
-from ctseg_gui.job_status import JobStatus
-from ctseg_gui.label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
-from ctseg_gui.menus import ViewerMenus, WindowCommands
-from ctseg_gui.messages import error_message
-from ctseg_gui.model_choice import ModelChoice
-from ctseg_gui.opening import MASK_JOB, OPEN_JOB, PatientOpener
+from ctseg_gui.commands.autosave import Autosaver
+from ctseg_gui.commands.edit import VOLUME_EDIT_JOB, Annotator
+from ctseg_gui.commands.host import STATUS_MS
+from ctseg_gui.commands.label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
+from ctseg_gui.commands.menus import ViewerMenus
+from ctseg_gui.commands.models import ModelChoice
+from ctseg_gui.commands.patients import MASK_JOB, OPEN_JOB, PatientOpener
+from ctseg_gui.commands.recent import RecentPatients
+from ctseg_gui.commands.segmentation import Segmentation
+from ctseg_gui.dialogs.messages import error_message
+from ctseg_gui.jobs.patients import OpenedPatient
+from ctseg_gui.jobs.segmentation import SegmenterCache
+from ctseg_gui.jobs.status import JobStatus
+from ctseg_gui.jobs.workers import JobRunner
 from ctseg_gui.panels.cursor import CursorReadout
 from ctseg_gui.panels.edit import EditPanel
 from ctseg_gui.panels.navigator import SliceNavigator
@@ -36,16 +38,12 @@ from ctseg_gui.panels.overlays import OverlayPanel
 from ctseg_gui.panels.patient import PatientPanel
 from ctseg_gui.panels.segmentation import SegmentationPanel
 from ctseg_gui.panels.window import WindowPanel
-from ctseg_gui.plane_layout import Layout, PlaneLayout
-from ctseg_gui.recent import RecentPatients
-from ctseg_gui.segmenting import Segmentation
-from ctseg_gui.state import ViewerState
-from ctseg_gui.tasks import OpenedPatient, SegmenterCache
-from ctseg_gui.view3d import make_3d_pane
-from ctseg_gui.widgets import panel_column
-from ctseg_gui.workers import JobRunner
-
-log = logging.getLogger(__name__)
+from ctseg_gui.plane_view.layout import Layout, PlaneLayout
+from ctseg_gui.state.editor import EditorState
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.view3d.pane import make_3d_pane
+from ctseg_gui.widgets.controls import panel_column
+from ctseg_gui.widgets.edit_actions import EditActions
 
 GEOMETRY_KEY = "window/geometry"
 PANEL_WIDTH = 340
@@ -84,9 +82,16 @@ class MainWindow(QMainWindow):
         self.state = ViewerState(self)
         self.editor = EditorState(self.state, self)  # first to follow a new patient: it drops the old label
         self.runner = JobRunner(self)
+        self._build_views_and_panels()
+        self._build_controllers(model_path, segmenters)
+        self._build_menus(model_path)
+        self._build_layout()
+        self._connect()
+        self._show_first_time()
 
+    def _build_views_and_panels(self) -> None:
         self.plane_layout = PlaneLayout(self.state, self.editor, make_3d_pane(self.state, self.editor, self.runner))
-        self.slice_view = self.plane_layout.view(Plane.AXIAL)  # the axial view: editing and the Dice plot's plane
+        self.axial_view = self.plane_layout.view(Plane.AXIAL)  # the axial view: editing and the Dice plot's plane
         self.navigator = SliceNavigator(self.state)
         self.patient_panel = PatientPanel(self.state)
         self.window_panel = WindowPanel(self.state)
@@ -98,36 +103,21 @@ class MainWindow(QMainWindow):
         self.edit_actions = EditActions(self)
         self.edit_panel = EditPanel(self.editor, self.edit_actions)
 
-        self.autosaver = Autosaver(self, self, self.state, self.editor, self.runner)
-        self.label_files = LabelFiles(
-            self, self, self.state, self.editor, self.runner, self.settings, self.autosaver, self.edit_actions
-        )
-        self.annotator = Annotator(self, self.edit_actions, self.state, self.editor, self.runner, self)
-        self.opener = PatientOpener(self, self.state, self.runner, self.label_files, self)
-        self.segmentation = Segmentation(
-            self, self.state, self.runner, self.segmentation_panel, self._status_busy, model_path, segmenters, self
-        )
-        self.menus = ViewerMenus(
-            self,
-            self.state,
-            self.edit_actions,
-            WindowCommands(
-                choose_folder=self.choose_folder,
-                open_demo=self.open_demo,
-                quit=self.close,
-                fit=self.fit_views,
-                segment=self.segmentation.start,
-                cancel_segmentation=self.segmentation.cancel,
-                worst_slice=self.segmentation_panel.go_to_worst_slice,
-                set_layout=self.set_layout,
-                toggle_maximise=self.plane_layout.toggle_maximise,
-            ),
-        )
-        self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
-        self.model_choice = ModelChoice(self, model_path)
-        self._build_layout()
-        self._connect()
+    def _build_controllers(self, model_path: str | None, segmenters: SegmenterCache | None) -> None:
+        self.autosaver = Autosaver(self)
+        self.label_files = LabelFiles(self, self.autosaver, self.edit_actions)
+        self.annotator = Annotator(self, self.edit_actions)
+        self.opener = PatientOpener(self, self.label_files)
+        self.segmentation = Segmentation(self, self.segmentation_panel, self._status_busy, model_path, segmenters)
 
+    def _build_menus(self, model_path: str | None) -> None:
+        self.menus = ViewerMenus(self, self.edit_actions)
+        self.setMenuBar(self.menus.bar)
+        self.addToolBar(self.menus.toolbar)
+        self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
+        self.model_choice = ModelChoice(self, self.segmentation, self.menus.model_menu, self.recent.paths, model_path)
+
+    def _show_first_time(self) -> None:
         self.setAcceptDrops(True)
         self._update_title()
         self.resize(1360, 900)
@@ -135,7 +125,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._update_enabled()
-        self.slice_view.setFocus()
+        self.axial_view.setFocus()
 
     def _build_layout(self) -> None:
         viewer = QVBoxLayout()
@@ -159,6 +149,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _connect(self) -> None:
+        menus = self.menus
+        menus.open_action.triggered.connect(self.choose_folder)
+        menus.demo_action.triggered.connect(self.open_demo)
+        menus.quit_action.triggered.connect(self.close)
+        menus.segment_action.triggered.connect(self.segmentation.start)
+        menus.cancel_action.triggered.connect(self.segmentation.cancel)
+        menus.worst_action.triggered.connect(self.segmentation_panel.go_to_worst_slice)
         self.job_status.cancel.clicked.connect(self.cancel_loading)
         self.patient_panel.groundTruthRequested.connect(self.opener.choose_ground_truth)
         self.segmentation_panel.segment.clicked.connect(self.segmentation.start)
@@ -172,7 +169,6 @@ class MainWindow(QMainWindow):
         self.state.patientChanged.connect(self._update_enabled)
         self.state.scoresChanged.connect(self._update_enabled)
         self.editor.historyChanged.connect(self._update_title)
-        self.plane_layout.layoutChanged.connect(self.menus.sync_layout)
 
     # ---------------------------------------------------------------- commands
 
@@ -193,10 +189,6 @@ class MainWindow(QMainWindow):
     def set_layout(self, layout: Layout | str) -> None:
         """Show one plane, the three planes (``"1x3"``) or the planes and the 3D pane (``"2x2"``)."""
         self.plane_layout.set_layout(Layout(layout))
-
-    def fit_views(self) -> None:
-        for view in self.plane_layout.views.values():
-            view.fit()
 
     def start_segmentation(self) -> None:
         """Segment the liver of the patient shown, on a worker."""
@@ -228,7 +220,7 @@ class MainWindow(QMainWindow):
         self.autosaver.offer_recovery(opened.recovery)
         self.patientLoaded.emit()
 
-    # ---------------------------------------------------------------- window services (host.WindowServices)
+    # ---------------------------------------------------------------- the controllers' host (commands.host.WindowHost)
 
     def show_status(self, message: str, timeout_ms: int = STATUS_MS) -> None:
         self.statusBar().showMessage(message, timeout_ms)
@@ -271,7 +263,7 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             if self.preload_model:
-                self.segmentation.preload_timer.start()
+                self.segmentation.start_preloading()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _dropped_path(event) is not None:

@@ -6,8 +6,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from ctseg_gui.state import ViewerState
-from ctseg_gui.widgets import CAPTION_STYLE, live_readout
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.readouts import CAPTION_STYLE, live_readout
 
 
 class CursorReadout(QWidget):

@@ -1,6 +1,6 @@
 """The Edit panel: the label being corrected, its tools and settings, undo, live Dice, save and load.
 
-Built on the :class:`~ctseg_gui.editor.EditorState` and following its signals; buttons are the
+Built on the :class:`~ctseg_gui.state.editor.EditorState` and following its signals; buttons are the
 annotator's QActions (``setDefaultAction``), so a key, a menu item and a button stay one command
 with one enabled and checked state.
 """
@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
 
 from ctseg_core.annotate.session import LiveDice
 from ctseg_core.annotate.tools import MAX_BRUSH_MM, MIN_BRUSH_MM, Tool
+from ctseg_core.display import palette
 from ctseg_core.metrics import format_metric
-from ctseg_gui.edit_actions import EditActions
-from ctseg_gui.editor import EditorState
-from ctseg_gui.overlay import LABEL_RGB
-from ctseg_gui.widgets import HuSpinBox, action_button, caption, command_button, live_readout, swatch, value_label
+from ctseg_gui.state.editor import EditorState
+from ctseg_gui.widgets.controls import HuSpinBox, action_button, command_button
+from ctseg_gui.widgets.edit_actions import EditActions
+from ctseg_gui.widgets.readouts import caption, live_readout, swatch, value_label
 
 HU_MIN, HU_MAX = -1024, 3071
 CHECKED_TOOL_STYLE = (
@@ -44,19 +45,44 @@ class EditPanel(QGroupBox):
         self.editor = editor
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        header = QHBoxLayout()
+        header.addWidget(swatch(palette.EDITED_LABEL))
+        header.addWidget(self.summary, 1)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(5)
+        layout.addLayout(header)
+        layout.addWidget(caption("Start from"))
+        layout.addLayout(_start_grid(actions))
+        layout.addWidget(caption("Tool"))
+        layout.addLayout(self._tool_grid(actions))
+        layout.addLayout(self._brush_grid())
+        layout.addWidget(caption("Correct"))
+        layout.addLayout(self._cleanup_grid(actions))
+        layout.addSpacing(4)
+        layout.addLayout(self._dice_grid())
+        layout.addSpacing(4)
+        layout.addLayout(self._files_row(actions))
+        layout.addSpacing(6)
+        hint = caption(
+            "Brush and eraser: left drag paints, middle drag pans, the wheel changes slice. Hover a button for its key."
+        )
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addStretch(1)
+        self._follow(editor)
 
-        start = QGridLayout()
-        start.addWidget(action_button(actions.new_empty), 0, 0)
-        start.addWidget(action_button(actions.from_gt), 0, 1)
-        start.addWidget(action_button(actions.accept_prediction), 1, 0, 1, 2)
-
+    def _tool_grid(self, actions: EditActions) -> QGridLayout:
+        """Navigate, brush, eraser, flood fill: checkable buttons, two to a row."""
         self.tool_buttons = {tool: action_button(actions.tools[tool]) for tool in Tool}
         for button in self.tool_buttons.values():  # Fusion's checked button is barely darker: make the tool plain
             button.setStyleSheet(CHECKED_TOOL_STYLE)
         tools = QGridLayout()
         for i, tool in enumerate(Tool):
             tools.addWidget(self.tool_buttons[tool], i // 2, i % 2)
+        return tools
 
+    def _brush_grid(self) -> QGridLayout:
+        """The brush radius and the HU range the brush (if asked) and flood fill keep to."""
         self.radius = QDoubleSpinBox()
         self.radius.setRange(MIN_BRUSH_MM, MAX_BRUSH_MM)
         self.radius.setDecimals(1)
@@ -80,7 +106,10 @@ class EditPanel(QGroupBox):
         brush.addWidget(self.hu_hi, 2, 3)
         brush.setColumnStretch(1, 1)
         brush.setColumnStretch(3, 1)
+        return brush
 
+    def _cleanup_grid(self, actions: EditActions) -> QGridLayout:
+        """Fill holes, interpolate, remove islands (with their size), keep largest, undo and redo."""
         self.island_ml = QDoubleSpinBox()
         self.island_ml.setRange(0.01, 1000.0)
         self.island_ml.setDecimals(2)
@@ -96,7 +125,10 @@ class EditPanel(QGroupBox):
         self.redo_button = command_button(actions.redo, "Redo")
         cleanup.addWidget(self.undo_button, 3, 0)
         cleanup.addWidget(self.redo_button, 3, 1)
+        return cleanup
 
+    def _dice_grid(self) -> QGridLayout:
+        """Live Dice of the label against the ground truth and the prediction, on the slice and the volume."""
         self.dice: dict[tuple[str, str], QLabel] = {}
         dice = QGridLayout()
         dice.setHorizontalSpacing(10)
@@ -110,7 +142,10 @@ class EditPanel(QGroupBox):
                 dice.addWidget(self.dice[key, part], row, column, Qt.AlignmentFlag.AlignRight)
         dice.setColumnStretch(1, 1)
         dice.setColumnStretch(2, 1)
+        return dice
 
+    def _files_row(self, actions: EditActions) -> QHBoxLayout:
+        """Save, Save as, and Load with its menu of a file or an IRCAD mask folder."""
         load = QToolButton()
         load.setText("Load")
         load.setToolTip("Load a label: NIfTI or DICOM SEG file, or an IRCAD mask folder")
@@ -125,32 +160,10 @@ class EditPanel(QGroupBox):
         files.addWidget(command_button(actions.save, "Save"))
         files.addWidget(command_button(actions.save_as, "Save as…"))
         files.addWidget(load)
+        return files
 
-        header = QHBoxLayout()
-        header.addWidget(swatch(LABEL_RGB))
-        header.addWidget(self.summary, 1)
-        layout = QVBoxLayout(self)
-        layout.setSpacing(5)
-        layout.addLayout(header)
-        layout.addWidget(caption("Start from"))
-        layout.addLayout(start)
-        layout.addWidget(caption("Tool"))
-        layout.addLayout(tools)
-        layout.addLayout(brush)
-        layout.addWidget(caption("Correct"))
-        layout.addLayout(cleanup)
-        layout.addSpacing(4)
-        layout.addLayout(dice)
-        layout.addSpacing(4)
-        layout.addLayout(files)
-        layout.addSpacing(6)
-        hint = caption(
-            "Brush and eraser: left drag paints, middle drag pans, the wheel changes slice. Hover a button for its key."
-        )
-        hint.setWordWrap(True)
-        layout.addWidget(hint)
-        layout.addStretch(1)
-
+    def _follow(self, editor: EditorState) -> None:
+        """The settings go to the editor; the editor's changes come back to the panel."""
         self.radius.valueChanged.connect(editor.set_brush_radius)
         self.hu_enabled.toggled.connect(lambda on: editor.set_hu_limit(enabled=on))
         self.hu_lo.valueChanged.connect(lambda value: editor.set_hu_limit(lo=value))
@@ -198,3 +211,12 @@ class EditPanel(QGroupBox):
             live: LiveDice = self.editor.dice(key)
             self.dice[key, "slice"].setText(format_metric(live.slice))
             self.dice[key, "volume"].setText(format_metric(live.volume))
+
+
+def _start_grid(actions: EditActions) -> QGridLayout:
+    """New empty label, from the ground truth, or the accepted prediction."""
+    start = QGridLayout()
+    start.addWidget(action_button(actions.new_empty), 0, 0)
+    start.addWidget(action_button(actions.from_gt), 0, 1)
+    start.addWidget(action_button(actions.accept_prediction), 1, 0, 1, 2)
+    return start

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QSlider, QWidget
 
-from ctseg_gui.state import ViewerState
-from ctseg_gui.widgets import live_readout
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.readouts import live_readout
 
 
 class SliceNavigator(QWidget):

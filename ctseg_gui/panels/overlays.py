@@ -6,9 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSlider, QWidget
 
-from ctseg_gui.overlay import FN_RGB, FP_RGB, GT_RGB, LABEL_RGB, PRED_RGB, TP_RGB, UNCERTAINTY_RGB, OverlayStyle
-from ctseg_gui.state import ViewerState
-from ctseg_gui.widgets import swatch
+from ctseg_core.display import palette
+from ctseg_gui.state.overlay_settings import OverlayStyle
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.readouts import swatch
 
 
 class OverlayPanel(QGroupBox):
@@ -17,6 +18,22 @@ class OverlayPanel(QGroupBox):
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__("Overlays", parent)
         self.state = state
+        self._make_controls()
+        self.legend = self._compare_legend()
+        layout = QGridLayout(self)
+        layout.addLayout(self._layer_grid(), 0, 0, 1, 2)
+        layout.addWidget(QLabel("Style"), 1, 0)
+        layout.addWidget(self.style_box, 1, 1)
+        layout.addWidget(QLabel("Fill"), 2, 0)
+        opacity_row = QHBoxLayout()
+        opacity_row.addWidget(self.opacity, 1)
+        opacity_row.addWidget(self.opacity_value)
+        layout.addLayout(opacity_row, 2, 1)
+        layout.addWidget(self.legend, 3, 0, 1, 2)
+        layout.setColumnStretch(1, 1)
+        self._follow(state)
+
+    def _make_controls(self) -> None:
         self.show_gt = QCheckBox("Ground truth (G)")
         self.show_prediction = QCheckBox("Prediction (P)")
         self.show_label = QCheckBox("Edited label (E)")
@@ -32,25 +49,35 @@ class OverlayPanel(QGroupBox):
         self.opacity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.opacity_value = QLabel()
         self.opacity_value.setMinimumWidth(self.opacity_value.fontMetrics().horizontalAdvance("100 %"))
-        self.legend = QWidget()
-        legend = QHBoxLayout(self.legend)
+
+    def _compare_legend(self) -> QWidget:
+        """TP, FP and FN swatches: shown in compare mode only."""
+        widget = QWidget()
+        legend = QHBoxLayout(widget)
         legend.setContentsMargins(0, 0, 0, 0)
         self.legend_items: dict[str, tuple[QLabel, QLabel]] = {}
-        for name, rgb in (("TP", TP_RGB), ("FP", FP_RGB), ("FN", FN_RGB)):
+        for name, rgb in (
+            ("TP", palette.TRUE_POSITIVE),
+            ("FP", palette.FALSE_POSITIVE),
+            ("FN", palette.FALSE_NEGATIVE),
+        ):
             square, text = swatch(rgb), QLabel(name)
             legend.addWidget(square)
             legend.addWidget(text)
             self.legend_items[name] = (square, text)
         legend.addStretch(1)
+        return widget
 
+    def _layer_grid(self) -> QGridLayout:
+        """Each layer's checkbox beside its colour, two to a row."""
         layers = QGridLayout()
         layers.setHorizontalSpacing(4)
         for i, (rgb, box) in enumerate(
             (
-                (GT_RGB, self.show_gt),
-                (PRED_RGB, self.show_prediction),
-                (LABEL_RGB, self.show_label),
-                (UNCERTAINTY_RGB[1], self.show_uncertainty),
+                (palette.GROUND_TRUTH, self.show_gt),
+                (palette.PREDICTION, self.show_prediction),
+                (palette.EDITED_LABEL, self.show_label),
+                (palette.UNCERTAINTY[1], self.show_uncertainty),
             )
         ):
             row, column = divmod(i, 2)
@@ -58,18 +85,10 @@ class OverlayPanel(QGroupBox):
             layers.addWidget(box, row, 2 * column + 1)
         layers.setColumnStretch(1, 1)
         layers.setColumnStretch(3, 1)
-        opacity_row = QHBoxLayout()
-        opacity_row.addWidget(self.opacity, 1)
-        opacity_row.addWidget(self.opacity_value)
-        layout = QGridLayout(self)
-        layout.addLayout(layers, 0, 0, 1, 2)
-        layout.addWidget(QLabel("Style"), 1, 0)
-        layout.addWidget(self.style_box, 1, 1)
-        layout.addWidget(QLabel("Fill"), 2, 0)
-        layout.addLayout(opacity_row, 2, 1)
-        layout.addWidget(self.legend, 3, 0, 1, 2)
-        layout.setColumnStretch(1, 1)
+        return layers
 
+    def _follow(self, state: ViewerState) -> None:
+        """The controls set the state's overlay settings, and show them as they change."""
         self.show_gt.toggled.connect(lambda on: state.set_overlay(show_gt=on))
         self.show_prediction.toggled.connect(lambda on: state.set_overlay(show_prediction=on))
         self.show_label.toggled.connect(lambda on: state.set_overlay(show_label=on))

@@ -6,7 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ctseg_core.orientation import stored_orientation_note
-from ctseg_gui.state import ViewerState
+from ctseg_gui.state.viewer import ViewerState
 
 NO_MASK = "(none)"
 

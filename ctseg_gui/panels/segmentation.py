@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
 
 from ctseg_core.metrics import format_metric
 from ctseg_core.model.quality import ScanQuality
-from ctseg_gui.dice_plot import DicePlot
-from ctseg_gui.model_picker import ModelPicker
-from ctseg_gui.state import ViewerState
-from ctseg_gui.widgets import live_readout, value_label
+from ctseg_gui.panels.dice_plot import DicePlot
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.model_picker import ModelPicker
+from ctseg_gui.widgets.readouts import live_readout, value_label
 
 #: The "Check this scan" flag: white on a warning red, so it is seen at a glance.
 CHECK_FLAG_STYLE = "color: white; background: #c0392b; font-weight: bold; padding: 1px 6px; border-radius: 3px;"
@@ -63,13 +63,30 @@ class SegmentationPanel(QGroupBox):
         self.worst.setToolTip("Go to the slice with the lowest Dice (W)")
         self.worst.setEnabled(False)
 
-        self.model_picker = ModelPicker()  # which model Segment uses (main_window wires it to segmenting)
+        self.model_picker = ModelPicker()  # which model Segment uses (commands.models wires it to Segment)
         model_row = QHBoxLayout()
         model_row.addWidget(QLabel("Model"))
         model_row.addWidget(self.model_picker, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.segment, 1)
         buttons.addWidget(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.addLayout(model_row)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(self._metrics_grid())
+        layout.addWidget(self._quality_readout())
+        layout.addWidget(self.plot, 1)
+
+        self.worst.clicked.connect(self.go_to_worst_slice)
+        state.scoresChanged.connect(self._on_scores_changed)
+        state.sliceChanged.connect(self._show_slice_dice)
+        state.qualityChanged.connect(self._show_quality)
+        self._show_quality(None)
+
+    def _metrics_grid(self) -> QGridLayout:
+        """The volume metrics and the slice Dice, two to a row, and Worst slice."""
         metrics = QGridLayout()
         metrics.setHorizontalSpacing(10)
         for i, (key, text) in enumerate(self.METRICS):
@@ -79,20 +96,7 @@ class SegmentationPanel(QGroupBox):
         metrics.addWidget(self.worst, 3, 2, 1, 2)
         metrics.setColumnStretch(1, 1)
         metrics.setColumnStretch(3, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(model_row)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addLayout(metrics)
-        layout.addWidget(self._quality_readout())
-        layout.addWidget(self.plot, 1)
-
-        self.worst.clicked.connect(self.go_to_worst_slice)
-        state.scoresChanged.connect(self._on_scores_changed)
-        state.sliceChanged.connect(self._show_slice_dice)
-        state.qualityChanged.connect(self._show_quality)
-        self._show_quality(None)
+        return metrics
 
     def _quality_readout(self) -> QWidget:
         """The model's own estimate of its Dice, and the "Check this scan" flag with its reasons."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QWidget
 
 from ctseg_core.display.windowing import PRESETS, Window, preset_name
-from ctseg_gui.state import ViewerState
-from ctseg_gui.widgets import HuSpinBox
+from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.controls import HuSpinBox
 
 CUSTOM_WINDOW = "Custom"
 

@@ -1,4 +1,4 @@
-"""Driving the annotator as a user does: mouse strokes through QTest on the slice view's viewport."""
+"""Driving the annotator as a user does: mouse strokes through QTest on the axial view's viewport."""
 
 from __future__ import annotations
 
@@ -21,20 +21,20 @@ def zoom_on(window: MainWindow, x: int, y: int, voxels: int = 96) -> None:
     and QTest's integer positions land on the voxel meant."""
     _, dy, dx = window.state.patient.spacing_mm
     half = voxels / 2
-    window.slice_view.view.setRange(QRectF((x - half) * dx, (y - half) * dy, voxels * dx, voxels * dy), padding=0)
+    window.axial_view.view.setRange(QRectF((x - half) * dx, (y - half) * dy, voxels * dx, voxels * dy), padding=0)
 
 
 def widget_point(window: MainWindow, x: int, y: int) -> QPoint:
     """Viewport position of the centre of voxel (x, y) of the slice shown."""
     _, dy, dx = window.state.patient.spacing_mm
-    view = window.slice_view
+    view = window.axial_view
     scene = view.view.mapViewToScene(QPointF((x + 0.5) * dx, (y + 0.5) * dy))
     return view.mapFromScene(scene)
 
 
 def voxel_under(window: MainWindow, point: QPoint) -> tuple[int, int]:
     """(row, column) the view maps a viewport position to."""
-    view = window.slice_view
+    view = window.axial_view
     return view.pixel_at(view.scene_pos(QPointF(point)))
 
 
@@ -45,7 +45,7 @@ def drag(
     modifier: Qt.KeyboardModifier = NO_MODIFIER,
 ) -> list[tuple[int, int]]:
     """Press on the first voxel, move through the others, release on the last; the (row, col) hit."""
-    viewport = window.slice_view.viewport()
+    viewport = window.axial_view.viewport()
     points = [widget_point(window, x, y) for x, y in voxels_xy]
     hit = [voxel_under(window, point) for point in points]
     assert hit == [(y, x) for x, y in voxels_xy], "the test's zoom must put whole voxels under QTest's points"
@@ -58,7 +58,7 @@ def drag(
 
 
 def wheel(window: MainWindow, notches: int) -> None:
-    viewport = window.slice_view.viewport()
+    viewport = window.axial_view.viewport()
     centre = QPointF(viewport.width() / 2, viewport.height() / 2)
     event = QWheelEvent(
         centre,
@@ -74,17 +74,17 @@ def wheel(window: MainWindow, notches: int) -> None:
 
 
 def click(window: MainWindow, x: int, y: int) -> None:
-    viewport = window.slice_view.viewport()
+    viewport = window.axial_view.viewport()
     QTest.mouseClick(viewport, LEFT, NO_MODIFIER, widget_point(window, x, y))
 
 
 def hover(window: MainWindow, x: int, y: int) -> None:
-    QTest.mouseMove(window.slice_view.viewport(), widget_point(window, x, y))
+    QTest.mouseMove(window.axial_view.viewport(), widget_point(window, x, y))
 
 
 def key(window: MainWindow, sequence: str) -> None:
-    """Type a shortcut (e.g. "B", "Ctrl+Z") with the slice view focused, as a user would."""
-    view = window.slice_view
+    """Type a shortcut (e.g. "B", "Ctrl+Z") with the axial view focused, as a user would."""
+    view = window.axial_view
     view.setFocus()
     QTest.keySequence(view, sequence)
 

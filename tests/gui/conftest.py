@@ -22,8 +22,8 @@ from pytestqt.qtbot import QtBot
 from ctseg_core.errors import Cancelled
 from ctseg_core.progress import CancelCheck, ProgressCallback
 from ctseg_core.synth.phantom import write_phantom
+from ctseg_gui.jobs.segmentation import SegmenterCache
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.tasks import SegmenterCache
 
 OpenIn = Callable[[MainWindow, Path], None]
 

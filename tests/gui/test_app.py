@@ -14,11 +14,11 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.display import palette
 from ctseg_core.metrics import compare, format_metric
 from ctseg_core.synth import demo
 from ctseg_gui.app import run_viewer
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.overlay import GT_RGB, PRED_RGB
 from gui.conftest import FakeSegmenter
 
 
@@ -37,9 +37,9 @@ def shown_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
     return windows
 
 
-def _slice_view_pixels(shot: Path, window: MainWindow, rgb: tuple[int, int, int]) -> int:
-    """How many pixels of colour ``rgb`` the screenshot shows inside the slice view."""
-    view = window.slice_view
+def _axial_view_pixels(shot: Path, window: MainWindow, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of colour ``rgb`` the screenshot shows inside the axial view."""
+    view = window.axial_view
     image = QImage(str(shot)).copy(QRect(view.mapTo(window, QPoint(0, 0)), view.size()))
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
@@ -59,8 +59,8 @@ def test_screenshot_run_opens_grabs_and_exits_zero(
     assert dialogs == []
     [window] = shown_windows
     assert window.state.patient is not None and window.state.prediction is None
-    assert _slice_view_pixels(shot, window, GT_RGB) > 0  # the ground-truth outline is in the grab
-    assert _slice_view_pixels(shot, window, PRED_RGB) == 0
+    assert _axial_view_pixels(shot, window, palette.GROUND_TRUTH) > 0  # the ground-truth outline is in the grab
+    assert _axial_view_pixels(shot, window, palette.PREDICTION) == 0
 
 
 def test_screenshot_run_segments_first_when_asked(
@@ -73,7 +73,7 @@ def test_screenshot_run_segments_first_when_asked(
 ) -> None:
     """The grab is taken after the prediction is shown: its magenta outline is in the picture, and the
     readouts beside it hold the core's numbers for that prediction."""
-    monkeypatch.setattr("ctseg_gui.tasks._load_segmenter", lambda path: fake_segmenter)
+    monkeypatch.setattr("ctseg_gui.jobs.segmentation._load_segmenter", lambda path: fake_segmenter)
     shot = tmp_path / "segmented.png"
     assert run_viewer(str(small_phantom), segment=True, screenshot=str(shot), model="any.keras") == 0
     assert shot.is_file() and not QImage(str(shot)).isNull() and dialogs == []
@@ -83,7 +83,7 @@ def test_screenshot_run_segments_first_when_asked(
     report = compare(state.prediction, state.gt, state.patient.spacing_mm)
     assert values["dice"].text() == format_metric(report.dice) != format_metric(None)
     assert values["prediction_volume"].text() == f"{format_metric(report.volume_ml_pred, 1)} mL"
-    assert _slice_view_pixels(shot, window, PRED_RGB) > 0
+    assert _axial_view_pixels(shot, window, palette.PREDICTION) > 0
 
 
 def test_screenshot_run_fails_with_the_message_on_stderr(

@@ -42,12 +42,35 @@ def _imported(path: Path, package: str) -> set[str]:
 
 
 def test_only_the_entry_points_know_the_main_window() -> None:
-    """Controllers and panels get narrow services (host.WindowServices), never ``MainWindow`` itself."""
+    """Controllers and panels get a narrow host (commands.host.WindowHost), never ``MainWindow`` itself."""
     window = "ctseg_gui.main_window"
     users = sorted(
         name for name, path in _modules().items() if name != window and window in _imported(path, _package(name, path))
     )
     assert users == ["ctseg_gui.app"]
+
+
+def test_the_controllers_reach_the_window_through_one_protocol() -> None:
+    """One host protocol (``commands.host.WindowHost``): no second protocol, and every command controller
+    that takes the window takes it as that protocol (not ``Any``, not a QWidget)."""
+    trees = {name: ast.parse(path.read_text()) for name, path in _modules().items()}
+    protocols = sorted(
+        f"{name}.{node.name}"
+        for name, tree in trees.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and any(ast.unparse(base).endswith("Protocol") for base in node.bases)
+    )
+    assert protocols == ["ctseg_gui.commands.host.WindowHost"]
+    other_hosts = [
+        f"{name}:{node.lineno}"
+        for name, tree in trees.items()
+        if name.startswith("ctseg_gui.commands.")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.arg)
+        and node.arg in {"host", "window"}
+        and (node.annotation is None or ast.unparse(node.annotation) != "WindowHost")
+    ]
+    assert other_hosts == []
 
 
 def test_every_gui_module_is_short() -> None:

@@ -54,7 +54,7 @@ def test_every_variant_shows_anterior_up_and_right_on_the_left(
     else:
         folder = write_dicom_variant(tmp_path / "v", hu, geometry, NAMED_LAYOUTS[variant])
     open_in(window, folder)
-    view = window.slice_view
+    view = window.axial_view
     letters = {side: label.text() for side, label in view.side_labels.items()}
     assert letters == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
     window.state.set_window(Window(width=400, level=40))

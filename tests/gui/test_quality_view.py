@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 from pytestqt.qtbot import QtBot
 
+from ctseg_core.display import palette
 from ctseg_core.display.planes import Plane
 from ctseg_core.metrics import score_masks
 from ctseg_core.model.quality import ScanQuality
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.overlay import UNCERTAINTY_RGB
 from gui.annotating import key
 from gui.conftest import OpenIn
 
@@ -99,7 +99,7 @@ def test_uncertainty_overlay_shows_a_heat_map_where_the_model_was_unsure_on_ever
         assert layer is not None
         assert (layer[..., 3][high] > 0).all(), plane  # heat where the model was unsure
         assert (layer[..., 3][plane.image(uncertainty, view.index) < 16] == 0).all(), plane  # clear elsewhere
-        assert tuple(layer[high][0, :3]) == UNCERTAINTY_RGB[1]  # the most uncertain band: yellow
+        assert tuple(layer[high][0, :3]) == palette.UNCERTAINTY[1]  # the most uncertain band: yellow
         shown = view.ct_item.image
         changed = np.any(shown != before[plane], axis=-1)
         outline = view.overlay_item.image[..., 3] == 255  # the opaque mask outlines stay on top

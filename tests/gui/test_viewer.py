@@ -17,22 +17,22 @@ from ctseg_core.display.windowing import PRESETS, window_from_drag
 from ctseg_core.errors import MaskMismatchError
 from ctseg_core.io.patient import Patient
 from ctseg_core.synth.phantom import write_phantom
+from ctseg_gui.commands.recent import RECENT_KEY
+from ctseg_gui.jobs.patients import GroundTruth, OpenedPatient
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.overlay import OverlayStyle
 from ctseg_gui.panels.patient import NO_MASK
 from ctseg_gui.panels.window import CUSTOM_WINDOW
-from ctseg_gui.recent import RECENT_KEY
-from ctseg_gui.tasks import GroundTruth, OpenedPatient
+from ctseg_gui.state.overlay_settings import OverlayStyle
 from gui.conftest import OpenIn
 
 
 def _centre(window: MainWindow) -> QPointF:
-    viewport = window.slice_view.viewport()
+    viewport = window.axial_view.viewport()
     return QPointF(viewport.width() / 2, viewport.height() / 2)
 
 
 def _wheel(window: MainWindow, notches: int, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-    viewport = window.slice_view.viewport()
+    viewport = window.axial_view.viewport()
     pos = _centre(window)
     event = QWheelEvent(
         pos,
@@ -50,15 +50,15 @@ def _wheel(window: MainWindow, notches: int, modifiers: Qt.KeyboardModifier = Qt
 def _mouse(
     window: MainWindow, kind: QMouseEvent.Type, pos: QPointF, button: Qt.MouseButton, buttons: Qt.MouseButton
 ) -> None:
-    viewport = window.slice_view.viewport()
+    viewport = window.axial_view.viewport()
     event = QMouseEvent(kind, pos, QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(viewport, event)
 
 
 def _viewport_pos_of_voxel(window: MainWindow, x: int, y: int) -> QPointF:
     _, dy, dx = window.state.patient.spacing_mm
-    scene = window.slice_view.view.mapViewToScene(QPointF((x + 0.5) * dx, (y + 0.5) * dy))
-    return QPointF(window.slice_view.mapFromScene(scene))
+    scene = window.axial_view.view.mapViewToScene(QPointF((x + 0.5) * dx, (y + 0.5) * dy))
+    return QPointF(window.axial_view.mapFromScene(scene))
 
 
 def test_opening_shows_the_patient_titled_sized_and_on_the_liver(opened: MainWindow) -> None:
@@ -69,7 +69,7 @@ def test_opening_shows_the_patient_titled_sized_and_on_the_liver(opened: MainWin
     assert opened.navigator.slider.maximum() == patient.shape[0] - 1
     k = state.slice_index
     assert opened.navigator.label.text() == f"slice {k + 1}/{patient.shape[0]} · z = {patient.slice_z_mm(k):.2f} mm"
-    rect = opened.slice_view.ct_item.mapRectToView(opened.slice_view.ct_item.boundingRect())
+    rect = opened.axial_view.ct_item.mapRectToView(opened.axial_view.ct_item.boundingRect())
     _, dy, dx = patient.spacing_mm
     assert rect.width() == pytest.approx(patient.shape[2] * dx)
     assert rect.height() == pytest.approx(patient.shape[1] * dy)
@@ -78,7 +78,7 @@ def test_opening_shows_the_patient_titled_sized_and_on_the_liver(opened: MainWin
 
 
 def test_keys_move_through_slices(qtbot: QtBot, opened: MainWindow) -> None:
-    state, view = opened.state, opened.slice_view
+    state, view = opened.state, opened.axial_view
     view.setFocus()
     start = state.slice_index
     for key, expected in (
@@ -95,7 +95,7 @@ def test_keys_move_through_slices(qtbot: QtBot, opened: MainWindow) -> None:
 
 
 def test_wheel_changes_slice_and_ctrl_wheel_zooms(opened: MainWindow) -> None:
-    state, box = opened.state, opened.slice_view.view
+    state, box = opened.state, opened.axial_view.view
     start = state.slice_index
     _wheel(opened, 1)
     assert state.slice_index == start + 1
@@ -105,7 +105,7 @@ def test_wheel_changes_slice_and_ctrl_wheel_zooms(opened: MainWindow) -> None:
     _wheel(opened, 3, Qt.KeyboardModifier.ControlModifier)
     assert state.slice_index == start - 1
     assert box.viewRange()[0][1] - box.viewRange()[0][0] < 0.9 * width_before
-    opened.slice_view.fit()
+    opened.axial_view.fit()
     box.updateAutoRange()
     assert box.viewRange()[0][1] - box.viewRange()[0][0] == pytest.approx(width_before, rel=0.01)
 
@@ -117,8 +117,8 @@ def test_slider_moves_the_slice(opened: MainWindow) -> None:
 
 def test_presets_by_key_and_combo_keep_spin_boxes_in_sync(qtbot: QtBot, opened: MainWindow) -> None:
     state, panel = opened.state, opened.window_panel
-    opened.slice_view.setFocus()
-    qtbot.keyClick(opened.slice_view, Qt.Key.Key_3)
+    opened.axial_view.setFocus()
+    qtbot.keyClick(opened.axial_view, Qt.Key.Key_3)
     assert state.window == PRESETS["Bone"]
     assert (panel.width_box.value(), panel.level_box.value(), panel.preset.currentText()) == (1800, 400, "Bone")
     panel.preset.setCurrentText("Lung")
@@ -155,11 +155,11 @@ def test_right_drag_changes_the_window_like_slicer(qtbot: QtBot, opened: MainWin
     assert state.window.width == pytest.approx(expected.width)
     assert state.window.level == pytest.approx(expected.level)
     assert opened.window_panel.preset.currentText() == CUSTOM_WINDOW
-    assert opened.slice_view.window_label.text() == f"W {expected.width:.0f}   L {expected.level:.0f}"
+    assert opened.axial_view.window_label.text() == f"W {expected.width:.0f}   L {expected.level:.0f}"
 
 
 def test_g_and_p_keys_and_checkboxes_toggle_overlays(qtbot: QtBot, opened: MainWindow) -> None:
-    state, view = opened.state, opened.slice_view
+    state, view = opened.state, opened.axial_view
     ys, xs = np.nonzero(state.gt[state.slice_index])
     y, x = int(ys[0]), int(xs[0])
     assert view.overlay_item.image[y, x, 3] > 0
@@ -176,7 +176,7 @@ def test_g_and_p_keys_and_checkboxes_toggle_overlays(qtbot: QtBot, opened: MainW
 
 
 def test_overlay_styles_and_opacity(qtbot: QtBot, opened: MainWindow) -> None:
-    state, view = opened.state, opened.slice_view
+    state, view = opened.state, opened.axial_view
     panel = opened.overlay_panel
     panel.style_box.setCurrentText(OverlayStyle.OUTLINE.value)
     panel.style_box.activated.emit(panel.style_box.currentIndex())
@@ -195,11 +195,11 @@ def test_overlay_styles_and_opacity(qtbot: QtBot, opened: MainWindow) -> None:
 
 def test_the_view_shows_the_ct_grey_and_the_blended_overlay_colour(opened: MainWindow) -> None:
     """What reaches Qt: the CT's windowed grey outside the masks, the fill blended over it inside."""
+    from ctseg_core.display import palette
     from ctseg_core.display.windowing import apply_window
     from ctseg_core.metrics import surface
-    from ctseg_gui.overlay import GT_RGB
 
-    state, view = opened.state, opened.slice_view
+    state, view = opened.state, opened.axial_view
     k = state.slice_index
     shown = view.ct_item.rgba()
     grey = apply_window(state.patient.hu[k], state.window).astype(float)
@@ -208,7 +208,7 @@ def test_the_view_shows_the_ct_grey_and_the_blended_overlay_colour(opened: MainW
     assert np.array_equal(shown[outside][:, 1], shown[outside][:, 2]) and (shown[..., 3] == 255).all()
     inside = state.gt[k] & ~surface(state.gt[k])  # the fill, not the opaque outline
     alpha = round(255 * state.overlay.opacity) / 255
-    expected = grey[inside][:, None] * (1 - alpha) + np.array(GT_RGB, float) * alpha
+    expected = grey[inside][:, None] * (1 - alpha) + np.array(palette.GROUND_TRUTH, float) * alpha
     assert np.abs(shown[inside][:, :3] - expected).max() <= 1
 
 
@@ -252,7 +252,7 @@ def test_a_patient_without_liver_mask_opens_without_ground_truth(
     assert combo.currentText() == NO_MASK and combo.isEnabled()
     assert [combo.itemText(i) for i in range(combo.count())] == [NO_MASK, "livertumor", "spleen"]
     assert window.segmentation_panel.values["gt_volume"].text() == "—"
-    assert window.overlay_panel.isEnabled() and window.slice_view.overlay_item.image[..., 3].max() == 0
+    assert window.overlay_panel.isEnabled() and window.axial_view.overlay_item.image[..., 3].max() == 0
 
 
 def test_a_mask_that_fails_to_load_keeps_the_current_ground_truth(
@@ -261,7 +261,7 @@ def test_a_mask_that_fails_to_load_keeps_the_current_ground_truth(
     def mismatched(patient: Patient, name: str, *args: object) -> GroundTruth:
         raise MaskMismatchError(f"MASKS_DICOM/{name}", "5 mask slices for 12 CT slices: counts must match")
 
-    monkeypatch.setattr("ctseg_gui.opening.load_ground_truth", mismatched)
+    monkeypatch.setattr("ctseg_gui.commands.patients.load_ground_truth", mismatched)
     combo = opened.patient_panel.organ
     combo.setCurrentText("spleen")
     with qtbot.waitSignal(opened.errorReported, timeout=5000):
@@ -298,7 +298,7 @@ def test_unexpected_errors_show_type_and_message_only(
     def broken(*args: object) -> OpenedPatient:
         raise ValueError("bad value")
 
-    monkeypatch.setattr("ctseg_gui.opening.open_patient", broken)
+    monkeypatch.setattr("ctseg_gui.commands.patients.open_patient", broken)
     with qtbot.waitSignal(window.errorReported, timeout=5000):
         window.open_path("/anything")
     assert dialogs == [("Could not open patient", "ValueError: bad value")]

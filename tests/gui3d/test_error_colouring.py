@@ -17,12 +17,12 @@ from scipy import ndimage
 from ctseg_core.metrics import _surface_distances, score_masks
 from ctseg_core.surface.distance import diverging_rgba, signed_distance_to_surface
 from ctseg_core.surface.picking import voxel_of_point
-from ctseg_gui import exporting
+from ctseg_gui.commands import exports
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.view3d import SurfaceView
+from ctseg_gui.view3d.surface_view import SurfaceView
 
 
-def _exports(window: MainWindow) -> exporting.Exports:
+def _exports(window: MainWindow) -> exports.Exports:
     """The File ▸ Export commands the menus built on the window."""
     assert window.menus.exports is not None
     return window.menus.exports
@@ -100,7 +100,7 @@ def test_a_click_on_the_surface_moves_the_crosshair_there(window: MainWindow, pa
     assert pick is not None
     affine = state.patient.geometry.affine_lps()
     voxel = voxel_of_point(pick.point, affine, state.patient.shape)
-    assert state.position == voxel and state.slice_index == voxel[0]  # the slice views jump there
+    assert state.position == voxel and state.slice_index == voxel[0]  # the plane views jump there
     # the point lies on the surface drawn first along the ray: the prediction's (it encloses the GT)
     distance = signed_distance_to_surface(pick.point.reshape(1, 3), state.prediction, affine)[0]
     assert abs(distance) < max(state.patient.spacing_mm)
@@ -133,7 +133,7 @@ def test_save_view_saves_the_3d_pane_with_its_surfaces(
     from PySide6.QtWidgets import QApplication
 
     target = tmp_path / "3d.png"
-    monkeypatch.setattr(exporting.QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
+    monkeypatch.setattr(exports.QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
     qtbot.wait(100)
     QApplication.sendEvent(pane.gl_view, QEvent(QEvent.Type.Enter))  # the pointer goes over the 3D view
     assert _exports(window).current_view() is pane

@@ -13,9 +13,9 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from ctseg_gui.gl_support import gl_unavailable_reason
 from ctseg_gui.main_window import MainWindow
-from ctseg_gui.view3d import SurfaceView
+from ctseg_gui.view3d.gl_probe import gl_unavailable_reason
+from ctseg_gui.view3d.surface_view import SurfaceView
 
 
 def _lit_pixels(image: QImage) -> int:
@@ -52,29 +52,29 @@ def test_the_liver_mesh_appears_and_keeps_the_mask_volume(window: MainWindow, ph
 
 def test_software_gl_meshes_within_its_triangle_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """Three surfaces on Mesa's software renderer draw in under 50 ms: 30 k triangles each, not 300 k."""
-    from ctseg_gui import gl_support
+    from ctseg_gui.view3d import gl_probe
 
     monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")  # the user says software GL: no probe
-    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: pytest.fail("probed"))
-    assert gl_support.surface_triangle_budget() == gl_support.SOFTWARE_GL_TRIANGLES == 30_000
+    monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: pytest.fail("probed"))
+    assert gl_probe.surface_triangle_budget() == gl_probe.SOFTWARE_GL_TRIANGLES == 30_000
     monkeypatch.delenv("CTSEG_3D_SOFTWARE")
-    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: True)
-    assert gl_support.surface_triangle_budget() == gl_support.SOFTWARE_GL_TRIANGLES
-    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: False)
-    assert gl_support.surface_triangle_budget() == gl_support.HARDWARE_GL_TRIANGLES == 300_000
+    monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: True)
+    assert gl_probe.surface_triangle_budget() == gl_probe.SOFTWARE_GL_TRIANGLES
+    monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: False)
+    assert gl_probe.surface_triangle_budget() == gl_probe.HARDWARE_GL_TRIANGLES == 300_000
 
 
 def test_on_software_mesa_the_3d_view_stays_off_unless_told_the_model_is_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ctseg_gui import gl_support
+    from ctseg_gui.view3d import gl_probe
 
     monkeypatch.delenv("CTSEG_3D_SOFTWARE", raising=False)
-    monkeypatch.setattr(gl_support, "software_mesa_renderer", lambda: True)
-    reason = gl_support.software_gl_refusal()
+    monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: True)
+    reason = gl_probe.software_gl_refusal()
     assert reason is not None and "TensorFlow" in reason and "CTSEG_3D_SOFTWARE=1" in reason
     monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")
-    assert gl_support.software_gl_refusal() is None
+    assert gl_probe.software_gl_refusal() is None
 
 
 def test_a_2x2_screenshot_shows_the_surface_and_the_viewer_exits_cleanly(phantom: Path, tmp_path: Path) -> None:

@@ -1,0 +1,192 @@
+"""Saving and loading the label, on workers, and the Save / Discard / Cancel prompt before work is lost.
+
+The window title carries ``*`` while the label has unsaved edits; closing the window or opening
+another patient asks first (:meth:`LabelFiles.resolve_unsaved`). Writes run on a worker from a
+copy taken on the GUI thread; a failed save (read-only folder, full disk) says why and keeps the
+edits and the ``*``. The formats are the core's (``ctseg_core.annotate.labels``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
+from ctseg_core.io.patient import Patient
+from ctseg_gui.commands.autosave import Autosaver
+from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.dialogs.save_label import SaveLabelDialog
+from ctseg_gui.widgets.edit_actions import EditActions
+
+#: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
+SAVE_JOB, LOAD_LABEL_JOB = "save", "label"
+
+
+class LabelFiles(QObject):
+    """Save, Save as, Load, and the question before unsaved edits would be dropped."""
+
+    saved = Signal(object)  # SaveTarget, after a successful save
+    labelLoaded = Signal()
+
+    def __init__(self, host: WindowHost, autosaver: Autosaver, actions: EditActions) -> None:
+        super().__init__(host.window())
+        self.host, self.settings = host, host.settings
+        self.state, self.editor, self.runner, self.autosaver = host.state, host.editor, host.runner, autosaver
+        #: Where Ctrl+S saves without asking: the last save, or the file a label was loaded from.
+        self.last_target: SaveTarget | None = None
+        #: The current patient's CT headers, read by the first DICOM SEG save and reused.
+        self._seg_sources: tuple[Patient, list[Any]] | None = None
+        actions.save.triggered.connect(self.save)
+        actions.save_as.triggered.connect(self.save_as)
+        actions.load_file.triggered.connect(self.choose_label_file)
+        actions.load_folder.triggered.connect(self.choose_label_folder)
+        self.state.patientChanged.connect(self._on_patient_changed)
+
+    def _on_patient_changed(self) -> None:
+        self.last_target = None
+        self._seg_sources = None
+
+    # ---------------------------------------------------------------- saving
+
+    def ask_save_target(self) -> SaveTarget | None:
+        """The save dialog (format, name, destination); None if cancelled. Tests replace it."""
+        patient = self.state.patient
+        assert patient is not None
+        dialog = SaveLabelDialog(patient, self.editor.name, self.last_target, self.settings, self.host.window())
+        return dialog.target() if dialog.exec() else None
+
+    def save(self) -> None:
+        """Ctrl+S: save where the label was last saved or loaded from, else ask."""
+        target = self.last_target or self.ask_save_target()
+        if target is not None:
+            self.save_to(target)
+
+    def save_as(self) -> None:
+        target = self.ask_save_target()
+        if target is not None:
+            self.save_to(target)
+
+    def save_to(self, target: SaveTarget, then: Callable[[], object] | None = None) -> bool:
+        """Save a copy of the label on a worker; ``then`` runs after a successful save. False if not started."""
+        patient, label = self.state.patient, self.editor.label
+        if patient is None or label is None:
+            return False
+        if self.runner.running(SAVE_JOB):
+            self.host.show_status("A save is already running")
+            return False
+        copy, revision = label.copy(), self.editor.revision
+        cached = self._seg_sources
+        sources = cached[1] if cached is not None and cached[0] is patient else None
+        self.host.show_job_progress(0, 0, "saving label")
+        self.runner.start(
+            SAVE_JOB,
+            lambda progress, cancel: save_label(copy, patient, target, sources, progress, cancel),
+            on_success=lambda saved: self._on_saved(saved, patient, revision, then),
+            on_failure=lambda error: self.host.report_error("Could not save the label", error),
+            on_progress=self.host.show_job_progress,
+        )
+        return True
+
+    def _on_saved(self, saved: SavedLabel, patient: Patient, revision: int, then: Callable[[], object] | None) -> None:
+        target = saved.target
+        if patient is self.state.patient:
+            if saved.sources is not None:
+                self._seg_sources = (patient, saved.sources)
+            self.last_target = target
+            self.editor.name = target.name
+            if self.editor.mark_saved(revision):
+                self.autosaver.discard(patient)
+        self.host.show_status(f"Saved the label to {target.describe()}")
+        self.saved.emit(target)
+        if then is not None:
+            then()
+
+    # ---------------------------------------------------------------- loading
+
+    def choose_label_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.host.window(),
+            "Load label",
+            self._start_dir(),
+            "Labels (*.nii.gz *.nii *.dcm);;NIfTI (*.nii.gz *.nii);;DICOM SEG (*.dcm);;All files (*)",
+        )
+        if path:
+            self.load_label_from(path)
+
+    def choose_label_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self.host.window(), "Load label from an IRCAD mask folder", self._start_dir()
+        )
+        if path:
+            self.load_label_from(path)
+
+    def _start_dir(self) -> str:
+        patient = self.state.patient
+        return str(patient.source_path) if patient is not None else str(Path.home())
+
+    def load_label_from(self, path: str | Path) -> None:
+        """Read a label (NIfTI file, DICOM SEG file, or IRCAD mask folder) on a worker and edit it."""
+        patient = self.state.patient
+        if patient is None:
+            return
+        path = Path(path)
+        self.host.show_job_progress(0, 0, "reading label")
+        self.runner.start(
+            LOAD_LABEL_JOB,
+            lambda progress, cancel: load_label(path, patient, progress, cancel),
+            on_success=lambda loaded: self._on_label_loaded(loaded, patient),
+            on_failure=lambda error: self.host.report_error("Could not load the label", error),
+            on_progress=self.host.show_job_progress,
+        )
+
+    def _on_label_loaded(self, loaded: LoadedLabel, patient: Patient) -> None:
+        if patient is not self.state.patient:
+            return
+        self.editor.start_label(loaded.mask, loaded.name, f"Load {loaded.path.name}")
+        self.last_target = _target_of(loaded)
+        self.host.show_status(f"Loaded the label “{loaded.name}”{loaded.note} from {loaded.path}")
+        self.labelLoaded.emit()
+
+    # ---------------------------------------------------------------- never lose work
+
+    def resolve_unsaved(self, doing: str, proceed: Callable[[], object]) -> bool:
+        """Before ``doing`` (e.g. "closing"): True to go ahead now.
+
+        Without unsaved edits, True. Otherwise asks Save / Discard / Cancel: Discard deletes the
+        autosave and goes ahead; Save starts saving and calls ``proceed`` once it succeeds (False
+        now); Cancel, or a cancelled save dialog, stays (False).
+        """
+        editor, patient = self.editor, self.state.patient
+        if not editor.is_modified or patient is None:
+            return True
+        edits = editor.unsaved_edits
+        answer = QMessageBox.question(
+            self.host.window(),
+            "Unsaved label",
+            f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\nSave it before {doing}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Discard:
+            self.autosaver.discard(patient)
+            return True
+        if answer == QMessageBox.StandardButton.Save:
+            target = self.last_target or self.ask_save_target()
+            if target is not None:
+                self.save_to(target, then=proceed)
+        return False
+
+
+def _target_of(loaded: LoadedLabel) -> SaveTarget | None:
+    """Where Ctrl+S writes a loaded label back: the same file, or the same IRCAD mask folder."""
+    path = loaded.path
+    if path.is_dir():
+        if path.parent.name == "MASKS_DICOM":
+            return SaveTarget(LabelFormat.IRCAD, path.parent.parent, path.name)
+        return None
+    fmt = LabelFormat.NIFTI if path.name.lower().endswith((".nii", ".nii.gz")) else LabelFormat.DICOM_SEG
+    return SaveTarget(fmt, path, loaded.name)
