@@ -47,7 +47,7 @@ _LABEL_SUFFIXES = (".nii.gz", ".nii", ".seg.nrrd", ".nrrd", ".nhdr", ".mha", ".m
 def _row(value: int, rgb: tuple[int, int, int], alpha: float, visible: int, name: str) -> str:
     """One line as ITK-SNAP writes it (setw widths of ColorLabelTable::SaveToFile)."""
     text = name.replace('"', "'")
-    return f"  {value:>3}   {rgb[0]:>3}  {rgb[1]:>3}  {rgb[2]:>3}  {alpha:>7.2g}  {visible}  {visible}    \"{text}\"\n"
+    return f'  {value:>3}   {rgb[0]:>3}  {rgb[1]:>3}  {rgb[2]:>3}  {alpha:>7.2g}  {visible}  {visible}    "{text}"\n'
 
 
 def format_label_table(segments: Sequence[Segment]) -> str:
@@ -81,7 +81,9 @@ def read_label_table(path: str | Path) -> list[Segment]:
             value, red, green, blue = (int(v) for v in fields[:4])
             name = fields[7] if len(fields) > 7 else f"label {value}"
         except (ValueError, IndexError) as exc:
-            raise CtsegError(path, f"line {number} is not an ITK-SNAP label description line: {line.strip()!r}") from exc
+            raise CtsegError(
+                path, f"line {number} is not an ITK-SNAP label description line: {line.strip()!r}"
+            ) from exc
         if value > 0:
             segments.append(default_segment(name, value, (red, green, blue)))
     return segments

@@ -33,7 +33,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sr.coding import Code
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from ctseg_core._version import __version__
 from ctseg_core.errors import CtsegError, MaskMismatchError
@@ -44,7 +44,7 @@ from ctseg_core.io.patient import Patient
 from ctseg_core.io.seg import ALGORITHM_TYPES, complete_source_datasets, read_source_datasets
 from ctseg_core.io.segments import LabelMap, Segment, default_segment, unique_names
 
-RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+RTSTRUCT_SOP_CLASS = UID("1.2.840.10008.5.1.4.1.1.481.3")
 #: Series number of the RTSTRUCT series ctseg writes (its SEG series is 300).
 RTSTRUCT_SERIES_NUMBER = 301
 #: The SOP class RTSTRUCTs conventionally give the study they reference (Detached Study Management).
@@ -104,7 +104,7 @@ def _contour_items(mask: np.ndarray, patient: Patient, references: list[Dataset]
     column_step = np.asarray(geometry.column_direction) * dy  # one row down
     row_step = np.asarray(geometry.row_direction) * dx  # one column right
     origins = _slice_origins(patient)
-    items = []
+    items: list[Dataset] = []
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
         for polygon in mask_contours(mask[k]):
             points = origins[k] + polygon[:, :1] * column_step + polygon[:, 1:] * row_step
@@ -251,7 +251,7 @@ def _read(path: Path) -> Dataset:
         raise CtsegError(path, f"not a readable DICOM file ({exc.__class__.__name__}: {exc})") from exc
     if "StructureSetROISequence" not in ds:
         raise CtsegError(path, "not an RT Structure Set (no Structure Set ROI Sequence)")
-    return ds  # type: ignore[return-value]  # FileDataset is a Dataset
+    return ds
 
 
 def rtstruct_roi_names(path: str | Path) -> list[str]:
@@ -278,14 +278,20 @@ def _segments(ds: Dataset) -> tuple[list[Segment], list[int], list[str]]:
     if any(n <= 0 for n in numbers) or len(set(numbers)) != len(numbers):
         values = list(range(1, len(rois) + 1))
         notes.append(f"ROI numbers {numbers} are not positive and unique: segments numbered 1 to {len(rois)}")
-    colours = {int(c.get("ReferencedROINumber", -1)): c.get("ROIDisplayColor") for c in ds.get("ROIContourSequence", [])}
+    colours = {
+        int(c.get("ReferencedROINumber", -1)): c.get("ROIDisplayColor") for c in ds.get("ROIContourSequence", [])
+    }
     codes = {}
     for observation in ds.get("RTROIObservationsSequence", []):
         items = observation.get("RTROIIdentificationCodeSequence") or []
         if items:
             item = items[0]
-            codes[int(observation.ReferencedROINumber)] = Code(item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning)
-    names = unique_names([str(roi.get("ROIName", "") or f"ROI {n}") for roi, n in zip(rois, numbers, strict=True)], values)
+            codes[int(observation.ReferencedROINumber)] = Code(
+                item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning
+            )
+    names = unique_names(
+        [str(roi.get("ROIName", "") or f"ROI {n}") for roi, n in zip(rois, numbers, strict=True)], values
+    )
     segments = []
     for name, number, value in zip(names, numbers, values, strict=True):
         colour = colours.get(number)
@@ -351,7 +357,9 @@ def _masks(path: Path, patient: Patient) -> tuple[list[Segment], dict[str, np.nd
     ds = _read(path)
     _check_frame_of_reference(ds, patient, path)
     segments, numbers, notes = _segments(ds)
-    contours = {int(c.get("ReferencedROINumber", -1)): c.get("ContourSequence", []) for c in ds.get("ROIContourSequence", [])}
+    contours = {
+        int(c.get("ReferencedROINumber", -1)): c.get("ContourSequence", []) for c in ds.get("ROIContourSequence", [])
+    }
     masks: dict[str, np.ndarray] = {}
     closed_total = unplaced_total = 0
     for segment, number in zip(segments, numbers, strict=True):

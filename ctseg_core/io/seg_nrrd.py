@@ -94,7 +94,7 @@ def _segment(entry: dict[str, Any], value: int) -> Segment:
     """A ctseg segment from one slicerio segment entry."""
     name = str(entry.get("name") or entry.get("id") or f"Segment_{value}")
     color = entry.get("color")
-    rgb = tuple(int(round(float(c) * 255)) for c in color[:3]) if color else None
+    rgb = tuple(round(float(c) * 255) for c in color[:3]) if color else None
     segment = default_segment(name, value, rgb)  # type: ignore[arg-type]  # three channels
     terminology = entry.get("terminology") or {}
     try:
@@ -146,6 +146,8 @@ def _unique(table: list[Segment], path: Path) -> list[Segment]:
         raise CtsegError(path, f"segments share label values {values} in one layer")
     names = [s.name for s in table]
     return [
-        s if names.count(s.name) == 1 else Segment(s.value, f"{s.name} ({s.value})", s.color, s.category, s.property_type)
+        s
+        if names.count(s.name) == 1
+        else Segment(s.value, f"{s.name} ({s.value})", s.color, s.category, s.property_type)
         for s in table
     ]

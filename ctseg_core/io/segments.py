@@ -62,10 +62,6 @@ _SYNONYMS: dict[str, str] = {
     "aorta": "aorta",
     "kidney": "kidney",
     "kidneys": "kidney",
-    "leftkidney": "kidney",
-    "rightkidney": "kidney",
-    "kidneyleft": "kidney",
-    "kidneyright": "kidney",
     "spleen": "spleen",
     "gallbladder": "gallbladder",
     "biliarytree": "biliary tree",
@@ -73,14 +69,8 @@ _SYNONYMS: dict[str, str] = {
     "stomach": "stomach",
     "adrenalgland": "adrenal gland",
     "surrenalgland": "adrenal gland",
-    "leftsurrenalgland": "adrenal gland",
-    "rightsurrenalgland": "adrenal gland",
-    "leftadrenalgland": "adrenal gland",
-    "rightadrenalgland": "adrenal gland",
     "lung": "lung",
     "lungs": "lung",
-    "leftlung": "lung",
-    "rightlung": "lung",
     "heart": "heart",
     "bone": "bone",
     "bones": "bone",
@@ -113,10 +103,18 @@ _CODES: dict[str, tuple[Code, Code]] = {
 GENERIC_CODE: tuple[Code, Code] = (codes.SCT.Tissue, codes.SCT.Tissue)
 
 
+#: Words naming a side, dropped before a name is looked up ("Kidney_R", "adrenal_gland_left").
+_SIDES = {"left", "right", "l", "r", "lt", "rt"}
+
+
 def organ_key(name: str) -> str | None:
     """The organ a segment name stands for (a key of the colour and code tables), or None."""
-    squeezed = re.sub(r"[\d\s_\-.]+", "", name.lower())
-    return _SYNONYMS.get(squeezed)
+    words = [w for w in re.split(r"[\d\s_\-.]+", name.lower()) if w]
+    squeezed = "".join(words)
+    sideless = "".join(w for w in words if w not in _SIDES)
+    for side in ("left", "right"):  # IRCAD's "leftkidney", "rightlung"
+        sideless = sideless.removeprefix(side).removesuffix(side) or sideless
+    return _SYNONYMS.get(squeezed) or _SYNONYMS.get(sideless)
 
 
 def spare_color(value: int) -> RGB:
@@ -264,6 +262,4 @@ def _overlaps(names: list[str], arrays: list[np.ndarray], sizes: list[int]) -> l
             shared = int(np.count_nonzero(arrays[i] & arrays[j]))
             if shared:
                 pairs.append(f"{names[i]} and {names[j]} share {shared} voxels")
-    return [
-        "segments overlap (" + "; ".join(pairs) + "): the label map gives each shared voxel to the smaller segment"
-    ]
+    return ["segments overlap (" + "; ".join(pairs) + "): the label map gives each shared voxel to the smaller segment"]

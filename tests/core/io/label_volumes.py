@@ -134,12 +134,18 @@ def assert_volume_on_dicom(data_ijk: np.ndarray, affine_ijk_lps: np.ndarray, fil
         np.testing.assert_array_equal(data_ijk[:, :, k].T, file_labels(ds))
 
 
-def import_rt_utils() -> Any:
-    """rt_utils, imported without letting OpenCV's wheel change Qt's environment for later GUI tests."""
+def import_with_opencv(name: str) -> Any:
+    """A module that imports OpenCV (rt_utils, cv2), imported without letting OpenCV's wheel change
+    Qt's environment (plugin path, fonts) for the GUI tests that run later in the same process."""
+    import importlib
+
     saved = dict(os.environ)
     try:
-        import rt_utils
+        return importlib.import_module(name)
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return rt_utils
+
+
+def import_rt_utils() -> Any:
+    return import_with_opencv("rt_utils")

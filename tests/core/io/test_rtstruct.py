@@ -247,7 +247,7 @@ def test_other_frame_of_reference_or_grid_is_refused(tmp_path: Path) -> None:
     ds = pydicom.dcmread(path)
     for roi in ds.ROIContourSequence:
         for contour in roi.ContourSequence:
-            points = np.asarray([float(v) for v in contour.ContourData]).reshape(-1, 3) + [0.0, 0.0, 1.1]
+            points = np.asarray([float(v) for v in contour.ContourData]).reshape(-1, 3) + np.array([0.0, 0.0, 1.1])
             contour.ContourData = [f"{v:.10g}" for v in points.ravel()]
     ds.save_as(tmp_path / "between.dcm")
     with pytest.raises(MaskMismatchError, match="no RTSTRUCT contour lies on a slice"):
