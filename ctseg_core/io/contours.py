@@ -87,10 +87,13 @@ def _even_odd(polygons: list[np.ndarray], rows: int, columns: int) -> np.ndarray
     begin = np.clip(np.floor(left).astype(np.int64) + 1, 0, columns)
     stop = np.clip(np.ceil(right).astype(np.int64), 0, columns)  # centres c with left < c < right
     valid = stop > begin
-    change = np.zeros((rows, columns + 1), dtype=np.int32)
-    np.add.at(change, (span_row[valid], begin[valid]), 1)
-    np.add.at(change, (span_row[valid], stop[valid]), -1)
-    inside[:] = np.cumsum(change, axis=1)[:, :columns] > 0
+    if not valid.any():
+        return inside
+    top, bottom = int(span_row[valid].min()), int(span_row[valid].max()) + 1
+    change = np.zeros((bottom - top, columns + 1), dtype=np.int32)  # only the rows spans cross
+    np.add.at(change, (span_row[valid] - top, begin[valid]), 1)
+    np.add.at(change, (span_row[valid] - top, stop[valid]), -1)
+    inside[top:bottom] = np.cumsum(change, axis=1)[:, :columns] > 0
     return inside
 
 

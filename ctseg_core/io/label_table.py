@@ -18,7 +18,7 @@ import numpy as np
 
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.atomic import atomic_path
-from ctseg_core.io.segments import LabelMap, Segment, default_segment, label_dtype
+from ctseg_core.io.segments import LabelMap, Segment, default_segment, label_dtype, present_values
 
 #: ITK-SNAP's header, line for line (trailing spaces included, as ColorLabelTable::SaveToFile writes it).
 _HEADER = "".join(
@@ -118,7 +118,7 @@ def label_map_from_values(
     table lacks are named ``label N`` too, with a note.
     """
     label_path = Path(label_path)
-    present = [int(v) for v in np.unique(values) if v != 0]
+    present = [v for v in present_values(values) if v != 0]
     if present and present[0] < 0:
         raise CtsegError(label_path, f"label values must not be negative (found {present[0]})")
     notes: list[str] = []

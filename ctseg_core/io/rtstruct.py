@@ -30,9 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sr.coding import Code
+from pydicom.tag import Tag
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from ctseg_core._version import __version__
@@ -49,6 +51,7 @@ RTSTRUCT_SOP_CLASS = UID("1.2.840.10008.5.1.4.1.1.481.3")
 RTSTRUCT_SERIES_NUMBER = 301
 #: The SOP class RTSTRUCTs conventionally give the study they reference (Detached Study Management).
 _STUDY_REFERENCE_CLASS = "1.2.840.10008.3.1.2.3.1"
+_CONTOUR_DATA = 0x30060050
 #: A contour whose points spread more than this (voxels) off one grid plane is not on a CT slice.
 _PLANE_TOLERANCE = 0.05
 #: Patient-module and study attributes copied from the CT.
@@ -92,9 +95,24 @@ def _slice_origins(patient: Patient) -> np.ndarray:
     return np.array([grid.geometry.slice_position_mm(k) for k in range(grid.shape[0])])
 
 
-def _format_ds(points: np.ndarray) -> list[str]:
-    """Coordinates as DICOM decimal strings (10 significant digits fit the 16-character limit)."""
-    return [f"{value:.10g}" for value in points.ravel()]
+def _contour_data(points: np.ndarray) -> RawDataElement:
+    """Contour Data as an encoded element: decimal strings of 10 significant digits (within DS's 16
+    characters). Encoded here because pydicom validates each of the (many) values one by one."""
+    text = "\\".join(f"{value:.10g}" for value in points.ravel()).encode("ascii")
+    if len(text) % 2:
+        text += b" "
+    return RawDataElement(Tag(_CONTOUR_DATA), "DS", len(text), text, 0, False, True)
+
+
+def _contour_points(item: Dataset) -> np.ndarray:
+    """(n, 3) Contour Data of a contour item, parsed straight from the file's bytes where it can be."""
+    element = item.get_item(_CONTOUR_DATA)
+    if element is not None and element.is_raw and element.VR in ("DS", None):
+        text = bytes(element.value).strip(b" \x00")
+        values = np.array(text.split(b"\\"), dtype=np.float64) if text else np.zeros(0)
+    else:
+        values = np.asarray([float(v) for v in item.ContourData], dtype=np.float64)
+    return values.reshape(-1, 3)
 
 
 def _contour_items(mask: np.ndarray, patient: Patient, references: list[Dataset]) -> list[Dataset]:
@@ -113,7 +131,8 @@ def _contour_items(mask: np.ndarray, patient: Patient, references: list[Dataset]
             item.ContourGeometricType = "CLOSED_PLANAR"
             item.NumberOfContourPoints = len(points)
             item.ContourNumber = len(items) + 1
-            item.ContourData = _format_ds(points)
+            item[_CONTOUR_DATA] = _contour_data(points)
+            item.set_original_encoding(False, True, "iso8859")  # write the encoded element as it is
             items.append(item)
     return items
 
@@ -337,7 +356,7 @@ def _roi_mask(contours: Sequence[Dataset], patient: Patient) -> tuple[np.ndarray
         if str(item.get("ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
             continue
         closed += 1
-        points = np.asarray([float(v) for v in item.ContourData], dtype=np.float64).reshape(-1, 3)
+        points = _contour_points(item)
         voxels = (inverse[:3, :3] @ points.T).T + inverse[:3, 3]
         place = _plane_index(voxels, points, patient)
         if place is None:

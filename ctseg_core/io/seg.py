@@ -273,7 +273,7 @@ def write_dicom_seg_labels(
         device_serial_number="none",
         omit_empty_frames=bool(stored.any()),
     )
-    segmentation.SeriesDescription = "ctseg " + ", ".join(s.name for s in ordered)
+    segmentation.SeriesDescription = ("ctseg " + ", ".join(s.name for s in ordered))[:64]  # LO: 64 characters
     path = Path(path)
     with atomic_path(path, suffix=".dcm") as temporary:
         segmentation.save_as(temporary)

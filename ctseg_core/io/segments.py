@@ -156,6 +156,17 @@ def unique_names(names: Sequence[str], values: Sequence[int]) -> list[str]:
     return [name if names.count(name) == 1 else f"{name} ({value})" for name, value in zip(names, values, strict=True)]
 
 
+def present_values(labels: np.ndarray) -> list[int]:
+    """The values that occur in an integer array, ascending (0 included when present)."""
+    flat = np.asarray(labels).ravel()
+    if flat.size == 0:
+        return []
+    if flat.dtype.kind == "u" or (flat.dtype.kind == "i" and flat.min() >= 0):
+        if int(flat.max()) <= 1 << 20:
+            return [int(v) for v in np.flatnonzero(np.bincount(flat))]
+    return [int(v) for v in np.unique(flat)]
+
+
 def label_dtype(max_value: int) -> np.dtype:
     """The smallest unsigned integer type that holds ``max_value``."""
     for dtype in (np.uint8, np.uint16, np.uint32):
@@ -187,7 +198,7 @@ class LabelMap:
             raise ValueError(f"segment values must be positive and unique, got {values}")
         if len(set(names)) != len(names):
             raise ValueError(f"segment names must be unique, got {names}")
-        unknown = sorted(set(np.unique(self.labels).tolist()) - set(values) - {0})
+        unknown = sorted(set(present_values(self.labels)) - set(values) - {0})
         if unknown:
             raise ValueError(f"label values {unknown} have no segment")
 
