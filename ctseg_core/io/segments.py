@@ -161,9 +161,9 @@ def present_values(labels: np.ndarray) -> list[int]:
     flat = np.asarray(labels).ravel()
     if flat.size == 0:
         return []
-    if flat.dtype.kind == "u" or (flat.dtype.kind == "i" and flat.min() >= 0):
-        if int(flat.max()) <= 1 << 20:
-            return [int(v) for v in np.flatnonzero(np.bincount(flat))]
+    small_counts = flat.dtype.kind in "ui" and int(flat.min()) >= 0 and int(flat.max()) <= 1 << 20
+    if small_counts:  # counting is several times faster than sorting on a CT-sized volume
+        return [int(v) for v in np.flatnonzero(np.bincount(flat))]
     return [int(v) for v in np.unique(flat)]
 
 

@@ -8,13 +8,20 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from label_volumes import geometry, hu_volume, import_with_opencv, label_volume, write_nifti_ct
+from label_volumes import SEGMENTS, geometry, hu_volume, import_with_opencv, label_volume, write_nifti_ct
 from pydicom.sr.codedict import codes
 from scipy import ndimage
 
 from ctseg_core.display.palette import ORGANS
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.contours import fill_contours, mask_contours
+from ctseg_core.io.label_files import (
+    WRITE_FORMATS,
+    label_file_kind,
+    read_label_file,
+    segment_names,
+    write_label_file,
+)
 from ctseg_core.io.label_table import (
     find_label_table,
     format_label_table,
@@ -25,7 +32,7 @@ from ctseg_core.io.label_table import (
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.nifti import read_nifti_labels, read_nifti_mask, write_nifti_labels
 from ctseg_core.io.segments import LabelMap, Segment, default_segment, organ_key
-from ctseg_core.synth.variants import NAMED_LAYOUTS
+from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant
 
 #: A description as ITK-SNAP itself saves it (ColorLabelTable::SaveToFile), names with spaces.
 ITK_SNAP_FILE = """################################################
@@ -238,3 +245,37 @@ def test_contours_of_an_empty_slice_and_contours_off_the_slice() -> None:
     assert not fill_contours([], (4, 5)).any()
     square = np.array([[-5.0, -5.0], [-5.0, 50.0], [50.0, 50.0], [50.0, -5.0]])
     assert fill_contours([square], (4, 5)).all()
+
+
+# ----------------------------------------------------------------------------- one entry point
+
+
+@pytest.mark.parametrize("fmt", ["nifti", "seg", "rtstruct", "seg.nrrd"])
+def test_every_format_is_recognised_by_content_listed_by_name_and_read_back(fmt: str, tmp_path: Path) -> None:
+    labels = label_volume()
+    write_dicom_variant(tmp_path / "ct", hu_volume(labels), geometry(), NAMED_LAYOUTS["coronal"])
+    patient = load_patient(tmp_path / "ct")
+    table = LabelMap(labels, tuple(Segment(v, n, c) for v, (n, c) in SEGMENTS.items()))
+    written = write_label_file(table, patient, tmp_path / f"out{WRITE_FORMATS[fmt]}", fmt)
+    anonymous = written.rename(tmp_path / {"nifti": "labels.nii.gz", "seg.nrrd": "labels.nrrd"}.get(fmt, "labels"))
+    if fmt == "nifti":
+        (tmp_path / "out.txt").rename(tmp_path / "labels.txt")  # the description follows its file
+    assert label_file_kind(anonymous) == fmt
+    assert segment_names(anonymous) == [name for name, _ in SEGMENTS.values()]
+    back = read_label_file(anonymous, patient)
+    np.testing.assert_array_equal(back.labels, labels)
+    assert back.names == [name for name, _ in SEGMENTS.values()]
+
+
+def test_other_files_are_not_label_files(tmp_path: Path) -> None:
+    write_dicom_variant(tmp_path / "ct", hu_volume(label_volume()), geometry(), NAMED_LAYOUTS["as stored"])
+    ct_slice = next((tmp_path / "ct" / "PATIENT_DICOM").iterdir())
+    (tmp_path / "notes.txt").write_text("hello")
+    for path in (ct_slice, tmp_path / "notes.txt", tmp_path / "missing.dcm", tmp_path):
+        assert label_file_kind(path) is None
+    with pytest.raises(CtsegError, match="not a label file"):
+        read_label_file(ct_slice, load_patient(tmp_path / "ct"))
+    with pytest.raises(ValueError, match="format must be one of"):
+        write_label_file(
+            LabelMap.from_mask(np.zeros((2, 2, 2), bool)), load_patient(tmp_path / "ct"), tmp_path / "x", "png"
+        )
