@@ -32,7 +32,7 @@ from ctseg_core.io.label_table import (
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.nifti import read_nifti_labels, read_nifti_mask, write_nifti_labels
 from ctseg_core.io.segments import LabelMap, Segment, default_segment, organ_key
-from ctseg_core.synth.variants import NAMED_LAYOUTS, write_dicom_variant
+from ctseg_core.synth.variants import NAMED_LAYOUTS, Layout, all_layouts, write_dicom_variant
 
 #: A description as ITK-SNAP itself saves it (ColorLabelTable::SaveToFile), names with spaces.
 ITK_SNAP_FILE = """################################################
@@ -180,10 +180,11 @@ def test_totalsegmentator_style_nifti_without_description_says_it_holds_several_
     np.testing.assert_array_equal(read_nifti_mask(single, patient), labels == 1)
 
 
-def test_nifti_with_an_itk_snap_description_opens_with_its_names(nifti_patient, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+def test_nifti_with_an_itk_snap_description_opens_with_its_names(layout: Layout, nifti_patient, tmp_path: Path) -> None:
     patient, labels = nifti_patient
     sparse = np.select([labels == 1, labels == 2, labels == 3], [1, 2, 5], 0).astype(np.int16)
-    path = write_nifti_ct(tmp_path / "seg.nii.gz", sparse, geometry(), NAMED_LAYOUTS["slices reversed"])
+    path = write_nifti_ct(tmp_path / "seg.nii.gz", sparse, geometry(), layout)
     (tmp_path / "seg.txt").write_text(ITK_SNAP_FILE)
     back = read_nifti_labels(path, patient)
     assert back.names == ["Liver", "Hepatic tumor 1", "Portal vein"]

@@ -172,12 +172,12 @@ def test_label_files_of_a_nrrd_ct_share_its_grid_in_every_layout(layout: Layout,
 # ----------------------------------------------------------------------------- label files written by the libraries
 
 
-@pytest.mark.parametrize("name", ["as stored", "coronal", "sagittal", "rotated 90°"])
-def test_slicerio_seg_nrrd_opens_with_names_colours_values_and_terminology(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+def test_slicerio_seg_nrrd_opens_with_names_colours_values_and_terminology(layout: Layout, tmp_path: Path) -> None:
     labels = label_volume()
-    write_dicom_variant(tmp_path / "ct", hu_volume(labels), geometry(), NAMED_LAYOUTS["as stored"])
-    patient = load_patient(tmp_path / "ct")
-    layout = NAMED_LAYOUTS[name]
+    patient = load_itk_patient(
+        write_itk_ct(tmp_path / "ct.nrrd", hu_volume(labels), geometry(), NAMED_LAYOUTS["coronal"])
+    )
     remapped = np.select([labels == 1, labels == 2, labels == 3], [5, 9, 2], 0).astype(np.uint8)
     segmentation = {
         "voxels": np.ascontiguousarray(layout.store(remapped).T),  # [i, j, k] = [a2, a1, a0]
@@ -210,6 +210,16 @@ def test_slicerio_seg_nrrd_opens_with_names_colours_values_and_terminology(name:
     ]
     assert back.segment("Tumor").property_type == codes.SCT.Mass
     assert back.segment("Liver").property_type == codes.SCT.Liver  # no terminology: known by name
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+def test_simpleitk_label_map_in_every_layout_opens_on_the_ct(layout: Layout, tmp_path: Path) -> None:
+    labels = label_volume()
+    patient = load_itk_patient(
+        write_itk_ct(tmp_path / "ct.mhd", hu_volume(labels), geometry(), NAMED_LAYOUTS["sagittal"])
+    )
+    back = read_itk_labels(write_itk_ct(tmp_path / "labels.mha", labels, geometry(), layout), patient)
+    np.testing.assert_array_equal(back.labels, labels)
 
 
 def test_layered_seg_nrrd_with_overlapping_segments_is_merged_with_a_note(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def _highdicom_seg(folder: Path, out: Path, masks: dict[str, tuple[int, ...]], c
     return out
 
 
-@pytest.mark.parametrize("name", ["sagittal", "rows flipped"])
+@pytest.mark.parametrize("name", sorted(NAMED_LAYOUTS))
 def test_a_highdicom_seg_opens_with_its_names_colours_and_overlaps(name: str, tmp_path: Path) -> None:
     labels = label_volume()
     patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS[name])
