@@ -327,11 +327,12 @@ def _plane_index(voxels: np.ndarray, points: np.ndarray, patient: Patient) -> tu
     """(canonical axis, index) of the grid plane a contour lies in, or None when it lies between
     slices or outside the CT. Along the stored slice axis measured slice positions decide."""
     spread = np.ptp(voxels, axis=0)
-    axis = int(np.argmin(spread))
-    if spread[axis] > _PLANE_TOLERANCE:
+    flat = [a for a in range(3) if spread[a] <= _PLANE_TOLERANCE]
+    if not flat:
         return None
     grid = patient.source
     stored_target, flip = grid.reorientation.ornt[0]
+    axis = stored_target if stored_target in flat else flat[0]  # a point or a line: the CT's own slices
     measured = grid.positions_along_normal()
     if axis == stored_target and measured is not None:
         along = float(np.mean(points @ grid.geometry.normal))

@@ -241,6 +241,22 @@ def test_opencv_contours_through_pixel_centres_read_exactly() -> None:
         np.testing.assert_array_equal(fill_contours([c[:, 0, ::-1].astype(float) for c in found], mask.shape), mask)
 
 
+def test_contours_through_boundary_pixel_centres_read_exactly() -> None:
+    """Contours drawn through the centres of the boundary pixels (OpenCV's, hence rt-utils' and
+    TotalSegmentator's), written out by hand: a square with a square hole, a diagonal bar, one pixel."""
+    mask = np.zeros((12, 12), dtype=bool)
+    mask[1:8, 1:8] = True
+    mask[3:6, 3:6] = False
+    for k in range(4):
+        mask[8 + k, 8 + k] = True
+    mask[0, 11] = True
+    outer = np.array([[1, 1], [1, 7], [7, 7], [7, 1]], dtype=float)  # (row, column)
+    hole = np.array([[2, 3], [2, 5], [3, 6], [5, 6], [6, 5], [6, 3], [5, 2], [3, 2]], dtype=float)
+    bar = np.array([[8, 8], [11, 11]], dtype=float)
+    pixel = np.array([[0, 11]], dtype=float)
+    np.testing.assert_array_equal(fill_contours([outer, hole, bar, pixel], mask.shape), mask)
+
+
 def test_contours_of_an_empty_slice_and_contours_off_the_slice() -> None:
     assert mask_contours(np.zeros((4, 5), dtype=bool)) == []
     assert not fill_contours([], (4, 5)).any()
