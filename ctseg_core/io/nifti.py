@@ -5,7 +5,9 @@ may be stored in any axis order (RAS, LPS, RPI…): the loader keeps the file's 
 the data to the canonical grid by permutation and flips only. A label is accepted when its grid is
 the CT grid up to axis permutation and flips; anything that would need resampling is refused.
 Labels are written in the CT's stored axis order with the CT's affine — for a NIfTI CT the file's
-own affine, unchanged — so they overlay the source voxel for voxel in any tool.
+own affine, unchanged — so they overlay the source voxel for voxel in any tool. Label maps of several
+named segments are written with their values and an ITK-SNAP label description beside them
+(:mod:`ctseg_core.io.label_table`), and read back with their names.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ import numpy as np
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import SLICE_ORDER_POSITION, VolumeGeometry
 from ctseg_core.io.atomic import atomic_path
+from ctseg_core.io.label_grid import onto_canonical
+from ctseg_core.io.label_table import (
+    find_label_table,
+    integer_values,
+    label_map_from_values,
+    label_table_path,
+    read_label_table,
+    write_label_table,
+)
 from ctseg_core.io.patient import Patient, SourceGrid
+from ctseg_core.io.segments import LabelMap, label_dtype
 from ctseg_core.orientation import canonicalise, oblique_warnings
 
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -38,8 +50,9 @@ def _load(path: Path) -> Any:  # nibabel's image classes have no common typed ba
         raise CtsegError(path, f"not a readable NIfTI file ({exc.__class__.__name__}: {exc})") from exc
 
 
-def stored_geometry(affine_ras: np.ndarray, path: Path) -> VolumeGeometry:
-    """The geometry of a NIfTI data array transposed to [k, j, i] (our stored-stack order).
+def stored_geometry(affine_ras: np.ndarray, path: Path, kind: str = "NIfTI") -> VolumeGeometry:
+    """The geometry of a NIfTI data array transposed to [k, j, i] (our stored-stack order); ``kind``
+    names the format in messages (NRRD and MetaImage volumes pass their RAS affine here too).
 
     Refuses degenerate and sheared affines: a sheared grid (e.g. gantry tilt left uncorrected by
     the converter) cannot be shown or scored without resampling, which ctseg never does silently.
@@ -47,17 +60,17 @@ def stored_geometry(affine_ras: np.ndarray, path: Path) -> VolumeGeometry:
     affine = _LPS_FROM_RAS @ np.asarray(affine_ras, dtype=np.float64)
     columns = affine[:3, :3]
     if not np.all(np.isfinite(affine)):
-        raise CtsegError(path, "NIfTI affine holds NaN or infinite values")
+        raise CtsegError(path, f"{kind} affine holds NaN or infinite values")
     lengths = np.linalg.norm(columns, axis=0)
     if np.any(lengths < 1e-6):
-        raise CtsegError(path, f"degenerate NIfTI affine: voxel sizes {lengths.round(4).tolist()} mm")
+        raise CtsegError(path, f"degenerate {kind} affine: voxel sizes {lengths.round(4).tolist()} mm")
     units = columns / lengths
     cosines = np.abs(units.T @ units - np.eye(3)).max()
     if cosines > _SHEAR_TOLERANCE:
         angle = float(np.degrees(np.arcsin(min(1.0, cosines))))
         raise CtsegError(
             path,
-            f"sheared NIfTI affine (axes {angle:.1f}° from orthogonal): ctseg needs an orthogonal voxel "
+            f"sheared {kind} affine (axes {angle:.1f}° from orthogonal): ctseg needs an orthogonal voxel "
             "grid; resample the volume first (e.g. dcm2niix corrects gantry tilt)",
         )
     zyx = affine[:, [2, 1, 0, 3]]
@@ -164,17 +177,32 @@ def nifti_label_affine(patient: Patient) -> np.ndarray:
 
 def write_nifti_mask(mask: np.ndarray, patient: Patient, path: Path) -> Path:
     """Write a canonical [z, y, x] mask as uint8 .nii(.gz) in the CT's stored axis order, atomically."""
-    import nibabel as nib
-
     mask = np.asarray(mask)
     if mask.shape != patient.shape:
         raise MaskMismatchError(path, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
-    path = Path(path)
+    return _write_stored(mask.astype(np.uint8), patient, Path(path))
+
+
+def write_nifti_labels(label_map: LabelMap, patient: Patient, path: Path) -> Path:
+    """Write a label map as .nii(.gz) in the CT's stored axis order with its values, and its ITK-SNAP
+    label description beside it (``label.nii.gz`` → ``label.txt``), both atomically."""
+    if label_map.shape != patient.shape:
+        raise MaskMismatchError(path, f"label map is {label_map.shape}, CT is {patient.shape}: grids must match")
+    top = max([s.value for s in label_map.segments], default=1)
+    written = _write_stored(label_map.labels.astype(label_dtype(top), copy=False), patient, Path(path))
+    write_label_table(label_map.segments, label_table_path(written))
+    return written
+
+
+def _write_stored(canonical: np.ndarray, patient: Patient, path: Path) -> Path:
+    """Write a canonical integer array as NIfTI on the CT's stored grid and affine, atomically."""
+    import nibabel as nib
+
     if path.is_dir():
         raise CtsegError(path, "is a folder: give a file name ending in .nii.gz or .nii")
-    stored = patient.source.reorientation.to_source(mask)
+    stored = patient.source.reorientation.to_source(canonical)
     affine = nifti_label_affine(patient)
-    image = nib.Nifti1Image(np.ascontiguousarray(np.transpose(stored, (2, 1, 0))).astype(np.uint8), affine)
+    image = nib.Nifti1Image(np.ascontiguousarray(np.transpose(stored, (2, 1, 0))), affine)
     image.header.set_xyzt_units("mm")
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
@@ -182,3 +210,25 @@ def write_nifti_mask(mask: np.ndarray, patient: Patient, path: Path) -> Path:
     with atomic_path(path, suffix=suffix) as temporary:
         nib.save(image, str(temporary))
     return path
+
+
+def read_nifti_labels(path: Path, patient: Patient) -> LabelMap:
+    """A NIfTI label map on the patient's canonical grid with its values, named by the ITK-SNAP label
+    description beside it (:func:`ctseg_core.io.label_table.find_label_table`); without one, a file
+    holding several values says so in the label map's notes."""
+    path = Path(path)
+    image = _load(path)
+    shape = tuple(image.shape)
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3:
+        raise MaskMismatchError(path, f"expected a 3D label volume, found shape {image.shape}")
+    try:
+        data = np.asanyarray(image.dataobj).reshape(shape)
+    except (OSError, EOFError, ValueError) as exc:
+        raise MaskMismatchError(path, f"label data cannot be read ({exc.__class__.__name__}: {exc})") from exc
+    affine_ijk = _LPS_FROM_RAS @ np.asarray(image.affine, dtype=np.float64)
+    values = onto_canonical(integer_values(data, path), affine_ijk, patient, path)
+    table_path = find_label_table(path)
+    table = read_label_table(table_path) if table_path is not None else None
+    return label_map_from_values(values, path, table)

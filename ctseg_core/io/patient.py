@@ -27,11 +27,12 @@ class SourceGrid:
 
     ``shape`` and ``geometry`` describe the stored stack: for DICOM the slices sorted along their
     normal, ``[slice, row, column]`` of each file; for NIfTI the data array transposed to
-    ``[k, j, i]``. For a tilted DICOM stack ``geometry`` is the orthogonal grid it was resampled
-    onto, ``positions_lps`` the true slice positions and ``tilt_shift_px`` the shift per slice.
+    ``[k, j, i]``; for NRRD and MetaImage (``"itk"``) SimpleITK's ``[k, j, i]`` array. For a tilted
+    DICOM stack ``geometry`` is the orthogonal grid it was resampled onto, ``positions_lps`` the true
+    slice positions and ``tilt_shift_px`` the shift per slice.
     """
 
-    kind: Literal["dicom", "nifti"]
+    kind: Literal["dicom", "nifti", "itk"]
     shape: tuple[int, int, int]
     geometry: VolumeGeometry
     reorientation: Reorientation

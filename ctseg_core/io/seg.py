@@ -30,19 +30,11 @@ from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import nearest_slice
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.patient import Patient
+from ctseg_core.io.segments import LabelMap, Segment, default_segment, unique_names
 
 #: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
 SEG_SERIES_NUMBER = 300
 ALGORITHM_TYPES = ("MANUAL", "SEMIAUTOMATIC", "AUTOMATIC")
-
-#: Segmented property (category, type) per mask name; other names are coded as generic tissue.
-_PROPERTIES = {
-    "liver": (codes.SCT.Organ, codes.SCT.Liver),
-    "spleen": (codes.SCT.Organ, codes.SCT.Spleen),
-    "livertumor": (codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Neoplasm),
-}
-_DEFAULT_PROPERTY = (codes.SCT.Tissue, codes.SCT.Tissue)
-
 
 # ----------------------------------------------------------------------------- source CT headers
 
@@ -75,22 +67,24 @@ def _opener() -> Iterator[Callable[[str], BinaryIO]]:
             handle.close()
 
 
-def read_source_datasets(patient: Patient) -> list[Dataset]:
+def read_source_datasets(patient: Patient, *, purpose: str = "DICOM SEG", allow_tilt: bool = False) -> list[Dataset]:
     """The CT slices' headers (no pixel data), in the stored slice order, for highdicom.
 
-    Refuses patients that were not loaded from DICOM and slices whose files changed since loading.
+    Refuses patients that were not loaded from DICOM and slices whose files changed since loading;
+    gantry-tilted stacks unless ``allow_tilt`` (RTSTRUCT contours follow the tilted slices; SEG frames
+    cannot). ``purpose`` names the object being written in messages.
     A multi-frame (Enhanced CT) source gives its one dataset.
     """
     grid = patient.source
     if grid.kind != "dicom" or not grid.sop_instance_uids or len(grid.slice_names) != grid.shape[0]:
         raise CtsegError(
             patient.source_path,
-            "DICOM SEG needs the CT as a DICOM series; save this patient as NIfTI instead",
+            f"{purpose} needs the CT as a DICOM series; save this patient as NIfTI instead",
         )
-    if grid.is_tilted:
+    if grid.is_tilted and not allow_tilt:
         raise CtsegError(
             patient.source_path,
-            "DICOM SEG of a gantry-tilted series is not supported (its frames would need the tilted "
+            f"{purpose} of a gantry-tilted series is not supported (its frames would need the tilted "
             "grid); save as an IRCAD mask folder, which is written back onto the source slices",
         )
     names = [n.rsplit(" [frame ", 1)[0] for n in grid.slice_names]
@@ -165,7 +159,7 @@ def complete_source_datasets(datasets: list[Dataset], patient: Patient) -> list[
 # ----------------------------------------------------------------------------- writing
 
 
-def _segment_description(name: str, algorithm_type: str, algorithm_name: str):
+def _segment_description(segment: Segment, number: int, algorithm_type: str, algorithm_name: str):
     import highdicom as hd
 
     if algorithm_type not in ALGORITHM_TYPES:
@@ -175,14 +169,15 @@ def _segment_description(name: str, algorithm_type: str, algorithm_name: str):
         identification = hd.AlgorithmIdentificationSequence(
             name=algorithm_name, family=codes.cid7162.ArtificialIntelligence, version=__version__
         )
-    category, kind = _PROPERTIES.get(name.lower(), _DEFAULT_PROPERTY)
+    category, kind = segment.concept()
     return hd.seg.SegmentDescription(
-        segment_number=1,
-        segment_label=name,
+        segment_number=number,
+        segment_label=segment.name,
         segmented_property_category=category,
         segmented_property_type=kind,
         algorithm_type=algorithm_type,
         algorithm_identification=identification,
+        display_color=hd.color.CIELabColor.from_rgb(*segment.color),
     )
 
 
@@ -203,19 +198,65 @@ def write_dicom_seg(
     entirely empty mask is written with every frame (a SEG must hold at least one) and reads back empty.
     ``source_datasets`` (from :func:`read_source_datasets`) saves re-reading headers on repeated saves.
     """
-    import highdicom as hd
-
     mask = np.asarray(mask)
     if mask.shape != patient.shape:
         raise MaskMismatchError(path, f"mask is {mask.shape}, CT is {patient.shape}: grids must match")
+    return write_dicom_seg_labels(
+        LabelMap.from_mask(mask.astype(bool, copy=False), name),
+        patient,
+        path,
+        source_datasets=source_datasets,
+        algorithm_type=algorithm_type,
+        algorithm_name=algorithm_name,
+    )
+
+
+def _stored_labels(numbered: np.ndarray, count: int, patient: Patient) -> np.ndarray:
+    """Canonical segment numbers on the stored grid (a tilted stack's slices shifted back per segment)."""
+    if not patient.source.is_tilted:
+        return patient.source.reorientation.to_source(numbered)
+    stored = np.zeros(patient.source.shape, dtype=numbered.dtype)
+    for number in range(1, count + 1):
+        stored[patient.source.to_source(numbered == number, mask=True)] = number
+    return stored
+
+
+def write_dicom_seg_labels(
+    label_map: LabelMap,
+    patient: Patient,
+    path: str | Path,
+    source_datasets: list[Dataset] | None = None,
+    algorithm_type: str = "MANUAL",
+    algorithm_name: str = "ctseg liver U-Net",
+) -> Path:
+    """Write a label map as one BINARY DICOM SEG with a segment per table entry, atomically.
+
+    Each segment carries its name (Segment Label), its colour (Recommended Display CIELab Value) and
+    its coded concept. SEG numbers its segments 1, 2, … : they are the label values when those run
+    1 to N (as :meth:`LabelMap.from_masks` numbers them); other values are renumbered in order.
+    """
+    import highdicom as hd
+
+    if label_map.shape != patient.shape:
+        raise MaskMismatchError(path, f"label map is {label_map.shape}, CT is {patient.shape}: grids must match")
+    if not label_map.segments:
+        raise CtsegError(path, "a DICOM SEG needs at least one segment")
     sources = source_datasets if source_datasets is not None else read_source_datasets(patient)
     sources = complete_source_datasets(sources, patient)
-    stored = _planes_in_source_order(mask, patient)
+    ordered = sorted(label_map.segments, key=lambda s: s.value)
+    numbered = np.zeros(label_map.shape, dtype=np.uint16 if len(ordered) > 255 else np.uint8)
+    for number, segment in enumerate(ordered, start=1):
+        numbered[label_map.labels == segment.value] = number
+    stored = _in_frame_order(_stored_labels(numbered, len(ordered), patient), patient)
+    descriptions = [
+        _segment_description(segment, number, algorithm_type, algorithm_name)
+        for number, segment in enumerate(ordered, start=1)
+    ]
     segmentation = hd.seg.Segmentation(
         source_images=sources,
-        pixel_array=stored,
+        pixel_array=np.ascontiguousarray(stored),
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[_segment_description(name, algorithm_type, algorithm_name)],
+        segment_descriptions=descriptions,
         series_instance_uid=hd.UID(),
         series_number=SEG_SERIES_NUMBER,
         sop_instance_uid=hd.UID(),
@@ -226,19 +267,18 @@ def write_dicom_seg(
         device_serial_number="none",
         omit_empty_frames=bool(stored.any()),
     )
-    segmentation.SeriesDescription = f"ctseg {name}"
+    segmentation.SeriesDescription = ("ctseg " + ", ".join(s.name for s in ordered))[:64]  # LO: 64 characters
     path = Path(path)
     with atomic_path(path, suffix=".dcm") as temporary:
         segmentation.save_as(temporary)
     return path
 
 
-def _planes_in_source_order(mask: np.ndarray, patient: Patient) -> np.ndarray:
-    """The mask's planes as the source stores them: its slice order, or a multi-frame source's frame order.
+def _in_frame_order(stored: np.ndarray, patient: Patient) -> np.ndarray:
+    """Stored planes in a multi-frame source's frame order (a single-frame series keeps its slice order).
 
     highdicom pairs the i-th plane with frame i+1 of a multi-frame source: frame order, not position order.
     """
-    stored = patient.source.to_source(mask.astype(bool, copy=False), mask=True)
     if not patient.source.is_multiframe:
         return stored
     frames = np.zeros_like(stored)
@@ -339,9 +379,42 @@ def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: 
     return values
 
 
-def _labels(segmentation, numbers: list[int]) -> list[str]:
-    labels = [str(segmentation.get_segment_description(n).SegmentLabel) for n in numbers]
-    return [label if labels.count(label) == 1 else f"{label} ({n})" for label, n in zip(labels, numbers, strict=False)]
+def _segment_masks(path: Path, patient: Patient) -> tuple[Any, list[int], list[np.ndarray]]:
+    """The SEG, its segment numbers and each segment's bool mask on the canonical grid."""
+    segmentation = _read_segmentation(path)
+    if (int(segmentation.Rows), int(segmentation.Columns)) != patient.source.shape[1:]:
+        rows, columns = patient.source.shape[1:]
+        raise MaskMismatchError(
+            path, f"SEG frames are {segmentation.Rows}×{segmentation.Columns}, CT is {rows}×{columns}"
+        )
+    numbers = [int(n) for n in segmentation.get_segment_numbers()]
+    if not numbers:
+        return segmentation, [], []
+    referenced = _referenced_uids(segmentation)
+    if referenced and referenced <= set(patient.source.sop_instance_uids):
+        values = _by_instance(segmentation, patient, numbers, path)
+    else:
+        values = _by_position(segmentation, patient, numbers, path)
+    masks = _binary(values, segmentation)
+    return segmentation, numbers, [patient.source.to_canonical(masks[..., i], mask=True) for i in range(len(numbers))]
+
+
+def _segment(segmentation: Any, number: int, name: str) -> Segment:
+    """A ctseg segment from a SEG segment description: label, display colour and coded concept."""
+    import highdicom as hd
+
+    description = segmentation.get_segment_description(number)
+    colour = None
+    if "RecommendedDisplayCIELabValue" in description:
+        lab = [int(v) for v in description.RecommendedDisplayCIELabValue]
+        colour = hd.color.CIELabColor.from_dicom_value(lab).to_rgb()
+    segment = default_segment(name, number, colour)
+    try:
+        category = description.segmented_property_category
+        kind = description.segmented_property_type
+    except (AttributeError, IndexError, KeyError):
+        return segment
+    return Segment(number, name, segment.color, category, kind)
 
 
 def read_dicom_seg(path: str | Path, patient: Patient) -> dict[str, np.ndarray]:
@@ -350,21 +423,23 @@ def read_dicom_seg(path: str | Path, patient: Patient) -> dict[str, np.ndarray]:
     Frames pair with CT slices by referenced SOP Instance UID when every referenced instance belongs
     to this CT, else by position. Raises :class:`MaskMismatchError` when the SEG is on another grid.
     """
-    path = Path(path)
-    segmentation = _read_segmentation(path)
-    if (int(segmentation.Rows), int(segmentation.Columns)) != patient.source.shape[1:]:
-        rows, columns = patient.source.shape[1:]
-        raise MaskMismatchError(
-            path, f"SEG frames are {segmentation.Rows}×{segmentation.Columns}, CT is {rows}×{columns}"
-        )
-    numbers = list(segmentation.get_segment_numbers())
-    if not numbers:
-        return {}
-    referenced = _referenced_uids(segmentation)
-    if referenced and referenced <= set(patient.source.sop_instance_uids):
-        values = _by_instance(segmentation, patient, numbers, path)
-    else:
-        values = _by_position(segmentation, patient, numbers, path)
-    masks = _binary(values, segmentation)
+    segmentation, numbers, masks = _segment_masks(Path(path), patient)
     labels = _labels(segmentation, numbers)
-    return {label: patient.source.to_canonical(masks[..., i], mask=True) for i, label in enumerate(labels)}
+    return dict(zip(labels, masks, strict=True))
+
+
+def read_dicom_seg_labels(path: str | Path, patient: Patient) -> LabelMap:
+    """A DICOM SEG as a label map on the patient's grid: one segment per SEG segment (value = segment
+    number) with its label, colour and coded concept; overlapping segments are resolved by
+    :meth:`LabelMap.from_masks` (smaller wins, with a note)."""
+    segmentation, numbers, masks = _segment_masks(Path(path), patient)
+    if not numbers:
+        return LabelMap(np.zeros(patient.shape, dtype=np.uint8), ())
+    names = _labels(segmentation, numbers)
+    segments = [_segment(segmentation, number, name) for number, name in zip(numbers, names, strict=True)]
+    return LabelMap.from_masks(dict(zip(names, masks, strict=True)), segments)
+
+
+def _labels(segmentation, numbers: list[int]) -> list[str]:
+    labels = [str(segmentation.get_segment_description(n).SegmentLabel) for n in numbers]
+    return unique_names(labels, numbers)
