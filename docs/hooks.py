@@ -3,7 +3,9 @@
 Two markers are replaced in a page's Markdown:
 
 - ``<!-- generated: cli-reference -->``: every ``ctseg`` command and flag, from the real parser;
-- ``<!-- generated: model-card -->``: the bundled model's card, from ``resources/models/liver_unet.card.json``.
+- ``<!-- generated: model-card -->``: the bundled model's card, from ``resources/models/liver_unet.card.json``;
+- ``<!-- generated: package-tree -->``: the packages and top-level modules with their docstrings' first lines;
+- ``<!-- generated: import-contracts -->``: the import-linter contracts of ``pyproject.toml``.
 
 ``tests/test_docs.py`` imports this file too (without mkdocs), so the docs' command check and the CLI
 reference walk the parser the same way.
@@ -12,8 +14,11 @@ reference walk the parser the same way.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 CARD_PATH = REPO / "resources" / "models" / "liver_unet.card.json"
 CLI_MARKER = "<!-- generated: cli-reference -->"
 CARD_MARKER = "<!-- generated: model-card -->"
+TREE_MARKER = "<!-- generated: package-tree -->"
+CONTRACTS_MARKER = "<!-- generated: import-contracts -->"
+#: The packages whose layout the architecture page shows.
+PACKAGES = ("ctseg_core", "ctseg_gui")
 #: The help text's width, so the page does not depend on the terminal that built it.
 HELP_COLUMNS = "100"
 
@@ -217,6 +226,58 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+# --- the architecture ---------------------------------------------------------------------------
+
+
+def _summary_line(path: Path) -> str:
+    """A module's docstring up to its first full stop (Sphinx roles and double backticks made plain)."""
+    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    paragraph = " ".join(docstring.split("\n\n")[0].split())
+    paragraph = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", paragraph).replace("``", "`")
+    return re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0]
+
+
+def package_tree_markdown(root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> str:
+    """For each package: its sub-packages and top-level modules, each with its docstring's first sentence."""
+    parts = []
+    for package in packages:
+        folder = root / package
+        parts += [f"### `{package}/`", "", _summary_line(folder / "__init__.py"), "", "| path | holds |", "|---|---|"]
+        children = sorted(folder.iterdir(), key=lambda p: (p.is_file(), p.name))
+        for child in children:
+            if child.is_dir() and (child / "__init__.py").is_file():
+                modules = len([p for p in child.rglob("*.py") if p.name != "__init__.py"])
+                parts.append(f"| `{package}/{child.name}/` ({modules} modules) | {_cell(_summary_line(child / '__init__.py'))} |")
+            elif child.suffix == ".py" and child.name != "__init__.py":
+                parts.append(f"| `{package}/{child.name}` | {_cell(_summary_line(child))} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def import_contracts_markdown(pyproject: Path = REPO / "pyproject.toml") -> str:
+    """The import-linter contracts, as CI checks them: each one's name, kind and modules."""
+    config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    contracts = config.get("tool", {}).get("importlinter", {}).get("contracts", [])
+    parts = []
+    for contract in contracts:
+        parts.append(f"**{contract['name']}** ({contract['type']})")
+        parts.append("")
+        if contract["type"] == "layers":
+            containers = contract.get("containers")
+            if containers:
+                parts.append(f"Inside {', '.join(f'`{c}`' for c in containers)}, from the top:")
+                parts.append("")
+            parts += [f"{i}. {' · '.join(f'`{m.strip()}`' for m in layer.split('|'))}" for i, layer in enumerate(contract["layers"], 1)]
+        elif contract["type"] == "forbidden":
+            sources = ", ".join(f"`{m}`" for m in contract["source_modules"])
+            forbidden = ", ".join(f"`{m}`" for m in contract["forbidden_modules"])
+            parts.append(f"{sources} never imports {forbidden}.")
+        else:
+            parts.append(f"```toml\n{json.dumps(contract, indent=2)}\n```")
+        parts.append("")
+    return "\n".join(parts)
+
+
 # --- mkdocs events -------------------------------------------------------------------------------
 
 
@@ -227,4 +288,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if CARD_MARKER in markdown:
         card = json.loads(CARD_PATH.read_text(encoding="utf-8"))
         markdown = markdown.replace(CARD_MARKER, model_card_markdown(card))
+    if TREE_MARKER in markdown:
+        markdown = markdown.replace(TREE_MARKER, package_tree_markdown())
+    if CONTRACTS_MARKER in markdown:
+        markdown = markdown.replace(CONTRACTS_MARKER, import_contracts_markdown())
     return markdown
