@@ -7,6 +7,8 @@ Two markers are replaced in a page's Markdown:
 - ``<!-- generated: package-tree -->``: the packages and top-level modules with their docstrings' first lines;
 - ``<!-- generated: import-contracts -->``: the import-linter contracts of ``pyproject.toml``.
 
+Docstrings on the API pages use Sphinx roles (``:class:`~x.Y```); :func:`on_page_content` shows them as code.
+
 ``tests/test_docs.py`` imports this file too (without mkdocs), so the docs' command check and the CLI
 reference walk the parser the same way.
 """
@@ -95,10 +97,12 @@ def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
         elif action.nargs == 0:
             value = ""
         else:
-            value = f"`{action.metavar or action.dest.upper()}`"
+            metavar = action.metavar or action.dest.upper()
+            value = f"`[{metavar}]`" if action.nargs == "?" and action.option_strings else f"`{metavar}`"
             if action.nargs in ("+", "*"):
                 value += " …"
-        default = "" if action.default in (None, False, argparse.SUPPRESS) else f"`{action.default}`"
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        default = "" if unset else f"`{action.default}`"  # not ``in (None, False)``: 0 == False
         if action.required:
             default = "required"
         rows.append(f"| {name} | {value} | {default} | {_cell(action.help or '')} |")
@@ -124,20 +128,25 @@ def cli_reference_markdown(parser: argparse.ArgumentParser) -> str:
 # --- the model card ------------------------------------------------------------------------------
 
 
-def _number(value: Any, digits: int = 3) -> str:
-    """A card value for a table: floats rounded, lists joined, None as a dash."""
+def _number(value: Any, digits: int = 3, *, trim: bool = False) -> str:
+    """A card value for a table: floats rounded (``trim``: without trailing zeros), lists joined, None a dash."""
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if abs(value) < 1e4 else f"{value:.0f}"
+        text = f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:.0f}"
+        return text.rstrip("0").rstrip(".") if trim and "." in text else text
     if isinstance(value, list):
-        return ", ".join(_number(item, digits) for item in value)
+        return ", ".join(_number(item, digits, trim=trim) for item in value)
     return str(value)
 
 
 def _table(mapping: dict[str, Any], header: tuple[str, str] = ("field", "value")) -> str:
     rows = [f"| {header[0]} | {header[1]} |", "|---|---|"]
-    rows += [f"| `{key}` | {_cell(_number(value, 4))} |" for key, value in mapping.items() if not isinstance(value, dict)]
+    rows += [
+        f"| `{key}` | {_cell(_number(value, 4, trim=True))} |"
+        for key, value in mapping.items()
+        if not isinstance(value, dict)
+    ]
     return "\n".join(rows)
 
 
@@ -155,12 +164,18 @@ def _validation_section(validation: dict[str, Any]) -> str:
     ]
     for fold in validation.get("folds", []):
         for patient, metrics in fold.get("validation", {}).items():
-            volumes = f"{_number(metrics.get('volume_ml_pred'), 1)} / {_number(metrics.get('volume_ml_ref'), 1)}"
-            lines.append(
-                f"| {fold.get('fold')} | {patient} | {_number(metrics.get('dice'))} | {_number(metrics.get('jaccard'))} "
-                f"| {_number(metrics.get('assd_mm'), 2)} | {_number(metrics.get('hd95_mm'), 1)} | {volumes} "
-                f"| {fold.get('best_epoch', '—')} | {_number(fold.get('last_epoch_val_dice'))} |"
-            )
+            cells = [
+                str(fold.get("fold")),
+                patient,
+                _number(metrics.get("dice")),
+                _number(metrics.get("jaccard")),
+                _number(metrics.get("assd_mm"), 2),
+                _number(metrics.get("hd95_mm"), 1),
+                f"{_number(metrics.get('volume_ml_pred'), 1)} / {_number(metrics.get('volume_ml_ref'), 1)}",
+                str(fold.get("best_epoch", "—")),
+                _number(fold.get("last_epoch_val_dice")),
+            ]
+            lines.append(f"| {' | '.join(cells)} |")
     lines += ["", f"Mean Dice over the folds: **{_number(validation.get('mean_dice'))}**."]
     return "\n".join(lines)
 
@@ -247,7 +262,9 @@ def package_tree_markdown(root: Path = REPO, packages: tuple[str, ...] = PACKAGE
         for child in children:
             if child.is_dir() and (child / "__init__.py").is_file():
                 modules = len([p for p in child.rglob("*.py") if p.name != "__init__.py"])
-                parts.append(f"| `{package}/{child.name}/` ({modules} modules) | {_cell(_summary_line(child / '__init__.py'))} |")
+                parts.append(
+                    f"| `{package}/{child.name}/` ({modules} modules) | {_cell(_summary_line(child / '__init__.py'))} |"
+                )
             elif child.suffix == ".py" and child.name != "__init__.py":
                 parts.append(f"| `{package}/{child.name}` | {_cell(_summary_line(child))} |")
         parts.append("")
@@ -267,7 +284,10 @@ def import_contracts_markdown(pyproject: Path = REPO / "pyproject.toml") -> str:
             if containers:
                 parts.append(f"Inside {', '.join(f'`{c}`' for c in containers)}, from the top:")
                 parts.append("")
-            parts += [f"{i}. {' · '.join(f'`{m.strip()}`' for m in layer.split('|'))}" for i, layer in enumerate(contract["layers"], 1)]
+            parts += [
+                f"{i}. {' · '.join(f'`{m.strip()}`' for m in layer.split('|'))}"
+                for i, layer in enumerate(contract["layers"], 1)
+            ]
         elif contract["type"] == "forbidden":
             sources = ", ".join(f"`{m}`" for m in contract["source_modules"])
             forbidden = ", ".join(f"`{m}`" for m in contract["forbidden_modules"])
@@ -279,6 +299,16 @@ def import_contracts_markdown(pyproject: Path = REPO / "pyproject.toml") -> str:
 
 
 # --- mkdocs events -------------------------------------------------------------------------------
+
+#: A Sphinx role the docstrings use (``:class:`~ctseg_core.errors.CtsegError```), as Markdown renders it.
+SPHINX_ROLE = re.compile(r":(?:mod|class|func|meth|attr|data|exc|obj):<code>(~?)([\w.]+)</code>")
+
+
+def plain_roles(html: str) -> str:
+    """Sphinx roles in rendered docstrings as plain code (``~`` keeps the last name only, as Sphinx does)."""
+    return SPHINX_ROLE.sub(
+        lambda m: f"<code>{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}</code>", html
+    )
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
@@ -293,3 +323,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if CONTRACTS_MARKER in markdown:
         markdown = markdown.replace(CONTRACTS_MARKER, import_contracts_markdown())
     return markdown
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """Tidy the rendered page: the API pages' docstrings use Sphinx roles, shown as plain code."""
+    return plain_roles(html)
