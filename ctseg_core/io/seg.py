@@ -17,7 +17,7 @@ import os
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pydicom
@@ -30,6 +30,9 @@ from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import nearest_slice
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.patient import Patient
+
+if TYPE_CHECKING:  # highdicom loads only when a SEG is written or read
+    import highdicom as hd
 
 #: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
 SEG_SERIES_NUMBER = 300
@@ -165,7 +168,7 @@ def complete_source_datasets(datasets: list[Dataset], patient: Patient) -> list[
 # ----------------------------------------------------------------------------- writing
 
 
-def _segment_description(name: str, algorithm_type: str, algorithm_name: str):
+def _segment_description(name: str, algorithm_type: str, algorithm_name: str) -> hd.seg.SegmentDescription:
     import highdicom as hd
 
     if algorithm_type not in ALGORITHM_TYPES:
@@ -242,7 +245,7 @@ def write_dicom_seg(
 # ----------------------------------------------------------------------------- reading
 
 
-def _read_segmentation(path: Path):
+def _read_segmentation(path: Path) -> hd.seg.Segmentation:
     import highdicom as hd
 
     try:
@@ -253,7 +256,7 @@ def _read_segmentation(path: Path):
         raise CtsegError(path, f"not a readable DICOM SEG ({exc.__class__.__name__}: {exc})") from exc
 
 
-def _binary(values: np.ndarray, segmentation) -> np.ndarray:
+def _binary(values: np.ndarray, segmentation: hd.seg.Segmentation) -> np.ndarray:
     """Segment membership: fractional SEGs (rescaled to 0–1) at 0.5, others where > 0."""
     import highdicom as hd
 
@@ -262,11 +265,11 @@ def _binary(values: np.ndarray, segmentation) -> np.ndarray:
     return values > 0
 
 
-def _referenced_uids(segmentation) -> set[str]:
+def _referenced_uids(segmentation: hd.seg.Segmentation) -> set[str]:
     return {sop_uid for _, _, sop_uid in segmentation.get_source_image_uids()}
 
 
-def _by_instance(segmentation: Any, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
+def _by_instance(segmentation: hd.seg.Segmentation, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
     """[stored slice, row, column, segment] values for SEGs whose frames reference this patient's CT slices."""
     grid = patient.source
     try:
@@ -312,7 +315,7 @@ def _slice_index(position: np.ndarray, patient: Patient, along_normal: np.ndarra
     return nearest
 
 
-def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
+def _by_position(segmentation: hd.seg.Segmentation, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
     """[stored slice, row, column, segment] values placed by frame position, for SEGs referencing other copies."""
     try:
         volume = segmentation.get_volume(segment_numbers=numbers)
@@ -331,7 +334,7 @@ def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: 
     return values
 
 
-def _labels(segmentation, numbers: list[int]) -> list[str]:
+def _labels(segmentation: hd.seg.Segmentation, numbers: list[int]) -> list[str]:
     labels = [str(segmentation.get_segment_description(n).SegmentLabel) for n in numbers]
     return [label if labels.count(label) == 1 else f"{label} ({n})" for label, n in zip(labels, numbers, strict=False)]
 
