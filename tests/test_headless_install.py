@@ -67,6 +67,7 @@ def test_the_base_dependencies_hold_no_qt_and_the_gui_extra_holds_it() -> None:
     assert install == ['python3 -m pip install -e ".[gui,test,bench]"']
 
 
+@pytest.mark.slow
 def test_headless_commands_run_without_the_gui_packages(tmp_path: Path) -> None:
     patient = tmp_path / "patient"
     steps = [

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui.conftest import event_loop_gaps
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
@@ -20,7 +21,6 @@ from ctseg_core.metrics import _surface_distances, score_masks
 from ctseg_gui import exporting
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.view3d import SurfaceView
-from tests.gui.conftest import event_loop_gaps
 
 
 def _exports(window: MainWindow) -> exporting.Exports:
