@@ -87,6 +87,7 @@ def test_headless_commands_run_without_the_gui_packages(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["view", "demo"])
+@pytest.mark.slow
 def test_view_and_demo_name_the_gui_extra_where_it_is_missing(tmp_path: Path, command: str) -> None:
     result = ctseg_without_gui(command, cwd=tmp_path)
     assert result.returncode == 2

@@ -609,6 +609,7 @@ def test_segment_in_a_real_process_with_a_utf8_stdout_prints_no_traceback(templa
     assert (tmp_path / "out" / NON_UTF8 / "MASKS_DICOM" / "liver_pred").is_dir()
 
 
+@pytest.mark.slow
 def test_an_internal_error_in_a_real_process_is_one_line_and_a_log_file(template: Path, tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
