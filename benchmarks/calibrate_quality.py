@@ -64,7 +64,11 @@ def collect(train_out: Path) -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = []
     folds = sorted(train_out.glob("fold_*/last.keras"))
     if not folds:
-        raise SystemExit(f"{train_out}: no fold_K/last.keras (train with --folds and this version of ctseg)")
+        raise SystemExit(
+            f"{train_out}: no fold_K/last.keras (train with --folds and this version of ctseg; the held-out "
+            "models are not in the tree: benchmarks/held_out_models/README.md restores or retrains them, and "
+            "--cases benchmarks/held_out_models/cases.json re-reports their cases without a model)"
+        )
     for model_path in folds:
         segmenter = Segmenter.load(model_path, threads=2)
         index_neighbours = Segmenter(

@@ -9,6 +9,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # builds a wheel and segments with TensorFlow in a subprocess
+
 REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
@@ -47,6 +51,7 @@ def test_wheel_ships_the_model_and_segments_outside_the_checkout(tmp_path: Path)
     assert "ctseg_resources/models/liver_unet.keras" in names
     assert "ctseg_resources/models/liver_unet.card.json" in names
     assert "ctseg_core/py.typed" in names and "ctseg_gui/py.typed" in names
+    assert "ctseg_resources/models/LICENSE-weights.txt" in names  # the weights' licence ships beside them
     target = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

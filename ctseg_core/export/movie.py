@@ -14,7 +14,7 @@ when that optional package is installed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,7 @@ def slice_frames(
     style: OverlayStyle = "fill+outline",
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
-):
+) -> Iterator[np.ndarray]:
     """Yield the RGB uint8 frames of the movie, one per axial slice (inferior → superior)."""
     hu = np.asarray(hu)
     check_volume_inputs(hu, overlays, spacing_mm, kind="overlay")
@@ -103,7 +103,7 @@ def slice_frames(
             progress(k + 1, count, "frames")
 
 
-def _write_gif(frames, target: Path, fps: float) -> None:
+def _write_gif(frames: Iterable[np.ndarray], target: Path, fps: float) -> None:
     from PIL import Image
 
     images = [Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT) for frame in frames]
@@ -118,7 +118,7 @@ def _write_gif(frames, target: Path, fps: float) -> None:
     )
 
 
-def _write_mp4(frames, target: Path, fps: float) -> None:
+def _write_mp4(frames: Iterable[np.ndarray], target: Path, fps: float) -> None:
     import imageio_ffmpeg
 
     writer = None

@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from ctseg_core.export.overlays import RGB, check_volume_inputs, composite, over
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.metrics import format_metric
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+
+if TYPE_CHECKING:  # matplotlib loads only when a picture is drawn
+    from matplotlib.figure import Figure
 
 #: Pictures are scaled up (whole pixels) until their longer side reaches this many pixels.
 SNAPSHOT_MIN_PIXELS = 420
@@ -84,7 +87,7 @@ def error_centroid(masks: Mapping[str, np.ndarray], shape: Sequence[int]) -> tup
 # --------------------------------------------------------------------------- pictures
 
 
-def _png_data_uri(figure) -> str:
+def _png_data_uri(figure: Figure) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(figure)

@@ -17,13 +17,14 @@ import os
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 
 from ctseg_core._version import __version__
 from ctseg_core.errors import CtsegError, MaskMismatchError
@@ -31,6 +32,9 @@ from ctseg_core.geometry import nearest_slice
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.segments import LabelMap, Segment, default_segment, unique_names
+
+if TYPE_CHECKING:  # highdicom loads only when a SEG is written or read
+    import highdicom as hd
 
 #: Series number of the SEG series ctseg writes (CT series are usually numbered below 100).
 SEG_SERIES_NUMBER = 300
@@ -159,7 +163,9 @@ def complete_source_datasets(datasets: list[Dataset], patient: Patient) -> list[
 # ----------------------------------------------------------------------------- writing
 
 
-def _segment_description(segment: Segment, number: int, algorithm_type: str, algorithm_name: str):
+def _segment_description(
+    segment: Segment, number: int, algorithm_type: str, algorithm_name: str
+) -> hd.seg.SegmentDescription:
     import highdicom as hd
 
     if algorithm_type not in ALGORITHM_TYPES:
@@ -290,7 +296,7 @@ def _in_frame_order(stored: np.ndarray, patient: Patient) -> np.ndarray:
 # ----------------------------------------------------------------------------- reading
 
 
-def _read_segmentation(path: Path):
+def _read_segmentation(path: Path) -> hd.seg.Segmentation:
     import highdicom as hd
 
     try:
@@ -301,7 +307,7 @@ def _read_segmentation(path: Path):
         raise CtsegError(path, f"not a readable DICOM SEG ({exc.__class__.__name__}: {exc})") from exc
 
 
-def _binary(values: np.ndarray, segmentation) -> np.ndarray:
+def _binary(values: np.ndarray, segmentation: hd.seg.Segmentation) -> np.ndarray:
     """Segment membership: fractional SEGs (rescaled to 0–1) at 0.5, others where > 0."""
     import highdicom as hd
 
@@ -310,11 +316,11 @@ def _binary(values: np.ndarray, segmentation) -> np.ndarray:
     return values > 0
 
 
-def _referenced_uids(segmentation) -> set[str]:
+def _referenced_uids(segmentation: hd.seg.Segmentation) -> set[str]:
     return {sop_uid for _, _, sop_uid in segmentation.get_source_image_uids()}
 
 
-def _by_instance(segmentation: Any, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
+def _by_instance(segmentation: hd.seg.Segmentation, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
     """[stored slice, row, column, segment] values for SEGs whose frames reference this patient's CT slices."""
     grid = patient.source
     try:
@@ -360,7 +366,7 @@ def _slice_index(position: np.ndarray, patient: Patient, along_normal: np.ndarra
     return nearest
 
 
-def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
+def _by_position(segmentation: hd.seg.Segmentation, patient: Patient, numbers: list[int], path: Path) -> np.ndarray:
     """[stored slice, row, column, segment] values placed by frame position, for SEGs referencing other copies."""
     try:
         volume = segmentation.get_volume(segment_numbers=numbers)
@@ -379,7 +385,7 @@ def _by_position(segmentation: Any, patient: Patient, numbers: list[int], path: 
     return values
 
 
-def _segment_masks(path: Path, patient: Patient) -> tuple[Any, list[int], list[np.ndarray]]:
+def _segment_masks(path: Path, patient: Patient) -> tuple[hd.seg.Segmentation, list[int], list[np.ndarray]]:
     """The SEG, its segment numbers and each segment's bool mask on the canonical grid."""
     segmentation = _read_segmentation(path)
     if (int(segmentation.Rows), int(segmentation.Columns)) != patient.source.shape[1:]:
@@ -399,7 +405,7 @@ def _segment_masks(path: Path, patient: Patient) -> tuple[Any, list[int], list[n
     return segmentation, numbers, [patient.source.to_canonical(masks[..., i], mask=True) for i in range(len(numbers))]
 
 
-def _segment(segmentation: Any, number: int, name: str) -> Segment:
+def _segment(segmentation: hd.seg.Segmentation, number: int, name: str) -> Segment:
     """A ctseg segment from a SEG segment description: label, display colour and coded concept."""
     import highdicom as hd
 
@@ -414,7 +420,12 @@ def _segment(segmentation: Any, number: int, name: str) -> Segment:
         kind = description.segmented_property_type
     except (AttributeError, IndexError, KeyError):
         return segment
-    return Segment(number, name, segment.color, category, kind)
+    return Segment(number, name, segment.color, _as_code(category), _as_code(kind))
+
+
+def _as_code(concept: hd.sr.CodedConcept) -> Code:
+    """A highdicom coded concept (a dataset) as the plain code the segment table holds."""
+    return Code(value=concept.value, scheme_designator=concept.scheme_designator, meaning=concept.meaning)
 
 
 def read_dicom_seg(path: str | Path, patient: Patient) -> dict[str, np.ndarray]:
@@ -440,6 +451,6 @@ def read_dicom_seg_labels(path: str | Path, patient: Patient) -> LabelMap:
     return LabelMap.from_masks(dict(zip(names, masks, strict=True)), segments)
 
 
-def _labels(segmentation, numbers: list[int]) -> list[str]:
+def _labels(segmentation: hd.seg.Segmentation, numbers: list[int]) -> list[str]:
     labels = [str(segmentation.get_segment_description(n).SegmentLabel) for n in numbers]
     return unique_names(labels, numbers)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import ctseg_core
 
 FORBIDDEN = ("PySide6", "pyqtgraph", "shiboken6", "ctseg_gui", "OpenGL")
@@ -18,6 +20,7 @@ def _core_modules() -> list[str]:
     return [m.name for m in pkgutil.walk_packages(ctseg_core.__path__, "ctseg_core.")]
 
 
+@pytest.mark.slow
 def test_core_modules_import_no_qt_and_no_tensorflow() -> None:
     modules = _core_modules()
     assert {"ctseg_core.io.patient", "ctseg_core.model.inference", "ctseg_core.annotate.editing"} <= set(modules)
@@ -46,6 +49,7 @@ def test_no_core_source_imports_the_gui_or_qt_even_lazily() -> None:
     assert offenders == []
 
 
+@pytest.mark.slow
 def test_the_public_api_is_importable_from_the_top_level_without_loading_it_eagerly() -> None:
     code = (
         "import sys, ctseg_core\n"

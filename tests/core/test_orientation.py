@@ -55,6 +55,7 @@ def test_canonical_order_is_stated_and_right_handed() -> None:
 
 
 @pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+@pytest.mark.slow
 def test_every_dicom_layout_loads_to_the_canonical_volume(layout: Layout, phantom: Volume, tmp_path: Path) -> None:
     hu, liver, geometry = phantom
     folder = write_dicom_variant(tmp_path / "p", hu, geometry, layout, {"liver": liver})
@@ -107,6 +108,7 @@ def _check_ircad_mask_on_source(written: Path, ct_folder: Path) -> None:
 
 
 @pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+@pytest.mark.slow
 def test_ircad_mask_writer_puts_the_mask_on_each_source_slice(layout: Layout, phantom: Volume, tmp_path: Path) -> None:
     hu, _, geometry = phantom
     folder = write_dicom_variant(tmp_path / "p", hu, geometry, layout)

@@ -63,6 +63,7 @@ def test_screenshot_run_opens_grabs_and_exits_zero(
     assert _axial_view_pixels(shot, window, palette.PREDICTION) == 0
 
 
+@pytest.mark.slow
 def test_screenshot_run_segments_first_when_asked(
     small_phantom: Path,
     tmp_path: Path,
@@ -95,6 +96,7 @@ def test_screenshot_run_fails_with_the_message_on_stderr(
     assert dialogs == [] and not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_launching_the_viewer_does_not_import_tensorflow(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
@@ -130,6 +132,7 @@ def test_demo_patient_is_written_once_and_opens(
     assert [p.name for p in folder.parent.iterdir()] == ["phantom-v2-seed0"]  # no scratch left behind
 
 
+@pytest.mark.slow
 def test_cli_view_segment_screenshot_with_the_bundled_model(tmp_path: Path) -> None:
     """The README's smoke test, end to end in a fresh process: open, segment for real, grab, exit 0."""
     from ctseg_core.synth.phantom import write_phantom

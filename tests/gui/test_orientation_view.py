@@ -45,6 +45,7 @@ def _bright_centroid(image: QImage) -> tuple[float, float]:
 @pytest.mark.parametrize(
     "variant", ["as stored", "columns flipped", "rows flipped", "coronal", "sagittal", "nifti RAS", "nifti RPI"]
 )
+@pytest.mark.slow
 def test_every_variant_shows_anterior_up_and_right_on_the_left(
     variant: str, window: MainWindow, open_in: OpenIn, tmp_path: Path
 ) -> None:

@@ -593,6 +593,7 @@ def _subprocess_env(cache: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONIOENCODING": "utf-8", "CTSEG_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+@pytest.mark.slow
 def test_segment_in_a_real_process_with_a_utf8_stdout_prints_no_traceback(template: Path, tmp_path: Path) -> None:
     """The bundled model on a patient whose folder name holds byte 0xff, stdout forced to UTF-8."""
     folder = Path(shutil.copytree(template, tmp_path / NON_UTF8))
@@ -608,6 +609,7 @@ def test_segment_in_a_real_process_with_a_utf8_stdout_prints_no_traceback(templa
     assert (tmp_path / "out" / NON_UTF8 / "MASKS_DICOM" / "liver_pred").is_dir()
 
 
+@pytest.mark.slow
 def test_an_internal_error_in_a_real_process_is_one_line_and_a_log_file(template: Path, tmp_path: Path) -> None:
     script = textwrap.dedent(
         """

@@ -271,6 +271,7 @@ KILL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize("moment", ["mid-slices", "between-renames"])
+@pytest.mark.slow
 def test_a_write_killed_at_any_moment_loses_nothing_and_the_next_save_cleans_up(patient_dir: Path, moment: str) -> None:
     masks = patient_dir / "MASKS_DICOM"
     before = snapshot(masks / NAME)

@@ -41,6 +41,7 @@ def _corrected(patient_dir: Path) -> np.ndarray:
     return label
 
 
+@pytest.mark.slow
 def test_saved_labels_are_truth_ground_truth_and_model_output_are_not(patients: Path) -> None:
     p0, p1, p2 = patients / "p0", patients / "p1", patients / "p2"
     patient = load_patient(p0, masks=["liver"])

@@ -19,6 +19,7 @@ def segmenter() -> Segmenter:
     return Segmenter.load(threads=2)
 
 
+@pytest.mark.slow
 def test_masks_agree_across_stored_orientations(segmenter: Segmenter, tmp_path: Path) -> None:
     volume = make_phantom(seed=777, slices=24, size=256)
     geometry = VolumeGeometry(volume.origin_mm, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), volume.spacing_mm)

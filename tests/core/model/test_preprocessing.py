@@ -20,6 +20,7 @@ from ctseg_core.synth.phantom import make_phantom
 
 
 @pytest.mark.parametrize("size", [256, 512, 768])
+@pytest.mark.slow
 def test_mask_there_and_back_keeps_dice_above_098(size: int) -> None:
     phantom = make_phantom(seed=7, slices=12, size=size)
     spec = InputSpec(size=160)

@@ -162,6 +162,7 @@ def test_written_ircad_mask_loads_back_identically(tiny_patients: Path, tmp_path
     np.testing.assert_array_equal(again.masks["liver"], patient.masks["liver"])
 
 
+@pytest.mark.slow
 def test_bundled_model_segments_a_fresh_phantom() -> None:
     phantom = make_phantom(seed=777, slices=48)
     result = Segmenter.load().predict(phantom.hu, phantom.spacing_mm)

@@ -27,11 +27,13 @@ def test_folds_validate_each_patient_once_balanced_and_independent_of_input_orde
             split_folds(names, bad)
 
 
+@pytest.mark.slow
 def test_seed_sized_unet_has_about_1_9_million_parameters() -> None:
     model = build_unet(UNetConfig(input_size=128, channels=1, block="selu", dropout=0.1))
     assert 1.8e6 < model.count_params() < 2.0e6
 
 
+@pytest.mark.slow
 def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> None:
     config = TrainConfig(
         epochs=1,
@@ -67,6 +69,7 @@ def test_cross_validation_end_to_end(tiny_patients: Path, tmp_path: Path) -> Non
     assert len(list((tmp_path / "cache" / "slices").glob("*.npz"))) == 3
 
 
+@pytest.mark.slow
 def test_train_cli_with_distribute_on_two_cpu_devices(tiny_patients: Path, tmp_path: Path) -> None:
     command = [
         sys.executable,
@@ -109,6 +112,7 @@ def test_train_cli_with_distribute_on_two_cpu_devices(tiny_patients: Path, tmp_p
     assert 0.0 <= results["folds"][0]["last_epoch_val_dice"] <= 1.0
 
 
+@pytest.mark.slow
 def test_train_cli_rejects_unknown_validation_patient(tiny_patients: Path, tmp_path: Path) -> None:
     from ctseg_core.cli import main
 
@@ -131,6 +135,7 @@ def test_train_cli_rejects_unknown_validation_patient(tiny_patients: Path, tmp_p
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.999999])
+@pytest.mark.slow
 def test_ema_weights_are_what_the_trainer_ships(tiny_patients: Path, tmp_path: Path, ema: float) -> None:
     """With a near-frozen average the shipped weights stay where the first step put them; without, they move.
 
@@ -159,6 +164,7 @@ def test_ema_weights_are_what_the_trainer_ships(tiny_patients: Path, tmp_path: P
         assert change > 3 * step
 
 
+@pytest.mark.slow
 def test_folds_leave_their_models_and_init_fine_tunes_from_a_model(tiny_patients: Path, tmp_path: Path) -> None:
     """Each fold leaves a best and a last-epoch model with cards; --init starts from another model's weights."""
     config = TrainConfig(

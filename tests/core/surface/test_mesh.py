@@ -170,6 +170,7 @@ def test_two_triangles_per_exposed_voxel_face_at_full_resolution() -> None:
     assert mesh.triangle_count == pytest.approx(2 * sum(exposed_faces(box)), rel=1e-3)  # exact but for handles
 
 
+@pytest.mark.slow
 def test_a_tight_budget_meshes_a_coarser_grid_without_decimating(monkeypatch: pytest.MonkeyPatch) -> None:
     """The software-GL budget (60 k) for a 1.5 L liver: in-plane block means, no GIL-holding decimation,
     closed, the volume kept, and the surface where the voxels' surface is."""

@@ -88,6 +88,7 @@ def _shapes(shape: tuple[int, int, int], affine: np.ndarray, centre: np.ndarray)
 
 
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.5, 0.8, 0.8), (2.0, 0.7, 0.6)])
+@pytest.mark.slow
 def test_the_colours_agree_with_assd(spacing: tuple[float, float, float]) -> None:
     """The mean |distance| over the prediction mesh's surface matches ASSD's prediction→GT half.
 
@@ -110,6 +111,7 @@ def test_the_colours_agree_with_assd(spacing: tuple[float, float, float]) -> Non
         )  # the same machinery
 
 
+@pytest.mark.slow
 def test_the_readouts_do_not_depend_on_the_triangle_budget() -> None:
     """Decimation leaves vertices dense where the surface bends; the voxel-equivalent weights keep the
     mean and p95 of an 8 k-triangle mesh on ASSD's half, as for the full mesh (the software-GL case)."""

@@ -30,6 +30,7 @@ def _read_series(folder: Path) -> list[pydicom.Dataset]:
     return [pydicom.dcmread(f) for f in files]
 
 
+@pytest.mark.slow
 def test_same_seed_is_identical_and_seeds_differ() -> None:
     a, b, c = make_phantom(5, 16, 256), make_phantom(5, 16, 256), make_phantom(6, 16, 256)
     assert a.hu.dtype == np.int16 and a.hu.shape == (16, 256, 256)
@@ -111,6 +112,7 @@ def test_uids_are_deterministic(tmp_path: Path, written: Path) -> None:
         assert (again / sub).read_bytes() == (written / sub).read_bytes()
 
 
+@pytest.mark.slow
 def test_hu_values_are_plausible(volume: PhantomVolume) -> None:
     hu, liver = volume.hu, volume.masks["liver"]
     size = hu.shape[1]
@@ -148,6 +150,7 @@ def test_liver_is_present_and_changes_along_z(volume: PhantomVolume) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 5, 31337])
+@pytest.mark.slow
 def test_liver_label_has_image_evidence(seed: int) -> None:
     """The IVC stands out from the liver and lies in a groove, so the mask has no invisible holes.
 

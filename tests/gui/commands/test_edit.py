@@ -341,6 +341,7 @@ def test_a_flood_fill_seed_outside_the_range_says_why(qtbot: QtBot, opened: Main
     )
 
 
+@pytest.mark.slow
 def test_the_label_and_file_modules_load_no_qt() -> None:
     code = (
         "import sys, ctseg_core.annotate.labels, ctseg_core.annotate.live_dice\n"

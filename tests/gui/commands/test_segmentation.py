@@ -209,6 +209,7 @@ class KerasSegmenter:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="Keras/TensorFlow not installed")
+@pytest.mark.slow
 def test_tensorflow_loads_and_predicts_on_the_worker(qtbot: QtBot, opened: MainWindow) -> None:
     loaded: list[KerasSegmenter] = []
 
