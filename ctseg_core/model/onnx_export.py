@@ -49,9 +49,9 @@ def export_graph(model_path: str | Path, model: Any = None) -> Path:
     from ctseg_core.io.atomic import atomic_path
 
     model_path = Path(model_path)
+    onnx = _import_converter(model_path)
     source_hash = file_sha256(model_path)
     model = model if model is not None else _load_keras(model_path)
-    onnx = _import_converter(model_path)
     with tempfile.TemporaryDirectory(prefix="ctseg-export-") as work:
         raw = Path(work) / f"graph{GRAPH_SUFFIX}"
         _convert(model, raw, model_path)

@@ -91,6 +91,9 @@ class ExportedGraph:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
+        # Idle pool threads sleep instead of spinning: on 2 shared cores spinning takes CPU from the GUI
+        # thread and the next patient's loading, and it bought no speed here.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ONNX Runtime raises its own exception types for unreadable graphs
