@@ -58,3 +58,12 @@ def test_a_graph_that_disagrees_is_not_written(
         onnx_export.export_graph(copy, model)
     assert graph_path(copy).read_bytes() == b"the previous graph"  # the old file whole, never half a new one
     assert not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="the trainer's hook (export_graph in model/train.py) lands at the merge: then drop this marker"
+)
+def test_the_trainer_ships_its_model_with_a_current_graph(tiny_model: Path) -> None:
+    graph, reason = load_current_graph(tiny_model)
+    assert graph is not None, reason
+    assert Segmenter.load(tiny_model).backend == "onnxruntime"

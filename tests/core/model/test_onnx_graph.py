@@ -46,7 +46,7 @@ def no_backend_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _retouched(model: Path) -> None:
-    """Change the model file's bytes, keeping it a readable Keras archive (a retrained model, as far as the hash goes)."""
+    """Change the model file's bytes, keeping it a readable Keras archive (to the hash, a retrained model)."""
     with zipfile.ZipFile(model, "a") as archive:
         archive.writestr("retrained.txt", "new weights")
 
@@ -124,9 +124,7 @@ def test_copy_graph_goes_with_a_registered_copy(bundled_copy: Path, tmp_path: Pa
     assert not graph_path(registered).exists()  # no old graph beside a model that has none
 
 
-def test_exporting_without_the_converter_is_a_clear_error(
-    bundled_copy: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_exporting_without_the_converter_is_a_clear_error(bundled_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ctseg_core.model.onnx_export import export_graph
 
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
@@ -137,10 +135,11 @@ def test_exporting_without_the_converter_is_a_clear_error(
 def test_segment_on_the_graph_never_imports_tensorflow(tmp_path: Path) -> None:
     """The whole ``ctseg segment`` path (CLI, loading, card, network, post-processing, quality, writing)."""
     patient = write_phantom(tmp_path / "patient", seed=7, slices=6, size=160)
+    argv = ["segment", str(patient), "--out", str(tmp_path / "out"), "--json", "--threads", "2"]
     script = (
         "import json, sys\n"
         "from ctseg_core.cli import main\n"
-        f"status = main(['segment', {str(patient)!r}, '--out', {str(tmp_path / 'out')!r}, '--json', '--threads', '2'])\n"
+        f"status = main({argv!r})\n"
         f"print(json.dumps({{'status': status, 'heavy': [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]}}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != BACKEND_ENV}
