@@ -166,7 +166,9 @@ class Segmenter:
         """Load a model file (default: the bundled one) with its model card (``X.keras`` → ``X.card.json``).
 
         ``threads``: intra-op threads, None for all cores, else ≥ 1 (InvalidArgumentError).
-        ``warm``: trace TensorFlow's inference graph now (False where only the weights are wanted).
+        ``warm``: trace TensorFlow's inference graph now; False where the Keras model itself is
+        wanted (its weights, to fine-tune from), so unless ``backend`` says otherwise it is then
+        loaded with TensorFlow, untraced.
         ``backend``: "onnxruntime", "tensorflow", or None for ``$CTSEG_INFERENCE_BACKEND``, else
         the exported graph when it is current and TensorFlow otherwise. Asking for ONNX Runtime
         without a current graph is a ModelError saying why.
@@ -182,7 +184,10 @@ class Segmenter:
             raise ModelError(path, "model file not found")
         card = read_card(path)
         check_model_file(path)
-        reason = "asked for" if choice == TENSORFLOW else ""
+        if choice is None and not warm:
+            choice, reason = TENSORFLOW, "the Keras model is wanted (warm=False)"
+        else:
+            reason = "asked for" if choice == TENSORFLOW else ""
         if choice != TENSORFLOW:
             started = time.perf_counter()
             segmenter = cls._load_graph(path, card, threads, choice == ONNXRUNTIME)
