@@ -10,6 +10,7 @@ nothing of threads: the GUI runs it on a worker and the CLI in the foreground.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -189,6 +190,10 @@ class Segmenter:
         else:
             reason = "asked for" if choice == TENSORFLOW else ""
         if choice != TENSORFLOW:
+            from ctseg_core.model.onnx_graph import import_onnxruntime
+
+            with contextlib.suppress(ImportError):  # then the graph is not used, and the reason says why
+                import_onnxruntime()  # timed apart (``import_seconds``), as TensorFlow's import is
             started = time.perf_counter()
             segmenter = cls._load_graph(path, card, threads, choice == ONNXRUNTIME)
             if isinstance(segmenter, Segmenter):
