@@ -47,7 +47,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TF threads intra {args.threads} / inter 1")
 
     started = time.perf_counter()
-    segmenter = Segmenter.load(args.model, threads=args.threads)
+    segmenter = Segmenter.load(args.model, threads=args.threads, backend="tensorflow")
     print(
         f"TensorFlow import {import_seconds():.2f} s, model load {segmenter.load_seconds:.2f} s "
         f"(total {time.perf_counter() - started:.2f} s)"

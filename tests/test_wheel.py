@@ -50,6 +50,7 @@ def test_wheel_ships_the_model_and_segments_outside_the_checkout(tmp_path: Path)
     names = zipfile.ZipFile(wheel).namelist()
     assert "ctseg_resources/models/liver_unet.keras" in names
     assert "ctseg_resources/models/liver_unet.card.json" in names
+    assert "ctseg_resources/models/liver_unet.onnx" in names  # inference without TensorFlow
     assert "ctseg_core/py.typed" in names and "ctseg_gui/py.typed" in names
     assert "ctseg_resources/models/LICENSE-weights.txt" in names  # the weights' licence ships beside them
     target = tmp_path / "site"

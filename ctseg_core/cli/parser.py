@@ -64,7 +64,9 @@ def _add_segment(commands: Commands) -> None:
     parser.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per patient")
     parser.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
-    parser.add_argument("--threads", type=positive_int, help="TensorFlow intra-op threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=positive_int, help="intra-op threads of the network's engine (default: all cores)"
+    )
     parser.add_argument(
         "--report",
         action="store_true",

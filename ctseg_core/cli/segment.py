@@ -43,12 +43,11 @@ def _load_segmenter(args: argparse.Namespace) -> Segmenter:
     """The model asked for (the bundled one by default), its load times said on stderr."""
     from ctseg_core.model.inference import Segmenter
     from ctseg_core.model.registry import resolve_model
-    from ctseg_core.model.tf_runtime import import_seconds
 
     segmenter = Segmenter.load(resolve_model(args.model), threads=args.threads)
     if not args.json:
         print(
-            f"model {segmenter.path.name}: TensorFlow import {import_seconds():.1f} s, "
+            f"model {segmenter.path.name} on {segmenter.backend}: import {segmenter.import_seconds:.1f} s, "
             f"model load {segmenter.load_seconds:.1f} s",
             file=sys.stderr,
         )

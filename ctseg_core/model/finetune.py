@@ -336,6 +336,7 @@ def _train_and_register(
     """Train from the base weights, measure on the held-out patients, register the model with its card."""
     from ctseg_core.model.card import ModelCard, write_card
     from ctseg_core.model.inference import Segmenter
+    from ctseg_core.model.onnx_export import export_graph
     from ctseg_core.model.registry import register_model
     from ctseg_core.model.train import export_model, train_one
 
@@ -356,6 +357,7 @@ def _train_and_register(
         model_file = work_dir / "model.keras"
         export_model(trained.model, config, model_file)
         write_card(card, model_file)
+        export_graph(model_file)  # the user's model gets its exported graph too
         raise_if_cancelled(hooks.should_cancel)
         registered = register_model(model_file, name, overwrite=overwrite, folder=models_folder)
     run.log(f"registered {name} at {registered}")

@@ -19,6 +19,7 @@ from typing import Any
 from ctseg_core.errors import ModelError, OutputExistsError
 from ctseg_core.model.card import ModelCard, card_path, read_card, write_card
 from ctseg_core.model.inference import default_model_path
+from ctseg_core.model.onnx_graph import copy_graph
 
 MODELS_ENV = "CTSEG_MODELS_DIR"
 BUNDLED = "bundled"
@@ -173,5 +174,6 @@ def register_model(
     with atomic_path(destination, suffix=MODEL_SUFFIX) as temporary:
         shutil.copyfile(model_path, temporary)
         write_card(card, destination)
+    copy_graph(model_path, destination)
     assert card_path(destination).is_file()
     return destination

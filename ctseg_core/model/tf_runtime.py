@@ -34,6 +34,11 @@ def check_threads(threads: Any, what: str = "threads") -> int | None:
     return count
 
 
+def intra_op_threads(threads: int | None) -> int:
+    """The intra-op thread count for ``threads`` (None: all cores, at most 8); shared by both runtimes."""
+    return check_threads(threads) or min(os.cpu_count() or 2, 8)
+
+
 def import_tensorflow(intra_threads: int | None = None, inter_threads: int = 1) -> Any:
     """Import TensorFlow once, configure its thread pools, and return the module."""
     global _import_seconds
@@ -45,7 +50,7 @@ def import_tensorflow(intra_threads: int | None = None, inter_threads: int = 1) 
         started = time.perf_counter()
         import tensorflow as tf
 
-        intra = intra_threads or min(os.cpu_count() or 2, 8)
+        intra = intra_op_threads(intra_threads)
         try:
             tf.config.threading.set_intra_op_parallelism_threads(intra)
             tf.config.threading.set_inter_op_parallelism_threads(inter_threads)

@@ -26,6 +26,7 @@ from ctseg_core.metrics import compare, dice
 from ctseg_core.model.augment import AugmentConfig, augment_sample
 from ctseg_core.model.card import ModelCard, write_card
 from ctseg_core.model.inference import Segmenter
+from ctseg_core.model.onnx_export import export_graph
 from ctseg_core.model.postprocess import postprocess
 from ctseg_core.model.preprocessing import InputSpec, normalise_hu, with_context
 from ctseg_core.model.training_data import (
@@ -616,6 +617,7 @@ def _train_final(
         "lineage": run.lineage,
     }
     write_card(card, model_path)
+    export_graph(model_path)  # inference runs the exported graph; TensorFlow stays the trainer
     run.log(f"wrote {model_path} and its model card (cross-validation mean Dice {card.validation['mean_dice']})")
     return model_path
 

@@ -40,7 +40,7 @@ def test_a_cold_load_traces_no_graph_until_the_first_prediction(tiny_model: Path
     """Fine-tuning wants the weights alone: ``warm=False`` skips tracing the inference graph."""
     cold = Segmenter.load(tiny_model, warm=False)
     assert cold._forward is None
-    warm = Segmenter.load(tiny_model)
+    warm = Segmenter.load(tiny_model, backend="tensorflow")
     assert warm._forward is not None
     hu = np.full((3, 64, 64), -1000, np.int16)
     assert np.array_equal(cold.predict(hu).mask, warm.predict(hu).mask)
