@@ -17,6 +17,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_MODEL = "resources/models/liver_unet.keras"
+BUNDLED_GRAPH = "resources/models/liver_unet.onnx"  # its exported inference graph
 
 
 def _hooks() -> dict[str, dict[str, Any]]:
@@ -42,9 +43,10 @@ def test_the_large_file_check_lets_the_bundled_model_through_only_where_it_is() 
     hook = _hooks()["check-added-large-files"]
     assert "--enforce-all" in hook["args"] and _max_bytes(hook) < (REPO / BUNDLED_MODEL).stat().st_size
     exclude = re.compile(hook["exclude"])
-    assert exclude.search(BUNDLED_MODEL)
+    assert exclude.search(BUNDLED_MODEL) and exclude.search(BUNDLED_GRAPH)
     assert not exclude.search("benchmarks/held_out_models/fold_1/last.keras")
     assert not exclude.search("resources/models/other.keras")
+    assert not exclude.search("resources/models/other.onnx")
 
 
 def test_no_tracked_file_is_over_the_large_file_limit() -> None:
