@@ -322,7 +322,6 @@ def write_ircad_mask(
     grid = patient.source
     stored = grid.to_source(np.asarray(mask, dtype=bool), mask=True)
     target = out_dir / "MASKS_DICOM" / name
-    series_uid = generate_uid()
     if not replace_ground_truth:  # before anything is created (an empty MASKS_DICOM hides MASKS_DICOM.zip)
         refuse_to_replace_ground_truth(out_dir, name)
     created_beside_zip = not target.parent.exists() and (out_dir / "MASKS_DICOM.zip").is_file()
@@ -330,7 +329,7 @@ def write_ircad_mask(
         with atomic_folder(target) as staging:
             if not replace_ground_truth:  # again, now that an interrupted write's backup is restored
                 refuse_to_replace_ground_truth(out_dir, name)
-            _write_mask_slices(stored, patient, staging, name, series_uid, should_cancel, progress)
+            _write_mask_slices(stored, patient, staging, name, _mask_series_ids(patient), should_cancel, progress)
     except BaseException:
         if created_beside_zip:
             with contextlib.suppress(OSError):
@@ -344,29 +343,37 @@ def _write_mask_slices(
     patient: Patient,
     folder: Path,
     name: str,
-    series_uid: str,
+    ids: SeriesIds,
     should_cancel: CancelCheck | None,
     progress: ProgressCallback | None,
 ) -> None:
     """The ``image_K`` files of a mask in stored slice order, on the CT slices' geometry."""
     for k in range(stored.shape[0]):
         raise_if_cancelled(should_cancel)
-        ds = _mask_slice_dataset(stored[k], patient, k, name, series_uid)
+        ds = _mask_slice_dataset(stored[k], patient, k, name, ids)
         ds.save_as(folder / f"image_{k}", enforce_file_format=True)
         if progress:
             progress(k + 1, stored.shape[0], "writing mask")
 
 
-def _mask_slice_dataset(pixels: np.ndarray, patient: Patient, k: int, name: str, series_uid: str) -> Dataset:
-    """Slice ``k`` of a mask (0/255) on stored CT slice k's plane, referencing that slice."""
-    geometry = patient.source.geometry
-    ids = SeriesIds(  # a CT without study or frame UIDs gets new ones (on every slice, as before)
+def _mask_series_ids(patient: Patient) -> SeriesIds:
+    """A new mask series' identity: the CT's patient, study and frame of reference.
+
+    A CT without a study or frame-of-reference UID gets new ones, once for the whole mask series, so
+    every slice of the mask names the same study and frame.
+    """
+    return SeriesIds(
         patient.patient_name,
         patient.patient_id,
         patient.study_uid or generate_uid(),
-        series_uid,
+        generate_uid(),
         patient.frame_of_reference_uid or generate_uid(),
     )
+
+
+def _mask_slice_dataset(pixels: np.ndarray, patient: Patient, k: int, name: str, ids: SeriesIds) -> Dataset:
+    """Slice ``k`` of a mask (0/255) on stored CT slice k's plane, referencing that slice."""
+    geometry = patient.source.geometry
     plane = ImagePlane(
         _slice_position(patient, k),
         [float(v) for v in list(geometry.row_direction) + list(geometry.column_direction)],
