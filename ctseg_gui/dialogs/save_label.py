@@ -39,7 +39,7 @@ def default_target(fmt: LabelFormat, patient: Patient, name: str, last_dir: str 
     folder = patient_folder(patient)
     if fmt is LabelFormat.IRCAD:
         target = SaveTarget(fmt, folder, name)
-        if target.ground_truth_replaced() is not None:  # never offer to overwrite the ground truth
+        if target.ground_truth_replaced(patient) is not None:  # never offer to overwrite the ground truth
             target = SaveTarget(fmt, folder, f"{name}_edited")
         return target
     directory = Path(last_dir) if last_dir else folder.parent
@@ -148,7 +148,7 @@ class SaveLabelDialog(QDialog):
         if not self.path_edit.text().strip():
             QMessageBox.warning(self, "Save label", "Choose where to save the label.")
             return
-        ground_truth = target.ground_truth_replaced()
+        ground_truth = target.ground_truth_replaced(self.patient)
         if ground_truth is not None:
             answer = QMessageBox.warning(
                 self,
