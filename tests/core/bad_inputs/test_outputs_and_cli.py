@@ -567,6 +567,29 @@ def test_a_phantom_into_a_patient_folder_or_under_a_file_is_refused(
     )
 
 
+@pytest.mark.parametrize("layout", ["IRCAD zips as downloaded", "plain DICOM folder", "parent of patients"])
+def test_a_phantom_into_any_folder_holding_a_patient_is_refused(
+    capsys: pytest.CaptureFixture[str], patient_dir: Path, tmp_path: Path, layout: str
+) -> None:
+    """Issue 26, defect 2: without ``PATIENT_DICOM/`` the phantom used to be written into the
+    patient's folder, and opened instead of it, its ground truth shadowed."""
+    if layout == "IRCAD zips as downloaded":
+        out = tmp_path / "zipped"
+        out.mkdir()
+        for part in ("PATIENT_DICOM", "MASKS_DICOM"):
+            shutil.make_archive(str(out / part), "zip", patient_dir, part)
+    elif layout == "plain DICOM folder":
+        out = Path(shutil.copytree(patient_dir / "PATIENT_DICOM", tmp_path / "plain"))
+    else:
+        out = tmp_path / "parent"
+        shutil.copytree(patient_dir, out / "p0")
+    before = snapshot(out)
+    code, _, err = run(capsys, "phantom", out, "--slices", "2", "--size", "32")
+    assert code == 2 and err.startswith(f"ctseg: error: {out}: already holds a patient ("), err
+    assert "choose an empty or new folder" in err and "Traceback" not in err
+    assert snapshot(out) == before
+
+
 # ----------------------------------------------------------------------------- non-UTF-8 file names
 
 
