@@ -523,6 +523,34 @@ def test_training_setup_mistakes_are_ctseg_errors(
     assert code == 2 and err == f"ctseg: error: no patient folders found in {tmp_path / 'empty'}\n"
 
 
+def test_train_never_replaces_a_trained_model_without_overwrite_nor_into_the_models_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26, defect 3: ``--out DIR`` silently replaced ``DIR/liver_unet.keras`` and its card,
+    also when DIR was the user's models folder."""
+    trained: list[Path] = []
+    monkeypatch.setattr("ctseg_core.model.train.run_training", lambda roots, out, *a, **k: trained.append(out))
+    models = tmp_path / "models"
+    monkeypatch.setenv("CTSEG_MODELS_DIR", str(models))
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("liver_unet.keras", "liver_unet.card.json"):
+        (out / name).write_text("the last run")
+    code, _, err = run(capsys, "train", tmp_path, "--out", out)
+    assert code == 2 and err == (
+        f"ctseg: error: {out}: already holds a trained model (liver_unet.keras, liver_unet.card.json): "
+        "choose a new folder, or pass --overwrite to replace it\n"
+    )
+    assert trained == [] and (out / "liver_unet.keras").read_text() == "the last run"
+    assert run(capsys, "train", tmp_path, "--out", out, "--overwrite")[0] == 0 and trained == [out]
+    models.mkdir()
+    shutil.copy(out / "liver_unet.keras", models / "liver_unet.keras")
+    for where in (models, models / "sub"):
+        code, _, err = run(capsys, "train", tmp_path, "--out", where, "--overwrite")
+        assert code == 2 and "is the user's models folder" in err and "--register NAME" in err, err
+    assert trained == [out]
+
+
 def test_a_value_error_from_deeper_in_training_is_an_internal_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
