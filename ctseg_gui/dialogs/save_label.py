@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
+from ctseg_gui.widgets.plain_text import data_label
 
 LAST_DIR_KEY = "labels/lastSaveDir"
 LAST_FORMAT_KEY = "labels/lastFormat"
@@ -62,7 +62,7 @@ class SaveLabelDialog(QDialog):
         self.path_edit = QLineEdit()
         self.path_edit.setMinimumWidth(420)
         browse = QPushButton("Browse…")
-        self.written = QLabel()
+        self.written = data_label()
         self.written.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         destination = QHBoxLayout()

@@ -3,7 +3,9 @@ tool), its progress, and Cancel."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
+
+from ctseg_gui.widgets.plain_text import data_label
 
 
 class JobStatus(QWidget):
@@ -11,7 +13,7 @@ class JobStatus(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.stage = QLabel()
+        self.stage = data_label()
         self.progress = QProgressBar()
         self.progress.setFixedWidth(220)
         self.progress.setFormat("%v/%m")
