@@ -551,6 +551,43 @@ def test_train_never_replaces_a_trained_model_without_overwrite_nor_into_the_mod
     assert trained == [out]
 
 
+@pytest.mark.parametrize(
+    "lineage",
+    [
+        0.93,
+        {"validation_dice_before": 0.81, "validation_dice_after": 0.93},
+        {"validation_dice_after": {"mean": "high"}},
+    ],
+    ids=["lineage a number", "dice a number", "mean text"],
+)
+def test_one_model_with_a_bad_lineage_never_stops_the_others_from_listing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lineage: object
+) -> None:
+    """Issue 26, defect 8: a plain number in ``training.lineage`` crashed ``ctseg models`` (exit 3)
+    and stopped ``ctseg view`` from starting; it is refused like any other malformed field."""
+    import json
+
+    from ctseg_core.model.card import card_path
+    from ctseg_core.model.inference import default_model_path
+    from ctseg_core.model.registry import list_models
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("CTSEG_MODELS_DIR", str(models))
+    card = json.loads(card_path(default_model_path()).read_text())
+    for name, training in (("good", {"lineage": {"base_name": "bundled"}}), ("bad", {"lineage": lineage})):
+        (models / f"{name}.keras").write_bytes(b"weights")
+        (models / f"{name}.card.json").write_text(json.dumps({**card, "training": training}))
+    listed = {m.name: m for m in list_models()}
+    assert listed["good"].problem is None and listed["good"].lineage == {"base_name": "bundled"}
+    assert listed["bad"].card is None and "training.lineage" in (listed["bad"].problem or "")
+    code, out, err = run(capsys, "models")
+    assert code == 0 and err == "", err
+    assert "good" in out and "(unreadable:" in out and "training.lineage" in out
+    code, out, _ = run(capsys, "models", "--json")
+    assert code == 0 and [row["name"] for row in json.loads(out)] == ["bundled", "bad", "good"]
+
+
 def test_a_value_error_from_deeper_in_training_is_an_internal_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
