@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -653,6 +654,54 @@ def test_a_phantom_into_any_folder_holding_a_patient_is_refused(
     assert code == 2 and err.startswith(f"ctseg: error: {out}: already holds a patient ("), err
     assert "choose an empty or new folder" in err and "Traceback" not in err
     assert snapshot(out) == before
+
+
+def test_a_file_write_fsyncs_the_file_then_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26, defect 31: without fsync a power cut could leave a truncated "complete" file."""
+    from ctseg_core.io import atomic
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: events.append("rename") or real_replace(a, b))
+    with atomic.atomic_path(tmp_path / "summary.csv", suffix=".csv") as temporary:
+        temporary.write_text("patient,dice\n")
+    assert events == ["fsync file", "rename", "fsync folder"]
+    assert (tmp_path / "summary.csv").read_text() == "patient,dice\n"
+
+
+def test_a_killed_file_write_leaves_a_temporary_the_next_write_removes(tmp_path: Path) -> None:
+    """Issue 26, defect 31: SIGKILL mid-write left a hidden temporary that no later run removed."""
+    from ctseg_core.io import atomic
+
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from ctseg_core.io.atomic import atomic_path
+        with atomic_path({str(tmp_path / "liver_pred.nii.gz")!r}, suffix=".nii.gz") as temporary:
+            temporary.write_bytes(b"half a NIfTI")
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], check=False, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == -9
+    (left,) = hidden(tmp_path)
+    assert left.startswith(".liver_pred.nii.gz.") and left.endswith(".ctseg-tmp.nii.gz")
+    foreign = tmp_path / ".liver_pred.nii.gz.notours"
+    foreign.write_text("someone else's")
+    old = time.time() - 2 * atomic.STALE_TEMPORARY_S
+    for name in (left, foreign.name):
+        os.utime(tmp_path / name, (old, old))
+    with atomic.atomic_path(tmp_path / "report.html", suffix=".html") as temporary:  # a fresh one stays meanwhile
+        temporary.write_text("<html></html>")
+        assert sorted(hidden(tmp_path)) == sorted([foreign.name, temporary.name])
+    assert hidden(tmp_path) == [foreign.name]  # only ctseg's own, and only a stale one, is removed
+    assert not (tmp_path / "liver_pred.nii.gz").exists() and (tmp_path / "report.html").is_file()
 
 
 # ----------------------------------------------------------------------------- non-UTF-8 file names
