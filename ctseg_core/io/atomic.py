@@ -165,7 +165,7 @@ def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY
     """Delete the temporaries of file writes killed in ``folder`` (ctseg's own naming,
     :data:`TEMPORARY_MARK`, untouched for ``older_than_s``), as folder writes recover theirs; the
     files removed. A temporary being written now is younger and kept; errors are ignored."""
-    removed = []
+    removed: list[Path] = []
     now = time.time()
     try:
         entries = list(os.scandir(folder))

@@ -24,6 +24,7 @@ from ctseg_core.io.rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct, rtstruct_r
 from ctseg_core.io.seg import read_dicom_seg_labels, write_dicom_seg_labels
 from ctseg_core.io.seg_nrrd import is_seg_nrrd, read_seg_nrrd, write_seg_nrrd
 from ctseg_core.io.segments import LabelMap
+from ctseg_core.io.sources import FolderSource, ZipSource
 
 LabelKind = Literal["seg", "rtstruct", "seg.nrrd", "nifti", "itk"]
 #: The formats a label map can be written in (``--format`` values), with their usual file ending.
@@ -81,7 +82,10 @@ def mask_source_path(source: object) -> Path | None:
         return source.path
     if isinstance(source, DicomMaskSource):
         inner = source.source
-        return Path(getattr(inner, "root", None) or getattr(inner, "archive", ""))
+        where = (
+            inner.root if isinstance(inner, FolderSource) else inner.archive if isinstance(inner, ZipSource) else None
+        )
+        return Path(where) if where is not None else None
     return None
 
 
