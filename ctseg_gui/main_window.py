@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
 
 from ctseg_core.display.planes import Plane
 from ctseg_gui.commands.autosave import Autosaver
@@ -26,6 +26,7 @@ from ctseg_gui.commands.models import ModelChoice
 from ctseg_gui.commands.patients import MASK_JOB, OPEN_JOB, PatientOpener
 from ctseg_gui.commands.recent import RecentPatients
 from ctseg_gui.commands.segmentation import Segmentation
+from ctseg_gui.dialogs import messages
 from ctseg_gui.dialogs.messages import error_message
 from ctseg_gui.jobs.patients import OpenedPatient
 from ctseg_gui.jobs.segmentation import SegmenterCache
@@ -230,7 +231,7 @@ class MainWindow(QMainWindow):
         self.show_status(f"{title}: {message}")
         self.errorReported.emit(message)
         if self.show_error_dialogs:
-            QMessageBox.critical(self, title, message)
+            messages.show_error(self, title, message)
 
     def show_job_progress(self, done: int, total: int, stage: str) -> None:
         """The status bar's stage, progress bar and Cancel, for loading, reading masks and labels, saving."""

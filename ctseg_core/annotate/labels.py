@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 
 from ctseg_core.annotate.recovery import save_recovery
 from ctseg_core.errors import CtsegError, GroundTruthProtectedError, IsAFolderError
+from ctseg_core.io.label_files import ground_truth_at
 from ctseg_core.io.masks import read_mask_folder, refuse_to_replace_ground_truth, validate_label_name, write_ircad_mask
 from ctseg_core.io.nifti import read_nifti_mask, write_nifti_mask
 from ctseg_core.io.patient import Patient
@@ -54,18 +55,19 @@ class SaveTarget:
     #: the user has agreed to replace a ground-truth mask folder (see :meth:`ground_truth_replaced`)
     replace_ground_truth: bool = False
 
-    def ground_truth_replaced(self) -> str | None:
-        """What ground truth this IRCAD save would replace, said for the user; None if none.
+    def ground_truth_replaced(self, patient: Patient | None = None) -> str | None:
+        """What ground truth this save would replace, said for the user; None if none.
 
-        A mask folder ctseg did not write, or a mask of that name in ``MASKS_DICOM.zip`` beside it.
+        In every format, a file or folder ctseg did not write that the loader reads as one of
+        ``patient``'s masks (:func:`ctseg_core.io.label_files.ground_truth_at`); for IRCAD also
+        any mask folder ctseg did not write, or a mask of that name in ``MASKS_DICOM.zip`` beside it.
         """
-        if self.format is not LabelFormat.IRCAD:
-            return None
-        try:
-            refuse_to_replace_ground_truth(self.path, self.name)
-        except GroundTruthProtectedError as protected:
-            return str(protected)
-        return None
+        if self.format is LabelFormat.IRCAD:
+            try:
+                refuse_to_replace_ground_truth(self.path, self.name)
+            except GroundTruthProtectedError as protected:
+                return str(protected)
+        return ground_truth_at(self.written_path, patient) if patient is not None else None
 
     @property
     def written_path(self) -> Path:
@@ -117,11 +119,15 @@ def save_label(
 
     DICOM SEG reads the CT headers first unless given ``sources``; ``algorithm_type`` is "MANUAL"
     for labels drawn or corrected by hand, "AUTOMATIC" for the model's own output. The target's
-    name is checked first (:meth:`SaveTarget.check`); an IRCAD save never replaces a ground-truth
-    mask folder unless ``replace_ground_truth`` (GroundTruthProtectedError otherwise).
+    name is checked first (:meth:`SaveTarget.check`); no save replaces the patient's ground truth
+    (in any format, :meth:`SaveTarget.ground_truth_replaced`) unless ``replace_ground_truth``
+    (GroundTruthProtectedError otherwise).
     """
     progress = progress or _no_progress
     target.check()
+    protected = None if replace_ground_truth or target.replace_ground_truth else target.ground_truth_replaced(patient)
+    if protected is not None:
+        raise GroundTruthProtectedError(None, protected)  # the text names the path
     raise_if_cancelled(should_cancel)
     if target.format is LabelFormat.IRCAD:
         progress(0, label.shape[0], "writing mask")

@@ -13,6 +13,8 @@ import hashlib
 import json
 import re
 import uuid
+import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,8 +94,24 @@ def save_recovery(label: np.ndarray, patient: Patient, name: str, edits: int) ->
     return json_path
 
 
+#: What a damaged npz raises from ``np.load`` (a truncated file is a bad zip; a torn member, zlib's error).
+_UNREADABLE_NPZ = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 def _read_info(json_path: Path) -> RecoveryInfo | None:
-    """The sidecar's content, or None when it is unreadable or its npz is gone."""
+    """The sidecar's content, or None when it is unreadable or its npz is gone (see :func:`set_aside_damaged`)."""
+    try:
+        return _parse_info(json_path)
+    except _Damaged:
+        return None
+
+
+class _Damaged(Exception):
+    """An autosave that cannot be offered, and why."""
+
+
+def _parse_info(json_path: Path) -> RecoveryInfo:
+    """The sidecar's content; _Damaged saying what is wrong with it or its npz."""
     try:
         meta = json.loads(json_path.read_text(encoding="utf-8"))
         info = RecoveryInfo(
@@ -107,9 +125,45 @@ def _read_info(json_path: Path) -> RecoveryInfo | None:
             saved_at=str(meta["saved_at"]),
             edits=int(meta["edits"]),
         )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info if info.mask_path.is_file() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Damaged(f"its description {json_path.name} cannot be read ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise _Damaged(f"its description {json_path.name} is not JSON ({exc})") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _Damaged(f"its description {json_path.name} lacks or garbles a field ({exc!r})") from exc
+    if not info.mask_path.is_file():
+        raise _Damaged(f"its label arrays ({info.mask_path.name}) are missing")
+    return info
+
+
+def set_aside(*paths: Path) -> list[Path]:
+    """Rename damaged autosave files out of the way (``<name>.damaged-<UTC time>``), never deleting
+    them: the user's edits may still be rescued by hand. The new paths."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    moved = []
+    for path in paths:
+        if path.is_file():
+            target = path.with_name(f"{path.name}.damaged-{stamp}-{uuid.uuid4().hex[:6]}")
+            path.rename(target)
+            moved.append(target)
+    return moved
+
+
+def set_aside_damaged(patient: Patient) -> list[str]:
+    """Set aside every autosave of this patient that cannot be offered (a sidecar that is not JSON or
+    lacks fields, label arrays missing), and say so: one message each, for the patient's warnings."""
+    folder = recovery_path(patient.source_path)
+    if not folder.is_dir():
+        return []
+    messages = []
+    for json_path in sorted(folder.glob("*.json")):
+        try:
+            _parse_info(json_path)
+        except _Damaged as damaged:
+            moved = set_aside(json_path)
+            where = moved[0] if moved else json_path
+            messages.append(f"autosaved label not offered: {damaged}; set aside as {where}")
+    return messages
 
 
 def _recoveries(patient: Patient, name: str | None) -> list[RecoveryInfo]:
@@ -139,15 +193,24 @@ def find_recovery(patient: Patient, name: str | None = None) -> RecoveryInfo | N
 
 
 def load_recovery(info: RecoveryInfo) -> np.ndarray:
-    """The autosaved label as bool [z, y, x]."""
+    """The autosaved label as bool [z, y, x]; a damaged one is set aside (:func:`set_aside`) and a
+    CtsegError says what is wrong, so the patient opens without it."""
     try:
         with np.load(info.mask_path) as data:
             bits, shape = data["bits"], tuple(int(n) for n in data["shape"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise CtsegError(info.mask_path, f"recovery file is unreadable ({exc})") from exc
+    except _UNREADABLE_NPZ as exc:
+        problem = f"is unreadable, perhaps truncated by a crash ({type(exc).__name__}: {exc})"
+        raise _damaged_autosave(info, problem) from exc
     if shape != info.shape or bits.size * 8 < int(np.prod(shape)):
-        raise CtsegError(info.mask_path, f"recovery file holds shape {shape}, expected {info.shape}")
+        raise _damaged_autosave(info, f"holds shape {shape}, expected {info.shape}")
     return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).view(bool)
+
+
+def _damaged_autosave(info: RecoveryInfo, problem: str) -> CtsegError:
+    """Set a damaged autosave aside (renamed, so it is not offered again) and the error saying so."""
+    moved = set_aside(info.mask_path, info.path)
+    where = f"; set aside as {moved[0]}" if moved else ""
+    return CtsegError(info.mask_path, f"the autosaved label {problem}{where}")
 
 
 def discard_recovery(patient: Patient, name: str | None = None) -> None:

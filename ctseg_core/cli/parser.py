@@ -95,6 +95,9 @@ def _add_train(commands: Commands) -> None:
     parser = commands.add_parser("train", help="train the liver U-Net (headless)")
     parser.add_argument("roots", nargs="*", help="data roots: patient folders or parents of patient folders")
     parser.add_argument("--out", required=True, help="output folder for models, logs and the model card")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a model trained before in --out (never the models folder)"
+    )
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--folds", type=int, help="K-fold cross-validation by patient")
     split.add_argument("--val", nargs="+", metavar="PATIENT", help="validation patients (folder names)")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctseg_core.cli.exits import raised_by
-from ctseg_core.errors import InvalidArgumentError, TrainingDataError
+from ctseg_core.errors import InvalidArgumentError, OutputExistsError, TrainingDataError
 
 if TYPE_CHECKING:
     from ctseg_core.model.train import TrainConfig
@@ -49,6 +49,7 @@ def _check_before_training(args: argparse.Namespace) -> Path | None:
     from ctseg_core.io.atomic import check_output_folder
 
     check_output_folder(args.out)
+    _refuse_to_replace_models(Path(args.out), args.overwrite)
     if args.register:
         from ctseg_core.model.registry import check_new_name
 
@@ -60,6 +61,33 @@ def _check_before_training(args: argparse.Namespace) -> Path | None:
     from ctseg_core.model.registry import resolve_model
 
     return resolve_model(args.init)  # "bundled", a registered name, or a file
+
+
+#: What a training run writes into ``--out`` that a second run would replace.
+TRAINED_OUTPUTS = ("liver_unet.keras", "liver_unet.card.json", "cv_results.json", "fold_1")
+
+
+def _refuse_to_replace_models(out: Path, overwrite: bool) -> None:
+    """OutputExistsError when ``out`` is (inside) the user's models folder, never written by training
+    (``--register`` is the way in, checked and named), or already holds a trained model, unless
+    ``--overwrite``: a run of hours must not silently replace the last one."""
+    from ctseg_core.model.registry import models_dir
+
+    models = models_dir().expanduser().resolve()
+    resolved = out.expanduser().resolve()
+    if resolved == models or models in resolved.parents:
+        raise OutputExistsError(
+            out,
+            "is the user's models folder: ctseg train never writes there; train into another folder "
+            "and add the model with --register NAME",
+        )
+    existing = [name for name in TRAINED_OUTPUTS if (out / name).exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(
+            out,
+            f"already holds a trained model ({', '.join(existing)}): choose a new folder, or pass "
+            "--overwrite to replace it",
+        )
 
 
 def _split_cpu(devices: int, threads: int | None) -> None:

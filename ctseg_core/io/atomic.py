@@ -1,7 +1,9 @@
 """Atomic writes: build the output under a hidden name beside the target, then rename it into place.
 
 A crash, a kill or a full disk mid-write leaves the old output (or nothing), never half of one.
-Files (:func:`atomic_path`) replace the target with one rename. Folders (:func:`atomic_folder`)
+Files (:func:`atomic_path`) replace the target with one rename, the file and then its folder
+fsynced so a power cut cannot leave a truncated "complete" file; temporaries a killed write left
+are removed by the next file write to that folder (:func:`remove_stale_temporaries`). Folders (:func:`atomic_folder`)
 need two (the old folder to a hidden backup, the new one into place); a failure between them is
 rolled back, and the next write of that folder first restores a backup left by a killed process
 and removes stale staging folders, so nothing hidden accumulates and no backup is ever deleted
@@ -36,6 +38,12 @@ from ctseg_core.errors import (
 
 #: Seconds a folder write waits for another writer of the same parent folder before giving up.
 LOCK_TIMEOUT_S = 60.0
+#: What marks a file write's temporary (``.<name>.<random>.ctseg-tmp<suffix>``), so that the next write
+#: to its folder can tell one a killed process left from anyone else's file.
+TEMPORARY_MARK = ".ctseg-tmp"
+#: A temporary this old was left by a killed write (no write of ctseg takes an hour), never one in progress.
+STALE_TEMPORARY_S = 3600.0
+_TEMPORARY = re.compile(rf"\..+\.[a-z0-9_]{{8}}{re.escape(TEMPORARY_MARK)}.*", re.DOTALL)
 _HIDDEN_KINDS = ("staging", "backup")
 
 
@@ -111,8 +119,11 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
             raise output_error(target, error) from error
         return
     prepare_output_folder(target.parent)
+    remove_stale_temporaries(target.parent)
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
+        handle, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=TEMPORARY_MARK + (suffix or ".tmp"), dir=target.parent
+        )
     except OSError as error:
         raise output_error(target.parent, error, existed) from error
     os.close(handle)
@@ -122,12 +133,54 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     try:
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; saved files should look like any other
         yield temporary
+        fsync_path(temporary)  # the bytes are on disk before the name says the file is complete
         os.replace(temporary, target)
+        fsync_path(target.parent, folder=True)  # and the rename itself survives a power cut
     except OSError as error:
         raise output_error(target, error, existed) from error
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def fsync_path(path: Path, folder: bool = False) -> None:
+    """Flush a written file (or a folder's entries, after a rename) to the disk. A folder that cannot
+    be opened or synced (not POSIX, some network file systems) is left to the OS; a file's error is not."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if folder:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not folder:
+            raise
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY_S) -> list[Path]:
+    """Delete the temporaries of file writes killed in ``folder`` (ctseg's own naming,
+    :data:`TEMPORARY_MARK`, untouched for ``older_than_s``), as folder writes recover theirs; the
+    files removed. A temporary being written now is younger and kept; errors are ignored."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMPORARY.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 # ----------------------------------------------------------------------------- folders

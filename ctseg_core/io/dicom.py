@@ -521,7 +521,22 @@ def read_headers(
             raise AllFilesCorruptError(label, f"all {len(corrupt)} DICOM files are unreadable; first: {corrupt[0]}")
         if headers:
             raise NoDicomError(label, f"{len(headers)} DICOM files but none is an image")
-        raise NoDicomError(label, f"none of the {len(entries)} files is DICOM")
+        raise NoDicomError(label, f"none of the {len(entries)} files is DICOM{_formats_hint(entries)}")
     warnings = summarise([f"skipped unreadable file {message}" for message in corrupt], "unreadable files skipped")
     warnings += summarise(list(getattr(source, "skipped", [])), "entries not read")
     return headers, warnings
+
+
+#: Endings of volumes ctseg opens when given the file itself, not inside a DICOM folder.
+VOLUME_ENDINGS = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+def _formats_hint(entries: Sequence[str]) -> str:
+    """What to do instead, for a folder that holds no DICOM: the formats ctseg reads, and the
+    NRRD / MetaImage / NIfTI file among the entries to open directly."""
+    volumes = [e for e in entries if str(e).lower().endswith(VOLUME_ENDINGS)]
+    listed = f"; open the file itself ({os.path.basename(str(volumes[0]))})" if volumes else ""
+    return (
+        " (ctseg reads DICOM series, folders or zips of them, and NIfTI, NRRD or MetaImage "
+        f"(.mha/.mhd) volumes{listed})"
+    )

@@ -17,12 +17,14 @@ from pydicom.errors import InvalidDicomError
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.itk_image import is_itk_image, read_itk_labels
 from ctseg_core.io.label_table import find_label_table, read_label_table
-from ctseg_core.io.nifti import read_nifti_labels, write_nifti_labels
+from ctseg_core.io.masks import CTSEG_MANUFACTURER, DicomMaskSource, NiftiMaskSource, is_ctseg_mask_folder
+from ctseg_core.io.nifti import read_nifti_labels, write_nifti_labels, written_by_ctseg_nifti
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct, rtstruct_roi_names, write_rtstruct
 from ctseg_core.io.seg import read_dicom_seg_labels, write_dicom_seg_labels
 from ctseg_core.io.seg_nrrd import is_seg_nrrd, read_seg_nrrd, write_seg_nrrd
 from ctseg_core.io.segments import LabelMap
+from ctseg_core.io.sources import FolderSource, ZipSource
 
 LabelKind = Literal["seg", "rtstruct", "seg.nrrd", "nifti", "itk"]
 #: The formats a label map can be written in (``--format`` values), with their usual file ending.
@@ -56,6 +58,50 @@ def label_file_kind(path: str | Path) -> LabelKind | None:
         return "seg"
     if sop_class == RTSTRUCT_SOP_CLASS or header.get("Modality") == "RTSTRUCT":
         return "rtstruct"
+    return None
+
+
+def written_by_ctseg(path: str | Path) -> bool:
+    """Whether ctseg wrote this label file or mask folder (it says so in its header), in any format.
+
+    Anything ctseg did not write (another tool's annotation, an archive, an unreadable file) may be
+    ground truth, which a save never replaces without asking.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return is_ctseg_mask_folder(path)
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        return written_by_ctseg_nifti(path)
+    header = _dicom_header(path)
+    return header is not None and str(header.get("Manufacturer", "")) == CTSEG_MANUFACTURER
+
+
+def mask_source_path(source: object) -> Path | None:
+    """The file or folder a patient's mask is read from (a zip member's archive), or None."""
+    if isinstance(source, NiftiMaskSource):
+        return source.path
+    if isinstance(source, DicomMaskSource):
+        inner = source.source
+        where = (
+            inner.root if isinstance(inner, FolderSource) else inner.archive if isinstance(inner, ZipSource) else None
+        )
+        return Path(where) if where is not None else None
+    return None
+
+
+def ground_truth_at(path: str | Path, patient: Patient) -> str | None:
+    """Which of the patient's ground-truth masks ``path`` is (the loader reads it as one), said for the
+    user; None when it is none, or when ctseg wrote it. The same rule for every format."""
+    path = Path(path)
+    if not path.exists() or written_by_ctseg(path):
+        return None
+    for name, source in patient.mask_sources.items():
+        where = mask_source_path(source)
+        if where is not None and where.exists() and where.resolve() == path.resolve():
+            return (
+                f"{path}: is the ground truth {name!r} that ctseg loads for this patient (a file or folder "
+                "ctseg did not write): it is never replaced unless asked to; save the label elsewhere"
+            )
     return None
 
 

@@ -27,7 +27,9 @@ from ctseg_core.io.file_kinds import (
     nifti_ct_candidates,
     nifti_stem,
 )
+from ctseg_core.io.itk_image import is_itk_image
 from ctseg_core.io.masks import DicomMaskSource, NiftiMaskSource
+from ctseg_core.io.seg_nrrd import is_seg_nrrd
 from ctseg_core.io.sources import DicomSource, FolderSource, ZipSource
 
 
@@ -36,7 +38,7 @@ class PatientLayout:
     """Where a patient's CT and masks live, before anything is read."""
 
     path: Path
-    ct: DicomSource | Path  # a Path is a NIfTI volume
+    ct: DicomSource | Path  # a Path is a NIfTI, NRRD or MetaImage volume
     masks: dict[str, object]
     warnings: tuple[str, ...] = ()
 
@@ -72,6 +74,8 @@ def _file_layout(path: Path) -> PatientLayout:
     """A file given as the patient: a NIfTI CT, a zip of DICOM, or one DICOM file (its folder's series)."""
     if is_nifti(path):
         return PatientLayout(path, path, _nifti_masks(path.parent, ct=path))
+    if is_itk_image(path) and not is_seg_nrrd(path):  # a NRRD or MetaImage CT, read as it is
+        return PatientLayout(path, path, _nifti_masks(path.parent))
     if path.suffix.lower() == ".zip":
         return PatientLayout(path, ZipSource(path), {})
     return PatientLayout(path, FolderSource(path.parent), _nifti_masks(path.parent))

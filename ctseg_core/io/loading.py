@@ -15,6 +15,7 @@ import numpy as np
 
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.dicom import read_headers
+from ctseg_core.io.itk_image import is_itk_image, load_itk_patient
 from ctseg_core.io.layout import PatientLayout, resolve_layout
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.nifti import load_nifti_patient
@@ -45,7 +46,7 @@ def load_patient(
     started = time.perf_counter()
     layout = resolve_layout(path)
     if isinstance(layout.ct, Path):
-        patient = load_nifti_patient(layout.ct)
+        patient = load_itk_patient(layout.ct) if is_itk_image(layout.ct) else load_nifti_patient(layout.ct)
     else:
         patient = _load_dicom_ct(layout, layout.ct, series_uid, progress, should_cancel)
     patient.mask_sources = dict(layout.masks)

@@ -39,6 +39,19 @@ _SHEAR_TOLERANCE = 1e-3
 _INT16 = np.iinfo(np.int16)
 
 
+#: The header description of every NIfTI ctseg writes (see :func:`written_by_ctseg_nifti`).
+CTSEG_DESCRIP = "ctseg label"
+
+
+def written_by_ctseg_nifti(path: Path) -> bool:
+    """Whether a NIfTI file says ctseg wrote it (its description); unreadable files are not ctseg's."""
+    try:
+        descrip = bytes(np.asarray(_load(Path(path)).header["descrip"]).item()).rstrip(b"\0 ")
+    except Exception:  # nibabel raises many kinds on a foreign or broken file: not ctseg's
+        return False
+    return descrip.decode("latin-1") == CTSEG_DESCRIP
+
+
 def _load(path: Path) -> Any:  # nibabel's image classes have no common typed base
     import nibabel as nib
 
@@ -204,6 +217,7 @@ def _write_stored(canonical: np.ndarray, patient: Patient, path: Path) -> Path:
     affine = nifti_label_affine(patient)
     image = nib.Nifti1Image(np.ascontiguousarray(np.transpose(stored, (2, 1, 0))), affine)
     image.header.set_xyzt_units("mm")
+    image.header["descrip"] = CTSEG_DESCRIP.encode()  # how a later save tells ctseg's label from ground truth
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
     suffix = ".nii.gz" if str(path).endswith(".gz") else ".nii"

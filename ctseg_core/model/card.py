@@ -111,6 +111,7 @@ def card_from_dict(data: Any, path: Path | None = None) -> ModelCard:
         if not isinstance(value, dict):
             raise refuse(key, "must be an object", value)
         sections[key] = value
+    _check_lineage(sections["training"].get("lineage"), refuse)
     licence = data.get("licence", LICENCE_NOTE)
     if not isinstance(licence, str):
         raise refuse("licence", "must be text", licence)
@@ -197,6 +198,32 @@ def _checked_quality(section: dict[str, Any], refuse: _Refusal) -> dict[str, Any
     if check_below is None or not 0.0 < check_below < 1.0:
         raise refuse("quality.check_below", "must be a number between 0 and 1", section.get("check_below"))
     return section
+
+
+def _check_lineage(lineage: Any, refuse: _Refusal) -> None:
+    """``training.lineage`` (a fine-tuned model's base and its Dice before and after), as the model
+    list and the viewer read it: an object of text, lists, and ``{"mean": number, "per_patient": …}``.
+    An older or hand-edited card with a plain number there is refused by name, like any other field."""
+    if lineage is None:
+        return
+    if not isinstance(lineage, dict):
+        raise refuse("training.lineage", "must be an object (base_name, added_patients, validation_dice_…)", lineage)
+    for key in ("base_name", "base_model", "hold_out_rule"):
+        if lineage.get(key) is not None and not isinstance(lineage[key], str):
+            raise refuse(f"training.lineage.{key}", "must be text", lineage[key])
+    for key in ("added_patients", "held_out"):
+        if lineage.get(key) is not None and not isinstance(lineage[key], list):
+            raise refuse(f"training.lineage.{key}", "must be a list of patient names", lineage[key])
+    for key in ("validation_dice_before", "validation_dice_after"):
+        dice = lineage.get(key)
+        if dice is None:
+            continue
+        if not isinstance(dice, dict):
+            raise refuse(f"training.lineage.{key}", 'must be null or {"mean": number, "per_patient": {…}}', dice)
+        if dice.get("mean") is not None and _real(dice["mean"]) is None:
+            raise refuse(f"training.lineage.{key}.mean", "must be null or a finite number", dice["mean"])
+        if dice.get("per_patient") is not None and not isinstance(dice["per_patient"], dict | list):
+            raise refuse(f"training.lineage.{key}.per_patient", "must be null or an object", dice["per_patient"])
 
 
 def _jsonable(value: Any) -> bool:

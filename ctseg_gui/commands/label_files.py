@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
+from ctseg_core.io.label_files import written_by_ctseg
 from ctseg_core.io.patient import Patient
 from ctseg_gui.commands.autosave import Autosaver
 from ctseg_gui.commands.host import WindowHost
@@ -40,6 +41,8 @@ class LabelFiles(QObject):
         self.last_target: SaveTarget | None = None
         #: The current patient's CT headers, read by the first DICOM SEG save and reused.
         self._seg_sources: tuple[Patient, list[Any]] | None = None
+        #: The file or folder the label was loaded from, while Ctrl+S would write back there.
+        self._loaded_from: Path | None = None
         actions.save.triggered.connect(self.save)
         actions.save_as.triggered.connect(self.save_as)
         actions.load_file.triggered.connect(self.choose_label_file)
@@ -47,7 +50,7 @@ class LabelFiles(QObject):
         self.state.patientChanged.connect(self._on_patient_changed)
 
     def _on_patient_changed(self) -> None:
-        self.last_target = None
+        self.last_target = self._loaded_from = None
         self._seg_sources = None
 
     # ---------------------------------------------------------------- saving
@@ -61,9 +64,39 @@ class LabelFiles(QObject):
 
     def save(self) -> None:
         """Ctrl+S: save where the label was last saved or loaded from, else ask."""
-        target = self.last_target or self.ask_save_target()
+        target = self.quick_target()
         if target is not None:
             self.save_to(target)
+
+    def quick_target(self) -> SaveTarget | None:
+        """Where Ctrl+S saves: the last target, unless that is ground truth the user has not agreed to
+        replace (any format: the file or folder a label was loaded from, which ctseg did not write,
+        or a mask the loader reads for this patient); then it says so and asks where. None: cancelled."""
+        target = self.last_target
+        if target is None:
+            return self.ask_save_target()
+        protected = None if target.replace_ground_truth else self._protected(target)
+        if protected is None:
+            return target
+        answer = QMessageBox.warning(
+            self.host.window(),
+            "Ground truth: save elsewhere",
+            f"Ctrl+S would replace the GROUND TRUTH:\n\n{protected}\n\n"
+            "It is not replaced without asking. Save the label elsewhere?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        return self.ask_save_target() if answer == QMessageBox.StandardButton.Save else None
+
+    def _protected(self, target: SaveTarget) -> str | None:
+        """Why ``target`` is ground truth, or None; a loaded file ctseg did not write counts, as the
+        IRCAD mask folder it was loaded from does."""
+        protected = target.ground_truth_replaced(self.state.patient)
+        if protected is None and target.written_path == self._loaded_from and not written_by_ctseg(target.written_path):
+            protected = (
+                f"{target.written_path}: a label ctseg did not write (another tool's annotation or ground truth)"
+            )
+        return protected
 
     def save_as(self) -> None:
         target = self.ask_save_target()
@@ -148,6 +181,7 @@ class LabelFiles(QObject):
             return
         self.editor.start_label(loaded.mask, loaded.name, f"Load {loaded.path.name}")
         self.last_target = _target_of(loaded)
+        self._loaded_from = self.last_target.written_path if self.last_target is not None else None
         self.host.show_status(f"Loaded the label “{loaded.name}”{loaded.note} from {loaded.path}")
         self.labelLoaded.emit()
 
@@ -175,7 +209,7 @@ class LabelFiles(QObject):
             self.autosaver.discard(patient)
             return True
         if answer == QMessageBox.StandardButton.Save:
-            target = self.last_target or self.ask_save_target()
+            target = self.quick_target()
             if target is not None:
                 self.save_to(target, then=proceed)
         return False

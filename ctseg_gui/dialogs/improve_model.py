@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -44,6 +43,7 @@ from ctseg_core.model.registry import check_new_name
 from ctseg_gui.dialogs.messages import error_message
 from ctseg_gui.jobs.workers import JobRunner
 from ctseg_gui.widgets.model_picker import ModelPicker
+from ctseg_gui.widgets.plain_text import data_label, plain_tooltip
 
 IMPROVE_JOB = "improve-model"
 NAME_STEM = "my-liver-model"
@@ -112,12 +112,12 @@ class ImproveModelDialog(QDialog):
         self.epochs.setSuffix(" epochs")
         self.name = QLineEdit(free_name())
         self.name.setToolTip("The new model's name (letters, digits, '.', '_', '-'); it never replaces a model")
-        self.name_problem = QLabel()
+        self.name_problem = data_label()
         self.name_problem.setStyleSheet("color: #e07070;")
         self.name_problem.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.hide()
-        self.status = QLabel()
+        self.status = data_label()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setMinimumHeight(4 * self.status.fontMetrics().lineSpacing())  # the result's Dice lines
@@ -128,7 +128,7 @@ class ImproveModelDialog(QDialog):
 
     def _arrange(self) -> None:
         """Patients and their buttons, the form, the rules, progress and result, Improve / Close."""
-        rule = QLabel(f"{TRUTH_RULE}\nValidation: {HOLD_OUT_RULE}.")
+        rule = data_label(f"{TRUTH_RULE}\nValidation: {HOLD_OUT_RULE}.")
         rule.setWordWrap(True)
         rule.setStyleSheet("color: #aaa;")
         list_buttons = QHBoxLayout()
@@ -145,7 +145,7 @@ class ImproveModelDialog(QDialog):
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Patients with saved labels"))
+        layout.addWidget(data_label("Patients with saved labels"))
         layout.addWidget(self.patients, 1)
         layout.addLayout(list_buttons)
         layout.addLayout(form)
@@ -163,7 +163,7 @@ class ImproveModelDialog(QDialog):
                 continue
             item = QListWidgetItem(f"{patient.name}  —  {patient.truth}")
             item.setData(Qt.ItemDataRole.UserRole, patient)
-            item.setToolTip(f"{patient.source}\nTruth: {patient.label or 'the liver ground truth'}")
+            item.setToolTip(plain_tooltip(f"{patient.source}\nTruth: {patient.label or 'the liver ground truth'}"))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)
             self.patients.addItem(item)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
+
 from ctseg_core.errors import CtsegError
 
 log = logging.getLogger(__name__)
@@ -25,3 +28,11 @@ def short_error(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename:
         return f"{error.filename}: {error.strerror or error}"
     return str(error)
+
+
+def show_error(parent: QWidget | None, title: str, text: str) -> None:
+    """The modal error dialog, its text shown literally: a message quotes file names and DICOM
+    strings, which Qt's static ``QMessageBox.critical`` would render as HTML (``Qt.AutoText``)."""
+    box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
+from ctseg_gui.widgets.plain_text import data_label
 
 LAST_DIR_KEY = "labels/lastSaveDir"
 LAST_FORMAT_KEY = "labels/lastFormat"
@@ -39,7 +39,7 @@ def default_target(fmt: LabelFormat, patient: Patient, name: str, last_dir: str 
     folder = patient_folder(patient)
     if fmt is LabelFormat.IRCAD:
         target = SaveTarget(fmt, folder, name)
-        if target.ground_truth_replaced() is not None:  # never offer to overwrite the ground truth
+        if target.ground_truth_replaced(patient) is not None:  # never offer to overwrite the ground truth
             target = SaveTarget(fmt, folder, f"{name}_edited")
         return target
     directory = Path(last_dir) if last_dir else folder.parent
@@ -62,7 +62,7 @@ class SaveLabelDialog(QDialog):
         self.path_edit = QLineEdit()
         self.path_edit.setMinimumWidth(420)
         browse = QPushButton("Browse…")
-        self.written = QLabel()
+        self.written = data_label()
         self.written.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         destination = QHBoxLayout()
@@ -148,7 +148,7 @@ class SaveLabelDialog(QDialog):
         if not self.path_edit.text().strip():
             QMessageBox.warning(self, "Save label", "Choose where to save the label.")
             return
-        ground_truth = target.ground_truth_replaced()
+        ground_truth = target.ground_truth_replaced(self.patient)
         if ground_truth is not None:
             answer = QMessageBox.warning(
                 self,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctseg_core.annotate.recovery import RecoveryInfo, find_recovery
+from ctseg_core.annotate.recovery import RecoveryInfo, find_recovery, set_aside_damaged
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.patient import Patient
@@ -38,8 +38,10 @@ class OpenedPatient:
 
 
 def _find_recovery(patient: Patient) -> RecoveryInfo | None:
-    """The autosave of this CT, if any; an unreadable cache never stops a patient from opening."""
+    """The autosave of this CT, if any; an unreadable cache never stops a patient from opening, and
+    a damaged autosave is set aside and named in the patient's warnings."""
     try:
+        patient.warnings.extend(set_aside_damaged(patient))
         return find_recovery(patient)
     except OSError:
         return None

@@ -3,6 +3,7 @@ tool), its progress, and Cancel."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 
@@ -11,7 +12,8 @@ class JobStatus(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.stage = QLabel()
+        self.stage = QLabel()  # plain text, as widgets.plain_text.data_label (jobs may not import widgets)
+        self.stage.setTextFormat(Qt.TextFormat.PlainText)
         self.progress = QProgressBar()
         self.progress.setFixedWidth(220)
         self.progress.setFormat("%v/%m")

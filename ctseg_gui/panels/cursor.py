@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.plain_text import data_label
 from ctseg_gui.widgets.readouts import CAPTION_STYLE, live_readout
 
 
@@ -28,7 +29,7 @@ class CursorReadout(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 2)
         for key, caption, widest in self.FIELDS:
-            name = QLabel(caption)
+            name = data_label(caption)
             name.setStyleSheet(CAPTION_STYLE)
             value = live_readout(widest, Qt.AlignmentFlag.AlignLeft)  # follows the pointer: fixed size
             layout.addWidget(name)

@@ -29,6 +29,7 @@ from ctseg_core.metrics import format_metric
 from ctseg_gui.state.editor import EditorState
 from ctseg_gui.widgets.controls import HuSpinBox, action_button, command_button
 from ctseg_gui.widgets.edit_actions import EditActions
+from ctseg_gui.widgets.plain_text import data_label, escaped
 from ctseg_gui.widgets.readouts import caption, live_readout, swatch, value_label
 
 HU_MIN, HU_MAX = -1024, 3071
@@ -43,7 +44,8 @@ class EditPanel(QGroupBox):
     def __init__(self, editor: EditorState, actions: EditActions, parent: QWidget | None = None) -> None:
         super().__init__("Edit", parent)
         self.editor = editor
-        self.summary = QLabel()
+        self.summary = data_label()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)  # the name in bold, escaped (a file may name it)
         self.summary.setWordWrap(True)
         header = QHBoxLayout()
         header.addWidget(swatch(palette.EDITED_LABEL))
@@ -97,12 +99,12 @@ class EditPanel(QGroupBox):
         self.hu_lo.setToolTip("Lowest HU the brush and flood fill change")
         self.hu_hi.setToolTip("Highest HU the brush and flood fill change")
         brush = QGridLayout()
-        brush.addWidget(QLabel("Radius"), 0, 0)
+        brush.addWidget(data_label("Radius"), 0, 0)
         brush.addWidget(self.radius, 0, 1, 1, 3)
         brush.addWidget(self.hu_enabled, 1, 0, 1, 4)
-        brush.addWidget(QLabel("HU"), 2, 0)
+        brush.addWidget(data_label("HU"), 2, 0)
         brush.addWidget(self.hu_lo, 2, 1)
-        brush.addWidget(QLabel("–"), 2, 2)
+        brush.addWidget(data_label("–"), 2, 2)
         brush.addWidget(self.hu_hi, 2, 3)
         brush.setColumnStretch(1, 1)
         brush.setColumnStretch(3, 1)
@@ -136,7 +138,7 @@ class EditPanel(QGroupBox):
         dice.addWidget(caption("slice"), 0, 1, Qt.AlignmentFlag.AlignRight)
         dice.addWidget(caption("volume"), 0, 2, Qt.AlignmentFlag.AlignRight)
         for row, (key, text) in enumerate((("gt", "Ground truth"), ("prediction", "Prediction")), start=1):
-            dice.addWidget(QLabel(text), row, 0)
+            dice.addWidget(data_label(text), row, 0)
             for column, part in enumerate(("slice", "volume"), start=1):
                 self.dice[key, part] = live_readout("0.000") if part == "slice" else value_label()
                 dice.addWidget(self.dice[key, part], row, column, Qt.AlignmentFlag.AlignRight)
@@ -204,7 +206,7 @@ class EditPanel(QGroupBox):
             return
         edits = editor.unsaved_edits
         state = f"{edits} unsaved edit{'s' if edits != 1 else ''}" if edits else "no unsaved edits"
-        self.summary.setText(f"<b>{editor.name}</b> · {format_metric(editor.volume_ml(), 1)} mL · {state}")
+        self.summary.setText(f"<b>{escaped(editor.name)}</b> · {format_metric(editor.volume_ml(), 1)} mL · {state}")
 
     def _update_dice(self) -> None:
         for key in ("gt", "prediction"):

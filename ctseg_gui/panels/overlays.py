@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBo
 from ctseg_core.display import palette
 from ctseg_gui.state.overlay_settings import OverlayStyle
 from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.plain_text import data_label
 from ctseg_gui.widgets.readouts import swatch
 
 
@@ -22,9 +23,9 @@ class OverlayPanel(QGroupBox):
         self.legend = self._compare_legend()
         layout = QGridLayout(self)
         layout.addLayout(self._layer_grid(), 0, 0, 1, 2)
-        layout.addWidget(QLabel("Style"), 1, 0)
+        layout.addWidget(data_label("Style"), 1, 0)
         layout.addWidget(self.style_box, 1, 1)
-        layout.addWidget(QLabel("Fill"), 2, 0)
+        layout.addWidget(data_label("Fill"), 2, 0)
         opacity_row = QHBoxLayout()
         opacity_row.addWidget(self.opacity, 1)
         opacity_row.addWidget(self.opacity_value)
@@ -47,7 +48,7 @@ class OverlayPanel(QGroupBox):
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.opacity_value = QLabel()
+        self.opacity_value = data_label()
         self.opacity_value.setMinimumWidth(self.opacity_value.fontMetrics().horizontalAdvance("100 %"))
 
     def _compare_legend(self) -> QWidget:
@@ -61,7 +62,7 @@ class OverlayPanel(QGroupBox):
             ("FP", palette.FALSE_POSITIVE),
             ("FN", palette.FALSE_NEGATIVE),
         ):
-            square, text = swatch(rgb), QLabel(name)
+            square, text = swatch(rgb), data_label(name)
             legend.addWidget(square)
             legend.addWidget(text)
             self.legend_items[name] = (square, text)

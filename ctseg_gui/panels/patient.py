@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from ctseg_core.orientation import stored_orientation_note
 from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.plain_text import data_label, plain_tooltip
 
 NO_MASK = "(none)"
 
@@ -19,16 +20,16 @@ class PatientPanel(QGroupBox):
     def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__("Patient", parent)
         self.state = state
-        self.name = QLabel("No patient open")
+        self.name = data_label("No patient open")
         self.name.setWordWrap(True)
         self.name.setStyleSheet("font-weight: bold;")
-        self.series = QLabel()
+        self.series = data_label()
         self.series.setWordWrap(True)
         self.series.hide()
-        self.geometry_label = QLabel()
+        self.geometry_label = data_label()
         self.geometry_label.setWordWrap(True)
         self.geometry_label.hide()
-        self.warnings = QLabel()
+        self.warnings = data_label()
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #f0a030;")
         self.warnings.hide()
@@ -36,7 +37,7 @@ class PatientPanel(QGroupBox):
         self.organ.setToolTip("Mask shown and scored as ground truth; other organs load when picked")
         self.organ.setEnabled(False)
         organ_row = QHBoxLayout()
-        organ_row.addWidget(QLabel("Ground truth"))
+        organ_row.addWidget(data_label("Ground truth"))
         organ_row.addWidget(self.organ, 1)
         layout = QVBoxLayout(self)
         for widget in (self.name, self.series, self.geometry_label, self.warnings):
@@ -51,7 +52,7 @@ class PatientPanel(QGroupBox):
         assert patient is not None
         self.name.setText(patient.patient_name.replace("^", " ").strip() or patient.source_path.name)
         self.series.setText(patient.series_description or "(no series description)")
-        self.series.setToolTip(f"{patient.source_path}\nSeriesInstanceUID {patient.series_uid}")
+        self.series.setToolTip(plain_tooltip(f"{patient.source_path}\nSeriesInstanceUID {patient.series_uid}"))
         self.series.show()
         self.geometry_label.show()
         dz, dy, dx = patient.spacing_mm

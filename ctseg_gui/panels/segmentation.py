@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -21,6 +20,7 @@ from ctseg_core.model.quality import ScanQuality
 from ctseg_gui.panels.dice_plot import DicePlot
 from ctseg_gui.state.viewer import ViewerState
 from ctseg_gui.widgets.model_picker import ModelPicker
+from ctseg_gui.widgets.plain_text import data_label
 from ctseg_gui.widgets.readouts import live_readout, value_label
 
 #: The "Check this scan" flag: white on a warning red, so it is seen at a glance.
@@ -52,7 +52,7 @@ class SegmentationPanel(QGroupBox):
         self.progress = QProgressBar()
         self.progress.setFormat("%v/%m slices")
         self.progress.hide()
-        self.status = QLabel()
+        self.status = data_label()
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #aaa;")
         self.status.hide()
@@ -65,7 +65,7 @@ class SegmentationPanel(QGroupBox):
 
         self.model_picker = ModelPicker()  # which model Segment uses (commands.models wires it to Segment)
         model_row = QHBoxLayout()
-        model_row.addWidget(QLabel("Model"))
+        model_row.addWidget(data_label("Model"))
         model_row.addWidget(self.model_picker, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.segment, 1)
@@ -91,7 +91,7 @@ class SegmentationPanel(QGroupBox):
         metrics.setHorizontalSpacing(10)
         for i, (key, text) in enumerate(self.METRICS):
             row, column = divmod(i, 2)
-            metrics.addWidget(QLabel(text), row, 2 * column)
+            metrics.addWidget(data_label(text), row, 2 * column)
             metrics.addWidget(self.values[key], row, 2 * column + 1, Qt.AlignmentFlag.AlignRight)
         metrics.addWidget(self.worst, 3, 2, 1, 2)
         metrics.setColumnStretch(1, 1)
@@ -100,11 +100,11 @@ class SegmentationPanel(QGroupBox):
 
     def _quality_readout(self) -> QWidget:
         """The model's own estimate of its Dice, and the "Check this scan" flag with its reasons."""
-        self.estimate_title = QLabel("Estimated Dice")
+        self.estimate_title = data_label("Estimated Dice")
         self.estimate = value_label()
-        self.check_flag = QLabel("⚠ Check this scan")
+        self.check_flag = data_label("⚠ Check this scan")
         self.check_flag.setStyleSheet(CHECK_FLAG_STYLE)
-        self.reasons = QLabel()
+        self.reasons = data_label()
         self.reasons.setWordWrap(True)
         self.reasons.setStyleSheet("color: #a8401a;")
         box = QWidget()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QWidget
 
 from ctseg_core.display.windowing import PRESETS, Window, preset_name
 from ctseg_gui.state.viewer import ViewerState
 from ctseg_gui.widgets.controls import HuSpinBox
+from ctseg_gui.widgets.plain_text import data_label
 
 CUSTOM_WINDOW = "Custom"
 
@@ -23,11 +24,11 @@ class WindowPanel(QGroupBox):
         self.width_box = HuSpinBox(1, 65535)
         self.level_box = HuSpinBox(-32768, 32767)
         layout = QGridLayout(self)
-        layout.addWidget(QLabel("Preset"), 0, 0)
+        layout.addWidget(data_label("Preset"), 0, 0)
         layout.addWidget(self.preset, 0, 1, 1, 3)
-        layout.addWidget(QLabel("Width"), 1, 0)
+        layout.addWidget(data_label("Width"), 1, 0)
         layout.addWidget(self.width_box, 1, 1)
-        layout.addWidget(QLabel("Level"), 1, 2)
+        layout.addWidget(data_label("Level"), 1, 2)
         layout.addWidget(self.level_box, 1, 3)
         layout.setColumnStretch(1, 1)
         layout.setColumnStretch(3, 1)

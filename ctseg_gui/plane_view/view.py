@@ -24,7 +24,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QResizeEvent, QShowEvent
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ctseg_core.display.planes import Plane
 from ctseg_core.display.windowing import Window
@@ -37,6 +37,7 @@ from ctseg_gui.plane_view.sagittal_copies import screen_slice
 from ctseg_gui.plane_view.slice_cache import SliceCache, Sources
 from ctseg_gui.state.editor import EditorState
 from ctseg_gui.state.viewer import ViewerState
+from ctseg_gui.widgets.plain_text import data_label
 
 CORNER_MARGIN = 8
 
@@ -100,7 +101,7 @@ class PlaneView(PlanePointer):
         self.side_labels = {
             side: OverlayText(self, LETTER_RGB, pixel_size=13, bold=True) for side in ("left", "right", "top", "bottom")
         }
-        self.hint_label = QLabel(
+        self.hint_label = data_label(
             "Open a patient: File ▸ Open folder (Ctrl+O), drop a folder here,\nor File ▸ Open demo patient", self
         )
         self.hint_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

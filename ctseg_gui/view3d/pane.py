@@ -21,6 +21,7 @@ from ctseg_gui.view3d.gl_probe import (
     software_gl_refusal,
 )
 from ctseg_gui.view3d.surface_view import SurfaceView
+from ctseg_gui.widgets.plain_text import data_label
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def make_3d_pane(state: ViewerState, editor: EditorState, runner: JobRunner) -> 
 
 def placeholder_3d(text: str) -> QLabel:
     """The 3D pane when no 3D view is available, saying why."""
-    label = QLabel(text)
+    label = data_label(text)
     label.setObjectName("view3dPlaceholder")
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     label.setWordWrap(True)

@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ctseg_core.display import palette
 from ctseg_core.metrics import format_metric
@@ -31,6 +31,7 @@ from ctseg_gui.view3d.gl_items import CrosshairDot, aim_camera, headlight_shader
 from ctseg_gui.view3d.gl_probe import surface_triangle_budget
 from ctseg_gui.view3d.picker import ClickPicker
 from ctseg_gui.view3d.surface_jobs import SurfaceBuild, build_surface, measure_error
+from ctseg_gui.widgets.plain_text import data_label
 
 LAYERS = ("gt", "prediction", "label")
 COLOURS = {"gt": palette.GROUND_TRUTH, "prediction": palette.PREDICTION, "label": palette.EDITED_LABEL}
@@ -86,7 +87,7 @@ class SurfaceView(QWidget):
         self.colour_by_distance.toggled.connect(self._on_colouring_toggled)
         self.colour_bar = DistanceColourBar(self.limit_mm)
         self.colour_bar.hide()
-        self.status = QLabel("")
+        self.status = data_label("")
         self.status.setStyleSheet("color: #9a9a9a; font-size: 11px;")
         self.status.setWordWrap(True)
         # A fixed height: a new status text must not resize the GL view, which would redraw every mesh

@@ -6,12 +6,14 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from ctseg_gui.widgets.plain_text import data_label
+
 CAPTION_STYLE = "color: #9a9a9a;"
 
 
 def swatch(rgb: tuple[int, int, int]) -> QLabel:
     """A 12-pixel square of a layer's colour, as in a legend."""
-    label = QLabel()
+    label = data_label()
     label.setFixedSize(12, 12)
     label.setStyleSheet(f"background: rgb{rgb}; border: 1px solid #888; border-radius: 2px;")
     return label
@@ -19,7 +21,7 @@ def swatch(rgb: tuple[int, int, int]) -> QLabel:
 
 def value_label() -> QLabel:
     """A right-aligned, selectable readout that starts as "—" (no value)."""
-    label = QLabel("—")
+    label = data_label("—")
     label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
@@ -34,7 +36,7 @@ def live_readout(widest: str, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignRi
     It also paints its own background: a see-through label makes Qt repaint its panel and the
     main window beneath it first.
     """
-    label = QLabel("—")
+    label = data_label("—")
     label.setAlignment(align | Qt.AlignmentFlag.AlignVCenter)
     label.setAutoFillBackground(True)
     metrics = label.fontMetrics()
@@ -44,6 +46,6 @@ def live_readout(widest: str, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignRi
 
 def caption(text: str) -> QLabel:
     """A grey label naming a group of controls."""
-    label = QLabel(text)
+    label = data_label(text)
     label.setStyleSheet(CAPTION_STYLE)
     return label

@@ -171,6 +171,9 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Error dialogs shown, as (title, message); a modal dialog would hang an offscreen test."""
     shown: list[tuple[str, str]] = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append((title, text)))
+    monkeypatch.setattr(
+        "ctseg_gui.dialogs.messages.show_error", lambda parent, title, text: shown.append((title, text))
+    )
     return shown
 
 

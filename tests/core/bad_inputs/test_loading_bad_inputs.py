@@ -408,3 +408,23 @@ def test_a_corrupt_label_beside_a_nifti_ct_is_reported_not_fatal(tmp_path: Path)
     (tmp_path / "n" / "liver.nii.gz").write_bytes(b"broken")
     patient = load_patient(tmp_path / "n")
     assert "liver.nii.gz" in patient.mask_errors["liver"]
+
+
+@pytest.mark.parametrize("ending", [".nrrd", ".mha", ".mhd"])
+def test_a_nrrd_or_metaimage_ct_given_opens_and_in_a_folder_is_named(tmp_path: Path, ending: str) -> None:
+    """Issue 26, defect 28: a NRRD / MetaImage CT used to give "none of the 1 files is DICOM"; given
+    as the file it opens (io.itk_image), and a folder of one says which formats ctseg reads."""
+    import SimpleITK as sitk
+
+    hu = np.full((6, 32, 40), -1000, dtype=np.int16)
+    hu[:, 8:24, 10:30] = 60
+    image = sitk.GetImageFromArray(hu)
+    image.SetSpacing((0.8, 0.8, 2.5))
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    path = folder / f"ct{ending}"
+    sitk.WriteImage(image, str(path))
+    patient = load_patient(path)
+    assert patient.shape == (6, 32, 40) and patient.hu.max() == 60 and patient.hu.min() == -1000
+    with pytest.raises(errors.NoDicomError, match=rf"NIfTI, NRRD or MetaImage .*open the file itself \(ct{ending}\)"):
+        load_patient(folder)

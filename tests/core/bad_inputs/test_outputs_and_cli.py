@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -523,6 +524,71 @@ def test_training_setup_mistakes_are_ctseg_errors(
     assert code == 2 and err == f"ctseg: error: no patient folders found in {tmp_path / 'empty'}\n"
 
 
+def test_train_never_replaces_a_trained_model_without_overwrite_nor_into_the_models_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26, defect 3: ``--out DIR`` silently replaced ``DIR/liver_unet.keras`` and its card,
+    also when DIR was the user's models folder."""
+    trained: list[Path] = []
+    monkeypatch.setattr("ctseg_core.model.train.run_training", lambda roots, out, *a, **k: trained.append(out))
+    models = tmp_path / "models"
+    monkeypatch.setenv("CTSEG_MODELS_DIR", str(models))
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("liver_unet.keras", "liver_unet.card.json"):
+        (out / name).write_text("the last run")
+    code, _, err = run(capsys, "train", tmp_path, "--out", out)
+    assert code == 2 and err == (
+        f"ctseg: error: {out}: already holds a trained model (liver_unet.keras, liver_unet.card.json): "
+        "choose a new folder, or pass --overwrite to replace it\n"
+    )
+    assert trained == [] and (out / "liver_unet.keras").read_text() == "the last run"
+    assert run(capsys, "train", tmp_path, "--out", out, "--overwrite")[0] == 0 and trained == [out]
+    models.mkdir()
+    shutil.copy(out / "liver_unet.keras", models / "liver_unet.keras")
+    for where in (models, models / "sub"):
+        code, _, err = run(capsys, "train", tmp_path, "--out", where, "--overwrite")
+        assert code == 2 and "is the user's models folder" in err and "--register NAME" in err, err
+    assert trained == [out]
+
+
+@pytest.mark.parametrize(
+    "lineage",
+    [
+        0.93,
+        {"validation_dice_before": 0.81, "validation_dice_after": 0.93},
+        {"validation_dice_after": {"mean": "high"}},
+    ],
+    ids=["lineage a number", "dice a number", "mean text"],
+)
+def test_one_model_with_a_bad_lineage_never_stops_the_others_from_listing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lineage: object
+) -> None:
+    """Issue 26, defect 8: a plain number in ``training.lineage`` crashed ``ctseg models`` (exit 3)
+    and stopped ``ctseg view`` from starting; it is refused like any other malformed field."""
+    import json
+
+    from ctseg_core.model.card import card_path
+    from ctseg_core.model.inference import default_model_path
+    from ctseg_core.model.registry import list_models
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("CTSEG_MODELS_DIR", str(models))
+    card = json.loads(card_path(default_model_path()).read_text())
+    for name, training in (("good", {"lineage": {"base_name": "bundled"}}), ("bad", {"lineage": lineage})):
+        (models / f"{name}.keras").write_bytes(b"weights")
+        (models / f"{name}.card.json").write_text(json.dumps({**card, "training": training}))
+    listed = {m.name: m for m in list_models()}
+    assert listed["good"].problem is None and listed["good"].lineage == {"base_name": "bundled"}
+    assert listed["bad"].card is None and "training.lineage" in (listed["bad"].problem or "")
+    code, out, err = run(capsys, "models")
+    assert code == 0 and err == "", err
+    assert "good" in out and "(unreadable:" in out and "training.lineage" in out
+    code, out, _ = run(capsys, "models", "--json")
+    assert code == 0 and [row["name"] for row in json.loads(out)] == ["bundled", "bad", "good"]
+
+
 def test_a_value_error_from_deeper_in_training_is_an_internal_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -565,6 +631,77 @@ def test_a_phantom_into_a_patient_folder_or_under_a_file_is_refused(
         2,
         f"ctseg: error: {tmp_path / 'file'}: is a file, not a folder: cannot write outputs into it\n",
     )
+
+
+@pytest.mark.parametrize("layout", ["IRCAD zips as downloaded", "plain DICOM folder", "parent of patients"])
+def test_a_phantom_into_any_folder_holding_a_patient_is_refused(
+    capsys: pytest.CaptureFixture[str], patient_dir: Path, tmp_path: Path, layout: str
+) -> None:
+    """Issue 26, defect 2: without ``PATIENT_DICOM/`` the phantom used to be written into the
+    patient's folder, and opened instead of it, its ground truth shadowed."""
+    if layout == "IRCAD zips as downloaded":
+        out = tmp_path / "zipped"
+        out.mkdir()
+        for part in ("PATIENT_DICOM", "MASKS_DICOM"):
+            shutil.make_archive(str(out / part), "zip", patient_dir, part)
+    elif layout == "plain DICOM folder":
+        out = Path(shutil.copytree(patient_dir / "PATIENT_DICOM", tmp_path / "plain"))
+    else:
+        out = tmp_path / "parent"
+        shutil.copytree(patient_dir, out / "p0")
+    before = snapshot(out)
+    code, _, err = run(capsys, "phantom", out, "--slices", "2", "--size", "32")
+    assert code == 2 and err.startswith(f"ctseg: error: {out}: already holds a patient ("), err
+    assert "choose an empty or new folder" in err and "Traceback" not in err
+    assert snapshot(out) == before
+
+
+def test_a_file_write_fsyncs_the_file_then_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26, defect 31: without fsync a power cut could leave a truncated "complete" file."""
+    from ctseg_core.io import atomic
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: events.append("rename") or real_replace(a, b))
+    with atomic.atomic_path(tmp_path / "summary.csv", suffix=".csv") as temporary:
+        temporary.write_text("patient,dice\n")
+    assert events == ["fsync file", "rename", "fsync folder"]
+    assert (tmp_path / "summary.csv").read_text() == "patient,dice\n"
+
+
+def test_a_killed_file_write_leaves_a_temporary_the_next_write_removes(tmp_path: Path) -> None:
+    """Issue 26, defect 31: SIGKILL mid-write left a hidden temporary that no later run removed."""
+    from ctseg_core.io import atomic
+
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from ctseg_core.io.atomic import atomic_path
+        with atomic_path({str(tmp_path / "liver_pred.nii.gz")!r}, suffix=".nii.gz") as temporary:
+            temporary.write_bytes(b"half a NIfTI")
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], check=False, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == -9
+    (left,) = hidden(tmp_path)
+    assert left.startswith(".liver_pred.nii.gz.") and left.endswith(".ctseg-tmp.nii.gz")
+    foreign = tmp_path / ".liver_pred.nii.gz.notours"
+    foreign.write_text("someone else's")
+    old = time.time() - 2 * atomic.STALE_TEMPORARY_S
+    for name in (left, foreign.name):
+        os.utime(tmp_path / name, (old, old))
+    with atomic.atomic_path(tmp_path / "report.html", suffix=".html") as temporary:  # a fresh one stays meanwhile
+        temporary.write_text("<html></html>")
+        assert sorted(hidden(tmp_path)) == sorted([foreign.name, temporary.name])
+    assert hidden(tmp_path) == [foreign.name]  # only ctseg's own, and only a stale one, is removed
+    assert not (tmp_path / "liver_pred.nii.gz").exists() and (tmp_path / "report.html").is_file()
 
 
 # ----------------------------------------------------------------------------- non-UTF-8 file names
