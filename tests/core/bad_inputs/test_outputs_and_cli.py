@@ -83,6 +83,8 @@ class FakeSegmenter:
 
     path = Path("fake.keras")
     load_seconds = 0.0
+    import_seconds = 0.0
+    backend = "fake"
     loads: ClassVar[list[Any]] = []
 
     def predict(
