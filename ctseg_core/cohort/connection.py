@@ -9,6 +9,7 @@ as bytes (``os.fsencode``), so any file name round-trips; all SQL takes its valu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -109,10 +110,9 @@ def _configure(connection: sqlite3.Connection) -> None:
     """Foreign keys, the busy timeout, WAL (where the file system allows it) and commits that survive a kill."""
     connection.execute("PRAGMA foreign_keys = ON")
     connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    try:
+    # a read-only folder or a network file system refuses WAL: the default journal still works
+    with contextlib.suppress(sqlite3.OperationalError):
         connection.execute("PRAGMA journal_mode = WAL")
-    except sqlite3.OperationalError:
-        pass  # a read-only folder or a network file system: the default journal still works
     # WAL + NORMAL: a committed transaction survives the process being killed (not a power cut)
     connection.execute("PRAGMA synchronous = NORMAL")
 

@@ -16,7 +16,7 @@ from typing import Any
 from ctseg_core.cohort import query as queries
 from ctseg_core.cohort.connection import database_errors, db_path, open_connection
 from ctseg_core.cohort.indexer import IndexReport, index_roots
-from ctseg_core.cohort.query import CohortSummary, GroundTruth, SeriesFile, SeriesQuery, SeriesRow
+from ctseg_core.cohort.query import ALL_SEGMENTABLE, CohortSummary, GroundTruth, SeriesFile, SeriesQuery, SeriesRow
 from ctseg_core.cohort.results import ModelIdentity, record_result, set_review
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
@@ -53,12 +53,14 @@ class CohortDatabase:
 
     # ------------------------------------------------------------------ reading
 
-    def list_series(self, query: SeriesQuery = SeriesQuery(), offset: int = 0, limit: int | None = None) -> list[SeriesRow]:
+    def list_series(
+        self, query: SeriesQuery = ALL_SEGMENTABLE, offset: int = 0, limit: int | None = None
+    ) -> list[SeriesRow]:
         """The series ``query`` matches, in its order; ``offset``/``limit`` for one page."""
         with database_errors(self.path):
             return queries.list_series(self._db, query, offset, limit)
 
-    def count_series(self, query: SeriesQuery = SeriesQuery()) -> int:
+    def count_series(self, query: SeriesQuery = ALL_SEGMENTABLE) -> int:
         with database_errors(self.path):
             return queries.count_series(self._db, query)
 
@@ -66,7 +68,7 @@ class CohortDatabase:
         with database_errors(self.path):
             return queries.series_row(self._db, series_id)
 
-    def next_to_review(self, query: SeriesQuery = SeriesQuery()) -> SeriesRow | None:
+    def next_to_review(self, query: SeriesQuery = ALL_SEGMENTABLE) -> SeriesRow | None:
         """The unreviewed series with the lowest estimated Dice (among those ``query`` matches)."""
         with database_errors(self.path):
             return queries.next_to_review(self._db, query)

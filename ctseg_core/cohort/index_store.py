@@ -215,9 +215,11 @@ def _series_id(db: sqlite3.Connection, unit: int, uid: str) -> int | None:
 
 def _study(db: sqlite3.Connection, facts: SeriesFacts, content: UnitContent) -> int:
     """The study row of a series (and its patient's), created when new."""
-    key = (db_text(facts.patient_id), db_text(facts.patient_name), encode_path(content.path) if facts.format == "nifti" else b"")
+    nifti_path = encode_path(content.path) if facts.format == "nifti" else b""
+    key = (db_text(facts.patient_id), db_text(facts.patient_name), nifti_path)
     db.execute("INSERT OR IGNORE INTO patients (patient_id, name, nifti_path) VALUES (?, ?, ?)", key)
-    patient = db.execute("SELECT id FROM patients WHERE patient_id = ? AND name = ? AND nifti_path = ?", key).fetchone()[0]
+    find = "SELECT id FROM patients WHERE patient_id = ? AND name = ? AND nifti_path = ?"
+    patient = db.execute(find, key).fetchone()[0]
     study = (patient, db_text(facts.study_uid))
     db.execute(
         "INSERT INTO studies (patient_ref, study_uid, study_date, description) VALUES (?, ?, ?, ?) "

@@ -166,9 +166,8 @@ class _RootRun:
         self.report.warnings += [f"{path}: {why}" for path, why in discovery.skipped]
         known_units = index_store.known_units(self.db, self.root)
         patients = {str(p): p for p in discovery.patients}
-        index_store.set_stale_units(
-            self.db, [unit for path, (unit, layout) in known_units.items() if path not in patients and layout != "objects"]
-        )
+        stale = [unit for path, (unit, layout) in known_units.items() if path not in patients and layout != "objects"]
+        index_store.set_stale_units(self.db, stale)
         dirty = self.changes.dirty_folders(self.root)
         todo = [p for key, p in patients.items() if key not in known_units or _scope(p) in dirty]
         self._write_patients(todo, progress, should_cancel)
@@ -278,4 +277,3 @@ def _inside_any(path: str, folders: set[str], top: str) -> bool:
         if len(folder) <= len(top):
             return False
         folder = os.path.dirname(folder)
-

@@ -174,6 +174,10 @@ class CohortSummary:
     reviews: Counter[str] = field(default_factory=Counter)
 
 
+#: The default query: every series offered to the model, by patient.
+ALL_SEGMENTABLE = SeriesQuery()
+
+
 def _where(query: SeriesQuery) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {"model": query.model_sha256}
@@ -207,7 +211,7 @@ def _order(query: SeriesQuery) -> str:
 
 
 def list_series(
-    db: sqlite3.Connection, query: SeriesQuery = SeriesQuery(), offset: int = 0, limit: int | None = None
+    db: sqlite3.Connection, query: SeriesQuery = ALL_SEGMENTABLE, offset: int = 0, limit: int | None = None
 ) -> list[SeriesRow]:
     """The series matching ``query``, in its order (``offset``/``limit``: one page of them)."""
     where, params = _where(query)
@@ -216,7 +220,7 @@ def list_series(
     return [_row(values) for values in rows]
 
 
-def count_series(db: sqlite3.Connection, query: SeriesQuery = SeriesQuery()) -> int:
+def count_series(db: sqlite3.Connection, query: SeriesQuery = ALL_SEGMENTABLE) -> int:
     where, params = _where(query)
     return int(db.execute(f"SELECT count(*) FROM ({_SELECT}{where})", params).fetchone()[0])
 
@@ -226,7 +230,7 @@ def series_row(db: sqlite3.Connection, series_id: int) -> SeriesRow | None:
     return _row(rows[0]) if rows else None
 
 
-def next_to_review(db: sqlite3.Connection, query: SeriesQuery = SeriesQuery()) -> SeriesRow | None:
+def next_to_review(db: sqlite3.Connection, query: SeriesQuery = ALL_SEGMENTABLE) -> SeriesRow | None:
     """The unreviewed series (among those ``query`` matches) with the lowest estimated Dice; series
     without a result come after those with one."""
     from dataclasses import replace
@@ -239,7 +243,17 @@ def _row(values: tuple[Any, ...]) -> SeriesRow:
     v = list(values)
     spacing = (v[16], v[17], v[18])
     return SeriesRow(
-        *v[:11],
+        series_id=v[0],
+        patient_id=v[1],
+        patient_name=v[2],
+        study_uid=v[3],
+        study_date=v[4],
+        study_description=v[5],
+        series_uid=v[6],
+        series_number=v[7],
+        series_description=v[8],
+        modality=v[9],
+        format=v[10],
         path=decode_path(v[11]),
         layout=v[12],
         slices=v[13],
@@ -324,7 +338,7 @@ def cohort_summary(db: sqlite3.Connection) -> CohortSummary:
 
 
 def row_as_json(row: SeriesRow, truths: list[GroundTruth]) -> dict[str, Any]:
-    """One series for ``ctseg cohort --json``: its identity, where it is, its ground truths, its latest result and review."""
+    """One series for ``ctseg cohort --json``: what and where it is, its ground truths, latest result and review."""
     data = asdict(row)
     data["spacing_mm"] = list(row.spacing_mm) if row.spacing_mm else None
     data["ground_truths"] = [asdict(truth) for truth in truths]

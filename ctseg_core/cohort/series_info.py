@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ctseg_core.cohort.headers import InstanceRecord
 from ctseg_core.io.file_kinds import nifti_stem
 
+T = TypeVar("T")
 #: A CT series needs at least this many images to be a volume the model is offered.
 MIN_SLICES = 2
 #: Secondary Capture storage classes: screens and dose pages saved as images, not scans.
@@ -59,7 +61,7 @@ class SeriesFacts:
 
     @property
     def is_image(self) -> bool:
-        return bool(self.members) and any(m.is_image for m in self.members) or self.format == "nifti"
+        return self.format == "nifti" or any(m.is_image for m in self.members)
 
     @property
     def files(self) -> int:
@@ -128,7 +130,7 @@ def _why_not_segmentable(first: InstanceRecord, images: list[InstanceRecord], sc
     return ""
 
 
-def _most_common(values: list[tuple[int, int]]) -> tuple[int, int]:
+def _most_common(values: list[T]) -> T:
     return Counter(values).most_common(1)[0][0]
 
 
@@ -150,12 +152,12 @@ def _spacing(scans: list[InstanceRecord]) -> tuple[float | None, float | None, f
     """(slice, row, column) spacing in mm: between positions along the normal, else from the header."""
     if not scans:
         return (None, None, None)
-    spacing = _most_common([m.pixel_spacing for m in scans if m.pixel_spacing] or [(0, 0)])  # type: ignore[list-item]  # 2 floats
-    row, column = (float(spacing[0]), float(spacing[1])) if spacing != (0, 0) else (None, None)
+    spacings = [m.pixel_spacing for m in scans if m.pixel_spacing]
+    row, column = _most_common(spacings) if spacings else (None, None)
     normal = _normal(scans[0].orientation)
     positions = sorted({round(_along(m, normal), 3) for m in scans if m.position is not None})
     if normal is not None and len(positions) > 1:
-        dz: float | None = float(np.median(np.diff(positions)))
+        dz: float | None = round(float(np.median(np.diff(positions))), 4)
     else:
         dz = scans[0].spacing_between_slices or scans[0].slice_thickness
     return (dz, row, column)
@@ -180,7 +182,7 @@ def nifti_series(path: Path, unit: Path) -> SeriesFacts:
     try:
         import nibabel as nib
 
-        image = nib.load(str(path))
+        image: Any = nib.load(str(path))  # nibabel's image classes have no common typed base
         shape, zooms = tuple(int(n) for n in image.shape), tuple(float(z) for z in image.header.get_zooms())
         label = _orientation_label(_nifti_slice_normal(np.asarray(image.affine, dtype=np.float64)))
     except Exception as error:  # nibabel raises many types for a bad file

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def nifti_thumbnail(path: Path) -> bytes | None:
     """The thumbnail of a NIfTI CT: the middle plane of its third axis."""
     import nibabel as nib
 
-    image = nib.load(str(path))
+    image: Any = nib.load(str(path))  # nibabel's image classes have no common typed base
     if len(image.shape) < 3:
         return None
     plane = np.asarray(image.dataobj[:, :, image.shape[2] // 2], dtype=np.float32)

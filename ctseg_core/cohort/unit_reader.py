@@ -111,6 +111,15 @@ class HeaderReader:
                 self.problems[path] = str(error)
         return self.records[path]
 
+    def member(self, source: DicomSource, entry: str, problems: list[str]) -> InstanceRecord | None:
+        """The record of an entry of a source that is no plain file (a zip member); problems appended."""
+        self.read_count += 1
+        try:
+            return read_instance(entry, source)
+        except UnreadableSlice as error:
+            problems.append(str(error))
+            return None
+
     def file_row(self, path: str, stat: FileStat | None = None) -> FileRow:
         """How a file is recorded: what this run read of it, else what the database knew, else unread."""
         stat = stat or self.current.get(path) or _stat(path)
@@ -189,7 +198,7 @@ def _read_dicom(content: UnitContent, source: DicomSource, reader: HeaderReader,
             if entry in reader.problems:
                 problems.append(reader.problems[entry])
         else:
-            record = _member_record(source, entry, problems)
+            record = reader.member(source, entry, problems)
         if record is not None:
             records.append(record)
         tick()
@@ -197,14 +206,6 @@ def _read_dicom(content: UnitContent, source: DicomSource, reader: HeaderReader,
     content.ground_truths += _object_ground_truths(records, content.archive)
     content.warnings += summarise([f"skipped unreadable file {p}" for p in problems], "unreadable files skipped")
     content.warnings += summarise(list(source.skipped), "entries not read")
-
-
-def _member_record(source: DicomSource, entry: str, problems: list[str]) -> InstanceRecord | None:
-    try:
-        return read_instance(entry, source)
-    except UnreadableSlice as error:
-        problems.append(str(error))
-        return None
 
 
 def _dicom_thumbnails(content: UnitContent, source: DicomSource, stamps: dict[str, str], reader: HeaderReader) -> None:

@@ -78,7 +78,9 @@ def _walk(
             progress(len(listing.files), 0, "listing files")
 
 
-def _visit(listing: Listing, entry: os.DirEntry[str], depth: int, real_root: str, pending: list[tuple[str, int]]) -> None:
+def _visit(
+    listing: Listing, entry: os.DirEntry[str], depth: int, real_root: str, pending: list[tuple[str, int]]
+) -> None:
     """One folder entry: a file is listed, a folder queued, anything else left out."""
     if entry.name.startswith(".") or entry.name in SKIPPED_NAMES or entry.name == "__MACOSX":
         return
