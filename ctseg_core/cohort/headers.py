@@ -121,11 +121,14 @@ def read_instance(entry: str, source: DicomSource | None = None) -> InstanceReco
                 return None
             handle.seek(0)
             ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True, specific_tags=list(INDEX_TAGS))
-        return _record(entry, ds)
+        record = _record(entry, ds)
     except PermissionError as error:
         raise UnreadableSlice(name, "permission denied") from error
     except _READ_ERRORS as error:
         raise UnreadableSlice(name, f"not readable as DICOM ({error.__class__.__name__}: {error})") from error
+    if not record.sop_class_uid and not record.rows:  # the loader's rule (io.dicom.read_header)
+        raise UnreadableSlice(name, "no SOP Class UID and no image: not readable as DICOM")
+    return record
 
 
 def _record(entry: str, ds: pydicom.Dataset) -> InstanceRecord:
