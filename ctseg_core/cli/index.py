@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             report = cohort.index(args.roots, progress=progress)
         summary = cohort.summary()
         if args.json:
-            found = {"database": str(cohort.path), "index": asdict(report), "cohort": asdict(summary)}
+            found = {"database": str(cohort.path), "index": asdict(report), "cohort": summary.to_dict()}
             print(json.dumps(found, indent=2))
         else:
             _print_report(report)

@@ -74,7 +74,8 @@ def open_connection(path: Path, *, create: bool = True) -> sqlite3.Connection:
         raise CohortDatabaseError(path, f"cannot be opened ({error})") from error
     try:
         with database_errors(path):
-            _configure(connection)
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             _check_and_upgrade(connection, path)
     except BaseException:
         connection.close()
@@ -106,10 +107,9 @@ def _check_file(path: Path, create: bool) -> None:
 _LEFT_AS_IT_IS = "it is left as it is: move it aside or give another --db"
 
 
-def _configure(connection: sqlite3.Connection) -> None:
-    """Foreign keys, the busy timeout, WAL (where the file system allows it) and commits that survive a kill."""
-    connection.execute("PRAGMA foreign_keys = ON")
-    connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """WAL (where the file system allows it: the viewer reads while a batch writes), and commits that
+    survive a kill. Only ever done to a file known to be ctseg's: it rewrites the file's header."""
     # a read-only folder or a network file system refuses WAL: the default journal still works
     with contextlib.suppress(sqlite3.OperationalError):
         connection.execute("PRAGMA journal_mode = WAL")
@@ -123,6 +123,7 @@ def _check_and_upgrade(connection: sqlite3.Connection, path: Path) -> None:
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if application == 0 and version == 0 and tables == 0:
+        _use_wal(connection)
         _create(connection)
         return
     if application != APPLICATION_ID:
@@ -136,6 +137,7 @@ def _check_and_upgrade(connection: sqlite3.Connection, path: Path) -> None:
     problem = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
     if problem != "ok":
         raise CohortDatabaseError(path, f"is damaged ({problem}); {_LEFT_AS_IT_IS}")
+    _use_wal(connection)
     for step in range(version, SCHEMA_VERSION):
         with write_transaction(connection):
             for statement in MIGRATIONS[step]:

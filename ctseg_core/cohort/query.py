@@ -173,6 +173,12 @@ class CohortSummary:
     results: int = 0
     reviews: Counter[str] = field(default_factory=Counter)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``asdict`` would turn each Counter's items into keys)."""
+        return {
+            name: dict(value) if isinstance(value, Counter) else value for name, value in vars(self).items()
+        }
+
 
 #: The default query: every series offered to the model, by patient.
 ALL_SEGMENTABLE = SeriesQuery()

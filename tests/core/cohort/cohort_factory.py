@@ -46,7 +46,7 @@ def series(
     uid = generate_uid()
     _, paths = write_series(folder, count=count, shape=(8, 8), series_uid=uid, names=names)
     for path in paths:
-        rewrite(path, PatientID=patient, PatientName=f"Name^{patient}", StudyInstanceUID=study, **tags)
+        rewrite(path, **{"PatientID": patient, "PatientName": f"Name^{patient}", "StudyInstanceUID": study, **tags})
     return uid
 
 
