@@ -245,18 +245,23 @@ class _RootRun:
 
     def _outside(self, patients: set[str]) -> list[str]:
         """Listed files in no patient folder and no mask folder, that could be DICOM."""
-        folders = {p for p in patients if os.path.isdir(p)}
-        claimed = set(self.written)
-        found = []
-        for path in self.paths:
-            if path in claimed or is_nifti(Path(path)) or path.lower().endswith(".zip"):
-                continue
-            parts = Path(path).relative_to(self.root).parts if path != str(self.root) else ()
-            if any(part in IRCAD_MASK_NAMES or part in NIFTI_LABEL_FOLDERS for part in parts[:-1]):
-                continue
-            if not _inside_any(path, folders, str(self.root)):
-                found.append(path)
+        inside = sorted(
+            (bisect.bisect_left(self.paths, p + os.sep), bisect.bisect_left(self.paths, p + chr(ord(os.sep) + 1)))
+            for p in patients
+            if os.path.isdir(p)
+        )
+        found, start = [], 0
+        for first, end in [*inside, (len(self.paths), len(self.paths))]:
+            found += [path for path in self.paths[start:first] if self._could_be_loose(path)]
+            start = max(start, end)
         return found
+
+    def _could_be_loose(self, path: str) -> bool:
+        """Not a patient's own file, not NIfTI or zip, not in a mask folder."""
+        if path in self.written or is_nifti(Path(path)) or path.lower().endswith(".zip"):
+            return False
+        parts = Path(path).relative_to(self.root).parts if path != str(self.root) else ()
+        return not any(part in IRCAD_MASK_NAMES or part in NIFTI_LABEL_FOLDERS for part in parts[:-1])
 
     def _maybe_dicom(self, path: str) -> bool:
         """Whether a file could hold DICOM: not known as something else, unchanged."""
@@ -267,13 +272,3 @@ class _RootRun:
 def _scope(unit: Path) -> str:
     """The folder whose changes concern a patient: its own, or (a file) the folder holding it."""
     return str(unit) if unit.is_dir() else str(unit.parent)
-
-
-def _inside_any(path: str, folders: set[str], top: str) -> bool:
-    folder = os.path.dirname(path)
-    while True:
-        if folder in folders:
-            return True
-        if len(folder) <= len(top):
-            return False
-        folder = os.path.dirname(folder)

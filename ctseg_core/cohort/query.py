@@ -175,9 +175,7 @@ class CohortSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``asdict`` would turn each Counter's items into keys)."""
-        return {
-            name: dict(value) if isinstance(value, Counter) else value for name, value in vars(self).items()
-        }
+        return {name: dict(value) if isinstance(value, Counter) else value for name, value in vars(self).items()}
 
 
 #: The default query: every series offered to the model, by patient.

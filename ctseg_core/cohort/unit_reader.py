@@ -85,6 +85,8 @@ class HeaderReader:
         self.current = current
         self.records: dict[str, InstanceRecord | None] = {}
         self.problems: dict[str, str] = {}
+        #: the first image read of each series: what its other images share (see read_instance)
+        self.series_seen: dict[str, InstanceRecord] = {}
         self.read_count = 0
 
     def unchanged(self, path: str) -> KnownFile | None:
@@ -105,7 +107,7 @@ class HeaderReader:
         if path not in self.records:
             self.read_count += 1
             try:
-                self.records[path] = read_instance(path)
+                self.records[path] = read_instance(path, series_seen=self.series_seen)
             except UnreadableSlice as error:
                 self.records[path] = None
                 self.problems[path] = str(error)
@@ -115,7 +117,7 @@ class HeaderReader:
         """The record of an entry of a source that is no plain file (a zip member); problems appended."""
         self.read_count += 1
         try:
-            return read_instance(entry, source)
+            return read_instance(entry, source, self.series_seen)
         except UnreadableSlice as error:
             problems.append(str(error))
             return None
