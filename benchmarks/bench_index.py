@@ -136,13 +136,13 @@ def report(
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}")
     print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())} (other work shares the cores)")
     print(f"{args.series} series × {args.files} files = {files} files; medians of {args.repeats}")
-    print(f"  plain pydicom header loop   {baseline:7.2f} s  {args.series / baseline:8.0f} series/s")
-    print(
-        f"  ctseg first index           {first:7.2f} s  {args.series / first:8.0f} series/s  ({first / baseline:.2f}× the loop)"
+    rows = (
+        ("plain pydicom header loop", baseline, ""),
+        ("ctseg first index", first, f"{first / baseline:.2f}× the loop's time"),
+        ("ctseg re-index, unchanged", again, f"{first / again:.0f}× faster than the first"),
     )
-    print(
-        f"  ctseg re-index, unchanged   {again:7.3f} s  {args.series / again:8.0f} series/s  ({first / again:.0f}× faster than the first)"
-    )
+    for name, seconds, note in rows:
+        print(f"  {name:<27} {seconds:7.3f} s  {args.series / seconds:8.0f} series/s  {note}")
     print(f"  list all series by estimated Dice {query[0] * 1000:.0f} ms, by patient {query[1] * 1000:.0f} ms")
 
 

@@ -31,14 +31,14 @@ def under(root: Path) -> tuple[bytes, bytes, bytes]:
 _UNDER = "(path = ? OR (path >= ? AND path < ?))"
 
 
-def root_id(db: sqlite3.Connection, root: Path) -> tuple[int, bool]:
-    """The root's row (created if new) and whether its last index ran to the end."""
+def root_id(db: sqlite3.Connection, root: Path) -> tuple[int, int]:
+    """The root's row (created if new) and the rules version its last index ran to the end with (0: none)."""
     row = db.execute("SELECT id, complete FROM roots WHERE path = ?", (encode_path(root),)).fetchone()
     if row is not None:
-        return int(row[0]), bool(row[1])
+        return int(row[0]), int(row[1])
     with write_transaction(db):
         cursor = db.execute("INSERT INTO roots (path, complete) VALUES (?, 0)", (encode_path(root),))
-    return int(cursor.lastrowid or 0), False
+    return int(cursor.lastrowid or 0), 0
 
 
 def mark_started(db: sqlite3.Connection, root: Path) -> None:
@@ -249,7 +249,12 @@ def _write_members(
 
 
 def finish_root(
-    db: sqlite3.Connection, root: int, removed: Iterable[str], files: Iterable[FileRow], gone_units: Iterable[int]
+    db: sqlite3.Connection,
+    root: int,
+    removed: Iterable[str],
+    files: Iterable[FileRow],
+    gone_units: Iterable[int],
+    rules: int,
 ) -> None:
     """The end of a root's index: units no longer found and files no longer there dropped, the rest
     of the files recorded, patients and studies left without series dropped, the root marked done."""
@@ -259,4 +264,4 @@ def finish_root(
         upsert_files(db, root, files)
         db.execute("DELETE FROM studies WHERE id NOT IN (SELECT study_ref FROM series)")
         db.execute("DELETE FROM patients WHERE id NOT IN (SELECT patient_ref FROM studies)")
-        db.execute("UPDATE roots SET complete = 1, indexed_at = ? WHERE id = ?", (now_text(), root))
+        db.execute("UPDATE roots SET complete = ?, indexed_at = ? WHERE id = ?", (rules, now_text(), root))

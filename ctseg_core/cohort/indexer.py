@@ -29,10 +29,14 @@ from pathlib import Path
 from ctseg_core.cohort import index_store
 from ctseg_core.cohort.unit_reader import HeaderReader, KnownFile, UnitContent, read_objects_unit, read_patient_unit
 from ctseg_core.cohort.walk import Listing, list_files
-from ctseg_core.errors import PathMissingError
+from ctseg_core.errors import InvalidArgumentError, PathMissingError
 from ctseg_core.io.discovery import find_patients
 from ctseg_core.io.file_kinds import IRCAD_MASK_NAMES, NIFTI_LABEL_FOLDERS, ircad_patient_of, is_nifti
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+
+#: The version of what the index derives from the files (the discovery rule, series facts, ground
+#: truths). A root last indexed under another version is read again in full, even if no file changed.
+INDEX_RULES = 1
 
 
 @dataclass
@@ -102,7 +106,7 @@ def index_root_path(root: str | Path) -> Path:
     if owner is not None:
         return owner
     if path.is_file() and not (is_nifti(path) or path.suffix.lower() == ".zip"):
-        raise PathMissingError(path, "is a file: give the folder that holds it (or a NIfTI or zip file)")
+        raise InvalidArgumentError(path, "is a file: give the folder that holds it (or a NIfTI or zip file)")
     return path
 
 
@@ -118,8 +122,8 @@ def _index_root(
     changes = _compare(listing, known)
     report.files += len(listing.files)
     report.warnings += listing.skipped
-    root_id, complete = index_store.root_id(db, root)
-    if not changes and complete:
+    root_id, rules = index_store.root_id(db, root)
+    if not changes and rules == INDEX_RULES:
         return
     report.added, report.changed, report.removed = (
         report.added + len(changes.added),
@@ -129,6 +133,7 @@ def _index_root(
     index_store.mark_started(db, root)
     reader = HeaderReader(known, listing.files)
     run = _RootRun(db, root, root_id, listing, reader, changes, report)
+    run.rebuild = rules not in (0, INDEX_RULES)  # indexed under other rules: every patient again
     run.index(progress, should_cancel)
     report.read += reader.read_count
 
@@ -158,6 +163,7 @@ class _RootRun:
         self.listing, self.reader, self.changes, self.report = listing, reader, changes, report
         self.paths = sorted(listing.files)
         self.written: set[str] = set()
+        self.rebuild = False
 
     def index(self, progress: ProgressCallback | None, should_cancel: CancelCheck | None) -> None:
         if progress is not None:
@@ -169,13 +175,13 @@ class _RootRun:
         stale = [unit for path, (unit, layout) in known_units.items() if path not in patients and layout != "objects"]
         index_store.set_stale_units(self.db, stale)
         dirty = self.changes.dirty_folders(self.root)
-        todo = [p for key, p in patients.items() if key not in known_units or _scope(p) in dirty]
+        todo = [p for key, p in patients.items() if self.rebuild or key not in known_units or _scope(p) in dirty]
         self._write_patients(todo, progress, should_cancel)
         objects = self._write_objects(set(patients), known_units, dirty, should_cancel)
         gone = [unit for path, (unit, _) in known_units.items() if path not in patients and path not in objects]
         self.report.units_removed += len(gone)
         rest = [self.reader.file_row(p) for p in self.paths if p not in self.written]
-        index_store.finish_root(self.db, self.root_id, self.changes.removed, rest, gone)
+        index_store.finish_root(self.db, self.root_id, self.changes.removed, rest, gone, INDEX_RULES)
 
     def _write_patients(
         self, todo: list[Path], progress: ProgressCallback | None, should_cancel: CancelCheck | None

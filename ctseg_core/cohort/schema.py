@@ -18,7 +18,8 @@ TABLES = """
 CREATE TABLE roots (
     id INTEGER PRIMARY KEY,
     path BLOB NOT NULL UNIQUE,
-    -- 1 once an index of this root ran to its end; 0 while one runs (or was killed)
+    -- the index rules version (indexer.INDEX_RULES) of the last index that ran to its end; 0 while
+    -- one runs (or was killed)
     complete INTEGER NOT NULL DEFAULT 0,
     indexed_at TEXT
 );

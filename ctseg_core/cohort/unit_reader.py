@@ -139,7 +139,11 @@ class HeaderReader:
 
 
 def _stat(path: str) -> FileStat:
-    info = os.stat(path)
+    """A file's stat now; one that vanished meanwhile gets a stat no file has, so it counts as changed next time."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return FileStat(-1, -1)
     return FileStat(info.st_size, info.st_mtime_ns)
 
 

@@ -17,7 +17,7 @@ import pytest
 from cohort_factory import ircad, series
 
 from ctseg_core.cli import main
-from ctseg_core.cohort import CohortDatabase
+from ctseg_core.cohort import CohortDatabase, SeriesQuery
 from ctseg_core.model.quality import ScanQuality
 
 REPO = Path(__file__).resolve().parents[3]
@@ -43,7 +43,8 @@ class FakeSegmenter:
     def predict(self, hu: np.ndarray, spacing_mm: object, progress: object = None) -> FakeResult:
         self.calls += 1
         estimate = 0.5 if self.calls % 2 == 0 else 0.95
-        quality = ScanQuality(estimate, estimate < 0.9, 0.9, True, ("low estimate",) if estimate < 0.9 else (), {}, np.zeros(1))
+        reasons = ("low estimate",) if estimate < 0.9 else ()
+        quality = ScanQuality(estimate, estimate < 0.9, 0.9, True, reasons, {}, np.zeros(1))
         return FakeResult((hu > 0) & (hu < 200), quality)
 
 
@@ -72,7 +73,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
     return code, out, err
 
 
-def test_index_prints_counts_and_warnings(cohort_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_index_prints_counts_and_warnings(
+    cohort_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (cohort_root / "p1" / "PATIENT_DICOM" / "junk.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00")
     code, out, _ = run(capsys, "index", cohort_root, "--db", tmp_path / "db.sqlite")
     assert code == 0
@@ -130,19 +133,13 @@ def test_segment_cohort_writes_results_into_the_database(
         assert all(r.model_name == "bundled" and r.estimated_dice is not None for r in rows)  # no --model
         assert all(Path(r.output_path).is_file() for r in rows)
         assert [r.dice is not None for r in rows] == [False, True, True]  # the EVIL series has no ground truth
-        assert len(cohort.list_series(cohort_query(flagged=True))) == 1
+        assert len(cohort.list_series(SeriesQuery(flagged_only=True))) == 1
     with open(tmp_path / "out" / "ctseg_summary.csv", newline="") as handle:
         summary = list(csv.DictReader(handle))
     assert len(summary) == 3 and all(r["series_uid"] for r in summary)
     assert not any(cell.startswith("=") for r in summary for cell in r.values())
     code, _, err = run(capsys, "segment", "--cohort", "--only-new", "--db", db, "--out", tmp_path / "out")
     assert code == 0 and fake_model.calls == 3 and "nothing to segment" in err
-
-
-def cohort_query(flagged: bool):  # noqa: ANN201  # a SeriesQuery
-    from ctseg_core.cohort import SeriesQuery
-
-    return SeriesQuery(flagged_only=flagged)
 
 
 @pytest.mark.parametrize(

@@ -145,11 +145,9 @@ print("done")
 def test_two_processes_write_at_once(indexed: Path, tmp_path: Path) -> None:
     path = copy_of(indexed, tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     writers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), name, "40"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        for name in ("a", "b")
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, "40"], env=env, **pipes) for name in ("a", "b")
     ]
     with CohortDatabase(path) as reader:  # the viewer reads meanwhile
         while any(w.poll() is None for w in writers):

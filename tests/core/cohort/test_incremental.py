@@ -156,3 +156,26 @@ def test_a_killed_index_leaves_a_consistent_database_and_the_next_run_completes(
     fresh.index([tree])
     assert snapshot(cohort) == snapshot(fresh)
     assert cohort.index([tree]).units_written == 0
+
+
+def test_a_root_indexed_under_other_rules_is_read_again(tree: Path, tmp_path: Path) -> None:
+    cohort = CohortDatabase(tmp_path / "db.sqlite")
+    cohort.index([tree])
+    with sqlite3.connect(tmp_path / "db.sqlite") as raw:
+        raw.execute("UPDATE roots SET complete = 999")  # an index by a ctseg with other rules
+    assert cohort.index([tree]).units_written == 5
+    assert cohort.index([tree]).units_written == 0
+
+
+def test_a_cancelled_index_stops_soon_and_the_next_run_completes(tree: Path, tmp_path: Path) -> None:
+    from ctseg_core.errors import Cancelled
+
+    cohort = CohortDatabase(tmp_path / "db.sqlite")
+    asked: list[int] = []
+    with pytest.raises(Cancelled):
+        cohort.index([tree], should_cancel=lambda: asked.append(1) or len(asked) > 8)
+    assert len(cohort.list_series(EVERYTHING)) < 6
+    cohort.index([tree])
+    fresh = CohortDatabase(tmp_path / "fresh.sqlite")
+    fresh.index([tree])
+    assert snapshot(cohort) == snapshot(fresh)

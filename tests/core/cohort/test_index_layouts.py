@@ -140,7 +140,7 @@ def test_corrupt_files_are_warnings_and_the_rest_is_indexed(tmp_path: Path) -> N
 
 def test_odd_names_links_and_files_outside_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    odd = os.fsdecode(b"it's a \"scan\" \xff")
+    odd = os.fsdecode(b'it\'s a "scan" \xff')
     series(root / odd, count=3, names=["a b", "c'd", 'e"f'])
     outside = tmp_path / "outside"
     series(outside / "neighbour", patient="NEIGHBOUR", count=3)
@@ -159,5 +159,5 @@ def test_odd_names_links_and_files_outside_the_root(tmp_path: Path) -> None:
 @pytest.mark.parametrize("given", ["PATIENT_DICOM", "."])
 def test_a_root_inside_an_ircad_patient_indexes_that_patient(tmp_path: Path, given: str) -> None:
     ircad(tmp_path / "p1")
-    cohort, rows = index(tmp_path / "p1" / given, tmp_path / "db.sqlite")
+    _, rows = index(tmp_path / "p1" / given, tmp_path / "db.sqlite")
     assert [r.path for r in rows] == [str(tmp_path / "p1")]
