@@ -37,6 +37,7 @@ from ctseg_core.io.loading import load_patient
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import compare, dice, volume_ml
 from ctseg_core.progress import ProgressCallback
+from ctseg_core.shown_text import csv_row
 
 if TYPE_CHECKING:
     from ctseg_core.model.inference import Segmenter
@@ -52,11 +53,13 @@ METRIC_COLUMNS = ("dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm", "volume
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One patient of a batch and the folder its outputs go to."""
+    """One patient of a batch and the folder its outputs go to; ``series_uid``: the series to load
+    when the patient holds several (a cohort's rows), None for the loader's choice."""
 
     source: Path
     name: str
     out_dir: Path
+    series_uid: str | None = None
 
 
 def expand_patients(paths: Iterable[str | Path]) -> list[Path]:
@@ -102,7 +105,7 @@ def segment_patient(
     slices in three planes) beside the mask.
     """
     started = time.perf_counter()
-    patient = load_patient(item.source, masks=["liver"], progress=progress)
+    patient = load_patient(item.source, series_uid=item.series_uid, masks=["liver"], progress=progress)
     result = segmenter.predict(patient.hu, patient.spacing_mm, progress=progress)
     label_format = LabelFormat.from_name(fmt)
     output = OUTPUT_NAMES[fmt]
@@ -111,7 +114,8 @@ def segment_patient(
     else:
         target = SaveTarget(label_format, item.out_dir / output, "liver")
     save_label(result.mask, patient, target, algorithm_type="AUTOMATIC")
-    row: Row = {"patient": item.name, "source": str(item.source), "output": str(target.written_path)}
+    row: Row = {"patient": item.name, "source": str(item.source), **_series_of(item)}
+    row["output"] = str(target.written_path)
     truth = patient.masks.get("liver")
     if truth is not None:
         row.update(compare(result.mask, truth, patient.spacing_mm).to_dict())
@@ -177,12 +181,15 @@ def segment_patients(
     on_row: Callable[[Row], None] | None = None,
     progress: ProgressCallback | None = None,
     report: bool = False,
+    items: Sequence[BatchItem] | None = None,
 ) -> list[Row]:
     """Segment every patient under ``paths`` and return one row per patient (metrics or ``error``).
 
     ``fmt``: "ircad" (``MASKS_DICOM/liver_pred``), "nifti" or "seg". ``summary``: CSV path; by
     default ``OUT/ctseg_summary.csv`` is written for batches of more than one patient.
-    ``on_row`` sees each row as soon as it is ready (the CLI prints it).
+    ``on_row`` sees each row as soon as it is ready, in the patients' order (the CLI prints it; a
+    cohort batch stores it). ``items``: patients already planned (a cohort's series, each with its
+    output folder), instead of ``paths``.
     """
     if fmt not in OUTPUT_NAMES:
         raise ValueError(f"fmt must be one of {sorted(OUTPUT_NAMES)}, got {fmt!r}")
@@ -192,7 +199,7 @@ def segment_patients(
         from ctseg_core.model.inference import Segmenter
 
         segmenter = Segmenter.load(Path(model) if model else None, threads=threads)
-    items = plan_outputs(expand_patients(paths), out_path)
+    items = list(items) if items is not None else plan_outputs(expand_patients(paths), out_path)
     rows: list[Row] = []
     for item in items:
         try:
@@ -236,7 +243,18 @@ def error_row(item: BatchItem, error: Exception, log_path: Path | None = None) -
     else:
         where = f"traceback written to {log_path}" if log_path else "no log file could be written"
         message = f"internal error: {type(error).__name__}: {error} ({where})"
-    return {"patient": item.name, "source": str(item.source), "error": message, "error_type": type(error).__name__}
+    return {
+        "patient": item.name,
+        "source": str(item.source),
+        **_series_of(item),
+        "error": message,
+        "error_type": type(error).__name__,
+    }
+
+
+def _series_of(item: BatchItem) -> Row:
+    """The series column of a row, for items that name their series (a plain batch has none)."""
+    return {"series_uid": item.series_uid} if item.series_uid else {}
 
 
 def write_error_log(error: BaseException, context: str = "") -> Path | None:
@@ -270,7 +288,8 @@ def write_summary(rows: Sequence[Row], path: Path) -> Path:
     """The batch's rows as one CSV (``patient`` first), written atomically.
 
     Paths are written with their bytes as they are (``surrogateescape``), so a file name that is
-    not valid UTF-8 still round-trips. A device target (``/dev/stdout``) is written in place.
+    not valid UTF-8 still round-trips; a cell that would start a spreadsheet formula (a folder
+    named ``=…``) is kept as text. A device target (``/dev/stdout``) is written in place.
     """
     columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "patient", k))
     try:
@@ -280,7 +299,7 @@ def write_summary(rows: Sequence[Row], path: Path) -> Path:
         ):
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows(csv_row(row) for row in rows)
     except OutputError as error:
         raise type(error)(error.path, f"cannot write the summary CSV: {error.problem}", error.errno) from error
     return path

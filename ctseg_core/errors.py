@@ -78,6 +78,11 @@ class ModelError(CtsegError):
     """A model file or its model card is missing, corrupt or inconsistent."""
 
 
+class CohortDatabaseError(CtsegError):
+    """The cohort database cannot be used: not a ctseg database, corrupt, written by a newer ctseg,
+    or locked too long by another program. The file is left exactly as it was."""
+
+
 class Cancelled(Exception):
     """Raised inside long jobs when the caller's cancel flag turns true.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ctseg_core.cli import export, info, models, phantom, segment, train
+from ctseg_core.cli import cohort, export, index, info, models, phantom, segment, train
 
 Commands = argparse._SubParsersAction
 
@@ -29,7 +29,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Commands]:
     parser.add_argument("--version", action="version", version=f"ctseg {__version__}")
     parser.add_argument("--debug", action="store_true", help="print the traceback of any error (before the command)")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_info, _add_phantom, _add_segment, _add_export, _add_train, _add_models):
+    for add in (_add_info, _add_phantom, _add_segment, _add_export, _add_train, _add_models, _add_index, _add_cohort):
         add(commands)
     return parser, commands
 
@@ -53,7 +53,7 @@ def _add_phantom(commands: Commands) -> None:
 
 def _add_segment(commands: Commands) -> None:
     parser = commands.add_parser("segment", help="segment the liver with the bundled (or a given) model")
-    parser.add_argument("paths", nargs="+", help="patient folders, or parent folders of patients")
+    parser.add_argument("paths", nargs="*", help="patient folders, or parent folders of patients")
     parser.add_argument("--out", type=Path, help="output folder (default: ctseg_out beside each patient)")
     parser.add_argument(
         "--format",
@@ -72,6 +72,15 @@ def _add_segment(commands: Commands) -> None:
         action="store_true",
         help="also write report.html per patient: metrics, volumes, per-slice Dice, worst slices in 3 planes",
     )
+    parser.add_argument(
+        "--cohort",
+        action="store_true",
+        help="segment the CT series of the cohort database (see ctseg index) instead of PATHS; results go into it",
+    )
+    parser.add_argument(
+        "--only-new", action="store_true", help="with --cohort: only the series this model has no result for"
+    )
+    add_db_option(parser)
     parser.set_defaults(run=segment.run)
 
 
@@ -181,3 +190,41 @@ def _add_models(commands: Commands) -> None:
     parser = commands.add_parser("models", help="list the bundled model and the user's registered models")
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.set_defaults(run=models.run)
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """``--db``: the cohort database (front ends' ``view --cohort`` use the same option)."""
+    parser.add_argument(
+        "--db",
+        type=Path,
+        help="cohort database file (default: $CTSEG_DB, else cohort.sqlite in the user data folder)",
+    )
+
+
+def _add_index(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "index", help="index folders of patients into the cohort database (headers only; again: only what changed)"
+    )
+    parser.add_argument("roots", nargs="+", help="folders (or NIfTI or zip files) to index: any tree of patients")
+    add_db_option(parser)
+    parser.add_argument("--json", action="store_true", help="print what was indexed and the counts as one JSON object")
+    parser.set_defaults(run=index.run)
+
+
+def _add_cohort(commands: Commands) -> None:
+    from ctseg_core.cohort.query import SORT_KEYS
+
+    parser = commands.add_parser("cohort", help="list the indexed series with their latest result and review")
+    add_db_option(parser)
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print a JSON list, one object per series")
+    output.add_argument("--csv", action="store_true", help="print CSV, one row per series")
+    parser.add_argument("--flagged", action="store_true", help="only series the quality check flagged")
+    parser.add_argument("--unreviewed", action="store_true", help="only series nobody has reviewed yet")
+    parser.add_argument(
+        "--all", action="store_true", help="also the series not offered to the model (MR, localizers, SEG, reports…)"
+    )
+    parser.add_argument("--filter", metavar="TEXT", default="", help="patient, date, description or path contains TEXT")
+    parser.add_argument("--sort", choices=list(SORT_KEYS), default="patient", help="order by this column")
+    parser.add_argument("--descending", action="store_true", help="largest first (missing values stay last)")
+    parser.set_defaults(run=cohort.run)

@@ -1,4 +1,5 @@
-"""``ctseg segment``: segment patients (or parents of patients) with a model, a line per patient."""
+"""``ctseg segment``: segment patients (or parents of patients), or the cohort database's series
+(``--cohort``), with a model, a line per patient."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctseg_core.cli.exits import EXIT_FAILED_PATIENTS, EXIT_OK
 from ctseg_core.cli.terminal import progress_bar
+from ctseg_core.shown_text import for_terminal
 
 if TYPE_CHECKING:
     from ctseg_core.model.inference import Segmenter
@@ -20,7 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from ctseg_core.batch import check_outputs, segment_patients
 
     started = time.perf_counter()
+    _check_what_to_segment(args)
     check_outputs(args.out, args.summary)  # before the model loads: seconds, for nothing
+    if args.cohort:
+        return _run_cohort(args, started)
     segmenter = _load_segmenter(args)
     with progress_bar(not args.json) as progress:
         rows = segment_patients(
@@ -33,10 +38,78 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             report=args.report,
         )
+    _print_summary_line(rows, args, started)
+    return EXIT_FAILED_PATIENTS if any("error" in row for row in rows) else EXIT_OK
+
+
+def _print_summary_line(rows: list[dict[str, Any]], args: argparse.Namespace, started: float) -> None:
     if len(rows) > 1 and not args.json:
         where = args.summary or (args.out or Path(".")) / "ctseg_summary.csv"
-        print(f"summary of {len(rows)} patients: {where} ({time.perf_counter() - started:.1f} s)")
+        print(f"summary of {len(rows)} patients: {for_terminal(where)} ({time.perf_counter() - started:.1f} s)")
+
+
+def _run_cohort(args: argparse.Namespace, started: float) -> int:
+    """``--cohort``: every CT series of the database (``--only-new``: those this model has no result
+    for), each result stored in the database the moment it is ready, besides today's outputs and CSV."""
+    from ctseg_core.batch import segment_patients
+    from ctseg_core.cohort import CohortDatabase, ModelIdentity, SeriesQuery
+
+    with CohortDatabase(args.db, create=False) as cohort:
+        segmenter = _load_segmenter(args)
+        model = ModelIdentity.of_file(segmenter.path, _model_name(args.model))
+        series = cohort.list_series(SeriesQuery(without_result_of=model.sha256 if args.only_new else None))
+        if not series:
+            print(f"nothing to segment in {for_terminal(cohort.path)} (run ctseg index first?)", file=sys.stderr)
+            return EXIT_OK
+        pending = iter(series)
+
+        def record(row: dict[str, Any]) -> None:
+            cohort.record_result(next(pending).series_id, row, model)
+            _print_row(row, args.json)
+
+        with progress_bar(not args.json) as progress:
+            rows = segment_patients(
+                [],
+                args.out,
+                args.format,
+                segmenter=segmenter,
+                summary=args.summary,
+                on_row=record,
+                progress=progress,
+                report=args.report,
+                items=_cohort_items(series, args.out),
+            )
+    _print_summary_line(rows, args, started)
     return EXIT_FAILED_PATIENTS if any("error" in row for row in rows) else EXIT_OK
+
+
+def _cohort_items(series: list[Any], out: Path | None) -> list[Any]:
+    """Each series as a batch item: its patient path, its UID, an output folder no other series shares."""
+    from dataclasses import replace
+
+    from ctseg_core.batch import plan_outputs
+
+    planned = plan_outputs([Path(row.path) for row in series], out)
+    return [replace(item, series_uid=row.load_series_uid) for item, row in zip(planned, series, strict=True)]
+
+
+def _model_name(given: str | None) -> str | None:
+    """What results call the model: its registered name, or a file's stem (the identity's default)."""
+    if not given:
+        return "bundled"
+    return None if given.endswith(".keras") or "/" in given or "\\" in given else given
+
+
+def _check_what_to_segment(args: argparse.Namespace) -> None:
+    """Patient paths or ``--cohort``: exactly one of them; cohort options only with ``--cohort``."""
+    from ctseg_core.errors import InvalidArgumentError
+
+    if args.cohort and args.paths:
+        raise InvalidArgumentError(None, "give patient folders or --cohort, not both")
+    if not args.cohort and not args.paths:
+        raise InvalidArgumentError(None, "give patient folders (or --cohort to segment the indexed series)")
+    if not args.cohort and (args.only_new or args.db):
+        raise InvalidArgumentError(None, "--only-new and --db go with --cohort")
 
 
 def _load_segmenter(args: argparse.Namespace) -> Segmenter:
@@ -61,16 +134,17 @@ def _print_row(row: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(row), flush=True)
         return
+    patient = for_terminal(row["patient"])
     if "error" in row:
-        print(f"{row['patient']}: error: {row['error']}", file=sys.stderr)
+        print(f"{patient}: error: {for_terminal(row['error'])}", file=sys.stderr)
         return
     print(
-        f"{row['patient']}: Dice {format_metric(row['dice'])}  Jaccard {format_metric(row['jaccard'])}  "
+        f"{patient}: Dice {format_metric(row['dice'])}  Jaccard {format_metric(row['jaccard'])}  "
         f"ASSD {format_metric(row['assd_mm'], 2)} mm  HD95 {format_metric(row['hd95_mm'], 2)} mm  "
         f"pred {row['volume_ml_pred']:.1f} mL  GT {format_metric(row['volume_ml_gt'], 1)} mL  "
-        f"{row['seconds']:.1f} s → {row['output']}"
+        f"{row['seconds']:.1f} s → {for_terminal(row['output'])}"
     )
     if row.get("estimated_dice") is not None:
-        flag = f"  CHECK THIS SCAN: {row['quality_reasons']}" if row.get("check_scan") else ""
+        flag = f"  CHECK THIS SCAN: {for_terminal(row['quality_reasons'])}" if row.get("check_scan") else ""
         note = "" if row.get("quality_calibrated") else " (uncalibrated)"
-        print(f"{row['patient']}: estimated Dice {row['estimated_dice']:.3f}{note}{flag}")
+        print(f"{patient}: estimated Dice {row['estimated_dice']:.3f}{note}{flag}")

@@ -20,8 +20,9 @@ def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
     bar = tqdm(total=1, file=sys.stderr, leave=False, unit="file")
 
     def update(done: int, total: int, stage: str) -> None:
-        if bar.total != total or bar.desc != stage:
-            bar.reset(total=total)
+        """``total`` 0: not known yet (a count without a bar)."""
+        if bar.total != (total or None) or bar.desc != stage:
+            bar.reset(total=total or None)
             bar.set_description(stage)
         bar.n = done
         bar.refresh()

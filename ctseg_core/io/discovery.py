@@ -11,7 +11,9 @@ one path: where its masks and ctseg's saved labels live. A folder is, in this or
    images); NIfTI files beside them are its masks;
 3. **a NIfTI patient** when it holds one NIfTI CT (named like one: ``image``, ``volume``, ``ct``…,
    or the only NIfTI not named like a label); several files named like a CT (LiTS ships
-   ``volume-0.nii`` … beside ``segmentation-0.nii`` …) are a patient each, the file itself.
+   ``volume-0.nii`` … beside ``segmentation-0.nii`` …) are a patient each, the file itself, and
+   so is every NIfTI in an ``imagesTr``/``imagesTs`` folder (nnU-Net, the Medical Segmentation
+   Decathlon: the labels are in ``labelsTr``/``labelsTs`` beside it, never searched themselves).
    Labels are never a CT: label names (``segmentation``, ``mask``, ``gt``…), ctseg's ``*_pred``
    outputs and labels saved beside a sibling (``<sibling>_<name>.nii.gz``);
 4. otherwise **a parent**: its patients are those of its sub-folders, searched the same way —
@@ -40,21 +42,30 @@ Examples (→ the patients found)::
     cohort/{a, b, c}/*.dcm  (three PatientIDs)              → cohort/a, cohort/b, cohort/c
     lits/{volume-0.nii, segmentation-0.nii, volume-1.nii…}  → lits/volume-0.nii, lits/volume-1.nii
     nifti/{p1, p2}/{image.nii.gz, liver.nii.gz}             → nifti/p1, nifti/p2
+    Task03_Liver/{imagesTr, labelsTr}/liver_0.nii.gz        → Task03_Liver/imagesTr/liver_0.nii.gz
+    totalseg/s0001/{ct.nii.gz, segmentations/liver.nii.gz}  → totalseg/s0001
 
 Besides a folder of several NIfTI CTs, the smallest unit is a folder: DICOM files of several
 patients dumped into one folder are one "patient" whose largest CT series loads (the loader lists
 the others).
+
+Who asks what a DICOM file is can answer from its own records: :func:`find_patients` takes the
+``identity`` reader (the cohort index passes one that knows unchanged files without opening them).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ctseg_core.errors import SeveralPatientsError
 from ctseg_core.io.file_kinds import (
     IRCAD_MASK_NAMES,
+    NIFTI_IMAGE_FOLDERS,
+    NIFTI_LABEL_FOLDERS,
+    DicomIdentity,
     dicom_identity,
     has_own_masks,
     ircad_patient_of,
@@ -68,6 +79,8 @@ from ctseg_core.io.sources import MAX_FOLDER_DEPTH, SKIPPED_NAMES, leads_inside
 SNIFF_FILES = 64
 #: Patients named in the message of a path that holds several.
 LISTED_PATIENTS = 5
+#: What a file is as a DICOM image (None: no image); :func:`~ctseg_core.io.file_kinds.dicom_identity` reads it.
+IdentityReader = Callable[[Path], DicomIdentity | None]
 
 
 @dataclass(frozen=True)
@@ -79,8 +92,11 @@ class Discovery:
     skipped: tuple[tuple[str, str], ...] = ()
 
 
-def find_patients(path: str | Path) -> Discovery:
-    """The patients at or below ``path`` by the module's rule (none when it holds no patient or cannot be read)."""
+def find_patients(path: str | Path, identity: IdentityReader = dicom_identity) -> Discovery:
+    """The patients at or below ``path`` by the module's rule (none when it holds no patient or cannot be read).
+
+    ``identity`` says what a file is as a DICOM image; by default its first tags are read.
+    """
     root = Path(path).expanduser()
     owner = ircad_patient_of(root)
     if owner is not None:
@@ -89,7 +105,7 @@ def find_patients(path: str | Path) -> Discovery:
         return Discovery(root, (root,))
     if not root.is_dir():
         return Discovery(root, ())
-    walk = _Walk(root)
+    walk = _Walk(root, identity)
     units = walk.scan(root, depth=0, siblings=frozenset())
     return Discovery(root, tuple(unit.path for unit in units), tuple(walk.skipped))
 
@@ -132,8 +148,9 @@ class _Unit:
 class _Walk:
     """One search: the root's real path (links must stay inside it), folders seen, what was skipped."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, identity: IdentityReader = dicom_identity) -> None:
         self.root = root
+        self.identity = identity
         self.real_root = os.path.realpath(root)
         self.seen: set[tuple[int, int]] = set()
         self.skipped: list[tuple[str, str]] = []
@@ -147,7 +164,7 @@ class _Walk:
             return []
         files, folders = listing
         names = frozenset(p.name for p in files + folders)
-        direct = _direct_patients(folder, files, names, siblings)
+        direct = _direct_patients(folder, files, names, siblings, self.identity)
         if direct is not None:
             return direct
         if depth >= MAX_FOLDER_DEPTH:
@@ -182,7 +199,7 @@ class _Walk:
                 is_file = not is_dir and entry.is_file()
             except OSError:
                 continue
-            if is_dir and entry.name not in IRCAD_MASK_NAMES:
+            if is_dir and entry.name not in IRCAD_MASK_NAMES and entry.name not in NIFTI_LABEL_FOLDERS:
                 folders.append(Path(entry.path))
             elif is_file:
                 files.append(Path(entry.path))
@@ -190,15 +207,17 @@ class _Walk:
 
 
 def _direct_patients(
-    folder: Path, files: list[Path], names: frozenset[str], siblings: frozenset[str]
+    folder: Path, files: list[Path], names: frozenset[str], siblings: frozenset[str], read: IdentityReader
 ) -> list[_Unit] | None:
     """The patients a folder's own files make (rules 2 and 3), or None when it holds no CT itself."""
     candidates = [p for p in files if not is_nifti(p)][:SNIFF_FILES]
-    identity = next((found for p in candidates if (found := dicom_identity(p)) is not None), None)
+    identity = next((found for p in candidates if (found := read(p)) is not None), None)
     if identity is not None:
         mergeable = not has_own_masks(folder, files, siblings)
         sops = frozenset({identity.sop_instance_uid} - {""})
         return [_Unit(folder, identity.study if mergeable else None, sops)]
+    if folder.name in NIFTI_IMAGE_FOLDERS:
+        return [_Unit(path) for path in sorted(p for p in files if is_nifti(p))] or None
     named, unnamed = nifti_ct_candidates(files, names)
     if len(named) > 1:
         return [_Unit(path) for path in named]

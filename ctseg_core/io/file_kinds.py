@@ -7,6 +7,7 @@ The patient-discovery rule (:mod:`ctseg_core.io.discovery`) and the layout of on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,13 @@ MODEL_OUTPUT_SUFFIX = "_pred"
 #: The CT and the masks of the 3D-IRCADb-01 layout, as folders or as the archives downloaded.
 IRCAD_CT_NAMES = ("PATIENT_DICOM", "PATIENT_DICOM.zip")
 IRCAD_MASK_NAMES = ("MASKS_DICOM", "MASKS_DICOM.zip")
+#: nnU-Net and the Medical Segmentation Decathlon: one CT per file in ``imagesTr``/``imagesTs``, its
+#: label of the same case name in ``labelsTr``/``labelsTs`` beside (``liver_001_0000.nii.gz`` →
+#: ``liver_001.nii.gz``: nnU-Net's ``_0000`` is the channel).
+NIFTI_IMAGE_FOLDERS = ("imagesTr", "imagesTs")
+NIFTI_LABEL_FOLDERS = ("labelsTr", "labelsTs")
+#: TotalSegmentator writes one label file per structure here, beside ``ct.nii.gz``.
+NIFTI_MASK_FOLDER = "segmentations"
 #: DICOM objects with these modalities are not images to segment (segmentations, structure sets,
 #: dose grids, reports), even when they carry rows and columns.
 NON_IMAGE_MODALITIES = frozenset({"SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "SR", "KO", "PR", "REG", "DOC"})
@@ -88,6 +96,18 @@ def case_key(path: Path) -> str:
         if stem.startswith(prefix):
             return stem[len(prefix) :].strip("-_. ")
     return stem
+
+
+def decathlon_label_of(image: Path) -> Path | None:
+    """The label of a CT in an ``imagesTr``/``imagesTs`` folder (nnU-Net, MSD), if it is there."""
+    if image.parent.name not in NIFTI_IMAGE_FOLDERS:
+        return None
+    case = re.sub(r"_\d{4}$", "", nifti_stem(image))
+    labels = image.parent.parent / image.parent.name.replace("images", "labels")
+    for suffix in NIFTI_SUFFIXES[::-1]:
+        if (labels / f"{case}{suffix}").is_file():
+            return labels / f"{case}{suffix}"
+    return None
 
 
 def is_ircad_patient(folder: Path) -> bool:

@@ -6,7 +6,10 @@ Accepted patients (which path is one patient: :mod:`ctseg_core.io.discovery`):
 - any folder holding a DICOM CT series (file names arbitrary, nested folders allowed), with
   optional NIfTI masks beside it (``<organ>.nii.gz``; LiTS ``segmentation*.nii*`` → liver);
 - a NIfTI CT volume (``volume-N.nii``, ``image.nii.gz``…) with its label file (see nifti_io);
-  in a folder of several cases, ``segmentation-N`` pairs with ``volume-N``.
+  in a folder of several cases, ``segmentation-N`` pairs with ``volume-N``; TotalSegmentator's
+  ``segmentations/<structure>.nii.gz`` beside ``ct.nii.gz`` are masks too; a CT in nnU-Net's or
+  the Decathlon's ``imagesTr`` has its label in ``labelsTr`` (named ``liver`` when the task's
+  folder says liver, as ``Task03_Liver`` does, else ``label``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from ctseg_core.errors import NoDicomError, NotReadableError, PathMissingError, 
 from ctseg_core.io.discovery import resolve_patient
 from ctseg_core.io.file_kinds import (
     LIVER_LABEL_PREFIXES,
+    NIFTI_MASK_FOLDER,
     case_key,
+    decathlon_label_of,
     is_ircad_patient,
     is_named_ct,
     is_nifti,
@@ -53,6 +58,11 @@ def resolve_layout(path: str | Path) -> PatientLayout:
     patient = resolve_patient(given)
     if patient != given:
         check_readable(patient)
+    return patient_layout(patient)
+
+
+def patient_layout(patient: Path) -> PatientLayout:
+    """The layout of a path that is one patient by the discovery rule (as :func:`find_patients` returns them)."""
     if patient.is_file():
         return _file_layout(patient)
     if is_ircad_patient(patient):
@@ -73,6 +83,10 @@ def check_readable(path: Path) -> None:
 def _file_layout(path: Path) -> PatientLayout:
     """A file given as the patient: a NIfTI CT, a zip of DICOM, or one DICOM file (its folder's series)."""
     if is_nifti(path):
+        label = decathlon_label_of(path)
+        if label is not None:
+            name = "liver" if "liver" in path.parent.parent.name.lower() else "label"
+            return PatientLayout(path, path, {name: NiftiMaskSource(label)})
         return PatientLayout(path, path, _nifti_masks(path.parent, ct=path))
     if is_itk_image(path) and not is_seg_nrrd(path):  # a NRRD or MetaImage CT, read as it is
         return PatientLayout(path, path, _nifti_masks(path.parent))
@@ -132,8 +146,12 @@ def _ircad_masks(folder: Path) -> tuple[dict[str, object], list[str]]:
 
 
 def _nifti_masks(folder: Path, ct: Path | None = None) -> dict[str, object]:
-    """The NIfTI labels in a folder by mask name; beside one of several CT files (LiTS), only its case's."""
+    """The NIfTI labels in a folder (and its TotalSegmentator ``segmentations/``) by mask name; beside
+    one of several CT files (LiTS), only its case's."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and is_nifti(p) and not p.name.startswith("."))
+    structures = folder / NIFTI_MASK_FOLDER
+    if ct is not None and structures.is_dir():
+        files += sorted(p for p in structures.iterdir() if p.is_file() and is_nifti(p) and not p.name.startswith("."))
     several_cts = ct is not None and sum(is_named_ct(p) for p in files) > 1
     ct_case = case_key(ct) if ct is not None and several_cts else None
     masks: dict[str, object] = {}

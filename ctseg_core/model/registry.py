@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ctseg_core.cache import user_data_dir
 from ctseg_core.errors import ModelError, OutputExistsError
 from ctseg_core.model.card import ModelCard, card_path, read_card, write_card
 from ctseg_core.model.inference import default_model_path
@@ -33,9 +34,7 @@ def models_dir() -> Path:
     override = os.environ.get(MODELS_ENV)
     if override:
         return Path(override).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME")
-    base = Path(data_home).expanduser() if data_home else Path.home() / ".local" / "share"
-    return base / "ctseg" / "models"
+    return user_data_dir() / "models"
 
 
 @dataclass(frozen=True)
