@@ -4,7 +4,8 @@ select the fast suite (``-m "not slow and not real_data and not gl"``) are set h
 Marks (registered in pyproject.toml, ``--strict-markers``):
 - ``gl``: every test under tests/gui3d (it needs an OpenGL platform);
 - ``real_data``: every test that uses the ``ircad_root`` fixture, the one way to the real patients;
-- ``slow``: every test that uses a fixture in :data:`SLOW_FIXTURES`, and the tests marked by hand
+- ``slow``: every test that uses a fixture in :data:`SLOW_FIXTURES`; every case of a grid over the 48
+  axis layouts except the named ones (the fast suite keeps those 9); and the tests marked by hand
   (TensorFlow in a subprocess, exhaustive layout grids, full-size phantoms: about a second or more on
   2 cores). A test that imports TensorFlow in this process without the mark fails, saying so: the
   fast suite never loads TensorFlow.
@@ -47,8 +48,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.gl)
         if any(name in item.fixturenames for name in REAL_DATA_FIXTURES):
             item.add_marker(pytest.mark.real_data)
-        if any(name in item.fixturenames for name in SLOW_FIXTURES):
+        if any(name in item.fixturenames for name in SLOW_FIXTURES) or _an_unnamed_layout(item):
             item.add_marker(pytest.mark.slow)
+
+
+def _an_unnamed_layout(item: pytest.Item) -> bool:
+    """A case of a layout grid whose layout is not one of the named ones (the fast suite keeps those)."""
+    from ctseg_core.synth.variants import NAMED_LAYOUTS, Layout
+
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    named = {layout.ornt for layout in NAMED_LAYOUTS.values()}  # the grids name their layouts otherwise
+    return any(isinstance(value, Layout) and value.ornt not in named for value in params.values())
 
 
 class TensorFlowWatch(importlib.abc.MetaPathFinder):
