@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from ctseg_core.errors import CtsegError, MaskMismatchError
-from ctseg_core.geometry import SLICE_ORDER_POSITION, VolumeGeometry
+from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.io.label_grid import onto_canonical
 from ctseg_core.io.label_table import find_label_table, integer_values, label_map_from_values, read_label_table
-from ctseg_core.io.nifti import stored_geometry
-from ctseg_core.io.patient import Patient, SourceGrid
+from ctseg_core.io.nifti import stored_geometry, volume_file_patient
+from ctseg_core.io.patient import Patient
 from ctseg_core.io.segments import LabelMap
-from ctseg_core.orientation import canonicalise, oblique_warnings
 
 #: File endings of the volumes this module reads.
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
@@ -82,24 +81,7 @@ def load_itk_patient(path: Path) -> Patient:
     kind = _format_name(path)
     source_geometry: VolumeGeometry = stored_geometry(_RAS_FROM_LPS @ image_affine_lps(image), path, kind=kind)
     stack, warnings = _as_int16(sitk.GetArrayFromImage(image))
-    reorientation, geometry = canonicalise(source_geometry, stack.shape)
-    grid = SourceGrid(
-        kind="itk",
-        shape=stack.shape,
-        geometry=source_geometry,
-        reorientation=reorientation,
-        slice_names=[f"{path.name}[{k}]" for k in range(stack.shape[0])],
-    )
-    return Patient(
-        hu=grid.to_canonical(stack),
-        geometry=geometry,
-        slice_order=SLICE_ORDER_POSITION,
-        source_path=path,
-        source=grid,
-        patient_name=path.name.split(".")[0],
-        series_description=f"{kind} volume",
-        warnings=oblique_warnings(source_geometry) + warnings,
-    )
+    return volume_file_patient(path, stack, source_geometry, "itk", f"{kind} volume", warnings)
 
 
 def _as_int16(data: np.ndarray) -> tuple[np.ndarray, list[str]]:

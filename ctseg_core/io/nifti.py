@@ -13,7 +13,7 @@ named segments are written with their values and an ITK-SNAP label description b
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -98,7 +98,6 @@ def load_nifti_patient(path: Path) -> Patient:
         shape = shape[:3]
     if len(shape) != 3 or min(shape) < 1:
         raise CtsegError(path, f"expected a 3D volume, found shape {tuple(image.shape)}")
-    _nx, _ny, nz = shape
     source_geometry = stored_geometry(image.affine, path)
     try:
         # one read: slicing a gzipped file plane by plane would inflate it again for every plane
@@ -106,18 +105,32 @@ def load_nifti_patient(path: Path) -> Patient:
     except (OSError, EOFError, ValueError, MemoryError) as exc:
         raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
     stack, clipped = _as_int16_stack(data)
+    warnings = [f"{clipped} voxels outside the int16 HU range were clipped"] if clipped else []
+    return volume_file_patient(
+        path, stack, source_geometry, "nifti", "NIfTI volume", warnings, np.asarray(image.affine, dtype=np.float64)
+    )
+
+
+def volume_file_patient(
+    path: Path,
+    stack: np.ndarray,
+    source_geometry: VolumeGeometry,
+    kind: Literal["nifti", "itk"],
+    description: str,
+    warnings: list[str],
+    nifti_affine: np.ndarray | None = None,
+) -> Patient:
+    """A one-file volume (NIfTI, NRRD, MetaImage) as a Patient: its stored int16 [k, j, i] stack on the
+    canonical grid, named after the file, with the oblique-grid warnings before the reader's own."""
     reorientation, geometry = canonicalise(source_geometry, stack.shape)
     grid = SourceGrid(
-        kind="nifti",
+        kind=kind,
         shape=stack.shape,
         geometry=source_geometry,
         reorientation=reorientation,
-        slice_names=[f"{path.name}[{k}]" for k in range(nz)],
-        nifti_affine=np.asarray(image.affine, dtype=np.float64),
+        slice_names=[f"{path.name}[{k}]" for k in range(stack.shape[0])],
+        nifti_affine=nifti_affine,
     )
-    warnings = oblique_warnings(source_geometry)
-    if clipped:
-        warnings.append(f"{clipped} voxels outside the int16 HU range were clipped")
     return Patient(
         hu=grid.to_canonical(stack),
         geometry=geometry,
@@ -125,8 +138,8 @@ def load_nifti_patient(path: Path) -> Patient:
         source_path=path,
         source=grid,
         patient_name=path.name.split(".")[0],
-        series_description="NIfTI volume",
-        warnings=warnings,
+        series_description=description,
+        warnings=oblique_warnings(source_geometry) + warnings,
     )
 
 
