@@ -46,7 +46,9 @@ class ModelProcessDied(CtsegError):
     """The model process stopped during a request (killed, out of memory, a crash in its runtime)."""
 
     def __init__(self, exitcode: int | None = None) -> None:
-        how = f" (exit code {exitcode})" if exitcode not in (None, 0) else ""
+        how = f" (exit code {exitcode})" if exitcode else ""
+        if exitcode is not None and exitcode < 0:
+            how = f" (killed by signal {-exitcode})"
         super().__init__(None, f"the model process stopped{how}; it was restarted: run it again")
         self.exitcode = exitcode
 
@@ -239,7 +241,10 @@ class ModelProcess:
 
     def _next_message(self, child: _Child, timeout_s: float | None = None) -> Progress | Reply | None:
         """The child's next message, None after ``timeout_s`` (None: wait); ModelProcessDied if it died."""
-        ready = wait([child.conn, child.process.sentinel], timeout_s)
+        try:
+            ready = wait([child.conn, child.process.sentinel], timeout_s)
+        except (OSError, ValueError):  # closed meanwhile (``close`` from another thread)
+            raise self._died(child) from None
         if child.conn in ready:
             try:
                 message: Progress | Reply = child.conn.recv()
