@@ -72,6 +72,19 @@ def _add_segment(commands: Commands) -> None:
         action="store_true",
         help="also write report.html per patient: metrics, volumes, per-slice Dice, worst slices in 3 planes",
     )
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="run the network in N model processes (default: in this process; loading and writing overlap it)",
+    )
+    engine.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the batch on a Dask cluster (tcp://host:8786): a task per patient, the model loaded once per "
+        "worker; the folders must be at the same paths on the workers",
+    )
     parser.add_argument(
         "--cohort",
         action="store_true",
