@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.autosaver.stop()
-        self.segmentation.preload_timer.stop()
+        self.segmentation.shutdown()
         self.runner.shutdown()
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         super().closeEvent(event)
