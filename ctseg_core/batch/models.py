@@ -3,8 +3,8 @@ each (``--workers N``), reopened when its process dies under a patient."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -41,22 +41,27 @@ def shared_segmenter(segmenter: PatientSegmenter) -> SegmenterSource:
     return SegmenterSource(lambda: nullcontext(segmenter), takes_cancel=takes_cancel)
 
 
-def model_processes(model_path: Path | None, threads: int | None) -> SegmenterSource:
-    """A model process per worker (:mod:`ctseg_core.engine`): the network runs outside this
-    process, and a process that dies costs one patient's row, not the batch."""
-    engine = importlib.import_module("ctseg_core.engine")
-    return SegmenterSource(lambda: _model_process(model_path, threads), lost=(engine.ModelProcessDied,))
+def model_processes(
+    model_path: Path | None, threads: int | None, workers: int = 1, loader: str | None = None
+) -> SegmenterSource:
+    """A model process per worker (:class:`~ctseg_core.engine.ModelProcess`): the network runs
+    outside this process, and a process that dies costs one patient's row, not the batch.
+
+    ``threads``: each process's intra-op threads (None: the cores shared among the ``workers``);
+    ``loader``: the engine's ``"module:function"`` stand-in for ``Segmenter.load`` (tests).
+    """
+    from ctseg_core.engine import ModelProcessDied
+
+    each = threads if threads is not None else max(1, (os.cpu_count() or 1) // workers)
+    return SegmenterSource(lambda: _model_process(model_path, each, loader), lost=(ModelProcessDied,))
 
 
 @contextmanager
-def _model_process(model_path: Path | None, threads: int | None) -> Iterator[PatientSegmenter]:
-    engine = importlib.import_module("ctseg_core.engine")
-    process = engine.ModelProcess(model_path=model_path, threads=threads)
-    process.start()
-    try:
+def _model_process(model_path: Path | None, threads: int, loader: str | None) -> Iterator[PatientSegmenter]:
+    from ctseg_core.engine import ModelProcess
+
+    with ModelProcess(model_path, threads, loader=loader) as process:
         yield process.segmenter()
-    finally:
-        process.close()
 
 
 class ModelSlot:
@@ -87,6 +92,14 @@ class ModelSlot:
             raise WorkerLostError(
                 None, f"the model process died while segmenting this patient ({type(error).__name__}: {error})"
             ) from error
+
+    def prepare(self) -> None:
+        """Open the segmenter now (a model process loads while the first patient is read); a
+        failure is left for the first patient's row to report."""
+        try:
+            self._open()
+        except Exception:  # raised again, as that patient's error, by predict
+            self.close()
 
     def _open(self) -> PatientSegmenter:
         if self._segmenter is None:

@@ -183,6 +183,7 @@ def _predict(stages: _Stages, source: SegmenterSource, options: BatchOptions, wo
     """One model worker: segment loaded patients until the stream ends."""
     slot = ModelSlot(source, stop=stages.stop.is_set)
     try:
+        slot.prepare()
         while (job := stages.get(stages.loaded)) is not _END:
             if options.durable_rows and not stages.wait_for_rows(job.index - workers + 1):
                 return

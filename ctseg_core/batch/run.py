@@ -106,7 +106,7 @@ def _segmenter_source(
 ) -> SegmenterSource:
     """Model processes for ``workers``, else the given segmenter, else the model loaded here."""
     if workers is not None:
-        return model_processes(Path(model) if model else None, threads)
+        return model_processes(Path(model) if model else None, threads, workers)
     if segmenter is None:
         from ctseg_core.model.inference import Segmenter
 
