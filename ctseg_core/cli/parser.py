@@ -65,7 +65,9 @@ def _add_segment(commands: Commands) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per patient")
     parser.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
     parser.add_argument(
-        "--threads", type=positive_int, help="intra-op threads of the network's engine (default: all cores)"
+        "--threads",
+        type=positive_int,
+        help="intra-op threads of the network's engine (default: all cores; with --workers, shared among them)",
     )
     parser.add_argument(
         "--report",

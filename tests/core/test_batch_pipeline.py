@@ -230,3 +230,16 @@ def test_durable_rows_deliver_each_row_before_the_next_patient_enters_the_networ
     options = BatchOptions(on_row=lambda r: seen.append(r["patient"]), durable_rows=True)
     rows = run_pipelined(items, shared_segmenter(Records(delay=0.02)), options, prefetch=2)
     assert len(rows) == 6 and delivered_at_predict == list(range(6))
+
+
+def test_the_segment_command_takes_workers_or_a_scheduler_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    from ctseg_core.cli.parser import build_parser
+
+    parser, _ = build_parser()
+    args = parser.parse_args(["segment", "p", "--workers", "2"])
+    assert args.workers == 2 and args.scheduler is None
+    assert parser.parse_args(["segment", "p", "--scheduler", "tcp://h:8786"]).scheduler == "tcp://h:8786"
+    for argv in (["--workers", "0"], ["--workers", "2", "--scheduler", "tcp://h:8786"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["segment", "p", *argv])
+    assert "not allowed with argument" in capsys.readouterr().err
