@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 #: One patient's outcome: metrics, output path and timings, or ``error``; JSON- and CSV-ready.
 Row = dict[str, Any]
 #: Output file (or IRCAD mask name) per format, inside each patient's output folder.
-OUTPUT_NAMES = {"ircad": "liver_pred", "nifti": "liver_pred.nii.gz", "seg": "liver_pred.seg.dcm"}
+OUTPUT_NAMES = {fmt.cli_name: fmt.file_name("liver_pred") for fmt in LabelFormat}
 METRIC_COLUMNS = ("dice", "jaccard", "voe", "rvd", "assd_mm", "hd95_mm", "volume_ml_gt")
 
 

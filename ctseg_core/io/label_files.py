@@ -15,7 +15,9 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from ctseg_core.errors import CtsegError
+from ctseg_core.io.ircad_labels import write_ircad_labels
 from ctseg_core.io.itk_image import is_itk_image, read_itk_labels
+from ctseg_core.io.label_formats import LabelFormat
 from ctseg_core.io.label_table import find_label_table, read_label_table
 from ctseg_core.io.masks import CTSEG_MANUFACTURER, DicomMaskSource, NiftiMaskSource, is_ctseg_mask_folder
 from ctseg_core.io.nifti import read_nifti_labels, write_nifti_labels, written_by_ctseg_nifti
@@ -25,10 +27,12 @@ from ctseg_core.io.seg import read_dicom_seg_labels, write_dicom_seg_labels
 from ctseg_core.io.seg_nrrd import is_seg_nrrd, read_seg_nrrd, write_seg_nrrd
 from ctseg_core.io.segments import LabelMap
 from ctseg_core.io.sources import FolderSource, ZipSource
+from ctseg_core.progress import CancelCheck, ProgressCallback
 
 LabelKind = Literal["seg", "rtstruct", "seg.nrrd", "nifti", "itk"]
-#: The formats a label map can be written in (``--format`` values), with their usual file ending.
-WRITE_FORMATS: dict[str, str] = {"nifti": ".nii.gz", "seg": ".dcm", "rtstruct": ".dcm", "seg.nrrd": ".seg.nrrd"}
+#: The file formats a label map can be written in (``--format`` values), with their file ending
+#: (from the one registry, :class:`ctseg_core.io.label_formats.LabelFormat`).
+WRITE_FORMATS: dict[str, str] = {fmt.cli_name: fmt.suffix for fmt in LabelFormat if not fmt.is_folder}
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 
@@ -145,18 +149,36 @@ def read_label_file(path: str | Path, patient: Patient) -> LabelMap:
 
 
 def write_label_file(
-    label_map: LabelMap, patient: Patient, path: str | Path, fmt: str, algorithm_type: str = "MANUAL"
+    label_map: LabelMap,
+    patient: Patient,
+    path: str | Path,
+    fmt: str | LabelFormat,
+    algorithm_type: str = "MANUAL",
+    source_datasets: list[pydicom.Dataset] | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+    replace_ground_truth: bool = False,
 ) -> Path:
-    """Write a label map as ``fmt`` (a key of :data:`WRITE_FORMATS`); NIfTI gets its ITK-SNAP
-    description beside it. ``algorithm_type`` ("MANUAL", "SEMIAUTOMATIC", "AUTOMATIC") goes into SEG
-    and RTSTRUCT."""
+    """Write a label map as ``fmt`` (a :class:`LabelFormat` or its ``--format`` name), atomically;
+    the file written, or for IRCAD the ``MASKS_DICOM`` folder ``path`` (the patient or output
+    folder) now holds, one mask folder per segment. NIfTI gets its ITK-SNAP description beside it.
+    ``algorithm_type`` ("MANUAL", "SEMIAUTOMATIC", "AUTOMATIC") goes into SEG and RTSTRUCT, which
+    read the CT's DICOM headers unless given ``source_datasets``. Progress and cancelling reach
+    the IRCAD writer (the one writing a file per slice), which never replaces a ground-truth mask
+    folder unless ``replace_ground_truth``; :func:`ctseg_core.annotate.labels.save_label` protects
+    ground truth in every format."""
     path = Path(path)
-    if fmt == "nifti":
+    if isinstance(fmt, str):
+        if fmt not in WRITE_FORMATS and fmt != LabelFormat.IRCAD.cli_name:
+            raise ValueError(f"format must be one of {', '.join(f.cli_name for f in LabelFormat)}, got {fmt!r}")
+        fmt = LabelFormat.from_name(fmt)
+    if fmt is LabelFormat.IRCAD:
+        write_ircad_labels(label_map, patient, path, should_cancel, progress, replace_ground_truth)
+        return path / "MASKS_DICOM"
+    if fmt is LabelFormat.NIFTI:
         return write_nifti_labels(label_map, patient, path)
-    if fmt == "seg":
-        return write_dicom_seg_labels(label_map, patient, path, algorithm_type=algorithm_type)
-    if fmt == "rtstruct":
-        return write_rtstruct(label_map, patient, path, algorithm_type=algorithm_type)
-    if fmt == "seg.nrrd":
-        return write_seg_nrrd(label_map, patient, path)
-    raise ValueError(f"format must be one of {', '.join(WRITE_FORMATS)}, got {fmt!r}")
+    if fmt is LabelFormat.DICOM_SEG:
+        return write_dicom_seg_labels(label_map, patient, path, source_datasets, algorithm_type=algorithm_type)
+    if fmt is LabelFormat.RTSTRUCT:
+        return write_rtstruct(label_map, patient, path, source_datasets, algorithm_type=algorithm_type)
+    return write_seg_nrrd(label_map, patient, path)
