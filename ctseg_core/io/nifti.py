@@ -20,6 +20,7 @@ import numpy as np
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import SLICE_ORDER_POSITION, VolumeGeometry
 from ctseg_core.io.atomic import atomic_path
+from ctseg_core.io.hu_values import hu_as_int16
 from ctseg_core.io.label_grid import onto_canonical
 from ctseg_core.io.label_table import (
     find_label_table,
@@ -36,7 +37,6 @@ from ctseg_core.orientation import canonicalise, oblique_warnings
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 #: Axes whose directions are further than this from orthogonal (cosine) make a sheared grid.
 _SHEAR_TOLERANCE = 1e-3
-_INT16 = np.iinfo(np.int16)
 
 
 #: The header description of every NIfTI ctseg writes (see :func:`written_by_ctseg_nifti`).
@@ -104,8 +104,7 @@ def load_nifti_patient(path: Path) -> Patient:
         data = np.asanyarray(image.dataobj).reshape(shape)
     except (OSError, EOFError, ValueError, MemoryError) as exc:
         raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
-    stack, clipped = _as_int16_stack(data)
-    warnings = [f"{clipped} voxels outside the int16 HU range were clipped"] if clipped else []
+    stack, warnings = hu_as_int16(data.transpose(2, 1, 0))
     return volume_file_patient(
         path, stack, source_geometry, "nifti", "NIfTI volume", warnings, np.asarray(image.affine, dtype=np.float64)
     )
@@ -141,21 +140,6 @@ def volume_file_patient(
         series_description=description,
         warnings=oblique_warnings(source_geometry) + warnings,
     )
-
-
-def _as_int16_stack(data: np.ndarray) -> tuple[np.ndarray, int]:
-    """(i, j, k) values as an int16 [k, j, i] stack, rounded and clipped, and how many were clipped."""
-    stack = np.empty(data.shape[::-1], dtype=np.int16)
-    clipped = 0
-    for k in range(data.shape[2]):
-        plane = data[:, :, k]
-        values = np.rint(plane) if plane.dtype.kind == "f" else plane
-        if values.dtype != np.int16:
-            outside = (values < _INT16.min) | (values > _INT16.max)
-            clipped += int(np.count_nonzero(outside))
-            values = np.clip(values, _INT16.min, _INT16.max)
-        stack[k] = values.T
-    return stack, clipped
 
 
 def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:
