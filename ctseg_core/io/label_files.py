@@ -8,6 +8,8 @@ a DICOM file is told by its SOP class (SEG or RTSTRUCT), a NRRD by its Slicer se
 
 from __future__ import annotations
 
+import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
@@ -182,3 +184,52 @@ def write_label_file(
     if fmt is LabelFormat.RTSTRUCT:
         return write_rtstruct(label_map, patient, path, source_datasets, algorithm_type=algorithm_type)
     return write_seg_nrrd(label_map, patient, path)
+
+
+#: Folders of the IRCAD layout whose files are CT slices or binary masks, never label files.
+_LAYOUT_FOLDERS = frozenset({"MASKS_DICOM", "PATIENT_DICOM"})
+#: The most files a search for label files opens (it reads DICOM headers).
+_SEARCH_LIMIT = 5000
+
+
+def find_label_files(folder: str | Path, skip: Collection[str] = ()) -> list[Path]:
+    """The named label files in a patient folder and below, by content: DICOM SEG and RTSTRUCT,
+    Slicer ``.seg.nrrd``, and NIfTI, NRRD or MetaImage label maps with a label description beside
+    them (plain NIfTI masks are the loader's). ``skip``: paths not to open (the CT's own slices);
+    IRCAD's ``PATIENT_DICOM`` and ``MASKS_DICOM`` folders and hidden files are not searched."""
+    folder = Path(folder)
+    skipped = {str(Path(p)) for p in skip}
+    found: list[Path] = []
+    opened = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _LAYOUT_FOLDERS and not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if name.startswith(".") or str(path) in skipped or opened >= _SEARCH_LIMIT:
+                continue
+            opened += 1
+            if _is_named_label_file(path):
+                found.append(path)
+    return found
+
+
+def _is_named_label_file(path: Path) -> bool:
+    kind = label_file_kind(path)
+    if kind in ("seg", "rtstruct", "seg.nrrd"):
+        return True
+    return kind in ("nifti", "itk") and find_label_table(path) is not None
+
+
+def describe_label_file(path: str | Path) -> dict[str, object]:
+    """What ``ctseg info`` says of a label file: its path, format, segment names (no voxel read) and
+    whether it is ground truth (ctseg did not write it); an unreadable one says why instead."""
+    path = Path(path)
+    described: dict[str, object] = {
+        "path": str(path),
+        "format": label_file_kind(path),
+        "ground_truth": not written_by_ctseg(path),
+    }
+    try:
+        return described | {"segments": segment_names(path)}
+    except (CtsegError, OSError, ValueError, KeyError) as exc:
+        return described | {"segments": [], "error": str(exc)}
