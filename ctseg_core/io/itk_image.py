@@ -23,7 +23,7 @@ from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.io.hu_values import hu_as_int16
 from ctseg_core.io.label_grid import onto_canonical
-from ctseg_core.io.label_table import find_label_table, integer_values, label_map_from_values, read_label_table
+from ctseg_core.io.label_table import integer_values, label_map_from_values, label_table_beside
 from ctseg_core.io.nifti import stored_geometry, volume_file_patient
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.segments import LabelMap
@@ -101,6 +101,4 @@ def read_itk_labels(path: Path, patient: Patient) -> LabelMap:
     affine_kji = image_affine_lps(image)[:, [2, 1, 0, 3]]
     data = integer_values(sitk.GetArrayFromImage(image), path)
     values = onto_canonical(data, affine_kji, patient, path)
-    table_path = find_label_table(path)
-    table = read_label_table(table_path) if table_path is not None else None
-    return label_map_from_values(values, path, table)
+    return label_map_from_values(values, path, label_table_beside(path))

@@ -20,14 +20,14 @@ from ctseg_core.errors import CtsegError
 from ctseg_core.io.ircad_labels import write_ircad_labels
 from ctseg_core.io.itk_image import is_itk_image, read_itk_labels
 from ctseg_core.io.label_formats import LabelFormat
-from ctseg_core.io.label_table import find_label_table, read_label_table
+from ctseg_core.io.label_table import label_table_beside
 from ctseg_core.io.masks import CTSEG_MANUFACTURER, DicomMaskSource, NiftiMaskSource, is_ctseg_mask_folder
 from ctseg_core.io.nifti import read_nifti_labels, write_nifti_labels, written_by_ctseg_nifti
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct, rtstruct_roi_names, write_rtstruct
 from ctseg_core.io.seg import read_dicom_seg_labels, write_dicom_seg_labels
 from ctseg_core.io.seg_nrrd import is_seg_nrrd, read_seg_nrrd, write_seg_nrrd
-from ctseg_core.io.segments import LabelMap
+from ctseg_core.io.segments import LabelMap, Segment
 from ctseg_core.io.sources import FolderSource, ZipSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
@@ -128,8 +128,8 @@ def segment_names(path: str | Path) -> list[str]:
         segments = slicerio.read_segmentation(str(path), skip_voxels=True).get("segments", [])
         return [str(s.get("name", s.get("id", ""))) for s in segments]
     if kind in ("nifti", "itk"):
-        table = find_label_table(path)
-        return [s.name for s in read_label_table(table)] if table is not None else []
+        table = _label_table(path, kind)
+        return [s.name for s in table] if table is not None else []
     raise CtsegError(path, "not a label file ctseg reads (DICOM SEG, RTSTRUCT, NIfTI, NRRD, MetaImage)")
 
 
@@ -217,7 +217,20 @@ def _is_named_label_file(path: Path) -> bool:
     kind = label_file_kind(path)
     if kind in ("seg", "rtstruct", "seg.nrrd"):
         return True
-    return kind in ("nifti", "itk") and find_label_table(path) is not None
+    return kind in ("nifti", "itk") and _label_table(path, kind) is not None
+
+
+def _label_table(path: Path, kind: LabelKind) -> list[Segment] | None:
+    """The segments a NIfTI, NRRD or MetaImage label file's description (or NIfTI header) names."""
+    if kind != "nifti":
+        return label_table_beside(path)
+    import nibabel as nib
+
+    try:
+        extensions = getattr(nib.load(str(path)).header, "extensions", ())  # the header only
+    except Exception:  # nibabel raises many kinds on a broken file: no table to read there
+        extensions = ()
+    return label_table_beside(path, extensions)
 
 
 def describe_label_file(path: str | Path) -> dict[str, object]:

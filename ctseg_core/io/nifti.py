@@ -23,11 +23,10 @@ from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.hu_values import hu_as_int16
 from ctseg_core.io.label_grid import onto_canonical
 from ctseg_core.io.label_table import (
-    find_label_table,
     integer_values,
     label_map_from_values,
+    label_table_beside,
     label_table_path,
-    read_label_table,
     write_label_table,
 )
 from ctseg_core.io.patient import Patient, SourceGrid
@@ -225,7 +224,8 @@ def _write_stored(canonical: np.ndarray, patient: Patient, path: Path) -> Path:
 
 def read_nifti_labels(path: Path, patient: Patient) -> LabelMap:
     """A NIfTI label map on the patient's canonical grid with its values, named by the ITK-SNAP label
-    description beside it (:func:`ctseg_core.io.label_table.find_label_table`); without one, a file
+    description beside it or TotalSegmentator's table in its header
+    (:func:`ctseg_core.io.label_table.label_table_beside`); without one, a file
     holding several values says so in the label map's notes."""
     path = Path(path)
     image = _load(path)
@@ -240,6 +240,4 @@ def read_nifti_labels(path: Path, patient: Patient) -> LabelMap:
         raise MaskMismatchError(path, f"label data cannot be read ({exc.__class__.__name__}: {exc})") from exc
     affine_ijk = _LPS_FROM_RAS @ np.asarray(image.affine, dtype=np.float64)
     values = onto_canonical(integer_values(data, path), affine_ijk, patient, path)
-    table_path = find_label_table(path)
-    table = read_label_table(table_path) if table_path is not None else None
-    return label_map_from_values(values, path, table)
+    return label_map_from_values(values, path, label_table_beside(path, image.header.extensions))

@@ -13,6 +13,7 @@ from typing import Any
 
 import highdicom as hd
 import nibabel as nib
+import nrrd
 import numpy as np
 import pydicom
 import pytest
@@ -26,7 +27,7 @@ from ctseg_core.cli.entry import main as ctseg_main
 from ctseg_core.cli.parser import build_parser
 from ctseg_core.display.palette import ORGANS
 from ctseg_core.io.ircad_labels import read_ircad_labels, write_ircad_labels
-from ctseg_core.io.label_files import WRITE_FORMATS, find_label_files, write_label_file
+from ctseg_core.io.label_files import WRITE_FORMATS, find_label_files, read_label_file, segment_names, write_label_file
 from ctseg_core.io.label_formats import format_names
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.patient import Patient
@@ -289,3 +290,98 @@ def test_nifti_and_nrrd_labels_are_listed_only_with_a_label_description(tmp_path
     nib.save(image, str(tmp_path / "p" / "plain.nii.gz"))  # the same voxels, no description
     found = find_label_files(tmp_path / "p", skip=patient.source.slice_names)
     assert found == [tmp_path / "p" / "named.nii.gz"]
+
+
+# ----------------------------------------------------------------------------- other tools' label tables
+
+
+def _caret_extension(names: dict[int, tuple[str, tuple[int, int, int]]]) -> nib.nifti1.Nifti1Extension:
+    """TotalSegmentator's label table: a Caret XML LabelTable in a NIfTI header extension (code 0),
+    as its ``nifti_ext_header.add_label_map_to_nifti`` writes it (colours 0–1)."""
+    body = "".join(
+        f'<Label Key="{key}" Red="{rgb[0] / 255}" Green="{rgb[1] / 255}" Blue="{rgb[2] / 255}" Alpha="1">'
+        f"<![CDATA[{name}]]></Label>\n"
+        for key, (name, rgb) in names.items()
+    )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?> <CaretExtension>  <VolumeInformation Index="0">   <LabelTable>\n'
+        f"{body}\n  </LabelTable>  <VolumeType><![CDATA[Label]]></VolumeType>   </VolumeInformation></CaretExtension>\n"
+        "              "
+    )
+    return nib.nifti1.Nifti1Extension(0, xml.encode("utf-8"))
+
+
+@pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+def test_a_totalsegmentator_multilabel_nifti_opens_with_the_names_in_its_header(layout: Layout, tmp_path: Path) -> None:
+    labels = label_volume()
+    patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["coronal"])
+    stored = layout.store(labels)
+    affine_lps = layout.stored_affine(geometry(), labels.shape)[:, [2, 1, 0, 3]]
+    image = nib.Nifti1Image(np.ascontiguousarray(stored.T), np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine_lps)
+    names = {
+        1: ("liver", (255, 0, 0)),
+        2: ("liver_tumor", (0, 255, 0)),
+        3: ("portal_vein_and_splenic_vein", (0, 0, 255)),
+    }
+    image.header.extensions.append(_caret_extension(names))
+    path = tmp_path / "segmentations.nii.gz"
+    nib.save(image, str(path))
+
+    back = read_label_file(path, patient)
+    np.testing.assert_array_equal(back.labels, labels)
+    assert table(back) == [(v, n, c) for v, (n, c) in names.items()] and back.notes == ()
+    assert back.segment("liver_tumor").property_type == codes.SCT.Neoplasm
+    assert segment_names(path) == [n for n, _ in names.values()]
+
+
+def test_a_slicer_colour_table_beside_a_label_map_names_its_values(tmp_path: Path) -> None:
+    labels = label_volume()
+    patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["as stored"])
+    sparse = np.select([labels == 1, labels == 2, labels == 3], [1, 7, 12], 0).astype(np.uint8)
+    image = nib.Nifti1Image(np.ascontiguousarray(sparse.T), patient.geometry.affine_ras())
+    nib.save(image, str(tmp_path / "labelmap.nii.gz"))
+    (tmp_path / "labelmap.ctbl").write_text(
+        "# Color table file /tmp/labelmap.ctbl\n# 4 values\n0 Background 0 0 0 0\n1 liver 221 130 101 255\n"
+        "7 tumor 144 238 144 255\n12 portal_vein 0 151 206 255\n"
+    )
+    back = read_label_file(tmp_path / "labelmap.nii.gz", patient)
+    assert table(back) == [
+        (1, "liver", (221, 130, 101)),
+        (7, "tumor", (144, 238, 144)),
+        (12, "portal_vein", (0, 151, 206)),
+    ]
+    np.testing.assert_array_equal(back.labels, sparse)
+
+
+@pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+def test_a_pynrrd_label_map_in_ras_space_with_an_itk_snap_description_opens_right_way_round(
+    layout: Layout, tmp_path: Path
+) -> None:
+    labels = label_volume()
+    patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["sagittal"])
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ layout.stored_affine(geometry(), labels.shape)
+    header = {
+        "space": "right-anterior-superior",
+        "space directions": ras[:3, [2, 1, 0]].T,
+        "space origin": ras[:3, 3],
+        "kinds": ["domain"] * 3,
+    }
+    nrrd.write(str(tmp_path / "label.nrrd"), np.ascontiguousarray(layout.store(labels).T), header)
+    lines = [f'{v} {r} {g} {b} 1 1 1 "{n}"' for v, (n, (r, g, b)) in SEGMENTS.items()]
+    (tmp_path / "label.txt").write_text("\n".join(lines) + "\n")
+    back = read_label_file(tmp_path / "label.nrrd", patient)
+    np.testing.assert_array_equal(back.labels, labels)
+    assert table(back) == EXPECTED
+
+
+@pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+def test_a_pynrrd_ct_in_ras_space_loads_right_way_round_in_every_layout(layout: Layout, tmp_path: Path) -> None:
+    """NRRD's own convention as pynrrd writes it (RAS ``space``, one direction per axis, fastest first)."""
+    labels = label_volume()
+    hu = hu_volume(labels)
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ layout.stored_affine(geometry(), hu.shape)
+    header = {"space": "right-anterior-superior", "space directions": ras[:3, [2, 1, 0]].T, "space origin": ras[:3, 3]}
+    nrrd.write(str(tmp_path / "ct.nrrd"), np.ascontiguousarray(layout.store(hu).T), header)
+    patient = load_patient(tmp_path / "ct.nrrd")
+    np.testing.assert_array_equal(patient.hu, hu)
+    np.testing.assert_allclose(patient.geometry.affine_lps(), geometry().affine_lps(), atol=1e-6)
