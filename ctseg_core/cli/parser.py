@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ctseg_core.cli import cohort, export, index, info, models, phantom, segment, train
+from ctseg_core.io.label_formats import format_help, format_names
 
 Commands = argparse._SubParsersAction
 
@@ -57,9 +58,9 @@ def _add_segment(commands: Commands) -> None:
     parser.add_argument("--out", type=Path, help="output folder (default: ctseg_out beside each patient)")
     parser.add_argument(
         "--format",
-        choices=["ircad", "nifti", "seg"],
+        choices=format_names(),
         default="ircad",
-        help="IRCAD MASKS_DICOM slices, NIfTI .nii.gz, or DICOM SEG",
+        help=format_help(),
     )
     parser.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per patient")
