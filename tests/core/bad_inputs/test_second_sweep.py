@@ -1,0 +1,138 @@
+"""Issue 26's second sweep: hostile inputs built here (pydicom, nibabel, numpy), each asserting the exact
+outcome — the volume loaded, the warning or error that names the problem."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import CTImageStorage, generate_uid
+
+from ctseg_core import errors
+from ctseg_core.io.dicom_build import ImagePlane, Rescale, SeriesIds, image_dataset
+from ctseg_core.io.loading import load_patient
+
+SHAPE = (6, 20, 24)
+
+
+def _ct_hu(seed: int = 1) -> np.ndarray:
+    """A CT-like volume in HU: air outside a body of fat and soft tissue, a brighter 'liver'."""
+    rng = np.random.default_rng(seed)
+    hu = np.full(SHAPE, -1000, dtype=np.int16)
+    hu[:, 3:17, 3:21] = -100 + rng.integers(-20, 20, size=(SHAPE[0], 14, 18))
+    hu[:, 6:14, 6:18] = 50 + rng.integers(-10, 10, size=(SHAPE[0], 8, 12))
+    return hu
+
+
+def _write_series(
+    folder: Path,
+    stored: np.ndarray,
+    *,
+    rescale: Rescale | None = Rescale(0, 1),
+    spacing: Sequence[float] = (0.8, 0.8),
+    study_uid: str = "1.2.3.4",
+    frame_uid: str = "1.2.3.5",
+    series_uid: str | None = None,
+    prefix: str = "slice",
+    **attributes: object,
+) -> str:
+    """Write ``stored`` [z, rows, columns] as one axial DICOM series in ``folder``; its series UID."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uid = series_uid or generate_uid()
+    ids = SeriesIds("Test^Patient", "P1", study_uid, uid, frame_uid)
+    for k, plane in enumerate(stored):
+        where = ImagePlane((-10.0, -10.0, 2.5 * k), (1, 0, 0, 0, 1, 0), list(spacing), 2.5)
+        ds = image_dataset(CTImageStorage, ids, "CT", plane, instance_number=k + 1, plane=where, rescale=rescale)
+        for keyword, value in attributes.items():
+            setattr(ds, keyword, value)
+        ds.save_as(folder / f"{prefix}{k:03d}.dcm", enforce_file_format=True)
+    return uid
+
+
+def _mask_of(hu: np.ndarray) -> np.ndarray:
+    return (hu > 0).astype(np.uint8) * 255
+
+
+# ----------------------------------------------------------------------------- 15: a mask is never the CT
+
+
+def test_15_ct_and_mask_folders_side_by_side_load_the_ct_and_say_so(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p" / "ct", hu)
+    _write_series(tmp_path / "p" / "masks" / "portalvein", _mask_of(hu), rescale=Rescale(0, 1))
+    _write_series(tmp_path / "p" / "masks" / "liver", _mask_of(hu), rescale=Rescale(0, 1))
+    patient = load_patient(tmp_path / "p")
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert any("2 series hold only mask values" in w and "not loaded as the CT" in w for w in patient.warnings)
+
+
+def test_15_a_mask_archive_given_as_the_patient_is_refused(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    for organ in ("liver", "portalvein"):
+        _write_series(tmp_path / "src" / "MASKS_DICOM" / organ, _mask_of(hu))
+    archive = tmp_path / "MASKS_DICOM.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted((tmp_path / "src").rglob("*.dcm")):
+            out.write(path, str(path.relative_to(tmp_path / "src")))
+    with pytest.raises(errors.NotACtError, match=r"MASKS_DICOM.zip.*no CT here.*only mask values"):
+        load_patient(archive)
+
+
+def test_15_a_mask_folder_opened_alone_is_refused(tmp_path: Path) -> None:
+    _write_series(tmp_path / "liver", (_ct_hu() > 0).astype(np.uint8))
+    with pytest.raises(errors.NotACtError, match=r"liver.*0/1, as a binary mask does"):
+        load_patient(tmp_path / "liver")
+
+
+def test_15_a_binary_nifti_alone_is_not_a_ct(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    nib.save(
+        nib.Nifti1Image(np.zeros((8, 8, 4), np.uint8) + np.eye(8, dtype=np.uint8)[..., None], np.eye(4)),
+        folder / "patient01.nii.gz",
+    )
+    with pytest.raises(errors.NotACtError, match=r"patient01.nii.gz: not a CT.*0/1"):
+        load_patient(folder)
+
+
+# ----------------------------------------------------------------------------- 16: the file given is what loads
+
+
+def test_16_a_dicom_file_given_loads_its_own_series_not_the_largest(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p", hu[:4], prefix="a")
+    _write_series(tmp_path / "p", _ct_hu(seed=7), prefix="b")  # a larger series beside it
+    patient = load_patient(tmp_path / "p" / "a001.dcm")
+    np.testing.assert_array_equal(patient.hu, hu[:4])
+    np.testing.assert_array_equal(load_patient(tmp_path / "p").hu, _ct_hu(seed=7))  # the folder: the largest
+
+
+def test_16_a_nrrd_given_beside_dicom_loads_the_nrrd(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    _write_series(tmp_path / "p", _ct_hu())
+    other = _ct_hu(seed=3)[:5]
+    image = sitk.GetImageFromArray(other)
+    image.SetSpacing((0.8, 0.8, 2.5))
+    sitk.WriteImage(image, str(tmp_path / "p" / "scan.nrrd"))
+    patient = load_patient(tmp_path / "p" / "scan.nrrd")
+    assert patient.source.kind == "itk"
+    assert patient.shape == other.shape
+
+
+def test_16_a_non_image_dicom_given_loads_its_folder_and_says_so(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p", hu)
+    ds = pydicom.dcmread(tmp_path / "p" / "slice000.dcm", stop_before_pixels=True)
+    ds.Modality, ds.SOPClassUID, ds.SeriesInstanceUID = "RTSTRUCT", "1.2.840.10008.5.1.4.1.1.481.3", generate_uid()
+    del ds.Rows, ds.Columns
+    ds.save_as(tmp_path / "p" / "rtstruct.dcm")
+    patient = load_patient(tmp_path / "p" / "rtstruct.dcm")
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert any("rtstruct.dcm is not a CT image" in w for w in patient.warnings)
