@@ -85,8 +85,9 @@ MASK_SAMPLE_FRACTIONS = (0.25, 0.5, 0.75)
 
 def mask_like_series(source: DicomSource, headers: list[SliceHeader]) -> dict[str, list[int]]:
     """The image series whose sampled slices hold only mask values (0/1/255 after rescale), by UID, with
-    those values (a single value: blank slices, which may be a mask's or an empty scan's). IRCAD's mask slices are "CT" images of the patient's own slice count, so neither the
-    modality nor the size tells them from the CT: their values do."""
+    those values (a single value: blank slices, a mask's or an empty scan's). IRCAD's mask slices are
+    "CT" images of the patient's own slice count, so neither the modality nor the size tells them from
+    the CT: their values do."""
     groups: dict[str, list[SliceHeader]] = defaultdict(list)
     for header in headers:
         if header.is_image:

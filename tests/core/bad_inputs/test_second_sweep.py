@@ -3,7 +3,6 @@ outcome — the volume loaded, the warning or error that names the problem."""
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from ctseg_core.io.dicom_build import ImagePlane, Rescale, SeriesIds, image_data
 from ctseg_core.io.loading import load_patient
 
 SHAPE = (6, 20, 24)
+HU_RESCALE = Rescale(0, 1)
 
 
 def _ct_hu(seed: int = 1) -> np.ndarray:
@@ -34,7 +34,7 @@ def _write_series(
     folder: Path,
     stored: np.ndarray,
     *,
-    rescale: Rescale | None = Rescale(0, 1),
+    rescale: Rescale | None = HU_RESCALE,
     spacing: Sequence[float] = (0.8, 0.8),
     study_uid: str = "1.2.3.4",
     frame_uid: str = "1.2.3.5",
