@@ -11,6 +11,7 @@ nothing of threads: the GUI runs it on a worker and the CLI in the foreground.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ctseg_core.errors import CtsegError, InvalidArgumentError, ModelError
+from ctseg_core.io.hu_checks import hu_offset_problem
 from ctseg_core.model.card import ModelCard, read_card
 from ctseg_core.model.postprocess import postprocess
 from ctseg_core.model.preprocessing import preprocess_volume, restore_to_grid, with_context
@@ -87,6 +89,15 @@ def _keras_problem(exc: Exception) -> str:
         text = "the file exists but Keras cannot read it as a model"
     text = text if len(text) <= 200 else text[:197] + "…"
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def with_hu_check(quality: ScanQuality, hu: np.ndarray) -> ScanQuality:
+    """The quality estimate flagged "check this scan" when the input's values are not HU (HU + 1024 stored
+    without RescaleIntercept): the network's confidence says nothing about a scan it was never shown."""
+    problem = hu_offset_problem(hu)
+    if problem is None:
+        return quality
+    return dataclasses.replace(quality, check_scan=True, reasons=(*quality.reasons, problem))
 
 
 @dataclass
@@ -322,7 +333,7 @@ class Segmenter:
         timings["postprocess"] = time.perf_counter() - started
         started = time.perf_counter()
         entropy = voxel_uncertainty(small)  # once, for the per-slice ranking and the overlay
-        quality = estimate_quality(small, keep, self.card.quality, threshold, entropy)
+        quality = with_hu_check(estimate_quality(small, keep, self.card.quality, threshold, entropy), hu)
         uncertainty = None
         if return_uncertainty:
             on_grid = restore_to_grid(entropy, box)

@@ -136,3 +136,37 @@ def test_16_a_non_image_dicom_given_loads_its_folder_and_says_so(tmp_path: Path)
     patient = load_patient(tmp_path / "p" / "rtstruct.dcm")
     np.testing.assert_array_equal(patient.hu, hu)
     assert any("rtstruct.dcm is not a CT image" in w for w in patient.warnings)
+
+
+# ----------------------------------------------------------------------------- 17: HU + 1024 without the intercept
+
+
+def test_17_dicom_stored_as_hu_plus_1024_without_intercept_is_warned(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p", (hu + 1024).astype(np.uint16), rescale=None)
+    patient = load_patient(tmp_path / "p")
+    assert int(patient.hu.min()) == 24
+    assert any("HU + 1024 stored without RescaleIntercept" in w and "air at" in w for w in patient.warnings)
+
+
+def test_17_a_nifti_of_hu_plus_1024_is_warned_and_a_true_ct_is_not(tmp_path: Path) -> None:
+    for name, offset in (("shifted", 1024), ("true", 0)):
+        (tmp_path / name).mkdir()
+        data = np.transpose(_ct_hu() + offset, (2, 1, 0)).astype(np.int16)
+        nib.save(nib.Nifti1Image(data, np.diag([-0.8, -0.8, 2.5, 1])), tmp_path / name / "image.nii.gz")
+    assert any("HU + 1024" in w for w in load_patient(tmp_path / "shifted").warnings)
+    assert not any("HU + 1024" in w for w in load_patient(tmp_path / "true").warnings)
+
+
+def test_17_the_quality_estimate_flags_a_scan_of_hu_plus_1024() -> None:
+    from ctseg_core.model.inference import with_hu_check
+    from ctseg_core.model.quality import estimate_quality
+
+    probability = np.zeros(SHAPE, np.float32)
+    probability[1:-1, 6:14, 6:18] = 0.99
+    quality = estimate_quality(probability, probability > 0.5)
+    assert not quality.check_scan
+    assert with_hu_check(quality, _ct_hu()) is quality
+    flagged = with_hu_check(quality, _ct_hu() + 1024)
+    assert flagged.check_scan
+    assert any("HU + 1024" in reason for reason in flagged.reasons)
