@@ -26,12 +26,21 @@ from ctseg_core.geometry import (
     order_slices,
     slice_spacing,
 )
-from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_stored_values, run_parallel, stored_to_hu
+from ctseg_core.io.dicom import (
+    PADDING_HU,
+    SliceHeader,
+    UnreadableSlice,
+    padding_to_air,
+    read_stored_values,
+    run_parallel,
+    stored_to_hu,
+)
 from ctseg_core.io.hu_checks import describe_mask, mask_values
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _ORIENTATION_TOLERANCE = 1e-4
+_HU_MIN, _HU_MAX = np.iinfo(np.int16).min, np.iinfo(np.int16).max
 _SPACING_TOLERANCE = 1e-3
 
 
@@ -406,25 +415,35 @@ def read_volume(
 
     decoded = _decode_multiframe(source, headers, progress, should_cancel)
 
-    def read_one(index: int) -> int:
+    def read_one(index: int) -> tuple[int, int]:
         header = headers[index]
         if header.entry in decoded and header.frame is not None:
             stored = decoded[header.entry][header.frame]
         else:
             stored = read_stored_values(source, header)
         header.raw = None  # zip bytes are no longer needed
-        return stored_to_hu(stored, header.slope, header.intercept, volume[index])
+        out = volume[index]
+        clipped = stored_to_hu(stored, header.slope, header.intercept, out)
+        if header.padding is None:
+            return clipped, 0
+        before = int(np.count_nonzero((out == _HU_MIN) | (out == _HU_MAX)))
+        padded = padding_to_air(stored, header.padding, out)
+        after = int(np.count_nonzero((out == _HU_MIN) | (out == _HU_MAX)))
+        return clipped - (before - after), padded  # padding clipped is no clipping: it is air now
 
     results = run_parallel(list(range(len(headers))), read_one, "reading pixels", progress, should_cancel)
-    clipped = 0
+    clipped = padded = 0
     for _index, result in enumerate(results):
-        if isinstance(result, UnreadableSlice):
-            raise result
         if isinstance(result, BaseException):
             raise result
-        clipped += int(result)
+        clipped += result[0]
+        padded += result[1]
     if clipped:
         series.warnings.append(f"{clipped} voxels outside the int16 HU range were clipped")
+    if padded:
+        series.warnings.append(
+            f"{padded} voxels of PixelPaddingValue (outside the scanned field of view) set to air ({PADDING_HU} HU)"
+        )
     if series.positions_mm is not None:
         volume = _drop_identical_duplicates(volume, series)
     return volume

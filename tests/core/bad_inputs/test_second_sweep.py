@@ -170,3 +170,28 @@ def test_17_the_quality_estimate_flags_a_scan_of_hu_plus_1024() -> None:
     flagged = with_hu_check(quality, _ct_hu() + 1024)
     assert flagged.check_scan
     assert any("HU + 1024" in reason for reason in flagged.reasons)
+
+
+# ----------------------------------------------------------------------------- 19: PixelPaddingValue
+
+
+def test_19_unsigned_data_padded_with_63536_reads_as_air_not_32767(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    stored = (hu + 1024).astype(np.uint16)
+    stored[:, :, :2] = 63536  # outside the field of view
+    _write_series(tmp_path / "p", stored, rescale=Rescale(-1024, 1), PixelPaddingValue=63536)
+    patient = load_patient(tmp_path / "p")
+    expected = hu.copy()
+    expected[:, :, :2] = -1024
+    np.testing.assert_array_equal(patient.hu, expected)
+    assert any(f"{6 * 20 * 2} voxels of PixelPaddingValue" in w and "air" in w for w in patient.warnings)
+    assert not any("clipped" in w for w in patient.warnings)
+
+
+def test_19_a_padding_range_limit_is_honoured_for_signed_data(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    hu[:, 0, :] = -3000
+    hu[:, 1, :] = -2500
+    _write_series(tmp_path / "p", hu, PixelPaddingValue=-3000, PixelPaddingRangeLimit=-2000)
+    patient = load_patient(tmp_path / "p")
+    assert int(patient.hu[:, :2].max()) == -1024 and int(patient.hu[:, :2].min()) == -1024
