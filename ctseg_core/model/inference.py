@@ -303,6 +303,9 @@ class Segmenter:
     ) -> Segmentation:
         """Liver mask (and, if asked, the probability on the CT grid) for an int16 HU volume [z, y, x].
 
+        ``spacing_mm`` (z, y, x): the slice spacing places the 2.5D neighbours, the in-plane spacing makes
+        the crop square in millimetres (non-square pixels are not stretched).
+
         The probability map is float32 on the full grid (4 bytes a voxel: 130 MB for 130 × 512²),
         so it is only made when ``return_probability`` is set; ``return_uncertainty`` adds the
         per-voxel uncertainty (entropy, uint8) on the grid for the viewer's overlay. The quality
@@ -313,7 +316,7 @@ class Segmenter:
         threshold = self.card.threshold
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        stack, box = preprocess_volume(hu, self.card.input)
+        stack, box = preprocess_volume(hu, self.card.input, (spacing_mm[1], spacing_mm[2]) if spacing_mm else None)
         timings["preprocess"] = time.perf_counter() - started
         started = time.perf_counter()
         small = self.predict_stack(stack, progress, should_cancel, spacing_mm[0] if spacing_mm else None)

@@ -195,3 +195,33 @@ def test_19_a_padding_range_limit_is_honoured_for_signed_data(tmp_path: Path) ->
     _write_series(tmp_path / "p", hu, PixelPaddingValue=-3000, PixelPaddingRangeLimit=-2000)
     patient = load_patient(tmp_path / "p")
     assert int(patient.hu[:, :2].max()) == -1024 and int(patient.hu[:, :2].min()) == -1024
+
+
+# ----------------------------------------------------------------------------- 20: non-square pixels
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 0.5), (0.5, 1.0)], ids=["columns-finer", "rows-finer"])
+def test_20_non_square_pixels_are_cropped_and_resized_in_millimetres(spacing: tuple[float, float]) -> None:
+    from ctseg_core.model.preprocessing import InputSpec, crop_and_resize, restore_to_grid
+
+    dy, dx = spacing
+    rows, columns = int(200 / dy), int(200 / dx)
+    y, x = np.mgrid[0:rows, 0:columns]
+    disk = ((y - rows / 2) * dy) ** 2 + ((x - columns / 2) * dx) ** 2 < 60.0**2  # a 120 mm disk
+    hu = np.where(disk, 40, -1000).astype(np.int16)[None].repeat(2, axis=0)
+    spec = InputSpec(size=64)
+    stack, box = crop_and_resize(hu, spec, spacing_yx=spacing)
+    assert box.side * dy == pytest.approx(box.columns_side * dx, abs=max(dy, dx))
+    body = stack[0] > -400
+    height, width = np.ptp(np.nonzero(body.any(axis=1))[0]), np.ptp(np.nonzero(body.any(axis=0))[0])
+    assert height == pytest.approx(width, abs=2)  # a disk stays a disk on the network grid
+    back = restore_to_grid((stack > -400).astype(np.float32), box) >= 0.5
+    assert np.count_nonzero(back[0] != disk) < 0.02 * disk.sum()
+
+
+def test_20_square_pixels_keep_the_box_they_always_had() -> None:
+    from ctseg_core.model.preprocessing import body_crop_box
+
+    hu = _ct_hu()
+    assert body_crop_box(hu, (0.7, 0.7)) == body_crop_box(hu)
+    assert body_crop_box(hu).side_x is None
