@@ -74,7 +74,8 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path, label: Path | No
     if label is not None:
         patient.masks["liver"] = read_saved_label(label, patient)
     if "liver" not in patient.masks:
-        raise FileNotFoundError(f"{source}: no liver mask to train on")
+        why = patient.mask_errors.get("liver")
+        raise FileNotFoundError(f"{source}: no liver mask to train on" + (f" (its liver mask: {why})" if why else ""))
     stack, box = crop_and_resize(patient.hu, spec, spacing_yx=(patient.spacing_mm[1], patient.spacing_mm[2]))
     liver = (crop_and_resize_mask(patient.masks["liver"], spec, box) >= 0.5).astype(np.uint8)
     hu = np.clip(np.rint(stack), -32768, 32767).astype(np.int16)

@@ -225,3 +225,30 @@ def test_20_square_pixels_keep_the_box_they_always_had() -> None:
     hu = _ct_hu()
     assert body_crop_box(hu, (0.7, 0.7)) == body_crop_box(hu)
     assert body_crop_box(hu).side_x is None
+
+
+# ----------------------------------------------------------------------------- 25: a training mask on another grid
+
+
+def _nifti_patient(folder: Path, hu: np.ndarray, liver: np.ndarray | None) -> Path:
+    """A NIfTI patient (``image.nii.gz`` + ``liver.nii.gz``) on a plain 1 mm grid."""
+    folder.mkdir(parents=True)
+    affine = np.diag([-1.0, -1.0, 2.5, 1.0])
+    nib.save(nib.Nifti1Image(np.transpose(hu, (2, 1, 0)).astype(np.int16), affine), folder / "image.nii.gz")
+    if liver is not None:
+        nib.save(nib.Nifti1Image(np.transpose(liver, (2, 1, 0)).astype(np.uint8), affine), folder / "liver.nii.gz")
+    return folder
+
+
+def test_25_a_training_patient_whose_mask_is_on_another_grid_is_left_out_saying_why(tmp_path: Path) -> None:
+    from ctseg_core.model.preprocessing import InputSpec
+    from ctseg_core.model.train import _cached_patients
+
+    hu = _ct_hu()
+    _nifti_patient(tmp_path / "data" / "good", hu, hu > 0)
+    _nifti_patient(tmp_path / "data" / "bad", hu, (hu > 0)[:, :, :-2])  # two columns short
+    said: list[str] = []
+    real, _ = _cached_patients([tmp_path / "data"], 0, InputSpec(size=32), tmp_path / "cache", said.append)
+    assert [p.name for p in real] == ["good"]
+    message = next(line for line in said if "left out of training" in line)
+    assert "bad" in message and "no liver mask to train on (its liver mask:" in message and "label grid is" in message
