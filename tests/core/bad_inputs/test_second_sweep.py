@@ -252,3 +252,36 @@ def test_25_a_training_patient_whose_mask_is_on_another_grid_is_left_out_saying_
     assert [p.name for p in real] == ["good"]
     message = next(line for line in said if "left out of training" in line)
     assert "bad" in message and "no liver mask to train on (its liver mask:" in message and "label grid is" in message
+
+
+# ----------------------------------------------------------------------------- 26: --register and the models folder
+
+
+def test_26_register_into_a_models_folder_that_cannot_be_written_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctseg_core.cli import main
+    from ctseg_core.model import train
+
+    (tmp_path / "blocker").write_text("a file where the models folder would be")
+    monkeypatch.setenv("CTSEG_MODELS_DIR", str(tmp_path / "blocker" / "models"))
+    monkeypatch.setattr(train, "run_training", lambda *a, **k: pytest.fail("training started"))
+    code = main(["train", str(tmp_path), "--out", str(tmp_path / "out"), "--register", "mine"])
+    assert code == 2
+    assert "blocker: is a file, not a folder" in capsys.readouterr().err
+
+
+def test_26_a_read_only_models_folder_is_refused_by_the_name_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import tempfile
+
+    from ctseg_core.model.registry import check_new_name
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with pytest.raises(errors.ReadOnlyError, match=r"models: read-only file system"):
+        check_new_name("mine", folder=tmp_path / "models")
