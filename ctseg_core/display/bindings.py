@@ -116,6 +116,8 @@ _CTSEG_ROWS: tuple[Binding, ...] = (
     _key("1", Command.MENU, _CTSEG, "View ▸ Window presets 1 – 5"),
     _key("F", Command.MENU, _CTSEG, "View ▸ Fit to window"),
     _key("[", Command.MENU, _CTSEG, "Edit ▸ Smaller brush (] larger)"),
+    _key(",", Command.PREVIOUS_SEGMENT, _CTSEG + " (ITK-SNAP's label keys)"),
+    _key(".", Command.NEXT_SEGMENT, _CTSEG + " (ITK-SNAP's label keys)"),
 )
 
 _SLICER_ROWS: tuple[Binding, ...] = (
