@@ -4,8 +4,7 @@ It builds the states, the widgets and the controllers, wires them together, and 
 reach it through (:class:`~ctseg_gui.commands.host.WindowHost`: the state, editor and runner they
 share, the status line, error dialogs, the status bar's job progress). The controllers in
 :mod:`ctseg_gui.commands` do the work: patients and masks, Segment, the edit commands, saving and
-loading labels, autosave, exports, the model choice. Every long job runs on a worker: the GUI thread
-only displays and edits.
+loading labels, autosave, exports, the model choice; every long job runs on a worker.
 """
 
 from __future__ import annotations
@@ -22,12 +21,12 @@ from ctseg_gui.commands.edit import VOLUME_EDIT_JOB, Annotator
 from ctseg_gui.commands.host import STATUS_MS
 from ctseg_gui.commands.label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
 from ctseg_gui.commands.menus import ViewerMenus
-from ctseg_gui.commands.profile_keys import ProfileKeys
-from ctseg_gui.commands.segments import SegmentCommands
 from ctseg_gui.commands.models import ModelChoice
 from ctseg_gui.commands.patients import MASK_JOB, OPEN_JOB, PatientOpener
+from ctseg_gui.commands.profile_keys import ProfileKeys
 from ctseg_gui.commands.recent import RecentPatients
 from ctseg_gui.commands.segmentation import Segmentation
+from ctseg_gui.commands.segments import SegmentCommands
 from ctseg_gui.dialogs import messages
 from ctseg_gui.dialogs.messages import error_message
 from ctseg_gui.jobs.patients import OpenedPatient
@@ -36,11 +35,11 @@ from ctseg_gui.jobs.status import JobStatus
 from ctseg_gui.jobs.workers import JobRunner
 from ctseg_gui.panels.cursor import CursorReadout
 from ctseg_gui.panels.edit import EditPanel
-from ctseg_gui.panels.segments import SegmentsPanel
 from ctseg_gui.panels.navigator import SliceNavigator
 from ctseg_gui.panels.overlays import OverlayPanel
 from ctseg_gui.panels.patient import PatientPanel
 from ctseg_gui.panels.segmentation import SegmentationPanel
+from ctseg_gui.panels.segments import SegmentsPanel
 from ctseg_gui.panels.window import WindowPanel
 from ctseg_gui.plane_view.layout import Layout, PlaneLayout
 from ctseg_gui.state.editor import EditorState

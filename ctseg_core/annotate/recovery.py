@@ -29,10 +29,10 @@ from ctseg_core.errors import CtsegError
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.segments import Segment
+from ctseg_core.io.summary import hu_sha256
 
 #: A label of named segments: each segment with its bool [z, y, x] mask, in table order.
 SegmentMasks = list[tuple[Segment, np.ndarray]]
-from ctseg_core.io.summary import hu_sha256
 
 FORMAT_VERSION = 1
 _TOKEN_DIGITS = 12

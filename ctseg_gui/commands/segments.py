@@ -110,4 +110,3 @@ class SegmentCommands(QObject):
         row = self.editor.add_segment(name, mask)
         if row is not None:
             self.host.show_status(f"Added the ground truth “{name}” as a segment")
-

@@ -18,7 +18,11 @@ from ctseg_gui.state.bindings import Bindings
 WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
 
 
-BUTTON_NAMES = {Qt.MouseButton.LeftButton: "left", Qt.MouseButton.MiddleButton: "middle", Qt.MouseButton.RightButton: "right"}
+BUTTON_NAMES = {
+    Qt.MouseButton.LeftButton: "left",
+    Qt.MouseButton.MiddleButton: "middle",
+    Qt.MouseButton.RightButton: "right",
+}
 MODIFIER_NAMES = {
     Qt.KeyboardModifier.ShiftModifier: "Shift",
     Qt.KeyboardModifier.ControlModifier: "Ctrl",

@@ -197,9 +197,8 @@ class PlaneView(PlanePointer):
             return False
         self.segment_layer.draw(segments, self.plane, self.index, self._image_rect, overlay.show_label)
         active = segments.active_row()
-        shown = label is not None and active is not None and active.visible
-        several = shows_segments(segments)
-        return self.image.update_label(self.plane.image(label, self.index) if shown else None, overlay, several)
+        shown = None if label is None or active is None or not active.visible else self.plane.image(label, self.index)
+        return self.image.update_label(shown, overlay, shows_segments(segments))
 
     def _on_label_edited(self, slices: list[int]) -> None:
         if self.plane is not Plane.AXIAL or self.state.slice_index in slices:

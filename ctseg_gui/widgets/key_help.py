@@ -32,7 +32,11 @@ def help_html(profile: str) -> str:
     """The help for ``profile`` as a rich-text table: its rows with their sources, then the shared keys."""
     rows = [f"<tr><td colspan=3><b>Mouse and keys: {escape(profile)} profile</b> (View ▸ Mouse and keys)</td></tr>"]
     for gesture, what, source in help_rows(profile):
-        rows.append(f"<tr><td><b>{escape(gesture)}</b></td><td>{escape(what)}</td><td><i>{escape(source)}</i></td></tr>")
-    rows.append("<tr><td colspan=3><br><b>Every profile</b> (the brush and eraser paint with the left button)</td></tr>")
+        rows.append(
+            f"<tr><td><b>{escape(gesture)}</b></td><td>{escape(what)}</td><td><i>{escape(source)}</i></td></tr>"
+        )
+    rows.append(
+        "<tr><td colspan=3><br><b>Every profile</b> (the brush and eraser paint with the left button)</td></tr>"
+    )
     rows += [f"<tr><td><b>{keys}</b></td><td colspan=2>{what}</td></tr>" for keys, what in SHARED_ROWS]
     return "<table cellspacing=4>" + "".join(rows) + "</table>"
