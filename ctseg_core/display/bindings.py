@@ -158,8 +158,8 @@ _ITK_ROWS: tuple[Binding, ...] = (
     _key("Up", Command.CURSOR_UP, _ITK),
     _key("Down", Command.CURSOR_DOWN, _ITK),
     _key("R", Command.RESET_VIEW, _CTSEG),
-    _key(",", Command.PREVIOUS_SEGMENT, _ITK, "previous label (also <)"),
-    _key(".", Command.NEXT_SEGMENT, _ITK, "next label (also >)"),
+    _key(",", Command.PREVIOUS_SEGMENT, _ITK, "ITK-SNAP's previous label"),
+    _key(".", Command.NEXT_SEGMENT, _ITK, "ITK-SNAP's next label"),
     _key("1", Command.TOOL_NAVIGATE, _ITK, "Crosshair mode (1)"),
     _key("4", Command.TOOL_BRUSH, _ITK, "Paintbrush mode (4)"),
 )
