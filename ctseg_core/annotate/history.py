@@ -287,11 +287,6 @@ class EditHistory:
         return self._redo[-1].layer if self._redo else None
 
     @property
-    def pending_layer(self) -> int | None:
-        """The label volume of the edit still open, if any."""
-        return None if self._pending is None else self._pending.layer
-
-    @property
     def undo_description(self) -> str | None:
         """What "Undo" would undo, for the menu text."""
         return self._undo[-1].description if self._undo else None

@@ -81,7 +81,7 @@ class SegmentsPanel(QGroupBox):
 
     def _fill(self, index: int, row: SegmentRow) -> None:
         colour = QTableWidgetItem()
-        colour.setBackground(QColor(*row.color))
+        colour.setData(Qt.ItemDataRole.DecorationRole, QColor(*row.color))  # a swatch, seen when selected too
         colour.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
         colour.setToolTip("Double-click to recolour")
         name = QTableWidgetItem(row.name)

@@ -176,6 +176,7 @@ def test_screenshot_with_three_segments_and_the_table(qtbot: QtBot, opened: Main
     state = opened.state
     liver = opened.editor.segments.masks[1]
     state.set_slice(int(np.argmax(liver.sum(axis=(1, 2)))))
+    state.set_overlay(show_gt=False)  # the segments' own colours, not mixed with the ground truth's green
     opened.segments_panel.table.selectRow(0)
     qtbot.wait(50)
     path = Path(os.environ.get("CTSEG_SCREENSHOT", tmp_path / "segments.png"))
