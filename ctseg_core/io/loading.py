@@ -20,7 +20,14 @@ from ctseg_core.io.layout import PatientLayout, resolve_layout
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.nifti import load_nifti_patient
 from ctseg_core.io.patient import Patient, SourceGrid
-from ctseg_core.io.series import OrderedSeries, SeriesSummary, choose_series, order_series, read_volume
+from ctseg_core.io.series import (
+    OrderedSeries,
+    SeriesSummary,
+    choose_series,
+    order_series,
+    read_volume,
+    summarise_series,
+)
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.orientation import canonicalise, oblique_warnings
 from ctseg_core.progress import CancelCheck, ProgressCallback
@@ -118,3 +125,16 @@ def _dicom_patient(
         other_series=others,
         warnings=warnings,
     )
+
+
+def patient_series(
+    path: str | Path, progress: ProgressCallback | None = None, should_cancel: CancelCheck | None = None
+) -> list[SeriesSummary]:
+    """The image series of a patient, largest CT first, from headers only: what a viewer lists for
+    the user to pick one (then ``load_patient(path, series_uid=…)``). A NIfTI or ITK volume is one
+    series without a UID (an empty list here)."""
+    layout = resolve_layout(path)
+    if isinstance(layout.ct, Path):
+        return []
+    headers, _ = read_headers(layout.ct, progress, should_cancel, empty_label=str(layout.path))
+    return summarise_series(headers)

@@ -49,6 +49,9 @@ HELP_TEXT = """<table cellspacing=4>
 <tr><td><b>H &nbsp; I</b></td><td>fill holes on the slice, interpolate between slices</td></tr>
 <tr><td><b>Ctrl+Z &nbsp; Ctrl+Shift+Z or Ctrl+Y</b></td><td>undo, redo</td></tr>
 <tr><td><b>Ctrl+S &nbsp; Ctrl+Shift+S &nbsp; Ctrl+L</b></td><td>save label, save as, load label</td></tr>
+<tr><td colspan=2><br><b>Cohort</b> (the browser of the indexed series: F9 shows or hides it)</td></tr>
+<tr><td><b>Alt+→ &nbsp; Alt+← &nbsp; Alt+↓</b></td><td>next, previous patient (table order), next to review</td></tr>
+<tr><td><b>Ctrl+Alt+A &nbsp; Ctrl+Alt+C &nbsp; Ctrl+Alt+X</b></td><td>accept, corrected, reject (with a note)</td></tr>
 </table>"""
 
 Slot = Callable[[], object]
