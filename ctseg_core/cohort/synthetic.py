@@ -32,9 +32,12 @@ def fill_synthetic_cohort(path: str | Path, series: int, seed: int = 0, root: st
             raise InvalidArgumentError(path, "already holds series: a synthetic cohort goes into a new database")
         now = now_text()
         with write_transaction(db):
-            root_id = db.execute(
-                "INSERT INTO roots (path, complete, indexed_at) VALUES (?, 1, ?)", (encode_path(root), now)
-            ).lastrowid
+            root_id = int(
+                db.execute(
+                    "INSERT INTO roots (path, complete, indexed_at) VALUES (?, 1, ?)", (encode_path(root), now)
+                ).lastrowid
+                or 0
+            )
             for k in range(series):
                 _one_series(db, rng, root_id, f"{root}/patient_{k:05d}", k, now, thumbnail)
     finally:

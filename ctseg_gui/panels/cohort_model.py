@@ -101,30 +101,31 @@ class CohortTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def set_query(self, query: SeriesQuery) -> None:
-        """Show what ``query`` matches (a new filter or order): the rows are read again."""
+        """Show what ``query`` matches, in its order: a new order keeps the selection on its series."""
         self.query = query
-        self.set_database(self.database)
+        self.refresh()
 
     def refresh(self) -> None:
-        """Read the rows again (a result or review landed): the selection follows its series."""
+        """Read the order and the rows again (a result or review landed, a new sort or filter)."""
         if self.database is None:
             return
         ids = self.database.series_ids(self.query)
         self._rows.clear()
-        if len(ids) != len(self._ids):
-            self.set_database(self.database)
-            return
-        if ids != self._ids:
-            self.layoutAboutToBeChanged.emit()
-            old = self._ids
-            self._ids = ids
-            where = {series_id: row for row, series_id in enumerate(ids)}
-            for index in self.persistentIndexList():
-                moved = where.get(old[index.row()], index.row())
-                self.changePersistentIndex(index, self.index(moved, index.column()))
-            self.layoutChanged.emit()
+        if len(ids) != len(self._ids) or set(ids) != set(self._ids):
+            self.set_database(self.database)  # other rows: a reset
+        elif ids != self._ids:
+            self._reorder(ids)
         elif ids:
             self.dataChanged.emit(self.index(0, 0), self.index(len(ids) - 1, len(COLUMNS) - 1))
+
+    def _reorder(self, ids: list[int]) -> None:
+        """The same series in another order: the view's selection and current row move with their series."""
+        self.layoutAboutToBeChanged.emit()
+        old, self._ids = self._ids, ids
+        where = {series_id: row for row, series_id in enumerate(ids)}
+        for index in self.persistentIndexList():
+            self.changePersistentIndex(index, self.index(where[old[index.row()]], index.column()))
+        self.layoutChanged.emit()
 
     # ------------------------------------------------------------------ rows and series
 
