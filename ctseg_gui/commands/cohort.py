@@ -29,7 +29,7 @@ from ctseg_gui.commands.segmentation import Segmentation
 from ctseg_gui.commands.series_choice import SeriesChoice
 from ctseg_gui.panels.cohort import CohortPanel
 
-SHOWN_KEY, DB_KEY = "cohort/shown", "cohort/database"
+SHOWN_KEY, DB_KEY, SORT_KEY = "cohort/shown", "cohort/database", "cohort/sort"
 #: How often the table asks SQLite whether anyone wrote (``PRAGMA data_version``: microseconds).
 POLL_MS = 500
 
@@ -62,6 +62,7 @@ class CohortBrowser(QObject):
         self.panel.export.clicked.connect(self.export_csv)
         label_files.saved.connect(self._on_label_saved)
         self._label_files = label_files
+        self._restore_sort()
         if bool(host.settings.value(SHOWN_KEY, False, type=bool)):
             self.show_browser()
 
@@ -77,6 +78,16 @@ class CohortBrowser(QObject):
         self.toggle_action = self.dock.toggleViewAction()
         self.toggle_action.setText("Cohort &browser")
         self.toggle_action.setShortcut(QKeySequence("F9"))
+
+    def _restore_sort(self) -> None:
+        """The table's order as the user left it: "column,0|1" (ascending, descending)."""
+        column, _, order = str(self.host.settings.value(SORT_KEY, "0,0")).partition(",")
+        if column.isdigit() and int(column) < self.model.columnCount():
+            descending = order == "1"
+            self.panel.table.sortByColumn(int(column), Qt.SortOrder(int(descending)))
+        self.panel.table.horizontalHeader().sortIndicatorChanged.connect(
+            lambda column, order: self.host.settings.setValue(SORT_KEY, f"{column},{int(order.value)}")
+        )
 
     def _build_menu(self) -> None:
         window = self.host.window()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
-from ctseg_core.cohort import SeriesRow
+from ctseg_core.cohort import SeriesQuery, SeriesRow
 from ctseg_gui.commands.host import WindowHost
 from ctseg_gui.commands.patients import PatientOpener
 from ctseg_gui.jobs.patients import OpenedPatient, open_patient
@@ -108,12 +108,24 @@ class CohortSteps(QObject):
             and path == _absolute(asked.path)
             and (not asked.series_uid or asked.series_uid == opened.patient.series_uid)
         )
-        if self.open_series is None or not matches or asked is None or asked.series_id != self.open_series.series_id:
+        shown = asked if matches else self._row_of_patient(path, opened.patient.series_uid)
+        if self.open_series is None or shown is None or shown.series_id != self.open_series.series_id:
             self.saved_label = None
-        self.open_series = asked if matches else None
-        if asked is not None and matches:
-            self._keep({asked.series_id: opened})
+        self.open_series = shown
+        if shown is not None:
+            self.panel.select_series(shown.series_id)
+            self._keep({shown.series_id: opened})
             QTimer.singleShot(0, self._read_ahead)
+
+    def _row_of_patient(self, path: str | None, series_uid: str) -> SeriesRow | None:
+        """The cohort's row of a patient opened another way (File ▸ Open, ``ctseg view --cohort PATH``)."""
+        database = self.model.database
+        if database is None or not path:
+            return None
+        for row in database.list_series(SeriesQuery(text=Path(path).name)):
+            if _absolute(row.path) == path and (not row.series_uid or row.series_uid == series_uid):
+                return row
+        return None
 
     # ------------------------------------------------------------------ reading ahead
 

@@ -92,9 +92,9 @@ class CohortPanel(QWidget):
         vertical.hide()
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((220, 90, 200, 55, 110, 90, 60, 70, 60)):
+        for column, width in enumerate((240, 90, 220, 55, 120, 95, 60, 70, 60, 90)):
             table.setColumnWidth(column, width)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the series description takes the rest
         table.doubleClicked.connect(self._on_activated)
         table.activated.connect(self._on_activated)
 

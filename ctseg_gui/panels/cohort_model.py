@@ -186,8 +186,9 @@ class CohortTableModel(QAbstractTableModel):
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        descending = order == Qt.SortOrder.DescendingOrder
-        self.set_query(replace(self.query, sort=COLUMNS[column].sort_key, descending=descending))
+        query = replace(self.query, sort=COLUMNS[column].sort_key, descending=order == Qt.SortOrder.DescendingOrder)
+        if query != self.query:  # the view asks twice per header click
+            self.set_query(query)
 
     def _thumbnail(self, series_id: int) -> QPixmap | None:
         if series_id in self._thumbnails:

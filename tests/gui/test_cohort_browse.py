@@ -161,6 +161,7 @@ def test_csv_export_holds_the_rows_shown_in_their_order(qtbot: QtBot, browser: M
 
 def test_the_dock_is_remembered(qtbot: QtBot, browser: MainWindow, database: Path, tmp_path: Path) -> None:
     assert browser.settings.value("cohort/shown", type=bool) is True
+    browser.cohort.panel.table.sortByColumn(7, Qt.SortOrder.DescendingOrder)  # estimated Dice, worst last
     browser.close()  # closing the window hides the dock: not the user's choice to hide it
     assert browser.settings.value("cohort/shown", type=bool) is True
     settings = QSettings(browser.settings.fileName(), QSettings.Format.IniFormat)
@@ -171,6 +172,7 @@ def test_the_dock_is_remembered(qtbot: QtBot, browser: MainWindow, database: Pat
     again.show()
     qtbot.waitUntil(lambda: again.cohort.dock.isVisible())
     assert again.cohort.database is not None and again.cohort.database.path == database
+    assert (again.cohort.model.query.sort, again.cohort.model.query.descending) == ("estimated_dice", True)
     again.cohort.dock.hide()
     assert settings.value("cohort/shown", type=bool) is False
 
