@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout
 
 from ctseg_core.display.planes import Plane
 from ctseg_gui.commands.autosave import Autosaver
+from ctseg_gui.commands.cohort import CohortBrowser
 from ctseg_gui.commands.edit import VOLUME_EDIT_JOB, Annotator
 from ctseg_gui.commands.host import STATUS_MS
 from ctseg_gui.commands.label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.profile_keys = ProfileKeys(self, self.edit_actions, self.menus.view_menu, self.settings)
         self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
         self.model_choice = ModelChoice(self, self.segmentation, self.menus.model_menu, self.recent.paths, model_path)
+        self.cohort = CohortBrowser(self, self.opener, self.label_files, self.segmentation)
 
     def _show_first_time(self) -> None:
         self.setAcceptDrops(True)
@@ -182,7 +184,7 @@ class MainWindow(QMainWindow):
         start = (self.recent.paths() or [str(Path.home())])[0]
         folder = QFileDialog.getExistingDirectory(self, "Open patient folder", str(Path(start).parent))
         if folder:
-            self.open_path(folder)
+            self.cohort.series_choice.open_folder(folder)  # asks which series when it holds several
 
     def open_path(self, path: str | Path) -> None:
         """Load a patient on a worker; the one shown stays until the new one is ready."""

@@ -28,6 +28,7 @@ from ctseg_core.io.series import (
     mask_like_series,
     order_series,
     read_volume,
+    summarise_series,
 )
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.orientation import canonicalise, oblique_warnings
@@ -138,3 +139,16 @@ def _dicom_patient(
         other_series=others,
         warnings=warnings,
     )
+
+
+def patient_series(
+    path: str | Path, progress: ProgressCallback | None = None, should_cancel: CancelCheck | None = None
+) -> list[SeriesSummary]:
+    """The image series of a patient, largest CT first, from headers only: what a viewer lists for
+    the user to pick one (then ``load_patient(path, series_uid=…)``). A NIfTI or ITK volume is one
+    series without a UID (an empty list here)."""
+    layout = resolve_layout(path)
+    if isinstance(layout.ct, Path):
+        return []
+    headers, _ = read_headers(layout.ct, progress, should_cancel, empty_label=str(layout.path))
+    return summarise_series(headers)

@@ -25,6 +25,9 @@ SHARED_ROWS = (
     ("H &nbsp; I", "fill holes on the slice, interpolate between slices"),
     ("Ctrl+Z &nbsp; Ctrl+Shift+Z or Ctrl+Y", "undo, redo"),
     ("Ctrl+S &nbsp; Ctrl+Shift+S &nbsp; Ctrl+L", "save label, save as, load label"),
+    ("F9", "show or hide the Cohort browser (the indexed series)"),
+    ("Alt+→ &nbsp; Alt+← &nbsp; Alt+↓", "next, previous patient (the cohort table's order), next to review"),
+    ("Ctrl+Alt+A &nbsp; Ctrl+Alt+C &nbsp; Ctrl+Alt+X", "review: accept, corrected, reject (with a note)"),
 )
 
 
