@@ -68,7 +68,7 @@ def retrieve(
     reports = []
     try:
         for uid in series:
-            reports.append(retrieve_series(archive, study_uid, uid, store, progress, should_cancel))
+            reports.append(retrieve_series(archive, study_uid, uid, store, progress, should_cancel))  # noqa: PERF401 (kept on failure)
     finally:
         if index and reports:
             index_complete(store, db)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-import pytest
-from conftest import Orthanc, PhantomStudy
+from orthanc_peer import Orthanc, PhantomStudy
 
 from ctseg_core.cohort import CohortDatabase, SeriesQuery
 from ctseg_core.pacs.archive import open_archive
@@ -18,7 +17,7 @@ from ctseg_core.pacs.servers import parse_server
 from ctseg_core.pacs.store import ManagedStore
 
 
-def web(orthanc: Orthanc):  # noqa: ANN201
+def web(orthanc: Orthanc):
     return open_archive(parse_server(orthanc.dicomweb))
 
 
@@ -56,3 +55,32 @@ def test_retrieve_indexes_the_complete_series(tmp_path: Path, orthanc: Orthanc, 
     assert row.series_uid == phantoms[0].series_uid and row.slices == 12
     again = retrieve(web(orthanc), phantoms[0].study_uid, phantoms[0].series_uid, store=store, db=db)
     assert again[0].received == 0 and again[0].skipped == 12
+
+
+def test_a_saved_label_goes_back_as_seg_on_the_ct_grid(
+    tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy]
+) -> None:
+    from ctseg_core.io.loading import load_patient
+    from ctseg_core.io.seg import read_dicom_seg
+    from ctseg_core.pacs.send import send_label
+    from ctseg_core.synth.phantom import make_phantom
+
+    store = ManagedStore(tmp_path / "store")
+    (report,) = retrieve(web(orthanc), phantoms[0].study_uid, store=store, db=tmp_path / "db.sqlite")
+    patient = load_patient(report.folder)
+    mask = make_phantom(seed=0, slices=12, size=64).masks["liver"]
+    assert mask.shape == patient.shape and mask.any()
+    sent = send_label(web(orthanc), mask, patient, name="liver")
+    assert sent.sent == 1 and not sent.failed
+    study = orthanc.rest("POST", "/tools/lookup", data=phantoms[0].study_uid).json()[0]["ID"]
+    segs = [s for s in orthanc.rest("GET", f"/studies/{study}/series").json() if s["MainDicomTags"]["Modality"] == "SEG"]
+    assert len(segs) == 1
+    (instance,) = segs[0]["Instances"]
+    path = tmp_path / "seg.dcm"
+    path.write_bytes(orthanc.rest("GET", f"/instances/{instance}/file").content)
+    seg = pydicom.dcmread(path)
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == phantoms[0].series_uid
+    assert seg.StudyInstanceUID == phantoms[0].study_uid
+    read = read_dicom_seg(path, patient)
+    assert np.array_equal(read["liver"], mask)
+    orthanc.rest("DELETE", f"/series/{segs[0]['ID']}")
