@@ -8,6 +8,7 @@ short-lived storage SCP this module starts (``move_port``, bound to 127.0.0.1 un
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -276,6 +277,15 @@ def _why_not_established(assoc: Association, server: ServerConfig) -> str:
             f"association rejected: is ctseg's AE title {server.our_aet!r} allowed there, "
             f"and is {server.aet!r} the archive's AE title?"
         )
-    if assoc.is_aborted:
+    if assoc.is_aborted and _reachable(server):
         return "association aborted by the server"
     return "cannot connect: is the server running, and are the host and port right?"
+
+
+def _reachable(server: ServerConfig) -> bool:
+    """Whether the server's port takes a TCP connection (pynetdicom reports a refused one as an abort)."""
+    try:
+        with socket.create_connection((server.host, server.port), timeout=min(server.timeout_s, 5.0)):
+            return True
+    except OSError:
+        return False
