@@ -58,7 +58,7 @@ class _Session(requests.Session):
     """A session that sends ``*`` in queries as itself: RFC 3986 allows it there, and some servers
     (Orthanc's DICOMweb plugin 1.x) read ``%2A`` literally, so ``Doe*`` would match nothing."""
 
-    def send(self, request: requests.PreparedRequest, **options: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **options: Any) -> requests.Response:
         if request.url and "?" in request.url:
             path, _, query = request.url.partition("?")
             request.url = f"{path}?{query.replace('%2A', '*')}"

@@ -19,12 +19,6 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, build_role, evt
 from pynetdicom.association import Association
-from pynetdicom.sop_class import (
-    StudyRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelGet,
-    StudyRootQueryRetrieveInformationModelMove,
-    Verification,
-)
 
 from ctseg_core.errors import Cancelled, CtsegError
 from ctseg_core.pacs.archive import SendReport, Sink
@@ -42,6 +36,11 @@ from ctseg_core.pacs.servers import ServerConfig
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 PENDING = (0xFF00, 0xFF01)
+#: The SOP classes of the services used (pynetdicom defines them at run time, invisibly to type checkers).
+Verification = "1.2.840.10008.1.1"
+StudyRootQueryRetrieveInformationModelFind = "1.2.840.10008.5.1.4.1.2.2.1"
+StudyRootQueryRetrieveInformationModelMove = "1.2.840.10008.5.1.4.1.2.2.2"
+StudyRootQueryRetrieveInformationModelGet = "1.2.840.10008.5.1.4.1.2.2.3"
 
 
 def status_words(status: Dataset | None) -> str:
@@ -147,7 +146,7 @@ class DimseArchive:
         ae = self._ae()
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
         for context in retrieved_contexts():
-            ae.add_requested_context(context.abstract_syntax, context.transfer_syntax)
+            ae.add_requested_context(str(context.abstract_syntax), context.transfer_syntax)
         roles = [build_role(uid, scp_role=True) for uid in RETRIEVED_CLASSES]
         handlers = [(evt.EVT_C_STORE, receiver.on_store)]
         with self._association(ae, operation, ext_neg=roles, evt_handlers=handlers) as assoc:
@@ -161,7 +160,7 @@ class DimseArchive:
         scp = self._ae()
         scp.supported_contexts = retrieved_contexts()
         try:
-            server = scp.start_server(
+            server: Any = scp.start_server(
                 (self.bind, self.move_port), block=False, evt_handlers=[(evt.EVT_C_STORE, receiver.on_store)]
             )
         except OSError as error:

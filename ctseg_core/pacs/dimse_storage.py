@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynetdicom import ALL_TRANSFER_SYNTAXES
-from pynetdicom.presentation import PresentationContext, build_context
-from pynetdicom.sop_class import (
+from pydicom.uid import (
     ComprehensiveSRStorage,
     ComputedRadiographyImageStorage,
     CTImageStorage,
@@ -32,6 +30,8 @@ from pynetdicom.sop_class import (
     UltrasoundImageStorage,
     XRayAngiographicImageStorage,
 )
+from pynetdicom import ALL_TRANSFER_SYNTAXES
+from pynetdicom.presentation import PresentationContext, build_context
 
 from ctseg_core.pacs.archive import Instance
 from ctseg_core.pacs.store import is_uid

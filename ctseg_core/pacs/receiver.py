@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from pynetdicom import AE, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification
 
 from ctseg_core.errors import CtsegError, InvalidArgumentError
+from ctseg_core.pacs.dimse import Verification
 from ctseg_core.pacs.dimse_storage import OUT_OF_RESOURCES, SUCCESS, RefusedInstance, received_instance
 from ctseg_core.pacs.errors import PacsError
 from ctseg_core.pacs.retrieve import index_complete
@@ -114,7 +114,7 @@ class ReceivingNode:
         ae.add_supported_context(Verification)
         ae.require_calling_aet = list(self.settings.allowed)
         self._usage = self.store.usage_bytes()
-        handlers = [
+        handlers: list[Any] = [
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_RELEASED, self._on_released),
             (evt.EVT_ABORTED, self._on_aborted),

@@ -24,7 +24,7 @@ from ctseg_core.progress import CancelCheck, ProgressCallback
 
 def read_for_sending(paths: Sequence[str | Path]) -> list[tuple[Path, Dataset]]:
     """Each file as a data set; a CtsegError naming the first that is missing or not DICOM."""
-    datasets = []
+    datasets: list[tuple[Path, Dataset]] = []
     for given in paths:
         path = Path(given)
         if not path.is_file():

@@ -112,7 +112,11 @@ def faulty_proxy(upstream: str, faults: Faults) -> Iterator[str]:
 def aborting_peer(aet: str = "ABORTER") -> Iterator[str]:
     """A DIMSE peer that accepts associations and aborts at the first request; yields ``AET@host:port``."""
     ae = AE(ae_title=aet)
-    for context in (Verification, StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelGet):
+    for context in (
+        Verification,
+        StudyRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelGet,
+    ):
         ae.add_supported_context(context)
 
     def abort(event: object) -> None:

@@ -34,7 +34,10 @@ def test_server_down_and_wrong_port() -> None:
     url = f"http://127.0.0.1:{free_port()}/dicom-web"
     with pytest.raises(PacsError) as raised:
         open_archive(parse_server(url)).find_studies(Query())
-    assert str(raised.value) == f"{url}: study search (QIDO-RS): cannot connect: is the server running, and are the host and port right?"
+    assert (
+        str(raised.value)
+        == f"{url}: study search (QIDO-RS): cannot connect: is the server running, and are the host and port right?"
+    )
 
 
 def test_401_names_server_and_operation_never_the_password(
@@ -89,7 +92,9 @@ def test_truncated_then_500_then_resumed(tmp_path: Path, orthanc: Orthanc) -> No
             retrieve(open_archive(parse_server(url)), study.study_uid, study.series_uid, store=store, db=db)
         assert "retrieve (WADO-RS): the server answered HTTP 500" in str(raised.value)
         assert len(store.present(partial)) == kept + 2 and indexed(db) == []
-        (report,) = retrieve(open_archive(parse_server(orthanc.dicomweb)), study.study_uid, study.series_uid, store=store, db=db)
+        (report,) = retrieve(
+            open_archive(parse_server(orthanc.dicomweb)), study.study_uid, study.series_uid, store=store, db=db
+        )
         assert report.skipped == kept + 2 and report.received == 10 - kept - 2
         assert indexed(db) == [study.series_uid] and not partial.exists()
     finally:
@@ -98,7 +103,12 @@ def test_truncated_then_500_then_resumed(tmp_path: Path, orthanc: Orthanc) -> No
 
 def test_duplicated_instances_are_written_once(tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy]) -> None:
     with faulty_proxy(orthanc.url, Faults(duplicate_first_part=True)) as url:
-        (report,) = retrieve(open_archive(parse_server(url)), phantoms[1].study_uid, store=ManagedStore(tmp_path / "s"), db=tmp_path / "db")
+        (report,) = retrieve(
+            open_archive(parse_server(url)),
+            phantoms[1].study_uid,
+            store=ManagedStore(tmp_path / "s"),
+            db=tmp_path / "db",
+        )
     assert report.duplicates == 1 and report.received == 8
 
 

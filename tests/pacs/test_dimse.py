@@ -69,7 +69,9 @@ def test_send_seg_by_c_store(tmp_path: Path, orthanc: Orthanc, phantoms: list[Ph
     report = send_label(open_archive(parse_server(orthanc.dimse)), mask, patient, name="liver")
     assert report.sent == 1 and not report.failed
     study = orthanc.rest("POST", "/tools/lookup", data=phantoms[0].study_uid).json()[0]["ID"]
-    segs = [s for s in orthanc.rest("GET", f"/studies/{study}/series").json() if s["MainDicomTags"]["Modality"] == "SEG"]
+    segs = [
+        s for s in orthanc.rest("GET", f"/studies/{study}/series").json() if s["MainDicomTags"]["Modality"] == "SEG"
+    ]
     assert len(segs) == 1
     orthanc.rest("DELETE", f"/series/{segs[0]['ID']}")
 

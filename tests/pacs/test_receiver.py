@@ -61,7 +61,9 @@ def scu(port: int, aet: str = "TESTSCU") -> object:
     return ae.associate("127.0.0.1", port, ae_title=NODE_AET)
 
 
-def test_orthanc_sends_a_study(node: tuple[ReceivingNode, list[Received]], orthanc: Orthanc, phantoms: list[PhantomStudy]) -> None:
+def test_orthanc_sends_a_study(
+    node: tuple[ReceivingNode, list[Received]], orthanc: Orthanc, phantoms: list[PhantomStudy]
+) -> None:
     receiver, heard = node
     assert orthanc_sends(orthanc, phantoms[1].study_uid).ok
     wait_heard(heard)
@@ -79,7 +81,9 @@ def test_stranger_rejected_and_bound_to_loopback(node: tuple[ReceivingNode, list
 
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
-def test_malformed_and_duplicates(node: tuple[ReceivingNode, list[Received]], phantoms: list[PhantomStudy], tmp_path: Path) -> None:
+def test_malformed_and_duplicates(
+    node: tuple[ReceivingNode, list[Received]], phantoms: list[PhantomStudy], tmp_path: Path
+) -> None:
     receiver, heard = node
     good = pydicom.dcmread(phantoms[1].files[0])
     evil = pydicom.dcmread(phantoms[1].files[1])
@@ -96,7 +100,9 @@ def test_malformed_and_duplicates(node: tuple[ReceivingNode, list[Received]], ph
     assert not list(tmp_path.rglob("escaped*"))
 
 
-def test_aborted_transfer_leaves_nothing(node: tuple[ReceivingNode, list[Received]], phantoms: list[PhantomStudy]) -> None:
+def test_aborted_transfer_leaves_nothing(
+    node: tuple[ReceivingNode, list[Received]], phantoms: list[PhantomStudy]
+) -> None:
     receiver, heard = node
     assoc = scu(receiver.port)
     for path in phantoms[1].files[:3]:
