@@ -75,6 +75,13 @@ class Orthanc:
         found = self.rest("POST", "/tools/lookup", data=series_uid).json()
         return next((item["ID"] for item in found if item["Type"] == "Series"), None)
 
+    def seg_series(self, study_uid: str) -> list[dict]:
+        """The SEG series of a study, as Orthanc's REST API describes them."""
+        study = self.rest("POST", "/tools/lookup", data=study_uid).json()[0]["ID"]
+        return [
+            s for s in self.rest("GET", f"/studies/{study}/series").json() if s["MainDicomTags"]["Modality"] == "SEG"
+        ]
+
     def delete_series(self, series_uid: str) -> None:
         orthanc_id = self.series_id(series_uid)
         if orthanc_id is not None:

@@ -72,10 +72,7 @@ def test_a_saved_label_goes_back_as_seg_on_the_ct_grid(
     assert mask.shape == patient.shape and mask.any()
     sent = send_label(web(orthanc), mask, patient, name="liver")
     assert sent.sent == 1 and not sent.failed
-    study = orthanc.rest("POST", "/tools/lookup", data=phantoms[0].study_uid).json()[0]["ID"]
-    segs = [
-        s for s in orthanc.rest("GET", f"/studies/{study}/series").json() if s["MainDicomTags"]["Modality"] == "SEG"
-    ]
+    segs = orthanc.seg_series(phantoms[0].study_uid)
     assert len(segs) == 1
     (instance,) = segs[0]["Instances"]
     path = tmp_path / "seg.dcm"

@@ -68,10 +68,7 @@ def test_send_seg_by_c_store(tmp_path: Path, orthanc: Orthanc, phantoms: list[Ph
     mask[4:8, 20:40, 20:40] = True
     report = send_label(open_archive(parse_server(orthanc.dimse)), mask, patient, name="liver")
     assert report.sent == 1 and not report.failed
-    study = orthanc.rest("POST", "/tools/lookup", data=phantoms[0].study_uid).json()[0]["ID"]
-    segs = [
-        s for s in orthanc.rest("GET", f"/studies/{study}/series").json() if s["MainDicomTags"]["Modality"] == "SEG"
-    ]
+    segs = orthanc.seg_series(phantoms[0].study_uid)
     assert len(segs) == 1
     orthanc.rest("DELETE", f"/series/{segs[0]['ID']}")
 
