@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from orthanc_peer import Orthanc, PhantomStudy
 
 from ctseg_core.cohort import CohortDatabase, SeriesQuery
@@ -83,3 +84,27 @@ def test_a_saved_label_goes_back_as_seg_on_the_ct_grid(
     read = read_dicom_seg(path, patient)
     assert np.array_equal(read["liver"], mask)
     orthanc.rest("DELETE", f"/series/{segs[0]['ID']}")
+
+
+def test_cancel_keeps_what_came_and_indexes_nothing(
+    tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy]
+) -> None:
+    from ctseg_core.errors import Cancelled
+
+    store, db = ManagedStore(tmp_path / "store"), tmp_path / "db.sqlite"
+    done: list[int] = []
+    with pytest.raises(Cancelled):
+        retrieve(
+            web(orthanc),
+            phantoms[0].study_uid,
+            store=store,
+            db=db,
+            progress=lambda d, t, s: done.append(d),
+            should_cancel=lambda: len(done) >= 5,
+        )
+    kept = store.present(store.partial_dir(phantoms[0].series_uid))
+    assert len(kept) == 5 and not store.series_dir(phantoms[0].study_uid, phantoms[0].series_uid).exists()
+    with CohortDatabase(db) as cohort:
+        assert cohort.list_series(SeriesQuery()) == []
+    (report,) = retrieve(web(orthanc), phantoms[0].study_uid, store=store, db=db)
+    assert report.skipped == 5 and report.received == 7
