@@ -53,7 +53,8 @@ class Archive(Protocol):
 
     def find_studies(self, query: Query) -> list[StudyMatch]: ...
 
-    def find_series(self, study_uid: str, modality: str = "") -> list[SeriesMatch]: ...
+    def find_series(self, study_uid: str, modality: str = "", series_uid: str = "") -> list[SeriesMatch]:
+        """The study's series (of ``modality``; only ``series_uid``, when given)."""
 
     def instances(self, study_uid: str, series_uid: str) -> list[str]:
         """The SOP Instance UIDs of a series (empty: the archive has no such series)."""

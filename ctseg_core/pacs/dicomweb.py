@@ -106,8 +106,10 @@ class DicomWebArchive:
             found = self.client.search_for_studies(fields=list(STUDY_FIELDS), search_filters=query.study_keys())
             return [study_match(Dataset.from_json(item)) for item in found]
 
-    def find_series(self, study_uid: str, modality: str = "") -> list[SeriesMatch]:
+    def find_series(self, study_uid: str, modality: str = "", series_uid: str = "") -> list[SeriesMatch]:
         filters = {"Modality": modality} if modality else {}
+        if series_uid:
+            filters["SeriesInstanceUID"] = series_uid
         with self._errors("series search (QIDO-RS)"):
             found = self.client.search_for_series(study_uid, fields=list(SERIES_FIELDS), search_filters=filters)
             return [series_match(Dataset.from_json(item), study_uid) for item in found]

@@ -112,8 +112,10 @@ class DimseArchive:
         identifier = _identifier("STUDY", STUDY_FIELDS, keys)
         return [study_match(ds) for ds in self._find(identifier, "study search (C-FIND)")]
 
-    def find_series(self, study_uid: str, modality: str = "") -> list[SeriesMatch]:
+    def find_series(self, study_uid: str, modality: str = "", series_uid: str = "") -> list[SeriesMatch]:
         keys = {"StudyInstanceUID": study_uid} | ({"Modality": modality} if modality else {})
+        if series_uid:
+            keys["SeriesInstanceUID"] = series_uid
         identifier = _identifier("SERIES", SERIES_FIELDS, keys)
         return [series_match(ds, study_uid) for ds in self._find(identifier, "series search (C-FIND)")]
 

@@ -85,37 +85,47 @@ def retrieve_series(
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
 ) -> RetrieveReport:
-    """Steps 1-3 of the module for one series, without indexing."""
+    """Steps 1-3 of the module for one series, without indexing.
+
+    A first retrieve asks only for the series' size (listing every instance costs some archives more
+    than the transfer); a resume lists the instances to fetch just the missing ones.
+    """
     started = time.perf_counter()
     server = archive.server.display()
     if not is_uid(series_uid):
         raise PacsError(server, "retrieve", f"the archive listed a series whose UID is not a UID: {series_uid[:80]!r}")
-    expected = {uid for uid in archive.instances(study_uid, series_uid) if is_uid(uid)}
-    if not expected:
-        raise PacsError(server, "retrieve", f"series {series_uid} is not on the server (deleted since the search?)")
     final, partial = store.series_dir(study_uid, series_uid), store.partial_dir(series_uid)
-    report = RetrieveReport(server, study_uid, series_uid, str(final), len(expected))
     have = store.present(final) | store.present(partial)
-    report.skipped = len(expected & have)
-    missing = expected - have
-    if missing:
-        sink = _SeriesSink(store, partial, series_uid, report, len(expected), progress)
+    count = None if have else _series_size(archive, study_uid, series_uid)
+    expected = None if count else {uid for uid in archive.instances(study_uid, series_uid) if is_uid(uid)}
+    count = count or len(expected or ())
+    if not count:
+        raise PacsError(server, "retrieve", f"series {series_uid} is not on the server (deleted since the search?)")
+    report = RetrieveReport(server, study_uid, series_uid, str(final), count)
+    report.skipped = len(have & expected) if expected else 0
+    missing = None if expected is None else expected - have
+    if missing is None or missing:
+        sink = _SeriesSink(store, partial, series_uid, report, count, progress)
         sink.seen |= have
+        wanted = None if missing is None or missing == expected else missing
         try:
-            archive.fetch(study_uid, series_uid, None if missing == expected else missing, sink, should_cancel)
+            archive.fetch(study_uid, series_uid, wanted, sink, should_cancel)
         except PacsError as error:
-            kept = len(expected & (store.present(final) | store.present(partial)))
-            raise PacsError(
-                server,
-                error.operation,
-                f"{_after(error)}; {kept} of {len(expected)} instances kept: run again to resume",
-            ) from None
+            kept = len(store.present(final) | store.present(partial))
+            problem = f"{_after(error)}; {kept} of {count} instances kept: run again to resume"
+            raise PacsError(server, error.operation, problem) from None
         raise_if_cancelled(should_cancel)
-        _check_complete(server, expected, store.present(final) | store.present(partial))
+        _check_complete(server, count, expected, store.present(final) | store.present(partial))
     if partial.exists():
         store.finish(partial, study_uid, series_uid)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _series_size(archive: Archive, study_uid: str, series_uid: str) -> int | None:
+    """How many instances the archive says the series holds: 0 if it has no such series, None if it does not say."""
+    matches = archive.find_series(study_uid, series_uid=series_uid)
+    return matches[0].instance_count if matches else 0
 
 
 def _after(error: PacsError) -> str:
@@ -123,13 +133,14 @@ def _after(error: PacsError) -> str:
     return error.problem.partition(": ")[2] or error.problem
 
 
-def _check_complete(server: str, expected: set[str], have: set[str]) -> None:
-    missing = expected - have
-    if missing:
+def _check_complete(server: str, count: int, expected: set[str] | None, have: set[str]) -> None:
+    """Every listed instance here (or, not listed, as many as the archive said the series holds)."""
+    arrived = len(have & expected) if expected is not None else len(have)
+    if arrived < count:
         raise PacsError(
             server,
             "retrieve",
-            f"the archive sent {len(expected) - len(missing)} of {len(expected)} instances "
+            f"the archive sent {arrived} of {count} instances "
             "(the answer was cut off or incomplete); the ones received are kept: run again to resume",
         )
 
