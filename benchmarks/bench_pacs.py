@@ -12,7 +12,8 @@ into a fresh folder:
   writes ``event.encoded_dataset()``;
 - **index**: indexing the retrieved series into a new cohort database.
 
-Each number is the median of the repeats; MB/s is the size of the files written over the seconds.
+Each number is the median of the repeats, the four runs taking turns within each repeat; MB/s is the size
+of the files written over the seconds.
 """
 
 from __future__ import annotations
@@ -77,23 +78,26 @@ def plain_cget(host: str, port: int, aet: str, study: str, series: str, out: Pat
     assoc.release()
 
 
-def timed(run: Callable[[Path], object], scratch: Path, repeats: int) -> tuple[float, int]:
-    """Median seconds of ``run(fresh folder)``, and the bytes the last run wrote."""
-    seconds, written = [], 0
+def timed(runs: dict[str, Callable[[Path], object]], scratch: Path, repeats: int) -> dict[str, tuple[float, int]]:
+    """Each run's median seconds (into a fresh folder each time) and the bytes it wrote. The runs take turns
+    within each repeat, so a machine whose load changes slows them alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    written: dict[str, int] = {}
     for attempt in range(repeats):
-        folder = scratch / f"run{time.monotonic_ns()}-{attempt}"
-        started = time.perf_counter()
-        run(folder)
-        seconds.append(time.perf_counter() - started)
-        written = folder_bytes(folder)
-    return statistics.median(seconds), written
+        for name, run in runs.items():
+            folder = scratch / f"run-{attempt}-{len(seconds[name])}-{abs(hash(name))}"
+            started = time.perf_counter()
+            run(folder)
+            seconds[name].append(time.perf_counter() - started)
+            written[name] = folder_bytes(folder)
+    return {name: (statistics.median(seconds[name]), written[name]) for name in runs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=130)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as temporary, running_orthanc(Path(temporary) / "orthanc") as orthanc:
@@ -109,8 +113,7 @@ def main() -> None:
             "pynetdicom C-GET loop": lambda out: plain_cget("127.0.0.1", orthanc.dicom_port, "ORTHANC", *uids, out),
         }
         print(f"series: {args.slices} slices of {args.size}×{args.size}, Orthanc {orthanc.url} on loopback")
-        for name, run in runs.items():
-            seconds, written = timed(run, scratch, args.repeats)
+        for name, (seconds, written) in timed(runs, scratch, args.repeats).items():
             print(f"{name:24s} {seconds:6.2f} s  {written / 1e6 / seconds:6.1f} MB/s  ({written / 1e6:.1f} MB)")
         store = ManagedStore(scratch / "indexed")
         retrieve(web, *uids, store=store, index=False)
