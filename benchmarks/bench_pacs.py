@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests" / "pacs"))
 
 from orthanc_peer import phantom_study, running_orthanc  # noqa: E402
 
-from ctseg_core.pacs.archive import open_archive  # noqa: E402
+from ctseg_core.pacs.connect import open_archive  # noqa: E402
 from ctseg_core.pacs.retrieve import index_complete, retrieve  # noqa: E402
 from ctseg_core.pacs.servers import parse_server  # noqa: E402
 from ctseg_core.pacs.store import ManagedStore  # noqa: E402

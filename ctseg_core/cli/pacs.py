@@ -47,7 +47,7 @@ def server_from(args: argparse.Namespace, operation: str) -> ServerConfig:
 
 
 def _archive(args: argparse.Namespace, operation: str) -> Archive:
-    from ctseg_core.pacs.archive import open_archive
+    from ctseg_core.pacs.connect import open_archive
 
     server = server_from(args, operation)
     return open_archive(server, method=getattr(args, "method", "get"), move_port=getattr(args, "move_port", 0) or 0)

@@ -2,7 +2,7 @@
 
 Qt-free; ``ctseg pacs`` and the viewer's Query archive dialog sit on the same API::
 
-    from ctseg_core.pacs.archive import open_archive
+    from ctseg_core.pacs.connect import open_archive
     from ctseg_core.pacs.query import Query
     from ctseg_core.pacs.retrieve import retrieve
     from ctseg_core.pacs.servers import parse_server
@@ -11,7 +11,7 @@ Qt-free; ``ctseg pacs`` and the viewer's Query archive dialog sit on the same AP
     studies = archive.find_studies(Query(patient_id="PHANTOM-0"))
     retrieve(archive, studies[0].study_uid)          # into the managed folder, then the cohort database
 
-Modules: :mod:`~.servers` (settings, parsing SERVER), :mod:`~.archive` (the interface),
+Modules: :mod:`~.servers` (settings, parsing SERVER), :mod:`~.archive` (the interface), :mod:`~.connect` (opening one),
 :mod:`~.dicomweb` and :mod:`~.dimse` (the transports), :mod:`~.dimse_storage` (receiving C-STORE),
 :mod:`~.query` (criteria and matches), :mod:`~.store` (the managed folder), :mod:`~.retrieve`,
 :mod:`~.send`, :mod:`~.receiver` (the C-STORE SCP), :mod:`~.errors`.

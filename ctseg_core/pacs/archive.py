@@ -1,7 +1,7 @@
 """One interface to an archive, whatever it speaks: DICOMweb (:mod:`~.dicomweb`) or DIMSE (:mod:`~.dimse`).
 
-The retrieve, the send and the command line only use :class:`Archive`; :func:`open_archive` picks the
-transport from the server's settings.
+The retrieve, the send and the command line only use :class:`Archive`;
+:func:`ctseg_core.pacs.connect.open_archive` picks the transport from the server's settings.
 """
 
 from __future__ import annotations
@@ -70,14 +70,3 @@ class Archive(Protocol):
         progress: ProgressCallback | None,
         should_cancel: CancelCheck | None,
     ) -> SendReport: ...
-
-
-def open_archive(server: ServerConfig, method: str = "get", move_port: int = 0) -> Archive:
-    """The archive behind ``server``; a DIMSE retrieve by C-GET (``method="get"``) or C-MOVE to ``move_port``."""
-    if server.is_dicomweb:
-        from ctseg_core.pacs.dicomweb import DicomWebArchive
-
-        return DicomWebArchive(server)
-    from ctseg_core.pacs.dimse import DimseArchive
-
-    return DimseArchive(server, method=method, move_port=move_port)

@@ -15,7 +15,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QMenu
 
 from ctseg_core.io.patient import Patient
-from ctseg_core.pacs.archive import SendReport, open_archive
+from ctseg_core.pacs.archive import SendReport
+from ctseg_core.pacs.connect import open_archive
 from ctseg_core.pacs.retrieve import RetrieveReport
 from ctseg_core.pacs.send import send_label
 from ctseg_core.pacs.servers import load_servers, parse_server

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctseg_core.pacs.archive import open_archive
+from ctseg_core.pacs.connect import open_archive
 from ctseg_core.pacs.query import Query, SeriesMatch, StudyMatch, parse_date_range
 from ctseg_core.pacs.retrieve import RetrieveReport, retrieve
 from ctseg_core.pacs.servers import load_servers, parse_server

@@ -13,7 +13,7 @@ from bad_peers import Faults, faulty_proxy
 from orthanc_peer import PASSWORD, USER, Orthanc, PhantomStudy, free_port, phantom_study
 
 from ctseg_core.cohort import CohortDatabase, SeriesQuery
-from ctseg_core.pacs.archive import open_archive
+from ctseg_core.pacs.connect import open_archive
 from ctseg_core.pacs.errors import PacsError
 from ctseg_core.pacs.query import Query
 from ctseg_core.pacs.retrieve import retrieve

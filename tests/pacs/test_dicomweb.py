@@ -11,7 +11,7 @@ import pytest
 from orthanc_peer import Orthanc, PhantomStudy
 
 from ctseg_core.cohort import CohortDatabase, SeriesQuery
-from ctseg_core.pacs.archive import open_archive
+from ctseg_core.pacs.connect import open_archive
 from ctseg_core.pacs.query import Query
 from ctseg_core.pacs.retrieve import retrieve
 from ctseg_core.pacs.servers import parse_server

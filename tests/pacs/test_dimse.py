@@ -12,7 +12,7 @@ from bad_peers import aborting_peer
 from orthanc_peer import MOVE_AET, Orthanc, PhantomStudy, free_port
 
 from ctseg_core.cohort import CohortDatabase, SeriesQuery
-from ctseg_core.pacs.archive import open_archive
+from ctseg_core.pacs.connect import open_archive
 from ctseg_core.pacs.errors import PacsError
 from ctseg_core.pacs.query import Query
 from ctseg_core.pacs.retrieve import retrieve
