@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu, QMenuBar, QMessageBox, QToolBar
 from ctseg_core.display.windowing import PRESETS
 from ctseg_gui.commands.exports import Exports
 from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.commands.pacs import ArchiveCommands
 from ctseg_gui.plane_view.layout import Layout
 from ctseg_gui.state.overlay_settings import OverlayStyle
 from ctseg_gui.widgets.edit_actions import EditActions
@@ -73,6 +74,7 @@ class ViewerMenus:
         file.addSeparator()
         self.export_menu = file.addMenu("E&xport")
         self.exports = Exports(self.host, self.export_menu)
+        self.archive = ArchiveCommands(self.host, file.addMenu("&Archive"))
         file.addSeparator()
         self.quit_action = self._action(file, "&Quit", QKeySequence.StandardKey.Quit)
 
