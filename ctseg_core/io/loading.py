@@ -20,14 +20,7 @@ from ctseg_core.io.layout import PatientLayout, resolve_layout
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.nifti import load_nifti_patient
 from ctseg_core.io.patient import Patient, SourceGrid
-from ctseg_core.io.series import (
-    OrderedSeries,
-    SeriesSummary,
-    choose_series,
-    order_series,
-    read_volume,
-    summarise_series,
-)
+from ctseg_core.io.series import OrderedSeries, SeriesSummary, choose_series, order_series, read_volume
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.orientation import canonicalise, oblique_warnings
 from ctseg_core.progress import CancelCheck, ProgressCallback
@@ -133,6 +126,8 @@ def patient_series(
     """The image series of a patient, largest CT first, from headers only: what a viewer lists for
     the user to pick one (then ``load_patient(path, series_uid=…)``). A NIfTI or ITK volume is one
     series without a UID (an empty list here)."""
+    from ctseg_core.io.series import summarise_series
+
     layout = resolve_layout(path)
     if isinstance(layout.ct, Path):
         return []
