@@ -74,7 +74,10 @@ class ModelServer:
             except BaseException as error:  # every failure goes back to the waiting client
                 log.debug("request %s failed", request.kind, exc_info=error)
                 reply = Reply(error=RemoteError.of(error))
-            self.conn.send(reply)
+            try:
+                self.conn.send(reply)
+            except OSError:  # the client is gone (it exited, or was killed): so is the work
+                return
 
     def handle(self, request: Request) -> Any:
         handlers: dict[str, Callable[..., Any]] = {LOAD: self.load, PREDICT: self.predict, FINE_TUNE: self.fine_tune}
