@@ -90,6 +90,8 @@ class Segmentation(QObject):
         """Segment with another model file from now on (None: the bundled model); a running
         segmentation finishes with the model it started with. Each model loads once and is kept."""
         self.model_path = model_path
+        if self.model_process is not None:
+            self.model_process.model_path = model_path  # what a restarted model process preloads
 
     def start(self) -> None:
         """Segment the liver on a worker: model loaded once, then predicted and measured there."""

@@ -92,6 +92,34 @@ def test_a_2x2_screenshot_shows_the_surface_and_the_viewer_exits_cleanly(phantom
     assert lower_right.sum() > 2000  # the shaded ground-truth surface, not a black native window
 
 
+def _rgb(shot: Path) -> np.ndarray:
+    image = QImage(str(shot)).convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
+    pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+    return pixels.reshape(image.height(), image.width(), 3).astype(int)
+
+
+@pytest.mark.slow
+def test_segmenting_keeps_the_3d_view_on_software_gl_with_both_surfaces_in_one_grab(
+    phantom: Path, tmp_path: Path
+) -> None:
+    """`ctseg view --segment --layout 2x2 --screenshot` on Mesa's software OpenGL: the model runs in its
+    own process, so the 3D pane stays on and shows the prediction's surface beside the ground truth's."""
+    shot = tmp_path / "segmented.png"
+    env = {**os.environ, "CTSEG_CACHE": str(tmp_path / "cache")}
+    command = ["view", str(phantom), "--segment", "--layout", "2x2", "--screenshot", str(shot)]
+    done = subprocess.run(
+        [sys.executable, "-m", "ctseg_gui.cli", *command], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pixels = _rgb(shot)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    lower_right = (slice(pixels.shape[0] // 2, None), slice(pixels.shape[1] // 2, None))
+    magenta = (red > 150) & (blue > 150) & (green < red - 80)
+    gt_green = (green > 120) & (green > red + 60) & (green > blue + 60)
+    assert gt_green[lower_right].sum() > 500 and magenta[lower_right].sum() > 500  # both surfaces in the 3D pane
+
+
 def test_the_3d_pane_leaves_the_rest_of_the_window_raster(window: MainWindow, phantom: Path, qtbot: QtBot) -> None:
     """A QOpenGLWidget would make Qt compose the whole window through OpenGL on every repaint (15 ms for
     a label on Mesa's software renderer, measured), and keep doing so after the 3D pane is hidden."""
