@@ -26,7 +26,7 @@ from ctseg_core.batch.pipeline import BatchOptions
 from ctseg_core.batch.planning import BatchItem
 from ctseg_core.batch.rows import Row, WorkerLostError, failure_row
 from ctseg_core.errors import InvalidArgumentError
-from ctseg_core.progress import raise_if_cancelled
+from ctseg_core.progress import ProgressCallback, raise_if_cancelled
 
 #: What each worker loads once: a picklable callable returning a segmenter.
 WorkerSegmenterLoader = Callable[[], PatientSegmenter]
@@ -138,6 +138,7 @@ def _collect(futures: list[Future], items: Sequence[BatchItem], options: BatchOp
         raise_if_cancelled(options.should_cancel)
         finished = [index for index, future in pending.items() if future.done()]
         if not finished:
+            _report(options.progress, len(rows), len(items))  # a heartbeat: a progress hook may cancel
             time.sleep(_POLL)
             continue
         for index in finished:
@@ -146,9 +147,13 @@ def _collect(futures: list[Future], items: Sequence[BatchItem], options: BatchOp
             rows.append(row := waiting.pop(len(rows)))
             if options.on_row is not None:
                 options.on_row(row)
-            if options.progress is not None:
-                options.progress(len(rows), len(items), "segmenting patients on the cluster")
+            _report(options.progress, len(rows), len(items))
     return rows
+
+
+def _report(progress: ProgressCallback | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total, "segmenting patients on the cluster")
 
 
 def _row_of(future: Future, item: BatchItem) -> Row:

@@ -4,7 +4,8 @@ Pipelined, a loader thread reads and preprocesses the next patients into a bound
 current one is in the network (one model worker, or ``workers`` of them), and a writer thread writes
 and scores each prediction. The caller's thread alone turns outcomes into rows, in the patients'
 order: it calls ``on_row`` (a cohort database's connection lives on that thread), writes error logs
-and raises :class:`~ctseg_core.errors.Cancelled`, so the rows are those of the sequential run.
+and raises :class:`~ctseg_core.errors.Cancelled`, so the rows are those of the sequential run; its
+``progress`` counts patients (a hook that raises Cancelled there stops the batch within ``_POLL``).
 At most ``prefetch + workers + 3`` patients are in memory at once, whatever the batch's size.
 
 ``durable_rows`` (a cohort batch, whose ``on_row`` stores each result): a patient enters the network
@@ -235,6 +236,7 @@ def _collect(stages: _Stages, items: Sequence[BatchItem], options: BatchOptions)
         try:
             job = stages.finished.get(timeout=_POLL)
         except queue.Empty:
+            _report(options.progress, len(rows), len(items))  # a heartbeat: a progress hook may cancel
             continue
         waiting[job.index] = job
         while len(rows) in waiting:
@@ -243,9 +245,14 @@ def _collect(stages: _Stages, items: Sequence[BatchItem], options: BatchOptions)
                 raise done.error
             _deliver(rows, _row_of(done), options.on_row)
             stages.delivered_one()
-            if options.progress is not None:
-                options.progress(len(rows), len(items), "segmenting patients")
+            _report(options.progress, len(rows), len(items))
     return rows
+
+
+def _report(progress: ProgressCallback | None, done: int, total: int) -> None:
+    """Patients done, on the caller's thread: after each row, and every ``_POLL`` seconds between."""
+    if progress is not None:
+        progress(done, total, "segmenting patients")
 
 
 def _row_of(job: _Job) -> Row:

@@ -89,7 +89,8 @@ def test_a_failing_patient_is_its_error_row_and_the_client_writes_the_csv(
 
 
 def test_a_worker_killed_mid_batch_loses_no_patient(client: Any, phantoms: Path, tmp_path: Path) -> None:
-    """The killed worker's task is retried on the other one (or is its error row): every patient has its row."""
+    """The killed worker's task is its error row (or, with retries allowed, runs again elsewhere); its
+    queued tasks move to the other worker: every patient has its row."""
     root = batch(phantoms, tmp_path / "in", [f"ok_{k}" for k in range(6)])
     killed: list[int] = []
 
