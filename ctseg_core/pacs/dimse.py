@@ -36,6 +36,7 @@ from ctseg_core.pacs.servers import ServerConfig
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 PENDING = (0xFF00, 0xFF01)
+WARNING = 0xB000
 #: The SOP classes of the services used (pynetdicom defines them at run time, invisibly to type checkers).
 Verification = "1.2.840.10008.1.1"
 StudyRootQueryRetrieveInformationModelFind = "1.2.840.10008.5.1.4.1.2.2.1"
@@ -142,6 +143,9 @@ class DimseArchive:
         else:
             self._move(identifier, receiver, should_cancel)
         receiver.raise_error()
+        if receiver.malformed:
+            operation = f"retrieve (C-{self.method.upper()})"
+            raise self._fail(operation, f"{len(receiver.malformed)} instances refused ({receiver.malformed[0]})")
 
     def _get(self, identifier: Dataset, receiver: _Receiver, should_cancel: CancelCheck | None) -> None:
         operation = "retrieve (C-GET)"
@@ -191,7 +195,7 @@ class DimseArchive:
             code = getattr(status, "Status", None)
             if code in PENDING:
                 continue
-            if code == SUCCESS:
+            if code in (SUCCESS, WARNING):  # a warning: some sub-operations failed; what is missing is said after
                 return
             receiver.raise_error()
             failed = int(getattr(status, "NumberOfFailedSuboperations", 0) or 0)
@@ -237,7 +241,8 @@ class _Receiver:
     def __init__(self, sink: Sink, series_uid: str) -> None:
         self.sink, self.series_uid = sink, series_uid
         self.error: BaseException | None = None
-        self.refused: list[str] = []
+        #: why each malformed instance was refused
+        self.malformed: list[str] = []
 
     def on_store(self, event: Any) -> int:
         if self.error is not None:
@@ -245,10 +250,9 @@ class _Receiver:
         try:
             instance = received_instance(event)
         except RefusedInstance as refused:
-            self.refused.append(str(refused))
+            self.malformed.append(str(refused))
             return refused.status
         if instance.series_uid != self.series_uid:
-            self.refused.append("an instance of another series")
             return SUCCESS  # not ours: taken and dropped, so the archive does not retry it
         try:
             self.sink(instance)

@@ -57,6 +57,22 @@ def test_401_names_server_and_operation_never_the_password(
     assert PASSWORD not in caplog.text and PASSWORD not in repr(right)
 
 
+def test_a_retrieve_with_a_password_leaves_it_nowhere(
+    tmp_path: Path, orthanc_auth: Orthanc, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    study = phantom_study(tmp_path / "p", seed=5, slices=3)
+    orthanc_auth.upload(study.files)
+    store, db = ManagedStore(tmp_path / "store"), tmp_path / "db.sqlite"
+    server = ServerConfig(name="secured", url=orthanc_auth.dicomweb, auth="basic", username=USER, password=PASSWORD)
+    (report,) = retrieve(open_archive(server), study.study_uid, store=store, db=db)
+    assert report.received == 3 and indexed(db) == [study.series_uid]
+    assert PASSWORD not in caplog.text
+    for path in [db, *db.parent.glob("db.sqlite*"), *store.root.rglob("*")]:
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+
+
 def test_bearer_token_and_403(orthanc: Orthanc, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     faults = Faults(bearer=TOKEN)
