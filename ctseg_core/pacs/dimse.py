@@ -34,6 +34,7 @@ from ctseg_core.pacs.errors import PacsError
 from ctseg_core.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesMatch, StudyMatch, series_match, study_match
 from ctseg_core.pacs.servers import ServerConfig
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+from ctseg_core.shown_text import for_terminal
 
 PENDING = (0xFF00, 0xFF01)
 WARNING = 0xB000
@@ -49,7 +50,7 @@ def status_words(status: Dataset | None) -> str:
     code = getattr(status, "Status", None)
     if code is None:
         return "no answer: the association was aborted or timed out"
-    comment = " ".join(str(getattr(status, "ErrorComment", "")).split())[:120]
+    comment = for_terminal(" ".join(str(getattr(status, "ErrorComment", "")).split())[:120])
     return f"failed with status 0x{int(code):04X}" + (f" ({comment})" if comment else "")
 
 

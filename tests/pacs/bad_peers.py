@@ -26,6 +26,7 @@ class Faults:
     """What the proxy does wrong. ``wado_500_after``: WADO requests after this many answer 500."""
 
     status: int | None = None
+    reason: str | None = None
     wado_500_after: int | None = None
     #: a series' multipart answer: "short" (valid HTTP, the body cut mid-part), "drop" (connection closed early)
     truncate: str | None = None
@@ -49,7 +50,7 @@ class _Proxy(BaseHTTPRequestHandler):
         self._forward("POST")
 
     def _refuse(self, status: int) -> None:
-        self.send_response(status)
+        self.send_response(status, self.faults.reason)
         self.send_header("Content-Length", "0")
         self.end_headers()
 

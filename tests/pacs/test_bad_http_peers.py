@@ -138,3 +138,15 @@ def test_series_deleted_between_search_and_retrieve(tmp_path: Path, orthanc: Ort
         retrieve(archive, study.study_uid, found.series_uid, store=ManagedStore(tmp_path / "s"), db=tmp_path / "db")
     assert str(raised.value).startswith(f"{orthanc.dicomweb}: retrieve: series {found.series_uid} is not on the server")
     assert indexed(tmp_path / "db") == []
+
+
+def test_text_from_the_server_cannot_drive_the_terminal(orthanc: Orthanc, capsys: pytest.CaptureFixture[str]) -> None:
+    from ctseg_core.cli import main
+
+    with faulty_proxy(orthanc.url, Faults(status=500, reason="Oops \x1b]0;owned\x07")) as url:
+        assert main(["pacs", "find", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"ctseg: error: {url}: study search (QIDO-RS): the server answered HTTP 500 Oops \\x1b]0;owned"
+    )
+    assert "\x1b" not in err and "\x07" not in err
