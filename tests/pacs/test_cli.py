@@ -67,6 +67,10 @@ def test_configured_server_with_password(
             "ctseg: error: X@127.0.0.1:1: series search (C-FIND): cannot connect",
         ),
         (
+            ["pacs", "listen", "--port", "1"],
+            "ctseg: error: CTSEG@127.0.0.1:1: listen: CTSEG: give the calling AE titles",
+        ),
+        (
             ["pacs", "get", "http://127.0.0.1:1/dicom-web", "--study", "../x"],
             "ctseg: error: ../x: not a DICOM study UID",
         ),
