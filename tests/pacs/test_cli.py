@@ -68,7 +68,7 @@ def test_configured_server_with_password(
         ),
         (
             ["pacs", "listen", "--port", "1"],
-            "ctseg: error: CTSEG@127.0.0.1:1: listen: CTSEG: give the calling AE titles",
+            "ctseg: error: CTSEG@127.0.0.1:1: listen: give the calling AE titles",
         ),
         (
             ["pacs", "get", "http://127.0.0.1:1/dicom-web", "--study", "../x"],
