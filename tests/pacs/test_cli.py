@@ -81,6 +81,7 @@ def test_errors_exit_2(argv: list[str], start: str, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err.startswith(start)
 
 
+@pytest.mark.slow  # a fresh process
 def test_listen_files_what_orthanc_sends(tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy]) -> None:
     import requests
 

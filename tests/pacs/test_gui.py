@@ -75,6 +75,7 @@ def test_send_job_sends_a_seg(orthanc: Orthanc, phantoms: list[PhantomStudy]) ->
     orthanc.rest("DELETE", f"/series/{segs[0]['ID']}")
 
 
+@pytest.mark.slow  # the viewer with a patient open
 def test_the_window_sends_its_label_from_the_archive_menu(
     qtbot, tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy], monkeypatch: pytest.MonkeyPatch
 ) -> None:
