@@ -7,8 +7,7 @@ file. The label they get is a copy taken on the GUI thread, so editing can go on
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,33 +15,16 @@ from pydicom.dataset import Dataset
 
 from ctseg_core.annotate.recovery import save_recovery
 from ctseg_core.errors import CtsegError, GroundTruthProtectedError, IsAFolderError
-from ctseg_core.io.label_files import ground_truth_at
-from ctseg_core.io.masks import read_mask_folder, refuse_to_replace_ground_truth, validate_label_name, write_ircad_mask
-from ctseg_core.io.nifti import read_nifti_mask, write_nifti_mask
+from ctseg_core.io.ircad_labels import check_ircad_names, read_ircad_labels
+from ctseg_core.io.label_files import ground_truth_at, label_file_kind, read_label_file, write_label_file
+from ctseg_core.io.label_formats import LabelFormat
+from ctseg_core.io.masks import refuse_to_replace_ground_truth, validate_label_name
 from ctseg_core.io.patient import Patient
-from ctseg_core.io.seg import read_dicom_seg, read_source_datasets, write_dicom_seg
+from ctseg_core.io.seg import read_source_datasets
+from ctseg_core.io.segments import LabelMap
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
-
-class LabelFormat(enum.Enum):
-    """Where a label can be saved; the value is shown to the user."""
-
-    IRCAD = "IRCAD mask folder (MASKS_DICOM/<name>/image_K)"
-    NIFTI = "NIfTI (.nii.gz)"
-    DICOM_SEG = "DICOM SEG (.dcm)"
-
-    @classmethod
-    def from_name(cls, name: str) -> LabelFormat:
-        """The format for a command-line name: ``ircad``, ``nifti`` or ``seg``."""
-        return {"ircad": cls.IRCAD, "nifti": cls.NIFTI, "seg": cls.DICOM_SEG}[name]
-
-    @property
-    def is_folder(self) -> bool:
-        return self is LabelFormat.IRCAD
-
-    @property
-    def suffix(self) -> str:
-        return {LabelFormat.IRCAD: "", LabelFormat.NIFTI: ".nii.gz", LabelFormat.DICOM_SEG: ".dcm"}[self]
+__all__ = ["LabelFormat", "LoadedLabel", "SaveTarget", "SavedLabel", "autosave", "load_label", "save_label"]
 
 
 @dataclass(frozen=True)
@@ -99,14 +81,24 @@ class SaveTarget:
 
 @dataclass(frozen=True)
 class SavedLabel:
-    """A finished save; ``sources`` are the CT headers a SEG save read, for the next one."""
+    """A finished save; ``sources`` are the CT headers a DICOM (SEG, RTSTRUCT) save read, for the next one."""
 
     target: SaveTarget
     sources: list[Dataset] | None
 
 
+def as_label_map(label: np.ndarray | LabelMap, name: str) -> LabelMap:
+    """What a save writes: a bool mask becomes one segment called ``name``; a label map of one segment
+    is saved under ``name`` (the name the user gave in Save as); several segments keep theirs."""
+    if isinstance(label, LabelMap):
+        if len(label.segments) != 1 or not name.strip() or label.segments[0].name == name:
+            return label
+        return LabelMap(label.labels, (replace(label.segments[0], name=name),), label.notes)
+    return LabelMap.from_mask(np.asarray(label).astype(bool, copy=False), name)
+
+
 def save_label(
-    label: np.ndarray,
+    label: np.ndarray | LabelMap,
     patient: Patient,
     target: SaveTarget,
     sources: list[Dataset] | None = None,
@@ -115,43 +107,49 @@ def save_label(
     algorithm_type: str = "MANUAL",
     replace_ground_truth: bool = False,
 ) -> SavedLabel:
-    """Write ``label`` in ``target``'s format: the one writer dispatch of the GUI and the batch API.
+    """Write ``label`` (a bool mask or a label map of named segments) in ``target``'s format: the one
+    writer dispatch of the GUI and the batch API (:func:`ctseg_core.io.label_files.write_label_file`).
 
-    DICOM SEG reads the CT headers first unless given ``sources``; ``algorithm_type`` is "MANUAL"
-    for labels drawn or corrected by hand, "AUTOMATIC" for the model's own output. The target's
-    name is checked first (:meth:`SaveTarget.check`); no save replaces the patient's ground truth
-    (in any format, :meth:`SaveTarget.ground_truth_replaced`) unless ``replace_ground_truth``
+    Every segment is written with its name, value and colour (as far as the format holds them;
+    :func:`as_label_map` says which name a single label takes). DICOM SEG and RTSTRUCT read the CT
+    headers first unless given ``sources``; ``algorithm_type`` is "MANUAL" for labels drawn or
+    corrected by hand, "AUTOMATIC" for the model's own output. The target's name is checked first
+    (:meth:`SaveTarget.check`, and each IRCAD folder name); no save replaces the patient's ground
+    truth (in any format, :meth:`SaveTarget.ground_truth_replaced`) unless ``replace_ground_truth``
     (GroundTruthProtectedError otherwise).
     """
     progress = progress or _no_progress
     target.check()
-    protected = None if replace_ground_truth or target.replace_ground_truth else target.ground_truth_replaced(patient)
+    label_map = as_label_map(label, target.name)
+    replace_ok = replace_ground_truth or target.replace_ground_truth
+    protected = None if replace_ok else target.ground_truth_replaced(patient)
     if protected is not None:
         raise GroundTruthProtectedError(None, protected)  # the text names the path
-    raise_if_cancelled(should_cancel)
     if target.format is LabelFormat.IRCAD:
-        progress(0, label.shape[0], "writing mask")
-        write_ircad_mask(
-            label,
-            patient,
-            target.path,
-            target.name,
-            should_cancel=should_cancel,
-            progress=progress,
-            replace_ground_truth=replace_ground_truth or target.replace_ground_truth,
-        )
-    elif target.format is LabelFormat.NIFTI:
-        progress(0, 0, "writing NIfTI")
-        write_nifti_mask(label, patient, target.path)
-    else:
-        if sources is None:
-            progress(0, 0, "reading CT headers")
+        check_ircad_names(label_map, target.path, replace_ok)
+    raise_if_cancelled(should_cancel)
+    if target.format.is_dicom and sources is None:
+        progress(0, 0, "reading CT headers")
+        if target.format is LabelFormat.RTSTRUCT:  # contours follow a tilted stack's slices
+            sources = read_source_datasets(patient, purpose="RTSTRUCT", allow_tilt=True)
+        else:
             sources = read_source_datasets(patient)
-            raise_if_cancelled(should_cancel)
-        progress(0, 0, "writing DICOM SEG")
-        write_dicom_seg(
-            label, patient, target.path, name=target.name, source_datasets=sources, algorithm_type=algorithm_type
-        )
+        raise_if_cancelled(should_cancel)
+    if target.format.is_folder:
+        progress(0, patient.source.shape[0] * len(label_map.segments), "writing mask")
+    else:
+        progress(0, 0, f"writing {target.format.value}")
+    write_label_file(
+        label_map,
+        patient,
+        target.path,
+        target.format,
+        algorithm_type=algorithm_type,
+        source_datasets=sources,
+        progress=progress,
+        should_cancel=should_cancel,
+        replace_ground_truth=replace_ok,
+    )
     return SavedLabel(target, sources)
 
 
@@ -161,43 +159,55 @@ def _no_progress(done: int, total: int, stage: str) -> None:
 
 @dataclass(frozen=True)
 class LoadedLabel:
-    """A label read onto the patient's grid, with the name it was saved under."""
+    """A label read onto the patient's grid: every segment (``labels``), and for single-label editing
+    one ``mask`` with the ``name`` it was saved under."""
 
     mask: np.ndarray
     name: str
     path: Path
     note: str = ""
+    labels: LabelMap | None = None
 
 
-def _nifti_name(path: Path) -> str:
+def _file_stem(path: Path) -> str:
     name = path.name
-    for suffix in (".nii.gz", ".nii"):
+    for suffix in (".nii.gz", ".nii", ".seg.nrrd", ".nrrd", ".nhdr", ".mha", ".mhd"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
 
 
+def _single(labels: LabelMap, path: Path, kind: str | None) -> tuple[np.ndarray, str, str]:
+    """The one mask, name and note a single-label editor takes from a label map: a plain volume's
+    (NIfTI, NRRD, MetaImage) non-zero voxels under the file's name (the LiTS convention), else the
+    first segment, saying which of how many."""
+    if kind in ("nifti", "itk"):
+        return labels.labels > 0, _file_stem(path), ""
+    if not labels.segments:
+        raise CtsegError(path, "the label file holds no segment")
+    first = labels.segments[0]
+    count = len(labels.segments)
+    note = f" (segment “{first.name}” of {count})" if count > 1 else ""
+    return labels.labels == first.value, first.name, note
+
+
 def load_label(
     path: str | Path, patient: Patient, progress: ProgressCallback, should_cancel: CancelCheck
 ) -> LoadedLabel:
-    """Read a label saved as NIfTI, DICOM SEG (its first segment) or an IRCAD mask folder (``image_K`` files)."""
+    """Read a label in any format ctseg reads: a label file (NIfTI, NRRD, MetaImage, ``.seg.nrrd``,
+    DICOM SEG, RTSTRUCT) or IRCAD mask folders (one ``image_K`` folder, a ``MASKS_DICOM`` folder or a
+    patient folder holding one), with all its segments."""
     path = Path(path)
     if path.is_dir():
-        mask = read_mask_folder(path, patient, progress=progress, should_cancel=should_cancel)
-        result = LoadedLabel(mask, path.name, path)
-    elif path.name.lower().endswith((".nii", ".nii.gz")):
-        progress(0, 0, "reading NIfTI")
-        result = LoadedLabel(read_nifti_mask(path, patient), _nifti_name(path), path)
+        labels = read_ircad_labels(path, patient, progress=progress, should_cancel=should_cancel)
+        kind = None
     else:
-        progress(0, 0, "reading DICOM SEG")
-        segments = read_dicom_seg(path, patient)
-        if not segments:
-            raise CtsegError(path, "the DICOM SEG holds no segment")
-        name = next(iter(segments))
-        note = f" (segment “{name}” of {len(segments)})" if len(segments) > 1 else ""
-        result = LoadedLabel(segments[name], name, path, note)
+        kind = label_file_kind(path)
+        progress(0, 0, f"reading {kind or 'label'}")
+        labels = read_label_file(path, patient)
     raise_if_cancelled(should_cancel)
-    return result
+    mask, name, note = _single(labels, path, kind)
+    return LoadedLabel(mask, name, path, note, labels)
 
 
 def autosave(label: np.ndarray, patient: Patient, name: str, edits: int) -> Path:

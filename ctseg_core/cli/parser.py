@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ctseg_core.cli import cohort, export, index, info, models, pacs, phantom, segment, train
+from ctseg_core.io.label_formats import format_help, format_names
 
 Commands = argparse._SubParsersAction
 
@@ -67,20 +68,35 @@ def _add_segment(commands: Commands) -> None:
     parser.add_argument("--out", type=Path, help="output folder (default: ctseg_out beside each patient)")
     parser.add_argument(
         "--format",
-        choices=["ircad", "nifti", "seg"],
+        choices=format_names(),
         default="ircad",
-        help="IRCAD MASKS_DICOM slices, NIfTI .nii.gz, or DICOM SEG",
+        help=format_help(),
     )
     parser.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per patient")
     parser.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
     parser.add_argument(
-        "--threads", type=positive_int, help="intra-op threads of the network's engine (default: all cores)"
+        "--threads",
+        type=positive_int,
+        help="intra-op threads of the network's engine (default: all cores; with --workers, shared among them)",
     )
     parser.add_argument(
         "--report",
         action="store_true",
         help="also write report.html per patient: metrics, volumes, per-slice Dice, worst slices in 3 planes",
+    )
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="run the network in N model processes (default: in this process; loading and writing overlap it)",
+    )
+    engine.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the batch on a Dask cluster (tcp://host:8786): a task per patient, the model loaded once per "
+        "worker; the folders must be at the same paths on the workers",
     )
     parser.add_argument(
         "--cohort",

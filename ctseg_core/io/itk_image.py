@@ -21,8 +21,9 @@ import numpy as np
 
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import VolumeGeometry
+from ctseg_core.io.hu_values import hu_as_int16
 from ctseg_core.io.label_grid import onto_canonical
-from ctseg_core.io.label_table import find_label_table, integer_values, label_map_from_values, read_label_table
+from ctseg_core.io.label_table import integer_values, label_map_from_values, label_table_beside
 from ctseg_core.io.nifti import stored_geometry, volume_file_patient
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.segments import LabelMap
@@ -30,7 +31,6 @@ from ctseg_core.io.segments import LabelMap
 #: File endings of the volumes this module reads.
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
 _RAS_FROM_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
-_INT16 = np.iinfo(np.int16)
 
 
 def is_itk_image(path: str | Path) -> bool:
@@ -80,26 +80,8 @@ def load_itk_patient(path: Path) -> Patient:
     image = _read_3d(path)
     kind = _format_name(path)
     source_geometry: VolumeGeometry = stored_geometry(_RAS_FROM_LPS @ image_affine_lps(image), path, kind=kind)
-    stack, warnings = _as_int16(sitk.GetArrayFromImage(image))
+    stack, warnings = hu_as_int16(sitk.GetArrayFromImage(image))
     return volume_file_patient(path, stack, source_geometry, "itk", f"{kind} volume", warnings)
-
-
-def _as_int16(data: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """HU values as int16 (rounded, clipped; NaN set to the minimum), and what was changed."""
-    warnings = []
-    if data.dtype.kind == "f":
-        missing = ~np.isfinite(data)
-        if missing.any():
-            finite = data[~missing]
-            data = np.where(missing, finite.min() if finite.size else -1024.0, data)
-            warnings.append(f"{int(np.count_nonzero(missing))} voxels were not numbers (NaN): set to the minimum HU")
-        data = np.rint(data)
-    if data.dtype != np.int16:
-        outside = (data < _INT16.min) | (data > _INT16.max)
-        if outside.any():
-            warnings.append(f"{int(np.count_nonzero(outside))} voxels outside the int16 HU range were clipped")
-        data = np.clip(data, _INT16.min, _INT16.max)
-    return np.ascontiguousarray(data.astype(np.int16)), warnings
 
 
 def read_itk_labels(path: Path, patient: Patient) -> LabelMap:
@@ -119,6 +101,4 @@ def read_itk_labels(path: Path, patient: Patient) -> LabelMap:
     affine_kji = image_affine_lps(image)[:, [2, 1, 0, 3]]
     data = integer_values(sitk.GetArrayFromImage(image), path)
     values = onto_canonical(data, affine_kji, patient, path)
-    table_path = find_label_table(path)
-    table = read_label_table(table_path) if table_path is not None else None
-    return label_map_from_values(values, path, table)
+    return label_map_from_values(values, path, label_table_beside(path))

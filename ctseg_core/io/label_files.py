@@ -8,6 +8,8 @@ a DICOM file is told by its SOP class (SEG or RTSTRUCT), a NRRD by its Slicer se
 
 from __future__ import annotations
 
+import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
@@ -15,20 +17,24 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from ctseg_core.errors import CtsegError
+from ctseg_core.io.ircad_labels import write_ircad_labels
 from ctseg_core.io.itk_image import is_itk_image, read_itk_labels
-from ctseg_core.io.label_table import find_label_table, read_label_table
+from ctseg_core.io.label_formats import LabelFormat
+from ctseg_core.io.label_table import label_table_beside
 from ctseg_core.io.masks import CTSEG_MANUFACTURER, DicomMaskSource, NiftiMaskSource, is_ctseg_mask_folder
 from ctseg_core.io.nifti import read_nifti_labels, write_nifti_labels, written_by_ctseg_nifti
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct, rtstruct_roi_names, write_rtstruct
 from ctseg_core.io.seg import read_dicom_seg_labels, write_dicom_seg_labels
 from ctseg_core.io.seg_nrrd import is_seg_nrrd, read_seg_nrrd, write_seg_nrrd
-from ctseg_core.io.segments import LabelMap
+from ctseg_core.io.segments import LabelMap, Segment
 from ctseg_core.io.sources import FolderSource, ZipSource
+from ctseg_core.progress import CancelCheck, ProgressCallback
 
 LabelKind = Literal["seg", "rtstruct", "seg.nrrd", "nifti", "itk"]
-#: The formats a label map can be written in (``--format`` values), with their usual file ending.
-WRITE_FORMATS: dict[str, str] = {"nifti": ".nii.gz", "seg": ".dcm", "rtstruct": ".dcm", "seg.nrrd": ".seg.nrrd"}
+#: The file formats a label map can be written in (``--format`` values), with their file ending
+#: (from the one registry, :class:`ctseg_core.io.label_formats.LabelFormat`).
+WRITE_FORMATS: dict[str, str] = {fmt.cli_name: fmt.suffix for fmt in LabelFormat if not fmt.is_folder}
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 
@@ -122,8 +128,8 @@ def segment_names(path: str | Path) -> list[str]:
         segments = slicerio.read_segmentation(str(path), skip_voxels=True).get("segments", [])
         return [str(s.get("name", s.get("id", ""))) for s in segments]
     if kind in ("nifti", "itk"):
-        table = find_label_table(path)
-        return [s.name for s in read_label_table(table)] if table is not None else []
+        table = _label_table(path, kind)
+        return [s.name for s in table] if table is not None else []
     raise CtsegError(path, "not a label file ctseg reads (DICOM SEG, RTSTRUCT, NIfTI, NRRD, MetaImage)")
 
 
@@ -145,18 +151,98 @@ def read_label_file(path: str | Path, patient: Patient) -> LabelMap:
 
 
 def write_label_file(
-    label_map: LabelMap, patient: Patient, path: str | Path, fmt: str, algorithm_type: str = "MANUAL"
+    label_map: LabelMap,
+    patient: Patient,
+    path: str | Path,
+    fmt: str | LabelFormat,
+    algorithm_type: str = "MANUAL",
+    source_datasets: list[pydicom.Dataset] | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+    replace_ground_truth: bool = False,
 ) -> Path:
-    """Write a label map as ``fmt`` (a key of :data:`WRITE_FORMATS`); NIfTI gets its ITK-SNAP
-    description beside it. ``algorithm_type`` ("MANUAL", "SEMIAUTOMATIC", "AUTOMATIC") goes into SEG
-    and RTSTRUCT."""
+    """Write a label map as ``fmt`` (a :class:`LabelFormat` or its ``--format`` name), atomically;
+    the file written, or for IRCAD the ``MASKS_DICOM`` folder ``path`` (the patient or output
+    folder) now holds, one mask folder per segment. NIfTI gets its ITK-SNAP description beside it.
+    ``algorithm_type`` ("MANUAL", "SEMIAUTOMATIC", "AUTOMATIC") goes into SEG and RTSTRUCT, which
+    read the CT's DICOM headers unless given ``source_datasets``. Progress and cancelling reach
+    the IRCAD writer (the one writing a file per slice), which never replaces a ground-truth mask
+    folder unless ``replace_ground_truth``; :func:`ctseg_core.annotate.labels.save_label` protects
+    ground truth in every format."""
     path = Path(path)
-    if fmt == "nifti":
+    if isinstance(fmt, str):
+        if fmt not in WRITE_FORMATS and fmt != LabelFormat.IRCAD.cli_name:
+            raise ValueError(f"format must be one of {', '.join(f.cli_name for f in LabelFormat)}, got {fmt!r}")
+        fmt = LabelFormat.from_name(fmt)
+    if fmt is LabelFormat.IRCAD:
+        write_ircad_labels(label_map, patient, path, should_cancel, progress, replace_ground_truth)
+        return path / "MASKS_DICOM"
+    if fmt is LabelFormat.NIFTI:
         return write_nifti_labels(label_map, patient, path)
-    if fmt == "seg":
-        return write_dicom_seg_labels(label_map, patient, path, algorithm_type=algorithm_type)
-    if fmt == "rtstruct":
-        return write_rtstruct(label_map, patient, path, algorithm_type=algorithm_type)
-    if fmt == "seg.nrrd":
-        return write_seg_nrrd(label_map, patient, path)
-    raise ValueError(f"format must be one of {', '.join(WRITE_FORMATS)}, got {fmt!r}")
+    if fmt is LabelFormat.DICOM_SEG:
+        return write_dicom_seg_labels(label_map, patient, path, source_datasets, algorithm_type=algorithm_type)
+    if fmt is LabelFormat.RTSTRUCT:
+        return write_rtstruct(label_map, patient, path, source_datasets, algorithm_type=algorithm_type)
+    return write_seg_nrrd(label_map, patient, path)
+
+
+#: Folders of the IRCAD layout whose files are CT slices or binary masks, never label files.
+_LAYOUT_FOLDERS = frozenset({"MASKS_DICOM", "PATIENT_DICOM"})
+#: The most files a search for label files opens (it reads DICOM headers).
+_SEARCH_LIMIT = 5000
+
+
+def find_label_files(folder: str | Path, skip: Collection[str] = ()) -> list[Path]:
+    """The named label files in a patient folder and below, by content: DICOM SEG and RTSTRUCT,
+    Slicer ``.seg.nrrd``, and NIfTI, NRRD or MetaImage label maps with a label description beside
+    them (plain NIfTI masks are the loader's). ``skip``: paths not to open (the CT's own slices);
+    IRCAD's ``PATIENT_DICOM`` and ``MASKS_DICOM`` folders and hidden files are not searched."""
+    folder = Path(folder)
+    skipped = {str(Path(p)) for p in skip}
+    found: list[Path] = []
+    opened = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _LAYOUT_FOLDERS and not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if name.startswith(".") or str(path) in skipped or opened >= _SEARCH_LIMIT:
+                continue
+            opened += 1
+            if _is_named_label_file(path):
+                found.append(path)
+    return found
+
+
+def _is_named_label_file(path: Path) -> bool:
+    kind = label_file_kind(path)
+    if kind in ("seg", "rtstruct", "seg.nrrd"):
+        return True
+    return kind in ("nifti", "itk") and _label_table(path, kind) is not None
+
+
+def _label_table(path: Path, kind: LabelKind) -> list[Segment] | None:
+    """The segments a NIfTI, NRRD or MetaImage label file's description (or NIfTI header) names."""
+    if kind != "nifti":
+        return label_table_beside(path)
+    import nibabel as nib
+
+    try:
+        extensions = getattr(nib.load(str(path)).header, "extensions", ())  # the header only
+    except Exception:  # nibabel raises many kinds on a broken file: no table to read there
+        extensions = ()
+    return label_table_beside(path, extensions)
+
+
+def describe_label_file(path: str | Path) -> dict[str, object]:
+    """What ``ctseg info`` says of a label file: its path, format, segment names (no voxel read) and
+    whether it is ground truth (ctseg did not write it); an unreadable one says why instead."""
+    path = Path(path)
+    described: dict[str, object] = {
+        "path": str(path),
+        "format": label_file_kind(path),
+        "ground_truth": not written_by_ctseg(path),
+    }
+    try:
+        return described | {"segments": segment_names(path)}
+    except (CtsegError, OSError, ValueError, KeyError) as exc:
+        return described | {"segments": [], "error": str(exc)}

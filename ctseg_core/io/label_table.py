@@ -1,18 +1,24 @@
-"""ITK-SNAP label descriptions: the ``.txt`` that names and colours the values of a label file.
+"""Label descriptions: what names and colours the values of a label file stand for.
 
-A NIfTI (or NRRD, MetaImage) label map holds numbers only; ITK-SNAP keeps what they mean in a label
-description file, one line per value: ``IDX R G B A VIS MSH "LABEL"``. ctseg writes it beside each
-label map it saves (``label.nii.gz`` → ``label.txt``) in ITK-SNAP's own layout (its
-``ColorLabelTable::SaveToFile``), and reads it back — or a ``<stem>_labels.txt`` / ``labels.txt``
-beside the file — so a multi-label file opens with its names. A multi-label file with no description
-still opens, each value named ``label N``, with a note saying so.
+A NIfTI (or NRRD, MetaImage) label map holds numbers only; each tool keeps what they mean elsewhere:
+
+- ITK-SNAP in a label description file, one line per value: ``IDX R G B A VIS MSH "LABEL"``. ctseg
+  writes it beside each label map it saves (``label.nii.gz`` → ``label.txt``) in ITK-SNAP's own layout
+  (its ``ColorLabelTable::SaveToFile``) and reads it back, or a ``<stem>_labels.txt`` / ``labels.txt``;
+- 3D Slicer in a colour table (``<stem>.ctbl``, or a ``.txt`` in that layout): ``IDX NAME R G B A``;
+- TotalSegmentator in the NIfTI header of its multi-label output: an extension holding a Caret
+  ``LabelTable`` (``<Label Key="1" Red="1" Green="0" Blue="0">spleen</Label>``, colours 0–1).
+
+A file beside the label wins over the header's table. A multi-label file with none of these still
+opens, each value named ``label N``, with a note saying so.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +72,8 @@ def write_label_table(segments: Sequence[Segment], path: str | Path) -> Path:
 
 
 def read_label_table(path: str | Path) -> list[Segment]:
-    """The segments an ITK-SNAP label description names (value 0, the clear label, left out)."""
+    """The segments an ITK-SNAP label description or a 3D Slicer colour table names (value 0, the
+    clear label or background, left out)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -77,16 +84,70 @@ def read_label_table(path: str | Path) -> list[Segment]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            fields = shlex.split(line)
-            value, red, green, blue = (int(v) for v in fields[:4])
-            name = fields[7] if len(fields) > 7 else f"label {value}"
+            value, name, rgb = _table_line(line)
         except (ValueError, IndexError) as exc:
             raise CtsegError(
-                path, f"line {number} is not an ITK-SNAP label description line: {line.strip()!r}"
+                path,
+                f"line {number} is not an ITK-SNAP label description line (nor a 3D Slicer colour table "
+                f"line): {line.strip()!r}",
             ) from exc
         if value > 0:
-            segments.append(default_segment(name, value, (red, green, blue)))
+            segments.append(default_segment(name, value, rgb))
     return segments
+
+
+def _table_line(line: str) -> tuple[int, str, tuple[int, int, int]]:
+    """(value, name, RGB) of an ITK-SNAP line (``IDX R G B A VIS MSH "LABEL"``) or a Slicer colour
+    table line (``IDX NAME R G B A``, the name one word)."""
+    fields = shlex.split(line)
+    if len(fields) == 6 and '"' not in line:  # Slicer: the second field is the name
+        value, red, green, blue = (int(v) for v in (fields[0], *fields[2:5]))
+        return value, fields[1], (red, green, blue)
+    value, red, green, blue = (int(v) for v in fields[:4])
+    return value, fields[7] if len(fields) > 7 else f"label {value}", (red, green, blue)
+
+
+#: The largest NIfTI header extension read as a label table (TotalSegmentator's are a few kB).
+_EXTENSION_LIMIT = 1 << 20
+
+
+def read_extension_table(extensions: Iterable[Any]) -> list[Segment] | None:
+    """The segments of a Caret ``LabelTable`` in NIfTI header extensions (TotalSegmentator's
+    multi-label output), or None when there is none. ``extensions``: nibabel's ``header.extensions``."""
+    for extension in extensions:
+        content = extension.get_content()
+        if isinstance(content, str):
+            content = content.encode("utf-8", "replace")
+        if isinstance(content, bytes) and len(content) <= _EXTENSION_LIMIT and b"LabelTable" in content:
+            segments = _caret_labels(content.strip(b" \x00\r\n\t"))
+            if segments is not None:
+                return segments
+    return None
+
+
+def _caret_labels(content: bytes) -> list[Segment] | None:
+    """The ``<Label Key= Red= Green= Blue=>name</Label>`` entries of a Caret extension; None if unreadable."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        labels = ElementTree.fromstring(content).findall(".//LabelTable/Label")
+        entries = [(int(label.get("Key", "")), label) for label in labels]
+        return [
+            default_segment(
+                (label.text or "").strip() or f"label {key}",
+                key,
+                (_channel(label, "Red"), _channel(label, "Green"), _channel(label, "Blue")),
+            )
+            for key, label in entries
+            if key > 0
+        ]
+    except (ElementTree.ParseError, ValueError):
+        return None
+
+
+def _channel(label: Any, name: str) -> int:
+    """A 0–1 colour attribute as 0–255."""
+    return round(min(max(float(label.get(name, "0")), 0.0), 1.0) * 255)
 
 
 def label_table_path(label_path: str | Path) -> Path:
@@ -100,12 +161,23 @@ def label_table_path(label_path: str | Path) -> Path:
 
 
 def find_label_table(label_path: str | Path) -> Path | None:
-    """The label description beside a label file: ``<stem>.txt``, ``<stem>_labels.txt`` or ``labels.txt``."""
+    """The label description beside a label file: ``<stem>.txt``, ``<stem>_labels.txt``, ``labels.txt``
+    or Slicer's ``<stem>.ctbl``."""
     own = label_table_path(label_path)
-    for candidate in (own, own.with_name(own.stem + "_labels.txt"), own.with_name("labels.txt")):
+    candidates = (own, own.with_name(own.stem + "_labels.txt"), own.with_name("labels.txt"), own.with_suffix(".ctbl"))
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return None
+
+
+def label_table_beside(label_path: str | Path, extensions: Iterable[Any] = ()) -> list[Segment] | None:
+    """What names a label file's values: its description file (:func:`find_label_table`), else the
+    label table in its NIfTI header ``extensions`` (:func:`read_extension_table`); None when neither."""
+    path = find_label_table(label_path)
+    if path is not None:
+        return read_label_table(path)
+    return read_extension_table(extensions)
 
 
 def label_map_from_values(

@@ -302,6 +302,7 @@ def write_ircad_mask(
     should_cancel: CancelCheck | None = None,
     progress: ProgressCallback | None = None,
     replace_ground_truth: bool = False,
+    series_number: int | None = None,
 ) -> Path:
     """Write ``MASKS_DICOM/<name>/image_K`` (8-bit, 0/255) on the CT slices' geometry.
 
@@ -311,7 +312,8 @@ def write_ircad_mask(
     previous folder (or nothing). ``name`` must pass :func:`validate_label_name`; an existing
     ground-truth folder (or a mask of that name in ``MASKS_DICOM.zip``) is only replaced with
     ``replace_ground_truth=True``. Every slice says Manufacturer "ctseg", which is how the next
-    write tells this folder from ground truth.
+    write tells this folder from ground truth. ``series_number`` (a segment's label value, see
+    :mod:`ctseg_core.io.ircad_labels`) is written as the slices' SeriesNumber.
     """
     from ctseg_core.io.atomic import atomic_folder
 
@@ -329,7 +331,8 @@ def write_ircad_mask(
         with atomic_folder(target) as staging:
             if not replace_ground_truth:  # again, now that an interrupted write's backup is restored
                 refuse_to_replace_ground_truth(out_dir, name)
-            _write_mask_slices(stored, patient, staging, name, _mask_series_ids(patient), should_cancel, progress)
+            ids = _mask_series_ids(patient)
+            _write_mask_slices(stored, patient, staging, name, ids, should_cancel, progress, series_number)
     except BaseException:
         if created_beside_zip:
             with contextlib.suppress(OSError):
@@ -346,11 +349,14 @@ def _write_mask_slices(
     ids: SeriesIds,
     should_cancel: CancelCheck | None,
     progress: ProgressCallback | None,
+    series_number: int | None = None,
 ) -> None:
     """The ``image_K`` files of a mask in stored slice order, on the CT slices' geometry."""
     for k in range(stored.shape[0]):
         raise_if_cancelled(should_cancel)
         ds = _mask_slice_dataset(stored[k], patient, k, name, ids)
+        if series_number is not None:
+            ds.SeriesNumber = series_number
         ds.save_as(folder / f"image_{k}", enforce_file_format=True)
         if progress:
             progress(k + 1, stored.shape[0], "writing mask")

@@ -20,13 +20,13 @@ import numpy as np
 from ctseg_core.errors import CtsegError, MaskMismatchError
 from ctseg_core.geometry import SLICE_ORDER_POSITION, VolumeGeometry
 from ctseg_core.io.atomic import atomic_path
+from ctseg_core.io.hu_values import hu_as_int16
 from ctseg_core.io.label_grid import onto_canonical
 from ctseg_core.io.label_table import (
-    find_label_table,
     integer_values,
     label_map_from_values,
+    label_table_beside,
     label_table_path,
-    read_label_table,
     write_label_table,
 )
 from ctseg_core.io.patient import Patient, SourceGrid
@@ -36,7 +36,6 @@ from ctseg_core.orientation import canonicalise, oblique_warnings
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 #: Axes whose directions are further than this from orthogonal (cosine) make a sheared grid.
 _SHEAR_TOLERANCE = 1e-3
-_INT16 = np.iinfo(np.int16)
 
 
 #: The header description of every NIfTI ctseg writes (see :func:`written_by_ctseg_nifti`).
@@ -104,8 +103,7 @@ def load_nifti_patient(path: Path) -> Patient:
         data = np.asanyarray(image.dataobj).reshape(shape)
     except (OSError, EOFError, ValueError, MemoryError) as exc:
         raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
-    stack, clipped = _as_int16_stack(data)
-    warnings = [f"{clipped} voxels outside the int16 HU range were clipped"] if clipped else []
+    stack, warnings = hu_as_int16(data.transpose(2, 1, 0))
     return volume_file_patient(
         path, stack, source_geometry, "nifti", "NIfTI volume", warnings, np.asarray(image.affine, dtype=np.float64)
     )
@@ -141,21 +139,6 @@ def volume_file_patient(
         series_description=description,
         warnings=oblique_warnings(source_geometry) + warnings,
     )
-
-
-def _as_int16_stack(data: np.ndarray) -> tuple[np.ndarray, int]:
-    """(i, j, k) values as an int16 [k, j, i] stack, rounded and clipped, and how many were clipped."""
-    stack = np.empty(data.shape[::-1], dtype=np.int16)
-    clipped = 0
-    for k in range(data.shape[2]):
-        plane = data[:, :, k]
-        values = np.rint(plane) if plane.dtype.kind == "f" else plane
-        if values.dtype != np.int16:
-            outside = (values < _INT16.min) | (values > _INT16.max)
-            clipped += int(np.count_nonzero(outside))
-            values = np.clip(values, _INT16.min, _INT16.max)
-        stack[k] = values.T
-    return stack, clipped
 
 
 def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:
@@ -241,7 +224,8 @@ def _write_stored(canonical: np.ndarray, patient: Patient, path: Path) -> Path:
 
 def read_nifti_labels(path: Path, patient: Patient) -> LabelMap:
     """A NIfTI label map on the patient's canonical grid with its values, named by the ITK-SNAP label
-    description beside it (:func:`ctseg_core.io.label_table.find_label_table`); without one, a file
+    description beside it or TotalSegmentator's table in its header
+    (:func:`ctseg_core.io.label_table.label_table_beside`); without one, a file
     holding several values says so in the label map's notes."""
     path = Path(path)
     image = _load(path)
@@ -256,6 +240,4 @@ def read_nifti_labels(path: Path, patient: Patient) -> LabelMap:
         raise MaskMismatchError(path, f"label data cannot be read ({exc.__class__.__name__}: {exc})") from exc
     affine_ijk = _LPS_FROM_RAS @ np.asarray(image.affine, dtype=np.float64)
     values = onto_canonical(integer_values(data, path), affine_ijk, patient, path)
-    table_path = find_label_table(path)
-    table = read_label_table(table_path) if table_path is not None else None
-    return label_map_from_values(values, path, table)
+    return label_map_from_values(values, path, label_table_beside(path, image.header.extensions))

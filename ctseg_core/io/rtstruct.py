@@ -190,16 +190,16 @@ def _frame_of_reference(source: Dataset, references: list[Dataset]) -> Dataset:
     return frame
 
 
-def _roi_items(segment: Segment, frame_uid: str, algorithm_type: str) -> tuple[Dataset, Dataset]:
-    """The Structure Set ROI and RT ROI Observations items of one segment (ROI number = label value)."""
+def _roi_items(segment: Segment, number: int, frame_uid: str, algorithm_type: str) -> tuple[Dataset, Dataset]:
+    """The Structure Set ROI and RT ROI Observations items of one segment (ROI ``number``)."""
     roi = Dataset()
-    roi.ROINumber = segment.value
+    roi.ROINumber = number
     roi.ReferencedFrameOfReferenceUID = frame_uid
     roi.ROIName = segment.name
     roi.ROIGenerationAlgorithm = algorithm_type
     observation = Dataset()
-    observation.ObservationNumber = segment.value
-    observation.ReferencedROINumber = segment.value
+    observation.ObservationNumber = number
+    observation.ReferencedROINumber = number
     category, kind = segment.concept()
     observation.RTROIInterpretedType = "ORGAN" if category.value == "91772007" else ""
     observation.ROIInterpreter = ""
@@ -217,7 +217,8 @@ def write_rtstruct(
 ) -> Path:
     """Write ``label_map`` as an RT Structure Set referencing the patient's CT series, atomically.
 
-    One ROI per segment (ROI number = label value, display colour = segment colour), one closed planar
+    One ROI per segment (numbered by :meth:`LabelMap.numbered`, as SEG numbers its segments; display
+    colour = segment colour), one closed planar
     contour per island and hole on each CT slice it covers. ``algorithm_type`` fills ROI Generation
     Algorithm. The CT must be a DICOM series (``source_datasets`` from
     :func:`ctseg_core.io.seg.read_source_datasets` saves re-reading its headers).
@@ -233,11 +234,11 @@ def write_rtstruct(
     frame_uid = str(sources[0].FrameOfReferenceUID)
     ds.ReferencedFrameOfReferenceSequence = [_frame_of_reference(sources[0], references)]
     ds.StructureSetROISequence, ds.ROIContourSequence, ds.RTROIObservationsSequence = [], [], []
-    for segment in label_map.segments:
+    for number, segment in label_map.numbered():
         stored = patient.source.to_source(label_map.labels == segment.value, mask=True)
-        roi, observation = _roi_items(segment, frame_uid, algorithm_type)
+        roi, observation = _roi_items(segment, number, frame_uid, algorithm_type)
         contour = Dataset()
-        contour.ReferencedROINumber = segment.value
+        contour.ReferencedROINumber = number
         contour.ROIDisplayColor = list(segment.color)
         contour.ContourSequence = _contour_items(stored, patient, references)
         ds.StructureSetROISequence.append(roi)

@@ -85,12 +85,8 @@ def read_source_datasets(patient: Patient, *, purpose: str = "DICOM SEG", allow_
             patient.source_path,
             f"{purpose} needs the CT as a DICOM series; save this patient as NIfTI instead",
         )
-    if grid.is_tilted and not allow_tilt:
-        raise CtsegError(
-            patient.source_path,
-            f"{purpose} of a gantry-tilted series is not supported (its frames would need the tilted "
-            "grid); save as an IRCAD mask folder, which is written back onto the source slices",
-        )
+    if not allow_tilt:
+        refuse_tilted(patient, purpose)
     names = [n.rsplit(" [frame ", 1)[0] for n in grid.slice_names]
     uids = list(grid.sop_instance_uids)
     if grid.is_multiframe:
@@ -109,6 +105,16 @@ def read_source_datasets(patient: Patient, *, purpose: str = "DICOM SEG", allow_
                 raise CtsegError(name, "source CT slice changed since loading (other SOP Instance UID)")
             datasets.append(ds)
     return datasets  # type: ignore[return-value]  # FileDataset is a Dataset; the list type is invariant
+
+
+def refuse_tilted(patient: Patient, purpose: str = "DICOM SEG") -> None:
+    """CtsegError for a gantry-tilted stack: SEG frames cannot follow tilted slices (RTSTRUCT can)."""
+    if patient.source.is_tilted:
+        raise CtsegError(
+            patient.source_path,
+            f"{purpose} of a gantry-tilted series is not supported (its frames would need the tilted "
+            "grid); save as an IRCAD mask folder or RTSTRUCT, which follow the source slices",
+        )
 
 
 #: Type 2 attributes (present, possibly empty) the SEG copies from its source; anonymised CT and
@@ -238,8 +244,8 @@ def write_dicom_seg_labels(
     """Write a label map as one BINARY DICOM SEG with a segment per table entry, atomically.
 
     Each segment carries its name (Segment Label), its colour (Recommended Display CIELab Value) and
-    its coded concept. SEG numbers its segments 1, 2, … : they are the label values when those run
-    1 to N (as :meth:`LabelMap.from_masks` numbers them); other values are renumbered in order.
+    its coded concept. Segments are numbered by :meth:`LabelMap.numbered` (the label values when
+    those run 1 to N; other values are renumbered in order).
     """
     import highdicom as hd
 
@@ -247,16 +253,16 @@ def write_dicom_seg_labels(
         raise MaskMismatchError(path, f"label map is {label_map.shape}, CT is {patient.shape}: grids must match")
     if not label_map.segments:
         raise CtsegError(path, "a DICOM SEG needs at least one segment")
+    refuse_tilted(patient)  # also when given headers read for an RTSTRUCT
     sources = source_datasets if source_datasets is not None else read_source_datasets(patient)
     sources = complete_source_datasets(sources, patient)
-    ordered = sorted(label_map.segments, key=lambda s: s.value)
+    ordered = label_map.numbered()
     numbered = np.zeros(label_map.shape, dtype=np.uint16 if len(ordered) > 255 else np.uint8)
-    for number, segment in enumerate(ordered, start=1):
+    for number, segment in ordered:
         numbered[label_map.labels == segment.value] = number
     stored = _in_frame_order(_stored_labels(numbered, len(ordered), patient), patient)
     descriptions = [
-        _segment_description(segment, number, algorithm_type, algorithm_name)
-        for number, segment in enumerate(ordered, start=1)
+        _segment_description(segment, number, algorithm_type, algorithm_name) for number, segment in ordered
     ]
     segmentation = hd.seg.Segmentation(
         source_images=sources,
@@ -273,7 +279,7 @@ def write_dicom_seg_labels(
         device_serial_number="none",
         omit_empty_frames=bool(stored.any()),
     )
-    segmentation.SeriesDescription = ("ctseg " + ", ".join(s.name for s in ordered))[:64]  # LO: 64 characters
+    segmentation.SeriesDescription = ("ctseg " + ", ".join(s.name for _, s in ordered))[:64]  # LO: 64 characters
     path = Path(path)
     with atomic_path(path, suffix=".dcm") as temporary:
         segmentation.save_as(temporary)

@@ -226,6 +226,17 @@ class LabelMap:
         """Every segment's mask, by name, in table order."""
         return {s.name: np.asarray(self.labels == s.value) for s in self.segments}
 
+    def copy(self) -> LabelMap:
+        """A copy whose voxels can be edited without touching this one's (segments are immutable)."""
+        return LabelMap(self.labels.copy(), self.segments, self.notes)
+
+    def numbered(self) -> list[tuple[int, Segment]]:
+        """The segments in value order with the number a DICOM object gives each (SEG segment number,
+        RTSTRUCT ROI number): 1, 2, … — the label values themselves when they run 1 to N, as ctseg's
+        label maps do. SEG requires numbers from 1 without gaps; RTSTRUCT uses the same so that a
+        SEG and an RTSTRUCT of one label map number their segments alike."""
+        return list(enumerate(sorted(self.segments, key=lambda s: s.value), start=1))
+
     @classmethod
     def from_masks(
         cls, masks: Mapping[str, np.ndarray], segments: Sequence[Segment] | None = None, notes: Sequence[str] = ()

@@ -16,7 +16,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
-from ctseg_core.io.label_files import written_by_ctseg
+from ctseg_core.annotate.segment_save import save_segments
+from ctseg_core.io.label_files import label_file_kind, written_by_ctseg
 from ctseg_core.io.patient import Patient
 from ctseg_gui.commands.autosave import Autosaver
 from ctseg_gui.commands.host import WindowHost
@@ -25,6 +26,25 @@ from ctseg_gui.widgets.edit_actions import EditActions
 
 #: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
 SAVE_JOB, LOAD_LABEL_JOB = "save", "label"
+#: The Load label dialog's file types: every label file ctseg reads.
+LABEL_FILE_FILTER = ";;".join(
+    (
+        "Labels (*.nii.gz *.nii *.dcm *.seg.nrrd *.nrrd *.nhdr *.mha *.mhd)",
+        "NIfTI (*.nii.gz *.nii)",
+        "DICOM SEG or RTSTRUCT (*.dcm)",
+        "3D Slicer segmentation (*.seg.nrrd)",
+        "NRRD or MetaImage (*.nrrd *.nhdr *.mha *.mhd)",
+        "All files (*)",
+    )
+)
+#: The format Ctrl+S writes a loaded label file back in, by what the file is (NRRD/MetaImage: none,
+#: ctseg does not write plain label volumes in them; Save as asks).
+_WRITABLE_KINDS = {
+    "nifti": LabelFormat.NIFTI,
+    "seg": LabelFormat.DICOM_SEG,
+    "rtstruct": LabelFormat.RTSTRUCT,
+    "seg.nrrd": LabelFormat.SEG_NRRD,
+}
 
 
 class LabelFiles(QObject):
@@ -112,12 +132,17 @@ class LabelFiles(QObject):
             self.host.show_status("A save is already running")
             return False
         copy, revision = label.copy(), self.editor.revision
+        segments = self.editor.label_map() if len(self.editor.segments) > 1 else None  # every segment, named
         cached = self._seg_sources
         sources = cached[1] if cached is not None and cached[0] is patient else None
         self.host.show_job_progress(0, 0, "saving label")
         self.runner.start(
             SAVE_JOB,
-            lambda progress, cancel: save_label(copy, patient, target, sources, progress, cancel),
+            lambda progress, cancel: (
+                save_label(copy, patient, target, sources, progress, cancel)
+                if segments is None
+                else save_segments(segments, patient, target, sources, progress, cancel)
+            ),
             on_success=lambda saved: self._on_saved(saved, patient, revision, then),
             on_failure=lambda error: self.host.report_error("Could not save the label", error),
             on_progress=self.host.show_job_progress,
@@ -145,7 +170,7 @@ class LabelFiles(QObject):
             self.host.window(),
             "Load label",
             self._start_dir(),
-            "Labels (*.nii.gz *.nii *.dcm);;NIfTI (*.nii.gz *.nii);;DICOM SEG (*.dcm);;All files (*)",
+            LABEL_FILE_FILTER,
         )
         if path:
             self.load_label_from(path)
@@ -162,7 +187,7 @@ class LabelFiles(QObject):
         return str(patient.source_path) if patient is not None else str(Path.home())
 
     def load_label_from(self, path: str | Path) -> None:
-        """Read a label (NIfTI file, DICOM SEG file, or IRCAD mask folder) on a worker and edit it."""
+        """Read a label (any label file ctseg reads, or IRCAD mask folders) on a worker and edit it."""
         patient = self.state.patient
         if patient is None:
             return
@@ -216,11 +241,15 @@ class LabelFiles(QObject):
 
 
 def _target_of(loaded: LoadedLabel) -> SaveTarget | None:
-    """Where Ctrl+S writes a loaded label back: the same file, or the same IRCAD mask folder."""
+    """Where Ctrl+S writes a loaded label back: the same file, or the same IRCAD mask folder. None
+    (Ctrl+S asks) for a file of several segments, which the single-label editor would write back
+    with one."""
     path = loaded.path
+    if loaded.labels is not None and len(loaded.labels.segments) > 1:
+        return None
     if path.is_dir():
         if path.parent.name == "MASKS_DICOM":
             return SaveTarget(LabelFormat.IRCAD, path.parent.parent, path.name)
         return None
-    fmt = LabelFormat.NIFTI if path.name.lower().endswith((".nii", ".nii.gz")) else LabelFormat.DICOM_SEG
-    return SaveTarget(fmt, path, loaded.name)
+    fmt = _WRITABLE_KINDS.get(label_file_kind(path) or "")
+    return SaveTarget(fmt, path, loaded.name) if fmt is not None else None

@@ -47,7 +47,8 @@ def default_target(fmt: LabelFormat, patient: Patient, name: str, last_dir: str 
 
 
 class SaveLabelDialog(QDialog):
-    """Format, name (IRCAD folder and DICOM SEG segment label) and destination; remembers the last choice."""
+    """Format (every writer of :class:`LabelFormat`), name (IRCAD folder, segment name in a file) and
+    destination; remembers the last choice."""
 
     def __init__(
         self, patient: Patient, name: str, last: SaveTarget | None, settings: QSettings, parent: QWidget | None = None
@@ -58,7 +59,10 @@ class SaveLabelDialog(QDialog):
         self.format_box = QComboBox()
         self.format_box.addItems([fmt.value for fmt in LabelFormat])
         self.name_edit = QLineEdit(last.name if last else name)
-        self.name_edit.setToolTip("Folder name of an IRCAD mask, segment label of a DICOM SEG")
+        self.name_edit.setToolTip(
+            "The name of a single label: its IRCAD mask folder, or its segment name in the file "
+            "(a label of several segments is saved with the segments' own names)"
+        )
         self.path_edit = QLineEdit()
         self.path_edit.setMinimumWidth(420)
         browse = QPushButton("Browse…")

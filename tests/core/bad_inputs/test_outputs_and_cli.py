@@ -427,7 +427,8 @@ def test_a_nifti_on_a_full_disk_keeps_the_previous_file(
     rows = segment_patients([patients / "p0"], tmp_path / "out", "nifti", segmenter=FakeSegmenter())  # type: ignore[arg-type]
     assert rows[0]["error"] == f"{target}: disk full (no space left on the device); the previous output is unchanged"
     assert rows[0]["error_type"] == "DiskFullError"
-    assert target.read_bytes() == before and os.listdir(target.parent) == [target.name]
+    description = target.with_name("liver_pred.txt")  # the ITK-SNAP label description beside it
+    assert target.read_bytes() == before and sorted(os.listdir(target.parent)) == [target.name, description.name]
 
 
 # ----------------------------------------------------------------------------- the error contract
@@ -441,7 +442,7 @@ def test_a_bug_in_one_patient_is_its_error_row_and_the_batch_goes_on(
     cache: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import ctseg_core.batch as batch
+    import ctseg_core.batch.patient as batch
 
     real = batch.load_patient
 

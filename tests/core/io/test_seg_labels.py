@@ -96,10 +96,10 @@ def _highdicom_seg(folder: Path, out: Path, masks: dict[str, tuple[int, ...]], c
     return out
 
 
-@pytest.mark.parametrize("name", sorted(NAMED_LAYOUTS))
-def test_a_highdicom_seg_opens_with_its_names_colours_and_overlaps(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+def test_a_highdicom_seg_opens_with_its_names_colours_and_overlaps(layout: Layout, tmp_path: Path) -> None:
     labels = label_volume()
-    patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS[name])
+    patient = dicom_patient(tmp_path / "ct", labels, layout)
     masks = {"Liver incl. lesions": (1, 2), "Lesion": (2,), "PV": (3,)}
     path = _highdicom_seg(tmp_path / "ct" / "PATIENT_DICOM", tmp_path / "seg.dcm", masks, ["orange", "red", "blue"])
 

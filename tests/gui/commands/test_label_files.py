@@ -52,6 +52,10 @@ def _targets(tmp_path: Path) -> dict[LabelFormat, SaveTarget]:
         LabelFormat.NIFTI: SaveTarget(LabelFormat.NIFTI, tmp_path / "out" / "liver_fixed.nii.gz", "liver_fixed"),
         LabelFormat.DICOM_SEG: SaveTarget(LabelFormat.DICOM_SEG, tmp_path / "out" / "liver_fixed.dcm", "liver_fixed"),
         LabelFormat.IRCAD: SaveTarget(LabelFormat.IRCAD, tmp_path / "out", "liver_fixed"),
+        LabelFormat.RTSTRUCT: SaveTarget(LabelFormat.RTSTRUCT, tmp_path / "out" / "liver_fixed.rs.dcm", "liver_fixed"),
+        LabelFormat.SEG_NRRD: SaveTarget(
+            LabelFormat.SEG_NRRD, tmp_path / "out" / "liver_fixed.seg.nrrd", "liver_fixed"
+        ),
     }
 
 
@@ -205,7 +209,7 @@ def test_a_failed_save_says_why_and_keeps_the_edits(
         def refuse(*args: object, **kwargs: object) -> None:
             raise PermissionError(13, "Permission denied", str(tmp_path / "ro" / "MASKS_DICOM"))
 
-        monkeypatch.setattr("ctseg_core.annotate.labels.write_ircad_mask", refuse)
+        monkeypatch.setattr("ctseg_core.io.ircad_labels.write_ircad_mask", refuse)
         target = SaveTarget(LabelFormat.IRCAD, tmp_path / "ro", "liver")
         expected = f"{tmp_path / 'ro' / 'MASKS_DICOM'}: Permission denied"
     with qtbot.waitSignal(opened.errorReported, timeout=10_000):
