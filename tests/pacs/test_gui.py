@@ -108,4 +108,15 @@ def test_the_window_sends_its_label_from_the_archive_menu(
     archive.send_action.trigger()
     qtbot.waitUntil(lambda: bool(errors), timeout=30_000)
     assert errors[0].startswith("NOBODY@127.0.0.1:1: send (C-STORE): cannot connect")
+    # Query archive: what it retrieves opens in the cohort browser
+    archive.query()
+    dialog = archive.dialog
+    dialog.server.setEditText(orthanc.dicomweb)
+    dialog.patient_id.setText("PHANTOM-1")
+    dialog.search()
+    qtbot.waitUntil(lambda: dialog.results.topLevelItemCount() == 1, timeout=20_000)
+    dialog.results.topLevelItem(0).setSelected(True)
+    dialog.retrieve_selected()
+    qtbot.waitUntil(lambda: viewer.cohort.database is not None and viewer.cohort.model.rowCount() == 1, timeout=30_000)
+    assert not viewer.cohort.dock.isHidden()  # shown (the window itself is not on screen)
     viewer.runner.shutdown()
