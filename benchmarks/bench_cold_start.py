@@ -9,7 +9,10 @@ commands, so a load that comes and goes on the machine hits them alike):
 - ``ctseg segment PATIENT --out DIR --json`` on the bundled model's exported graph (the default),
   and with ``CTSEG_INFERENCE_BACKEND=tensorflow`` (the fallback): wall time of the real command;
 - the same work in an instrumented process, split into interpreter start, imports (ctseg and the
-  engine), model load, work (load the scan, segment, write) and exit.
+  engine), model load, work (load the scan, segment, write) and exit;
+- the viewer's model process (``ModelProcess``, the default engine): from ``start()`` to the model
+  loaded in the child (spawn, the child's imports, model load: what the window waits for at most
+  when Segment is clicked at once), then one segmentation of the scan through it, and ``close()``.
 
 Prints the minimum and the median of the rounds, wall and CPU seconds (user + system, all threads:
 on a machine busy with other work, the CPU seconds of the one-thread stages are close to what
@@ -60,6 +63,23 @@ rows = ctseg_core.batch.segment_patients([patient], out, "ircad", segmenter=segm
 assert "error" not in rows[0], rows[0]
 print(json.dumps({"started": started, "imported": imported, "loaded": loaded, "done": time.time(),
                   "cpu": [started_cpu, imported_cpu, loaded_cpu, time.process_time()], "backend": segmenter.backend}))
+"""
+
+#: The viewer's model process, timed from the client: spawn to model loaded, one predict, close.
+MODEL_PROCESS = """
+import json, sys, time
+from ctseg_core.engine import ModelProcess
+from ctseg_core.io.loading import load_patient
+threads, patient = int(sys.argv[1]), load_patient(sys.argv[2])
+started = time.perf_counter()
+process = ModelProcess(threads=threads).start()
+segmenter = process.segmenter()
+loaded = time.perf_counter()
+segmenter.predict(patient.hu, patient.spacing_mm, return_uncertainty=True)
+predicted = time.perf_counter()
+process.close()
+print(json.dumps({"ready": loaded - started, "predict": predicted - loaded, "close": time.perf_counter() - predicted,
+                  "backend": segmenter.backend}))
 """
 
 
@@ -125,6 +145,11 @@ def one_round(patient: Path, work: Path, threads: int) -> dict[str, tuple[float,
         times[f"  {backend}: work (read, segment, write)"] = (clock["done"] - clock["loaded"], cpu[3] - cpu[2])
         times[f"  {backend}: exit"] = (run.wall - (clock["done"] - run.began), None)
         times[f"  {backend}: total"] = (run.wall, run.cpu)
+    run = timed([python, "-c", MODEL_PROCESS, str(threads), str(patient)], engine_env("auto"))
+    clock = json.loads(run.stdout.strip().splitlines()[-1])
+    times[f"model process [{clock['backend']}]: start to model loaded"] = (clock["ready"], None)
+    times[f"model process [{clock['backend']}]: one segmentation"] = (clock["predict"], None)
+    times[f"model process [{clock['backend']}]: close"] = (clock["close"], None)
     return times
 
 
@@ -165,12 +190,12 @@ def cpu_name() -> str:
 
 
 def report(rounds: list[dict[str, tuple[float, float | None]]]) -> None:
-    print(f"{'seconds':<44}{'wall min':>10}{'median':>8}{'CPU min':>10}{'median':>8}")
+    print(f"{'seconds':<52}{'wall min':>10}{'median':>8}{'CPU min':>10}{'median':>8}")
     for name in rounds[0]:
         wall = [r[name][0] for r in rounds]
         cpu = [c for r in rounds if (c := r[name][1]) is not None]
         cpu_text = f"{min(cpu):>10.2f}{statistics.median(cpu):>8.2f}" if cpu else f"{'':>10}{'':>8}"
-        print(f"{name:<44}{min(wall):>10.2f}{statistics.median(wall):>8.2f}{cpu_text}")
+        print(f"{name:<52}{min(wall):>10.2f}{statistics.median(wall):>8.2f}{cpu_text}")
     for backend in ("onnxruntime", "tensorflow"):
         name = f"ctseg segment [{backend}]"
         ratios = [r[name][0] / r["import tensorflow"][0] for r in rounds]

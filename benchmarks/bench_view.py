@@ -33,7 +33,15 @@ function on a copy, and finding the changed slices) and the GUI thread's (copyin
 writing the changed slices with their undo step), timed apart.
 
 The launch probe also says whether TensorFlow was imported when the window was first shown (it
-must not be: the model preload starts later, from an idle window).
+must not be: the model runs in its own process).
+
+Segment (``--segment RUNS``, needs OpenGL like ``--mesh``): the longest GUI-thread gap while the
+model segments a 151-slice patient (IRCAD patient 1 from ../shared/data, unzipped to a temporary
+folder; a 151-slice phantom without the data) in the 2×2 layout with the 3D pane shown, the model
+run in this process (``Segmenter`` on a worker thread, as before the model process) against the
+model process (``ModelProcess``). Both are loaded before the timing; a QTimer ticking every 5 ms
+records the gaps from the click on Segment to the prediction shown, and on for 1 s (its overlay
+and its surface built and drawn).
 """
 
 from __future__ import annotations
@@ -251,7 +259,7 @@ def brush_strokes(folder: Path, strokes: int) -> dict[str, list[float]]:
 def mesh_build_gaps(folder: Path, runs: int) -> None:
     """GUI-thread gaps while the 3D pane builds the liver surface on its worker, printed per run.
 
-    Needs OpenGL: ``xvfb-run -a -s "-screen 0 1600x1200x24" env QT_QPA_PLATFORM=xcb CTSEG_3D_SOFTWARE=1
+    Needs OpenGL: ``xvfb-run -a -s "-screen 0 1600x1200x24" env QT_QPA_PLATFORM=xcb
     python3 benchmarks/bench_view.py --mesh``. In the 2×2 layout the ground-truth surface is rebuilt
     ``runs`` times; a QTimer ticking every 5 ms on the GUI thread records the gaps between its
     ticks from the rebuild's start until 1 s after the mesh is shown (so the first frames that
@@ -337,6 +345,90 @@ def mesh_build_gaps(folder: Path, runs: int) -> None:
     window.close()
 
 
+def segment_patient(folder: Path) -> str:
+    """Put the patient to segment at ``folder / "patient"``: IRCAD patient 1 unzipped, else a phantom."""
+    zipped = Path(__file__).resolve().parents[2] / "shared" / "data" / "3Dircadb1" / "3Dircadb1.1"
+    if not zipped.is_dir():
+        write_phantom(folder / "patient", seed=0, slices=151)
+        return "a 151-slice phantom (IRCAD data absent)"
+    import zipfile
+
+    for name in ("PATIENT_DICOM.zip", "MASKS_DICOM.zip"):
+        with zipfile.ZipFile(zipped / name) as archive:
+            archive.extractall(folder / "patient")
+    return "IRCAD patient 1"
+
+
+def segment_gaps(folder: Path, runs: int) -> None:
+    """GUI-thread gaps while Segment runs with the 3D pane shown: the model in this process against
+    the model process, ``runs`` times each, alternating (see the module's docstring)."""
+    from ctseg_core.engine import ModelProcess
+    from ctseg_core.model.inference import Segmenter
+    from ctseg_gui.jobs.segmentation import SegmenterCache
+    from ctseg_gui.view3d.surface_view import SurfaceView
+
+    what = segment_patient(folder)
+    app, window = open_window(folder)
+    window.set_layout("2x2")
+    if not isinstance(window.plane_layout.view3d, SurfaceView):
+        raise SystemExit("no 3D view here: run under xvfb-run with QT_QPA_PLATFORM=xcb")
+    process = ModelProcess().start()
+    engines = {
+        "in this process": SegmenterCache(lambda path: Segmenter.load(path)),
+        "model process": SegmenterCache(process.segmenter),
+    }
+    for cache in engines.values():
+        print(f"  loaded: {type(cache.get(None)).__name__} on {cache.get(None).backend}", flush=True)
+    shape = "×".join(map(str, window.state.patient.hu.shape))
+    print(f"Segment with the 3D pane shown (2×2 layout), {what}, {shape}, {runs} runs each:")
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in engines}
+    for _ in range(runs):
+        for name, cache in engines.items():
+            window.segmentation.segmenters = cache
+            results[name].append(one_segment_gaps(app, window))
+    for name, rows in results.items():
+        cells = "; ".join(f"{s:.1f} s, max {a * 1e3:.0f} / {b * 1e3:.0f} ms" for s, a, b in rows)
+        print(f"  {name:<16} segment time, longest gap until shown / incl. the next 1 s: {cells}")
+    process.close()
+    window.editor.history.mark_saved()
+    window.close()
+
+
+def one_segment_gaps(app: QApplication, window: MainWindow) -> tuple[float, float, float]:
+    """Seconds from Segment to the prediction shown, the longest gap until then, and until 1 s later."""
+    settle = time.perf_counter()
+    while time.perf_counter() - settle < 1.0:
+        app.processEvents()
+    gaps: list[tuple[float, float]] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append((now - last[0], now))
+        last[0] = now
+
+    loop = QEventLoop()
+    shown: list[float] = []
+
+    def on_finished() -> None:
+        shown.append(time.perf_counter())
+        QTimer.singleShot(1000, loop.quit)
+
+    window.segmentationFinished.connect(on_finished)
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    started = time.perf_counter()
+    QTimer.singleShot(0, window.segmentation_panel.segment.click)
+    loop.exec()
+    timer.stop()
+    window.segmentationFinished.disconnect(on_finished)
+    until_shown = max((gap for gap, end in gaps if end <= shown[0]), default=0.0)
+    return shown[0] - started, until_shown, max(gap for gap, _ in gaps)
+
+
 def launch_seconds(launches: int, folder: Path) -> tuple[list[float], bool]:
     """Seconds from a fresh process to its shown window, and whether any run had TensorFlow by then."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config")}
@@ -365,11 +457,24 @@ def main() -> None:
         metavar="RUNS",
         help="only the GUI-thread gaps while the 3D pane builds the liver surface (needs OpenGL)",
     )
+    parser.add_argument(
+        "--segment",
+        type=int,
+        nargs="?",
+        const=3,
+        default=0,
+        metavar="RUNS",
+        help="only the GUI-thread gaps while segmenting with the 3D pane shown, in-process model against "
+        "the model process (needs OpenGL)",
+    )
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         os.environ["CTSEG_CACHE"] = str(folder / "cache")  # autosaves stay in the scratch folder
+        if args.segment:
+            segment_gaps(folder, args.segment)
+            return
         write_phantom(folder / "patient", seed=0, slices=args.slices)
         if args.mesh:
             mesh_build_gaps(folder, args.mesh)

@@ -138,3 +138,11 @@ class InvalidArgumentError(CtsegError):
 
 class TrainingDataError(CtsegError):
     """The training data or split asked for does not exist (no patients, unknown ``--val`` name)."""
+
+
+class NotACtError(CtsegError):
+    """What was given to open as a CT is something else: a binary mask saved as images, a label volume."""
+
+
+class VolumeTooLargeError(CtsegError):
+    """A scan declares more voxels than this machine's memory holds; refused before allocating."""

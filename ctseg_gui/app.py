@@ -9,6 +9,7 @@ import sys
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from ctseg_core.errors import CohortDatabaseError
 from ctseg_gui.main_window import MainWindow
 from ctseg_gui.view3d.gl_items import grab_with_gl
 from ctseg_gui.widgets.theme import apply_dark_theme
@@ -46,9 +47,12 @@ def run_viewer(
     screenshot: str | None = None,
     model: str | None = None,
     layout: str = "axial",
+    cohort: bool = False,
+    db: str | None = None,
 ) -> int:
     """Open the viewer, optionally on ``path`` and segmenting it once loaded, in ``layout``
-    (``axial``, ``coronal``, ``sagittal``, ``1x3`` or ``2x2``).
+    (``axial``, ``coronal``, ``sagittal``, ``1x3`` or ``2x2``); ``cohort``: with the cohort browser
+    on database ``db`` (default: ``$CTSEG_DB``, else the user data folder's).
 
     With ``screenshot``, run unattended: open, segment if asked, save a grab of the window to
     that file and quit; any error is printed to stderr and the exit status is 1. The interactive
@@ -56,6 +60,12 @@ def run_viewer(
     """
     app, window = _start(model, preload_model=screenshot is None)  # a scripted run loads the model if it segments
     window.set_layout(layout)
+    if cohort and not window.cohort.show_browser(db):
+        if screenshot is not None:
+            print(f"ctseg view: {window.cohort.error}", file=sys.stderr)
+            dispose(window)
+            return 1
+        window.report_error("Could not open the cohort database", CohortDatabaseError(None, window.cohort.error or ""))
     if screenshot is not None:
         return _run_to_screenshot(app, window, path, segment, screenshot)
     if path:

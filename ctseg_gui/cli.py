@@ -54,7 +54,17 @@ def _cmd_view(args: argparse.Namespace) -> int:
     with _gui_installed("view"):
         from ctseg_gui.app import run_viewer
 
-    return run_viewer(args.path, segment=args.segment, screenshot=args.screenshot, model=model, layout=args.layout)
+    if args.db and not args.cohort:
+        raise CtsegError(None, "--db goes with --cohort (ctseg view --cohort --db FILE)")
+    return run_viewer(
+        args.path,
+        segment=args.segment,
+        screenshot=args.screenshot,
+        model=model,
+        layout=args.layout,
+        cohort=args.cohort,
+        db=args.db,
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -78,6 +88,8 @@ def full_parser() -> argparse.ArgumentParser:
         help="views shown: one plane, the three planes (1x3) or the planes and 3D (2x2); default axial",
     )
     view.add_argument("--model", help="model file or registered name (see ctseg models; default: bundled)")
+    view.add_argument("--cohort", action="store_true", help="show the cohort browser (the series ctseg index found)")
+    view.add_argument("--db", help="the cohort database (default: $CTSEG_DB, else the user data folder's)")
     view.set_defaults(run=_cmd_view)
 
     demo = commands.add_parser("demo", help="open the viewer on a synthetic phantom patient")

@@ -4,8 +4,7 @@ It builds the states, the widgets and the controllers, wires them together, and 
 reach it through (:class:`~ctseg_gui.commands.host.WindowHost`: the state, editor and runner they
 share, the status line, error dialogs, the status bar's job progress). The controllers in
 :mod:`ctseg_gui.commands` do the work: patients and masks, Segment, the edit commands, saving and
-loading labels, autosave, exports, the model choice. Every long job runs on a worker: the GUI thread
-only displays and edits.
+loading labels, autosave, exports, the model choice; every long job runs on a worker.
 """
 
 from __future__ import annotations
@@ -18,14 +17,17 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout
 
 from ctseg_core.display.planes import Plane
 from ctseg_gui.commands.autosave import Autosaver
+from ctseg_gui.commands.cohort import CohortBrowser
 from ctseg_gui.commands.edit import VOLUME_EDIT_JOB, Annotator
 from ctseg_gui.commands.host import STATUS_MS
 from ctseg_gui.commands.label_files import LOAD_LABEL_JOB, SAVE_JOB, LabelFiles
 from ctseg_gui.commands.menus import ViewerMenus
 from ctseg_gui.commands.models import ModelChoice
 from ctseg_gui.commands.patients import MASK_JOB, OPEN_JOB, PatientOpener
+from ctseg_gui.commands.profile_keys import ProfileKeys
 from ctseg_gui.commands.recent import RecentPatients
 from ctseg_gui.commands.segmentation import Segmentation
+from ctseg_gui.commands.segments import SegmentCommands
 from ctseg_gui.dialogs import messages
 from ctseg_gui.dialogs.messages import error_message
 from ctseg_gui.jobs.patients import OpenedPatient
@@ -38,6 +40,7 @@ from ctseg_gui.panels.navigator import SliceNavigator
 from ctseg_gui.panels.overlays import OverlayPanel
 from ctseg_gui.panels.patient import PatientPanel
 from ctseg_gui.panels.segmentation import SegmentationPanel
+from ctseg_gui.panels.segments import SegmentsPanel
 from ctseg_gui.panels.window import WindowPanel
 from ctseg_gui.plane_view.layout import Layout, PlaneLayout
 from ctseg_gui.state.editor import EditorState
@@ -103,11 +106,13 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.job_status)
         self.edit_actions = EditActions(self)
         self.edit_panel = EditPanel(self.editor, self.edit_actions)
+        self.segments_panel = SegmentsPanel(self.editor)
 
     def _build_controllers(self, model_path: str | None, segmenters: SegmenterCache | None) -> None:
         self.autosaver = Autosaver(self)
         self.label_files = LabelFiles(self, self.autosaver, self.edit_actions)
         self.annotator = Annotator(self, self.edit_actions)
+        self.segment_commands = SegmentCommands(self, self.segments_panel)
         self.opener = PatientOpener(self, self.label_files)
         self.segmentation = Segmentation(self, self.segmentation_panel, self._status_busy, model_path, segmenters)
 
@@ -115,8 +120,10 @@ class MainWindow(QMainWindow):
         self.menus = ViewerMenus(self, self.edit_actions)
         self.setMenuBar(self.menus.bar)
         self.addToolBar(self.menus.toolbar)
+        self.profile_keys = ProfileKeys(self, self.edit_actions, self.menus.view_menu, self.settings)
         self.recent = RecentPatients(self.settings, self.menus.recent_menu, self)
         self.model_choice = ModelChoice(self, self.segmentation, self.menus.model_menu, self.recent.paths, model_path)
+        self.cohort = CohortBrowser(self, self.opener, self.label_files, self.segmentation)
 
     def _show_first_time(self) -> None:
         self.setAcceptDrops(True)
@@ -135,7 +142,7 @@ class MainWindow(QMainWindow):
         viewer.addWidget(self.plane_layout, 1)
         viewer.addWidget(self.navigator)
         viewer.addWidget(self.cursor_readout)
-        edit_column = panel_column([self.edit_panel], EDIT_PANEL_WIDTH)
+        edit_column = panel_column([self.edit_panel, self.segments_panel], EDIT_PANEL_WIDTH)
         # the segmentation panel's Dice plot takes the spare height
         review_column = panel_column(
             [self.patient_panel, self.window_panel, self.overlay_panel, self.segmentation_panel], PANEL_WIDTH
@@ -177,7 +184,7 @@ class MainWindow(QMainWindow):
         start = (self.recent.paths() or [str(Path.home())])[0]
         folder = QFileDialog.getExistingDirectory(self, "Open patient folder", str(Path(start).parent))
         if folder:
-            self.open_path(folder)
+            self.cohort.series_choice.open_folder(folder)  # asks which series when it holds several
 
     def open_path(self, path: str | Path) -> None:
         """Load a patient on a worker; the one shown stays until the new one is ready."""
@@ -281,7 +288,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.autosaver.stop()
-        self.segmentation.preload_timer.stop()
+        self.segmentation.shutdown()
         self.runner.shutdown()
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         super().closeEvent(event)

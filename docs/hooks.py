@@ -109,12 +109,20 @@ def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
     return rows
 
 
+def _commands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser, str]]:
+    """Each sub-command (and each of its own, as ``pacs find``) with its one-line help, in ``--help`` order."""
+    found = []
+    helps = summaries(parser)
+    for name, command in subcommands(parser).items():
+        found.append((name, command, helps.get(name, "")))
+        found += [(f"{name} {sub}", parser, text) for sub, parser, text in _commands(command)]
+    return found
+
+
 def cli_reference_markdown(parser: argparse.ArgumentParser) -> str:
     """The reference of ``ctseg`` and each sub-command: a table of arguments and the ``--help`` text."""
     parts = [f"## ctseg\n\n```text\n{_help_text(parser)}\n```\n"]
-    helps = summaries(parser)
-    for name, command in subcommands(parser).items():
-        summary = helps.get(name, "")
+    for name, command, summary in _commands(parser):
         parts.append(f"## ctseg {name}\n\n{summary[:1].upper()}{summary[1:]}.\n")
         parts.append(f"```text\n{command.format_usage().strip()}\n```\n")
         parts.append("| argument | value | default | meaning |\n|---|---|---|---|")

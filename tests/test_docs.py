@@ -157,12 +157,12 @@ def _command_problems(arguments: str, where: str) -> list[str]:
             placeholder = not value or value.startswith("-") or value.isupper() or "\\|" in value
             if choices and not placeholder and value not in choices:
                 problems.append(f"{where}: `{current.prog} {flag} {value}`: not one of {list(choices)}")
-        elif current is parser:
+        elif commands:  # the sub-command at this level (``ctseg pacs`` has its own: ``ctseg pacs find``)
             if token not in commands:
-                problems.append(f"{where}: `ctseg {token}`: no such sub-command (known: {sorted(commands)})")
+                problems.append(f"{where}: `{current.prog} {token}`: no such sub-command (known: {sorted(commands)})")
                 break
             current = commands[token]
-            options = hooks.option_strings(current)
+            commands, options = hooks.subcommands(current), hooks.option_strings(current)
     return problems
 
 

@@ -74,6 +74,8 @@ class EditStep:
 
     description: str
     changes: tuple[SliceChange, ...]
+    #: which label volume the step applies to (the segment's value; 0 for a lone label)
+    layer: int = 0
 
     @property
     def slices(self) -> list[int]:
@@ -95,6 +97,7 @@ Box = tuple[int, int, int, int]  # (y0, y1, x0, x1) of an axial slice
 @dataclass
 class _Pending:
     description: str
+    layer: int
     shape: tuple[int, ...]
     slices: list[np.ndarray]  # chunks of slice indices snapshotted whole, in the order recorded
     before: list[np.ndarray]  # per chunk: uint8 [len(chunk), packed bytes per slice]
@@ -135,15 +138,17 @@ class EditHistory:
 
     # ------------------------------------------------------------------ recording
 
-    def record(self, label: np.ndarray, slices: Sequence[int] | None, description: str) -> None:
-        """Snapshot ``slices`` (all slices when None) before an edit named ``description``."""
+    def record(self, label: np.ndarray, slices: Sequence[int] | None, description: str, layer: int = 0) -> None:
+        """Snapshot ``slices`` (all slices when None) before an edit named ``description`` of the
+        label volume ``layer`` (a segment's value: one history serves several segments, and
+        :attr:`undo_layer` says which volume the next undo writes)."""
         if self._pending is not None:
             raise RuntimeError(f"edit {self._pending.description!r} is still open: commit or abort it first")
         if label.ndim != 3 or label.dtype != bool:
             raise ValueError(f"label must be a bool [z, y, x] volume, got {label.dtype} {label.shape}")
         indices = np.arange(label.shape[0]) if slices is None else np.unique(np.asarray(slices, dtype=np.int64))
         self._pending = _Pending(
-            description, label.shape, [indices], [_pack(label, indices)], {}, {int(z) for z in indices}
+            description, layer, label.shape, [indices], [_pack(label, indices)], {}, {int(z) for z in indices}
         )
 
     def include(self, label: np.ndarray, slices: Sequence[int], box: Box | None = None) -> None:
@@ -191,7 +196,7 @@ class EditHistory:
         if not changes:
             return []
         slices = sorted(changes)  # steps list their slices in order
-        self._push(EditStep(pending.description, tuple(changes[z] for z in slices)))
+        self._push(EditStep(pending.description, tuple(changes[z] for z in slices), pending.layer))
         return slices
 
     def abort(self, label: np.ndarray) -> None:
@@ -271,6 +276,15 @@ class EditHistory:
     @property
     def can_redo(self) -> bool:
         return bool(self._redo)
+
+    @property
+    def undo_layer(self) -> int | None:
+        """The label volume (segment value) "Undo" would write, or None."""
+        return self._undo[-1].layer if self._undo else None
+
+    @property
+    def redo_layer(self) -> int | None:
+        return self._redo[-1].layer if self._redo else None
 
     @property
     def undo_description(self) -> str | None:

@@ -5,6 +5,8 @@ default ``~/.cache/ctseg``). Each label in it is a bit-packed compressed npz plu
 the CT it belongs to (series UID, shape, sha256 of the HU volume). Both are written atomically, the npz
 under a fresh name first and the JSON last, so a crash mid-save leaves the previous pair intact.
 A recovery is offered only for the very same CT: same series, same shape, same HU.
+A label of named segments keeps each segment's mask packed (``bits_<value>``: segments may overlap
+while they are edited) and the segments' values, names and colours in the sidecar.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from ctseg_core.cache import default_cache_dir
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.atomic import atomic_path
 from ctseg_core.io.patient import Patient
+from ctseg_core.io.segments import Segment
 from ctseg_core.io.summary import hu_sha256
+
+#: A label of named segments: each segment with its bool [z, y, x] mask, in table order.
+SegmentMasks = list[tuple[Segment, np.ndarray]]
 
 FORMAT_VERSION = 1
 _TOKEN_DIGITS = 12
@@ -45,6 +51,7 @@ class RecoveryInfo:
     name: str
     saved_at: str  # ISO 8601, UTC
     edits: int  # unsaved edits at the time of the autosave
+    segments: tuple[Segment, ...] = ()  # a label map's segments; empty for a lone bool label
 
 
 def recovery_path(patient_path: str | Path) -> Path:
@@ -64,15 +71,38 @@ def _mask_pattern(stem: str) -> str:
     return f"{stem}-{'[0-9a-f]' * _TOKEN_DIGITS}.npz"
 
 
-def save_recovery(label: np.ndarray, patient: Patient, name: str, edits: int) -> Path:
-    """Autosave label ``name`` of a patient (bool [z, y, x]); the JSON sidecar's path."""
-    if label.shape != patient.shape:
-        raise ValueError(f"label shape {label.shape} differs from the CT's {patient.shape}")
+def _write_arrays(fh: object, label: np.ndarray | SegmentMasks) -> None:
+    if isinstance(label, np.ndarray):
+        np.savez_compressed(fh, bits=np.packbits(label.astype(bool, copy=False)), shape=np.array(label.shape))  # type: ignore[arg-type]
+        return
+    arrays = {f"bits_{segment.value}": np.packbits(mask.astype(bool, copy=False)) for segment, mask in label}
+    np.savez_compressed(fh, shape=np.array(label[0][1].shape), **arrays)  # type: ignore[arg-type]
+
+
+def _segment_rows(label: np.ndarray | SegmentMasks) -> list[dict[str, object]]:
+    if isinstance(label, np.ndarray):
+        return []
+    return [{"value": s.value, "name": s.name, "color": list(s.color)} for s, _ in label]
+
+
+def _shape(label: np.ndarray | SegmentMasks) -> tuple[int, ...]:
+    if isinstance(label, np.ndarray):
+        return tuple(label.shape)
+    if not label or any(mask.shape != label[0][1].shape for _, mask in label):
+        raise ValueError("a label of segments needs at least one segment, all masks of one shape")
+    return tuple(label[0][1].shape)
+
+
+def save_recovery(label: np.ndarray | SegmentMasks, patient: Patient, name: str, edits: int) -> Path:
+    """Autosave label ``name`` of a patient (bool [z, y, x], or named segments with their masks);
+    the JSON sidecar's path."""
+    if _shape(label) != patient.shape:
+        raise ValueError(f"label shape {_shape(label)} differs from the CT's {patient.shape}")
     folder = recovery_path(patient.source_path)
     stem = _file_stem(name)
     mask_path = folder / f"{stem}-{uuid.uuid4().hex[:_TOKEN_DIGITS]}.npz"
     with atomic_path(mask_path, suffix=".npz") as temporary, open(temporary, "wb") as fh:
-        np.savez_compressed(fh, bits=np.packbits(label.astype(bool, copy=False)), shape=np.array(label.shape))
+        _write_arrays(fh, label)
     meta = {
         "format": FORMAT_VERSION,
         "ctseg_version": __version__,
@@ -84,6 +114,7 @@ def save_recovery(label: np.ndarray, patient: Patient, name: str, edits: int) ->
         "name": name,
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "edits": int(edits),
+        "segments": _segment_rows(label),
     }
     json_path = folder / f"{stem}.json"
     with atomic_path(json_path, suffix=".json") as temporary:
@@ -124,6 +155,7 @@ def _parse_info(json_path: Path) -> RecoveryInfo:
             name=str(meta["name"]),
             saved_at=str(meta["saved_at"]),
             edits=int(meta["edits"]),
+            segments=tuple(_segment(row) for row in meta.get("segments", [])),
         )
     except (OSError, UnicodeDecodeError) as exc:
         raise _Damaged(f"its description {json_path.name} cannot be read ({exc})") from exc
@@ -190,6 +222,28 @@ def find_recovery(patient: Patient, name: str | None = None) -> RecoveryInfo | N
     checksum = hu_sha256(patient.hu)
     matching = [info for info in candidates if info.hu_sha256 == checksum]
     return max(matching, key=lambda info: info.saved_at) if matching else None
+
+
+def _segment(row: dict[str, object]) -> Segment:
+    """A segment of the sidecar's table (value, name, colour)."""
+    red, green, blue = (int(c) for c in row["color"])  # type: ignore[attr-defined]  # a JSON list
+    return Segment(int(row["value"]), str(row["name"]), (red, green, blue))  # type: ignore[call-overload]
+
+
+def load_recovery_segments(info: RecoveryInfo) -> SegmentMasks:
+    """The autosaved segments with their masks (a lone bool label: none, read it with
+    :func:`load_recovery`); a damaged one is set aside and a CtsegError says what is wrong."""
+    count = int(np.prod(info.shape))
+    try:
+        with np.load(info.mask_path) as data:
+            packed = [data[f"bits_{segment.value}"] for segment in info.segments]
+    except _UNREADABLE_NPZ as exc:
+        problem = f"is unreadable, perhaps truncated by a crash ({type(exc).__name__}: {exc})"
+        raise _damaged_autosave(info, problem) from exc
+    if any(bits.size * 8 < count for bits in packed):
+        raise _damaged_autosave(info, f"holds fewer voxels than its shape {info.shape}")
+    masks = [np.unpackbits(bits, count=count).reshape(info.shape).view(bool) for bits in packed]
+    return list(zip(info.segments, masks, strict=True))
 
 
 def load_recovery(info: RecoveryInfo) -> np.ndarray:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ctseg_core.shown_text import csv_row, for_terminal
+from ctseg_core.shown_text import for_terminal
 
 if TYPE_CHECKING:
     from ctseg_core.cohort import GroundTruth, SeriesRow
@@ -44,22 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_csv(rows: list[SeriesRow], truths: dict[int, list[GroundTruth]]) -> None:
-    """One CSV row per series; ground truths as ``kind:name`` joined by "; "; no cell can become a formula."""
-    from ctseg_core.cohort.query import row_as_json
+    """One CSV row per series (:func:`ctseg_core.cohort.export.write_csv`); no cell can become a formula."""
+    from ctseg_core.cohort.export import write_csv
 
-    records = []
-    for row in rows:
-        record = row_as_json(row, [])
-        record["spacing_mm"] = "×".join(f"{v:g}" for v in row.spacing_mm) if row.spacing_mm else ""
-        record["ground_truths"] = "; ".join(f"{t.kind}:{t.name}" for t in truths.get(row.series_id, []))
-        records.append(record)
-    columns = list(records[0]) if records else ["series_id"]
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="surrogateescape")  # paths as their bytes, like the batch summary
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(csv_row(record) for record in records)
+    write_csv(rows, truths, sys.stdout)
 
 
 def _print_table(rows: list[SeriesRow]) -> None:

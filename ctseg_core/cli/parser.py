@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ctseg_core.cli import cohort, export, index, info, models, phantom, segment, train
+from ctseg_core.cli import cohort, export, index, info, models, pacs, phantom, segment, train
 from ctseg_core.io.label_formats import format_help, format_names
 
 Commands = argparse._SubParsersAction
@@ -30,7 +30,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, Commands]:
     parser.add_argument("--version", action="version", version=f"ctseg {__version__}")
     parser.add_argument("--debug", action="store_true", help="print the traceback of any error (before the command)")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_info, _add_phantom, _add_segment, _add_export, _add_train, _add_models, _add_index, _add_cohort):
+    for add in (
+        _add_info,
+        _add_phantom,
+        _add_segment,
+        _add_export,
+        _add_train,
+        _add_models,
+        _add_index,
+        _add_cohort,
+        _add_pacs,
+    ):
         add(commands)
     return parser, commands
 
@@ -66,12 +76,27 @@ def _add_segment(commands: Commands) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per patient")
     parser.add_argument("--summary", help="CSV summary path (default: OUT/ctseg_summary.csv for batches)")
     parser.add_argument(
-        "--threads", type=positive_int, help="intra-op threads of the network's engine (default: all cores)"
+        "--threads",
+        type=positive_int,
+        help="intra-op threads of the network's engine (default: all cores; with --workers, shared among them)",
     )
     parser.add_argument(
         "--report",
         action="store_true",
         help="also write report.html per patient: metrics, volumes, per-slice Dice, worst slices in 3 planes",
+    )
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="run the network in N model processes (default: in this process; loading and writing overlap it)",
+    )
+    engine.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the batch on a Dask cluster (tcp://host:8786): a task per patient, the model loaded once per "
+        "worker; the folders must be at the same paths on the workers",
     )
     parser.add_argument(
         "--cohort",
@@ -229,3 +254,55 @@ def _add_cohort(commands: Commands) -> None:
     parser.add_argument("--sort", choices=list(SORT_KEYS), default="patient", help="order by this column")
     parser.add_argument("--descending", action="store_true", help="largest first (missing values stay last)")
     parser.set_defaults(run=cohort.run)
+
+
+def _add_pacs(commands: Commands) -> None:
+    parser = commands.add_parser("pacs", help="the image archive: echo, find, get, send (DICOMweb or DIMSE), listen")
+    actions = parser.add_subparsers(dest="pacs_command", required=True)
+    _pacs_action(actions, "echo", "test the connection to SERVER", pacs.run_echo)
+    find = _pacs_action(actions, "find", "search SERVER's studies (QIDO-RS or C-FIND)", pacs.run_find)
+    find.add_argument("--patient-id", metavar="ID")
+    find.add_argument("--patient-name", metavar="NAME", help="as DICOM matches it: Doe^John, DOE*")
+    find.add_argument("--date", metavar="FROM-TO", help="study date YYYYMMDD, or a range FROM-TO, FROM- or -TO")
+    find.add_argument("--modality", metavar="CT", help="modality in the study (and of the series listed)")
+    find.add_argument("--accession", metavar="NUMBER", help="accession number")
+    find.add_argument("--series", action="store_true", help="also list each study's series")
+    find.add_argument("--json", action="store_true", help="print a JSON list")
+    get = _pacs_action(actions, "get", "retrieve a study or series into the managed folder and index it", pacs.run_get)
+    get.add_argument("--study", required=True, metavar="UID", help="StudyInstanceUID")
+    get.add_argument("--series", metavar="UID", help="SeriesInstanceUID (default: every series of the study)")
+    get.add_argument("--method", choices=["get", "move"], default="get", help="DIMSE retrieve: C-GET or C-MOVE")
+    get.add_argument("--move-port", type=positive_int, metavar="N", help="C-MOVE: port of ctseg's storage SCP")
+    get.add_argument("--json", action="store_true", help="print one JSON object per series")
+    add_db_option(get)
+    send = _pacs_action(
+        actions, "send", "send DICOM files (a saved DICOM SEG) to SERVER (STOW-RS or C-STORE)", pacs.run_send
+    )
+    send.add_argument("files", nargs="+", help="DICOM files")
+    listen = actions.add_parser("listen", help="receive DICOM (C-STORE SCP) into the managed folder and index it")
+    listen.add_argument("--port", type=int, default=11112, help="TCP port (default 11112)")
+    listen.add_argument("--aet", default="CTSEG", help="this node's AE title (default CTSEG)")
+    listen.add_argument(
+        "--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    listen.add_argument(
+        "--allow", action="append", metavar="AET", help="calling AE title allowed to send (repeat; required)"
+    )
+    listen.add_argument(
+        "--quota-gb", type=float, default=50.0, help="refuse instances past this size of the managed folder"
+    )
+    add_db_option(listen)
+    listen.set_defaults(run=pacs.run_listen)
+
+
+def _pacs_action(actions: Commands, name: str, text: str, run: object) -> argparse.ArgumentParser:
+    """A ``ctseg pacs`` action that talks to SERVER, with the connection options they share."""
+    parser = actions.add_parser(name, help=text)
+    parser.add_argument("server", help="DICOMweb URL (http://host:8042/dicom-web), AET@host:port, or a configured name")
+    parser.add_argument("--calling-aet", metavar="AET", help="ctseg's AE title for DIMSE (default CTSEG)")
+    parser.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for the server (default 30)")
+    parser.add_argument("--user", metavar="NAME", help="HTTP Basic user; the password comes from $CTSEG_PACS_PASSWORD")
+    parser.add_argument("--bearer", action="store_true", help="send the token in $CTSEG_PACS_TOKEN (Bearer)")
+    parser.add_argument("--no-verify-tls", action="store_true", help="do not check the server's TLS certificate")
+    parser.set_defaults(run=run)
+    return parser

@@ -26,20 +26,36 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.out, args.summary)  # before the model loads: seconds, for nothing
     if args.cohort:
         return _run_cohort(args, started)
-    segmenter = _load_segmenter(args)
+    engine = _engine(args)
     with progress_bar(not args.json) as progress:
         rows = segment_patients(
             args.paths,
             args.out,
             args.format,
-            segmenter=segmenter,
             summary=args.summary,
             on_row=lambda row: _print_row(row, args.json),
             progress=progress,
             report=args.report,
+            **engine,
         )
     _print_summary_line(rows, args, started)
     return EXIT_FAILED_PATIENTS if any("error" in row for row in rows) else EXIT_OK
+
+
+def _engine(args: argparse.Namespace) -> dict[str, Any]:
+    """Where the network runs: the model loaded here (the default), ``--workers`` model processes,
+    or the workers of a Dask cluster (``--scheduler``), as :func:`segment_patients`' arguments."""
+    from ctseg_core.model.inference import check_model_file
+    from ctseg_core.model.registry import resolve_model
+
+    if args.scheduler:  # no --model: each worker loads the bundled model of its own install
+        model = resolve_model(args.model) if args.model else None
+        return {"scheduler": args.scheduler, "model": model, "threads": args.threads}
+    if args.workers:
+        path = resolve_model(args.model)
+        check_model_file(path)
+        return {"workers": args.workers, "model": path, "threads": args.threads}
+    return {"segmenter": _load_segmenter(args)}
 
 
 def _print_summary_line(rows: list[dict[str, Any]], args: argparse.Namespace, started: float) -> None:
@@ -50,13 +66,16 @@ def _print_summary_line(rows: list[dict[str, Any]], args: argparse.Namespace, st
 
 def _run_cohort(args: argparse.Namespace, started: float) -> int:
     """``--cohort``: every CT series of the database (``--only-new``: those this model has no result
-    for), each result stored in the database the moment it is ready, besides today's outputs and CSV."""
+    for), each result stored in the database the moment it is ready (on this thread, in the series'
+    order, whichever engine runs the network), besides today's outputs and CSV."""
     from ctseg_core.batch import segment_patients
     from ctseg_core.cohort import CohortDatabase, ModelIdentity, SeriesQuery
+    from ctseg_core.model.registry import resolve_model
 
     with CohortDatabase(args.db, create=False) as cohort:
-        segmenter = _load_segmenter(args)
-        model = ModelIdentity.of_file(segmenter.path, _model_name(args.model))
+        engine = _engine(args)
+        model_path = engine["segmenter"].path if "segmenter" in engine else resolve_model(args.model)
+        model = ModelIdentity.of_file(model_path, _model_name(args.model))
         series = cohort.list_series(SeriesQuery(without_result_of=model.sha256 if args.only_new else None))
         if not series:
             print(f"nothing to segment in {for_terminal(cohort.path)} (run ctseg index first?)", file=sys.stderr)
@@ -72,12 +91,13 @@ def _run_cohort(args: argparse.Namespace, started: float) -> int:
                 [],
                 args.out,
                 args.format,
-                segmenter=segmenter,
                 summary=args.summary,
                 on_row=record,
                 progress=progress,
                 report=args.report,
                 items=_cohort_items(series, args.out),
+                durable_rows=True,  # each result stored before the next series enters the network
+                **engine,
             )
     _print_summary_line(rows, args, started)
     return EXIT_FAILED_PATIENTS if any("error" in row for row in rows) else EXIT_OK

@@ -60,6 +60,16 @@ class CohortDatabase:
         with database_errors(self.path):
             return queries.list_series(self._db, query, offset, limit)
 
+    def series_ids(self, query: SeriesQuery = ALL_SEGMENTABLE) -> list[int]:
+        """The ids of the series ``query`` matches, in its order (fast: a view's whole order at once)."""
+        with database_errors(self.path):
+            return queries.series_ids(self._db, query)
+
+    def rows_by_id(self, ids: list[int], model_sha256: str | None = None) -> dict[int, SeriesRow]:
+        """The rows of these series, by id (a view's page of them)."""
+        with database_errors(self.path):
+            return queries.rows_by_id(self._db, ids, model_sha256)
+
     def count_series(self, query: SeriesQuery = ALL_SEGMENTABLE) -> int:
         with database_errors(self.path):
             return queries.count_series(self._db, query)

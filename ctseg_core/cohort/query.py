@@ -40,14 +40,8 @@ _GROUND_TRUTH_OF_SERIES = (
     "((g.unit_id = s.unit_id AND g.referenced_series_uid IS NULL AND s.slices > 0)"
     " OR (s.series_uid != '' AND g.referenced_series_uid = s.series_uid))"
 )
-_SELECT = f"""
-SELECT s.id, p.patient_id, p.name, st.study_uid, st.study_date, st.description, s.series_uid, s.series_number,
-       s.description, s.modality, s.format, u.path, u.layout, s.slices, s.image_rows, s.image_columns,
-       s.spacing_z, s.spacing_y, s.spacing_x, s.orientation, s.segmentable, s.not_segmentable,
-       (SELECT count(*) FROM ground_truths g WHERE g.automatic = 0 AND {_GROUND_TRUTH_OF_SERIES}) AS truths,
-       r.id, r.model_name, r.model_sha256, r.dice, r.jaccard, r.assd_mm, r.hd95_mm, r.volume_ml_pred,
-       r.volume_ml_gt, r.estimated_dice, r.check_scan, r.check_reasons, r.error, r.output_path, r.seconds,
-       r.recorded_at, COALESCE(v.status, 'unreviewed') AS review_status, v.note, v.reviewed_at, v.label_path
+_TRUTHS = f"(SELECT count(*) FROM ground_truths g WHERE g.automatic = 0 AND {_GROUND_TRUTH_OF_SERIES}) AS truths"
+_FROM = """
 FROM series s
 JOIN units u ON u.id = s.unit_id
 JOIN studies st ON st.id = s.study_ref
@@ -57,6 +51,16 @@ LEFT JOIN results r ON r.id = (
     ORDER BY recorded_at DESC, id DESC LIMIT 1)
 LEFT JOIN reviews v ON v.series_id = s.id
 """
+_SELECT = f"""
+SELECT s.id, p.patient_id, p.name, st.study_uid, st.study_date, st.description, s.series_uid, s.series_number,
+       s.description, s.modality, s.format, u.path, u.layout, s.slices, s.image_rows, s.image_columns,
+       s.spacing_z, s.spacing_y, s.spacing_x, s.orientation, s.segmentable, s.not_segmentable, {_TRUTHS},
+       r.id, r.model_name, r.model_sha256, r.dice, r.jaccard, r.assd_mm, r.hd95_mm, r.volume_ml_pred,
+       r.volume_ml_gt, r.estimated_dice, r.check_scan, r.check_reasons, r.error, r.output_path, r.seconds,
+       r.recorded_at, COALESCE(v.status, 'unreviewed') AS review_status, v.note, v.reviewed_at, v.label_path
+{_FROM}"""
+#: Only what ordering needs: a table view's whole order at 10,000 series in tens of milliseconds.
+_SELECT_IDS = f"SELECT s.id, {_TRUTHS}, COALESCE(v.status, 'unreviewed') AS review_status {_FROM}"
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,24 @@ def list_series(
     params.update(limit=-1 if limit is None else int(limit), offset=int(offset))
     rows = db.execute(_SELECT + where + _order(query) + " LIMIT :limit OFFSET :offset", params)
     return [_row(values) for values in rows]
+
+
+def series_ids(db: sqlite3.Connection, query: SeriesQuery = ALL_SEGMENTABLE) -> list[int]:
+    """The ids of the series matching ``query``, in its order: what a view holds to page through rows."""
+    where, params = _where(query)
+    return [row[0] for row in db.execute(_SELECT_IDS + where + _order(query), params)]
+
+
+def rows_by_id(db: sqlite3.Connection, ids: list[int], model_sha256: str | None = None) -> dict[int, SeriesRow]:
+    """The rows of the given series (``model_sha256``: that model's result, else each one's latest)."""
+    found: dict[int, SeriesRow] = {}
+    for start in range(0, len(ids), 500):  # SQLite's limit on parameters is 999 in older builds
+        chunk = ids[start : start + 500]
+        params = {"model": model_sha256, **{f"i{k}": value for k, value in enumerate(chunk)}}
+        marks = ", ".join(f":i{k}" for k in range(len(chunk)))
+        for values in db.execute(f"{_SELECT} WHERE s.id IN ({marks})", params):
+            found[values[0]] = _row(values)
+    return found
 
 
 def count_series(db: sqlite3.Connection, query: SeriesQuery = ALL_SEGMENTABLE) -> int:

@@ -74,6 +74,9 @@ class SliceHeader:
     frame: int | None = None
     #: ImageType values, upper case (LOCALIZER marks scout views)
     image_type: tuple[str, ...] = ()
+    #: stored values that are padding outside the scanned field of view (PixelPaddingValue up to
+    #: PixelPaddingRangeLimit, inclusive), None when the slice declares none
+    padding: tuple[int, int] | None = None
 
     @property
     def is_image(self) -> bool:
@@ -340,7 +343,33 @@ def _header_from_dataset(
         bits_stored=fmt.bits_stored,
         raw=raw,
         image_type=tuple(str(v).upper() for v in (image_type if not isinstance(image_type, str) else [image_type])),
+        padding=_padding_range(ds, fmt),
     )
+
+
+def _stored_integer(value: object, signed: bool) -> int | None:
+    """A US-or-SS tag's value as an int (pydicom leaves it as raw bytes when it cannot tell which VR)."""
+    if isinstance(value, bytes):
+        return int.from_bytes(value[:2], "little", signed=signed) if len(value) >= 2 else None
+    try:
+        return int(value)  # type: ignore[call-overload]  # any DICOM value; bad ones raise
+    except (TypeError, ValueError):
+        return None
+
+
+def _padding_range(ds: pydicom.Dataset, fmt: _PixelFormat) -> tuple[int, int] | None:
+    """The stored values marking padding (PixelPaddingValue, up to PixelPaddingRangeLimit), in the same
+    form as the stored values read (unsigned values masked to BitsStored), or None."""
+    value = _stored_integer(ds.get("PixelPaddingValue"), fmt.signed)
+    if value is None:
+        return None
+    limit = _stored_integer(ds.get("PixelPaddingRangeLimit"), fmt.signed)
+    if not fmt.signed:
+        bits = (1 << fmt.bits_stored) - 1 if 0 < fmt.bits_stored < 32 else -1
+        value = value & bits if value >= 0 else value
+        limit = limit & bits if limit is not None and limit >= 0 else limit
+    low, high = (value, value) if limit is None else (min(value, limit), max(value, limit))
+    return low, high
 
 
 def _text(ds: pydicom.Dataset, keyword: str) -> str:
@@ -392,6 +421,25 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
             f"{header.rows}×{header.columns} (multi-frame or colour images are not CT slices)",
         )
     return pixels
+
+
+#: What padding outside the field of view becomes: air.
+PADDING_HU = -1024
+
+
+def padding_to_air(stored: np.ndarray, padding: tuple[int, int] | None, out: np.ndarray) -> int:
+    """Set the voxels of ``out`` whose stored value is padding (:attr:`SliceHeader.padding`) to air; how many.
+
+    Unsigned data padded with 63536 would otherwise read as +32767 HU: a bright ring round the field of view.
+    """
+    if padding is None:
+        return 0
+    low, high = padding
+    padded = (stored >= low) & (stored <= high)
+    count = int(np.count_nonzero(padded))
+    if count:
+        out[padded] = PADDING_HU
+    return count
 
 
 def stored_to_hu(stored: np.ndarray, slope: float, intercept: float, out: np.ndarray) -> int:

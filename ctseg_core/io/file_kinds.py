@@ -140,6 +140,7 @@ class DicomIdentity:
     patient_id: str
     study_uid: str
     sop_instance_uid: str
+    series_uid: str = ""
 
     @property
     def study(self) -> tuple[str, str]:
@@ -154,7 +155,7 @@ def dicom_identity(path: Path) -> DicomIdentity | None:
             if not looks_like_dicom(handle.read(132)):
                 return None
             handle.seek(0)
-            tags = ["PatientID", "StudyInstanceUID", "SOPInstanceUID", "Modality", "Rows"]
+            tags = ["PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality", "Rows"]
             ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True, specific_tags=tags)
         rows = int(ds.get("Rows", 0) or 0)
         modality = str(ds.get("Modality", "") or "").upper()
@@ -163,5 +164,8 @@ def dicom_identity(path: Path) -> DicomIdentity | None:
     if rows <= 0 or modality in NON_IMAGE_MODALITIES:
         return None
     return DicomIdentity(
-        str(ds.get("PatientID", "") or ""), str(ds.get("StudyInstanceUID", "") or ""), str(ds.get("SOPInstanceUID", ""))
+        str(ds.get("PatientID", "") or ""),
+        str(ds.get("StudyInstanceUID", "") or ""),
+        str(ds.get("SOPInstanceUID", "")),
+        str(ds.get("SeriesInstanceUID", "") or ""),
     )

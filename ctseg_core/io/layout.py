@@ -15,7 +15,7 @@ Accepted patients (which path is one patient: :mod:`ctseg_core.io.discovery`):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ctseg_core.errors import NoDicomError, NotReadableError, PathMissingError, PermissionDeniedError
@@ -25,6 +25,7 @@ from ctseg_core.io.file_kinds import (
     NIFTI_MASK_FOLDER,
     case_key,
     decathlon_label_of,
+    dicom_identity,
     is_ircad_patient,
     is_named_ct,
     is_nifti,
@@ -46,6 +47,8 @@ class PatientLayout:
     ct: DicomSource | Path  # a Path is a NIfTI, NRRD or MetaImage volume
     masks: dict[str, object]
     warnings: tuple[str, ...] = ()
+    #: the series to load from a DICOM source (a DICOM file given itself: its own series), None: choose
+    series_uid: str | None = None
 
 
 def resolve_layout(path: str | Path) -> PatientLayout:
@@ -92,7 +95,13 @@ def _file_layout(path: Path) -> PatientLayout:
         return PatientLayout(path, path, _nifti_masks(path.parent))
     if path.suffix.lower() == ".zip":
         return PatientLayout(path, ZipSource(path), {})
-    return PatientLayout(path, FolderSource(path.parent), _nifti_masks(path.parent))
+    identity = dicom_identity(path)
+    if identity is None:  # a SEG, RTSTRUCT or Slicer .seg.nrrd given: the CT of its folder, said so
+        folder = _folder_layout(path.parent)
+        said = f"{path.name} is not a CT image (a label or other DICOM object): loaded the CT of its folder"
+        return replace(folder, path=path, warnings=(*folder.warnings, said))
+    series_uid = identity.series_uid or None
+    return PatientLayout(path, FolderSource(path.parent), _nifti_masks(path.parent), series_uid=series_uid)
 
 
 def _ircad_layout(path: Path) -> PatientLayout:

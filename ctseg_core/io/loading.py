@@ -13,14 +13,23 @@ from typing import Literal
 
 import numpy as np
 
-from ctseg_core.errors import CtsegError
+from ctseg_core.errors import CtsegError, NotACtError
 from ctseg_core.io.dicom import read_headers
+from ctseg_core.io.hu_checks import describe_mask, hu_offset_problem, mask_values
 from ctseg_core.io.itk_image import is_itk_image, load_itk_patient
 from ctseg_core.io.layout import PatientLayout, resolve_layout
 from ctseg_core.io.masks import load_mask
 from ctseg_core.io.nifti import load_nifti_patient
 from ctseg_core.io.patient import Patient, SourceGrid
-from ctseg_core.io.series import OrderedSeries, SeriesSummary, choose_series, order_series, read_volume
+from ctseg_core.io.series import (
+    OrderedSeries,
+    SeriesSummary,
+    choose_series,
+    mask_like_series,
+    order_series,
+    read_volume,
+    summarise_series,
+)
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.orientation import canonicalise, oblique_warnings
 from ctseg_core.progress import CancelCheck, ProgressCallback
@@ -48,13 +57,24 @@ def load_patient(
     if isinstance(layout.ct, Path):
         patient = load_itk_patient(layout.ct) if is_itk_image(layout.ct) else load_nifti_patient(layout.ct)
     else:
-        patient = _load_dicom_ct(layout, layout.ct, series_uid, progress, should_cancel)
+        patient = _load_dicom_ct(layout, layout.ct, series_uid or layout.series_uid, progress, should_cancel)
+    _check_values(patient)
     patient.mask_sources = dict(layout.masks)
     patient.warnings.extend(layout.warnings)
     wanted = layout.masks if masks == "all" else [] if masks is None else list(masks)
     _load_masks(patient, [name for name in wanted if name in layout.masks], progress, should_cancel)
     patient.load_seconds = time.perf_counter() - started
     return patient
+
+
+def _check_values(patient: Patient) -> None:
+    """Refuse a volume that is a mask saved as a scan; warn about HU stored with an offset."""
+    values = mask_values(patient.hu)
+    if values is not None:
+        raise NotACtError(patient.source_path, f"not a CT: {describe_mask(values)}; open the CT itself")
+    problem = hu_offset_problem(patient.hu)
+    if problem is not None:
+        patient.warnings.append(problem)
 
 
 def _load_masks(
@@ -79,7 +99,8 @@ def _load_dicom_ct(
     """Headers → the chosen series in order → its pixels → a canonical Patient."""
     label = str(layout.path)
     headers, warnings = read_headers(source, progress, should_cancel, empty_label=label)
-    members, others, series_warnings = choose_series(headers, label, series_uid)
+    masks_like = mask_like_series(source, headers)
+    members, others, series_warnings = choose_series(headers, label, series_uid, masks_like)
     series = order_series(members, label)
     stack = read_volume(source, series, progress, should_cancel)
     warnings = warnings + series_warnings + series.warnings + oblique_warnings(series.geometry)
@@ -118,3 +139,16 @@ def _dicom_patient(
         other_series=others,
         warnings=warnings,
     )
+
+
+def patient_series(
+    path: str | Path, progress: ProgressCallback | None = None, should_cancel: CancelCheck | None = None
+) -> list[SeriesSummary]:
+    """The image series of a patient, largest CT first, from headers only: what a viewer lists for
+    the user to pick one (then ``load_patient(path, series_uid=…)``). A NIfTI or ITK volume is one
+    series without a UID (an empty list here)."""
+    layout = resolve_layout(path)
+    if isinstance(layout.ct, Path):
+        return []
+    headers, _ = read_headers(layout.ct, progress, should_cancel, empty_label=str(layout.path))
+    return summarise_series(headers)

@@ -11,9 +11,11 @@ import numpy as np
 import pydicom
 
 from ctseg_core.errors import (
+    CtsegError,
     DuplicatePositionError,
     InconsistentGeometryError,
     MissingPixelDataError,
+    NotACtError,
     UnknownSeriesError,
 )
 from ctseg_core.geometry import (
@@ -24,11 +26,21 @@ from ctseg_core.geometry import (
     order_slices,
     slice_spacing,
 )
-from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_stored_values, run_parallel, stored_to_hu
+from ctseg_core.io.dicom import (
+    PADDING_HU,
+    SliceHeader,
+    UnreadableSlice,
+    padding_to_air,
+    read_stored_values,
+    run_parallel,
+    stored_to_hu,
+)
+from ctseg_core.io.hu_checks import describe_mask, mask_values
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 _ORIENTATION_TOLERANCE = 1e-4
+_HU_MIN, _HU_MAX = np.iinfo(np.int16).min, np.iinfo(np.int16).max
 _SPACING_TOLERANCE = 1e-3
 
 
@@ -74,21 +86,80 @@ def summarise_series(headers: list[SliceHeader]) -> list[SeriesSummary]:
     return sorted(summaries, key=lambda s: (-(s.modality == "CT"), -s.slices, s.series_uid))
 
 
+#: Series whose values are looked at (a few slices each) to tell a CT from a mask saved as images.
+MASK_CHECKED_SERIES = 32
+#: Slices of a series looked at for mask values: a quarter, half and three quarters of the way.
+MASK_SAMPLE_FRACTIONS = (0.25, 0.5, 0.75)
+
+
+def mask_like_series(source: DicomSource, headers: list[SliceHeader]) -> dict[str, list[int]]:
+    """The image series whose sampled slices hold only mask values (0/1/255 after rescale), by UID, with
+    those values (a single value: blank slices, a mask's or an empty scan's). IRCAD's mask slices are
+    "CT" images of the patient's own slice count, so neither the modality nor the size tells them from
+    the CT: their values do."""
+    groups: dict[str, list[SliceHeader]] = defaultdict(list)
+    for header in headers:
+        if header.is_image:
+            groups[header.series_uid].append(header)
+    found: dict[str, list[int]] = {}
+    for uid in [s.series_uid for s in summarise_series(headers)][:MASK_CHECKED_SERIES]:
+        values = _sampled_mask_values(source, groups[uid])
+        if values is not None:
+            found[uid] = values
+    return found
+
+
+def _sampled_mask_values(source: DicomSource, members: list[SliceHeader]) -> list[int] | None:
+    """The mask values of a few slices of one series, or None when any of them holds other values."""
+    ordered = sorted(members, key=lambda h: (h.instance_number or 0, h.name))
+    picks = sorted({min(len(ordered) - 1, int(f * len(ordered))) for f in MASK_SAMPLE_FRACTIONS})
+    seen: set[int] = set()
+    for index in picks:
+        header = ordered[index]
+        try:
+            stored = read_stored_values(source, header)
+        except CtsegError:
+            return None  # an unreadable slice says nothing; the pixel pass reports it
+        hu = np.rint(stored.astype(np.float32) * np.float32(header.slope or 1.0) + np.float32(header.intercept))
+        values = mask_values(hu, blank=True)
+        if values is None:
+            return None
+        seen.update(values)
+    return sorted(seen)
+
+
 def choose_series(
-    headers: list[SliceHeader], label: str, series_uid: str | None = None
+    headers: list[SliceHeader],
+    label: str,
+    series_uid: str | None = None,
+    masks_like: dict[str, list[int]] | None = None,
 ) -> tuple[list[SliceHeader], list[SeriesSummary], list[str]]:
-    """Pick the CT series with the most slices (or the one asked for) and list the others."""
+    """Pick the CT series with the most slices (or the one asked for) and list the others.
+
+    ``masks_like`` (:func:`mask_like_series`): series holding only mask values, never chosen as the CT
+    unless asked for by UID; when every series is one, the folder holds no CT (:class:`NotACtError`).
+    """
     summaries = summarise_series(headers)
+    masks_like = masks_like or {}
+    warnings = []
     if series_uid is not None:
         chosen = [s for s in summaries if s.series_uid == series_uid]
         if not chosen:
             available = "; ".join(s.describe() for s in summaries) or "none"
             raise UnknownSeriesError(label, f"series {series_uid} not found. Series in this folder: {available}")
         pick = chosen[0]
+        if pick.series_uid in masks_like:
+            warnings.append(f"series {pick.series_uid} was asked for, but {describe_mask(masks_like[pick.series_uid])}")
     else:
-        pick = summaries[0]
+        pick = _pick_ct(summaries, label, masks_like)
+        skipped = [s for s in summaries if len(masks_like.get(s.series_uid, ())) > 1 and s != pick]
+        if skipped:
+            listed = "; ".join(s.describe() for s in skipped[:5]) + (" …" if len(skipped) > 5 else "")
+            warnings.append(
+                f"{len(skipped)} series hold only mask values (0/1/255), masks rather than CTs, "
+                f"and were not loaded as the CT: {listed}"
+            )
     others = [s for s in summaries if s.series_uid != pick.series_uid]
-    warnings = []
     members = [h for h in headers if h.is_image and h.series_uid == pick.series_uid]
     localizers = [h for h in members if "LOCALIZER" in h.image_type]
     if localizers and len(localizers) < len(members):
@@ -104,6 +175,24 @@ def choose_series(
     if pick.modality and pick.modality != "CT":
         warnings.append(f"series {pick.series_uid} has modality {pick.modality}, not CT")
     return members, others, warnings
+
+
+def _pick_ct(summaries: list[SeriesSummary], label: str, masks_like: dict[str, list[int]]) -> SeriesSummary:
+    """The first series in rank order that is not a mask, else the first blank one; none is an error
+    saying what the folder holds."""
+    for summary in summaries:
+        if summary.series_uid not in masks_like:
+            return summary
+    for summary in summaries:
+        if len(masks_like[summary.series_uid]) < 2:
+            return summary
+    first = summaries[0]
+    raise NotACtError(
+        label,
+        f"no CT here: all {len(summaries)} image series hold only mask values (e.g. {first.describe()}: "
+        f"{describe_mask(masks_like[first.series_uid])}); open the CT (for IRCAD, the folder holding "
+        "PATIENT_DICOM), not its masks",
+    )
 
 
 def _first_names(headers: list[SliceHeader], limit: int = 3) -> str:
@@ -326,25 +415,35 @@ def read_volume(
 
     decoded = _decode_multiframe(source, headers, progress, should_cancel)
 
-    def read_one(index: int) -> int:
+    def read_one(index: int) -> tuple[int, int]:
         header = headers[index]
         if header.entry in decoded and header.frame is not None:
             stored = decoded[header.entry][header.frame]
         else:
             stored = read_stored_values(source, header)
         header.raw = None  # zip bytes are no longer needed
-        return stored_to_hu(stored, header.slope, header.intercept, volume[index])
+        out = volume[index]
+        clipped = stored_to_hu(stored, header.slope, header.intercept, out)
+        if header.padding is None:
+            return clipped, 0
+        before = int(np.count_nonzero((out == _HU_MIN) | (out == _HU_MAX)))
+        padded = padding_to_air(stored, header.padding, out)
+        after = int(np.count_nonzero((out == _HU_MIN) | (out == _HU_MAX)))
+        return clipped - (before - after), padded  # padding clipped is no clipping: it is air now
 
     results = run_parallel(list(range(len(headers))), read_one, "reading pixels", progress, should_cancel)
-    clipped = 0
+    clipped = padded = 0
     for _index, result in enumerate(results):
-        if isinstance(result, UnreadableSlice):
-            raise result
         if isinstance(result, BaseException):
             raise result
-        clipped += int(result)
+        clipped += result[0]
+        padded += result[1]
     if clipped:
         series.warnings.append(f"{clipped} voxels outside the int16 HU range were clipped")
+    if padded:
+        series.warnings.append(
+            f"{padded} voxels of PixelPaddingValue (outside the scanned field of view) set to air ({PADDING_HU} HU)"
+        )
     if series.positions_mm is not None:
         volume = _drop_identical_duplicates(volume, series)
     return volume

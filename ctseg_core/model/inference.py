@@ -11,6 +11,7 @@ nothing of threads: the GUI runs it on a worker and the CLI in the foreground.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ctseg_core.errors import CtsegError, InvalidArgumentError, ModelError
+from ctseg_core.io.hu_checks import hu_offset_problem
 from ctseg_core.model.card import ModelCard, read_card
 from ctseg_core.model.postprocess import postprocess
 from ctseg_core.model.preprocessing import preprocess_volume, restore_to_grid, with_context
@@ -87,6 +89,15 @@ def _keras_problem(exc: Exception) -> str:
         text = "the file exists but Keras cannot read it as a model"
     text = text if len(text) <= 200 else text[:197] + "…"
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def with_hu_check(quality: ScanQuality, hu: np.ndarray) -> ScanQuality:
+    """The quality estimate flagged "check this scan" when the input's values are not HU (HU + 1024 stored
+    without RescaleIntercept): the network's confidence says nothing about a scan it was never shown."""
+    problem = hu_offset_problem(hu)
+    if problem is None:
+        return quality
+    return dataclasses.replace(quality, check_scan=True, reasons=(*quality.reasons, problem))
 
 
 @dataclass
@@ -292,6 +303,9 @@ class Segmenter:
     ) -> Segmentation:
         """Liver mask (and, if asked, the probability on the CT grid) for an int16 HU volume [z, y, x].
 
+        ``spacing_mm`` (z, y, x): the slice spacing places the 2.5D neighbours, the in-plane spacing makes
+        the crop square in millimetres (non-square pixels are not stretched).
+
         The probability map is float32 on the full grid (4 bytes a voxel: 130 MB for 130 × 512²),
         so it is only made when ``return_probability`` is set; ``return_uncertainty`` adds the
         per-voxel uncertainty (entropy, uint8) on the grid for the viewer's overlay. The quality
@@ -302,7 +316,7 @@ class Segmenter:
         threshold = self.card.threshold
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        stack, box = preprocess_volume(hu, self.card.input)
+        stack, box = preprocess_volume(hu, self.card.input, (spacing_mm[1], spacing_mm[2]) if spacing_mm else None)
         timings["preprocess"] = time.perf_counter() - started
         started = time.perf_counter()
         small = self.predict_stack(stack, progress, should_cancel, spacing_mm[0] if spacing_mm else None)
@@ -322,7 +336,7 @@ class Segmenter:
         timings["postprocess"] = time.perf_counter() - started
         started = time.perf_counter()
         entropy = voxel_uncertainty(small)  # once, for the per-slice ranking and the overlay
-        quality = estimate_quality(small, keep, self.card.quality, threshold, entropy)
+        quality = with_hu_check(estimate_quality(small, keep, self.card.quality, threshold, entropy), hu)
         uncertainty = None
         if return_uncertainty:
             on_grid = restore_to_grid(entropy, box)

@@ -1,9 +1,10 @@
 """The one preprocessing used by both training and inference, and its exact inverse.
 
-Steps: crop the volume to a square box around the body (so the network's pixels go to anatomy,
-and scans with different fields of view look alike), resize every slice of the box to the model
-input size, then clip and scale HU to [0, 1] with the model's HU window. Stacking neighbouring
-slices as channels (2.5D) happens per batch, from the same resized stack.
+Steps: crop the volume to a box around the body that is square in millimetres (so the network's
+pixels go to anatomy, scans with different fields of view look alike, and non-square pixels are not
+stretched), resize every slice of the box to the model input size, then clip and scale HU to
+[0, 1] with the model's HU window. Stacking neighbouring slices as channels (2.5D) happens per
+batch, from the same resized stack.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ctseg_core.display.windowing import MODEL_INPUT_WINDOW
 BODY_THRESHOLD_HU = -400
 #: Margin around the body box, as a fraction of its side (mm-free, so any FOV behaves alike).
 CROP_MARGIN = 0.04
+#: Pixel aspects (column spacing / row spacing) closer to 1 than this are square: the box is square in pixels.
+SQUARE_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -51,33 +54,52 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class CropBox:
-    """A square in-plane box [y0, y0+side) × [x0, x0+side) on a grid of ``shape`` (may overhang)."""
+    """An in-plane box [y0, y0+side) × [x0, x0+side_x) on a grid of ``shape`` (may overhang), square in
+    millimetres: ``side_x`` columns span what ``side`` rows do (None: as many, square pixels)."""
 
     y0: int
     x0: int
     side: int
     shape: tuple[int, int]  # original (rows, columns)
+    side_x: int | None = None
+
+    @property
+    def columns_side(self) -> int:
+        return self.side if self.side_x is None else self.side_x
 
 
-def body_crop_box(hu: np.ndarray) -> CropBox:
-    """Square box around the body on every slice (largest component of HU > threshold).
+def pixel_aspect(spacing_yx: tuple[float, float] | None) -> float:
+    """Column spacing over row spacing (1 for square pixels, or when the spacing is not known)."""
+    if spacing_yx is None or min(spacing_yx) <= 0:
+        return 1.0
+    aspect = float(spacing_yx[1]) / float(spacing_yx[0])
+    return 1.0 if abs(aspect - 1.0) < SQUARE_TOLERANCE else aspect
 
-    The same box serves all slices, so the 3D shape is not distorted between slices.
+
+def body_crop_box(hu: np.ndarray, spacing_yx: tuple[float, float] | None = None) -> CropBox:
+    """Box around the body on every slice (largest component of HU > threshold), square in mm.
+
+    The same box serves all slices, so the 3D shape is not distorted between slices. ``spacing_yx``
+    (mm between rows, between columns): with non-square pixels the box spans the same millimetres
+    both ways, so the resized slice shows the body in its true proportions.
     """
     rows, columns = hu.shape[-2:]
+    aspect = pixel_aspect(spacing_yx)
     footprint = (hu > BODY_THRESHOLD_HU).any(axis=0) if hu.ndim == 3 else hu > BODY_THRESHOLD_HU
     labels, count = ndimage.label(footprint)
     if count == 0:
-        return CropBox(0, 0, max(rows, columns), (rows, columns))
-    sizes = ndimage.sum_labels(footprint, labels, index=np.arange(1, count + 1))
-    body = labels == int(np.argmax(sizes)) + 1
-    ys, xs = np.nonzero(body.any(axis=1)), np.nonzero(body.any(axis=0))
-    y_lo, y_hi, x_lo, x_hi = ys[0][0], ys[0][-1] + 1, xs[0][0], xs[0][-1] + 1
-    side = int(np.ceil(max(y_hi - y_lo, x_hi - x_lo) * (1 + 2 * CROP_MARGIN)))
-    side = max(side, 16)
+        y_lo, y_hi, x_lo, x_hi, margin = 0, rows, 0, columns, 1.0
+    else:
+        sizes = ndimage.sum_labels(footprint, labels, index=np.arange(1, count + 1))
+        body = labels == int(np.argmax(sizes)) + 1
+        ys, xs = np.nonzero(body.any(axis=1)), np.nonzero(body.any(axis=0))
+        y_lo, y_hi, x_lo, x_hi = ys[0][0], ys[0][-1] + 1, xs[0][0], xs[0][-1] + 1
+        margin = 1 + 2 * CROP_MARGIN
+    side = max(int(np.ceil(max(y_hi - y_lo, (x_hi - x_lo) * aspect) * margin)), 16)
+    side_x = side if aspect == 1.0 else max(int(np.ceil(max((y_hi - y_lo) / aspect, x_hi - x_lo) * margin)), 16)
     y0 = round((y_lo + y_hi - side) / 2)
-    x0 = round((x_lo + x_hi - side) / 2)
-    return CropBox(y0, x0, side, (rows, columns))
+    x0 = round((x_lo + x_hi - side_x) / 2)
+    return CropBox(y0, x0, side, (rows, columns), None if aspect == 1.0 else side_x)
 
 
 def _linear_taps(
@@ -106,8 +128,8 @@ def _interpolation_matrix(n_in: int, n_out: int, start: int, stop: int) -> np.nd
     return matrix
 
 
-def _resize_stack(stack: np.ndarray, side: int, window: tuple[int, int, int, int]) -> np.ndarray:
-    """Resize each slice of a [z, n, n] stack to side × side, linearly and separably.
+def _resize_stack(stack: np.ndarray, sides: tuple[int, int], window: tuple[int, int, int, int]) -> np.ndarray:
+    """Resize each slice of a [z, n, n] stack to ``sides`` (rows, columns), linearly and separably.
 
     Only the ``window`` = (y0, y1, x0, x1) of the output is computed: restoring to a 512² grid
     never builds the overhanging part of the box. Two matrix products per slice (BLAS) give the
@@ -115,8 +137,8 @@ def _resize_stack(stack: np.ndarray, side: int, window: tuple[int, int, int, int
     """
     n = stack.shape[-1]
     y0, y1, x0, x1 = window
-    rows = _interpolation_matrix(n, side, y0, y1)
-    columns = _interpolation_matrix(n, side, x0, x1)
+    rows = _interpolation_matrix(n, sides[0], y0, y1)
+    columns = _interpolation_matrix(n, sides[1], x0, x1)
     return np.matmul(np.matmul(rows, stack.astype(np.float32, copy=False)), columns.T)
 
 
@@ -128,8 +150,8 @@ def _sample_box(volume: np.ndarray, box: CropBox, side: int, fill: float) -> np.
     """
     rows, columns = box.shape
 
-    def taps(n_image: int, offset: int) -> tuple[np.ndarray, ...]:
-        low, high, weight = _linear_taps(box.side, side)
+    def taps(n_image: int, offset: int, box_side: int) -> tuple[np.ndarray, ...]:
+        low, high, weight = _linear_taps(box_side, side)
         low, high = low + offset, high + offset
         return (
             np.clip(low, 0, n_image - 1),
@@ -139,8 +161,8 @@ def _sample_box(volume: np.ndarray, box: CropBox, side: int, fill: float) -> np.
             weight,
         )
 
-    r_lo, r_hi, r_lo_ok, r_hi_ok, wy = taps(rows, box.y0)
-    c_lo, c_hi, c_lo_ok, c_hi_ok, wx = taps(columns, box.x0)
+    r_lo, r_hi, r_lo_ok, r_hi_ok, wy = taps(rows, box.y0, box.side)
+    c_lo, c_hi, c_lo_ok, c_hi_ok, wx = taps(columns, box.x0, box.columns_side)
     fill32 = np.float32(fill)
     top = np.where(r_lo_ok[:, None], volume[:, r_lo, :], fill32).astype(np.float32)
     bottom = np.where(r_hi_ok[:, None], volume[:, r_hi, :], fill32).astype(np.float32)
@@ -150,9 +172,11 @@ def _sample_box(volume: np.ndarray, box: CropBox, side: int, fill: float) -> np.
     return (left * (1 - wx) + right * wx).astype(np.float32, copy=False)
 
 
-def crop_and_resize(hu: np.ndarray, spec: InputSpec, box: CropBox | None = None) -> tuple[np.ndarray, CropBox]:
-    """HU volume [z, y, x] → float32 HU stack [z, size, size] on the body box, and the box."""
-    box = box or body_crop_box(hu)
+def crop_and_resize(
+    hu: np.ndarray, spec: InputSpec, box: CropBox | None = None, spacing_yx: tuple[float, float] | None = None
+) -> tuple[np.ndarray, CropBox]:
+    """HU volume [z, y, x] → float32 HU stack [z, size, size] on the body box (square in mm), and the box."""
+    box = box or body_crop_box(hu, spacing_yx)
     return _sample_box(hu, box, spec.size, fill=-1000.0), box
 
 
@@ -188,9 +212,11 @@ def with_context(stack: np.ndarray, indices: np.ndarray, context: int, step: flo
     return np.moveaxis(mixed, 1, -1)
 
 
-def preprocess_volume(hu: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, CropBox]:
+def preprocess_volume(
+    hu: np.ndarray, spec: InputSpec, spacing_yx: tuple[float, float] | None = None
+) -> tuple[np.ndarray, CropBox]:
     """The full forward path for inference: crop, resize and normalise; [z, size, size] float32."""
-    stack, box = crop_and_resize(hu, spec)
+    stack, box = crop_and_resize(hu, spec, spacing_yx=spacing_yx)
     return normalise_hu(stack, spec), box
 
 
@@ -202,10 +228,10 @@ def restore_to_grid(stack: np.ndarray, box: CropBox, chunk: int = 16) -> np.ndar
     rows, columns = box.shape
     out = np.zeros((stack.shape[0], rows, columns), dtype=np.float32)
     sy0, sx0 = max(box.y0, 0), max(box.x0, 0)
-    sy1, sx1 = min(box.y0 + box.side, rows), min(box.x0 + box.side, columns)
+    sy1, sx1 = min(box.y0 + box.side, rows), min(box.x0 + box.columns_side, columns)
     if sy1 > sy0 and sx1 > sx0:
         window = (sy0 - box.y0, sy1 - box.y0, sx0 - box.x0, sx1 - box.x0)
         for start in range(0, stack.shape[0], chunk):
             part = slice(start, start + chunk)
-            out[part, sy0:sy1, sx0:sx1] = _resize_stack(stack[part], box.side, window)
+            out[part, sy0:sy1, sx0:sx1] = _resize_stack(stack[part], (box.side, box.columns_side), window)
     return out

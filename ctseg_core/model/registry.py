@@ -141,7 +141,23 @@ def check_new_name(name: str, overwrite: bool = False, folder: Path | None = Non
         raise ModelError(destination, "is the bundled model's own file: it is never replaced")
     if destination.exists() and not overwrite:
         raise OutputExistsError(destination, f"a model named “{name}” exists already: choose another name")
+    check_writable_folder(destination.parent)
     return destination
+
+
+def check_writable_folder(folder: Path) -> None:
+    """Refuse a models folder that cannot be written (read-only, a file in the way) before any slow work:
+    a registration after hours of training must not be the first to find out. Created when missing."""
+    import tempfile
+
+    from ctseg_core.io.atomic import output_error
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise output_error(folder, error) from error
 
 
 def register_model(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ctseg_core.cache import default_cache_dir
+from ctseg_core.errors import CtsegError
 from ctseg_core.metrics import compare, dice
 from ctseg_core.model.augment import AugmentConfig, augment_sample
 from ctseg_core.model.card import ModelCard, write_card
@@ -514,7 +515,14 @@ def _cached_patients(
     real_sources = discover_patients(roots) if roots else []
     phantom_sources = ensure_phantoms(phantoms, cache_dir) if phantoms else []
     log(f"{len(real_sources)} patients, {len(phantom_sources)} phantoms; caching preprocessed slices in {cache_dir}")
-    real = [load_cached(s, spec, cache_dir) for s in real_sources]
+    real: list[CachedPatient] = []
+    for source in real_sources:
+        try:
+            real.append(load_cached(source, spec, cache_dir))
+        except (CtsegError, FileNotFoundError) as error:  # one patient never stops the run: it is left out
+            log(f"warning: {source} left out of training: {error}")
+    if real_sources and not real and not phantom_sources:
+        raise FileNotFoundError(f"none of the {len(real_sources)} patients can be trained on (each is said above)")
     synthetic = [load_cached(s, spec, cache_dir) for s in phantom_sources]
     return real, synthetic
 

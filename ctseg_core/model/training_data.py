@@ -49,7 +49,7 @@ def discover_patients(roots: list[Path]) -> list[Path]:
 def _cache_key(source: Path, spec: InputSpec, label: Path | None = None) -> str:
     files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
     stamp = max((p.stat().st_mtime_ns for p in files), default=0)
-    parts: list[object] = [str(source.resolve()), stamp, spec.to_dict(), "v2"]
+    parts: list[object] = [str(source.resolve()), stamp, spec.to_dict(), "v3"]  # v3: crop square in mm
     if label is not None:  # a saved label outside the patient folder (NIfTI beside it) keys the cache too
         files = [label] if label.is_file() else [p for p in label.rglob("*") if p.is_file()]
         parts += [str(label.resolve()), max((p.stat().st_mtime_ns for p in files), default=0)]
@@ -74,8 +74,9 @@ def load_cached(source: Path, spec: InputSpec, cache_dir: Path, label: Path | No
     if label is not None:
         patient.masks["liver"] = read_saved_label(label, patient)
     if "liver" not in patient.masks:
-        raise FileNotFoundError(f"{source}: no liver mask to train on")
-    stack, box = crop_and_resize(patient.hu, spec)
+        why = patient.mask_errors.get("liver")
+        raise FileNotFoundError(f"{source}: no liver mask to train on" + (f" (its liver mask: {why})" if why else ""))
+    stack, box = crop_and_resize(patient.hu, spec, spacing_yx=(patient.spacing_mm[1], patient.spacing_mm[2]))
     liver = (crop_and_resize_mask(patient.masks["liver"], spec, box) >= 0.5).astype(np.uint8)
     hu = np.clip(np.rint(stack), -32768, 32767).astype(np.int16)
     cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from ctseg_core.annotate.labels import autosave
-from ctseg_core.annotate.recovery import RecoveryInfo, discard_recovery, load_recovery
+from ctseg_core.annotate.recovery import (
+    RecoveryInfo,
+    discard_recovery,
+    load_recovery,
+    load_recovery_segments,
+    save_recovery,
+)
+from ctseg_core.annotate.segment_set import PRIMARY_SEGMENT
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
 from ctseg_gui.commands.host import WindowHost
@@ -70,10 +76,11 @@ class Autosaver(QObject):
             self._again = True
             return False
         self._edits_since_autosave = 0
-        copy, revision, name, edits = editor.label.copy(), editor.revision, editor.name, editor.unsaved_edits
+        copy = [(segment, mask.copy()) for segment, mask in editor.segments.pairs()]  # every segment
+        revision, name, edits = editor.revision, editor.name, editor.unsaved_edits
         self._job = self.runner.start(
             "autosave",
-            lambda progress, cancel: autosave(copy, patient, name, edits),
+            lambda progress, cancel: save_recovery(copy, patient, name, edits),
             on_success=lambda path: self._on_autosaved(path, patient, revision),
             on_failure=self._on_autosave_failed,
         )
@@ -115,13 +122,22 @@ class Autosaver(QObject):
             self.discard(patient)
             return False
         try:
-            mask = load_recovery(info)
+            self._restore(info)
         except CtsegError as error:
             self.host.report_error("Could not restore the autosave", error)
             return False
-        self.editor.start_label(mask, info.name, "Restore autosave", modified=True)
         self.host.show_status(f"Restored the autosaved label “{info.name}”")
         return True
+
+    def _restore(self, info: RecoveryInfo) -> None:
+        """Edit the autosaved label again: a lone liver as one undoable step, several segments afresh."""
+        segments = load_recovery_segments(info) if info.segments else []
+        if not segments:
+            self.editor.start_label(load_recovery(info), info.name, "Restore autosave", modified=True)
+        elif len(segments) == 1 and segments[0][0].name == PRIMARY_SEGMENT:
+            self.editor.start_label(segments[0][1], info.name, "Restore autosave", modified=True)
+        else:
+            self.editor.start_segments(segments, info.name, modified=True)
 
     def discard(self, patient: Patient) -> None:
         """Delete the patient's autosave, after letting an autosave being written land, so that it

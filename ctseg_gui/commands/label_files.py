@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
+from ctseg_core.annotate.segment_save import save_segments
 from ctseg_core.io.label_files import label_file_kind, written_by_ctseg
 from ctseg_core.io.patient import Patient
 from ctseg_gui.commands.autosave import Autosaver
@@ -131,12 +132,17 @@ class LabelFiles(QObject):
             self.host.show_status("A save is already running")
             return False
         copy, revision = label.copy(), self.editor.revision
+        segments = self.editor.label_map() if len(self.editor.segments) > 1 else None  # every segment, named
         cached = self._seg_sources
         sources = cached[1] if cached is not None and cached[0] is patient else None
         self.host.show_job_progress(0, 0, "saving label")
         self.runner.start(
             SAVE_JOB,
-            lambda progress, cancel: save_label(copy, patient, target, sources, progress, cancel),
+            lambda progress, cancel: (
+                save_label(copy, patient, target, sources, progress, cancel)
+                if segments is None
+                else save_segments(segments, patient, target, sources, progress, cancel)
+            ),
             on_success=lambda saved: self._on_saved(saved, patient, revision, then),
             on_failure=lambda error: self.host.report_error("Could not save the label", error),
             on_progress=self.host.show_job_progress,

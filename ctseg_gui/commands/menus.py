@@ -16,9 +16,11 @@ from PySide6.QtWidgets import QMenu, QMenuBar, QMessageBox, QToolBar
 from ctseg_core.display.windowing import PRESETS
 from ctseg_gui.commands.exports import Exports
 from ctseg_gui.commands.host import WindowHost
+from ctseg_gui.commands.pacs import ArchiveCommands
 from ctseg_gui.plane_view.layout import Layout
 from ctseg_gui.state.overlay_settings import OverlayStyle
 from ctseg_gui.widgets.edit_actions import EditActions
+from ctseg_gui.widgets.key_help import help_html
 
 PAGE_SLICES = 10
 LAYOUT_TEXT = {
@@ -29,27 +31,6 @@ LAYOUT_TEXT = {
     Layout.TWO_BY_TWO: "&2 × 2 (planes and 3D)",
 }
 
-HELP_TEXT = """<table cellspacing=4>
-<tr><td><b>Wheel</b></td><td>next / previous slice</td></tr>
-<tr><td><b>Ctrl + wheel</b></td><td>zoom about the pointer</td></tr>
-<tr><td><b>Middle drag, Shift + left drag</b></td><td>pan</td></tr>
-<tr><td><b>Right drag</b></td><td>window: ← → width, ↑ ↓ level</td></tr>
-<tr><td><b>↑ ↓ &nbsp; PgUp PgDn &nbsp; Home End</b></td><td>slice ±1, ±10, first, last</td></tr>
-<tr><td><b>1 – 5</b></td><td>window presets</td></tr>
-<tr><td><b>G &nbsp; P &nbsp; E &nbsp; O</b></td><td>ground truth, prediction, edited label, overlay style</td></tr>
-<tr><td><b>F</b></td><td>fit the slice to the window</td></tr>
-<tr><td><b>Left click or drag</b></td><td>move the crosshair: the other planes follow (Shift+drag pans)</td></tr>
-<tr><td><b>Ctrl+1 – Ctrl+5</b></td><td>layout: axial, coronal, sagittal, 1×3, 2×2</td></tr>
-<tr><td><b>F11 &nbsp; double click</b></td><td>show the view alone, and back</td></tr>
-<tr><td><b>Ctrl+R &nbsp; Esc &nbsp; W</b></td><td>segment, cancel, worst slice</td></tr>
-<tr><td><b>U &nbsp; Shift+U</b></td><td>next most uncertain slice (the model's), uncertainty overlay</td></tr>
-<tr><td colspan=2><br><b>Editing</b> (the brush and eraser paint with the left button; middle drag pans)</td></tr>
-<tr><td><b>N &nbsp; B &nbsp; X or Shift+B &nbsp; L</b></td><td>navigate, brush, eraser, flood fill</td></tr>
-<tr><td><b>[ &nbsp; ]</b></td><td>smaller, larger brush</td></tr>
-<tr><td><b>H &nbsp; I</b></td><td>fill holes on the slice, interpolate between slices</td></tr>
-<tr><td><b>Ctrl+Z &nbsp; Ctrl+Shift+Z or Ctrl+Y</b></td><td>undo, redo</td></tr>
-<tr><td><b>Ctrl+S &nbsp; Ctrl+Shift+S &nbsp; Ctrl+L</b></td><td>save label, save as, load label</td></tr>
-</table>"""
 
 Slot = Callable[[], object]
 
@@ -93,6 +74,7 @@ class ViewerMenus:
         file.addSeparator()
         self.export_menu = file.addMenu("E&xport")
         self.exports = Exports(self.host, self.export_menu)
+        self.archive = ArchiveCommands(self.host, file.addMenu("&Archive"))
         file.addSeparator()
         self.quit_action = self._action(file, "&Quit", QKeySequence.StandardKey.Quit)
 
@@ -113,7 +95,7 @@ class ViewerMenus:
 
     def _view_menu(self) -> None:
         state, views = self.state, self.host.plane_layout
-        view = self.bar.addMenu("&View")
+        view = self.view_menu = self.bar.addMenu("&View")
         self._add(view, "&Fit to window", views.fit, "F")
         view.addSeparator()
         for number, name in enumerate(PRESETS, start=1):
@@ -200,7 +182,7 @@ class ViewerMenus:
         self.host.show_status(f"Uncertain slice {rank} of {count}: slice {index + 1}", 4000)
 
     def show_help(self) -> None:
-        QMessageBox.information(self.host.window(), "Mouse and keys", HELP_TEXT)
+        QMessageBox.information(self.host.window(), "Mouse and keys", help_html(self.host.editor.bindings.profile))
 
     def _on_overlay_changed(self) -> None:
         overlay = self.state.overlay

@@ -32,10 +32,16 @@ class PatientOpener(QObject):
         super().__init__(host.window())
         self.host, self.state, self.runner, self.files = host, host.state, host.runner, files
 
-    def open_path(self, path: str | Path) -> None:
-        """Load a patient on a worker; the one shown stays until the new one is ready."""
+    def open_path(self, path: str | Path, series_uid: str | None = None) -> None:
+        """Load a patient (``series_uid``: that series) on a worker; the one shown stays until the new one is ready."""
         path = str(Path(path).expanduser().absolute())
-        self._start_load(path, lambda progress, cancel: open_patient(path, progress, cancel), Path(path).name)
+        self._start_load(
+            path, lambda progress, cancel: open_patient(path, progress, cancel, series_uid), Path(path).name
+        )
+
+    def open_loaded(self, opened: OpenedPatient, path: str) -> None:
+        """Show a patient already loaded (the cohort browser's next one, read in the background)."""
+        self._start_load(path, lambda progress, cancel: opened, Path(path).name)
 
     def open_demo(self) -> None:
         """Open the demo phantom, writing it to the cache folder first if needed."""

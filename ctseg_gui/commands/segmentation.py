@@ -1,9 +1,10 @@
 """Segmenting the liver from the viewer: Segment / Cancel on a worker, and the model preloaded while idle.
 
-The model is loaded once per path (:class:`~ctseg_gui.jobs.segmentation.SegmenterCache`). Once the window has
-been shown and left idle for a moment, a worker loads it (importing TensorFlow, which holds the
-GIL for a while), so that the first Segment starts predicting at once; while a status-bar job
-runs (opening a patient, saving…), the preload waits.
+The model runs in the model process (:func:`~ctseg_gui.jobs.segmentation.model_process`), started when
+the window is first shown, so it loads while the user opens a patient; it is stopped when the window
+closes. The model is loaded once per path (:class:`~ctseg_gui.jobs.segmentation.SegmenterCache`);
+once the window has been idle a moment, a worker asks for the window's model, so the first Segment
+starts predicting at once. If the model process dies, Segment says so and it restarts.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ctseg_core.engine import ModelProcess
 from ctseg_gui.commands.host import WindowHost
 from ctseg_gui.commands.patients import MASK_JOB
-from ctseg_gui.jobs.segmentation import SegmentationOutcome, SegmenterCache, preload_segmenter, segment
+from ctseg_gui.jobs.segmentation import (
+    SegmentationOutcome,
+    SegmenterCache,
+    model_process,
+    preload_segmenter,
+    segment,
+)
 from ctseg_gui.panels.segmentation import SegmentationPanel
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,8 @@ class Segmentation(QObject):
         super().__init__(host.window())
         self.host, self.state, self.runner, self.panel, self.busy = host, host.state, host.runner, panel, busy
         self.model_path = model_path
+        #: The model process this window starts and stops (None when ``segmenters`` is given: tests).
+        self.model_process: ModelProcess | None = model_process() if segmenters is None else None
         self.segmenters = segmenters if segmenters is not None else SegmenterCache()
         #: True once the window asked to keep the model loaded in the background (:meth:`start_preloading`).
         self.preloading = False
@@ -62,12 +72,26 @@ class Segmentation(QObject):
         """Load the model in the background once the window is idle, and each model chosen later at once
         (the window asks when it is first shown, unless told not to preload)."""
         self.preloading = True
+        process = self.model_process
+        if process is not None and not process.is_alive():
+            process.model_path = self.model_path  # the child loads the window's model as it starts
+            process.start()
         self.preload_timer.start()
+
+    def shutdown(self) -> None:
+        """Cancel Segment and the preload, then stop the model process (the window is closing)."""
+        self.preload_timer.stop()
+        self.runner.cancel(SEGMENT_JOB)
+        self.runner.cancel(PRELOAD_JOB)
+        if self.model_process is not None:
+            self.model_process.close()
 
     def set_model(self, model_path: str | None) -> None:
         """Segment with another model file from now on (None: the bundled model); a running
         segmentation finishes with the model it started with. Each model loads once and is kept."""
         self.model_path = model_path
+        if self.model_process is not None:
+            self.model_process.model_path = model_path  # what a restarted model process preloads
 
     def start(self) -> None:
         """Segment the liver on a worker: model loaded once, then predicted and measured there."""

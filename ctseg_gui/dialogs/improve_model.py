@@ -37,10 +37,10 @@ from ctseg_core.model.finetune import (
     FineTuneResult,
     TrainingPatient,
     collect_training_patients,
-    fine_tune,
 )
 from ctseg_core.model.registry import check_new_name
 from ctseg_gui.dialogs.messages import error_message
+from ctseg_gui.jobs.segmentation import fine_tune_in_model_process
 from ctseg_gui.jobs.workers import JobRunner
 from ctseg_gui.widgets.model_picker import ModelPicker
 from ctseg_gui.widgets.plain_text import data_label, plain_tooltip
@@ -219,7 +219,9 @@ class ImproveModelDialog(QDialog):
         self.status.setText(f"Starting: {len(patients)} patient{'s' if len(patients) != 1 else ''}, {epochs} epochs…")
         self.runner.start(
             IMPROVE_JOB,
-            lambda progress, cancel: fine_tune(patients, base, name, epochs, progress, cancel, **options),
+            lambda progress, cancel: fine_tune_in_model_process(
+                patients, base, name, epochs, progress=progress, should_cancel=cancel, **options
+            ),
             on_success=self._on_done,
             on_failure=self._on_failed,
             on_progress=self._on_progress,

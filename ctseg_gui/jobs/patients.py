@@ -47,10 +47,15 @@ def _find_recovery(patient: Patient) -> RecoveryInfo | None:
         return None
 
 
-def open_patient(path: str | Path, progress: ProgressCallback, should_cancel: CancelCheck) -> OpenedPatient:
-    """Load the CT and only the liver mask (other organs load when the user asks for them), and
-    look for an autosaved label of this very CT (hashing the HU only when an autosave exists)."""
-    patient = load_patient(path, masks=[DEFAULT_ORGAN], progress=progress, should_cancel=should_cancel)
+def open_patient(
+    path: str | Path, progress: ProgressCallback, should_cancel: CancelCheck, series_uid: str | None = None
+) -> OpenedPatient:
+    """Load the CT (``series_uid``: that series, else the loader's choice) and only the liver mask
+    (other organs load when the user asks for them), and look for an autosaved label of this very
+    CT (hashing the HU only when an autosave exists)."""
+    patient = load_patient(
+        path, series_uid=series_uid, masks=[DEFAULT_ORGAN], progress=progress, should_cancel=should_cancel
+    )
     gt = patient.masks.get(DEFAULT_ORGAN)
     opened = OpenedPatient(
         patient=patient,

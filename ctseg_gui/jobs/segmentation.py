@@ -1,6 +1,10 @@
 """Segment's jobs as plain functions of ``(progress, should_cancel)``: the model loaded once, then
 predicted and measured; no Qt here.
 
+The model runs in the GUI process's model process (:func:`model_process`, a spawned child: the GUI
+process never imports TensorFlow, and a crash in the runtime never takes the window down); a worker
+only waits on it, so the GUI thread keeps the GIL to itself.
+
 They run on worker threads (:mod:`~ctseg_gui.jobs.workers`) and only compose ``ctseg_core`` calls, so
 they can be tested and reused without a display. Every job checks the cancel flag before returning,
 so a job cancelled near its end still ends in :class:`~ctseg_core.errors.Cancelled`.
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ctseg_core.engine import ModelProcess
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import MaskScores, score_masks
@@ -24,18 +29,43 @@ from ctseg_core.model.quality import ScanQuality
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
 if TYPE_CHECKING:
+    from ctseg_core.engine import RemoteSegmenter
+    from ctseg_core.model.finetune import FineTuneResult
     from ctseg_core.model.inference import Segmenter
 
 log = logging.getLogger(__name__)
 
+_model_process: ModelProcess | None = None
 
-def _load_segmenter(model_path: str | None) -> Segmenter:
-    """Import the inference module (and through it TensorFlow) only when a model is needed."""
+
+def model_process() -> ModelProcess:
+    """The GUI process's model process (the bundled model preloaded), made on first use, not started.
+
+    One per GUI process: the window starts it when it opens and closes it when it closes; a request
+    after that starts it again.
+    """
+    global _model_process
+    if _model_process is None:
+        _model_process = ModelProcess()
+    return _model_process
+
+
+def _load_segmenter(model_path: str | None) -> Segmenter | RemoteSegmenter:
+    """The model, loaded (once) in the model process; waits for the load and raises its error."""
     try:
-        from ctseg_core.model.inference import Segmenter
+        return model_process().segmenter(model_path)
     except ImportError as error:
         raise CtsegError(None, f"segmentation is unavailable in this installation: {error}") from error
-    return Segmenter.load(model_path)
+
+
+def fine_tune_in_model_process(
+    *args: object, progress: ProgressCallback, should_cancel: CancelCheck, **kwargs: object
+) -> FineTuneResult:
+    """``fine_tune(*args, **kwargs)`` in a model process of its own, closed after, so that Segment keeps
+    its process meanwhile and TensorFlow never loads beside the GUI."""
+    with ModelProcess(preload=False) as process:
+        result: FineTuneResult = process.fine_tune(*args, progress=progress, should_cancel=should_cancel, **kwargs)
+    return result
 
 
 def model_file(model_path: str | None) -> Path:
@@ -49,18 +79,18 @@ def model_file(model_path: str | None) -> Path:
 
 
 class SegmenterCache:
-    """Each model is loaded once and kept; loading (≈3 s, TensorFlow import) runs on the asking worker."""
+    """Each model is loaded once and kept; the asking worker waits for the load (in the model process)."""
 
-    def __init__(self, loader: Callable[[str | None], Segmenter] | None = None) -> None:
+    def __init__(self, loader: Callable[[str | None], Segmenter | RemoteSegmenter] | None = None) -> None:
         self._loader = loader if loader is not None else _load_segmenter
         self._lock = threading.Lock()
-        self._models: dict[str | None, Segmenter] = {}
+        self._models: dict[str | None, Segmenter | RemoteSegmenter] = {}
 
     @staticmethod
     def _key(model_path: str | None) -> str | None:
         return str(Path(model_path).expanduser().resolve()) if model_path else None
 
-    def get(self, model_path: str | None) -> Segmenter:
+    def get(self, model_path: str | None) -> Segmenter | RemoteSegmenter:
         key = self._key(model_path)
         with self._lock:
             if key not in self._models:

@@ -176,6 +176,7 @@ class EditPanel(QGroupBox):
         editor.labelChanged.connect(self._update_summary)
         editor.labelEdited.connect(self._update_summary)
         editor.historyChanged.connect(self._update_summary)
+        editor.segmentsChanged.connect(self._update_summary)
         editor.diceChanged.connect(self._update_dice)
         self._on_brush_changed()
         self._on_hu_limit_changed()
@@ -206,7 +207,10 @@ class EditPanel(QGroupBox):
             return
         edits = editor.unsaved_edits
         state = f"{edits} unsaved edit{'s' if edits != 1 else ''}" if edits else "no unsaved edits"
-        self.summary.setText(f"<b>{escaped(editor.name)}</b> · {format_metric(editor.volume_ml(), 1)} mL · {state}")
+        active = editor.segments.active_row()
+        segment = f" · segment <b>{escaped(active.name)}</b>" if active is not None and len(editor.segments) > 1 else ""
+        volume = format_metric(editor.volume_ml(), 1)
+        self.summary.setText(f"<b>{escaped(editor.name)}</b>{segment} · {volume} mL · {state}")
 
     def _update_dice(self) -> None:
         for key in ("gt", "prediction"):

@@ -127,14 +127,16 @@ class PlaneImage:
             self.uncertainty.set(None, None)
             self.uncertainty.hide()
 
-    def update_label(self, label: np.ndarray | None, settings: OverlaySettings) -> bool:
-        """The edited label's code image of a slice (None or hidden: no layer); False if nothing changed."""
+    def update_label(self, label: np.ndarray | None, settings: OverlaySettings, outline_only: bool = False) -> bool:
+        """The edited label's code image of a slice (None or hidden: no layer), its outline alone when
+        the segments are drawn beside it; False if nothing changed."""
         if label is None or not settings.show_label:
             changed = self.label.isVisible()
             self.label.hide()
             self.label.set(None, None)
             return changed
-        self.label.set(label_code(label, outlines=True), view_tables(settings)[1])
+        code = label_code(label, outlines=True)
+        self.label.set(code & 2 if outline_only else code, view_tables(settings)[1])
         self.label.show()
         return True
 

@@ -11,39 +11,87 @@ from PySide6.QtGui import QColor, QImage, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsLineItem, QGraphicsSceneWheelEvent
 
 from ctseg_core.display import palette
+from ctseg_core.display.bindings import Command, drag_command, wheel_command
 from ctseg_gui.plane_view.overlay_tables import colourise
+from ctseg_gui.state.bindings import Bindings
 
 WHEEL_STEP = 120  # angle delta of one wheel notch (1/8 degree units)
 
 
+BUTTON_NAMES = {
+    Qt.MouseButton.LeftButton: "left",
+    Qt.MouseButton.MiddleButton: "middle",
+    Qt.MouseButton.RightButton: "right",
+}
+MODIFIER_NAMES = {
+    Qt.KeyboardModifier.ShiftModifier: "Shift",
+    Qt.KeyboardModifier.ControlModifier: "Ctrl",
+    Qt.KeyboardModifier.AltModifier: "Alt",
+}
+ZOOM_PER_PIXEL = 1.02  # a right drag of one pixel zooms by 2 % (ITK-SNAP's rate)
+
+
+def modifier_names(modifiers: Qt.KeyboardModifier) -> frozenset[str]:
+    """The profile tables' names of the modifiers held ("Shift", "Ctrl", "Alt")."""
+    return frozenset(name for flag, name in MODIFIER_NAMES.items() if modifiers & flag)
+
+
 class PlaneViewBox(pg.ViewBox):
-    """A ViewBox with radiology mouse bindings; it emits intents and leaves the state alone."""
+    """A ViewBox whose drags and wheel follow the mouse profile (:attr:`bindings`); it emits intents
+    (slice, window, brush steps) and pans and zooms itself, and leaves the state alone."""
 
     sigSliceStep = Signal(int)
     sigWindowDrag = Signal(bool, float, float)  # drag started, dx and dy in pixels since the press
+    sigBrushStep = Signal(int)  # larger (> 0) or smaller brush
 
-    def __init__(self) -> None:
+    def __init__(self, bindings: Bindings | None = None) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.01)
+        self.bindings = bindings if bindings is not None else Bindings()
         self._wheel_rest = 0  # wheel angle not yet turned into whole slices (touchpads send less)
 
     def wheelEvent(self, ev: QGraphicsSceneWheelEvent, axis: int | None = None) -> None:
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        command = wheel_command(self.bindings.profile, modifier_names(ev.modifiers()))
+        if command is Command.ZOOM:
             super().wheelEvent(ev, axis)
+            return
+        if command not in (Command.SLICE, Command.BRUSH_SIZE):
+            ev.ignore()
             return
         self._wheel_rest += ev.delta()
         steps = int(self._wheel_rest / WHEEL_STEP)
         if steps:
             self._wheel_rest -= steps * WHEEL_STEP
-            self.sigSliceStep.emit(steps)
+            (self.sigSliceStep if command is Command.SLICE else self.sigBrushStep).emit(steps)
         ev.accept()
 
     def mouseDragEvent(self, ev: MouseDragEvent, axis: int | None = None) -> None:
-        if ev.button() != Qt.MouseButton.RightButton:
-            super().mouseDragEvent(ev, axis)
+        button = BUTTON_NAMES.get(ev.button(), "")
+        bindings = self.bindings
+        command = drag_command(bindings.profile, button, modifier_names(ev.modifiers()), bindings.window_mode)
+        if command is Command.WINDOW:
+            moved = ev.screenPos() - ev.buttonDownScreenPos(ev.button())
+            self.sigWindowDrag.emit(ev.isStart(), moved.x(), moved.y())
+        elif command is Command.PAN:
+            self._pan(ev)
+        elif command is Command.ZOOM:
+            self._zoom(ev)
+        else:
+            ev.ignore()
             return
         ev.accept()
-        moved = ev.screenPos() - ev.buttonDownScreenPos(Qt.MouseButton.RightButton)
-        self.sigWindowDrag.emit(ev.isStart(), moved.x(), moved.y())
+
+    def _pan(self, ev: MouseDragEvent) -> None:
+        """Move the image with the pointer."""
+        here, before = self.mapToView(ev.pos()), self.mapToView(ev.lastPos())
+        self.translateBy(x=before.x() - here.x(), y=before.y() - here.y())
+        self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
+
+    def _zoom(self, ev: MouseDragEvent) -> None:
+        """Drag up zooms in, down zooms out, about the point pressed (Slicer's and ITK-SNAP's right drag)."""
+        moved = ev.screenPos() - ev.lastScreenPos()
+        scale = ZOOM_PER_PIXEL ** moved.y()
+        self.scaleBy(x=scale, y=scale, center=self.mapToView(ev.buttonDownPos(ev.button())))
+        self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
 
 
 class SliceImage(pg.ImageItem):

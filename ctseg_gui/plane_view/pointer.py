@@ -1,7 +1,10 @@
 """The plane view's pointer handling: crosshair, edits, brush preview, window drag.
 
-In Navigate mode a left click or drag moves the state's crosshair (Shift+left drag and middle drag
-pan, as pyqtgraph does), a double click asks for the view alone. With an editing tool
+In Navigate mode a left click or drag moves the state's crosshair where the mouse profile says so
+(:mod:`ctseg_core.display.bindings`; ctseg's: Shift+left drag and middle drag pan, right drag sets
+the window; Slicer's and ITK-SNAP's: right drag zooms; in window/level mode left drag sets the
+window), a double click asks for the view alone; drags the profile gives to pan, zoom or the
+window go to the view box (:class:`~ctseg_gui.plane_view.items.PlaneViewBox`). With an editing tool
 (:class:`~ctseg_core.annotate.tools.Tool`) the left button edits instead: the brush and eraser
 paint a stroke through every mouse point (the press and moves never reach pyqtgraph, so the view
 does not pan and no mouse move is dropped), flood fill fills on click; middle drag still pans
@@ -21,9 +24,10 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QMouseEvent
 
 from ctseg_core.annotate.tools import Tool
+from ctseg_core.display.bindings import Command, drag_command
 from ctseg_core.display.planes import Plane
 from ctseg_core.display.windowing import Window, window_from_drag
-from ctseg_gui.plane_view.items import BrushPreview
+from ctseg_gui.plane_view.items import BrushPreview, modifier_names
 from ctseg_gui.state.editor import EditorState
 from ctseg_gui.state.viewer import ViewerState
 
@@ -141,12 +145,7 @@ class PlanePointer(pg.GraphicsView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         editor = self.editor
         left = event.button() == Qt.MouseButton.LeftButton
-        if (
-            left
-            and self.state.patient is not None
-            and not editor.tool.edits
-            and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        ):
+        if left and self.state.patient is not None and not editor.tool.edits and self._left_moves_crosshair(event):
             event.accept()
             self._crosshair_press = True
             self._move_crosshair(self.scene_pos(event.position()))
@@ -161,6 +160,12 @@ class PlanePointer(pg.GraphicsView):
             editor.begin_stroke(self.section_point(scene_pos), self.plane)
         elif editor.tool is Tool.FLOOD:
             editor.flood_fill(self.section_point(scene_pos), self.plane)
+
+    def _left_moves_crosshair(self, event: QMouseEvent) -> bool:
+        """Whether the profile gives a left drag with these modifiers to the crosshair."""
+        bindings = self.editor.bindings
+        mods = modifier_names(event.modifiers())
+        return drag_command(bindings.profile, "left", mods, bindings.window_mode) is Command.CROSSHAIR
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         """A quick second click with an editing tool is a second dab or fill, not a double click."""

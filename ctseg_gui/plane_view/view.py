@@ -1,22 +1,15 @@
 """A plane view (axial, coronal or sagittal): CT plus ground-truth and prediction overlays, in millimetres.
 
-One class for the three planes (:class:`~ctseg_core.display.planes.Plane`): the plane says which slice of the
-volume is shown and in which screen order, and the pixel size in mm. Thin crosshair lines mark the
-state's crosshair; in Navigate mode a left click or drag moves it (Shift+left drag pans), so the
-other plane views follow.
-
-Mouse, as in ITK-SNAP and 3D Slicer: wheel changes slice, Ctrl+wheel zooms about the pointer,
-left or middle drag pans, right drag changes the HU window (``windowing.window_from_drag``).
-With an editing tool the left button edits instead (:mod:`~ctseg_gui.plane_view.pointer`).
-Items are placed in mm (image rect = columns · column mm × rows · row mm, e.g. x·dx × z·dz in the
-coronal plane) with a locked 1:1 aspect, so
-anisotropic pixels are shown at their true shape. A window change maps every int16 value once
-through the core's ``apply_window`` into a 65536-entry grey table; changing slice is then one
-gather for the grey levels, the layers' small code images, and one gather from the composite
-table (:func:`~ctseg_gui.plane_view.overlay_tables.composite`) into the one opaque image the view draws. Each
-layer's slice is kept, so a window change, a brush stroke or a colour change recomputes only
-its own part before the one gather; a crosshair move that leaves a view's slice alone only moves
-its two lines.
+One class for the three planes (:class:`~ctseg_core.display.planes.Plane`): the plane says which slice
+is shown, in which screen order, and the pixel size in mm. Thin lines mark the state's crosshair; the
+mouse follows the profile chosen (:mod:`~ctseg_core.display.bindings`, via
+:mod:`~ctseg_gui.plane_view.pointer`). Items are placed in mm with a locked 1:1 aspect, so anisotropic
+pixels keep their true shape; several segments are drawn by :mod:`~ctseg_gui.plane_view.segment_layer`.
+A window change maps every int16 value once through ``apply_window`` into a 65536-entry grey table;
+a slice is then one gather for the grey levels and one from the composite table
+(:func:`~ctseg_gui.plane_view.overlay_tables.composite`). Each layer's slice is kept, so a window
+change or a brush stroke recomputes only its own part; a crosshair move that leaves a view's slice
+alone only moves its two lines.
 """
 
 from __future__ import annotations
@@ -34,6 +27,7 @@ from ctseg_gui.plane_view.items import BrushPreview, PlaneViewBox, crosshair_lin
 from ctseg_gui.plane_view.overlay_text import LETTER_RGB, OverlayText
 from ctseg_gui.plane_view.pointer import PlanePointer
 from ctseg_gui.plane_view.sagittal_copies import screen_slice
+from ctseg_gui.plane_view.segment_layer import SegmentLayer, shows_segments
 from ctseg_gui.plane_view.slice_cache import SliceCache, Sources
 from ctseg_gui.state.editor import EditorState
 from ctseg_gui.state.viewer import ViewerState
@@ -78,7 +72,7 @@ class PlaneView(PlanePointer):
 
     def _make_items(self) -> None:
         """The view box and what it draws: the composited slice, the brush circle, the crosshair lines."""
-        self.view = PlaneViewBox()
+        self.view = PlaneViewBox(self.editor.bindings)
         self.setCentralItem(self.view)
         self.image = PlaneImage()
         self.indices = SliceCache(self.plane)  # every slice's CT and overlay, made ahead on a background thread
@@ -86,6 +80,8 @@ class PlaneView(PlanePointer):
         self.view.addItem(self.ct_item)
         self.overlay_item, self.label_item = self.image.overlay, self.image.label  # the layers, for inspection
         self.uncertainty_item = self.image.uncertainty
+        self.segment_layer = SegmentLayer()
+        self.view.addItem(self.segment_layer)
         self.brush_preview = BrushPreview()
         self.view.addItem(self.brush_preview)
         self.crosshair_lines = (crosshair_line(), crosshair_line())  # vertical (column), horizontal (row)
@@ -112,6 +108,7 @@ class PlaneView(PlanePointer):
         """Redraw what changed: the slice, the window, the masks, the overlay settings, the label, the tool."""
         self.view.sigSliceStep.connect(lambda steps: state.step_plane(self.plane, steps))
         self.view.sigWindowDrag.connect(self._on_window_drag)
+        self.view.sigBrushStep.connect(editor.step_brush)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         state.patientChanged.connect(self._on_patient_changed)
         state.crosshairChanged.connect(self._on_crosshair_changed)
@@ -119,6 +116,7 @@ class PlaneView(PlanePointer):
         state.masksChanged.connect(self._draw_overlays)
         state.overlayChanged.connect(self._on_overlay_changed)
         editor.labelChanged.connect(self._draw_label)
+        editor.segmentsChanged.connect(self._draw_label)
         editor.labelEdited.connect(self._on_label_edited)
         editor.toolChanged.connect(self._on_tool_changed)
         editor.brushChanged.connect(self._refresh_preview)
@@ -193,13 +191,14 @@ class PlaneView(PlanePointer):
         return True
 
     def _update_label(self) -> bool:
-        """The edited label's layer of the slice shown (hidden when off or absent)."""
-        label = self.editor.label
+        """The edited label's layers of the slice shown: the segments, and the active one (hidden when off)."""
+        label, segments, overlay = self.editor.label, self.editor.segments, self.state.overlay
         if self.state.patient is None or self._skipped():
             return False
-        return self.image.update_label(
-            None if label is None else self.plane.image(label, self.index), self.state.overlay
-        )
+        self.segment_layer.draw(segments, self.plane, self.index, self._image_rect, overlay.show_label)
+        active = segments.active_row()
+        shown = None if label is None or active is None or not active.visible else self.plane.image(label, self.index)
+        return self.image.update_label(shown, overlay, shows_segments(segments))
 
     def _on_label_edited(self, slices: list[int]) -> None:
         if self.plane is not Plane.AXIAL or self.state.slice_index in slices:

@@ -12,14 +12,20 @@ Qt signal of the same meaning, so widgets connect to signals as everywhere else 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ctseg_core.annotate.history import EditHistory
+from ctseg_core.annotate.segment_set import SegmentRow, SegmentSet
 from ctseg_core.annotate.session import LabelSession, LiveDice
 from ctseg_core.annotate.tools import HuLimit, Tool
 from ctseg_core.annotate.volume_tools import PendingVolumeEdit, VolumeEdit, VolumeTool
+from ctseg_core.display.palette import RGB
 from ctseg_core.display.planes import Plane
+from ctseg_core.io.segments import LabelMap, Segment
+from ctseg_gui.state.bindings import Bindings
 from ctseg_gui.state.viewer import ViewerState
 
 
@@ -36,6 +42,7 @@ class EditorState(QObject):
     stepCommitted = Signal(str)  # an undoable edit was stored (its description)
     notice = Signal(str)  # why a click changed nothing, for the status bar
     volumeEditChanged = Signal()  # a volume tool started, finished or was dropped
+    segmentsChanged = Signal()  # the segment table changed: rows, names, colours, shown, locked, active
 
     def __init__(self, viewer: ViewerState, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +50,8 @@ class EditorState(QObject):
         #: The plane of the view last focused or edited in: fill holes applies to its slice.
         self.active_plane = Plane.AXIAL
         self.session = session = LabelSession()
+        #: The mouse and key profile the views follow (a preference, kept here beside the tools).
+        self.bindings = Bindings(self)
         session.label_changed.connect(self.labelChanged.emit)
         session.label_edited.connect(self.labelEdited.emit)
         session.tool_changed.connect(self.toolChanged.emit)
@@ -53,6 +62,7 @@ class EditorState(QObject):
         session.step_committed.connect(self.stepCommitted.emit)
         session.notice.connect(self.notice.emit)
         session.volume_edit_changed.connect(self.volumeEditChanged.emit)
+        session.segments_changed.connect(self.segmentsChanged.emit)
         viewer.patientChanged.connect(self._on_patient_changed)
         viewer.masksChanged.connect(self._on_masks_changed)
         viewer.sliceChanged.connect(self.diceChanged)  # the slice Dice is the slice shown
@@ -66,6 +76,12 @@ class EditorState(QObject):
 
     def _on_masks_changed(self) -> None:
         self.session.set_references({"gt": self.viewer.gt, "prediction": self.viewer.prediction})
+        self.session.set_segment_truths(self.ground_truth_segments())
+
+    def ground_truth_segments(self) -> dict[str, np.ndarray]:
+        """The patient's ground-truth masks read so far, by name: segments of those names get a live Dice."""
+        patient = self.viewer.patient
+        return {} if patient is None else dict(patient.masks)
 
     # ---------------------------------------------------------------- the session's state
 
@@ -124,6 +140,14 @@ class EditorState(QObject):
     @property
     def volume_edit(self) -> PendingVolumeEdit | None:
         return self.session.volume_edit
+
+    @property
+    def segments(self) -> SegmentSet:
+        """The segment table (read it; change it through the methods below, which say so)."""
+        return self.session.segments
+
+    def label_map(self) -> LabelMap:
+        return self.session.label_map()
 
     # ---------------------------------------------------------------- edits, on the slice shown
 
@@ -189,15 +213,43 @@ class EditorState(QObject):
     def cancel_volume_edit(self, pending: PendingVolumeEdit) -> None:
         self.session.cancel_volume_edit(pending)
 
+    def start_segments(self, segments: Sequence[tuple[Segment, np.ndarray]], name: str, modified: bool = False) -> None:
+        self.session.start_segments(segments, name, modified)
+
+    def set_active_segment(self, value: int) -> None:
+        self.session.set_active_segment(value)
+
+    def step_segment(self, steps: int) -> None:
+        self.session.step_segment(steps)
+
+    def add_segment(self, name: str, mask: np.ndarray | None = None, color: RGB | None = None) -> SegmentRow | None:
+        return self.session.add_segment(name, mask, color)
+
+    def remove_segment(self, value: int) -> None:
+        self.session.remove_segment(value)
+
+    def rename_segment(self, value: int, name: str) -> None:
+        self.session.rename_segment(value, name)
+
+    def recolour_segment(self, value: int, color: RGB) -> None:
+        self.session.recolour_segment(value, color)
+
+    def set_segment_visible(self, value: int, visible: bool) -> None:
+        self.session.set_segment_visible(value, visible)
+
+    def set_segment_locked(self, value: int, locked: bool) -> None:
+        self.session.set_segment_locked(value, locked)
+
     def undo(self) -> list[int] | None:
         return self.session.undo()
 
     def redo(self) -> list[int] | None:
         return self.session.redo()
 
-    def dice(self, reference: str) -> LiveDice:
-        """Live Dice against ``"gt"`` or ``"prediction"``: the slice shown and the volume."""
-        return self.session.dice(reference, self.viewer.slice_index)
+    def dice(self, reference: str, segment: str | None = None) -> LiveDice:
+        """Live Dice of ``segment`` (default: the active one) against ``"gt"`` or ``"prediction"``:
+        the slice shown and the volume."""
+        return self.session.dice(reference, self.viewer.slice_index, segment)
 
     def volume_ml(self) -> float:
         return self.session.volume_ml()

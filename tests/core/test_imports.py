@@ -60,4 +60,4 @@ def test_the_public_api_is_importable_from_the_top_level_without_loading_it_eage
         "print(segment_patients.__module__)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "ctseg_core.batch"
+    assert result.stdout.strip() == "ctseg_core.batch.run"

@@ -19,13 +19,11 @@ from ctseg_core.synth.phantom import write_phantom
 from ctseg_gui.main_window import MainWindow
 
 GL_TESTS = os.environ.get("CTSEG_GL_TESTS") == "1"
-if GL_TESTS:  # these tests never load the model: the 3D view may run on Mesa's software renderer
-    os.environ.setdefault("CTSEG_3D_SOFTWARE", "1")
-    # pyqtgraph keeps its compiled shader programs in one process-wide cache, so a second window's GL
-    # view would use program names of the first, destroyed context; one share group keeps them valid
-    # (the app has one 3D view per process and needs none of this).
-    if QCoreApplication.instance() is None:
-        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+# pyqtgraph keeps its compiled shader programs in one process-wide cache, so a second window's GL
+# view would use program names of the first, destroyed context; one share group keeps them valid
+# (the app has one 3D view per process and needs none of this).
+if GL_TESTS and QCoreApplication.instance() is None:
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -54,34 +54,27 @@ def test_software_gl_meshes_within_its_triangle_budget(monkeypatch: pytest.Monke
     """Three surfaces on Mesa's software renderer draw in under 50 ms: 30 k triangles each, not 300 k."""
     from ctseg_gui.view3d import gl_probe
 
-    monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")  # the user says software GL: no probe
-    monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: pytest.fail("probed"))
-    assert gl_probe.surface_triangle_budget() == gl_probe.SOFTWARE_GL_TRIANGLES == 30_000
-    monkeypatch.delenv("CTSEG_3D_SOFTWARE")
     monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: True)
-    assert gl_probe.surface_triangle_budget() == gl_probe.SOFTWARE_GL_TRIANGLES
+    assert gl_probe.surface_triangle_budget() == gl_probe.SOFTWARE_GL_TRIANGLES == 30_000
     monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: False)
     assert gl_probe.surface_triangle_budget() == gl_probe.HARDWARE_GL_TRIANGLES == 300_000
 
 
-def test_on_software_mesa_the_3d_view_stays_off_unless_told_the_model_is_not_used(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_renderer_is_named_in_this_process_and_software_mesa_keeps_the_3d_view() -> None:
+    """No child process probes GL any more (it kept GL apart from TensorFlow, which now has its own
+    process); Xvfb's Mesa is the software renderer, and the 3D view is on there."""
     from ctseg_gui.view3d import gl_probe
 
-    monkeypatch.delenv("CTSEG_3D_SOFTWARE", raising=False)
-    monkeypatch.setattr(gl_probe, "software_mesa_renderer", lambda: True)
-    reason = gl_probe.software_gl_refusal()
-    assert reason is not None and "TensorFlow" in reason and "CTSEG_3D_SOFTWARE=1" in reason
-    monkeypatch.setenv("CTSEG_3D_SOFTWARE", "1")
-    assert gl_probe.software_gl_refusal() is None
+    assert gl_probe.renderer_name()
+    assert gl_probe.software_mesa_renderer() == ("llvmpipe" in gl_probe.renderer_name().lower())
+    assert gl_probe.gl_unavailable_reason() is None
 
 
 def test_a_2x2_screenshot_shows_the_surface_and_the_viewer_exits_cleanly(phantom: Path, tmp_path: Path) -> None:
     """`ctseg view --layout 2x2 --screenshot`: the 3D pane's own GL window is painted into the grab,
     and deleting the window before exit keeps PySide's clean-up from crashing on it."""
     shot = tmp_path / "2x2.png"
-    env = {**os.environ, "CTSEG_3D_SOFTWARE": "1", "CTSEG_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "CTSEG_CACHE": str(tmp_path / "cache")}
     done = subprocess.run(
         [sys.executable, "-m", "ctseg_gui.cli", "view", str(phantom), "--layout", "2x2", "--screenshot", str(shot)],
         env=env,
@@ -97,6 +90,34 @@ def test_a_2x2_screenshot_shows_the_surface_and_the_viewer_exits_cleanly(phantom
     green = (pixels[..., 1] > 120) & (pixels[..., 1] > pixels[..., 0] + 60) & (pixels[..., 1] > pixels[..., 2] + 60)
     lower_right = green[image.height() // 2 :, image.width() // 2 :]
     assert lower_right.sum() > 2000  # the shaded ground-truth surface, not a black native window
+
+
+def _rgb(shot: Path) -> np.ndarray:
+    image = QImage(str(shot)).convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
+    pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+    return pixels.reshape(image.height(), image.width(), 3).astype(int)
+
+
+@pytest.mark.slow
+def test_segmenting_keeps_the_3d_view_on_software_gl_with_both_surfaces_in_one_grab(
+    phantom: Path, tmp_path: Path
+) -> None:
+    """`ctseg view --segment --layout 2x2 --screenshot` on Mesa's software OpenGL: the model runs in its
+    own process, so the 3D pane stays on and shows the prediction's surface beside the ground truth's."""
+    shot = tmp_path / "segmented.png"
+    env = {**os.environ, "CTSEG_CACHE": str(tmp_path / "cache")}
+    command = ["view", str(phantom), "--segment", "--layout", "2x2", "--screenshot", str(shot)]
+    done = subprocess.run(
+        [sys.executable, "-m", "ctseg_gui.cli", *command], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pixels = _rgb(shot)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    lower_right = (slice(pixels.shape[0] // 2, None), slice(pixels.shape[1] // 2, None))
+    magenta = (red > 150) & (blue > 150) & (green < red - 80)
+    gt_green = (green > 120) & (green > red + 60) & (green > blue + 60)
+    assert gt_green[lower_right].sum() > 500 and magenta[lower_right].sum() > 500  # both surfaces in the 3D pane
 
 
 def test_the_3d_pane_leaves_the_rest_of_the_window_raster(window: MainWindow, phantom: Path, qtbot: QtBot) -> None:

@@ -442,7 +442,7 @@ def test_a_bug_in_one_patient_is_its_error_row_and_the_batch_goes_on(
     cache: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import ctseg_core.batch as batch
+    import ctseg_core.batch.patient as batch
 
     real = batch.load_patient
 

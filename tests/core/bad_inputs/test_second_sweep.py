@@ -1,0 +1,287 @@
+"""Issue 26's second sweep: hostile inputs built here (pydicom, nibabel, numpy), each asserting the exact
+outcome — the volume loaded, the warning or error that names the problem."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import CTImageStorage, generate_uid
+
+from ctseg_core import errors
+from ctseg_core.io.dicom_build import ImagePlane, Rescale, SeriesIds, image_dataset
+from ctseg_core.io.loading import load_patient
+
+SHAPE = (6, 20, 24)
+HU_RESCALE = Rescale(0, 1)
+
+
+def _ct_hu(seed: int = 1) -> np.ndarray:
+    """A CT-like volume in HU: air outside a body of fat and soft tissue, a brighter 'liver'."""
+    rng = np.random.default_rng(seed)
+    hu = np.full(SHAPE, -1000, dtype=np.int16)
+    hu[:, 3:17, 3:21] = -100 + rng.integers(-20, 20, size=(SHAPE[0], 14, 18))
+    hu[:, 6:14, 6:18] = 50 + rng.integers(-10, 10, size=(SHAPE[0], 8, 12))
+    return hu
+
+
+def _write_series(
+    folder: Path,
+    stored: np.ndarray,
+    *,
+    rescale: Rescale | None = HU_RESCALE,
+    spacing: Sequence[float] = (0.8, 0.8),
+    study_uid: str = "1.2.3.4",
+    frame_uid: str = "1.2.3.5",
+    series_uid: str | None = None,
+    prefix: str = "slice",
+    **attributes: object,
+) -> str:
+    """Write ``stored`` [z, rows, columns] as one axial DICOM series in ``folder``; its series UID."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uid = series_uid or generate_uid()
+    ids = SeriesIds("Test^Patient", "P1", study_uid, uid, frame_uid)
+    for k, plane in enumerate(stored):
+        where = ImagePlane((-10.0, -10.0, 2.5 * k), (1, 0, 0, 0, 1, 0), list(spacing), 2.5)
+        ds = image_dataset(CTImageStorage, ids, "CT", plane, instance_number=k + 1, plane=where, rescale=rescale)
+        for keyword, value in attributes.items():
+            setattr(ds, keyword, value)
+        ds.save_as(folder / f"{prefix}{k:03d}.dcm", enforce_file_format=True)
+    return uid
+
+
+def _mask_of(hu: np.ndarray) -> np.ndarray:
+    return (hu > 0).astype(np.uint8) * 255
+
+
+# ----------------------------------------------------------------------------- 15: a mask is never the CT
+
+
+def test_15_ct_and_mask_folders_side_by_side_load_the_ct_and_say_so(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p" / "ct", hu)
+    _write_series(tmp_path / "p" / "masks" / "portalvein", _mask_of(hu), rescale=Rescale(0, 1))
+    _write_series(tmp_path / "p" / "masks" / "liver", _mask_of(hu), rescale=Rescale(0, 1))
+    patient = load_patient(tmp_path / "p")
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert any("2 series hold only mask values" in w and "not loaded as the CT" in w for w in patient.warnings)
+
+
+def test_15_a_mask_archive_given_as_the_patient_is_refused(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    for organ in ("liver", "portalvein"):
+        _write_series(tmp_path / "src" / "MASKS_DICOM" / organ, _mask_of(hu))
+    archive = tmp_path / "MASKS_DICOM.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted((tmp_path / "src").rglob("*.dcm")):
+            out.write(path, str(path.relative_to(tmp_path / "src")))
+    with pytest.raises(errors.NotACtError, match=r"MASKS_DICOM.zip.*no CT here.*only mask values"):
+        load_patient(archive)
+
+
+def test_15_a_mask_folder_opened_alone_is_refused(tmp_path: Path) -> None:
+    _write_series(tmp_path / "liver", (_ct_hu() > 0).astype(np.uint8))
+    with pytest.raises(errors.NotACtError, match=r"liver.*0/1, as a binary mask does"):
+        load_patient(tmp_path / "liver")
+
+
+def test_15_a_binary_nifti_alone_is_not_a_ct(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    nib.save(
+        nib.Nifti1Image(np.zeros((8, 8, 4), np.uint8) + np.eye(8, dtype=np.uint8)[..., None], np.eye(4)),
+        folder / "patient01.nii.gz",
+    )
+    with pytest.raises(errors.NotACtError, match=r"patient01.nii.gz: not a CT.*0/1"):
+        load_patient(folder)
+
+
+# ----------------------------------------------------------------------------- 16: the file given is what loads
+
+
+def test_16_a_dicom_file_given_loads_its_own_series_not_the_largest(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p", hu[:4], prefix="a")
+    _write_series(tmp_path / "p", _ct_hu(seed=7), prefix="b")  # a larger series beside it
+    patient = load_patient(tmp_path / "p" / "a001.dcm")
+    np.testing.assert_array_equal(patient.hu, hu[:4])
+    np.testing.assert_array_equal(load_patient(tmp_path / "p").hu, _ct_hu(seed=7))  # the folder: the largest
+
+
+def test_16_a_nrrd_given_beside_dicom_loads_the_nrrd(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    _write_series(tmp_path / "p", _ct_hu())
+    other = _ct_hu(seed=3)[:5]
+    image = sitk.GetImageFromArray(other)
+    image.SetSpacing((0.8, 0.8, 2.5))
+    sitk.WriteImage(image, str(tmp_path / "p" / "scan.nrrd"))
+    patient = load_patient(tmp_path / "p" / "scan.nrrd")
+    assert patient.source.kind == "itk"
+    assert patient.shape == other.shape
+
+
+def test_16_a_non_image_dicom_given_loads_its_folder_and_says_so(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p", hu)
+    ds = pydicom.dcmread(tmp_path / "p" / "slice000.dcm", stop_before_pixels=True)
+    ds.Modality, ds.SOPClassUID, ds.SeriesInstanceUID = "RTSTRUCT", "1.2.840.10008.5.1.4.1.1.481.3", generate_uid()
+    del ds.Rows, ds.Columns
+    ds.save_as(tmp_path / "p" / "rtstruct.dcm")
+    patient = load_patient(tmp_path / "p" / "rtstruct.dcm")
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert any("rtstruct.dcm is not a CT image" in w for w in patient.warnings)
+
+
+# ----------------------------------------------------------------------------- 17: HU + 1024 without the intercept
+
+
+def test_17_dicom_stored_as_hu_plus_1024_without_intercept_is_warned(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _write_series(tmp_path / "p", (hu + 1024).astype(np.uint16), rescale=None)
+    patient = load_patient(tmp_path / "p")
+    assert int(patient.hu.min()) == 24
+    assert any("HU + 1024 stored without RescaleIntercept" in w and "air at" in w for w in patient.warnings)
+
+
+def test_17_a_nifti_of_hu_plus_1024_is_warned_and_a_true_ct_is_not(tmp_path: Path) -> None:
+    for name, offset in (("shifted", 1024), ("true", 0)):
+        (tmp_path / name).mkdir()
+        data = np.transpose(_ct_hu() + offset, (2, 1, 0)).astype(np.int16)
+        nib.save(nib.Nifti1Image(data, np.diag([-0.8, -0.8, 2.5, 1])), tmp_path / name / "image.nii.gz")
+    assert any("HU + 1024" in w for w in load_patient(tmp_path / "shifted").warnings)
+    assert not any("HU + 1024" in w for w in load_patient(tmp_path / "true").warnings)
+
+
+def test_17_the_quality_estimate_flags_a_scan_of_hu_plus_1024() -> None:
+    from ctseg_core.model.inference import with_hu_check
+    from ctseg_core.model.quality import estimate_quality
+
+    probability = np.zeros(SHAPE, np.float32)
+    probability[1:-1, 6:14, 6:18] = 0.99
+    quality = estimate_quality(probability, probability > 0.5)
+    assert not quality.check_scan
+    assert with_hu_check(quality, _ct_hu()) is quality
+    flagged = with_hu_check(quality, _ct_hu() + 1024)
+    assert flagged.check_scan
+    assert any("HU + 1024" in reason for reason in flagged.reasons)
+
+
+# ----------------------------------------------------------------------------- 19: PixelPaddingValue
+
+
+def test_19_unsigned_data_padded_with_63536_reads_as_air_not_32767(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    stored = (hu + 1024).astype(np.uint16)
+    stored[:, :, :2] = 63536  # outside the field of view
+    _write_series(tmp_path / "p", stored, rescale=Rescale(-1024, 1), PixelPaddingValue=63536)
+    patient = load_patient(tmp_path / "p")
+    expected = hu.copy()
+    expected[:, :, :2] = -1024
+    np.testing.assert_array_equal(patient.hu, expected)
+    assert any(f"{6 * 20 * 2} voxels of PixelPaddingValue" in w and "air" in w for w in patient.warnings)
+    assert not any("clipped" in w for w in patient.warnings)
+
+
+def test_19_a_padding_range_limit_is_honoured_for_signed_data(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    hu[:, 0, :] = -3000
+    hu[:, 1, :] = -2500
+    _write_series(tmp_path / "p", hu, PixelPaddingValue=-3000, PixelPaddingRangeLimit=-2000)
+    patient = load_patient(tmp_path / "p")
+    assert int(patient.hu[:, :2].max()) == -1024 and int(patient.hu[:, :2].min()) == -1024
+
+
+# ----------------------------------------------------------------------------- 20: non-square pixels
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 0.5), (0.5, 1.0)], ids=["columns-finer", "rows-finer"])
+def test_20_non_square_pixels_are_cropped_and_resized_in_millimetres(spacing: tuple[float, float]) -> None:
+    from ctseg_core.model.preprocessing import InputSpec, crop_and_resize, restore_to_grid
+
+    dy, dx = spacing
+    rows, columns = int(200 / dy), int(200 / dx)
+    y, x = np.mgrid[0:rows, 0:columns]
+    disk = ((y - rows / 2) * dy) ** 2 + ((x - columns / 2) * dx) ** 2 < 60.0**2  # a 120 mm disk
+    hu = np.where(disk, 40, -1000).astype(np.int16)[None].repeat(2, axis=0)
+    spec = InputSpec(size=64)
+    stack, box = crop_and_resize(hu, spec, spacing_yx=spacing)
+    assert box.side * dy == pytest.approx(box.columns_side * dx, abs=max(dy, dx))
+    body = stack[0] > -400
+    height, width = np.ptp(np.nonzero(body.any(axis=1))[0]), np.ptp(np.nonzero(body.any(axis=0))[0])
+    assert height == pytest.approx(width, abs=2)  # a disk stays a disk on the network grid
+    back = restore_to_grid((stack > -400).astype(np.float32), box) >= 0.5
+    assert np.count_nonzero(back[0] != disk) < 0.02 * disk.sum()
+
+
+def test_20_square_pixels_keep_the_box_they_always_had() -> None:
+    from ctseg_core.model.preprocessing import body_crop_box
+
+    hu = _ct_hu()
+    assert body_crop_box(hu, (0.7, 0.7)) == body_crop_box(hu)
+    assert body_crop_box(hu).side_x is None
+
+
+# ----------------------------------------------------------------------------- 25: a training mask on another grid
+
+
+def _nifti_patient(folder: Path, hu: np.ndarray, liver: np.ndarray | None) -> Path:
+    """A NIfTI patient (``image.nii.gz`` + ``liver.nii.gz``) on a plain 1 mm grid."""
+    folder.mkdir(parents=True)
+    affine = np.diag([-1.0, -1.0, 2.5, 1.0])
+    nib.save(nib.Nifti1Image(np.transpose(hu, (2, 1, 0)).astype(np.int16), affine), folder / "image.nii.gz")
+    if liver is not None:
+        nib.save(nib.Nifti1Image(np.transpose(liver, (2, 1, 0)).astype(np.uint8), affine), folder / "liver.nii.gz")
+    return folder
+
+
+def test_25_a_training_patient_whose_mask_is_on_another_grid_is_left_out_saying_why(tmp_path: Path) -> None:
+    from ctseg_core.model.preprocessing import InputSpec
+    from ctseg_core.model.train import _cached_patients
+
+    hu = _ct_hu()
+    _nifti_patient(tmp_path / "data" / "good", hu, hu > 0)
+    _nifti_patient(tmp_path / "data" / "bad", hu, (hu > 0)[:, :, :-2])  # two columns short
+    said: list[str] = []
+    real, _ = _cached_patients([tmp_path / "data"], 0, InputSpec(size=32), tmp_path / "cache", said.append)
+    assert [p.name for p in real] == ["good"]
+    message = next(line for line in said if "left out of training" in line)
+    assert "bad" in message and "no liver mask to train on (its liver mask:" in message and "label grid is" in message
+
+
+# ----------------------------------------------------------------------------- 26: --register and the models folder
+
+
+def test_26_register_into_a_models_folder_that_cannot_be_written_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctseg_core.cli import main
+    from ctseg_core.model import train
+
+    (tmp_path / "blocker").write_text("a file where the models folder would be")
+    monkeypatch.setenv("CTSEG_MODELS_DIR", str(tmp_path / "blocker" / "models"))
+    monkeypatch.setattr(train, "run_training", lambda *a, **k: pytest.fail("training started"))
+    code = main(["train", str(tmp_path), "--out", str(tmp_path / "out"), "--register", "mine"])
+    assert code == 2
+    assert "blocker: is a file, not a folder" in capsys.readouterr().err
+
+
+def test_26_a_read_only_models_folder_is_refused_by_the_name_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import tempfile
+
+    from ctseg_core.model.registry import check_new_name
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with pytest.raises(errors.ReadOnlyError, match=r"models: read-only file system"):
+        check_new_name("mine", folder=tmp_path / "models")
