@@ -7,13 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ctseg_core.annotate.labels import LabelFormat
 from ctseg_core.errors import IsAFolderError
 from ctseg_core.io.atomic import check_output_folder
 from ctseg_core.io.discovery import find_patients
-from ctseg_core.io.label_formats import LabelFormat
 
-#: Output file (or IRCAD mask name) per ``--format``, inside each patient's output folder (the one
-#: format registry's, :class:`ctseg_core.io.label_formats.LabelFormat`).
+#: Output file (or IRCAD mask name) per format, inside each patient's output folder.
 OUTPUT_NAMES = {fmt.cli_name: fmt.file_name("liver_pred") for fmt in LabelFormat}
 
 

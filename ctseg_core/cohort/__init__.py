@@ -13,7 +13,9 @@ viewer's cohort browser sit on the same API::
 Modules: :mod:`~ctseg_core.cohort.schema` (tables, version, migrations), :mod:`~.connection`
 (opening safely), :mod:`~.indexer` (the index run) over :mod:`~.walk`, :mod:`~.unit_reader`,
 :mod:`~.headers`, :mod:`~.series_info`, :mod:`~.thumbnails` and :mod:`~.index_store`;
-:mod:`~.query` (reading), :mod:`~.results` (results and reviews), :mod:`~.database` (the API).
+:mod:`~.query` (reading), :mod:`~.results` (results and reviews), :mod:`~.database` (the API);
+:mod:`~.scoring` (a result against a SEG or RTSTRUCT found elsewhere), :mod:`~.export` (CSV),
+:mod:`~.synthetic` (a made-up cohort of any size, for benchmarks and tests).
 """
 
 from __future__ import annotations

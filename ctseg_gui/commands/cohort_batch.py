@@ -68,7 +68,7 @@ class CohortBatchRunner(QObject):
         return True
 
     def cancel(self) -> None:
-        """Stop after the series being segmented; every result already stored stays."""
+        """Stop at the batch's next progress report (the series under way is dropped); every result stored stays."""
         if self.host.runner.cancel(BATCH_JOB):
             self.panel.set_batch_running(False, "Cancelled: the results so far are kept.")
             self.host.show_status("Segment all cancelled")

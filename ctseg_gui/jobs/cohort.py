@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctseg_core.cohort import CohortDatabase, ModelIdentity, SeriesQuery, SeriesRow
 from ctseg_core.cohort.query import ALL_SEGMENTABLE
+from ctseg_core.cohort.scoring import with_indexed_truth
 from ctseg_core.io.loading import patient_series
 from ctseg_core.io.series import SeriesSummary
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
@@ -77,6 +78,9 @@ class RowOwners:
     def __init__(self, series: Sequence[SeriesRow], items: Sequence[BatchItem]) -> None:
         self._ids = {(str(i.source), i.series_uid): row.series_id for i, row in zip(items, series, strict=True)}
 
+    def ids(self) -> list[int]:
+        return list(self._ids.values())
+
     def series_id(self, row: Mapping[str, Any]) -> int | None:
         return self._ids.get((str(row.get("source")), row.get("series_uid") or None))
 
@@ -107,11 +111,13 @@ def segment_cohort(
         series = chosen_series(cohort, batch, model)
         items = batch_items(series, batch.out)
         owners, counts = RowOwners(series, items), {"done": 0, "failed": 0}
+        by_id, truths = {row.series_id: row for row in series}, cohort.ground_truths(list(owners.ids()))
         progress(0, len(items), f"0 of {len(items)} segmented")
 
         def store(row: dict[str, Any]) -> None:
             series_id = owners.series_id(row)
             if series_id is not None:
+                row = with_indexed_truth(row, by_id[series_id], truths.get(series_id, []))
                 cohort.record_result(series_id, row, model)
             counts["done"] += 1
             counts["failed"] += "error" in row

@@ -3,10 +3,12 @@ database that cannot be used is a message and exit 1, and is left as it was."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
 from ctseg_gui.app import run_viewer
@@ -27,6 +29,13 @@ def shown_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
     monkeypatch.setattr("ctseg_gui.app.MainWindow", Recorded)
     monkeypatch.setattr("ctseg_gui.app.dispose", lambda window: window.close())
     return windows
+
+
+@pytest.fixture(autouse=True)
+def forget_the_dock() -> Iterator[None]:
+    """``ctseg view`` writes the session's settings: the viewers of later tests start without the dock."""
+    yield
+    QSettings("ctseg", "ctseg").remove("cohort")
 
 
 def test_view_cohort_screenshot_shows_the_browser(
