@@ -31,6 +31,9 @@ _PIXEL_TAG = b"\xe0\x7f\x10\x00"
 _PIXEL_TAG_BIG_ENDIAN = b"\x7f\xe0\x00\x10"
 _UNCOMPRESSED_LE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 _HU_MIN, _HU_MAX = np.iinfo(np.int16).min, np.iinfo(np.int16).max
+#: DICOM objects with these modalities are not images to segment (segmentations, structure sets,
+#: dose grids, reports), even when they carry rows and columns.
+NON_IMAGE_MODALITIES = frozenset({"SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "SR", "KO", "PR", "REG", "DOC"})
 
 
 def reader_threads() -> int:
@@ -80,7 +83,8 @@ class SliceHeader:
 
     @property
     def is_image(self) -> bool:
-        return self.rows > 0 and self.columns > 0
+        """A slice of a scan: rows and columns, and not a segmentation, structure set or report."""
+        return self.rows > 0 and self.columns > 0 and self.modality.upper() not in NON_IMAGE_MODALITIES
 
 
 def looks_like_dicom(head: bytes) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ctseg_core.errors import CtsegError, NotACtError
 from ctseg_core.io.dicom import read_headers
+from ctseg_core.io.ground_truth_files import LABEL_SOP_CLASSES, label_file_masks
 from ctseg_core.io.hu_checks import describe_mask, hu_offset_problem, mask_values
 from ctseg_core.io.itk_image import is_itk_image, load_itk_patient
 from ctseg_core.io.layout import PatientLayout, resolve_layout
@@ -53,15 +54,21 @@ def load_patient(
     """
     started = time.perf_counter()
     layout = resolve_layout(path)
+    label_files = list(layout.label_files)
     if isinstance(layout.ct, Path):
         patient = load_itk_patient(layout.ct) if is_itk_image(layout.ct) else load_nifti_patient(layout.ct)
     else:
-        patient = _load_dicom_ct(layout, layout.ct, series_uid or layout.series_uid, progress, should_cancel)
+        patient, dicom_labels = _load_dicom_ct(
+            layout, layout.ct, series_uid or layout.series_uid, progress, should_cancel
+        )
+        label_files += dicom_labels
     _check_values(patient)
-    patient.mask_sources = dict(layout.masks)
+    beside, beside_warnings = label_file_masks(patient, label_files, taken=layout.masks)
+    patient.mask_sources = dict(layout.masks) | beside
     patient.warnings.extend(layout.warnings)
-    wanted = layout.masks if masks == "all" else [] if masks is None else list(masks)
-    _load_masks(patient, [name for name in wanted if name in layout.masks], progress, should_cancel)
+    patient.warnings.extend(beside_warnings)
+    wanted = list(patient.mask_sources) if masks == "all" else [] if masks is None else list(masks)
+    _load_masks(patient, [name for name in wanted if name in patient.mask_sources], progress, should_cancel)
     patient.load_seconds = time.perf_counter() - started
     return patient
 
@@ -94,16 +101,20 @@ def _load_dicom_ct(
     series_uid: str | None,
     progress: ProgressCallback | None,
     should_cancel: CancelCheck | None,
-) -> Patient:
-    """Headers → the chosen series in order → its pixels → a canonical Patient."""
+) -> tuple[Patient, list[Path]]:
+    """Headers → the chosen series in order → its pixels → a canonical Patient; and the SEG and RTSTRUCT
+    files among the headers (its ground truth, when they reference it)."""
     label = str(layout.path)
     headers, warnings = read_headers(source, progress, should_cancel, empty_label=label)
+    label_files = (
+        [Path(h.entry) for h in headers if h.sop_class_uid in LABEL_SOP_CLASSES] if source.is_file_backed() else []
+    )
     masks_like = mask_like_series(source, headers)
     members, others, series_warnings = choose_series(headers, label, series_uid, masks_like)
     series = order_series(members, label)
     stack = read_volume(source, series, progress, should_cancel)
     warnings = warnings + series_warnings + series.warnings + oblique_warnings(series.geometry)
-    return _dicom_patient(layout.path, series, stack, others, warnings)
+    return _dicom_patient(layout.path, series, stack, others, warnings), label_files
 
 
 def _dicom_patient(

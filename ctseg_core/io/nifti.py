@@ -30,7 +30,7 @@ from ctseg_core.io.label_table import (
     write_label_table,
 )
 from ctseg_core.io.patient import Patient, SourceGrid
-from ctseg_core.io.segments import LabelMap, label_dtype
+from ctseg_core.io.segments import LabelMap, label_dtype, present_values
 from ctseg_core.orientation import canonicalise, oblique_warnings
 
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -160,6 +160,42 @@ def _as_int16_stack(data: np.ndarray) -> tuple[np.ndarray, int]:
 
 def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:
     """A NIfTI label on the patient's canonical grid as bool [z, y, x] (label > 0, LiTS liver convention)."""
+    return _label_on_grid(path, patient) > 0
+
+
+#: A label file without a description holding more values than this is several structures, not one organ.
+MAX_UNNAMED_VALUES = 2
+
+
+def read_nifti_ground_truth(path: Path, patient: Patient, name: str) -> np.ndarray:
+    """A NIfTI label read as the patient's ground-truth mask ``name``, as bool [z, y, x].
+
+    One value: that value. Two (LiTS: 1 liver, 2 tumour inside it): every non-zero voxel, and a warning
+    says so. More, with no label description to name them (TotalSegmentator's multi-label files): which
+    value is ``name`` is unknown, so nothing is guessed (a MaskMismatchError listing the values; the
+    loader reports it and the CT still opens). Files with a description are read segment by segment.
+    """
+    values = _label_on_grid(path, patient)
+    whole = values if values.dtype.kind in "uib" else np.rint(values).astype(np.int64)
+    present = [v for v in present_values(whole.view(np.uint8) if whole.dtype == bool else whole) if v != 0]
+    if len(present) > MAX_UNNAMED_VALUES:
+        listed = ", ".join(map(str, present[:8])) + (" …" if len(present) > 8 else "")
+        raise MaskMismatchError(
+            path,
+            f"holds {len(present)} labels (values {listed}) and no label description naming them: which one is "
+            f"{name!r} is unknown, so none is taken; add an ITK-SNAP description ({path.name.split('.')[0]}.txt) "
+            "or save one structure per file",
+        )
+    if len(present) == 2:
+        patient.warnings.append(
+            f"{path.name} holds 2 labels (values {present[0]}, {present[1]}) and no label description: mask "
+            f"{name!r} is every non-zero voxel (the LiTS convention: 1 liver, 2 tumour inside it)"
+        )
+    return values > 0
+
+
+def _label_on_grid(path: Path, patient: Patient) -> np.ndarray:
+    """A NIfTI label's values on the patient's canonical grid [z, y, x] (the file's dtype)."""
     image = _load(path)
     if len(image.shape) != 3:
         raise MaskMismatchError(path, f"expected a 3D label volume, found shape {image.shape}")
@@ -189,7 +225,7 @@ def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:
             raise MaskMismatchError(path, f"label grid is shifted by {offset:.2f} voxels along axis {c}")
         if negative:
             data = np.flip(data, c)
-    return np.ascontiguousarray(np.transpose(data > 0, (2, 1, 0)))
+    return np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
 
 
 def nifti_label_affine(patient: Patient) -> np.ndarray:

@@ -285,3 +285,159 @@ def test_26_a_read_only_models_folder_is_refused_by_the_name_check(
     monkeypatch.setattr(tempfile, "TemporaryFile", refused)
     with pytest.raises(errors.ReadOnlyError, match=r"models: read-only file system"):
         check_new_name("mine", folder=tmp_path / "models")
+
+
+# ----------------------------------------------------------------------------- 18: multi-label NIfTI labels
+
+
+def _nifti_label(path: Path, values: np.ndarray) -> None:
+    nib.save(nib.Nifti1Image(np.transpose(values, (2, 1, 0)).astype(np.uint8), np.diag([-1.0, -1.0, 2.5, 1.0])), path)
+
+
+def _organs() -> np.ndarray:
+    """A label map of five structures (TotalSegmentator style): values 1…5 in bands."""
+    labels = np.zeros(SHAPE, np.uint8)
+    for value in range(1, 6):
+        labels[:, 3 * value : 3 * value + 2, 4:20] = value
+    return labels
+
+
+def test_18_a_multi_label_nifti_without_description_is_not_binarised_as_liver(tmp_path: Path) -> None:
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    _nifti_label(folder / "segmentation.nii.gz", _organs())
+    patient = load_patient(folder)
+    assert "liver" not in patient.masks
+    assert "holds 5 labels (values 1, 2, 3, 4, 5) and no label description" in patient.mask_errors["liver"]
+
+
+def test_18_two_labels_lits_style_are_the_liver_and_the_warning_says_which_values(tmp_path: Path) -> None:
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    labels = _organs()
+    labels[labels > 2] = 0
+    _nifti_label(folder / "segmentation.nii.gz", labels)
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.masks["liver"], labels > 0)
+    assert any("holds 2 labels (values 1, 2)" in w and "every non-zero voxel" in w for w in patient.warnings)
+
+
+def test_18_a_multi_label_nifti_with_a_label_description_gives_one_mask_per_segment(tmp_path: Path) -> None:
+    from ctseg_core.io.label_table import write_label_table
+    from ctseg_core.io.segments import default_segment
+
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    labels = _organs()
+    _nifti_label(folder / "organs.nii.gz", labels)
+    names = ["spleen", "kidney_right", "kidney_left", "gallbladder", "liver"]
+    write_label_table([default_segment(n, v) for v, n in enumerate(names, start=1)], folder / "organs.txt")
+    patient = load_patient(folder)
+    assert set(names) <= set(patient.masks)
+    np.testing.assert_array_equal(patient.masks["liver"], labels == 5)
+    assert int(patient.masks["liver"].sum()) == int((labels == 5).sum())
+
+
+# ----------------------------------------------------------------------------- 13: ctseg's outputs are never the CT
+
+
+def test_13_ctseg_output_beside_an_unnamed_nifti_ct_leaves_it_openable(tmp_path: Path) -> None:
+    from ctseg_core.io.nifti import write_nifti_mask
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    hu = _ct_hu()
+    nib.save(nib.Nifti1Image(np.transpose(hu, (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0])), folder / "patient01.nii.gz")
+    patient = load_patient(folder)
+    write_nifti_mask(hu > 0, patient, folder / "patient01 liver edited.nii.gz")  # a name no rule knows
+    again = load_patient(folder)
+    np.testing.assert_array_equal(again.hu, hu)
+    np.testing.assert_array_equal(again.masks["patient01 liver edited"], hu > 0)
+
+
+# ----------------------------------------------------------------------------- 11: NIfTI folders with other files
+
+
+def test_11_a_nifti_folder_with_a_json_sidecar_and_a_readme_opens(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    folder = _nifti_patient(tmp_path / "p", hu, hu > 0)
+    (folder / "image.json").write_text('{"Modality": "CT"}')
+    (folder / "README").write_text("converted with dcm2niix")
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert "liver" in patient.masks
+
+
+def test_11_a_dicom_seg_beside_a_nifti_ct_is_not_loaded_as_the_ct(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    folder = _nifti_patient(tmp_path / "p", hu, None)
+    ds = image_dataset("1.2.840.10008.5.1.4.1.1.66.4", SeriesIds("T", "P1", "1.2", "1.3", "1.4"), "SEG", _mask_of(hu))
+    ds.save_as(folder / "seg.dcm", enforce_file_format=True)
+    patient = load_patient(folder)
+    assert patient.source.kind == "nifti"
+    np.testing.assert_array_equal(patient.hu, hu)
+
+
+# ----------------------------------------------------------------------------- issue 25 §4: label files beside the CT
+
+
+def _dicom_patient_with(tmp_path: Path, fmt: str, name: str) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A DICOM CT folder and, beside it, a label file in ``fmt`` (liver and tumour) written for it."""
+    from ctseg_core.io.label_files import write_label_file
+    from ctseg_core.io.segments import LabelMap
+
+    hu = _ct_hu()
+    folder = tmp_path / "p"
+    _write_series(folder, hu)
+    liver = hu > 0
+    tumour = np.zeros_like(liver)
+    tumour[2:4, 8:11, 8:12] = True
+    liver &= ~tumour
+    write_label_file(LabelMap.from_masks({"liver": liver, "tumour": tumour}), load_patient(folder), folder / name, fmt)
+    return folder, liver, tumour
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("seg", "annotation.dcm"), ("seg.nrrd", "annotation.seg.nrrd")])
+def test_25_4_a_label_file_beside_a_dicom_ct_is_its_ground_truth_by_segment(
+    tmp_path: Path, fmt: str, name: str
+) -> None:
+    folder, liver, tumour = _dicom_patient_with(tmp_path, fmt, name)
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.masks["liver"], liver)
+    np.testing.assert_array_equal(patient.masks["tumour"], tumour)
+    assert not patient.mask_errors
+
+
+def test_25_4_an_rtstruct_beside_the_ct_is_read_by_roi_name(tmp_path: Path) -> None:
+    folder, liver, _ = _dicom_patient_with(tmp_path, "rtstruct", "rs.dcm")
+    patient = load_patient(folder)
+    assert {"liver", "tumour"} <= set(patient.masks)
+    assert abs(int(patient.masks["liver"].sum()) - int(liver.sum())) <= 0.1 * liver.sum()  # contours, not voxels
+
+
+def test_25_4_a_seg_of_another_series_is_reported_not_loaded(tmp_path: Path) -> None:
+    folder, _, _ = _dicom_patient_with(tmp_path, "seg", "annotation.dcm")
+    ds = pydicom.dcmread(folder / "annotation.dcm")
+    ds.FrameOfReferenceUID = "9.9.9"
+    for item in ds.ReferencedSeriesSequence:
+        item.SeriesInstanceUID = "9.9.8"
+    ds.save_as(folder / "annotation.dcm")
+    patient = load_patient(folder)
+    assert "tumour" not in patient.mask_sources
+    assert any("annotation.dcm" in w and "references another series" in w for w in patient.warnings)
+
+
+def test_25_4_ctseg_prediction_beside_the_ct_is_never_its_liver(tmp_path: Path) -> None:
+    folder, _, _ = _dicom_patient_with(tmp_path, "seg", "liver_pred.seg.dcm")
+    patient = load_patient(folder)
+    assert "liver" not in patient.mask_sources
+    assert "liver (liver_pred.seg.dcm)" in patient.masks
+
+
+def test_25_4_a_label_on_another_grid_is_reported_and_the_ct_opens(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    hu = _ct_hu()
+    folder = _nifti_patient(tmp_path / "p", hu, None)
+    image = sitk.GetImageFromArray((hu > 0).astype(np.uint8)[:, :, :-3])
+    sitk.WriteImage(image, str(folder / "segmentation.nrrd"))
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert "segmentation" in patient.mask_errors
