@@ -417,7 +417,7 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
         else:
             pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
-        raise UnreadableSlice(header.name, f"pixel data cannot be decoded ({exc})") from exc
+        raise UnreadableSlice(header.name, _decode_problem(exc, header)) from exc
     if pixels.shape != (header.rows, header.columns):
         raise UnreadableSlice(
             header.name,
@@ -444,6 +444,18 @@ def padding_to_air(stored: np.ndarray, padding: tuple[int, int] | None, out: np.
     if count:
         out[padded] = PADDING_HU
     return count
+
+
+def _decode_problem(exc: Exception, header: SliceHeader) -> str:
+    """What is wrong with compressed pixel data pydicom could not decode, in words a user acts on.
+
+    A file cut short inside its encapsulated pixel data loses the element when read again (pydicom
+    stops at the end of the file): that is a truncated file, not one without pixel data.
+    """
+    text = " ".join(str(exc).split())
+    if header.has_pixels and "no 'Pixel Data'" in text:
+        return "file truncated: it ends inside its compressed pixel data"
+    return f"pixel data cannot be decoded ({text if len(text) <= 300 else text[:297] + '…'})"
 
 
 def stored_to_hu(stored: np.ndarray, slope: float, intercept: float, out: np.ndarray) -> int:

@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from ctseg_core.errors import CtsegError, NotACtError
-from ctseg_core.io.dicom import read_headers
+from ctseg_core.errors import AllFilesCorruptError, CtsegError, NotACtError
+from ctseg_core.io.dicom import SliceHeader, read_headers, summarise
 from ctseg_core.io.ground_truth_files import LABEL_SOP_CLASSES, label_file_masks
 from ctseg_core.io.hu_checks import describe_mask, hu_offset_problem, mask_values
 from ctseg_core.io.itk_image import is_itk_image, load_itk_patient
@@ -25,6 +25,7 @@ from ctseg_core.io.patient import Patient, SourceGrid
 from ctseg_core.io.series import (
     OrderedSeries,
     SeriesSummary,
+    SlicesUnreadable,
     choose_series,
     mask_like_series,
     order_series,
@@ -111,10 +112,36 @@ def _load_dicom_ct(
     )
     masks_like = mask_like_series(source, headers)
     members, others, series_warnings = choose_series(headers, label, series_uid, masks_like)
-    series = order_series(members, label)
-    stack = read_volume(source, series, progress, should_cancel)
-    warnings = warnings + series_warnings + series.warnings + oblique_warnings(series.geometry)
+    series, stack, skipped = _read_readable(source, members, label, progress, should_cancel)
+    warnings = warnings + skipped + series_warnings + series.warnings + oblique_warnings(series.geometry)
     return _dicom_patient(layout.path, series, stack, others, warnings), label_files
+
+
+def _read_readable(
+    source: DicomSource,
+    members: list[SliceHeader],
+    label: str,
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> tuple[OrderedSeries, np.ndarray, list[str]]:
+    """The series ordered and read; slices whose pixels cannot be read are dropped (with a warning) and
+    the rest ordered and read again, as corrupt files are at the header pass. None readable is an error."""
+    series = order_series(members, label)
+    try:
+        return series, read_volume(source, series, progress, should_cancel), []
+    except SlicesUnreadable as unreadable:
+        failed = {id(header) for header, _ in unreadable.failures}
+        problems = [str(error) for _, error in unreadable.failures]
+    readable = [h for h in members if id(h) not in failed]
+    if not readable:
+        raise AllFilesCorruptError(
+            label, f"the pixel data of all {len(members)} slices is unreadable; first: {problems[0]}"
+        )
+    series = order_series(readable, label)
+    warnings = summarise(
+        [f"skipped slice whose pixels cannot be read: {p}" for p in problems], "unreadable slices skipped"
+    )
+    return series, read_volume(source, series, progress, should_cancel), warnings
 
 
 def _dicom_patient(

@@ -398,6 +398,15 @@ def gantry_tilt_shifts(positions_lps: np.ndarray, geometry: VolumeGeometry) -> t
     return np.stack([rows, columns], axis=1), warning
 
 
+class SlicesUnreadable(Exception):
+    """Slices whose headers were fine but whose pixel data cannot be read (a corrupt compressed slice,
+    a file cut short): the loader drops them, orders the rest again and says which (never the whole scan)."""
+
+    def __init__(self, failures: list[tuple[SliceHeader, UnreadableSlice]]) -> None:
+        super().__init__(f"{len(failures)} slice(s) unreadable; first: {failures[0][1]}")
+        self.failures = failures
+
+
 def read_volume(
     source: DicomSource,
     series: OrderedSeries,
@@ -432,8 +441,11 @@ def read_volume(
         return clipped - (before - after), padded  # padding clipped is no clipping: it is air now
 
     results = run_parallel(list(range(len(headers))), read_one, "reading pixels", progress, should_cancel)
+    unreadable = [(headers[i], r) for i, r in enumerate(results) if isinstance(r, UnreadableSlice)]
+    if unreadable:
+        raise SlicesUnreadable(unreadable)
     clipped = padded = 0
-    for _index, result in enumerate(results):
+    for result in results:
         if isinstance(result, BaseException):
             raise result
         clipped += result[0]

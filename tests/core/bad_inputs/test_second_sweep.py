@@ -441,3 +441,50 @@ def test_25_4_a_label_on_another_grid_is_reported_and_the_ct_opens(tmp_path: Pat
     patient = load_patient(folder)
     np.testing.assert_array_equal(patient.hu, hu)
     assert "segmentation" in patient.mask_errors
+
+
+# ----------------------------------------------------------------------------- 12: one undecodable compressed slice
+
+
+def _rle_series(folder: Path, hu: np.ndarray) -> None:
+    from pydicom.uid import RLELossless
+
+    _write_series(folder, hu)
+    for path in sorted(folder.iterdir()):
+        ds = pydicom.dcmread(path)
+        ds.compress(RLELossless)
+        ds.save_as(path)
+
+
+@pytest.mark.filterwarnings("ignore:End of file reached")
+def test_12_a_truncated_rle_slice_is_skipped_and_named_as_truncated(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _rle_series(tmp_path / "p", hu)
+    broken = tmp_path / "p" / "slice002.dcm"
+    broken.write_bytes(broken.read_bytes()[:-150])
+    patient = load_patient(tmp_path / "p")
+    np.testing.assert_array_equal(patient.hu, np.delete(hu, 2, axis=0))
+    assert any("slice002.dcm: file truncated: it ends inside its compressed pixel data" in w for w in patient.warnings)
+    assert not any("no 'Pixel Data'" in w for w in patient.warnings)
+
+
+def test_12_an_undecodable_rle_slice_is_skipped_not_the_scan(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _rle_series(tmp_path / "p", hu)
+    broken = tmp_path / "p" / "slice003.dcm"
+    data = bytearray(broken.read_bytes())
+    data[-300:-250] = b"\xff" * 50
+    broken.write_bytes(bytes(data))
+    patient = load_patient(tmp_path / "p")
+    assert patient.shape[0] == 5
+    assert any("slice003.dcm: pixel data cannot be decoded" in w for w in patient.warnings)
+    assert any("slices may be missing" in w for w in patient.warnings)
+
+
+@pytest.mark.filterwarnings("ignore:End of file reached")
+def test_12_every_slice_unreadable_is_an_error(tmp_path: Path) -> None:
+    _rle_series(tmp_path / "p", _ct_hu())
+    for path in (tmp_path / "p").iterdir():
+        path.write_bytes(path.read_bytes()[:-150])
+    with pytest.raises(errors.AllFilesCorruptError, match=r"pixel data of all 6 slices is unreadable"):
+        load_patient(tmp_path / "p")
