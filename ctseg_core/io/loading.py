@@ -20,6 +20,7 @@ from ctseg_core.io.hu_checks import describe_mask, hu_offset_problem, mask_value
 from ctseg_core.io.itk_image import is_itk_image, load_itk_patient
 from ctseg_core.io.layout import PatientLayout, resolve_layout
 from ctseg_core.io.masks import load_mask
+from ctseg_core.io.memory_budget import out_of_memory
 from ctseg_core.io.nifti import load_nifti_patient
 from ctseg_core.io.patient import Patient, SourceGrid
 from ctseg_core.io.series import (
@@ -53,6 +54,19 @@ def load_patient(
     Raises a :class:`~ctseg_core.errors.CtsegError` subclass naming the path and the problem,
     or :class:`~ctseg_core.errors.Cancelled`.
     """
+    try:
+        return _load(path, series_uid, masks, progress, should_cancel)
+    except MemoryError as exc:  # a real out-of-memory the size check could not foresee
+        raise out_of_memory(path, "loading") from exc
+
+
+def _load(
+    path: str | Path,
+    series_uid: str | None,
+    masks: MaskSelection,
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> Patient:
     started = time.perf_counter()
     layout = resolve_layout(path)
     label_files = list(layout.label_files)

@@ -29,6 +29,7 @@ from ctseg_core.io.label_table import (
     read_label_table,
     write_label_table,
 )
+from ctseg_core.io.memory_budget import LOAD_BYTES_PER_VOXEL, check_fits, out_of_memory
 from ctseg_core.io.patient import Patient, SourceGrid
 from ctseg_core.io.segments import LabelMap, label_dtype, present_values
 from ctseg_core.orientation import canonicalise, oblique_warnings
@@ -99,13 +100,19 @@ def load_nifti_patient(path: Path) -> Patient:
     if len(shape) != 3 or min(shape) < 1:
         raise CtsegError(path, f"expected a 3D volume, found shape {tuple(image.shape)}")
     source_geometry = stored_geometry(image.affine, path)
+    check_fits(path, shape, np.dtype(image.get_data_dtype()).itemsize + LOAD_BYTES_PER_VOXEL)
     try:
         # one read: slicing a gzipped file plane by plane would inflate it again for every plane
         data = np.asanyarray(image.dataobj).reshape(shape)
-    except (OSError, EOFError, ValueError, MemoryError) as exc:
+    except MemoryError as exc:
+        raise out_of_memory(path, "reading", shape) from exc
+    except (OSError, EOFError, ValueError) as exc:
         raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
-    stack, clipped = _as_int16_stack(data)
+    stack, clipped, missing = _as_int16_stack(data)
     warnings = [f"{clipped} voxels outside the int16 HU range were clipped"] if clipped else []
+    if missing:
+        warnings.append(f"{missing} voxels were not numbers (NaN or infinite): set to air ({NAN_HU} HU)")
+    warnings += _orientation_warnings(image.header)
     return volume_file_patient(
         path, stack, source_geometry, "nifti", "NIfTI volume", warnings, np.asarray(image.affine, dtype=np.float64)
     )
@@ -143,19 +150,53 @@ def volume_file_patient(
     )
 
 
-def _as_int16_stack(data: np.ndarray) -> tuple[np.ndarray, int]:
-    """(i, j, k) values as an int16 [k, j, i] stack, rounded and clipped, and how many were clipped."""
+#: A qform and an sform further apart than this (mm, on any affine entry) disagree.
+_FORM_TOLERANCE_MM = 1e-2
+
+
+def _orientation_warnings(header: Any) -> list[str]:
+    """What a NIfTI header's orientation fields leave unsure: neither qform nor sform set (the position
+    and orientation are nibabel's guess from the voxel sizes), or both set and different (the sform is
+    used, as nibabel does; another tool may use the qform and put the scan elsewhere)."""
+    sform, s_code = header.get_sform(coded=True)
+    qform, q_code = header.get_qform(coded=True)
+    if not s_code and not q_code:
+        return [
+            "neither qform nor sform is set in the NIfTI header: position and orientation are guessed "
+            "from the voxel sizes (RAS, origin at the corner); overlays from other tools may not line up"
+        ]
+    if s_code and q_code and not np.allclose(sform, qform, atol=_FORM_TOLERANCE_MM):
+        apart = float(np.abs(np.asarray(sform) - np.asarray(qform)).max())
+        return [
+            f"the NIfTI header's qform and sform disagree (by up to {apart:.2f}): the sform is used, as nibabel "
+            "does; a tool that reads the qform shows this scan elsewhere"
+        ]
+    return []
+
+
+#: What a voxel that is not a number (NaN, ±inf) becomes in a CT: air.
+NAN_HU = -1024
+
+
+def _as_int16_stack(data: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(i, j, k) values as an int16 [k, j, i] stack, rounded and clipped; how many were clipped, and how
+    many were not numbers (set to air: a cast would make them 0 HU, water, without a word)."""
     stack = np.empty(data.shape[::-1], dtype=np.int16)
-    clipped = 0
+    clipped = missing = 0
     for k in range(data.shape[2]):
         plane = data[:, :, k]
+        if plane.dtype.kind == "f":
+            bad = ~np.isfinite(plane)
+            if bad.any():
+                missing += int(np.count_nonzero(bad))
+                plane = np.where(bad, np.float32(NAN_HU), plane)
         values = np.rint(plane) if plane.dtype.kind == "f" else plane
         if values.dtype != np.int16:
             outside = (values < _INT16.min) | (values > _INT16.max)
             clipped += int(np.count_nonzero(outside))
             values = np.clip(values, _INT16.min, _INT16.max)
         stack[k] = values.T
-    return stack, clipped
+    return stack, clipped, missing
 
 
 def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:

@@ -36,6 +36,7 @@ from ctseg_core.io.dicom import (
     stored_to_hu,
 )
 from ctseg_core.io.hu_checks import describe_mask, mask_values
+from ctseg_core.io.memory_budget import check_fits
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
@@ -420,6 +421,7 @@ def read_volume(
     """
     headers = series.headers
     first = headers[0]
+    check_fits(source.label, (len(headers), first.rows, first.columns))
     volume = np.empty((len(headers), first.rows, first.columns), dtype=np.int16)
 
     decoded = _decode_multiframe(source, headers, progress, should_cancel)

@@ -313,6 +313,22 @@ class Segmenter:
         """
         if hu.ndim != 3 or hu.shape[0] == 0 or min(hu.shape[1:]) < 2:
             raise CtsegError(None, f"cannot segment a volume of shape {hu.shape}: need [slices ≥ 1, rows, columns]")
+        try:
+            return self._predict(hu, spacing_mm, progress, should_cancel, return_probability, return_uncertainty)
+        except MemoryError as exc:  # one home for "out of memory", as the loader says it
+            from ctseg_core.io.memory_budget import out_of_memory
+
+            raise out_of_memory(None, "segmenting", hu.shape) from exc
+
+    def _predict(
+        self,
+        hu: np.ndarray,
+        spacing_mm: tuple[float, float, float] | None,
+        progress: ProgressCallback | None,
+        should_cancel: CancelCheck | None,
+        return_probability: bool,
+        return_uncertainty: bool,
+    ) -> Segmentation:
         threshold = self.card.threshold
         timings: dict[str, float] = {}
         started = time.perf_counter()

@@ -488,3 +488,84 @@ def test_12_every_slice_unreadable_is_an_error(tmp_path: Path) -> None:
         path.write_bytes(path.read_bytes()[:-150])
     with pytest.raises(errors.AllFilesCorruptError, match=r"pixel data of all 6 slices is unreadable"):
         load_patient(tmp_path / "p")
+
+
+# ----------------------------------------------------------------------------- 10: huge sizes, out of memory
+
+
+def test_10_a_nifti_declaring_a_huge_size_is_refused_before_allocating(tmp_path: Path) -> None:
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    image = nib.load(folder / "image.nii.gz")
+    header = image.header.copy()
+    header.set_data_shape((30000, 30000, 3000))
+    raw = header.binaryblock + b"\0" * 4 + b"\0" * 64  # a header and a few bytes: the size is a lie
+    (folder / "image.nii").write_bytes(raw)
+    (folder / "image.nii.gz").unlink()
+    with pytest.raises(
+        errors.VolumeTooLargeError, match=r"image.nii: declares 30000 × 30000 × 3000 voxels.*GiB of memory"
+    ):
+        load_patient(folder)
+
+
+def test_10_a_dicom_series_larger_than_memory_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctseg_core.io import memory_budget
+
+    _write_series(tmp_path / "p", _ct_hu())
+    monkeypatch.setattr(memory_budget, "available_bytes", lambda: 1000)
+    with pytest.raises(errors.VolumeTooLargeError, match=r"p: declares 6 × 20 × 24 voxels.*0.0 GiB is available"):
+        load_patient(tmp_path / "p")
+
+
+def test_10_a_real_memory_error_while_loading_is_a_message_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctseg_core.io import loading
+
+    _write_series(tmp_path / "p", _ct_hu())
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(loading, "canonicalise", exhausted)
+    with pytest.raises(errors.VolumeTooLargeError, match=r"p: ran out of memory loading the scan"):
+        load_patient(tmp_path / "p")
+
+
+# ----------------------------------------------------------------------------- 21, 30: NIfTI values and header
+
+
+def test_21_nan_voxels_in_a_nifti_ct_become_air_with_a_warning(tmp_path: Path) -> None:
+    hu = _ct_hu().astype(np.float32)
+    hu[0, :2, :3] = np.nan
+    hu[1, 0, 0] = np.inf
+    folder = tmp_path / "p"
+    folder.mkdir()
+    nib.save(nib.Nifti1Image(np.transpose(hu, (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0])), folder / "image.nii.gz")
+    patient = load_patient(folder)
+    assert int(patient.hu[0, :2, :3].max()) == -1024 and int(patient.hu[1, 0, 0]) == -1024
+    assert any("7 voxels were not numbers (NaN or infinite): set to air" in w for w in patient.warnings)
+
+
+def test_30_a_nifti_whose_qform_and_sform_disagree_is_warned(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    image = nib.Nifti1Image(np.transpose(_ct_hu(), (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0]))
+    shifted = np.diag([-1.0, -1.0, 2.5, 1.0])
+    shifted[:3, 3] = (30.0, 0.0, 0.0)
+    image.set_qform(shifted, code=1)
+    image.set_sform(np.diag([-1.0, -1.0, 2.5, 1.0]), code=1)
+    nib.save(image, folder / "image.nii.gz")
+    assert any("qform and sform disagree (by up to 30.00)" in w for w in load_patient(folder).warnings)
+
+
+def test_30_a_nifti_with_neither_qform_nor_sform_is_warned_and_a_normal_one_is_not(tmp_path: Path) -> None:
+    for name, code in (("bare", 0), ("normal", 1)):
+        (tmp_path / name).mkdir()
+        image = nib.Nifti1Image(np.transpose(_ct_hu(), (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0]))
+        image.set_qform(None if code == 0 else image.affine, code=code)
+        image.set_sform(None if code == 0 else image.affine, code=code)
+        nib.save(image, tmp_path / name / "image.nii.gz")
+    assert any("neither qform nor sform is set" in w for w in load_patient(tmp_path / "bare").warnings)
+    assert not any("qform" in w for w in load_patient(tmp_path / "normal").warnings)
