@@ -569,3 +569,27 @@ def test_30_a_nifti_with_neither_qform_nor_sform_is_warned_and_a_normal_one_is_n
         nib.save(image, tmp_path / name / "image.nii.gz")
     assert any("neither qform nor sform is set" in w for w in load_patient(tmp_path / "bare").warnings)
     assert not any("qform" in w for w in load_patient(tmp_path / "normal").warnings)
+
+
+# ----------------------------------------------------------------------------- 22: segment prints the warnings
+
+
+def test_22_segment_prints_the_loaders_warnings_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    from ctseg_core.cli.segment import _print_row
+
+    row = {
+        "patient": "p1",
+        "dice": None,
+        "jaccard": None,
+        "assd_mm": None,
+        "hd95_mm": None,
+        "volume_ml_pred": 1.0,
+        "volume_ml_gt": None,
+        "seconds": 1.0,
+        "output": "out",
+        "warnings": "series 1.2 has modality MR, not CT; name \x1b]0;title\x07",
+    }
+    _print_row(row, as_json=False)
+    err = capsys.readouterr().err
+    assert "p1: warning: series 1.2 has modality MR, not CT; name \\x1b]0;title\\x07" in err
+    assert "\x1b" not in err
