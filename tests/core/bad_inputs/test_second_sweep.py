@@ -3,6 +3,7 @@ outcome — the volume loaded, the warning or error that names the problem."""
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -593,3 +594,35 @@ def test_22_segment_prints_the_loaders_warnings_escaped(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "p1: warning: series 1.2 has modality MR, not CT; name \\x1b]0;title\\x07" in err
     assert "\x1b" not in err
+
+
+# ----------------------------------------------------------------------------- 29: a model that holds code
+
+
+def test_29_a_model_refused_by_keras_safe_mode_is_said_to_hold_code_not_to_be_corrupt() -> None:
+    from ctseg_core.model.inference import keras_load_problem
+
+    refusal = ValueError(
+        "Requested the deserialization of a `Lambda` layer with a Python `lambda` inside it. This carries a "
+        "potential risk of arbitrary code execution and thus it is disallowed by default. If you trust the "
+        "source of the saved model, you can pass `safe_mode=False` to the loading function"
+    )
+    said = keras_load_problem(refusal)
+    assert said.startswith("holds Python code") and "not loaded (Keras safe mode)" in said
+    assert "corrupt" not in said
+    assert keras_load_problem(OSError("truncated")).startswith("model file is corrupt")
+
+
+@pytest.mark.slow
+def test_29_a_saved_lambda_model_is_refused_with_that_message(tmp_path: Path) -> None:
+    import keras
+
+    from ctseg_core.model.inference import Segmenter
+
+    inputs = keras.Input((160, 160, 3))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1] * 0.5)(inputs))
+    model.save(tmp_path / "gadget.keras")
+    source = Path(__file__).resolve().parents[3] / "resources" / "models" / "liver_unet.card.json"
+    shutil.copy(source, tmp_path / "gadget.card.json")
+    with pytest.raises(errors.ModelError, match=r"gadget.keras: holds Python code.*not loaded"):
+        Segmenter.load(tmp_path / "gadget.keras", backend="tensorflow")
