@@ -13,8 +13,9 @@ from typing import Literal
 
 import numpy as np
 
-from ctseg_core.errors import AllFilesCorruptError, CtsegError, NotACtError
+from ctseg_core.errors import AllFilesCorruptError, CtsegError, EmptyFolderError, NoDicomError, NotACtError
 from ctseg_core.io.dicom import SliceHeader, read_headers, summarise
+from ctseg_core.io.dicomdir import read_dicomdir
 from ctseg_core.io.ground_truth_files import LABEL_SOP_CLASSES, label_file_masks
 from ctseg_core.io.hu_checks import describe_mask, hu_offset_problem, mask_values
 from ctseg_core.io.itk_image import is_itk_image, load_itk_patient
@@ -120,7 +121,11 @@ def _load_dicom_ct(
     """Headers → the chosen series in order → its pixels → a canonical Patient; and the SEG and RTSTRUCT
     files among the headers (its ground truth, when they reference it)."""
     label = str(layout.path)
-    headers, warnings = read_headers(source, progress, should_cancel, empty_label=label)
+    try:
+        headers, warnings = read_headers(source, progress, should_cancel, empty_label=label)
+    except (EmptyFolderError, NoDicomError) as error:
+        raise _with_dicomdir(layout.path, error) from error
+    warnings += _dicomdir_warnings(layout.path)
     label_files = (
         [Path(h.entry) for h in headers if h.sop_class_uid in LABEL_SOP_CLASSES] if source.is_file_backed() else []
     )
@@ -129,6 +134,24 @@ def _load_dicom_ct(
     series, stack, skipped = _read_readable(source, members, label, progress, should_cancel)
     warnings = warnings + skipped + series_warnings + series.warnings + oblique_warnings(series.geometry)
     return _dicom_patient(layout.path, series, stack, others, warnings), label_files
+
+
+def _index_folder(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def _with_dicomdir(path: Path, error: CtsegError) -> CtsegError:
+    """A folder without images that holds a DICOMDIR: say what its index lists and what is missing."""
+    index = read_dicomdir(_index_folder(path))
+    if index is None:
+        return error
+    return NoDicomError(path, f"no DICOM image here: {index.describe()}")
+
+
+def _dicomdir_warnings(path: Path) -> list[str]:
+    """Files a DICOMDIR beside the images lists that are not there (a partial copy of a disc)."""
+    index = read_dicomdir(_index_folder(path))
+    return [index.describe()] if index is not None and (index.missing or index.problem) else []
 
 
 def _read_readable(

@@ -626,3 +626,55 @@ def test_29_a_saved_lambda_model_is_refused_with_that_message(tmp_path: Path) ->
     shutil.copy(source, tmp_path / "gadget.card.json")
     with pytest.raises(errors.ModelError, match=r"gadget.keras: holds Python code.*not loaded"):
         Segmenter.load(tmp_path / "gadget.keras", backend="tensorflow")
+
+
+# ----------------------------------------------------------------------------- 27: DICOMDIR
+
+
+def _disc(tmp_path: Path) -> Path:
+    """A CD-style export: a DICOMDIR and the image files it lists (pydicom's FileSet)."""
+    from pydicom.fileset import FileSet
+
+    _write_series(
+        tmp_path / "src",
+        _ct_hu(),
+        StudyDate="20260101",
+        StudyTime="120000",
+        StudyID="1",
+        SeriesNumber=1,
+        AccessionNumber="",
+        ReferringPhysicianName="",
+        PatientBirthDate="",
+        PatientSex="",
+    )
+    fileset = FileSet()
+    for path in sorted((tmp_path / "src").iterdir()):
+        fileset.add(pydicom.dcmread(path))
+    fileset.write(tmp_path / "disc")
+    return tmp_path / "disc"
+
+
+def test_27_a_full_disc_with_its_dicomdir_loads(tmp_path: Path) -> None:
+    patient = load_patient(_disc(tmp_path))
+    np.testing.assert_array_equal(patient.hu, _ct_hu())
+    assert not any("DICOMDIR" in w for w in patient.warnings)
+
+
+def test_27_a_folder_holding_only_a_dicomdir_says_its_files_are_missing(tmp_path: Path) -> None:
+    disc = _disc(tmp_path)
+    for path in sorted(disc.iterdir()):
+        if path.is_dir():
+            shutil.rmtree(path)
+    with pytest.raises(
+        errors.NoDicomError, match=r"DICOMDIR \(a CD/DVD index\) lists 6 files and 6 of them are not there"
+    ):
+        load_patient(disc)
+
+
+def test_27_a_partial_copy_of_a_disc_loads_what_is_there_and_says_what_is_missing(tmp_path: Path) -> None:
+    disc = _disc(tmp_path)
+    images = sorted(p for p in disc.rglob("*") if p.is_file() and p.name != "DICOMDIR")
+    images[-1].unlink()
+    patient = load_patient(disc)
+    assert patient.shape[0] == 5
+    assert any("lists 6 files and 1 of them are not there" in w for w in patient.warnings)
