@@ -133,8 +133,7 @@ def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
             pixel_start = fh.tell()
             element_head = fh.read(12)
-            keep = not source.is_file_backed() and source.size(entry) <= KEEP_MEMBER_BYTES
-            raw = _read_all(fh) if keep else None
+            raw = _read_all(fh) if _may_keep(source, entry) else None
     except PermissionError as exc:
         raise UnreadableSlice(name, "permission denied") from exc
     except (
@@ -160,6 +159,14 @@ def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
     if not header.is_image and not header.sop_class_uid:
         raise UnreadableSlice(name, "no SOP Class UID and no image: not readable as DICOM")
     return headers
+
+
+def _may_keep(source: DicomSource, entry: str) -> bool:
+    """Whether a zip member's bytes are kept for the pixel pass: small enough, and within the archive's budget."""
+    if source.is_file_backed() or source.size(entry) > KEEP_MEMBER_BYTES:
+        return False
+    reserve = getattr(source, "reserve", None)
+    return bool(reserve(source.size(entry))) if reserve is not None else True
 
 
 def _functional(ds: pydicom.Dataset, frame_groups: pydicom.Dataset | None, sequence: str) -> pydicom.Dataset | None:

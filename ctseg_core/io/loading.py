@@ -131,9 +131,21 @@ def _load_dicom_ct(
     )
     masks_like = mask_like_series(source, headers)
     members, others, series_warnings = choose_series(headers, label, series_uid, masks_like)
+    _let_go_of_others(source, headers, members)
     series, stack, skipped = _read_readable(source, members, label, progress, should_cancel)
     warnings = warnings + skipped + series_warnings + series.warnings + oblique_warnings(series.geometry)
     return _dicom_patient(layout.path, series, stack, others, warnings), label_files
+
+
+def _let_go_of_others(source: DicomSource, headers: list[SliceHeader], members: list[SliceHeader]) -> None:
+    """Zip bytes kept for slices of the series not loaded are let go before the volume is allocated."""
+    chosen = {id(h) for h in members}
+    release = getattr(source, "release", None)
+    for header in headers:
+        if header.raw is not None and id(header) not in chosen:
+            if release is not None:
+                release(len(header.raw))
+            header.raw = None
 
 
 def _index_folder(path: Path) -> Path:

@@ -678,3 +678,52 @@ def test_27_a_partial_copy_of_a_disc_loads_what_is_there_and_says_what_is_missin
     patient = load_patient(disc)
     assert patient.shape[0] == 5
     assert any("lists 6 files and 1 of them are not there" in w for w in patient.warnings)
+
+
+# ----------------------------------------------------------------------------- 23: zips keep only what loads
+
+
+def _two_series_zip(tmp_path: Path) -> Path:
+    _write_series(tmp_path / "src", _ct_hu(), prefix="a")
+    _write_series(tmp_path / "src", _ct_hu(seed=5)[:4], prefix="b")
+    archive = tmp_path / "scans.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted((tmp_path / "src").iterdir()):
+            out.write(path, path.name)
+    return archive
+
+
+def test_23_a_zip_lets_go_of_the_bytes_of_series_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctseg_core.io import loading
+
+    seen: list[list[object]] = []
+    real = loading.choose_series
+
+    def spy(headers: list[object], *args: object, **kwargs: object) -> object:
+        seen.append(headers)
+        return real(headers, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loading, "choose_series", spy)
+    patient = load_patient(_two_series_zip(tmp_path))
+    np.testing.assert_array_equal(patient.hu, _ct_hu())
+    assert all(header.raw is None for header in seen[0])  # type: ignore[attr-defined]
+
+
+def test_23_a_zip_keeps_at_most_its_budget_of_member_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctseg_core.io import sources
+
+    archive = _two_series_zip(tmp_path)
+    member = max(info.file_size for info in zipfile.ZipFile(archive).infolist())
+    monkeypatch.setattr(sources, "KEEP_TOTAL_BYTES", 3 * member)
+    kept: list[int] = []
+    real = sources.ZipSource.reserve
+
+    def spy(self: sources.ZipSource, count: int) -> bool:
+        granted = real(self, count)
+        kept.append(self._kept)
+        return granted
+
+    monkeypatch.setattr(sources.ZipSource, "reserve", spy)
+    patient = load_patient(archive)
+    np.testing.assert_array_equal(patient.hu, _ct_hu())  # members not kept are inflated again
+    assert max(kept) <= 3 * member
