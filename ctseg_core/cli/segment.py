@@ -158,6 +158,8 @@ def _print_row(row: dict[str, Any], as_json: bool) -> None:
     if "error" in row:
         print(f"{patient}: error: {for_terminal(row['error'])}", file=sys.stderr)
         return
+    if row.get("warnings"):  # what the loader said (MR modality, several series, gaps, HU not HU…)
+        print(f"{patient}: warning: {for_terminal(row['warnings'])}", file=sys.stderr)
     print(
         f"{patient}: Dice {format_metric(row['dice'])}  Jaccard {format_metric(row['jaccard'])}  "
         f"ASSD {format_metric(row['assd_mm'], 2)} mm  HD95 {format_metric(row['hd95_mm'], 2)} mm  "

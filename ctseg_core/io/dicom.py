@@ -31,6 +31,9 @@ _PIXEL_TAG = b"\xe0\x7f\x10\x00"
 _PIXEL_TAG_BIG_ENDIAN = b"\x7f\xe0\x00\x10"
 _UNCOMPRESSED_LE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 _HU_MIN, _HU_MAX = np.iinfo(np.int16).min, np.iinfo(np.int16).max
+#: DICOM objects with these modalities are not images to segment (segmentations, structure sets,
+#: dose grids, reports), even when they carry rows and columns.
+NON_IMAGE_MODALITIES = frozenset({"SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "SR", "KO", "PR", "REG", "DOC"})
 
 
 def reader_threads() -> int:
@@ -80,7 +83,8 @@ class SliceHeader:
 
     @property
     def is_image(self) -> bool:
-        return self.rows > 0 and self.columns > 0
+        """A slice of a scan: rows and columns, and not a segmentation, structure set or report."""
+        return self.rows > 0 and self.columns > 0 and self.modality.upper() not in NON_IMAGE_MODALITIES
 
 
 def looks_like_dicom(head: bytes) -> bool:
@@ -129,8 +133,7 @@ def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
             pixel_start = fh.tell()
             element_head = fh.read(12)
-            keep = not source.is_file_backed() and source.size(entry) <= KEEP_MEMBER_BYTES
-            raw = _read_all(fh) if keep else None
+            raw = _read_all(fh) if _may_keep(source, entry) else None
     except PermissionError as exc:
         raise UnreadableSlice(name, "permission denied") from exc
     except (
@@ -156,6 +159,14 @@ def read_header(source: DicomSource, entry: str) -> list[SliceHeader] | None:
     if not header.is_image and not header.sop_class_uid:
         raise UnreadableSlice(name, "no SOP Class UID and no image: not readable as DICOM")
     return headers
+
+
+def _may_keep(source: DicomSource, entry: str) -> bool:
+    """Whether a zip member's bytes are kept for the pixel pass: small enough, and within the archive's budget."""
+    if source.is_file_backed() or source.size(entry) > KEEP_MEMBER_BYTES:
+        return False
+    reserve = getattr(source, "reserve", None)
+    return bool(reserve(source.size(entry))) if reserve is not None else True
 
 
 def _functional(ds: pydicom.Dataset, frame_groups: pydicom.Dataset | None, sequence: str) -> pydicom.Dataset | None:
@@ -413,7 +424,7 @@ def read_stored_values(source: DicomSource, header: SliceHeader) -> np.ndarray:
         else:
             pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
-        raise UnreadableSlice(header.name, f"pixel data cannot be decoded ({exc})") from exc
+        raise UnreadableSlice(header.name, _decode_problem(exc, header)) from exc
     if pixels.shape != (header.rows, header.columns):
         raise UnreadableSlice(
             header.name,
@@ -440,6 +451,18 @@ def padding_to_air(stored: np.ndarray, padding: tuple[int, int] | None, out: np.
     if count:
         out[padded] = PADDING_HU
     return count
+
+
+def _decode_problem(exc: Exception, header: SliceHeader) -> str:
+    """What is wrong with compressed pixel data pydicom could not decode, in words a user acts on.
+
+    A file cut short inside its encapsulated pixel data loses the element when read again (pydicom
+    stops at the end of the file): that is a truncated file, not one without pixel data.
+    """
+    text = " ".join(str(exc).split())
+    if header.has_pixels and "no 'Pixel Data'" in text:
+        return "file truncated: it ends inside its compressed pixel data"
+    return f"pixel data cannot be decoded ({text if len(text) <= 300 else text[:297] + '…'})"
 
 
 def stored_to_hu(stored: np.ndarray, slope: float, intercept: float, out: np.ndarray) -> int:

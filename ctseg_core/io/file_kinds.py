@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pydicom
 
-from ctseg_core.io.dicom import looks_like_dicom
+from ctseg_core.io.dicom import NON_IMAGE_MODALITIES, looks_like_dicom
+from ctseg_core.io.nifti import written_by_ctseg_nifti
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 #: NIfTI files whose labels mean "liver" where label > 0 (LiTS convention).
@@ -34,9 +35,6 @@ NIFTI_IMAGE_FOLDERS = ("imagesTr", "imagesTs")
 NIFTI_LABEL_FOLDERS = ("labelsTr", "labelsTs")
 #: TotalSegmentator writes one label file per structure here, beside ``ct.nii.gz``.
 NIFTI_MASK_FOLDER = "segmentations"
-#: DICOM objects with these modalities are not images to segment (segmentations, structure sets,
-#: dose grids, reports), even when they carry rows and columns.
-NON_IMAGE_MODALITIES = frozenset({"SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "SR", "KO", "PR", "REG", "DOC"})
 
 
 def is_nifti(path: Path) -> bool:
@@ -81,12 +79,13 @@ def saved_label_owner(name: str, siblings: frozenset[str]) -> str | None:
 def nifti_ct_candidates(files: list[Path], siblings: frozenset[str]) -> tuple[list[Path], list[Path]]:
     """The NIfTI files among ``files`` that could be a CT: (named like one, not named at all).
 
-    Hidden files and labels (:func:`is_named_label`) are never candidates.
+    Hidden files and labels (:func:`is_named_label`) are never candidates, nor is a file not named like
+    a CT that ctseg wrote (its outputs and saved labels say so in their header, whatever their name).
     """
     nifti = sorted(p for p in files if is_nifti(p) and not p.name.startswith("."))
     named = [p for p in nifti if is_named_ct(p)]
     unnamed = [p for p in nifti if not is_named_ct(p) and not is_named_label(p, siblings)]
-    return named, unnamed
+    return named, [p for p in unnamed if not written_by_ctseg_nifti(p)]
 
 
 def case_key(path: Path) -> str:

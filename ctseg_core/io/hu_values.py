@@ -1,8 +1,9 @@
 """HU volumes read from float or wide-integer files (NIfTI, NRRD, MetaImage) as ctseg's int16 stack.
 
 One rule for every one-file volume: values are rounded to whole HU, values outside int16 are clipped
-and voxels that are not numbers (NaN, infinite) take the volume's smallest finite value; each change
-is counted and said in a warning. Done plane by plane, so a float volume never gets a second
+and voxels that are not numbers (NaN, infinite: what resampling leaves outside the field of view) become
+air, -1024 HU (a plain cast would make them 0 HU, water, without a word); each change is counted and said
+in a warning. Done plane by plane, so a float volume never gets a second
 full-size float copy.
 """
 
@@ -11,23 +12,21 @@ from __future__ import annotations
 import numpy as np
 
 _INT16 = np.iinfo(np.int16)
-#: The value of not-a-number voxels when the volume holds no finite value at all (air).
-_NO_FINITE_VALUE = -1024.0
+#: What a voxel that is not a number (NaN, ±inf) becomes: air.
+NAN_HU = -1024
 
 
 def hu_as_int16(stack: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """A [k, j, i] array (a transposed view is fine) as a contiguous int16 stack, and the warnings."""
     out = np.empty(stack.shape, dtype=np.int16)
-    floor: float | None = None
     missing = clipped = 0
     for k in range(stack.shape[0]):
         plane = np.asarray(stack[k])
         if plane.dtype.kind == "f":
             bad = ~np.isfinite(plane)
             if bad.any():
-                floor = _finite_minimum(stack) if floor is None else floor
                 missing += int(np.count_nonzero(bad))
-                plane = np.where(bad, floor, plane)
+                plane = np.where(bad, np.float32(NAN_HU), plane)
             plane = np.rint(plane)
         if plane.dtype != np.int16:
             outside = (plane < _INT16.min) | (plane > _INT16.max)
@@ -36,14 +35,8 @@ def hu_as_int16(stack: np.ndarray) -> tuple[np.ndarray, list[str]]:
         out[k] = plane
     warnings = []
     if missing:
-        warnings.append(f"{missing} voxels were not numbers (NaN): set to the minimum HU")
+        warnings.append(f"{missing} voxels were not numbers (NaN or infinite): set to air ({NAN_HU} HU)")
     if clipped:
         warnings.append(f"{clipped} voxels outside the int16 HU range were clipped")
     return out, warnings
 
-
-def _finite_minimum(stack: np.ndarray) -> float:
-    """The smallest finite value of the stack, plane by plane."""
-    minima = [float(np.min(plane, where=np.isfinite(plane), initial=np.inf)) for plane in map(np.asarray, stack)]
-    smallest = min(minima, default=np.inf)
-    return smallest if np.isfinite(smallest) else _NO_FINITE_VALUE

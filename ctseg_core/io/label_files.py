@@ -93,7 +93,8 @@ def mask_source_path(source: object) -> Path | None:
             inner.root if isinstance(inner, FolderSource) else inner.archive if isinstance(inner, ZipSource) else None
         )
         return Path(where) if where is not None else None
-    return None
+    where = getattr(source, "path", None)  # a segment of a label file beside the CT (io.ground_truth_files)
+    return where if isinstance(where, Path) else None
 
 
 def ground_truth_at(path: str | Path, patient: Patient) -> str | None:

@@ -33,7 +33,9 @@ from ctseg_core.io.file_kinds import (
     nifti_ct_candidates,
     nifti_stem,
 )
+from ctseg_core.io.ground_truth_files import dicom_label_files_in, label_volumes_in
 from ctseg_core.io.itk_image import is_itk_image
+from ctseg_core.io.label_table import find_label_table
 from ctseg_core.io.masks import DicomMaskSource, NiftiMaskSource
 from ctseg_core.io.seg_nrrd import is_seg_nrrd
 from ctseg_core.io.sources import DicomSource, FolderSource, ZipSource
@@ -49,6 +51,9 @@ class PatientLayout:
     warnings: tuple[str, ...] = ()
     #: the series to load from a DICOM source (a DICOM file given itself: its own series), None: choose
     series_uid: str | None = None
+    #: label files beside the CT whose segments are its ground truth (:mod:`ctseg_core.io.ground_truth_files`);
+    #: a DICOM CT's SEG and RTSTRUCT files are found among its headers when it loads
+    label_files: tuple[Path, ...] = ()
 
 
 def resolve_layout(path: str | Path) -> PatientLayout:
@@ -90,9 +95,9 @@ def _file_layout(path: Path) -> PatientLayout:
         if label is not None:
             name = "liver" if "liver" in path.parent.parent.name.lower() else "label"
             return PatientLayout(path, path, {name: NiftiMaskSource(label)})
-        return PatientLayout(path, path, _nifti_masks(path.parent, ct=path))
+        return PatientLayout(path, path, _nifti_masks(path.parent, ct=path), label_files=_labels_beside_file(path))
     if is_itk_image(path) and not is_seg_nrrd(path):  # a NRRD or MetaImage CT, read as it is
-        return PatientLayout(path, path, _nifti_masks(path.parent))
+        return PatientLayout(path, path, _nifti_masks(path.parent), label_files=_labels_beside_file(path))
     if path.suffix.lower() == ".zip":
         return PatientLayout(path, ZipSource(path), {})
     identity = dicom_identity(path)
@@ -101,7 +106,15 @@ def _file_layout(path: Path) -> PatientLayout:
         said = f"{path.name} is not a CT image (a label or other DICOM object): loaded the CT of its folder"
         return replace(folder, path=path, warnings=(*folder.warnings, said))
     series_uid = identity.series_uid or None
-    return PatientLayout(path, FolderSource(path.parent), _nifti_masks(path.parent), series_uid=series_uid)
+    labels = tuple(label_volumes_in(path.parent))
+    return PatientLayout(
+        path, FolderSource(path.parent), _nifti_masks(path.parent), series_uid=series_uid, label_files=labels
+    )
+
+
+def _labels_beside_file(ct: Path) -> tuple[Path, ...]:
+    """The label volumes and DICOM SEG/RTSTRUCT files beside a one-file CT."""
+    return tuple(label_volumes_in(ct.parent, ct) + dicom_label_files_in(ct.parent, ct))
 
 
 def _ircad_layout(path: Path) -> PatientLayout:
@@ -117,17 +130,23 @@ def _ircad_layout(path: Path) -> PatientLayout:
         source = ZipSource(patient_zip, "PATIENT_DICOM/")
         if not source.entries():
             source = ZipSource(patient_zip)
-    return PatientLayout(path, source, masks | _nifti_masks(path), tuple(warnings))
+    return PatientLayout(path, source, masks | _nifti_masks(path), tuple(warnings), label_files=_label_volumes(path))
+
+
+def _label_volumes(folder: Path) -> tuple[Path, ...]:
+    return tuple(label_volumes_in(folder))
 
 
 def _folder_layout(path: Path) -> PatientLayout:
     """A plain folder: its DICOM below (masks folders aside), else its NIfTI CT."""
     folder_source = FolderSource(path, exclude_dirs=frozenset({"MASKS_DICOM"}))
     volume = _nifti_ct(path)
-    if volume is not None and not _has_dicom_candidates(folder_source):
-        return PatientLayout(path, volume, _nifti_masks(path, ct=volume))
+    if volume is not None and not _has_dicom_images(folder_source):
+        return PatientLayout(path, volume, _nifti_masks(path, ct=volume), label_files=_labels_beside_file(volume))
     masks, warnings = _ircad_masks(path)
-    return PatientLayout(path, folder_source, masks | _nifti_masks(path), tuple(warnings))
+    return PatientLayout(
+        path, folder_source, masks | _nifti_masks(path), tuple(warnings), label_files=_label_volumes(path)
+    )
 
 
 def _ircad_masks(folder: Path) -> tuple[dict[str, object], list[str]]:
@@ -165,7 +184,7 @@ def _nifti_masks(folder: Path, ct: Path | None = None) -> dict[str, object]:
     ct_case = case_key(ct) if ct is not None and several_cts else None
     masks: dict[str, object] = {}
     for path in files:
-        if path == ct or is_named_ct(path):
+        if path == ct or is_named_ct(path) or find_label_table(path) is not None:  # described: by segment
             continue
         if ct_case is not None and _is_case_label(path) and case_key(path) != ct_case:
             continue
@@ -199,5 +218,12 @@ def _nifti_ct(folder: Path) -> Path | None:
     return None
 
 
-def _has_dicom_candidates(source: FolderSource) -> bool:
-    return any(not is_nifti(Path(e)) for e in source.entries())
+#: Files looked at for a DICOM image beside a NIfTI CT before the folder counts as holding none.
+SNIFF_FILES = 64
+
+
+def _has_dicom_images(source: FolderSource) -> bool:
+    """Whether a folder holds DICOM images (not a SEG or RTSTRUCT, not a JSON sidecar or README): only
+    then is a NIfTI beside them a mask rather than the CT."""
+    candidates = [Path(e) for e in source.entries() if not is_nifti(Path(e)) and not is_itk_image(Path(e))]
+    return any(dicom_identity(p) is not None for p in candidates[:SNIFF_FILES])

@@ -13,17 +13,21 @@ from typing import Literal
 
 import numpy as np
 
-from ctseg_core.errors import CtsegError, NotACtError
-from ctseg_core.io.dicom import read_headers
+from ctseg_core.errors import AllFilesCorruptError, CtsegError, EmptyFolderError, NoDicomError, NotACtError
+from ctseg_core.io.dicom import SliceHeader, read_headers, summarise
+from ctseg_core.io.dicomdir import read_dicomdir
+from ctseg_core.io.ground_truth_files import LABEL_SOP_CLASSES, label_file_masks
 from ctseg_core.io.hu_checks import describe_mask, hu_offset_problem, mask_values
 from ctseg_core.io.itk_image import is_itk_image, load_itk_patient
 from ctseg_core.io.layout import PatientLayout, resolve_layout
 from ctseg_core.io.masks import load_mask
+from ctseg_core.io.memory_budget import out_of_memory
 from ctseg_core.io.nifti import load_nifti_patient
 from ctseg_core.io.patient import Patient, SourceGrid
 from ctseg_core.io.series import (
     OrderedSeries,
     SeriesSummary,
+    SlicesUnreadable,
     choose_series,
     mask_like_series,
     order_series,
@@ -52,17 +56,36 @@ def load_patient(
     Raises a :class:`~ctseg_core.errors.CtsegError` subclass naming the path and the problem,
     or :class:`~ctseg_core.errors.Cancelled`.
     """
+    try:
+        return _load(path, series_uid, masks, progress, should_cancel)
+    except MemoryError as exc:  # a real out-of-memory the size check could not foresee
+        raise out_of_memory(path, "loading") from exc
+
+
+def _load(
+    path: str | Path,
+    series_uid: str | None,
+    masks: MaskSelection,
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> Patient:
     started = time.perf_counter()
     layout = resolve_layout(path)
+    label_files = list(layout.label_files)
     if isinstance(layout.ct, Path):
         patient = load_itk_patient(layout.ct) if is_itk_image(layout.ct) else load_nifti_patient(layout.ct)
     else:
-        patient = _load_dicom_ct(layout, layout.ct, series_uid or layout.series_uid, progress, should_cancel)
+        patient, dicom_labels = _load_dicom_ct(
+            layout, layout.ct, series_uid or layout.series_uid, progress, should_cancel
+        )
+        label_files += dicom_labels
     _check_values(patient)
-    patient.mask_sources = dict(layout.masks)
+    beside, beside_warnings = label_file_masks(patient, label_files, taken=layout.masks)
+    patient.mask_sources = dict(layout.masks) | beside
     patient.warnings.extend(layout.warnings)
-    wanted = layout.masks if masks == "all" else [] if masks is None else list(masks)
-    _load_masks(patient, [name for name in wanted if name in layout.masks], progress, should_cancel)
+    patient.warnings.extend(beside_warnings)
+    wanted = list(patient.mask_sources) if masks == "all" else [] if masks is None else list(masks)
+    _load_masks(patient, [name for name in wanted if name in patient.mask_sources], progress, should_cancel)
     patient.load_seconds = time.perf_counter() - started
     return patient
 
@@ -95,16 +118,80 @@ def _load_dicom_ct(
     series_uid: str | None,
     progress: ProgressCallback | None,
     should_cancel: CancelCheck | None,
-) -> Patient:
-    """Headers → the chosen series in order → its pixels → a canonical Patient."""
+) -> tuple[Patient, list[Path]]:
+    """Headers → the chosen series in order → its pixels → a canonical Patient; and the SEG and RTSTRUCT
+    files among the headers (its ground truth, when they reference it)."""
     label = str(layout.path)
-    headers, warnings = read_headers(source, progress, should_cancel, empty_label=label)
+    try:
+        headers, warnings = read_headers(source, progress, should_cancel, empty_label=label)
+    except (EmptyFolderError, NoDicomError) as error:
+        raise _with_dicomdir(layout.path, error) from error
+    warnings += _dicomdir_warnings(layout.path)
+    label_files = (
+        [Path(h.entry) for h in headers if h.sop_class_uid in LABEL_SOP_CLASSES] if source.is_file_backed() else []
+    )
     masks_like = mask_like_series(source, headers)
     members, others, series_warnings = choose_series(headers, label, series_uid, masks_like)
+    _let_go_of_others(source, headers, members)
+    series, stack, skipped = _read_readable(source, members, label, progress, should_cancel)
+    warnings = warnings + skipped + series_warnings + series.warnings + oblique_warnings(series.geometry)
+    return _dicom_patient(layout.path, series, stack, others, warnings), label_files
+
+
+def _let_go_of_others(source: DicomSource, headers: list[SliceHeader], members: list[SliceHeader]) -> None:
+    """Zip bytes kept for slices of the series not loaded are let go before the volume is allocated."""
+    chosen = {id(h) for h in members}
+    release = getattr(source, "release", None)
+    for header in headers:
+        if header.raw is not None and id(header) not in chosen:
+            if release is not None:
+                release(len(header.raw))
+            header.raw = None
+
+
+def _index_folder(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def _with_dicomdir(path: Path, error: CtsegError) -> CtsegError:
+    """A folder without images that holds a DICOMDIR: say what its index lists and what is missing."""
+    index = read_dicomdir(_index_folder(path))
+    if index is None:
+        return error
+    return NoDicomError(path, f"no DICOM image here: {index.describe()}")
+
+
+def _dicomdir_warnings(path: Path) -> list[str]:
+    """Files a DICOMDIR beside the images lists that are not there (a partial copy of a disc)."""
+    index = read_dicomdir(_index_folder(path))
+    return [index.describe()] if index is not None and (index.missing or index.problem) else []
+
+
+def _read_readable(
+    source: DicomSource,
+    members: list[SliceHeader],
+    label: str,
+    progress: ProgressCallback | None,
+    should_cancel: CancelCheck | None,
+) -> tuple[OrderedSeries, np.ndarray, list[str]]:
+    """The series ordered and read; slices whose pixels cannot be read are dropped (with a warning) and
+    the rest ordered and read again, as corrupt files are at the header pass. None readable is an error."""
     series = order_series(members, label)
-    stack = read_volume(source, series, progress, should_cancel)
-    warnings = warnings + series_warnings + series.warnings + oblique_warnings(series.geometry)
-    return _dicom_patient(layout.path, series, stack, others, warnings)
+    try:
+        return series, read_volume(source, series, progress, should_cancel), []
+    except SlicesUnreadable as unreadable:
+        failed = {id(header) for header, _ in unreadable.failures}
+        problems = [str(error) for _, error in unreadable.failures]
+    readable = [h for h in members if id(h) not in failed]
+    if not readable:
+        raise AllFilesCorruptError(
+            label, f"the pixel data of all {len(members)} slices is unreadable; first: {problems[0]}"
+        )
+    series = order_series(readable, label)
+    warnings = summarise(
+        [f"skipped slice whose pixels cannot be read: {p}" for p in problems], "unreadable slices skipped"
+    )
+    return series, read_volume(source, series, progress, should_cancel), warnings
 
 
 def _dicom_patient(

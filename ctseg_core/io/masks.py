@@ -24,7 +24,7 @@ from ctseg_core.errors import GroundTruthProtectedError, InvalidLabelNameError, 
 from ctseg_core.geometry import natural_sort_key, nearest_slice
 from ctseg_core.io.dicom import SliceHeader, UnreadableSlice, read_headers, read_stored_values, run_parallel
 from ctseg_core.io.dicom_build import ImagePlane, SeriesIds, image_dataset
-from ctseg_core.io.nifti import read_nifti_mask
+from ctseg_core.io.nifti import read_nifti_ground_truth
 from ctseg_core.io.patient import Patient, SourceGrid
 from ctseg_core.io.sources import DicomSource, FolderSource
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
@@ -60,9 +60,11 @@ def load_mask(
     if source is None:
         raise KeyError(f"no mask named {name!r}; available: {', '.join(patient.available_masks)}")
     if isinstance(source, NiftiMaskSource):
-        mask = read_nifti_mask(source.path, patient)
+        mask = read_nifti_ground_truth(source.path, patient, name)
     elif isinstance(source, DicomMaskSource):
         mask = _read_dicom_mask(source.source, patient, progress, should_cancel)
+    elif callable(read := getattr(source, "read_mask", None)):  # a segment of a label file (io.ground_truth_files)
+        mask = read(patient)
     else:
         raise TypeError(f"unknown mask source {source!r}")
     patient.masks[name] = mask

@@ -29,8 +29,9 @@ from ctseg_core.io.label_table import (
     label_table_path,
     write_label_table,
 )
+from ctseg_core.io.memory_budget import LOAD_BYTES_PER_VOXEL, check_fits, out_of_memory
 from ctseg_core.io.patient import Patient, SourceGrid
-from ctseg_core.io.segments import LabelMap, label_dtype
+from ctseg_core.io.segments import LabelMap, label_dtype, present_values
 from ctseg_core.orientation import canonicalise, oblique_warnings
 
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -98,12 +99,16 @@ def load_nifti_patient(path: Path) -> Patient:
     if len(shape) != 3 or min(shape) < 1:
         raise CtsegError(path, f"expected a 3D volume, found shape {tuple(image.shape)}")
     source_geometry = stored_geometry(image.affine, path)
+    check_fits(path, shape, np.dtype(image.get_data_dtype()).itemsize + LOAD_BYTES_PER_VOXEL)
     try:
         # one read: slicing a gzipped file plane by plane would inflate it again for every plane
         data = np.asanyarray(image.dataobj).reshape(shape)
-    except (OSError, EOFError, ValueError, MemoryError) as exc:
+    except MemoryError as exc:
+        raise out_of_memory(path, "reading", shape) from exc
+    except (OSError, EOFError, ValueError) as exc:
         raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
     stack, warnings = hu_as_int16(data.transpose(2, 1, 0))
+    warnings += _orientation_warnings(image.header)
     return volume_file_patient(
         path, stack, source_geometry, "nifti", "NIfTI volume", warnings, np.asarray(image.affine, dtype=np.float64)
     )
@@ -141,8 +146,68 @@ def volume_file_patient(
     )
 
 
+#: A qform and an sform further apart than this (mm, on any affine entry) disagree.
+_FORM_TOLERANCE_MM = 1e-2
+
+
+def _orientation_warnings(header: Any) -> list[str]:
+    """What a NIfTI header's orientation fields leave unsure: neither qform nor sform set (the position
+    and orientation are nibabel's guess from the voxel sizes), or both set and different (the sform is
+    used, as nibabel does; another tool may use the qform and put the scan elsewhere)."""
+    sform, s_code = header.get_sform(coded=True)
+    qform, q_code = header.get_qform(coded=True)
+    if not s_code and not q_code:
+        return [
+            "neither qform nor sform is set in the NIfTI header: position and orientation are guessed "
+            "from the voxel sizes (RAS, origin at the corner); overlays from other tools may not line up"
+        ]
+    if s_code and q_code and not np.allclose(sform, qform, atol=_FORM_TOLERANCE_MM):
+        apart = float(np.abs(np.asarray(sform) - np.asarray(qform)).max())
+        return [
+            f"the NIfTI header's qform and sform disagree (by up to {apart:.2f}): the sform is used, as nibabel "
+            "does; a tool that reads the qform shows this scan elsewhere"
+        ]
+    return []
+
+
 def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:
     """A NIfTI label on the patient's canonical grid as bool [z, y, x] (label > 0, LiTS liver convention)."""
+    return _label_on_grid(path, patient) > 0
+
+
+#: A label file without a description holding more values than this is several structures, not one organ.
+MAX_UNNAMED_VALUES = 2
+
+
+def read_nifti_ground_truth(path: Path, patient: Patient, name: str) -> np.ndarray:
+    """A NIfTI label read as the patient's ground-truth mask ``name``, as bool [z, y, x].
+
+    One value: that value. Two (LiTS: 1 liver, 2 tumour inside it): every non-zero voxel, and a warning
+    says so. More, with no label description to name them (TotalSegmentator's multi-label files): which
+    value is ``name`` is unknown, so nothing is guessed (a MaskMismatchError listing the values; the
+    loader reports it and the CT still opens). Files with a description are read segment by segment.
+    """
+    values = _label_on_grid(path, patient)
+    whole = values if values.dtype.kind in "uib" else np.rint(values).astype(np.int64)
+    present = [v for v in present_values(whole.view(np.uint8) if whole.dtype == bool else whole) if v != 0]
+    if len(present) > MAX_UNNAMED_VALUES:
+        listed = ", ".join(map(str, present[:8])) + (" …" if len(present) > 8 else "")
+        raise MaskMismatchError(
+            path,
+            f"holds {len(present)} labels (values {listed}) and no label description naming them: which one is "
+            f"{name!r} is unknown, so none is taken; add an ITK-SNAP description ({path.name.split('.')[0]}.txt) "
+            "or save one structure per file",
+        )
+    if len(present) == 2:
+        patient.warnings.append(
+            f"{path.name} holds 2 labels (values {present[0]}, {present[1]}) and no label description: mask "
+            f"{name!r} is every non-zero voxel (the LiTS convention: 1 liver, 2 tumour inside it)"
+        )
+    return values > 0
+
+
+def _label_on_grid(path: Path, patient: Patient) -> np.ndarray:
+    """A NIfTI label's values on the patient's canonical grid [z, y, x] (the file's dtype)."""
     image = _load(path)
     if len(image.shape) != 3:
         raise MaskMismatchError(path, f"expected a 3D label volume, found shape {image.shape}")
@@ -172,7 +237,7 @@ def read_nifti_mask(path: Path, patient: Patient) -> np.ndarray:
             raise MaskMismatchError(path, f"label grid is shifted by {offset:.2f} voxels along axis {c}")
         if negative:
             data = np.flip(data, c)
-    return np.ascontiguousarray(np.transpose(data > 0, (2, 1, 0)))
+    return np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
 
 
 def nifti_label_affine(patient: Patient) -> np.ndarray:

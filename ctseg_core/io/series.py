@@ -36,6 +36,7 @@ from ctseg_core.io.dicom import (
     stored_to_hu,
 )
 from ctseg_core.io.hu_checks import describe_mask, mask_values
+from ctseg_core.io.memory_budget import check_fits
 from ctseg_core.io.sources import DicomSource
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
@@ -398,6 +399,15 @@ def gantry_tilt_shifts(positions_lps: np.ndarray, geometry: VolumeGeometry) -> t
     return np.stack([rows, columns], axis=1), warning
 
 
+class SlicesUnreadable(Exception):
+    """Slices whose headers were fine but whose pixel data cannot be read (a corrupt compressed slice,
+    a file cut short): the loader drops them, orders the rest again and says which (never the whole scan)."""
+
+    def __init__(self, failures: list[tuple[SliceHeader, UnreadableSlice]]) -> None:
+        super().__init__(f"{len(failures)} slice(s) unreadable; first: {failures[0][1]}")
+        self.failures = failures
+
+
 def read_volume(
     source: DicomSource,
     series: OrderedSeries,
@@ -411,6 +421,7 @@ def read_volume(
     """
     headers = series.headers
     first = headers[0]
+    check_fits(source.label, (len(headers), first.rows, first.columns))
     volume = np.empty((len(headers), first.rows, first.columns), dtype=np.int16)
 
     decoded = _decode_multiframe(source, headers, progress, should_cancel)
@@ -432,8 +443,11 @@ def read_volume(
         return clipped - (before - after), padded  # padding clipped is no clipping: it is air now
 
     results = run_parallel(list(range(len(headers))), read_one, "reading pixels", progress, should_cancel)
+    unreadable = [(headers[i], r) for i, r in enumerate(results) if isinstance(r, UnreadableSlice)]
+    if unreadable:
+        raise SlicesUnreadable(unreadable)
     clipped = padded = 0
-    for _index, result in enumerate(results):
+    for result in results:
         if isinstance(result, BaseException):
             raise result
         clipped += result[0]

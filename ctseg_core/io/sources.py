@@ -18,6 +18,10 @@ from ctseg_core.errors import PathMissingError, PermissionDeniedError
 MAX_FOLDER_DEPTH = 64
 #: A zip member is kept in memory between the header and the pixel pass up to this size.
 KEEP_MEMBER_BYTES = 64 << 20
+#: At most this many bytes of one archive's members are kept between the passes; the rest are inflated
+#: again for the pixel pass. Without a cap an archive of several series kept every series' bytes (519 MB
+#: to load one series of 223 MB); the members of series not loaded are let go once the series is chosen.
+KEEP_TOTAL_BYTES = 256 << 20
 #: A zip member declaring more than this (uncompressed) is refused: no CT slice or series file is
 #: that large, and inflating one would exhaust memory (a zip bomb inflates 6.5 MB to 1.5 GB).
 MAX_MEMBER_BYTES = 1 << 30
@@ -164,6 +168,21 @@ class ZipSource:
                 )
                 continue
             self._sizes[info.filename] = info.file_size
+        self._kept = 0
+        self._kept_lock = threading.Lock()
+
+    def reserve(self, count: int) -> bool:
+        """Whether ``count`` more bytes of members may be kept in memory (:data:`KEEP_TOTAL_BYTES`); counted if so."""
+        with self._kept_lock:
+            if self._kept + count > KEEP_TOTAL_BYTES:
+                return False
+            self._kept += count
+            return True
+
+    def release(self, count: int) -> None:
+        """``count`` kept bytes were let go."""
+        with self._kept_lock:
+            self._kept = max(0, self._kept - count)
 
     def _zip(self) -> zipfile.ZipFile:
         handle = getattr(self._local, "zip", None)

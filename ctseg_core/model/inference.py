@@ -100,6 +100,22 @@ def with_hu_check(quality: ScanQuality, hu: np.ndarray) -> ScanQuality:
     return dataclasses.replace(quality, check_scan=True, reasons=(*quality.reasons, problem))
 
 
+#: What Keras says when its safe mode refuses to deserialise Python code (a Lambda layer, a function).
+SAFE_MODE_MARKERS = ("safe_mode", "arbitrary code execution")
+
+
+def keras_load_problem(exc: Exception) -> str:
+    """Why Keras did not load a model, said for the user: a model holding code (refused by safe mode,
+    never run) is not a corrupt file, and the user should not go looking for damage that is not there."""
+    text = str(exc)
+    if any(marker in text for marker in SAFE_MODE_MARKERS):
+        return (
+            "holds Python code (a Lambda layer or a function saved in the model), which could run anything on "
+            "this machine: not loaded (Keras safe mode). ctseg loads only models made of standard layers"
+        )
+    return f"model file is corrupt: not a readable Keras model ({_keras_problem(exc)})"
+
+
 @dataclass
 class Segmentation:
     """A model's output on the CT grid."""
@@ -241,8 +257,7 @@ class Segmenter:
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as exc:  # Keras raises many types for damaged files
-            problem = f"model file is corrupt: not a readable Keras model ({_keras_problem(exc)})"
-            raise ModelError(path, problem) from exc
+            raise ModelError(path, keras_load_problem(exc)) from exc
         expected = (None, card.input.size, card.input.size, card.input.channels)
         if tuple(model.input_shape) != expected:
             raise ModelError(
@@ -313,6 +328,22 @@ class Segmenter:
         """
         if hu.ndim != 3 or hu.shape[0] == 0 or min(hu.shape[1:]) < 2:
             raise CtsegError(None, f"cannot segment a volume of shape {hu.shape}: need [slices ≥ 1, rows, columns]")
+        try:
+            return self._predict(hu, spacing_mm, progress, should_cancel, return_probability, return_uncertainty)
+        except MemoryError as exc:  # one home for "out of memory", as the loader says it
+            from ctseg_core.io.memory_budget import out_of_memory
+
+            raise out_of_memory(None, "segmenting", hu.shape) from exc
+
+    def _predict(
+        self,
+        hu: np.ndarray,
+        spacing_mm: tuple[float, float, float] | None,
+        progress: ProgressCallback | None,
+        should_cancel: CancelCheck | None,
+        return_probability: bool,
+        return_uncertainty: bool,
+    ) -> Segmentation:
         threshold = self.card.threshold
         timings: dict[str, float] = {}
         started = time.perf_counter()

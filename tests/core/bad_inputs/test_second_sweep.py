@@ -3,6 +3,7 @@ outcome — the volume loaded, the warning or error that names the problem."""
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -285,3 +286,444 @@ def test_26_a_read_only_models_folder_is_refused_by_the_name_check(
     monkeypatch.setattr(tempfile, "TemporaryFile", refused)
     with pytest.raises(errors.ReadOnlyError, match=r"models: read-only file system"):
         check_new_name("mine", folder=tmp_path / "models")
+
+
+# ----------------------------------------------------------------------------- 18: multi-label NIfTI labels
+
+
+def _nifti_label(path: Path, values: np.ndarray) -> None:
+    nib.save(nib.Nifti1Image(np.transpose(values, (2, 1, 0)).astype(np.uint8), np.diag([-1.0, -1.0, 2.5, 1.0])), path)
+
+
+def _organs() -> np.ndarray:
+    """A label map of five structures (TotalSegmentator style): values 1…5 in bands."""
+    labels = np.zeros(SHAPE, np.uint8)
+    for value in range(1, 6):
+        labels[:, 3 * value : 3 * value + 2, 4:20] = value
+    return labels
+
+
+def test_18_a_multi_label_nifti_without_description_is_not_binarised_as_liver(tmp_path: Path) -> None:
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    _nifti_label(folder / "segmentation.nii.gz", _organs())
+    patient = load_patient(folder)
+    assert "liver" not in patient.masks
+    assert "holds 5 labels (values 1, 2, 3, 4, 5) and no label description" in patient.mask_errors["liver"]
+
+
+def test_18_two_labels_lits_style_are_the_liver_and_the_warning_says_which_values(tmp_path: Path) -> None:
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    labels = _organs()
+    labels[labels > 2] = 0
+    _nifti_label(folder / "segmentation.nii.gz", labels)
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.masks["liver"], labels > 0)
+    assert any("holds 2 labels (values 1, 2)" in w and "every non-zero voxel" in w for w in patient.warnings)
+
+
+def test_18_a_multi_label_nifti_with_a_label_description_gives_one_mask_per_segment(tmp_path: Path) -> None:
+    from ctseg_core.io.label_table import write_label_table
+    from ctseg_core.io.segments import default_segment
+
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    labels = _organs()
+    _nifti_label(folder / "organs.nii.gz", labels)
+    names = ["spleen", "kidney_right", "kidney_left", "gallbladder", "liver"]
+    write_label_table([default_segment(n, v) for v, n in enumerate(names, start=1)], folder / "organs.txt")
+    patient = load_patient(folder)
+    assert set(names) <= set(patient.masks)
+    np.testing.assert_array_equal(patient.masks["liver"], labels == 5)
+    assert int(patient.masks["liver"].sum()) == int((labels == 5).sum())
+
+
+# ----------------------------------------------------------------------------- 13: ctseg's outputs are never the CT
+
+
+def test_13_ctseg_output_beside_an_unnamed_nifti_ct_leaves_it_openable(tmp_path: Path) -> None:
+    from ctseg_core.io.nifti import write_nifti_mask
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    hu = _ct_hu()
+    nib.save(nib.Nifti1Image(np.transpose(hu, (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0])), folder / "patient01.nii.gz")
+    patient = load_patient(folder)
+    write_nifti_mask(hu > 0, patient, folder / "patient01 liver edited.nii.gz")  # a name no rule knows
+    again = load_patient(folder)
+    np.testing.assert_array_equal(again.hu, hu)
+    np.testing.assert_array_equal(again.masks["patient01 liver edited"], hu > 0)
+
+
+# ----------------------------------------------------------------------------- 11: NIfTI folders with other files
+
+
+def test_11_a_nifti_folder_with_a_json_sidecar_and_a_readme_opens(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    folder = _nifti_patient(tmp_path / "p", hu, hu > 0)
+    (folder / "image.json").write_text('{"Modality": "CT"}')
+    (folder / "README").write_text("converted with dcm2niix")
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert "liver" in patient.masks
+
+
+def test_11_a_dicom_seg_beside_a_nifti_ct_is_not_loaded_as_the_ct(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    folder = _nifti_patient(tmp_path / "p", hu, None)
+    ds = image_dataset("1.2.840.10008.5.1.4.1.1.66.4", SeriesIds("T", "P1", "1.2", "1.3", "1.4"), "SEG", _mask_of(hu))
+    ds.save_as(folder / "seg.dcm", enforce_file_format=True)
+    patient = load_patient(folder)
+    assert patient.source.kind == "nifti"
+    np.testing.assert_array_equal(patient.hu, hu)
+
+
+# ----------------------------------------------------------------------------- issue 25 §4: label files beside the CT
+
+
+def _dicom_patient_with(tmp_path: Path, fmt: str, name: str) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A DICOM CT folder and, beside it, a label file in ``fmt`` (liver and tumour) written for it."""
+    from ctseg_core.io.label_files import write_label_file
+    from ctseg_core.io.segments import LabelMap
+
+    hu = _ct_hu()
+    folder = tmp_path / "p"
+    _write_series(folder, hu)
+    liver = hu > 0
+    tumour = np.zeros_like(liver)
+    tumour[2:4, 8:11, 8:12] = True
+    liver &= ~tumour
+    write_label_file(LabelMap.from_masks({"liver": liver, "tumour": tumour}), load_patient(folder), folder / name, fmt)
+    return folder, liver, tumour
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("seg", "annotation.dcm"), ("seg.nrrd", "annotation.seg.nrrd")])
+def test_25_4_a_label_file_beside_a_dicom_ct_is_its_ground_truth_by_segment(
+    tmp_path: Path, fmt: str, name: str
+) -> None:
+    folder, liver, tumour = _dicom_patient_with(tmp_path, fmt, name)
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.masks["liver"], liver)
+    np.testing.assert_array_equal(patient.masks["tumour"], tumour)
+    assert not patient.mask_errors
+
+
+def test_25_4_an_rtstruct_beside_the_ct_is_read_by_roi_name(tmp_path: Path) -> None:
+    folder, liver, _ = _dicom_patient_with(tmp_path, "rtstruct", "rs.dcm")
+    patient = load_patient(folder)
+    assert {"liver", "tumour"} <= set(patient.masks)
+    assert abs(int(patient.masks["liver"].sum()) - int(liver.sum())) <= 0.1 * liver.sum()  # contours, not voxels
+
+
+def test_25_4_a_seg_of_another_series_is_reported_not_loaded(tmp_path: Path) -> None:
+    folder, _, _ = _dicom_patient_with(tmp_path, "seg", "annotation.dcm")
+    ds = pydicom.dcmread(folder / "annotation.dcm")
+    ds.FrameOfReferenceUID = "9.9.9"
+    for item in ds.ReferencedSeriesSequence:
+        item.SeriesInstanceUID = "9.9.8"
+    ds.save_as(folder / "annotation.dcm")
+    patient = load_patient(folder)
+    assert "tumour" not in patient.mask_sources
+    assert any("annotation.dcm" in w and "references another series" in w for w in patient.warnings)
+
+
+def test_25_4_ctseg_prediction_beside_the_ct_is_never_its_liver(tmp_path: Path) -> None:
+    folder, _, _ = _dicom_patient_with(tmp_path, "seg", "liver_pred.seg.dcm")
+    patient = load_patient(folder)
+    assert "liver" not in patient.mask_sources
+    assert "liver (liver_pred.seg.dcm)" in patient.masks
+
+
+def test_25_4_a_label_on_another_grid_is_reported_and_the_ct_opens(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    hu = _ct_hu()
+    folder = _nifti_patient(tmp_path / "p", hu, None)
+    image = sitk.GetImageFromArray((hu > 0).astype(np.uint8)[:, :, :-3])
+    sitk.WriteImage(image, str(folder / "segmentation.nrrd"))
+    patient = load_patient(folder)
+    np.testing.assert_array_equal(patient.hu, hu)
+    assert "segmentation" in patient.mask_errors
+
+
+# ----------------------------------------------------------------------------- 12: one undecodable compressed slice
+
+
+def _rle_series(folder: Path, hu: np.ndarray) -> None:
+    from pydicom.uid import RLELossless
+
+    _write_series(folder, hu)
+    for path in sorted(folder.iterdir()):
+        ds = pydicom.dcmread(path)
+        ds.compress(RLELossless)
+        ds.save_as(path)
+
+
+@pytest.mark.filterwarnings("ignore:End of file reached")
+def test_12_a_truncated_rle_slice_is_skipped_and_named_as_truncated(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _rle_series(tmp_path / "p", hu)
+    broken = tmp_path / "p" / "slice002.dcm"
+    broken.write_bytes(broken.read_bytes()[:-150])
+    patient = load_patient(tmp_path / "p")
+    np.testing.assert_array_equal(patient.hu, np.delete(hu, 2, axis=0))
+    assert any("slice002.dcm: file truncated: it ends inside its compressed pixel data" in w for w in patient.warnings)
+    assert not any("no 'Pixel Data'" in w for w in patient.warnings)
+
+
+def test_12_an_undecodable_rle_slice_is_skipped_not_the_scan(tmp_path: Path) -> None:
+    hu = _ct_hu()
+    _rle_series(tmp_path / "p", hu)
+    broken = tmp_path / "p" / "slice003.dcm"
+    data = bytearray(broken.read_bytes())
+    data[-300:-250] = b"\xff" * 50
+    broken.write_bytes(bytes(data))
+    patient = load_patient(tmp_path / "p")
+    assert patient.shape[0] == 5
+    assert any("slice003.dcm: pixel data cannot be decoded" in w for w in patient.warnings)
+    assert any("slices may be missing" in w for w in patient.warnings)
+
+
+@pytest.mark.filterwarnings("ignore:End of file reached")
+def test_12_every_slice_unreadable_is_an_error(tmp_path: Path) -> None:
+    _rle_series(tmp_path / "p", _ct_hu())
+    for path in (tmp_path / "p").iterdir():
+        path.write_bytes(path.read_bytes()[:-150])
+    with pytest.raises(errors.AllFilesCorruptError, match=r"pixel data of all 6 slices is unreadable"):
+        load_patient(tmp_path / "p")
+
+
+# ----------------------------------------------------------------------------- 10: huge sizes, out of memory
+
+
+def test_10_a_nifti_declaring_a_huge_size_is_refused_before_allocating(tmp_path: Path) -> None:
+    folder = _nifti_patient(tmp_path / "p", _ct_hu(), None)
+    image = nib.load(folder / "image.nii.gz")
+    header = image.header.copy()
+    header.set_data_shape((30000, 30000, 3000))
+    raw = header.binaryblock + b"\0" * 4 + b"\0" * 64  # a header and a few bytes: the size is a lie
+    (folder / "image.nii").write_bytes(raw)
+    (folder / "image.nii.gz").unlink()
+    with pytest.raises(
+        errors.VolumeTooLargeError, match=r"image.nii: declares 30000 × 30000 × 3000 voxels.*GiB of memory"
+    ):
+        load_patient(folder)
+
+
+def test_10_a_dicom_series_larger_than_memory_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctseg_core.io import memory_budget
+
+    _write_series(tmp_path / "p", _ct_hu())
+    monkeypatch.setattr(memory_budget, "available_bytes", lambda: 1000)
+    with pytest.raises(errors.VolumeTooLargeError, match=r"p: declares 6 × 20 × 24 voxels.*0.0 GiB is available"):
+        load_patient(tmp_path / "p")
+
+
+def test_10_a_real_memory_error_while_loading_is_a_message_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctseg_core.io import loading
+
+    _write_series(tmp_path / "p", _ct_hu())
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(loading, "canonicalise", exhausted)
+    with pytest.raises(errors.VolumeTooLargeError, match=r"p: ran out of memory loading the scan"):
+        load_patient(tmp_path / "p")
+
+
+# ----------------------------------------------------------------------------- 21, 30: NIfTI values and header
+
+
+def test_21_nan_voxels_in_a_nifti_ct_become_air_with_a_warning(tmp_path: Path) -> None:
+    hu = _ct_hu().astype(np.float32)
+    hu[0, :2, :3] = np.nan
+    hu[1, 0, 0] = np.inf
+    folder = tmp_path / "p"
+    folder.mkdir()
+    nib.save(nib.Nifti1Image(np.transpose(hu, (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0])), folder / "image.nii.gz")
+    patient = load_patient(folder)
+    assert int(patient.hu[0, :2, :3].max()) == -1024 and int(patient.hu[1, 0, 0]) == -1024
+    assert any("7 voxels were not numbers (NaN or infinite): set to air" in w for w in patient.warnings)
+
+
+def test_30_a_nifti_whose_qform_and_sform_disagree_is_warned(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    image = nib.Nifti1Image(np.transpose(_ct_hu(), (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0]))
+    shifted = np.diag([-1.0, -1.0, 2.5, 1.0])
+    shifted[:3, 3] = (30.0, 0.0, 0.0)
+    image.set_qform(shifted, code=1)
+    image.set_sform(np.diag([-1.0, -1.0, 2.5, 1.0]), code=1)
+    nib.save(image, folder / "image.nii.gz")
+    assert any("qform and sform disagree (by up to 30.00)" in w for w in load_patient(folder).warnings)
+
+
+def test_30_a_nifti_with_neither_qform_nor_sform_is_warned_and_a_normal_one_is_not(tmp_path: Path) -> None:
+    for name, code in (("bare", 0), ("normal", 1)):
+        (tmp_path / name).mkdir()
+        image = nib.Nifti1Image(np.transpose(_ct_hu(), (2, 1, 0)), np.diag([-1.0, -1.0, 2.5, 1.0]))
+        image.set_qform(None if code == 0 else image.affine, code=code)
+        image.set_sform(None if code == 0 else image.affine, code=code)
+        nib.save(image, tmp_path / name / "image.nii.gz")
+    assert any("neither qform nor sform is set" in w for w in load_patient(tmp_path / "bare").warnings)
+    assert not any("qform" in w for w in load_patient(tmp_path / "normal").warnings)
+
+
+# ----------------------------------------------------------------------------- 22: segment prints the warnings
+
+
+def test_22_segment_prints_the_loaders_warnings_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    from ctseg_core.cli.segment import _print_row
+
+    row = {
+        "patient": "p1",
+        "dice": None,
+        "jaccard": None,
+        "assd_mm": None,
+        "hd95_mm": None,
+        "volume_ml_pred": 1.0,
+        "volume_ml_gt": None,
+        "seconds": 1.0,
+        "output": "out",
+        "warnings": "series 1.2 has modality MR, not CT; name \x1b]0;title\x07",
+    }
+    _print_row(row, as_json=False)
+    err = capsys.readouterr().err
+    assert "p1: warning: series 1.2 has modality MR, not CT; name \\x1b]0;title\\x07" in err
+    assert "\x1b" not in err
+
+
+# ----------------------------------------------------------------------------- 29: a model that holds code
+
+
+def test_29_a_model_refused_by_keras_safe_mode_is_said_to_hold_code_not_to_be_corrupt() -> None:
+    from ctseg_core.model.inference import keras_load_problem
+
+    refusal = ValueError(
+        "Requested the deserialization of a `Lambda` layer with a Python `lambda` inside it. This carries a "
+        "potential risk of arbitrary code execution and thus it is disallowed by default. If you trust the "
+        "source of the saved model, you can pass `safe_mode=False` to the loading function"
+    )
+    said = keras_load_problem(refusal)
+    assert said.startswith("holds Python code") and "not loaded (Keras safe mode)" in said
+    assert "corrupt" not in said
+    assert keras_load_problem(OSError("truncated")).startswith("model file is corrupt")
+
+
+@pytest.mark.slow
+def test_29_a_saved_lambda_model_is_refused_with_that_message(tmp_path: Path) -> None:
+    import keras
+
+    from ctseg_core.model.inference import Segmenter
+
+    inputs = keras.Input((160, 160, 3))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1] * 0.5)(inputs))
+    model.save(tmp_path / "gadget.keras")
+    source = Path(__file__).resolve().parents[3] / "resources" / "models" / "liver_unet.card.json"
+    shutil.copy(source, tmp_path / "gadget.card.json")
+    with pytest.raises(errors.ModelError, match=r"gadget.keras: holds Python code.*not loaded"):
+        Segmenter.load(tmp_path / "gadget.keras", backend="tensorflow")
+
+
+# ----------------------------------------------------------------------------- 27: DICOMDIR
+
+
+def _disc(tmp_path: Path) -> Path:
+    """A CD-style export: a DICOMDIR and the image files it lists (pydicom's FileSet)."""
+    from pydicom.fileset import FileSet
+
+    _write_series(
+        tmp_path / "src",
+        _ct_hu(),
+        StudyDate="20260101",
+        StudyTime="120000",
+        StudyID="1",
+        SeriesNumber=1,
+        AccessionNumber="",
+        ReferringPhysicianName="",
+        PatientBirthDate="",
+        PatientSex="",
+    )
+    fileset = FileSet()
+    for path in sorted((tmp_path / "src").iterdir()):
+        fileset.add(pydicom.dcmread(path))
+    fileset.write(tmp_path / "disc")
+    return tmp_path / "disc"
+
+
+def test_27_a_full_disc_with_its_dicomdir_loads(tmp_path: Path) -> None:
+    patient = load_patient(_disc(tmp_path))
+    np.testing.assert_array_equal(patient.hu, _ct_hu())
+    assert not any("DICOMDIR" in w for w in patient.warnings)
+
+
+def test_27_a_folder_holding_only_a_dicomdir_says_its_files_are_missing(tmp_path: Path) -> None:
+    disc = _disc(tmp_path)
+    for path in sorted(disc.iterdir()):
+        if path.is_dir():
+            shutil.rmtree(path)
+    with pytest.raises(
+        errors.NoDicomError, match=r"DICOMDIR \(a CD/DVD index\) lists 6 files and 6 of them are not there"
+    ):
+        load_patient(disc)
+
+
+def test_27_a_partial_copy_of_a_disc_loads_what_is_there_and_says_what_is_missing(tmp_path: Path) -> None:
+    disc = _disc(tmp_path)
+    images = sorted(p for p in disc.rglob("*") if p.is_file() and p.name != "DICOMDIR")
+    images[-1].unlink()
+    patient = load_patient(disc)
+    assert patient.shape[0] == 5
+    assert any("lists 6 files and 1 of them are not there" in w for w in patient.warnings)
+
+
+# ----------------------------------------------------------------------------- 23: zips keep only what loads
+
+
+def _two_series_zip(tmp_path: Path) -> Path:
+    _write_series(tmp_path / "src", _ct_hu(), prefix="a")
+    _write_series(tmp_path / "src", _ct_hu(seed=5)[:4], prefix="b")
+    archive = tmp_path / "scans.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted((tmp_path / "src").iterdir()):
+            out.write(path, path.name)
+    return archive
+
+
+def test_23_a_zip_lets_go_of_the_bytes_of_series_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctseg_core.io import loading
+
+    seen: list[list[object]] = []
+    real = loading.choose_series
+
+    def spy(headers: list[object], *args: object, **kwargs: object) -> object:
+        seen.append(headers)
+        return real(headers, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loading, "choose_series", spy)
+    patient = load_patient(_two_series_zip(tmp_path))
+    np.testing.assert_array_equal(patient.hu, _ct_hu())
+    assert all(header.raw is None for header in seen[0])  # type: ignore[attr-defined]
+
+
+def test_23_a_zip_keeps_at_most_its_budget_of_member_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctseg_core.io import sources
+
+    archive = _two_series_zip(tmp_path)
+    member = max(info.file_size for info in zipfile.ZipFile(archive).infolist())
+    monkeypatch.setattr(sources, "KEEP_TOTAL_BYTES", 3 * member)
+    kept: list[int] = []
+    real = sources.ZipSource.reserve
+
+    def spy(self: sources.ZipSource, count: int) -> bool:
+        granted = real(self, count)
+        kept.append(self._kept)
+        return granted
+
+    monkeypatch.setattr(sources.ZipSource, "reserve", spy)
+    patient = load_patient(archive)
+    np.testing.assert_array_equal(patient.hu, _ct_hu())  # members not kept are inflated again
+    assert max(kept) <= 3 * member

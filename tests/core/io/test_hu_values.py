@@ -13,14 +13,14 @@ from ctseg_core.io.itk_image import load_itk_patient
 from ctseg_core.io.nifti import load_nifti_patient
 
 
-def test_values_are_rounded_clipped_and_nan_takes_the_smallest_finite_value() -> None:
+def test_values_are_rounded_clipped_and_not_numbers_become_air() -> None:
     data = np.array([[[1.4, -2.6], [40000.0, np.nan]], [[-40000.0, -900.0], [np.inf, 7.0]]], dtype=np.float32)
     stack, warnings = hu_as_int16(data)
     assert stack.dtype == np.int16 and stack.flags.c_contiguous
-    np.testing.assert_array_equal(stack, [[[1, -3], [32767, -32768]], [[-32768, -900], [-32768, 7]]])
+    np.testing.assert_array_equal(stack, [[[1, -3], [32767, -1024]], [[-32768, -900], [-1024, 7]]])
     assert warnings == [
-        "2 voxels were not numbers (NaN): set to the minimum HU",
-        "4 voxels outside the int16 HU range were clipped",  # the two not-numbers take -40000 too
+        "2 voxels were not numbers (NaN or infinite): set to air (-1024 HU)",
+        "2 voxels outside the int16 HU range were clipped",
     ]
     all_missing, _ = hu_as_int16(np.full((1, 2, 2), np.nan))
     assert (all_missing == -1024).all()
@@ -43,9 +43,9 @@ def test_nifti_and_metaimage_cts_follow_the_same_rule(tmp_path: Path) -> None:
     sitk.WriteImage(sitk.GetImageFromArray(data.transpose(2, 1, 0)), str(tmp_path / "ct.mha"))
     nifti, meta = load_nifti_patient(tmp_path / "ct.nii.gz"), load_itk_patient(tmp_path / "ct.mha")
     expected = [
-        "1 voxels were not numbers (NaN): set to the minimum HU",
+        "1 voxels were not numbers (NaN or infinite): set to air (-1024 HU)",
         "1 voxels outside the int16 HU range were clipped",
     ]
     assert [w for w in nifti.warnings if "voxels" in w] == expected
     assert [w for w in meta.warnings if "voxels" in w] == expected
-    assert sorted(np.unique(nifti.hu).tolist()) == sorted(np.unique(meta.hu).tolist()) == [-13, 0, 32767]
+    assert sorted(np.unique(nifti.hu).tolist()) == sorted(np.unique(meta.hu).tolist()) == [-1024, -13, 0, 32767]
