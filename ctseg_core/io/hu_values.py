@@ -39,4 +39,3 @@ def hu_as_int16(stack: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if clipped:
         warnings.append(f"{clipped} voxels outside the int16 HU range were clipped")
     return out, warnings
-
