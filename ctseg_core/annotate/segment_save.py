@@ -61,4 +61,5 @@ def _write_ircad(
             should_cancel=cancel,
             progress=report,
             replace_ground_truth=target.replace_ground_truth,
+            series_number=label_map.segment(segment).value,  # the value read_ircad_labels gives it back
         )

@@ -408,3 +408,18 @@ def test_the_editors_save_of_several_segments_writes_the_format_asked_for(fmt: L
     back = read_label_file(path, patient)
     np.testing.assert_array_equal(back.labels, labels)
     assert table(back) == EXPECTED
+
+
+def test_the_editors_ircad_save_of_several_segments_reads_back_with_its_values(tmp_path: Path) -> None:
+    from ctseg_core.annotate.segment_save import save_segments
+
+    labels = label_volume()
+    patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["coronal"])
+    save_segments(label_map(labels), patient, SaveTarget(LabelFormat.IRCAD, tmp_path / "out", "liver_fixed"))
+    back = read_ircad_labels(tmp_path / "out", patient)
+    assert [(s.value, s.name) for s in back.segments] == [
+        (1, "liver_fixed"),
+        (2, "liver_fixed_tumour"),
+        (3, "liver_fixed_portal vein"),
+    ]
+    np.testing.assert_array_equal(back.labels, labels)
