@@ -7,6 +7,7 @@ segment asks first. A screenshot of a loaded three-segment SEG (``CTSEG_SCREENSH
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -252,3 +253,38 @@ def test_screenshot_of_a_loaded_three_segment_seg(
     assert opened.grab().save(str(path))
     drawn = {tuple(int(c) for c in px[:3]) for px in opened.axial_view.segment_layer.image.reshape(-1, 4) if px[3]}
     assert {row.color for row in editor.segments.rows} <= drawn
+
+
+def test_ircad_ground_truth_folders_load_as_segments_and_save_beside_them(
+    qtbot: QtBot, opened: MainWindow, small_phantom: Path, tmp_path: Path
+) -> None:
+    """The patient's MASKS_DICOM (IRCAD ground truth) opens as three segments; Save as IRCAD offers
+    ``liver_edited`` and writes ``<segment>_edited`` beside the ground truth, which stays untouched."""
+    import shutil
+
+    from ctseg_gui.dialogs.save_label import default_target
+
+    folder = tmp_path / "p"
+    shutil.copytree(small_phantom, folder)
+    _load(qtbot, opened, folder / "MASKS_DICOM")
+    editor = opened.editor
+    assert editor.segments.names == ["liver", "livertumor", "spleen"] and opened.label_files.last_target is None
+    patient = opened.state.patient
+    assert patient is not None
+    target = replace(default_target(LabelFormat.IRCAD, patient, editor.name, None, editor.segments.names), path=folder)
+    assert target.ground_truth_replaced(patient) is None
+    assert target.folder_names() == ["liver_edited", "livertumor_edited", "spleen_edited"]
+    before = {p.name: p.read_bytes() for p in (folder / "MASKS_DICOM" / "liver").iterdir()}
+    with qtbot.waitSignal(opened.label_files.saved, timeout=60_000):
+        assert opened.label_files.save_to(target)
+    masks = folder / "MASKS_DICOM"
+    assert sorted(p.name for p in masks.iterdir() if not p.name.startswith(".")) == [
+        "liver",
+        "liver_edited",
+        "livertumor",
+        "livertumor_edited",
+        "spleen",
+        "spleen_edited",
+    ]
+    assert {p.name: p.read_bytes() for p in (masks / "liver").iterdir()} == before
+    assert "ground truth" in (replace(target, name="liver").ground_truth_replaced(patient) or "")
