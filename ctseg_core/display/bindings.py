@@ -13,8 +13,9 @@ comes from:
   Paintbrush mode (4), ``GUI/Qt/Windows/MainImageWindow.cxx``) and its slice view's mouse and key
   handling (``GUI/Qt/View/CrosshairsInteractionMode.cxx``: Ctrl+left acts as the right button,
   Alt+left as the middle one; arrows move the cursor in the slice, Page Up/Down change slice), and
-  its paintbrush (``GUI/Qt/View/PaintbrushInteractionMode.cxx`` and the Paintbrush mode tool tip:
-  the left button paints the active label, the right button erases, painting the clear label);
+  its paintbrush (``GUI/Qt/View/PaintbrushInteractionMode.cxx`` passes the right button as reverse
+  mode to ``GUI/Model/PaintbrushModel.cxx``, whose ``ApplyBrush`` then clears the active label's
+  voxels under the brush: the left button paints, the right one erases);
 * ``ctseg``: ctseg's choice, where the tool has no such binding (said in the row).
 
 With an editing tool (brush, eraser) the left button paints in every profile; a row marked for
