@@ -188,3 +188,32 @@ def test_an_ircad_save_of_several_segments_never_writes_over_the_ground_truth(
     back = read_ircad_labels(folder / "MASKS_DICOM" / "livertumor_edited", patient)
     assert np.array_equal(back.mask("livertumor_edited"), session.segments.masks[2])
     assert np.array_equal(load_patient(folder, masks=["liver"]).masks["liver"], patient.masks["liver"])
+
+
+def test_empty_clears_the_active_segment_only_as_one_undo_step(session: LabelSession, patient: Patient) -> None:
+    session.add_segment("spleen", patient.masks["spleen"])
+    liver = session.segments.masks[1].copy()
+    assert session.empty_active_segment() == "spleen"
+    assert not session.segments.masks[2].any() and np.array_equal(session.segments.masks[1], liver)
+    assert session.history.undo_description == "Empty spleen"
+    session.undo()
+    assert np.array_equal(session.segments.masks[2], patient.masks["spleen"])
+    session.set_segment_locked(2, True)
+    assert session.empty_active_segment() is None and session.segments.masks[2].any()  # locked: refused
+
+
+def test_a_files_liver_is_the_liver_segment_and_its_organs_find_their_ground_truth(patient: Patient) -> None:
+    from ctseg_core.annotate.segment_set import label_map_segments
+    from ctseg_core.io.segments import LabelMap
+
+    session = LabelSession()
+    session.set_volume(patient.hu, patient.spacing_mm)
+    session.set_references({"gt": patient.masks["liver"]}, {"livertumor": patient.masks["livertumor"]})
+    tumour = patient.masks["livertumor"]
+    loaded = LabelMap.from_masks({"Liver": patient.masks["liver"] & ~tumour, "Tumour": tumour})
+    session.start_segments(label_map_segments(loaded), "Liver")
+    primary = session.segments.primary()
+    assert primary is not None and primary.name == "Liver"
+    assert session.dice("gt", 0, "Tumour").volume == pytest.approx(1.0)  # "Tumour" scored against "livertumor"
+    session.start_label(patient.masks["liver"], "Liver", "Accept prediction", modified=True)
+    assert session.segments.names == ["Liver", "Tumour"]  # the prediction went into "Liver", no new "liver"
