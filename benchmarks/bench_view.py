@@ -364,7 +364,7 @@ def segment_gaps(folder: Path, runs: int) -> None:
     the model process, ``runs`` times each, alternating (see the module's docstring)."""
     from ctseg_core.engine import ModelProcess
     from ctseg_core.model.inference import Segmenter
-    from ctseg_gui.jobs.segmentation import SegmenterCache
+    from ctseg_gui.jobs.segmentation import MODEL_PROCESS_NICE, SegmenterCache
     from ctseg_gui.view3d.surface_view import SurfaceView
 
     what = segment_patient(folder)
@@ -372,7 +372,7 @@ def segment_gaps(folder: Path, runs: int) -> None:
     window.set_layout("2x2")
     if not isinstance(window.plane_layout.view3d, SurfaceView):
         raise SystemExit("no 3D view here: run under xvfb-run with QT_QPA_PLATFORM=xcb")
-    process = ModelProcess().start()
+    process = ModelProcess(nice=MODEL_PROCESS_NICE).start()  # as the viewer makes it
     engines = {
         "in this process": SegmenterCache(lambda path: Segmenter.load(path)),
         "model process": SegmenterCache(process.segmenter),

@@ -244,8 +244,6 @@ class MainWindow(QMainWindow):
         """The status bar's stage, progress bar and Cancel, for loading, reading masks and labels, saving."""
         self.job_status.show_progress(done, total, stage)
 
-    # ---------------------------------------------------------------- enabled states, title
-
     def _status_busy(self) -> bool:
         return any(self.runner.running(kind) for kind in STATUS_JOBS)
 
@@ -263,8 +261,6 @@ class MainWindow(QMainWindow):
         menus.worst_action.setEnabled(self.state.scores.worst_slice() is not None)
         self.patient_panel.organ.setEnabled(patient is not None and bool(patient.available_masks) and not segmenting)
         self.job_status.setVisible(self._status_busy())
-
-    # ---------------------------------------------------------------- Qt events
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -18,6 +18,7 @@ from ctseg_core.errors import CtsegError, GroundTruthProtectedError, IsAFolderEr
 from ctseg_core.io.ircad_labels import check_ircad_names, read_ircad_labels
 from ctseg_core.io.label_files import ground_truth_at, label_file_kind, read_label_file, write_label_file
 from ctseg_core.io.label_formats import LabelFormat
+from ctseg_core.io.label_table import label_table_path
 from ctseg_core.io.masks import refuse_to_replace_ground_truth, validate_label_name
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.seg import read_source_datasets
@@ -29,7 +30,8 @@ __all__ = ["LabelFormat", "LoadedLabel", "SaveTarget", "SavedLabel", "autosave",
 
 @dataclass(frozen=True)
 class SaveTarget:
-    """Where and how to save: a file (NIfTI, SEG) or, for IRCAD, the patient or output folder."""
+    """Where and how to save: a file (NIfTI, SEG, RTSTRUCT, ``.seg.nrrd``) or, for IRCAD, the patient or
+    output folder."""
 
     format: LabelFormat
     path: Path
@@ -59,6 +61,9 @@ class SaveTarget:
         return self.path
 
     def describe(self) -> str:
+        """What is written, said for the user (a NIfTI's label description beside it included)."""
+        if self.format is LabelFormat.NIFTI:
+            return f"{self.written_path} (and its label description {label_table_path(self.written_path).name})"
         return str(self.written_path)
 
     def check(self) -> SaveTarget:

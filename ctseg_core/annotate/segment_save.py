@@ -1,8 +1,8 @@
 """Saving a label of several named segments in the save dialog's formats, as a worker function; no Qt.
 
-NIfTI (with its ITK-SNAP label description) and DICOM SEG go through the writers of
-:mod:`ctseg_core.io.label_files` and :mod:`ctseg_core.io.seg`, which keep every segment's name,
-colour and value. An IRCAD target is one mask folder per segment: the liver under the name the user
+Every file format (NIfTI with its ITK-SNAP label description, DICOM SEG, RTSTRUCT, ``.seg.nrrd``) goes
+through :func:`ctseg_core.annotate.labels.save_label`, whose writers keep every segment's name, colour
+and value. An IRCAD target is one mask folder per segment: the liver under the name the user
 gave, every other segment as ``<name>_<segment>`` beside it (never over a ground-truth folder of
 that organ). The same checks as :func:`ctseg_core.annotate.labels.save_label`: the target's name,
 and no ground truth replaced unless asked.
@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from ctseg_core.annotate.labels import LabelFormat, SavedLabel, SaveTarget
+from ctseg_core.annotate.labels import LabelFormat, SavedLabel, SaveTarget, save_label
 from ctseg_core.annotate.segment_set import PRIMARY_SEGMENT
 from ctseg_core.errors import GroundTruthProtectedError
-from ctseg_core.io.label_files import write_label_file
 from ctseg_core.io.masks import write_ircad_mask
 from ctseg_core.io.patient import Patient
-from ctseg_core.io.seg import read_source_datasets, write_dicom_seg_labels
 from ctseg_core.io.segments import LabelMap
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
@@ -38,24 +36,15 @@ def save_segments(
     algorithm_type: str = "MANUAL",
 ) -> SavedLabel:
     """Write every segment of ``label_map`` in ``target``'s format; the save, with the CT headers a SEG read."""
+    if target.format is not LabelFormat.IRCAD:  # every file format keeps all segments: one dispatch
+        return save_label(label_map, patient, target, sources, progress, should_cancel, algorithm_type)
     report = progress or (lambda done, total, stage: None)
     target.check()
     protected = None if target.replace_ground_truth else target.ground_truth_replaced(patient)
     if protected is not None:
         raise GroundTruthProtectedError(None, protected)
     raise_if_cancelled(should_cancel)
-    if target.format is LabelFormat.IRCAD:
-        _write_ircad(label_map, patient, target, report, should_cancel)
-    elif target.format is LabelFormat.NIFTI:
-        report(0, 0, "writing NIfTI and its label description")
-        write_label_file(label_map, patient, target.path, "nifti")
-    else:
-        if sources is None:
-            report(0, 0, "reading CT headers")
-            sources = read_source_datasets(patient)
-            raise_if_cancelled(should_cancel)
-        report(0, 0, "writing DICOM SEG")
-        write_dicom_seg_labels(label_map, patient, target.path, source_datasets=sources, algorithm_type=algorithm_type)
+    _write_ircad(label_map, patient, target, report, should_cancel)
     return SavedLabel(target, sources)
 
 

@@ -535,10 +535,15 @@ class LabelSession:
 
     # ---------------------------------------------------------------- live Dice and volume
 
-    def set_references(self, references: Mapping[str, np.ndarray | None]) -> None:
+    def set_references(
+        self, references: Mapping[str, np.ndarray | None], truths: Mapping[str, np.ndarray] | None = None
+    ) -> None:
         """The masks live Dice compares the liver segment with, by name (e.g. ``"gt"``,
-        ``"prediction"``); None or a mask of another shape is left out."""
+        ``"prediction"``); None or a mask of another shape is left out. ``truths``, when given,
+        replaces the other segments' ground truth too (:meth:`set_segment_truths`), in one recount."""
         self._references = {key: mask for key, mask in references.items() if mask is not None}
+        if truths is not None:
+            self._truths = dict(truths)
         self._count_references()
 
     def set_segment_truths(self, truths: Mapping[str, np.ndarray]) -> None:

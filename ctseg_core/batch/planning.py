@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ctseg_core.annotate.labels import LabelFormat
 from ctseg_core.errors import IsAFolderError
 from ctseg_core.io.atomic import check_output_folder
 from ctseg_core.io.discovery import find_patients
 
 #: Output file (or IRCAD mask name) per format, inside each patient's output folder.
-OUTPUT_NAMES = {"ircad": "liver_pred", "nifti": "liver_pred.nii.gz", "seg": "liver_pred.seg.dcm"}
+OUTPUT_NAMES = {fmt.cli_name: fmt.file_name("liver_pred") for fmt in LabelFormat}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ def segment_patients(
 ) -> list[Row]:
     """Segment every patient under ``paths`` and return one row per patient (metrics or ``error``).
 
-    ``fmt``: "ircad" (``MASKS_DICOM/liver_pred``), "nifti" or "seg". ``summary``: CSV path; by
+    ``fmt``: a ``--format`` name (:data:`OUTPUT_NAMES`; "ircad" writes ``MASKS_DICOM/liver_pred``).
+    ``summary``: CSV path; by
     default ``OUT/ctseg_summary.csv`` is written for batches of more than one patient.
     ``on_row`` sees each row as soon as it is ready, in the patients' order, on the calling thread
     (the CLI prints it; a cohort batch stores it). ``items``: patients already planned (a cohort's

@@ -50,7 +50,8 @@ def _archive(args: argparse.Namespace, operation: str) -> Archive:
     from ctseg_core.pacs.connect import open_archive
 
     server = server_from(args, operation)
-    return open_archive(server, method=getattr(args, "method", "get"), move_port=getattr(args, "move_port", 0) or 0)
+    method, port = getattr(args, "method", "get"), getattr(args, "move_port", 0) or 0
+    return open_archive(server, method, port, getattr(args, "bind", "127.0.0.1"))
 
 
 def run_echo(args: argparse.Namespace) -> int:
@@ -136,11 +137,16 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def run_listen(args: argparse.Namespace) -> int:
+    from ctseg_core.pacs.errors import PacsError
     from ctseg_core.pacs.receiver import NodeSettings, ReceivingNode
 
     allowed = tuple(args.allow or ())
     settings = NodeSettings(args.aet, args.port, args.bind, allowed, int(args.quota_gb * 1024**3))
-    node = ReceivingNode(settings, db=args.db, on_received=_print_received)
+    try:
+        node = ReceivingNode(settings, db=args.db, on_received=_print_received)
+    except InvalidArgumentError as error:
+        address = for_terminal(f"{args.aet}@{args.bind}:{args.port}")
+        raise PacsError(address, "listen", error.problem) from None
     node.start()
     print(
         f"listening as {for_terminal(node.address)}; accepting {', '.join(map(for_terminal, allowed))}; "

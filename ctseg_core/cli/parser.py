@@ -273,6 +273,7 @@ def _add_pacs(commands: Commands) -> None:
     get.add_argument("--series", metavar="UID", help="SeriesInstanceUID (default: every series of the study)")
     get.add_argument("--method", choices=["get", "move"], default="get", help="DIMSE retrieve: C-GET or C-MOVE")
     get.add_argument("--move-port", type=positive_int, metavar="N", help="C-MOVE: port of ctseg's storage SCP")
+    get.add_argument("--bind", default="127.0.0.1", help="C-MOVE: address ctseg's storage SCP listens on")
     get.add_argument("--json", action="store_true", help="print one JSON object per series")
     add_db_option(get)
     send = _pacs_action(

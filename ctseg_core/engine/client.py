@@ -76,12 +76,14 @@ def _child_skips_parent_main() -> Iterator[None]:
 class _Child:
     """One spawned model process, its end of the pipe and its cancel flag."""
 
-    def __init__(self, model_path: str | None, threads: int | None, preload: bool, loader: str | None) -> None:
+    def __init__(
+        self, model_path: str | None, threads: int | None, preload: bool, loader: str | None, nice: int
+    ) -> None:
         self.conn, child_conn = _SPAWN.Pipe()
         self.cancel = _SPAWN.Event()
         self.process: SpawnProcess = _SPAWN.Process(
             target=serve,
-            args=(child_conn, self.cancel, model_path, threads, preload, loader),
+            args=(child_conn, self.cancel, model_path, threads, preload, loader, nice),
             name="ctseg-model",
             daemon=True,
         )
@@ -111,6 +113,7 @@ class ModelProcess:
     ``threads``: intra-op threads for the runtime (None: all cores). ``preload``: load the model at
     start (False for a process that only fine-tunes). ``loader``: ``"module:function"`` taking
     ``(path, threads)`` and returning a segmenter, instead of ``Segmenter.load`` (stand-in models).
+    ``nice``: added to the child's niceness, so that an interactive process wins the CPU when it needs it.
     One request runs at a time; a child that dies is reaped and restarted, and the waiting call raises
     :class:`ModelProcessDied`. A context manager; the child also stops when this process exits.
     """
@@ -122,9 +125,10 @@ class ModelProcess:
         *,
         preload: bool = True,
         loader: str | None = None,
+        nice: int = 0,
     ) -> None:
         self.model_path = str(model_path) if model_path is not None else None
-        self.threads, self.preload, self.loader = threads, preload, loader
+        self.threads, self.preload, self.loader, self.nice = threads, preload, loader, nice
         self._child: _Child | None = None
         self._request_lock = threading.Lock()  # one request at a time
         self._life_lock = threading.RLock()  # starting, restarting and closing the child
@@ -146,7 +150,7 @@ class ModelProcess:
             if self._child is not None and not self._child.process.is_alive():
                 self._reap()
             if self._child is None:
-                self._child = _Child(self.model_path, self.threads, self.preload, self.loader)
+                self._child = _Child(self.model_path, self.threads, self.preload, self.loader, self.nice)
         return self
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -74,7 +75,10 @@ class ModelServer:
             except BaseException as error:  # every failure goes back to the waiting client
                 log.debug("request %s failed", request.kind, exc_info=error)
                 reply = Reply(error=RemoteError.of(error))
-            self.conn.send(reply)
+            try:
+                self.conn.send(reply)
+            except OSError:  # the client is gone (it exited, or was killed): so is the work
+                return
 
     def handle(self, request: Request) -> Any:
         handlers: dict[str, Callable[..., Any]] = {LOAD: self.load, PREDICT: self.predict, FINE_TUNE: self.fine_tune}
@@ -126,9 +130,12 @@ def serve(
     threads: int | None,
     preload: bool,
     loader: str | None,
+    nice: int = 0,
 ) -> None:
     """The child's entry point: preload the model (its error is kept for the first request), then serve."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the client's to handle; it stops the child
+    if nice:
+        os.nice(nice)
     server = ModelServer(conn, cancel, threads, named_loader(loader))
     if preload:
         try:

@@ -39,9 +39,10 @@ SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 
 
-def _dicom_header(path: Path) -> pydicom.Dataset | None:
+def _dicom_header(path: Path, tags: list[str] | None = None) -> pydicom.Dataset | None:
+    """The header of a DICOM file (only ``tags`` when given), or None when it is not one."""
     try:
-        return pydicom.dcmread(str(path), stop_before_pixels=True)
+        return pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=tags)
     except (OSError, InvalidDicomError, ValueError, TypeError, EOFError):
         return None
 
@@ -56,7 +57,7 @@ def label_file_kind(path: str | Path) -> LabelKind | None:
         return "nifti"
     if is_itk_image(path):
         return "seg.nrrd" if is_seg_nrrd(path) else "itk"
-    header = _dicom_header(path)
+    header = _dicom_header(path, ["SOPClassUID", "Modality"])  # a folder of CT slices is searched quickly
     if header is None:
         return None
     sop_class = str(header.get("SOPClassUID", ""))

@@ -316,11 +316,7 @@ def _segments(ds: Dataset) -> tuple[list[Segment], list[int], list[str]]:
     for name, number, value in zip(names, numbers, values, strict=True):
         colour = colours.get(number)
         rgb = tuple(int(c) for c in colour)[:3] if colour is not None and len(colour) >= 3 else None
-        segment = default_segment(name, value, rgb)  # type: ignore[arg-type]  # three channels
-        if number in codes:
-            category = segment.category or segment.concept()[0]
-            segment = Segment(segment.value, segment.name, segment.color, category, codes[number])
-        segments.append(segment)
+        segments.append(default_segment(name, value, rgb, kind=codes.get(number)))  # type: ignore[arg-type]  # RGB
     return segments, numbers, notes
 
 

@@ -420,13 +420,12 @@ def _segment(segmentation: hd.seg.Segmentation, number: int, name: str) -> Segme
     if "RecommendedDisplayCIELabValue" in description:
         lab = [int(v) for v in description.RecommendedDisplayCIELabValue]
         colour = hd.color.CIELabColor.from_dicom_value(lab).to_rgb()
-    segment = default_segment(name, number, colour)
     try:
-        category = description.segmented_property_category
-        kind = description.segmented_property_type
+        category = _as_code(description.segmented_property_category)
+        kind = _as_code(description.segmented_property_type)
     except (AttributeError, IndexError, KeyError):
-        return segment
-    return Segment(number, name, segment.color, _as_code(category), _as_code(kind))
+        return default_segment(name, number, colour)
+    return default_segment(name, number, colour, category, kind)
 
 
 def _as_code(concept: hd.sr.CodedConcept) -> Code:

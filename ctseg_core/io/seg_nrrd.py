@@ -95,14 +95,13 @@ def _segment(entry: dict[str, Any], value: int) -> Segment:
     name = str(entry.get("name") or entry.get("id") or f"Segment_{value}")
     color = entry.get("color")
     rgb = tuple(round(float(c) * 255) for c in color[:3]) if color else None
-    segment = default_segment(name, value, rgb)  # type: ignore[arg-type]  # three channels
     terminology = entry.get("terminology") or {}
     try:
         category = Code(terminology["category"][1], terminology["category"][0], terminology["category"][2])
         kind = Code(terminology["type"][1], terminology["type"][0], terminology["type"][2])
     except (KeyError, IndexError, TypeError, ValueError):
-        return segment
-    return Segment(segment.value, segment.name, segment.color, category, kind)
+        return default_segment(name, value, rgb)  # type: ignore[arg-type]  # three channels
+    return default_segment(name, value, rgb, category, kind)  # type: ignore[arg-type]  # three channels
 
 
 def read_seg_nrrd(path: str | Path, patient: Patient) -> LabelMap:

@@ -143,11 +143,19 @@ class Segment:
         return _CODES.get(organ_key(self.name) or "", GENERIC_CODE)
 
 
-def default_segment(name: str, value: int, color: RGB | None = None) -> Segment:
-    """A segment named ``name`` with its organ's colour and code where the name is an organ's."""
+def default_segment(
+    name: str, value: int, color: RGB | None = None, category: Code | None = None, kind: Code | None = None
+) -> Segment:
+    """A segment named ``name``: the file's colour and coded concept where it gives them, else its
+    organ's where the name is an organ's (a file giving only the type keeps the organ's category, else
+    tissue). Every reader builds its segments here."""
     key = organ_key(name)
     chosen = color if color is not None else ORGANS.get(key or "", spare_color(value))
-    category, kind = _CODES.get(key or "", (None, None))
+    organ_category, organ_kind = _CODES.get(key or "", (None, None))
+    if kind is not None and category is None:
+        category = organ_category or GENERIC_CODE[0]
+    if kind is None:
+        category, kind = organ_category, organ_kind
     return Segment(int(value), name, (int(chosen[0]), int(chosen[1]), int(chosen[2])), category, kind)
 
 

@@ -24,6 +24,7 @@ from ctseg_core.pacs.errors import PacsError
 from ctseg_core.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesMatch, StudyMatch, series_match, study_match
 from ctseg_core.pacs.servers import ServerConfig
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+from ctseg_core.shown_text import for_terminal
 
 log = logging.getLogger(__name__)
 #: Instances per STOW-RS request (progress and cancel between requests).
@@ -41,7 +42,7 @@ def http_problem(error: BaseException, timeout_s: float) -> str:
         status = error.response.status_code
         if status in _HTTP_WORDS:
             return _HTTP_WORDS[status]
-        reason = " ".join(str(error.response.reason or "").split())[:80]
+        reason = for_terminal(" ".join(str(error.response.reason or "").split())[:80])
         return f"the server answered HTTP {status} {reason}".rstrip()
     if isinstance(error, requests.Timeout):
         return f"no answer within {timeout_s:g} s"

@@ -34,8 +34,10 @@ from ctseg_core.pacs.errors import PacsError
 from ctseg_core.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesMatch, StudyMatch, series_match, study_match
 from ctseg_core.pacs.servers import ServerConfig
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
+from ctseg_core.shown_text import for_terminal
 
 PENDING = (0xFF00, 0xFF01)
+WARNING = 0xB000
 #: The SOP classes of the services used (pynetdicom defines them at run time, invisibly to type checkers).
 Verification = "1.2.840.10008.1.1"
 StudyRootQueryRetrieveInformationModelFind = "1.2.840.10008.5.1.4.1.2.2.1"
@@ -48,7 +50,7 @@ def status_words(status: Dataset | None) -> str:
     code = getattr(status, "Status", None)
     if code is None:
         return "no answer: the association was aborted or timed out"
-    comment = " ".join(str(getattr(status, "ErrorComment", "")).split())[:120]
+    comment = for_terminal(" ".join(str(getattr(status, "ErrorComment", "")).split())[:120])
     return f"failed with status 0x{int(code):04X}" + (f" ({comment})" if comment else "")
 
 
@@ -142,6 +144,9 @@ class DimseArchive:
         else:
             self._move(identifier, receiver, should_cancel)
         receiver.raise_error()
+        if receiver.malformed:
+            operation = f"retrieve (C-{self.method.upper()})"
+            raise self._fail(operation, f"{len(receiver.malformed)} instances refused ({receiver.malformed[0]})")
 
     def _get(self, identifier: Dataset, receiver: _Receiver, should_cancel: CancelCheck | None) -> None:
         operation = "retrieve (C-GET)"
@@ -191,7 +196,7 @@ class DimseArchive:
             code = getattr(status, "Status", None)
             if code in PENDING:
                 continue
-            if code == SUCCESS:
+            if code in (SUCCESS, WARNING):  # a warning: some sub-operations failed; what is missing is said after
                 return
             receiver.raise_error()
             failed = int(getattr(status, "NumberOfFailedSuboperations", 0) or 0)
@@ -237,7 +242,8 @@ class _Receiver:
     def __init__(self, sink: Sink, series_uid: str) -> None:
         self.sink, self.series_uid = sink, series_uid
         self.error: BaseException | None = None
-        self.refused: list[str] = []
+        #: why each malformed instance was refused
+        self.malformed: list[str] = []
 
     def on_store(self, event: Any) -> int:
         if self.error is not None:
@@ -245,10 +251,9 @@ class _Receiver:
         try:
             instance = received_instance(event)
         except RefusedInstance as refused:
-            self.refused.append(str(refused))
+            self.malformed.append(str(refused))
             return refused.status
         if instance.series_uid != self.series_uid:
-            self.refused.append("an instance of another series")
             return SUCCESS  # not ours: taken and dropped, so the archive does not retry it
         try:
             self.sink(instance)

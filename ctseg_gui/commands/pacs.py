@@ -9,6 +9,7 @@ that references the open series, to a configured server or one typed in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtGui import QAction
@@ -56,16 +57,26 @@ class ArchiveCommands:
 
     def query(self) -> None:
         if self.dialog is None:
-            self.dialog = QueryArchiveDialog(self.host.runner, self.retrieved, self.host.window())
+            self.dialog = QueryArchiveDialog(self.host.runner, self.retrieved, self.host.window(), self.cohort_database)
         self.dialog.show()
         self.dialog.raise_()
 
+    def _browser(self) -> object | None:
+        """The window's cohort browser, if it has one (``MainWindow.cohort``)."""
+        return getattr(self.host.window(), "cohort", None)
+
+    def cohort_database(self) -> Path | None:
+        """Where a retrieve is indexed: the database the cohort browser has open, else the default one."""
+        database = getattr(self._browser(), "database", None)
+        return Path(database.path) if database is not None else None
+
     def retrieved(self, reports: list[RetrieveReport]) -> None:
+        """Show what came in the cohort browser (opened on the database it went into)."""
         self.host.show_status(f"Retrieved {len(reports)} series into the cohort database")
-        panel = getattr(self.host.window(), "cohort_panel", None)
-        refresh = getattr(panel, "refresh", None)
-        if callable(refresh):
-            refresh()
+        browser = self._browser()
+        if hasattr(browser, "show_browser") and hasattr(browser, "refresh"):
+            browser.show_browser(self.cohort_database())
+            browser.refresh()
 
     def ask_server(self) -> str | None:
         """Which server to send to: a configured one, or one typed in. Tests replace it."""

@@ -7,6 +7,7 @@ name holding a copy of it, as one undo step; its live Dice is then against that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -43,10 +44,10 @@ class SegmentCommands(QObject):
         host.state.patientChanged.connect(self.update_actions)
         self.update_actions()
 
-    def _button(self, text: str, tip: str, slot: object) -> QAction:
+    def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QAction:
         action = QAction(text, self)
         action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())  # type: ignore[operator]
+        action.triggered.connect(lambda _checked=False: slot())
         button = QToolButton()
         button.setDefaultAction(action)
         self.panel.add_button(button)

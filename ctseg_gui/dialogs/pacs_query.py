@@ -8,6 +8,7 @@ archive sent is shown as plain text (item text is never rich text).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -50,25 +51,35 @@ def find(server_text: str, query: Query, progress: ProgressCallback, cancel: Can
 
 
 def get(
-    server_text: str, wanted: list[tuple[str, str | None]], progress: ProgressCallback, cancel: CancelCheck
+    server_text: str,
+    wanted: list[tuple[str, str | None]],
+    db: Path | None,
+    progress: ProgressCallback,
+    cancel: CancelCheck,
 ) -> list[RetrieveReport]:
-    """A worker's retrieve of the chosen studies and series into the managed folder and the cohort database."""
+    """A worker's retrieve of the chosen studies and series into the managed folder and the cohort database
+    ``db`` (None: the default one)."""
     archive = open_archive(parse_server(server_text))
     reports: list[RetrieveReport] = []
     for study_uid, series_uid in wanted:
-        reports += retrieve(archive, study_uid, series_uid, progress=progress, should_cancel=cancel)
+        reports += retrieve(archive, study_uid, series_uid, db=db, progress=progress, should_cancel=cancel)
     return reports
 
 
 class QueryArchiveDialog(QDialog):
-    """Search, choose, retrieve; ``on_retrieved`` hears of each retrieve that finished."""
+    """Search, choose, retrieve into the cohort database ``database()`` names (None: the default one);
+    ``on_retrieved`` hears of each retrieve that finished."""
 
     def __init__(
-        self, runner: JobRunner, on_retrieved: Callable[[list[RetrieveReport]], object], parent: QWidget | None = None
+        self,
+        runner: JobRunner,
+        on_retrieved: Callable[[list[RetrieveReport]], object],
+        parent: QWidget | None = None,
+        database: Callable[[], Path | None] = lambda: None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Query archive")
-        self.runner, self.on_retrieved = runner, on_retrieved
+        self.runner, self.on_retrieved, self.database = runner, on_retrieved, database
         self.server = QComboBox()
         self.server.setEditable(True)
         self.server.addItems(sorted(_configured()))
@@ -164,7 +175,7 @@ class QueryArchiveDialog(QDialog):
         return [(s, r) for s, r in chosen if r is None or s not in studies]
 
     def retrieve_selected(self) -> None:
-        wanted, server = self.selected(), self.server.currentText().strip()
+        wanted, server, db = self.selected(), self.server.currentText().strip(), self.database()
         if not wanted:
             self.status.setText("Choose studies or series first")
             return
@@ -172,7 +183,7 @@ class QueryArchiveDialog(QDialog):
         self.progress.show()
         self.runner.start(
             GET_JOB,
-            lambda progress, cancel: get(server, wanted, progress, cancel),
+            lambda progress, cancel: get(server, wanted, db, progress, cancel),
             on_success=self._retrieved,
             on_failure=self._failed,
             on_progress=self._progressed,

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _model_process: ModelProcess | None = None
+#: The model process runs at a lower priority than the window (os.nice): on 2 cores its runtime's
+#: threads then yield the CPU to the GUI thread whenever it has an event to handle.
+MODEL_PROCESS_NICE = 5
 
 
 def model_process() -> ModelProcess:
@@ -46,7 +49,7 @@ def model_process() -> ModelProcess:
     """
     global _model_process
     if _model_process is None:
-        _model_process = ModelProcess()
+        _model_process = ModelProcess(nice=MODEL_PROCESS_NICE)
     return _model_process
 
 
@@ -63,7 +66,7 @@ def fine_tune_in_model_process(
 ) -> FineTuneResult:
     """``fine_tune(*args, **kwargs)`` in a model process of its own, closed after, so that Segment keeps
     its process meanwhile and TensorFlow never loads beside the GUI."""
-    with ModelProcess(preload=False) as process:
+    with ModelProcess(preload=False, nice=MODEL_PROCESS_NICE) as process:
         result: FineTuneResult = process.fine_tune(*args, progress=progress, should_cancel=should_cancel, **kwargs)
     return result
 

@@ -75,8 +75,8 @@ class EditorState(QObject):
             self.session.set_volume(patient.hu, patient.spacing_mm)
 
     def _on_masks_changed(self) -> None:
-        self.session.set_references({"gt": self.viewer.gt, "prediction": self.viewer.prediction})
-        self.session.set_segment_truths(self.ground_truth_segments())
+        references = {"gt": self.viewer.gt, "prediction": self.viewer.prediction}
+        self.session.set_references(references, self.ground_truth_segments())
 
     def ground_truth_segments(self) -> dict[str, np.ndarray]:
         """The patient's ground-truth masks read so far, by name: segments of those names get a live Dice."""

@@ -121,3 +121,11 @@ def test_nothing_starts_until_asked() -> None:
     process = ModelProcess(loader="ctseg_core.engine.stand_in:load_stand_in")
     assert process.pid is None and not process.is_alive()
     process.close()
+
+
+def test_the_child_runs_at_the_niceness_asked_for() -> None:
+    """The viewer lowers its model process's priority, so the GUI thread wins the CPU when it needs it."""
+    with ModelProcess(loader="ctseg_core.engine.stand_in:load_stand_in", nice=3) as process:
+        process.segmenter()  # the child has started and set its niceness
+        assert process.pid is not None
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 3, 19)

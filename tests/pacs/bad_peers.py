@@ -4,6 +4,7 @@ that aborts every association it accepts. What they pass on comes from the real 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ class Faults:
     """What the proxy does wrong. ``wado_500_after``: WADO requests after this many answer 500."""
 
     status: int | None = None
+    reason: str | None = None
     wado_500_after: int | None = None
     #: a series' multipart answer: "short" (valid HTTP, the body cut mid-part), "drop" (connection closed early)
     truncate: str | None = None
@@ -48,7 +50,7 @@ class _Proxy(BaseHTTPRequestHandler):
         self._forward("POST")
 
     def _refuse(self, status: int) -> None:
-        self.send_response(status)
+        self.send_response(status, self.faults.reason)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -123,6 +125,44 @@ def aborting_peer(aet: str = "ABORTER") -> Iterator[str]:
         event.assoc.abort()  # type: ignore[attr-defined]
 
     handlers = [(evt.EVT_C_ECHO, abort), (evt.EVT_C_FIND, abort), (evt.EVT_C_GET, abort)]
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=handlers)
+    try:
+        yield f"{aet}@127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+
+
+@contextmanager
+def malformed_get_peer(study_uid: str, series_uid: str, good: object, aet: str = "MALFORMED") -> Iterator[str]:
+    """A DIMSE archive whose series holds two instances, and whose C-GET sends one whose Series UID is not
+    a UID and then the good one twice; yields ``AET@host:port``."""
+    from pydicom.dataset import Dataset
+    from pynetdicom import ALL_TRANSFER_SYNTAXES, StoragePresentationContexts
+
+    from ctseg_core.pacs.dimse import StudyRootQueryRetrieveInformationModelFind as Find
+    from ctseg_core.pacs.dimse import StudyRootQueryRetrieveInformationModelGet as Get
+
+    ae = AE(ae_title=aet)
+    ae.add_supported_context(Find)
+    ae.add_supported_context(Get)
+    for context in StoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES, scp_role=True, scu_role=True)
+
+    def on_find(event: object) -> Iterator[tuple[int, Dataset | None]]:
+        answer = Dataset()
+        answer.QueryRetrieveLevel, answer.StudyInstanceUID = "SERIES", study_uid
+        answer.SeriesInstanceUID, answer.NumberOfSeriesRelatedInstances, answer.Modality = series_uid, 2, "CT"
+        yield 0xFF00, answer
+
+    def on_get(event: object) -> Iterator[object]:
+        evil = copy.deepcopy(good)
+        evil.SeriesInstanceUID = "../../escaped"
+        yield 3
+        for dataset in (evil, good, good):
+            yield 0xFF00, dataset
+
+    handlers = [(evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get)]
     port = free_port()
     server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=handlers)
     try:

@@ -57,6 +57,22 @@ def test_401_names_server_and_operation_never_the_password(
     assert PASSWORD not in caplog.text and PASSWORD not in repr(right)
 
 
+def test_a_retrieve_with_a_password_leaves_it_nowhere(
+    tmp_path: Path, orthanc_auth: Orthanc, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    study = phantom_study(tmp_path / "p", seed=5, slices=3)
+    orthanc_auth.upload(study.files)
+    store, db = ManagedStore(tmp_path / "store"), tmp_path / "db.sqlite"
+    server = ServerConfig(name="secured", url=orthanc_auth.dicomweb, auth="basic", username=USER, password=PASSWORD)
+    (report,) = retrieve(open_archive(server), study.study_uid, store=store, db=db)
+    assert report.received == 3 and indexed(db) == [study.series_uid]
+    assert PASSWORD not in caplog.text
+    for path in [db, *db.parent.glob("db.sqlite*"), *store.root.rglob("*")]:
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+
+
 def test_bearer_token_and_403(orthanc: Orthanc, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     faults = Faults(bearer=TOKEN)
@@ -122,3 +138,15 @@ def test_series_deleted_between_search_and_retrieve(tmp_path: Path, orthanc: Ort
         retrieve(archive, study.study_uid, found.series_uid, store=ManagedStore(tmp_path / "s"), db=tmp_path / "db")
     assert str(raised.value).startswith(f"{orthanc.dicomweb}: retrieve: series {found.series_uid} is not on the server")
     assert indexed(tmp_path / "db") == []
+
+
+def test_text_from_the_server_cannot_drive_the_terminal(orthanc: Orthanc, capsys: pytest.CaptureFixture[str]) -> None:
+    from ctseg_core.cli import main
+
+    with faulty_proxy(orthanc.url, Faults(status=500, reason="Oops \x1b]0;owned\x07")) as url:
+        assert main(["pacs", "find", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"ctseg: error: {url}: study search (QIDO-RS): the server answered HTTP 500 Oops \\x1b]0;owned"
+    )
+    assert "\x1b" not in err and "\x07" not in err

@@ -67,6 +67,10 @@ def test_configured_server_with_password(
             "ctseg: error: X@127.0.0.1:1: series search (C-FIND): cannot connect",
         ),
         (
+            ["pacs", "listen", "--port", "1"],
+            "ctseg: error: CTSEG@127.0.0.1:1: listen: give the calling AE titles",
+        ),
+        (
             ["pacs", "get", "http://127.0.0.1:1/dicom-web", "--study", "../x"],
             "ctseg: error: ../x: not a DICOM study UID",
         ),
@@ -77,6 +81,7 @@ def test_errors_exit_2(argv: list[str], start: str, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err.startswith(start)
 
 
+@pytest.mark.slow  # a fresh process
 def test_listen_files_what_orthanc_sends(tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy]) -> None:
     import requests
 

@@ -85,3 +85,23 @@ def test_rejected_aborted_down(orthanc: Orthanc) -> None:
     down = f"X@127.0.0.1:{free_port()}"
     with pytest.raises(PacsError, match="cannot connect"):
         open_archive(with_overrides(parse_server(down), timeout_s=3)).echo()
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
+def test_a_peer_sending_malformed_and_duplicate_instances(tmp_path: Path, phantoms: list[PhantomStudy]) -> None:
+    from bad_peers import malformed_get_peer
+
+    good = pydicom.dcmread(phantoms[1].files[0])
+    store, db = ManagedStore(tmp_path / "store"), tmp_path / "db.sqlite"
+    with malformed_get_peer(phantoms[1].study_uid, phantoms[1].series_uid, good) as peer:
+        with pytest.raises(PacsError) as raised:
+            retrieve(
+                open_archive(parse_server(peer)), phantoms[1].study_uid, phantoms[1].series_uid, store=store, db=db
+            )
+    assert str(raised.value).startswith(f"{peer}: retrieve")
+    assert "1 instances refused (malformed data set: Series UID is not a UID); 1 of 2 instances kept" in str(
+        raised.value
+    )
+    assert store.present(store.partial_dir(phantoms[1].series_uid)) == {str(good.SOPInstanceUID)}
+    assert not store.studies.exists() or not any(store.studies.iterdir())
+    assert not list(tmp_path.rglob("escaped*"))

@@ -73,3 +73,50 @@ def test_send_job_sends_a_seg(orthanc: Orthanc, phantoms: list[PhantomStudy]) ->
     segs = orthanc.seg_series(phantoms[1].study_uid)
     assert len(segs) == 1
     orthanc.rest("DELETE", f"/series/{segs[0]['ID']}")
+
+
+@pytest.mark.slow  # the viewer with a patient open
+def test_the_window_sends_its_label_from_the_archive_menu(
+    qtbot, tmp_path: Path, orthanc: Orthanc, phantoms: list[PhantomStudy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from ctseg_gui.commands.pacs import ArchiveCommands
+    from ctseg_gui.dialogs import messages
+    from ctseg_gui.main_window import MainWindow
+
+    errors: list[str] = []
+    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: errors.append(text))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    viewer = MainWindow(settings=settings, preload_model=False)
+    qtbot.addWidget(viewer)
+    archive = viewer.menus.archive
+    texts = [a.text() for a in (archive.query_action, archive.send_action)]
+    assert texts == ["&Query archive…", "&Send label to archive…"]
+    with qtbot.waitSignal(viewer.patientLoaded, timeout=20_000):
+        viewer.open_path(phantoms[0].folder)
+    mask = np.zeros(viewer.state.patient.shape, bool)
+    mask[3:6, 20:30, 20:30] = True
+    viewer.editor.start_label(mask, "liver", "test label")
+    monkeypatch.setattr(ArchiveCommands, "ask_server", lambda self: orthanc.dimse)
+    archive.send_action.trigger()
+    qtbot.waitUntil(lambda: not viewer.runner.running("pacs:send"), timeout=30_000)
+    assert not errors
+    (seg,) = orthanc.seg_series(phantoms[0].study_uid)
+    orthanc.rest("DELETE", f"/series/{seg['ID']}")
+    monkeypatch.setattr(ArchiveCommands, "ask_server", lambda self: "NOBODY@127.0.0.1:1")
+    archive.send_action.trigger()
+    qtbot.waitUntil(lambda: bool(errors), timeout=30_000)
+    assert errors[0].startswith("NOBODY@127.0.0.1:1: send (C-STORE): cannot connect")
+    # Query archive: what it retrieves opens in the cohort browser
+    archive.query()
+    dialog = archive.dialog
+    dialog.server.setEditText(orthanc.dicomweb)
+    dialog.patient_id.setText("PHANTOM-1")
+    dialog.search()
+    qtbot.waitUntil(lambda: dialog.results.topLevelItemCount() == 1, timeout=20_000)
+    dialog.results.topLevelItem(0).setSelected(True)
+    dialog.retrieve_selected()
+    qtbot.waitUntil(lambda: viewer.cohort.database is not None and viewer.cohort.model.rowCount() == 1, timeout=30_000)
+    assert not viewer.cohort.dock.isHidden()  # shown (the window itself is not on screen)
+    viewer.runner.shutdown()

@@ -27,7 +27,14 @@ from ctseg_core.cli.entry import main as ctseg_main
 from ctseg_core.cli.parser import build_parser
 from ctseg_core.display.palette import ORGANS
 from ctseg_core.io.ircad_labels import read_ircad_labels, write_ircad_labels
-from ctseg_core.io.label_files import WRITE_FORMATS, find_label_files, read_label_file, segment_names, write_label_file
+from ctseg_core.io.label_files import (
+    WRITE_FORMATS,
+    find_label_files,
+    label_file_kind,
+    read_label_file,
+    segment_names,
+    write_label_file,
+)
 from ctseg_core.io.label_formats import format_names
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.patient import Patient
@@ -208,10 +215,10 @@ def _ircad_ground_truth(ct_folder: Path, masks: dict[str, tuple[int, ...]], out:
             ds.save_as(folder / path.name)
 
 
-@pytest.mark.parametrize("name", sorted(NAMED_LAYOUTS))
-def test_ircad_ground_truth_folders_open_as_one_label_map_with_their_names(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", all_layouts(), ids=lambda layout: layout.name)
+def test_ircad_ground_truth_folders_open_as_one_label_map_with_their_names(layout: Layout, tmp_path: Path) -> None:
     labels = label_volume()
-    patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS[name])
+    patient = dicom_patient(tmp_path / "ct", labels, layout)
     masks = {"liver": (1, 2), "livertumor01": (2,), "portalvein": (3,)}  # IRCAD's liver holds its tumours
     _ircad_ground_truth(tmp_path / "ct" / "PATIENT_DICOM", masks, tmp_path / "ct")
     loaded = load_label(tmp_path / "ct", patient, lambda *r: None, lambda: False)
@@ -385,3 +392,19 @@ def test_a_pynrrd_ct_in_ras_space_loads_right_way_round_in_every_layout(layout: 
     patient = load_patient(tmp_path / "ct.nrrd")
     np.testing.assert_array_equal(patient.hu, hu)
     np.testing.assert_allclose(patient.geometry.affine_lps(), geometry().affine_lps(), atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", [f for f in LabelFormat if not f.is_folder], ids=lambda f: f.cli_name)
+def test_the_editors_save_of_several_segments_writes_the_format_asked_for(fmt: LabelFormat, tmp_path: Path) -> None:
+    from ctseg_core.annotate.segment_save import save_segments
+
+    labels = label_volume()
+    patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["as stored"])
+    path = tmp_path / fmt.file_name("labels")
+    save_segments(label_map(labels), patient, SaveTarget(fmt, path, "liver"))
+    assert label_file_kind(path) == {"nifti": "nifti", "seg": "seg", "rtstruct": "rtstruct"}.get(
+        fmt.cli_name, "seg.nrrd"
+    )
+    back = read_label_file(path, patient)
+    np.testing.assert_array_equal(back.labels, labels)
+    assert table(back) == EXPECTED
