@@ -765,3 +765,34 @@ def test_24_segmenting_a_patient_peaks_under_four_times_its_hu_volume(
     tracemalloc.stop()
     assert row["dice"] is not None and row["dice"] > 0.5
     assert peak < 4 * hu.nbytes, f"peak {peak / hu.nbytes:.2f}× the HU volume"
+
+
+def test_26_sibling_a_read_only_train_out_folder_is_refused_before_tensorflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import tempfile
+
+    from ctseg_core.model import tf_runtime
+    from ctseg_core.model.train import TrainConfig, run_training
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    monkeypatch.setattr(tf_runtime, "import_tensorflow", lambda *a: pytest.fail("training started"))
+    with pytest.raises(errors.ReadOnlyError, match=r"out: read-only: permission denied"):
+        run_training([tmp_path], tmp_path / "out", TrainConfig())
+
+
+def test_10_sibling_a_nrrd_larger_than_memory_is_refused_from_its_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import SimpleITK as sitk
+
+    from ctseg_core.io import memory_budget
+
+    sitk.WriteImage(sitk.GetImageFromArray(_ct_hu()), str(tmp_path / "scan.nrrd"))
+    monkeypatch.setattr(memory_budget, "available_bytes", lambda: 1000)
+    with pytest.raises(errors.VolumeTooLargeError, match=r"scan.nrrd: declares 6 × 20 × 24 voxels"):
+        load_patient(tmp_path / "scan.nrrd")
