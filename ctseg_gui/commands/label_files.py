@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
@@ -24,6 +24,7 @@ from ctseg_gui.commands.autosave import Autosaver
 from ctseg_gui.commands.host import WindowHost
 from ctseg_gui.dialogs.save_label import SaveLabelDialog
 from ctseg_gui.widgets.edit_actions import EditActions
+from ctseg_gui.widgets.plain_text import message_text
 
 #: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
 SAVE_JOB, LOAD_LABEL_JOB = "save", "label"
@@ -46,6 +47,8 @@ _WRITABLE_KINDS = {
     "rtstruct": LabelFormat.RTSTRUCT,
     "seg.nrrd": LabelFormat.SEG_NRRD,
 }
+#: How often a save asked for while another runs looks whether that one has ended (ms).
+SAVE_WAIT_MS = 100
 
 
 class LabelFiles(QObject):
@@ -107,8 +110,10 @@ class LabelFiles(QObject):
         answer = QMessageBox.warning(
             self.host.window(),
             "Ground truth: save elsewhere",
-            f"Ctrl+S would replace the GROUND TRUTH:\n\n{protected}\n\n"
-            "It is not replaced without asking. Save the label elsewhere?",
+            message_text(
+                f"Ctrl+S would replace the GROUND TRUTH:\n\n{protected}\n\n"
+                "It is not replaced without asking. Save the label elsewhere?"
+            ),
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
@@ -135,6 +140,10 @@ class LabelFiles(QObject):
         if patient is None or label is None:
             return False
         if self.runner.running(SAVE_JOB):
+            if then is not None:  # a save on the way to something else (opening, closing) waits, never drops it
+                QTimer.singleShot(SAVE_WAIT_MS, lambda: self._save_when_free(target, then))
+                self.host.show_status("A save is already running: saving again when it ends")
+                return True
             self.host.show_status("A save is already running")
             return False
         copy, revision = self.editor.label_map(), self.editor.revision  # every segment, named: a copy
@@ -149,6 +158,15 @@ class LabelFiles(QObject):
             on_progress=self.host.show_job_progress,
         )
         return True
+
+    def _save_when_free(self, target: SaveTarget, then: Callable[[], object]) -> None:
+        """Once the running save ends: save (if edits are still unsaved), then go on with ``then``."""
+        if self.runner.running(SAVE_JOB):
+            QTimer.singleShot(SAVE_WAIT_MS, lambda: self._save_when_free(target, then))
+        elif self.editor.is_modified:
+            self.save_to(target, then)
+        else:
+            then()
 
     def _on_saved(self, saved: SavedLabel, patient: Patient, revision: int, then: Callable[[], object] | None) -> None:
         target = saved.target
@@ -243,7 +261,10 @@ class LabelFiles(QObject):
         answer = QMessageBox.question(
             self.host.window(),
             "Unsaved label",
-            f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\nSave it before {doing}?",
+            message_text(
+                f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\n"
+                f"Save it before {doing}?"
+            ),
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
-from ctseg_gui.widgets.plain_text import data_label
+from ctseg_gui.widgets.plain_text import data_label, message_text
 
 LAST_DIR_KEY = "labels/lastSaveDir"
 LAST_FORMAT_KEY = "labels/lastFormat"
@@ -159,7 +159,7 @@ class SaveLabelDialog(QDialog):
         try:
             target.check()
         except CtsegError as error:
-            QMessageBox.warning(self, "Save label", error.problem)
+            QMessageBox.warning(self, "Save label", message_text(error.problem))
             return
         if not self.path_edit.text().strip():
             QMessageBox.warning(self, "Save label", "Choose where to save the label.")
@@ -169,8 +169,10 @@ class SaveLabelDialog(QDialog):
             answer = QMessageBox.warning(
                 self,
                 "Replace the ground truth?",
-                f"Saving “{target.name}” here replaces the GROUND TRUTH:\n\n{ground_truth}\n\n"
-                "The original mask is lost unless you have a copy. Replace the ground truth?",
+                message_text(
+                    f"Saving “{target.name}” here replaces the GROUND TRUTH:\n\n{ground_truth}\n\n"
+                    "The original mask is lost unless you have a copy. Replace the ground truth?"
+                ),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )
@@ -181,7 +183,7 @@ class SaveLabelDialog(QDialog):
             answer = QMessageBox.question(
                 self,
                 "Replace?",
-                f"{target.describe()} exists. Replace it?",
+                message_text(f"{target.describe()} exists. Replace it?"),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )
