@@ -58,6 +58,8 @@ def named_as_folders(label_map: LabelMap, name: str) -> LabelMap:
     if not label_map.segments:
         return label_map
     folders = ircad_folder_names(name, label_map.names)
+    if folders == label_map.names:  # already so (a single label under its name): no second pass
+        return label_map
     segments = tuple(replace(s, name=f) for s, f in zip(label_map.segments, folders, strict=True))
     return LabelMap(label_map.labels, segments, label_map.notes)
 

@@ -19,6 +19,7 @@ from ctseg_core.annotate.segment_set import SegmentRow
 from ctseg_core.io.masks import load_mask
 from ctseg_gui.commands.host import WindowHost
 from ctseg_gui.panels.segments import COLOUR, SegmentsPanel
+from ctseg_gui.widgets.plain_text import message_text
 
 GROUND_TRUTH_JOB = "segment_gt"
 
@@ -81,9 +82,11 @@ class SegmentCommands(QObject):
         answer = QMessageBox.question(
             self.host.window(),
             "Remove the liver segment?",
-            f"The segment “{row.name}” is the liver, where the model's prediction and the ground truth go "
-            "when you accept them. Removing it clears its voxels (Undo brings it back); accepting a "
-            "prediction later adds a new liver segment holding it.\n\nRemove the liver segment?",
+            message_text(
+                f"The segment “{row.name}” is the liver, where the model's prediction and the ground truth go "
+                "when you accept them. Removing it clears its voxels (Undo brings it back); accepting a "
+                "prediction later adds a new liver segment holding it.\n\nRemove the liver segment?"
+            ),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
