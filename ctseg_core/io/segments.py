@@ -108,8 +108,17 @@ _SIDES = {"left", "right", "l", "r", "lt", "rt"}
 
 
 def organ_key(name: str) -> str | None:
-    """The organ a segment name stands for (a key of the colour and code tables), or None."""
+    """The organ a segment name stands for (a key of the colour and code tables), or None.
+
+    A name that is an organ's plus one more word (ctseg's saved folders: ``tumour_edited``,
+    ``liver_pred``, ``spleen_fixed``) stands for that organ, where the whole name stands for none.
+    """
     words = [w for w in re.split(r"[\d\s_\-.]+", name.lower()) if w]
+    return _organ_of(words) or (_organ_of(words[:-1]) if len(words) > 1 else None)
+
+
+def _organ_of(words: list[str]) -> str | None:
+    """The organ the words name together (squeezed, with or without a side), or None."""
     squeezed = "".join(words)
     sideless = "".join(w for w in words if w not in _SIDES)
     for side in ("left", "right"):  # IRCAD's "leftkidney", "rightlung"

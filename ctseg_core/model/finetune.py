@@ -67,6 +67,7 @@ class TrainingPatient:
 def saved_labels(patient: str | Path) -> list[Path]:
     """The labels ctseg saved for a patient folder, newest first (see the module's rule)."""
     from ctseg_core.io.masks import is_ctseg_mask_folder
+    from ctseg_core.io.segments import organ_key
 
     folder = Path(patient)
     masks = folder / "MASKS_DICOM"
@@ -78,6 +79,7 @@ def saved_labels(patient: str | Path) -> list[Path]:
         and sub.name not in MODEL_OUTPUT_NAMES
         and any(p.is_file() for p in sub.iterdir())
         and is_ctseg_mask_folder(sub)
+        and organ_key(sub.name) in (None, "liver")  # a several-segment save's other folders: tumour_edited …
     ]
     prefix = f"{folder.name}_"
     if folder.parent.is_dir():

@@ -12,6 +12,7 @@ from ctseg_core.errors import Cancelled, OutputExistsError
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.masks import write_ircad_mask
 from ctseg_core.io.nifti import write_nifti_mask
+from ctseg_core.io.segments import organ_key
 from ctseg_core.model.card import read_card
 from ctseg_core.model.finetune import (
     TrainingPatient,
@@ -58,6 +59,18 @@ def test_saved_labels_are_truth_ground_truth_and_model_output_are_not(patients: 
     assert not skipped
     only_saved, skipped = collect_training_patients([patients], require_saved_label=True)
     assert [p.name for p in only_saved] == ["p0", "p1"] and list(skipped) == [str(p2)]
+
+
+def test_a_several_segment_save_trains_on_its_liver_folder(patients: Path) -> None:
+    """A save of several segments writes the liver's folder first and the others after (newer): the
+    liver's is the training truth, never ``tumour_edited`` or ``spleen_edited``."""
+    p0 = patients / "p0"
+    patient = load_patient(p0, masks=None)
+    liver = write_ircad_mask(_corrected(p0), patient, p0, "liver_edited")
+    for other in ("tumour_edited", "spleen_edited"):
+        write_ircad_mask(_corrected(p0), patient, p0, other)
+    assert saved_label(p0) == liver
+    assert [organ_key(name) for name in ("tumour_edited", "liver_pred", "fixed")] == ["tumour", "liver", None]
 
 
 def test_a_saved_label_replaces_the_ground_truth_in_training(patients: Path, tmp_path: Path) -> None:
