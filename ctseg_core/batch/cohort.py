@@ -99,7 +99,7 @@ class RowOwners:
 def segment_series(
     cohort: CohortDatabase,
     series: Sequence[SeriesRow],
-    model: ModelIdentity,
+    identity: ModelIdentity,
     out: Path | None,
     fmt: str,
     *,
@@ -108,7 +108,8 @@ def segment_series(
     **batch: Any,
 ) -> list[Row]:
     """Segment ``series`` with :func:`segment_patients` (``batch``: its engine and hook arguments),
-    storing each row as ``model``'s result the moment it is ready, then handing it to ``on_row``.
+    storing each row as the result of the model ``identity`` names the moment it is ready, then
+    handing it to ``on_row``.
 
     A row whose patient brought no ground truth is scored against the SEG or RTSTRUCT liver the
     index found for its series; the row is completed in place, so the summary CSV, the row printed
@@ -124,7 +125,7 @@ def segment_series(
         series_id = owners.series_id(row)
         if series_id is not None:
             row.update(with_indexed_truth(row, by_id[series_id], truths.get(series_id, [])))
-            cohort.record_result(series_id, row, model)
+            cohort.record_result(series_id, row, identity)
         if on_row is not None:
             on_row(row)
 
