@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy.spatial import cKDTree
 
 Spacing = Sequence[float] | None
 
@@ -126,21 +126,30 @@ def _surface_distances(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Distances in mm from each surface voxel of A to the surface of B, and from B to A.
 
-    Both masks are cropped to their union bounding box plus a 1-voxel margin first, which is
-    exact (every surface voxel lies inside the box) and makes the distance transforms cheap
-    on full CT volumes. Returns None when either mask is empty.
+    Both masks are cropped to their union bounding box plus a 1-voxel margin first (exact: every
+    surface voxel lies inside the box), and each distance is the nearest surface voxel of the other
+    mask found in a k-d tree of surface points in mm: the same Euclidean distance the distance
+    transform gave, in memory that grows with the surfaces, not with the volume (the transforms made
+    float64 and index arrays of the whole box: several times the CT). Returns None when either mask is empty.
     """
     if not a.any() or not b.any():
         return None
-    coords = np.nonzero(a | b)
-    box = tuple(
-        slice(max(int(c.min()) - 1, 0), min(int(c.max()) + 2, n)) for c, n in zip(coords, a.shape, strict=False)
-    )
-    surface_a = _surface(a[box])
-    surface_b = _surface(b[box])
-    to_b = ndimage.distance_transform_edt(~surface_b, sampling=spacing)[surface_a]
-    to_a = ndimage.distance_transform_edt(~surface_a, sampling=spacing)[surface_b]
+    box = _union_box(a, b)
+    points_a = np.argwhere(_surface(a[box])) * np.asarray(spacing)
+    points_b = np.argwhere(_surface(b[box])) * np.asarray(spacing)
+    to_b = cKDTree(points_b).query(points_a)[0]
+    to_a = cKDTree(points_a).query(points_b)[0]
     return to_b, to_a
+
+
+def _union_box(a: np.ndarray, b: np.ndarray) -> tuple[slice, ...]:
+    """The bounding box of ``a | b`` with a 1-voxel margin, from per-axis projections (no voxel list)."""
+    box = []
+    for axis, n in enumerate(a.shape):
+        others = tuple(i for i in range(a.ndim) if i != axis)
+        present = np.flatnonzero(a.any(axis=others) | b.any(axis=others))
+        box.append(slice(max(int(present[0]) - 1, 0), min(int(present[-1]) + 2, n)))
+    return tuple(box)
 
 
 def _assd(distances: tuple[np.ndarray, np.ndarray] | None) -> float:

@@ -7,6 +7,7 @@ file. The label they get is a copy taken on the GUI thread, so editing can go on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,8 +16,14 @@ from pydicom.dataset import Dataset
 
 from ctseg_core.annotate.recovery import save_recovery
 from ctseg_core.errors import CtsegError, GroundTruthProtectedError, IsAFolderError
-from ctseg_core.io.ircad_labels import check_ircad_names, read_ircad_labels
-from ctseg_core.io.label_files import ground_truth_at, label_file_kind, read_label_file, write_label_file
+from ctseg_core.io.ircad_labels import ircad_folder_names, named_as_folders, read_ircad_labels
+from ctseg_core.io.label_files import (
+    ground_truth_at,
+    is_named_label_file,
+    label_file_kind,
+    read_label_file,
+    write_label_file,
+)
 from ctseg_core.io.label_formats import LabelFormat
 from ctseg_core.io.label_table import label_table_path
 from ctseg_core.io.masks import refuse_to_replace_ground_truth, validate_label_name
@@ -38,44 +45,74 @@ class SaveTarget:
     name: str
     #: the user has agreed to replace a ground-truth mask folder (see :meth:`ground_truth_replaced`)
     replace_ground_truth: bool = False
+    #: the names of the segments of a label of several (IRCAD writes a folder each,
+    #: :meth:`folder_names`); empty for a single label
+    segments: tuple[str, ...] = ()
+
+    def for_segments(self, names: Sequence[str]) -> SaveTarget:
+        """This target for a label of segments ``names`` (a single label keeps none)."""
+        kept = tuple(names) if len(names) > 1 else ()
+        return self if kept == self.segments else replace(self, segments=kept)
+
+    def folder_names(self) -> list[str]:
+        """IRCAD's mask folders, one per segment (:func:`ctseg_core.io.ircad_labels.ircad_folder_names`)."""
+        return ircad_folder_names(self.name, self.segments)
 
     def ground_truth_replaced(self, patient: Patient | None = None) -> str | None:
         """What ground truth this save would replace, said for the user; None if none.
 
         In every format, a file or folder ctseg did not write that the loader reads as one of
         ``patient``'s masks (:func:`ctseg_core.io.label_files.ground_truth_at`); for IRCAD also
-        any mask folder ctseg did not write, or a mask of that name in ``MASKS_DICOM.zip`` beside it.
+        any mask folder ctseg did not write, or a mask of that name in ``MASKS_DICOM.zip`` beside it,
+        for every segment's folder.
         """
         if self.format is LabelFormat.IRCAD:
-            try:
-                refuse_to_replace_ground_truth(self.path, self.name)
-            except GroundTruthProtectedError as protected:
-                return str(protected)
-        return ground_truth_at(self.written_path, patient) if patient is not None else None
+            for folder in self.folder_names():
+                try:
+                    refuse_to_replace_ground_truth(self.path, folder)
+                except GroundTruthProtectedError as protected:
+                    return str(protected)
+        if patient is None:
+            return None
+        for path in self.written_paths:
+            found = ground_truth_at(path, patient)
+            if found is not None:
+                return found
+        return None
 
     @property
     def written_path(self) -> Path:
-        """What appears on disk: the file, or ``<folder>/MASKS_DICOM/<name>``."""
+        """What appears on disk: the file, or ``<folder>/MASKS_DICOM/<name>`` (the first segment's)."""
         if self.format is LabelFormat.IRCAD:
             return self.path / "MASKS_DICOM" / self.name
         return self.path
 
+    @property
+    def written_paths(self) -> list[Path]:
+        """Everything written: the file, or each segment's IRCAD mask folder."""
+        if self.format is LabelFormat.IRCAD:
+            return [self.path / "MASKS_DICOM" / folder for folder in self.folder_names()]
+        return [self.path]
+
     def describe(self) -> str:
-        """What is written, said for the user (a NIfTI's label description beside it included)."""
+        """What is written, said for the user (a NIfTI's label description beside it, or every IRCAD
+        folder of several segments, included)."""
         if self.format is LabelFormat.NIFTI:
             return f"{self.written_path} (and its label description {label_table_path(self.written_path).name})"
-        return str(self.written_path)
+        others = self.folder_names()[1:] if self.format is LabelFormat.IRCAD else []
+        return f"{self.written_path} (and {', '.join(others)} beside it)" if others else str(self.written_path)
 
     def check(self) -> SaveTarget:
         """This target, once it is known to be usable; InvalidLabelNameError or IsAFolderError otherwise.
 
-        An IRCAD label's name is a folder name (:func:`validate_label_name`); a file format's name
-        is only the label inside the file, and must not be empty, and its path must not be a
-        folder. Not checked on construction: the save dialog builds targets from half-typed
-        names to show where they would go.
+        An IRCAD label's name, and each segment's folder name, is a folder name
+        (:func:`validate_label_name`); a file format's name is only the label inside the file, and
+        must not be empty, and its path must not be a folder. Not checked on construction: the save
+        dialog builds targets from half-typed names to show where they would go.
         """
         if self.format is LabelFormat.IRCAD:
-            validate_label_name(self.name, where=self.path / "MASKS_DICOM")
+            for folder in self.folder_names():
+                validate_label_name(folder, where=self.path / "MASKS_DICOM")
             return self
         if not self.name.strip():
             validate_label_name(self.name, where=self.path)
@@ -92,9 +129,12 @@ class SavedLabel:
     sources: list[Dataset] | None
 
 
-def as_label_map(label: np.ndarray | LabelMap, name: str) -> LabelMap:
+def as_label_map(label: np.ndarray | LabelMap, name: str, fmt: LabelFormat | None = None) -> LabelMap:
     """What a save writes: a bool mask becomes one segment called ``name``; a label map of one segment
-    is saved under ``name`` (the name the user gave in Save as); several segments keep theirs."""
+    is saved under ``name`` (the name the user gave in Save as); several segments keep theirs in a
+    file, and in IRCAD take their folders' names (:func:`ctseg_core.io.ircad_labels.ircad_folder_names`)."""
+    if fmt is LabelFormat.IRCAD:
+        return named_as_folders(as_label_map(label, name), name)
     if isinstance(label, LabelMap):
         if len(label.segments) != 1 or not name.strip() or label.segments[0].name == name:
             return label
@@ -116,22 +156,22 @@ def save_label(
     writer dispatch of the GUI and the batch API (:func:`ctseg_core.io.label_files.write_label_file`).
 
     Every segment is written with its name, value and colour (as far as the format holds them;
-    :func:`as_label_map` says which name a single label takes). DICOM SEG and RTSTRUCT read the CT
+    :func:`as_label_map` says which name a single label takes, and which folder each segment
+    takes in IRCAD). DICOM SEG and RTSTRUCT read the CT
     headers first unless given ``sources``; ``algorithm_type`` is "MANUAL" for labels drawn or
     corrected by hand, "AUTOMATIC" for the model's own output. The target's name is checked first
-    (:meth:`SaveTarget.check`, and each IRCAD folder name); no save replaces the patient's ground
+    (:meth:`SaveTarget.check`, each IRCAD folder's too); no save replaces the patient's ground
     truth (in any format, :meth:`SaveTarget.ground_truth_replaced`) unless ``replace_ground_truth``
     (GroundTruthProtectedError otherwise).
     """
     progress = progress or _no_progress
-    target.check()
-    label_map = as_label_map(label, target.name)
+    label_map = as_label_map(label, target.check().name)
+    target = target.for_segments(label_map.names).check()  # every IRCAD folder's name too
+    label_map = as_label_map(label_map, target.name, target.format)
     replace_ok = replace_ground_truth or target.replace_ground_truth
     protected = None if replace_ok else target.ground_truth_replaced(patient)
     if protected is not None:
         raise GroundTruthProtectedError(None, protected)  # the text names the path
-    if target.format is LabelFormat.IRCAD:
-        check_ircad_names(label_map, target.path, replace_ok)
     raise_if_cancelled(should_cancel)
     if target.format.is_dicom and sources is None:
         progress(0, 0, "reading CT headers")
@@ -172,6 +212,16 @@ class LoadedLabel:
     path: Path
     note: str = ""
     labels: LabelMap | None = None
+    #: the file names its segments (not a plain volume's values, which edit as one mask)
+    named: bool = False
+
+    @property
+    def segment_map(self) -> LabelMap | None:
+        """The segments an editor opens as its table: two or more named ones (a SEG, an RTSTRUCT, a
+        ``.seg.nrrd``, IRCAD folders, a NIfTI, NRRD or MetaImage with its label description); None
+        for a single label or a plain volume, which edit as :attr:`mask`."""
+        several = self.labels is not None and len(self.labels.segments) > 1
+        return self.labels if several and self.named else None
 
 
 def _file_stem(path: Path) -> str:
@@ -205,14 +255,15 @@ def load_label(
     path = Path(path)
     if path.is_dir():
         labels = read_ircad_labels(path, patient, progress=progress, should_cancel=should_cancel)
-        kind = None
+        kind, named = None, True  # each folder's name
     else:
         kind = label_file_kind(path)
         progress(0, 0, f"reading {kind or 'label'}")
         labels = read_label_file(path, patient)
+        named = is_named_label_file(path)
     raise_if_cancelled(should_cancel)
     mask, name, note = _single(labels, path, kind)
-    return LoadedLabel(mask, name, path, note, labels)
+    return LoadedLabel(mask, name, path, note, labels, named)
 
 
 def autosave(label: np.ndarray, patient: Patient, name: str, edits: int) -> Path:

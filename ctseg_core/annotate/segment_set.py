@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ctseg_core.display.palette import RGB
-from ctseg_core.io.segments import LabelMap, Segment, default_segment
+from ctseg_core.io.segments import LabelMap, Segment, default_segment, organ_key
 
 #: The segment the model predicts and "start from" fills: the liver.
 PRIMARY_SEGMENT = "liver"
@@ -75,6 +75,12 @@ class SegmentSet:
     def find(self, name: str) -> SegmentRow | None:
         """The row named ``name``, or None."""
         return next((row for row in self.rows if row.name == name), None)
+
+    def primary(self) -> SegmentRow | None:
+        """The liver segment, which the prediction and "start from" fill: the one named
+        :data:`PRIMARY_SEGMENT`, else the first whose name means liver (a file's "Liver"); None if none."""
+        exact = self.find(PRIMARY_SEGMENT)
+        return exact or next((row for row in self.rows if organ_key(row.name) == PRIMARY_SEGMENT), None)
 
     def index(self, value: int) -> int:
         return [row.value for row in self.rows].index(value)

@@ -51,7 +51,7 @@ from ctseg_core.annotate.segment_set import PRIMARY_SEGMENT, SegmentRow, Segment
 from ctseg_core.annotate.tools import DEFAULT_BRUSH_MM, DEFAULT_MIN_ISLAND_ML, HuLimit, Tool, clamp_brush, next_brush
 from ctseg_core.annotate.volume_tools import PendingVolumeEdit, VolumeEdit, VolumeTool, volume_change
 from ctseg_core.display.palette import RGB
-from ctseg_core.io.segments import LabelMap, Segment
+from ctseg_core.io.segments import LabelMap, Segment, organ_key
 
 DEFAULT_LABEL_NAME = "liver"
 
@@ -172,7 +172,7 @@ class LabelSession:
             self.history.clear()
             self._table_changed = False
             self._slice_voxels = np.zeros(self.hu.shape[0], np.int64)
-        primary = self.segments.find(PRIMARY_SEGMENT) or self.segments.add(PRIMARY_SEGMENT, self.hu.shape)
+        primary = self.segments.primary() or self.segments.add(PRIMARY_SEGMENT, self.hu.shape)
         self.segments.active = primary.value
         self.name = name
         if replacing or modified:
@@ -203,6 +203,20 @@ class LabelSession:
         self.label_changed.emit()
         self.history_changed.emit()
         self.segments_changed.emit()
+
+    def empty_active_segment(self) -> str | None:
+        """Clear the active segment only, as one undoable step (the others keep their voxels); its
+        name, or None when nothing was cleared (no label, a locked segment, a volume tool running).
+        Without several segments this is :meth:`start_label` with an empty label, as before."""
+        row = self.segments.active_row()
+        if row is None or len(self.segments) < 2:
+            self.start_label(None, self.name, "New empty label")
+            active = self.segments.active_row()
+            return None if active is None else active.name
+        if self._refuse_while_busy() or self._refuse_locked():
+            return None
+        self._edit(f"Empty {row.name}", None, lambda label: label.fill(False))
+        return row.name
 
     def ensure_label(self) -> bool:
         """Start an empty label if there is none (painting needs one); False without a volume."""
@@ -275,17 +289,18 @@ class LabelSession:
     def stroking(self) -> bool:
         return self._stroke is not None
 
-    def begin_stroke(self, index: int, point: tuple[int, int], axis: int = 0) -> None:
+    def begin_stroke(self, index: int, point: tuple[int, int], axis: int = 0, erase: bool = False) -> None:
         """Press with the brush or eraser at (row, col) of slice ``index`` along ``axis``: a first dab.
 
         Axis 0 is axial (``index`` z, ``point`` (y, x)), 1 coronal (y; (z, x)), 2 sagittal (x; (z, y)).
+        ``erase`` makes the brush's stroke an eraser stroke (ITK-SNAP's right button).
         """
         if not self.tool.paints or self._refuse_while_busy() or not self.ensure_label() or self._refuse_locked():
             return
         self._finish_stroke()
         assert self.label is not None and self.segments.active is not None
         editing.section(self.label, axis, index)  # a plane or slice outside the volume fails here, on press
-        value = self.tool is Tool.BRUSH
+        value = self.tool is Tool.BRUSH and not erase
         description = "Brush stroke" if value else "Eraser stroke"
         layer = self.segments.active
         self.history.record(self.label, [], description, layer)  # each axial slice joins before the brush reaches it
@@ -548,14 +563,19 @@ class LabelSession:
 
     def set_segment_truths(self, truths: Mapping[str, np.ndarray]) -> None:
         """Ground truth of other segments by segment name (a tumour, a vessel tree): each segment of
-        that name gets a live Dice against it, under the reference ``"gt"``."""
+        that name (else of that organ: "Tumour" and "livertumor") gets a live Dice against it, under the
+        reference ``"gt"``."""
         self._truths = dict(truths)
         self._count_references()
 
     def _segment_references(self, row: SegmentRow) -> dict[str, np.ndarray]:
-        if row.name == PRIMARY_SEGMENT:
+        primary = self.segments.primary()
+        if primary is not None and row.value == primary.value:
             return self._references
         truth = self._truths.get(row.name)
+        organ = organ_key(row.name)
+        if truth is None and organ is not None:  # a file's "Tumour" against IRCAD's "livertumor"
+            truth = next((mask for name, mask in self._truths.items() if organ_key(name) == organ), None)
         return {} if truth is None else {"gt": truth}
 
     def _count_references(self) -> None:

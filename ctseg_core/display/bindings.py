@@ -12,10 +12,15 @@ comes from:
 * ``ITK-SNAP``: ITK-SNAP's own mode help (the tool tips of Crosshair mode (1), Zoom/Pan mode (2) and
   Paintbrush mode (4), ``GUI/Qt/Windows/MainImageWindow.cxx``) and its slice view's mouse and key
   handling (``GUI/Qt/View/CrosshairsInteractionMode.cxx``: Ctrl+left acts as the right button,
-  Alt+left as the middle one; arrows move the cursor in the slice, Page Up/Down change slice);
+  Alt+left as the middle one; arrows move the cursor in the slice, Page Up/Down change slice), and
+  its paintbrush (``GUI/Qt/View/PaintbrushInteractionMode.cxx`` passes the right button as reverse
+  mode to ``GUI/Model/PaintbrushModel.cxx``, whose ``ApplyBrush`` then clears the active label's
+  voxels under the brush: the left button paints, the right one erases);
 * ``ctseg``: ctseg's choice, where the tool has no such binding (said in the row).
 
-With an editing tool (brush, eraser) the left button paints in every profile.
+With an editing tool (brush, eraser) the left button paints in every profile; a row marked for
+painting (``paint_mode``) acts only while the brush or eraser is chosen, over that gesture's
+ordinary row (ITK-SNAP's right button erases with the brush, and zooms otherwise).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class Command(enum.Enum):
     TOOL_NAVIGATE = "navigate (no editing)"
     TOOL_BRUSH = "brush"
     TOOL_ERASER = "eraser"
+    ERASE = "erase (with the brush or eraser chosen)"
     MENU = "(a menu item's key)"
 
 
@@ -60,7 +66,8 @@ class Gesture:
     """A mouse drag, a wheel turn or a key, with its modifiers ("Shift", "Ctrl", "Alt").
 
     ``button`` is "left", "middle" or "right" for a drag; ``key`` a Qt key sequence text ("Left",
-    "R", "PgUp"); ``window_mode`` True for a drag that acts only in window/level mode.
+    "R", "PgUp"); ``window_mode`` True for a drag that acts only in window/level mode,
+    ``paint_mode`` for one that acts only while painting (brush or eraser chosen).
     """
 
     kind: str  # "drag", "wheel" or "key"
@@ -68,12 +75,15 @@ class Gesture:
     key: str = ""
     modifiers: frozenset[str] = frozenset()
     window_mode: bool = False
+    paint_mode: bool = False
 
     def text(self) -> str:
         """How the help writes it: "Shift + left drag", "Ctrl + wheel", "R"."""
         what = {"drag": f"{self.button} drag", "wheel": "wheel"}.get(self.kind, self.key)
         words = [*sorted(self.modifiers), what]
         text = " + ".join(words)
+        if self.paint_mode:
+            return f"{text} (painting)"
         return f"{text} (window/level mode)" if self.window_mode else text
 
 
@@ -88,8 +98,11 @@ class Binding:
     note: str = ""
 
 
-def _drag(button: str, command: Command, source: str, *mods: str, window_mode: bool = False) -> Binding:
-    return Binding(Gesture("drag", button=button, modifiers=frozenset(mods), window_mode=window_mode), command, source)
+def _drag(
+    button: str, command: Command, source: str, *mods: str, window_mode: bool = False, paint_mode: bool = False
+) -> Binding:
+    gesture = Gesture("drag", button=button, modifiers=frozenset(mods), window_mode=window_mode, paint_mode=paint_mode)
+    return Binding(gesture, command, source)
 
 
 def _wheel(command: Command, source: str, *mods: str, note: str = "") -> Binding:
@@ -146,6 +159,7 @@ _ITK_ROWS: tuple[Binding, ...] = (
     _drag("left", Command.CROSSHAIR, _ITK),
     _drag("left", Command.WINDOW, _CTSEG + " (ITK-SNAP sets contrast in Tools ▸ Image Contrast)", window_mode=True),
     _drag("right", Command.ZOOM, _ITK),
+    _drag("right", Command.ERASE, _ITK + " (Paintbrush mode: the right button erases)", paint_mode=True),
     _drag("left", Command.ZOOM, _ITK, "Ctrl"),
     _drag("middle", Command.PAN, _ITK),
     _drag("left", Command.PAN, _ITK, "Alt"),
@@ -172,17 +186,23 @@ def profile(name: str) -> tuple[Binding, ...]:
     return PROFILES.get(name, PROFILES[DEFAULT_PROFILE])
 
 
-def drag_command(name: str, button: str, modifiers: frozenset[str], window_mode: bool = False) -> Command | None:
+def drag_command(
+    name: str, button: str, modifiers: frozenset[str], window_mode: bool = False, painting: bool = False
+) -> Command | None:
     """What a drag with ``button`` and ``modifiers`` does in profile ``name``; None: nothing.
 
-    In window/level mode a row marked for that mode wins over the same gesture's ordinary row.
+    While ``painting`` (brush or eraser chosen) a row marked for painting wins, and in window/level
+    mode a row marked for that mode, over the same gesture's ordinary row.
     """
     rows = [b for b in profile(name) if b.gesture.kind == "drag" and b.gesture.button == button]
     rows = [b for b in rows if b.gesture.modifiers == modifiers]
+    painted = [b for b in rows if b.gesture.paint_mode]
+    if painting and painted:
+        return painted[0].command
     moded = [b for b in rows if b.gesture.window_mode]
     if window_mode and moded:
         return moded[0].command
-    plain = [b for b in rows if not b.gesture.window_mode]
+    plain = [b for b in rows if not b.gesture.window_mode and not b.gesture.paint_mode]
     return plain[0].command if plain else None
 
 

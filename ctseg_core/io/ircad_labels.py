@@ -8,10 +8,20 @@ writes the segment's label value as the slices' SeriesNumber and reads it back f
 colours follow the organ the name stands for (:func:`ctseg_core.io.segments.default_segment`), and
 other folders are numbered 1, 2, … in name order. Overlapping folders (IRCAD's liver holds its
 tumours) become one label map where the smaller segment wins, with a note.
+
+A label saved under a name (``ctseg segment``'s ``liver_pred``, the viewer's ``liver_edited``) is
+written by one rule, :func:`ircad_folder_names`: the first segment's folder is that name, and every
+other segment's folder is its own name with the ending the name adds to the first segment's
+(``liver_edited`` → ``tumour_edited``; ``liver`` → ``tumour``; a name not starting with the first
+segment's, ``fixed``, → ``tumour_fixed``). So a save named after its first segment writes the plain
+``<segment>`` folders and reads back with the same names, and a save next to ground truth
+(``liver_edited``) writes beside IRCAD's organ folders, never over them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ctseg_core.errors import CtsegError
@@ -28,6 +38,30 @@ from ctseg_core.io.segments import LabelMap, Segment, default_segment
 from ctseg_core.progress import CancelCheck, ProgressCallback
 
 MASKS_FOLDER = "MASKS_DICOM"
+
+
+def ircad_folder_names(name: str, segment_names: Sequence[str]) -> list[str]:
+    """The mask folder of each segment when a label of ``segment_names`` is saved under ``name`` (the
+    module's rule): ``name`` for the first (the only one of a single label), ``<segment><ending>``
+    for the others, where the ending is what ``name`` adds to the first segment's name after "_"
+    (or ``_<name>``). Always distinct, since the segment names are."""
+    if len(segment_names) < 2:
+        return [name]
+    first = segment_names[0]
+    ending = name[len(first) :] if name == first or name.startswith(f"{first}_") else f"_{name}"
+    return [name, *(f"{segment}{ending}" for segment in segment_names[1:])]
+
+
+def named_as_folders(label_map: LabelMap, name: str) -> LabelMap:
+    """``label_map`` with each segment renamed to its mask folder under ``name``
+    (:func:`ircad_folder_names`): what an IRCAD save of it writes."""
+    if not label_map.segments:
+        return label_map
+    folders = ircad_folder_names(name, label_map.names)
+    if folders == label_map.names:  # already so (a single label under its name): no second pass
+        return label_map
+    segments = tuple(replace(s, name=f) for s, f in zip(label_map.segments, folders, strict=True))
+    return LabelMap(label_map.labels, segments, label_map.notes)
 
 
 def check_ircad_names(label_map: LabelMap, out_dir: Path, replace_ground_truth: bool = False) -> None:

@@ -24,6 +24,7 @@ from ctseg_core.geometry import VolumeGeometry
 from ctseg_core.io.hu_values import hu_as_int16
 from ctseg_core.io.label_grid import onto_canonical
 from ctseg_core.io.label_table import integer_values, label_map_from_values, label_table_beside
+from ctseg_core.io.memory_budget import LOAD_BYTES_PER_VOXEL, check_fits
 from ctseg_core.io.nifti import stored_geometry, volume_file_patient
 from ctseg_core.io.patient import Patient
 from ctseg_core.io.segments import LabelMap
@@ -63,6 +64,23 @@ def _read_3d(path: Path) -> Any:  # SimpleITK.Image
     return image
 
 
+def _check_declared_size(path: Path) -> None:
+    """Refuse, from the header alone, a volume whose declared size does not fit in memory (read errors are
+    left to the reader, which says them in its own words)."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return
+    described = sitk.GetPixelIDValueAsString(reader.GetPixelID())  # "16-bit signed integer", "32-bit float"…
+    bits = described.split("-bit")[0]
+    itemsize = int(bits) // 8 if bits.isdigit() else 8
+    check_fits(path, tuple(reversed(reader.GetSize())), itemsize + LOAD_BYTES_PER_VOXEL)
+
+
 def image_affine_lps(image: Any) -> np.ndarray:
     """The (i, j, k, 1) → LPS mm affine of a SimpleITK image (ITK's physical space is LPS)."""
     direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3)
@@ -77,6 +95,7 @@ def load_itk_patient(path: Path) -> Patient:
     import SimpleITK as sitk
 
     path = Path(path)
+    _check_declared_size(path)
     image = _read_3d(path)
     kind = _format_name(path)
     source_geometry: VolumeGeometry = stored_geometry(_RAS_FROM_LPS @ image_affine_lps(image), path, kind=kind)

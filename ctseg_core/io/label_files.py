@@ -210,12 +210,14 @@ def find_label_files(folder: str | Path, skip: Collection[str] = ()) -> list[Pat
             if name.startswith(".") or str(path) in skipped or opened >= _SEARCH_LIMIT:
                 continue
             opened += 1
-            if _is_named_label_file(path):
+            if is_named_label_file(path):
                 found.append(path)
     return found
 
 
-def _is_named_label_file(path: Path) -> bool:
+def is_named_label_file(path: Path) -> bool:
+    """Whether a label file names its segments: SEG, RTSTRUCT and ``.seg.nrrd`` always, a NIfTI,
+    NRRD or MetaImage only with a label description (else its values are all it holds)."""
     kind = label_file_kind(path)
     if kind in ("seg", "rtstruct", "seg.nrrd"):
         return True

@@ -108,6 +108,7 @@ def load_nifti_patient(path: Path) -> Patient:
     except (OSError, EOFError, ValueError) as exc:
         raise CtsegError(path, f"NIfTI data cannot be read ({exc.__class__.__name__}: {exc})") from exc
     stack, warnings = hu_as_int16(data.transpose(2, 1, 0))
+    del data  # the file's array goes before the canonical copy is made: two volumes at a time, not three
     warnings += _orientation_warnings(image.header)
     return volume_file_patient(
         path, stack, source_geometry, "nifti", "NIfTI volume", warnings, np.asarray(image.affine, dtype=np.float64)
@@ -188,8 +189,7 @@ def read_nifti_ground_truth(path: Path, patient: Patient, name: str) -> np.ndarr
     loader reports it and the CT still opens). Files with a description are read segment by segment.
     """
     values = _label_on_grid(path, patient)
-    whole = values if values.dtype.kind in "uib" else np.rint(values).astype(np.int64)
-    present = [v for v in present_values(whole.view(np.uint8) if whole.dtype == bool else whole) if v != 0]
+    present = [v for v in _present_label_values(values) if v != 0]
     if len(present) > MAX_UNNAMED_VALUES:
         listed = ", ".join(map(str, present[:8])) + (" …" if len(present) > 8 else "")
         raise MaskMismatchError(
@@ -204,6 +204,20 @@ def read_nifti_ground_truth(path: Path, patient: Patient, name: str) -> np.ndarr
             f"{name!r} is every non-zero voxel (the LiTS convention: 1 liver, 2 tumour inside it)"
         )
     return values > 0
+
+
+def _present_label_values(values: np.ndarray) -> list[int]:
+    """The values in a label volume; 8- and 16-bit ones counted a few slices at a time (a bincount of the
+    whole volume makes an int64 copy of it: 8 bytes a voxel, four times the CT)."""
+    if values.dtype == bool:
+        values = values.view(np.uint8)
+    if values.dtype.kind == "u" and values.dtype.itemsize <= 2:
+        counts = np.zeros(1 << (8 * values.dtype.itemsize), dtype=np.int64)
+        for start in range(0, values.shape[0], 8):
+            counts += np.bincount(values[start : start + 8].ravel(), minlength=counts.size)
+        return [int(v) for v in np.flatnonzero(counts)]
+    whole = values if values.dtype.kind in "ui" else np.rint(values).astype(np.int64)
+    return present_values(whole)
 
 
 def _label_on_grid(path: Path, patient: Patient) -> np.ndarray:

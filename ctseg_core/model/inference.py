@@ -24,7 +24,7 @@ from ctseg_core.errors import CtsegError, InvalidArgumentError, ModelError
 from ctseg_core.io.hu_checks import hu_offset_problem
 from ctseg_core.model.card import ModelCard, read_card
 from ctseg_core.model.postprocess import postprocess
-from ctseg_core.model.preprocessing import preprocess_volume, restore_to_grid, with_context
+from ctseg_core.model.preprocessing import preprocess_volume, restore_mask_to_grid, restore_to_grid, with_context
 from ctseg_core.model.quality import ScanQuality, estimate_quality, voxel_uncertainty
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
 
@@ -363,7 +363,7 @@ class Segmenter:
         liver_slices = np.nonzero(keep.any(axis=(1, 2)))[0]
         if liver_slices.size:  # only slices near the kept liver can hold mask voxels
             z0, z1 = max(int(liver_slices[0]) - 1, 0), int(liver_slices[-1]) + 2
-            mask[z0:z1] = restore_to_grid(gated[z0:z1], box) >= threshold
+            restore_mask_to_grid(gated[z0:z1], box, threshold, mask, start=z0)
         timings["postprocess"] = time.perf_counter() - started
         started = time.perf_counter()
         entropy = voxel_uncertainty(small)  # once, for the per-slice ranking and the overlay

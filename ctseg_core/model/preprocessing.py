@@ -20,6 +20,8 @@ from ctseg_core.display.windowing import MODEL_INPUT_WINDOW
 BODY_THRESHOLD_HU = -400
 #: Margin around the body box, as a fraction of its side (mm-free, so any FOV behaves alike).
 CROP_MARGIN = 0.04
+#: Slices resampled at a time: the temporaries stay a small fraction of the volume.
+SLAB_SLICES = 16
 #: Pixel aspects (column spacing / row spacing) closer to 1 than this are square: the box is square in pixels.
 SQUARE_TOLERANCE = 1e-3
 
@@ -68,6 +70,16 @@ class CropBox:
         return self.side if self.side_x is None else self.side_x
 
 
+def _body_footprint(hu: np.ndarray) -> np.ndarray:
+    """In-plane pixels that are body on any slice; slab by slab, never a bool copy of the whole volume."""
+    if hu.ndim == 2:
+        return hu > BODY_THRESHOLD_HU
+    footprint = np.zeros(hu.shape[-2:], dtype=bool)
+    for start in range(0, hu.shape[0], SLAB_SLICES):
+        footprint |= (hu[start : start + SLAB_SLICES] > BODY_THRESHOLD_HU).any(axis=0)
+    return footprint
+
+
 def pixel_aspect(spacing_yx: tuple[float, float] | None) -> float:
     """Column spacing over row spacing (1 for square pixels, or when the spacing is not known)."""
     if spacing_yx is None or min(spacing_yx) <= 0:
@@ -85,7 +97,7 @@ def body_crop_box(hu: np.ndarray, spacing_yx: tuple[float, float] | None = None)
     """
     rows, columns = hu.shape[-2:]
     aspect = pixel_aspect(spacing_yx)
-    footprint = (hu > BODY_THRESHOLD_HU).any(axis=0) if hu.ndim == 3 else hu > BODY_THRESHOLD_HU
+    footprint = _body_footprint(hu)
     labels, count = ndimage.label(footprint)
     if count == 0:
         y_lo, y_hi, x_lo, x_hi, margin = 0, rows, 0, columns, 1.0
@@ -175,9 +187,15 @@ def _sample_box(volume: np.ndarray, box: CropBox, side: int, fill: float) -> np.
 def crop_and_resize(
     hu: np.ndarray, spec: InputSpec, box: CropBox | None = None, spacing_yx: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, CropBox]:
-    """HU volume [z, y, x] → float32 HU stack [z, size, size] on the body box (square in mm), and the box."""
+    """HU volume [z, y, x] → float32 HU stack [z, size, size] on the body box (square in mm), and the box.
+
+    Slab by slab (:data:`SLAB_SLICES`), so the float32 rows gathered from the full-resolution slices
+    (as large as the HU volume) exist for one slab at a time."""
     box = box or body_crop_box(hu, spacing_yx)
-    return _sample_box(hu, box, spec.size, fill=-1000.0), box
+    out = np.empty((hu.shape[0], spec.size, spec.size), dtype=np.float32)
+    for start in range(0, hu.shape[0], SLAB_SLICES):
+        out[start : start + SLAB_SLICES] = _sample_box(hu[start : start + SLAB_SLICES], box, spec.size, fill=-1000.0)
+    return out, box
 
 
 def crop_and_resize_mask(mask: np.ndarray, spec: InputSpec, box: CropBox) -> np.ndarray:
@@ -235,3 +253,14 @@ def restore_to_grid(stack: np.ndarray, box: CropBox, chunk: int = 16) -> np.ndar
             part = slice(start, start + chunk)
             out[part, sy0:sy1, sx0:sx1] = _resize_stack(stack[part], (box.side, box.columns_side), window)
     return out
+
+
+def restore_mask_to_grid(
+    stack: np.ndarray, box: CropBox, threshold: float, out: np.ndarray, start: int = 0, chunk: int = 4
+) -> None:
+    """``restore_to_grid(stack, box) >= threshold`` written into the bool ``out[start:start + len(stack)]``,
+    ``chunk`` slices at a time: the float32 map of the full grid (4 bytes a voxel, twice the HU volume)
+    is never made, only one chunk of it."""
+    for first in range(0, stack.shape[0], chunk):
+        part = stack[first : first + chunk]
+        out[start + first : start + first + part.shape[0]] = restore_to_grid(part, box, chunk) >= threshold

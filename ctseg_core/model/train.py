@@ -467,14 +467,15 @@ def run_training(
     (last epoch, picked without the validation patient) with their cards, for held-out checks.
     ``init_model`` fine-tunes every run from that model's weights (see ``load_initial_model``).
     """
+    from ctseg_core.model.registry import check_writable_folder
     from ctseg_core.model.tf_runtime import import_tensorflow
 
+    check_writable_folder(out_dir)  # a read-only --out is said now, not after hours of training
     import_tensorflow(config.threads)
     config, initial_weights, lineage = _starting_point(init_model, config, log)
     started = time.perf_counter()
     real, synthetic = _cached_patients(roots, phantoms, config.spec, cache_dir or default_cache_dir(), log)
     splits = _validation_splits([p.name for p in real], val_names, folds)
-    out_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(config, out_dir, log, initial_weights, lineage)
     results = [_train_fold(run, k, len(splits), val_split, real, synthetic) for k, val_split in enumerate(splits)]
     card = ModelCard(input=config.spec, architecture=asdict(config.unet))

@@ -27,6 +27,7 @@ from ctseg_core.io.patient import Patient
 from ctseg_gui.commands.host import WindowHost
 from ctseg_gui.dialogs.messages import short_error
 from ctseg_gui.jobs.workers import Job
+from ctseg_gui.widgets.plain_text import message_text
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,11 @@ class Autosaver(QObject):
         answer = QMessageBox.question(
             self.host.window(),
             "Restore autosaved label?",
-            f"An autosave of the label “{info.name}” ({info.edits} unsaved edit{'s' if info.edits != 1 else ''}, "
-            f"{info.saved_at.replace('T', ' ')} UTC) was found for this CT.\n\n"
-            "Restore it? No deletes the autosave.",
+            message_text(
+                f"An autosave of the label “{info.name}” ({info.edits} unsaved edit{'s' if info.edits != 1 else ''}, "
+                f"{info.saved_at.replace('T', ' ')} UTC) was found for this CT.\n\n"
+                "Restore it? No deletes the autosave."
+            ),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.Yes,
         )

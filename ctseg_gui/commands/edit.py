@@ -36,6 +36,7 @@ class Annotator(QObject):
         editor.historyChanged.connect(self.update_actions)
         editor.labelChanged.connect(self._on_label_changed)
         editor.volumeEditChanged.connect(self.update_actions)
+        editor.segmentsChanged.connect(self._name_empty)
         editor.toolChanged.connect(self._on_tool_changed)
         editor.notice.connect(host.show_status)
         state.patientChanged.connect(self.update_actions)
@@ -80,6 +81,17 @@ class Annotator(QObject):
         a.save.setEnabled(has_label and not saving)
         a.save_as.setEnabled(has_label and not saving)
 
+    def _name_empty(self) -> None:
+        """With several segments, Empty says which it clears: the active one only."""
+        row, empty = self.editor.segments.active_row(), self.actions.new_empty
+        if len(self.editor.segments) > 1 and row is not None:
+            shown = row.name if len(row.name) <= 14 else f"{row.name[:13]}…"
+            empty.setText(f"Empty “{shown}”")
+            empty.setToolTip(f"Empty the active segment “{row.name}” only; the other segments are kept")
+        else:
+            empty.setText("Empty")
+            empty.setToolTip("Start an empty label")
+
     def _on_tool_changed(self, tool: Tool) -> None:
         self.actions.tools[tool].setChecked(True)
 
@@ -99,8 +111,15 @@ class Annotator(QObject):
     # ---------------------------------------------------------------- starting a label
 
     def start_empty(self) -> None:
-        self.editor.start_label(None, self.editor.name, "New empty label")
-        self.host.show_status("Started an empty label")
+        """Empty: a new empty label, or with several segments the active one only (the others are kept)."""
+        several = len(self.editor.segments) > 1
+        emptied = self.editor.empty_active_segment()
+        if not several:
+            self.host.show_status("Started an empty label")
+        elif emptied is not None:
+            self.host.show_status(
+                f"Emptied the segment “{emptied}” only; the other segments are kept (Undo brings it back)"
+            )
 
     def start_from_ground_truth(self) -> None:
         state = self.state

@@ -9,20 +9,22 @@ edits and the ``*``. The formats are the core's (``ctseg_core.annotate.labels``)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ctseg_core.annotate.labels import LabelFormat, LoadedLabel, SavedLabel, SaveTarget, load_label, save_label
-from ctseg_core.annotate.segment_save import save_segments
+from ctseg_core.annotate.segment_set import label_map_segments
 from ctseg_core.io.label_files import label_file_kind, written_by_ctseg
 from ctseg_core.io.patient import Patient
 from ctseg_gui.commands.autosave import Autosaver
 from ctseg_gui.commands.host import WindowHost
 from ctseg_gui.dialogs.save_label import SaveLabelDialog
 from ctseg_gui.widgets.edit_actions import EditActions
+from ctseg_gui.widgets.plain_text import message_text
 
 #: The runner's kinds for these jobs; the window lists them among its status-bar jobs.
 SAVE_JOB, LOAD_LABEL_JOB = "save", "label"
@@ -45,6 +47,8 @@ _WRITABLE_KINDS = {
     "rtstruct": LabelFormat.RTSTRUCT,
     "seg.nrrd": LabelFormat.SEG_NRRD,
 }
+#: How often a save asked for while another runs looks whether that one has ended (ms).
+SAVE_WAIT_MS = 100
 
 
 class LabelFiles(QObject):
@@ -79,7 +83,10 @@ class LabelFiles(QObject):
         """The save dialog (format, name, destination); None if cancelled. Tests replace it."""
         patient = self.state.patient
         assert patient is not None
-        dialog = SaveLabelDialog(patient, self.editor.name, self.last_target, self.settings, self.host.window())
+        segments = self.editor.segments.names
+        dialog = SaveLabelDialog(
+            patient, self.editor.name, self.last_target, self.settings, self.host.window(), segments
+        )
         return dialog.target() if dialog.exec() else None
 
     def save(self) -> None:
@@ -92,17 +99,21 @@ class LabelFiles(QObject):
         """Where Ctrl+S saves: the last target, unless that is ground truth the user has not agreed to
         replace (any format: the file or folder a label was loaded from, which ctseg did not write,
         or a mask the loader reads for this patient); then it says so and asks where. None: cancelled."""
-        target = self.last_target
-        if target is None:
+        if self.last_target is None:
             return self.ask_save_target()
+        target = self.last_target.for_segments(self.editor.segments.names)
+        if target != self.last_target:  # segments added or renamed: their IRCAD folders are asked about anew
+            target = replace(target, replace_ground_truth=False)
         protected = None if target.replace_ground_truth else self._protected(target)
         if protected is None:
             return target
         answer = QMessageBox.warning(
             self.host.window(),
             "Ground truth: save elsewhere",
-            f"Ctrl+S would replace the GROUND TRUTH:\n\n{protected}\n\n"
-            "It is not replaced without asking. Save the label elsewhere?",
+            message_text(
+                f"Ctrl+S would replace the GROUND TRUTH:\n\n{protected}\n\n"
+                "It is not replaced without asking. Save the label elsewhere?"
+            ),
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
@@ -129,25 +140,33 @@ class LabelFiles(QObject):
         if patient is None or label is None:
             return False
         if self.runner.running(SAVE_JOB):
+            if then is not None:  # a save on the way to something else (opening, closing) waits, never drops it
+                QTimer.singleShot(SAVE_WAIT_MS, lambda: self._save_when_free(target, then))
+                self.host.show_status("A save is already running: saving again when it ends")
+                return True
             self.host.show_status("A save is already running")
             return False
-        copy, revision = label.copy(), self.editor.revision
-        segments = self.editor.label_map() if len(self.editor.segments) > 1 else None  # every segment, named
+        copy, revision = self.editor.label_map(), self.editor.revision  # every segment, named: a copy
         cached = self._seg_sources
         sources = cached[1] if cached is not None and cached[0] is patient else None
         self.host.show_job_progress(0, 0, "saving label")
         self.runner.start(
             SAVE_JOB,
-            lambda progress, cancel: (
-                save_label(copy, patient, target, sources, progress, cancel)
-                if segments is None
-                else save_segments(segments, patient, target, sources, progress, cancel)
-            ),
+            lambda progress, cancel: save_label(copy, patient, target, sources, progress, cancel),
             on_success=lambda saved: self._on_saved(saved, patient, revision, then),
             on_failure=lambda error: self.host.report_error("Could not save the label", error),
             on_progress=self.host.show_job_progress,
         )
         return True
+
+    def _save_when_free(self, target: SaveTarget, then: Callable[[], object]) -> None:
+        """Once the running save ends: save (if edits are still unsaved), then go on with ``then``."""
+        if self.runner.running(SAVE_JOB):
+            QTimer.singleShot(SAVE_WAIT_MS, lambda: self._save_when_free(target, then))
+        elif self.editor.is_modified:
+            self.save_to(target, then)
+        else:
+            then()
 
     def _on_saved(self, saved: SavedLabel, patient: Patient, revision: int, then: Callable[[], object] | None) -> None:
         target = saved.target
@@ -204,10 +223,26 @@ class LabelFiles(QObject):
     def _on_label_loaded(self, loaded: LoadedLabel, patient: Patient) -> None:
         if patient is not self.state.patient:
             return
-        self.editor.start_label(loaded.mask, loaded.name, f"Load {loaded.path.name}")
+        if loaded.segment_map is None:
+            self._edit_loaded(loaded)
+        elif self.resolve_unsaved("loading the label", lambda: self._edit_loaded(loaded, patient)):
+            self._edit_loaded(loaded)  # several segments start a fresh history: unsaved edits are asked about
+
+    def _edit_loaded(self, loaded: LoadedLabel, patient: Patient | None = None) -> None:
+        """Edit a loaded label: one mask (an undoable step), or every named segment in the table."""
+        if patient is not None and patient is not self.state.patient:
+            return  # saved first, and another patient opened meanwhile
+        several = loaded.segment_map
+        if several is None:
+            self.editor.start_label(loaded.mask, loaded.name, f"Load {loaded.path.name}")
+            said = f"the label “{loaded.name}”{loaded.note}"
+        else:
+            self.editor.start_segments(label_map_segments(several), several.names[0])
+            said = f"{len(several.segments)} segments ({', '.join(several.names)})"
+            said += "".join(f"; {note}" for note in several.notes)
         self.last_target = _target_of(loaded)
         self._loaded_from = self.last_target.written_path if self.last_target is not None else None
-        self.host.show_status(f"Loaded the label “{loaded.name}”{loaded.note} from {loaded.path}")
+        self.host.show_status(f"Loaded {said} from {loaded.path}")
         self.labelLoaded.emit()
 
     # ---------------------------------------------------------------- never lose work
@@ -226,7 +261,10 @@ class LabelFiles(QObject):
         answer = QMessageBox.question(
             self.host.window(),
             "Unsaved label",
-            f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\nSave it before {doing}?",
+            message_text(
+                f"The label “{editor.name}” has {edits} unsaved edit{'s' if edits != 1 else ''}.\n"
+                f"Save it before {doing}?"
+            ),
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
@@ -241,15 +279,18 @@ class LabelFiles(QObject):
 
 
 def _target_of(loaded: LoadedLabel) -> SaveTarget | None:
-    """Where Ctrl+S writes a loaded label back: the same file, or the same IRCAD mask folder. None
-    (Ctrl+S asks) for a file of several segments, which the single-label editor would write back
-    with one."""
-    path = loaded.path
-    if loaded.labels is not None and len(loaded.labels.segments) > 1:
-        return None
+    """Where Ctrl+S writes a loaded label back: the same file (with every segment the editor opened),
+    or the same IRCAD mask folder. None (Ctrl+S asks) for IRCAD folders of several segments, and
+    for a plain volume of several values, which the editor opened as one mask."""
+    path, several = loaded.path, loaded.segment_map
     if path.is_dir():
-        if path.parent.name == "MASKS_DICOM":
+        if several is None and path.parent.name == "MASKS_DICOM":
             return SaveTarget(LabelFormat.IRCAD, path.parent.parent, path.name)
         return None
+    if several is None and loaded.labels is not None and len(loaded.labels.segments) > 1:
+        return None
     fmt = _WRITABLE_KINDS.get(label_file_kind(path) or "")
-    return SaveTarget(fmt, path, loaded.name) if fmt is not None else None
+    if fmt is None:
+        return None
+    names = tuple(several.names) if several is not None else ()
+    return SaveTarget(fmt, path, names[0] if names else loaded.name, segments=names)

@@ -13,11 +13,13 @@ from functools import partial
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QColor
-from PySide6.QtWidgets import QColorDialog, QMenu, QToolButton
+from PySide6.QtWidgets import QColorDialog, QMenu, QMessageBox, QToolButton
 
+from ctseg_core.annotate.segment_set import SegmentRow
 from ctseg_core.io.masks import load_mask
 from ctseg_gui.commands.host import WindowHost
 from ctseg_gui.panels.segments import COLOUR, SegmentsPanel
+from ctseg_gui.widgets.plain_text import message_text
 
 GROUND_TRUTH_JOB = "segment_gt"
 
@@ -29,7 +31,9 @@ class SegmentCommands(QObject):
         super().__init__(host.window())
         self.host, self.panel, self.editor = host, panel, host.editor
         self.add_action = self._button("Add", "Add an empty segment and edit it", self.add_empty)
-        self.remove_action = self._button("Remove", "Remove the selected segment (undo brings it back)", self.remove)
+        self.remove_action = self._button(
+            "Remove", "Remove the selected segment (Undo brings it back; the liver asks first)", self.remove
+        )
         self.truth_menu = QMenu(panel)
         self.truth_menu.aboutToShow.connect(self._fill_truth_menu)
         truth = QToolButton()
@@ -64,10 +68,29 @@ class SegmentCommands(QObject):
             self.host.show_status(f"Added the segment “{row.name}”: paint it with the brush")
 
     def remove(self) -> None:
+        """Remove the selected segment; the liver only once the user confirms (see :meth:`confirm_remove`)."""
         row = self.editor.segments.active_row()
-        if row is not None:
+        if row is not None and len(self.editor.segments) > 1 and self.confirm_remove(row):
             self.editor.remove_segment(row.value)
             self.host.show_status(f"Removed the segment “{row.name}” (Undo brings it back)")
+
+    def confirm_remove(self, row: SegmentRow) -> bool:
+        """True to remove segment ``row``: any but the liver at once; the liver (:meth:`SegmentSet.primary`),
+        into which Accept prediction and Start from ground truth go, after a question whose default is No."""
+        if row != self.editor.segments.primary():
+            return True
+        answer = QMessageBox.question(
+            self.host.window(),
+            "Remove the liver segment?",
+            message_text(
+                f"The segment “{row.name}” is the liver, where the model's prediction and the ground truth go "
+                "when you accept them. Removing it clears its voxels (Undo brings it back); accepting a "
+                "prediction later adds a new liver segment holding it.\n\nRemove the liver segment?"
+            ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def recolour(self, value: int) -> None:
         """Ask for a colour for segment ``value``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
 from ctseg_core.annotate.labels import LabelFormat, SaveTarget
 from ctseg_core.errors import CtsegError
 from ctseg_core.io.patient import Patient
-from ctseg_gui.widgets.plain_text import data_label
+from ctseg_gui.widgets.plain_text import data_label, message_text
 
 LAST_DIR_KEY = "labels/lastSaveDir"
 LAST_FORMAT_KEY = "labels/lastFormat"
@@ -33,17 +35,20 @@ def patient_folder(patient: Patient) -> Path:
     return source if source.is_dir() else source.parent
 
 
-def default_target(fmt: LabelFormat, patient: Patient, name: str, last_dir: str | None) -> SaveTarget:
-    """IRCAD into the patient's own folder (its MASKS_DICOM); files beside the patient folder,
-    never inside it, where a NIfTI would be read as one of its masks next time."""
+def default_target(
+    fmt: LabelFormat, patient: Patient, name: str, last_dir: str | None, segments: Sequence[str] = ()
+) -> SaveTarget:
+    """IRCAD into the patient's own folder (its MASKS_DICOM; a folder per segment of ``segments``);
+    files beside the patient folder, never inside it, where a NIfTI would be read as one of its
+    masks next time."""
     folder = patient_folder(patient)
     if fmt is LabelFormat.IRCAD:
-        target = SaveTarget(fmt, folder, name)
+        target = SaveTarget(fmt, folder, name).for_segments(segments)
         if target.ground_truth_replaced(patient) is not None:  # never offer to overwrite the ground truth
-            target = SaveTarget(fmt, folder, f"{name}_edited")
+            target = replace(target, name=f"{name}_edited")
         return target
     directory = Path(last_dir) if last_dir else folder.parent
-    return SaveTarget(fmt, directory / f"{folder.name}_{name}{fmt.suffix}", name)
+    return SaveTarget(fmt, directory / f"{folder.name}_{name}{fmt.suffix}", name).for_segments(segments)
 
 
 class SaveLabelDialog(QDialog):
@@ -51,17 +56,24 @@ class SaveLabelDialog(QDialog):
     destination; remembers the last choice."""
 
     def __init__(
-        self, patient: Patient, name: str, last: SaveTarget | None, settings: QSettings, parent: QWidget | None = None
+        self,
+        patient: Patient,
+        name: str,
+        last: SaveTarget | None,
+        settings: QSettings,
+        parent: QWidget | None = None,
+        segments: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Save label as")
-        self.patient, self.settings = patient, settings
+        self.patient, self.settings, self.segments = patient, settings, tuple(segments)
         self.format_box = QComboBox()
         self.format_box.addItems([fmt.value for fmt in LabelFormat])
         self.name_edit = QLineEdit(last.name if last else name)
         self.name_edit.setToolTip(
-            "The name of a single label: its IRCAD mask folder, or its segment name in the file "
-            "(a label of several segments is saved with the segments' own names)"
+            "The name of a single label: its IRCAD mask folder, or its segment name in the file. "
+            "A label of several segments keeps the segments' names in a file; in IRCAD this is the first "
+            "segment's folder, and the others take the same ending (liver_edited, tumour_edited)"
         )
         self.path_edit = QLineEdit()
         self.path_edit.setMinimumWidth(420)
@@ -105,12 +117,12 @@ class SaveLabelDialog(QDialog):
             Path(self.path_edit.text().strip()).expanduser(),
             self.name_edit.text().strip(),
             replace_ground_truth=self._replace_ground_truth,
-        )
+        ).for_segments(self.segments)
 
     def _fill_default(self) -> None:
         last_dir = self.settings.value(LAST_DIR_KEY)
         name = self.name_edit.text().strip() or "label"
-        target = default_target(self.format, self.patient, name, str(last_dir) if last_dir else None)
+        target = default_target(self.format, self.patient, name, str(last_dir) if last_dir else None, self.segments)
         if target.name != name:  # the default would have replaced the ground truth: offer a new name
             self.name_edit.setText(target.name)
         self.path_edit.setText(str(target.path))
@@ -121,7 +133,7 @@ class SaveLabelDialog(QDialog):
         if not target.name or str(target.path) == ".":
             self.written.setText("")
             return
-        replaces = target.written_path.exists()
+        replaces = any(path.exists() for path in target.written_paths)
         self.written.setText(f"{'Replaces' if replaces else 'Writes'} {target.describe()}")
         self.written.setStyleSheet(f"color: {'#f0a030' if replaces else '#9a9a9a'};")
 
@@ -147,7 +159,7 @@ class SaveLabelDialog(QDialog):
         try:
             target.check()
         except CtsegError as error:
-            QMessageBox.warning(self, "Save label", error.problem)
+            QMessageBox.warning(self, "Save label", message_text(error.problem))
             return
         if not self.path_edit.text().strip():
             QMessageBox.warning(self, "Save label", "Choose where to save the label.")
@@ -157,19 +169,21 @@ class SaveLabelDialog(QDialog):
             answer = QMessageBox.warning(
                 self,
                 "Replace the ground truth?",
-                f"Saving “{target.name}” here replaces the GROUND TRUTH:\n\n{ground_truth}\n\n"
-                "The original mask is lost unless you have a copy. Replace the ground truth?",
+                message_text(
+                    f"Saving “{target.name}” here replaces the GROUND TRUTH:\n\n{ground_truth}\n\n"
+                    "The original mask is lost unless you have a copy. Replace the ground truth?"
+                ),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
             self._replace_ground_truth = True
-        elif target.written_path.exists():
+        elif any(path.exists() for path in target.written_paths):
             answer = QMessageBox.question(
                 self,
                 "Replace?",
-                f"{target.describe()} exists. Replace it?",
+                message_text(f"{target.describe()} exists. Replace it?"),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )

@@ -41,6 +41,8 @@ class PlanePointer(pg.GraphicsView):
     brush_preview: BrushPreview
     _drag_start: Window
     _editing_press: bool
+    #: the button that began the editing press (left, or a profile's erase button): its release ends it
+    _editing_button: Qt.MouseButton = Qt.MouseButton.LeftButton
     _crosshair_press: bool
     _hover_scene_pos: QPointF | None
     view: pg.ViewBox
@@ -150,16 +152,26 @@ class PlanePointer(pg.GraphicsView):
             self._crosshair_press = True
             self._move_crosshair(self.scene_pos(event.position()))
             return
-        if not left or not editor.tool.edits or self.state.patient is None:
+        erase = not left and self._button_erases(event)
+        if not (left or erase) or not editor.tool.edits or self.state.patient is None:
             super().mousePressEvent(event)
             return
         event.accept()
         self._editing_press = True
+        self._editing_button = event.button()
         scene_pos = self.scene_pos(event.position())
         if editor.tool.paints:
-            editor.begin_stroke(self.section_point(scene_pos), self.plane)
+            editor.begin_stroke(self.section_point(scene_pos), self.plane, erase=erase)
         elif editor.tool is Tool.FLOOD:
             editor.flood_fill(self.section_point(scene_pos), self.plane)
+
+    def _button_erases(self, event: QMouseEvent) -> bool:
+        """Whether the profile gives this button's drag to erasing while painting (ITK-SNAP's right)."""
+        if not self.editor.tool.paints:
+            return False
+        button = {Qt.MouseButton.RightButton: "right", Qt.MouseButton.MiddleButton: "middle"}.get(event.button())
+        bindings, mods = self.editor.bindings, modifier_names(event.modifiers())
+        return button is not None and drag_command(bindings.profile, button, mods, painting=True) is Command.ERASE
 
     def _left_moves_crosshair(self, event: QMouseEvent) -> bool:
         """Whether the profile gives a left drag with these modifiers to the crosshair."""
@@ -200,7 +212,7 @@ class PlanePointer(pg.GraphicsView):
             event.accept()
             self._crosshair_press = False
             return
-        if not self._editing_press or event.button() != Qt.MouseButton.LeftButton:
+        if not self._editing_press or event.button() != self._editing_button:
             super().mouseReleaseEvent(event)
             return
         event.accept()

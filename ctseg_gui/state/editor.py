@@ -175,11 +175,12 @@ class EditorState(QObject):
     def set_active_plane(self, plane: Plane) -> None:
         self.active_plane = plane
 
-    def begin_stroke(self, point: tuple[int, int], plane: Plane = Plane.AXIAL) -> None:
+    def begin_stroke(self, point: tuple[int, int], plane: Plane = Plane.AXIAL, erase: bool = False) -> None:
         """Press with the brush or eraser at ``point`` of the slice of ``plane`` the crosshair is on:
-        (y, x) axial, (z, x) coronal, (z, y) sagittal (``editing.section``'s order, not the screen's)."""
+        (y, x) axial, (z, x) coronal, (z, y) sagittal (``editing.section``'s order, not the screen's);
+        ``erase``: an eraser stroke whatever the tool (a profile's erase button)."""
         self.active_plane = plane
-        self.session.begin_stroke(self.viewer.plane_index(plane), point, axis=plane.axis)
+        self.session.begin_stroke(self.viewer.plane_index(plane), point, axis=plane.axis, erase=erase)
 
     def extend_stroke(self, point: tuple[int, int]) -> None:
         """Move while painting, in the plane and slice the stroke began on."""
@@ -215,6 +216,10 @@ class EditorState(QObject):
 
     def start_segments(self, segments: Sequence[tuple[Segment, np.ndarray]], name: str, modified: bool = False) -> None:
         self.session.start_segments(segments, name, modified)
+
+    def empty_active_segment(self) -> str | None:
+        """Clear the active segment only (an empty label when there is one segment); its name, or None."""
+        return self.session.empty_active_segment()
 
     def set_active_segment(self, value: int) -> None:
         self.session.set_active_segment(value)

@@ -30,3 +30,14 @@ def plain_tooltip(text: str) -> str:
     """A tooltip showing ``text`` literally: tooltips have no text format, so it is escaped and marked
     as rich text (line breaks kept), which Qt then shows as the characters given."""
     return f"<p style='white-space:pre'>{html.escape(text, quote=False)}</p>"
+
+
+#: A zero-width space: after a ``<`` it keeps Qt from reading what follows as a tag, and shows nothing.
+_TAG_BREAK = "\u200b"
+
+
+def message_text(text: str) -> str:
+    """Text for Qt's static message boxes (``QMessageBox.question`` and the like), which guess the format
+    (``Qt.AutoText``) and have no plain-text switch: every ``<`` is followed by a zero-width space, so a
+    label or file name like ``<h1>…`` or ``<img src=…>`` is shown as typed and nothing is parsed or loaded."""
+    return text.replace("<", "<" + _TAG_BREAK)

@@ -10,12 +10,12 @@ import pytest
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Any]:
-    """``LocalCluster`` of 2 single-threaded worker processes; a task whose worker dies is not retried
-    (``allowed-failures``: 0, 3 by default), so a patient that kills its worker fails at once."""
+    """``LocalCluster`` of 2 single-threaded worker processes; a task whose worker dies is retried once
+    (``allowed-failures``: 1, 3 by default), so a patient that kills every worker it meets fails after two."""
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         local = LocalCluster(
             n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
         )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +43,27 @@ def test_empty_segments_of_any_dtype_and_size() -> None:
             assert shared.array.dtype == np.dtype(dtype)
             assert not shared.array.any()
     assert own_segments() == []
+
+
+def test_a_killed_owner_leaves_no_segment() -> None:
+    """The client killed outright (SIGKILL): multiprocessing's resource tracker unlinks its segments."""
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from ctseg_core.engine import SharedArray; "
+            "a = SharedArray.empty((64,), 'u1'); print(a.ref.name, flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert owner.stdout is not None
+    name = owner.stdout.readline().strip()
+    assert (SHM / name).exists()
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while (SHM / name).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (SHM / name).exists()

@@ -72,6 +72,26 @@ def test_the_tables_say_what_each_gesture_does() -> None:
     assert drag_command("ITK-SNAP", "left", frozenset({"Alt"})) is Command.PAN
     assert wheel_command("Slicer", shift) is wheel_command("ITK-SNAP", shift) is Command.BRUSH_SIZE
     assert wheel_command("ctseg", frozenset({"Ctrl"})) is Command.ZOOM
+    assert drag_command("ITK-SNAP", "right", frozenset(), painting=True) is Command.ERASE  # its Paintbrush mode
+    assert drag_command("ctseg", "right", frozenset(), painting=True) is Command.WINDOW
+    assert drag_command("Slicer", "right", frozenset(), painting=True) is Command.ZOOM
+
+
+def test_itk_snaps_right_button_erases_with_the_brush_and_zooms_otherwise(qtbot: QtBot, opened: MainWindow) -> None:
+    editor = opened.editor
+    editor.bindings.set_profile("ITK-SNAP")
+    opened.annotator.start_empty()
+    editor.set_tool(Tool.BRUSH)
+    _drag(qtbot, opened, LEFT, 40, 0)  # paints
+    painted = int(editor.segments.masks[1].sum())
+    width_before = _width_shown(opened)
+    _drag(qtbot, opened, RIGHT, 40, 0)  # the same path, erased: one undoable eraser stroke
+    label = editor.label
+    assert painted > 0 and label is not None and not label.any() and _width_shown(opened) == width_before
+    assert editor.history.undo_description == "Eraser stroke"
+    editor.set_tool(Tool.NAVIGATE)
+    _drag(qtbot, opened, RIGHT, 0, -60)
+    assert _width_shown(opened) < 0.5 * width_before  # not painting: the right button zooms
 
 
 @pytest.mark.parametrize("profile", ["Slicer", "ITK-SNAP"])

@@ -49,3 +49,16 @@ def test_the_error_dialog_is_plain_text(qtbot: QtBot, monkeypatch: pytest.Monkey
     monkeypatch.setattr(QMessageBox, "exec", lambda box: seen.append((box.text(), box.textFormat())) or 0)
     messages.show_error(None, "Could not open", f"{NAME}: not a CT")
     assert seen == [(f"{NAME}: not a CT", Qt.TextFormat.PlainText)]
+
+
+def test_message_box_text_is_never_read_as_html() -> None:
+    """Issue 26 (siblings of defect 7): the static message boxes (unsaved label, restore autosave, save
+    dialog, ground truth) quote label and file names; Qt would guess HTML from a ``<tag`` in them."""
+    from PySide6.QtGui import Qt as QtGui
+
+    from ctseg_gui.widgets.plain_text import message_text
+
+    for name in ("<h1>Dice 0.99 - VERIFIED</h1>", "<img src=/etc/passwd>", "a <b>bold</b> label"):
+        text = message_text(f"The label “{name}” has 2 unsaved edits.\nSave it?")
+        assert not QtGui.mightBeRichText(text)
+        assert text.replace("\u200b", "") == f"The label “{name}” has 2 unsaved edits.\nSave it?"

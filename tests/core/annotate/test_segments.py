@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctseg_core.annotate.labels import LabelFormat, SaveTarget
+from ctseg_core.annotate.labels import LabelFormat, SaveTarget, save_label
 from ctseg_core.annotate.recovery import find_recovery, load_recovery_segments, save_recovery
-from ctseg_core.annotate.segment_save import ircad_folder_name, save_segments
 from ctseg_core.annotate.session import LabelSession
 from ctseg_core.annotate.tools import Tool
 from ctseg_core.display.palette import ORGANS
+from ctseg_core.io.ircad_labels import ircad_folder_names, read_ircad_labels
 from ctseg_core.io.loading import load_patient
 from ctseg_core.io.patient import Patient
 from ctseg_core.metrics import dice
@@ -146,18 +146,74 @@ def test_saving_writes_every_segment_as_nifti_with_its_label_table_and_as_seg(
     session.add_segment("spleen", patient.masks["spleen"])
     label_map = session.label_map()
     nifti = tmp_path / "label.nii.gz"
-    save_segments(label_map, patient, SaveTarget(LabelFormat.NIFTI, nifti, "label"))
+    save_label(label_map, patient, SaveTarget(LabelFormat.NIFTI, nifti, "label"))
     values = np.unique(np.asarray(nib.load(str(nifti)).dataobj))
     assert set(values) == {0, 1, 2}
     table = (tmp_path / "label.txt").read_text()
     assert '"liver"' in table and '"spleen"' in table
     seg_path = tmp_path / "label.dcm"
-    save_segments(label_map, patient, SaveTarget(LabelFormat.DICOM_SEG, seg_path, "label"))
+    save_label(label_map, patient, SaveTarget(LabelFormat.DICOM_SEG, seg_path, "label"))
     seg = hd.seg.segread(str(seg_path))
     labels = [seg.get_segment_description(n).segment_label for n in seg.segment_numbers]
     assert labels == ["liver", "spleen"]
 
 
-def test_an_ircad_save_names_each_segments_folder() -> None:
-    assert ircad_folder_name("liver_fixed", "liver") == "liver_fixed"
-    assert ircad_folder_name("liver_fixed", "livertumor") == "liver_fixed_livertumor"
+def test_an_ircad_save_names_each_segments_folder_by_one_rule() -> None:
+    """The first segment's folder is the name given; the others take the ending it adds to it."""
+    assert ircad_folder_names("liver_pred", ["liver"]) == ["liver_pred"]  # ctseg segment's single label
+    assert ircad_folder_names("liver_fixed", ["liver"]) == ["liver_fixed"]
+    assert ircad_folder_names("liver_edited", ["liver", "livertumor"]) == ["liver_edited", "livertumor_edited"]
+    assert ircad_folder_names("liver", ["liver", "portal vein"]) == ["liver", "portal vein"]
+    assert ircad_folder_names("fixed", ["liver", "spleen"]) == ["fixed", "spleen_fixed"]
+    assert ircad_folder_names("livers", ["liver", "spleen"]) == ["livers", "spleen_livers"]
+
+
+def test_an_ircad_save_of_several_segments_never_writes_over_the_ground_truth(
+    session: LabelSession, patient: Patient, tmp_path: Path
+) -> None:
+    import shutil
+
+    from ctseg_core.errors import GroundTruthProtectedError
+
+    folder = tmp_path / "p"
+    shutil.copytree(patient.source_path, folder)  # IRCAD ground truth: MASKS_DICOM/liver, livertumor, spleen
+    session.add_segment("livertumor", patient.masks["livertumor"])
+    labels = session.label_map()
+    target = SaveTarget(LabelFormat.IRCAD, folder, "liver")
+    assert "ground truth" in (target.for_segments(labels.names).ground_truth_replaced(patient) or "")
+    with pytest.raises(GroundTruthProtectedError):
+        save_label(labels, patient, target)
+    saved = save_label(labels, patient, SaveTarget(LabelFormat.IRCAD, folder, "liver_edited"))
+    assert saved.target.folder_names() == ["liver_edited", "livertumor_edited"]
+    back = read_ircad_labels(folder / "MASKS_DICOM" / "livertumor_edited", patient)
+    assert np.array_equal(back.mask("livertumor_edited"), session.segments.masks[2])
+    assert np.array_equal(load_patient(folder, masks=["liver"]).masks["liver"], patient.masks["liver"])
+
+
+def test_empty_clears_the_active_segment_only_as_one_undo_step(session: LabelSession, patient: Patient) -> None:
+    session.add_segment("spleen", patient.masks["spleen"])
+    liver = session.segments.masks[1].copy()
+    assert session.empty_active_segment() == "spleen"
+    assert not session.segments.masks[2].any() and np.array_equal(session.segments.masks[1], liver)
+    assert session.history.undo_description == "Empty spleen"
+    session.undo()
+    assert np.array_equal(session.segments.masks[2], patient.masks["spleen"])
+    session.set_segment_locked(2, True)
+    assert session.empty_active_segment() is None and session.segments.masks[2].any()  # locked: refused
+
+
+def test_a_files_liver_is_the_liver_segment_and_its_organs_find_their_ground_truth(patient: Patient) -> None:
+    from ctseg_core.annotate.segment_set import label_map_segments
+    from ctseg_core.io.segments import LabelMap
+
+    session = LabelSession()
+    session.set_volume(patient.hu, patient.spacing_mm)
+    session.set_references({"gt": patient.masks["liver"]}, {"livertumor": patient.masks["livertumor"]})
+    tumour = patient.masks["livertumor"]
+    loaded = LabelMap.from_masks({"Liver": patient.masks["liver"] & ~tumour, "Tumour": tumour})
+    session.start_segments(label_map_segments(loaded), "Liver")
+    primary = session.segments.primary()
+    assert primary is not None and primary.name == "Liver"
+    assert session.dice("gt", 0, "Tumour").volume == pytest.approx(1.0)  # "Tumour" scored against "livertumor"
+    session.start_label(patient.masks["liver"], "Liver", "Accept prediction", modified=True)
+    assert session.segments.names == ["Liver", "Tumour"]  # the prediction went into "Liver", no new "liver"

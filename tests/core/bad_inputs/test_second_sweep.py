@@ -727,3 +727,72 @@ def test_23_a_zip_keeps_at_most_its_budget_of_member_bytes(tmp_path: Path, monke
     patient = load_patient(archive)
     np.testing.assert_array_equal(patient.hu, _ct_hu())  # members not kept are inflated again
     assert max(kept) <= 3 * member
+
+
+# ----------------------------------------------------------------------------- 24: segment's peak memory
+
+
+def test_24_segmenting_a_patient_peaks_under_four_times_its_hu_volume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Load, network (replaced by a fixed answer: its buffers do not grow with the scan), post-processing,
+    the NIfTI written and Dice/ASSD/HD95 against the liver: numpy's peak, as tracemalloc sees it."""
+    import tracemalloc
+
+    from ctseg_core.batch import BatchItem, segment_patient
+    from ctseg_core.model.card import read_card
+    from ctseg_core.model.inference import Segmenter, default_model_path
+
+    depth, size = 32, 512
+    hu = np.full((depth, size, size), -1000, np.int16)
+    y, x = np.mgrid[0:size, 0:size]
+    body = (y - size / 2) ** 2 + (x - size / 2) ** 2 < (0.4 * size) ** 2
+    liver = (y - size / 2) ** 2 + (x - size / 3) ** 2 < (0.15 * size) ** 2
+    hu[:, body] = -80
+    hu[:, liver] = 60
+    truth = np.zeros(hu.shape, bool)
+    truth[4:-4, liver] = True
+    folder = _nifti_patient(tmp_path / "p", hu, truth)
+    card = read_card(default_model_path())
+    segmenter = Segmenter(None, card, default_model_path())
+    cut = np.float32((-10 - card.input.hu_low) / (card.input.hu_high - card.input.hu_low))  # between fat and liver
+    monkeypatch.setattr(
+        Segmenter, "_run_batch", lambda self, batch: (batch[..., batch.shape[-1] // 2] > cut).astype(np.float32)
+    )
+    tracemalloc.start()
+    row = segment_patient(BatchItem(folder, "p", tmp_path / "out"), segmenter, "nifti")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert row["dice"] is not None and row["dice"] > 0.5
+    assert peak < 4 * hu.nbytes, f"peak {peak / hu.nbytes:.2f}× the HU volume"
+
+
+def test_26_sibling_a_read_only_train_out_folder_is_refused_before_tensorflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import tempfile
+
+    from ctseg_core.model import tf_runtime
+    from ctseg_core.model.train import TrainConfig, run_training
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    monkeypatch.setattr(tf_runtime, "import_tensorflow", lambda *a: pytest.fail("training started"))
+    with pytest.raises(errors.ReadOnlyError, match=r"out: read-only: permission denied"):
+        run_training([tmp_path], tmp_path / "out", TrainConfig())
+
+
+def test_10_sibling_a_nrrd_larger_than_memory_is_refused_from_its_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import SimpleITK as sitk
+
+    from ctseg_core.io import memory_budget
+
+    sitk.WriteImage(sitk.GetImageFromArray(_ct_hu()), str(tmp_path / "scan.nrrd"))
+    monkeypatch.setattr(memory_budget, "available_bytes", lambda: 1000)
+    with pytest.raises(errors.VolumeTooLargeError, match=r"scan.nrrd: declares 6 × 20 × 24 voxels"):
+        load_patient(tmp_path / "scan.nrrd")

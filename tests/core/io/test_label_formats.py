@@ -137,7 +137,8 @@ def test_save_and_load_carry_every_segment_with_its_name_colour_and_value(fmt: L
     labels = label_volume()
     patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["sagittal"])
     path = tmp_path / "out" if fmt.is_folder else tmp_path / fmt.file_name("labels")
-    target = SaveTarget(fmt, path, "ignored for several segments")
+    name = "liver" if fmt.is_folder else "ignored for several segments"  # IRCAD: the first segment's folder
+    target = SaveTarget(fmt, path, name)
     reports: list[tuple[int, int, str]] = []
     saved = save_label(label_map(labels), patient, target, progress=lambda *r: reports.append(r))
     assert (saved.sources is not None) == fmt.is_dicom and reports
@@ -396,12 +397,10 @@ def test_a_pynrrd_ct_in_ras_space_loads_right_way_round_in_every_layout(layout: 
 
 @pytest.mark.parametrize("fmt", [f for f in LabelFormat if not f.is_folder], ids=lambda f: f.cli_name)
 def test_the_editors_save_of_several_segments_writes_the_format_asked_for(fmt: LabelFormat, tmp_path: Path) -> None:
-    from ctseg_core.annotate.segment_save import save_segments
-
     labels = label_volume()
     patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["as stored"])
     path = tmp_path / fmt.file_name("labels")
-    save_segments(label_map(labels), patient, SaveTarget(fmt, path, "liver"))
+    save_label(label_map(labels), patient, SaveTarget(fmt, path, "liver"))
     assert label_file_kind(path) == {"nifti": "nifti", "seg": "seg", "rtstruct": "rtstruct"}.get(
         fmt.cli_name, "seg.nrrd"
     )
@@ -411,15 +410,13 @@ def test_the_editors_save_of_several_segments_writes_the_format_asked_for(fmt: L
 
 
 def test_the_editors_ircad_save_of_several_segments_reads_back_with_its_values(tmp_path: Path) -> None:
-    from ctseg_core.annotate.segment_save import save_segments
-
     labels = label_volume()
     patient = dicom_patient(tmp_path / "ct", labels, NAMED_LAYOUTS["coronal"])
-    save_segments(label_map(labels), patient, SaveTarget(LabelFormat.IRCAD, tmp_path / "out", "liver_fixed"))
+    save_label(label_map(labels), patient, SaveTarget(LabelFormat.IRCAD, tmp_path / "out", "liver_fixed"))
     back = read_ircad_labels(tmp_path / "out", patient)
     assert [(s.value, s.name) for s in back.segments] == [
         (1, "liver_fixed"),
-        (2, "liver_fixed_tumour"),
-        (3, "liver_fixed_portal vein"),
+        (2, "tumour_fixed"),
+        (3, "portal vein_fixed"),
     ]
     np.testing.assert_array_equal(back.labels, labels)
