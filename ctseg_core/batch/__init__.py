@@ -6,7 +6,9 @@
 - :mod:`~ctseg_core.batch.models`: the model in this process, or model processes (``--workers``);
 - :mod:`~ctseg_core.batch.pipeline`: the patients one after another, or pipelined;
 - :mod:`~ctseg_core.batch.cluster`: the patients as tasks on a Dask cluster (``--scheduler``);
-- :mod:`~ctseg_core.batch.run`: :func:`segment_patients`, which picks among them.
+- :mod:`~ctseg_core.batch.run`: :func:`segment_patients`, which picks among them;
+- :mod:`~ctseg_core.batch.cohort`: a batch over the cohort database's series (``ctseg segment
+  --cohort`` and the viewer's Segment all), each result stored on its series.
 """
 
 from __future__ import annotations

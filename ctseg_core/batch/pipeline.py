@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 _END = None
 #: How often a blocked stage looks at the stop flag, and the caller at its cancel check (seconds).
 _POLL = 0.1
+#: How long a batch that stopped early (a cancel, a crash) waits for the read or the scores under way
+#: (seconds): a cancel is not held up by a large scan's surface distances; a stage still busy after
+#: that sees the stop flag once its step is done and ends, its work dropped.
+_STOP_WAIT = 0.2
 
 
 @dataclass(frozen=True)
@@ -145,22 +149,35 @@ def run_pipelined(
 ) -> list[Row]:
     """The batch with loading, inference (``workers`` model workers) and writing overlapped."""
     stages = _Stages(prefetch)
-    threads = [
+    models = [
+        stages.thread(f"ctseg-batch-model-{k}", lambda: _predict(stages, source, options, workers))
+        for k in range(workers)
+    ]
+    others = [
         stages.thread("ctseg-batch-loader", lambda: _load(stages, items, workers, options.should_cancel)),
-        *(
-            stages.thread(f"ctseg-batch-model-{k}", lambda: _predict(stages, source, options, workers))
-            for k in range(workers)
-        ),
         stages.thread("ctseg-batch-writer", lambda: _write(stages, workers, options)),
     ]
+    finished = False
     try:
-        for thread in threads:
+        for thread in (*others, *models):
             thread.start()
-        return _collect(stages, items, options)
+        rows = _collect(stages, items, options)
+        finished = True
+        return rows
     finally:
         stages.stop.set()
-        for thread in threads:
-            thread.join()
+        _join(models, others, finished)
+
+
+def _join(models: list[threading.Thread], others: list[threading.Thread], finished: bool) -> None:
+    """Wait for the model workers (each closes its model; a cancelled prediction stops within the
+    engine's grace), and for the loader and the writer: to the end when the batch finished, else
+    until :data:`_STOP_WAIT` after the stop."""
+    deadline = time.monotonic() + _STOP_WAIT
+    for thread in models:
+        thread.join()
+    for thread in others:
+        thread.join(None if finished else max(0.0, deadline - time.monotonic()))
 
 
 def _load(stages: _Stages, items: Sequence[BatchItem], workers: int, should_cancel: CancelCheck | None) -> None:

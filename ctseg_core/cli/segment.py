@@ -66,58 +66,33 @@ def _print_summary_line(rows: list[dict[str, Any]], args: argparse.Namespace, st
 
 def _run_cohort(args: argparse.Namespace, started: float) -> int:
     """``--cohort``: every CT series of the database (``--only-new``: those this model has no result
-    for), each result stored in the database the moment it is ready (on this thread, in the series'
-    order, whichever engine runs the network), besides today's outputs and CSV."""
-    from ctseg_core.batch import segment_patients
-    from ctseg_core.cohort import CohortDatabase, ModelIdentity, SeriesQuery
-    from ctseg_core.model.registry import resolve_model
+    for), each result stored in the database the moment it is ready, besides today's outputs and
+    CSV (:func:`ctseg_core.batch.cohort.segment_series`, as the viewer's Segment all)."""
+    from ctseg_core.batch.cohort import chosen_series, model_identity, segment_series
+    from ctseg_core.cohort import CohortDatabase
 
     with CohortDatabase(args.db, create=False) as cohort:
         engine = _engine(args)
-        model_path = engine["segmenter"].path if "segmenter" in engine else resolve_model(args.model)
-        model = ModelIdentity.of_file(model_path, _model_name(args.model))
-        series = cohort.list_series(SeriesQuery(without_result_of=model.sha256 if args.only_new else None))
+        model = model_identity(args.model)
+        series = chosen_series(cohort, model, only_new=args.only_new)
         if not series:
             print(f"nothing to segment in {for_terminal(cohort.path)} (run ctseg index first?)", file=sys.stderr)
             return EXIT_OK
-        pending = iter(series)
-
-        def record(row: dict[str, Any]) -> None:
-            cohort.record_result(next(pending).series_id, row, model)
-            _print_row(row, args.json)
-
         with progress_bar(not args.json) as progress:
-            rows = segment_patients(
-                [],
+            rows = segment_series(
+                cohort,
+                series,
+                model,
                 args.out,
                 args.format,
+                on_row=lambda row: _print_row(row, args.json),
                 summary=args.summary,
-                on_row=record,
                 progress=progress,
                 report=args.report,
-                items=_cohort_items(series, args.out),
-                durable_rows=True,  # each result stored before the next series enters the network
                 **engine,
             )
     _print_summary_line(rows, args, started)
     return EXIT_FAILED_PATIENTS if any("error" in row for row in rows) else EXIT_OK
-
-
-def _cohort_items(series: list[Any], out: Path | None) -> list[Any]:
-    """Each series as a batch item: its patient path, its UID, an output folder no other series shares."""
-    from dataclasses import replace
-
-    from ctseg_core.batch import plan_outputs
-
-    planned = plan_outputs([Path(row.path) for row in series], out)
-    return [replace(item, series_uid=row.load_series_uid) for item, row in zip(planned, series, strict=True)]
-
-
-def _model_name(given: str | None) -> str | None:
-    """What results call the model: its registered name, or a file's stem (the identity's default)."""
-    if not given:
-        return "bundled"
-    return None if given.endswith(".keras") or "/" in given or "\\" in given else given
 
 
 def _check_what_to_segment(args: argparse.Namespace) -> None:

@@ -1,30 +1,25 @@
 """The cohort browser's jobs as plain functions of ``(progress, should_cancel)``; no Qt here.
 
-:func:`segment_cohort` is ``ctseg segment --cohort`` on a worker: the core batch
-(:func:`ctseg_core.batch.segment_patients` with ``items=``) over the chosen series, each result
-stored in the database the moment it is ready, through the worker's own connection (SQLite
-connections stay on their thread), so the table, polling the database, fills in live and a
-cancelled or killed batch keeps every finished result.
+:func:`segment_cohort` is ``ctseg segment --cohort`` on a worker, through the same core function
+(:func:`ctseg_core.batch.cohort.segment_series`: the pipelined batch, the model's identity, each row
+paired with its series and scored against the ground truth the index found), with the window's
+model process as the segmenter. Each result is stored the moment it is ready, through the worker's
+own connection (SQLite connections stay on their thread), so the table, polling the database,
+fills in live and a cancelled or killed batch keeps every finished result.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ctseg_core.cohort import CohortDatabase, ModelIdentity, SeriesQuery, SeriesRow
+from ctseg_core.cohort import CohortDatabase, ModelIdentity, SeriesQuery
 from ctseg_core.cohort.query import ALL_SEGMENTABLE
-from ctseg_core.cohort.scoring import with_indexed_truth
 from ctseg_core.io.loading import patient_series
 from ctseg_core.io.series import SeriesSummary
 from ctseg_core.progress import CancelCheck, ProgressCallback, raise_if_cancelled
-from ctseg_gui.jobs.segmentation import SegmenterCache, model_file
-
-if TYPE_CHECKING:
-    from ctseg_core.batch import BatchItem
+from ctseg_gui.jobs.segmentation import SegmenterCache
 
 #: Output format of Segment all: NIfTI works for every layout the cohort holds.
 OUTPUT_FORMAT = "nifti"
@@ -54,46 +49,6 @@ def outputs_folder(database: Path) -> Path:
     return database.with_name(f"{database.stem}_outputs")
 
 
-def model_identity(model_path: str | None) -> ModelIdentity:
-    """The model as results name it: its registered file's hash (a file that is not there: its path's)."""
-    path = model_file(model_path)
-    name = Path(model_path).stem if model_path else "bundled"
-    if path.is_file() or path.is_dir():
-        return ModelIdentity.of_file(path, name)
-    return ModelIdentity(name, hashlib.sha256(str(path).encode()).hexdigest())
-
-
-def batch_items(series: Sequence[SeriesRow], out: Path) -> list[BatchItem]:
-    """Each series as a batch item: its patient path, its UID, an output folder no other series shares."""
-    from ctseg_core.batch import plan_outputs
-
-    planned = plan_outputs([Path(row.path) for row in series], out)
-    return [replace(item, series_uid=row.load_series_uid) for item, row in zip(planned, series, strict=True)]
-
-
-class RowOwners:
-    """Which series a batch row belongs to, by its ``source`` and ``series_uid`` (not by order:
-    a batch on several workers may finish them in any order)."""
-
-    def __init__(self, series: Sequence[SeriesRow], items: Sequence[BatchItem]) -> None:
-        self._ids = {(str(i.source), i.series_uid): row.series_id for i, row in zip(items, series, strict=True)}
-
-    def ids(self) -> list[int]:
-        return list(self._ids.values())
-
-    def series_id(self, row: Mapping[str, Any]) -> int | None:
-        return self._ids.get((str(row.get("source")), row.get("series_uid") or None))
-
-
-def chosen_series(cohort: CohortDatabase, batch: CohortBatch, model: ModelIdentity) -> list[SeriesRow]:
-    query = replace(batch.query, without_result_of=model.sha256 if batch.only_new else None)
-    if batch.series_ids is None:
-        return cohort.list_series(query)
-    wanted = set(cohort.series_ids(query))
-    rows = cohort.rows_by_id([i for i in batch.series_ids if i in wanted])
-    return [rows[i] for i in batch.series_ids if i in rows]
-
-
 def segment_cohort(
     batch: CohortBatch,
     segmenters: SegmenterCache,
@@ -101,37 +56,35 @@ def segment_cohort(
     progress: ProgressCallback,
     should_cancel: CancelCheck,
 ) -> CohortBatchOutcome:
-    """Segment the batch's series with the window's model, storing each result as it lands."""
-    from ctseg_core.batch import segment_patients
+    """Segment the batch's series with the window's model (in its model process), storing each
+    result as it lands (:func:`ctseg_core.batch.cohort.segment_series`, pipelined)."""
+    from ctseg_core.batch.cohort import chosen_series, model_identity, segment_series
 
     progress(0, 0, "loading model")
     segmenter = segmenters.get(model_path)
+    raise_if_cancelled(should_cancel)
     model = model_identity(model_path)
     with CohortDatabase(batch.database, create=False) as cohort:
-        series = chosen_series(cohort, batch, model)
-        items = batch_items(series, batch.out)
-        owners, counts = RowOwners(series, items), {"done": 0, "failed": 0}
-        by_id, truths = {row.series_id: row for row in series}, cohort.ground_truths(list(owners.ids()))
-        progress(0, len(items), f"0 of {len(items)} segmented")
+        series = chosen_series(cohort, model, batch.query, batch.series_ids, batch.only_new)
+        counts = {"done": 0, "failed": 0}
+        progress(0, len(series), f"0 of {len(series)} segmented")
 
-        def store(row: dict[str, Any]) -> None:
-            series_id = owners.series_id(row)
-            if series_id is not None:
-                row = with_indexed_truth(row, by_id[series_id], truths.get(series_id, []))
-                cohort.record_result(series_id, row, model)
+        def count(row: dict[str, Any]) -> None:
             counts["done"] += 1
             counts["failed"] += "error" in row
-            progress(counts["done"], len(items), f"{counts['done']} of {len(items)} segmented")
+            progress(counts["done"], len(series), f"{counts['done']} of {len(series)} segmented")
 
-        segment_patients(
-            [],
+        segment_series(
+            cohort,
+            series,
+            model,
             batch.out,
             OUTPUT_FORMAT,
+            on_row=count,
             segmenter=segmenter,
-            summary=batch.out / "ctseg_summary.csv" if items else None,
-            on_row=store,
+            summary=batch.out / "ctseg_summary.csv" if series else None,
             progress=_cancel_checks(should_cancel),
-            items=items,
+            should_cancel=should_cancel,
         )
     raise_if_cancelled(should_cancel)
     return CohortBatchOutcome(counts["done"] - counts["failed"], counts["failed"], model)
