@@ -166,6 +166,8 @@ class FineTuneResult:
     dice_after: dict[str, float | None] = field(default_factory=dict)  # the fine-tuned model, same patients
     epochs: int = 0
     seconds: float = 0.0
+    #: training patients left out, with why (their label could not be read: on another grid, corrupt)
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def mean_before(self) -> float | None:
@@ -188,7 +190,8 @@ def held_out_dice(
     should_cancel: CancelCheck | None = None,
     stage: str = "measuring",
 ) -> dict[str, float | None]:
-    """3D Dice of a segmenter on each patient against its training truth, on the CT grid."""
+    """3D Dice of a segmenter on each patient against its training truth, on the CT grid (None where that
+    truth is missing or cannot be read)."""
     from ctseg_core.io.loading import load_patient
     from ctseg_core.metrics import dice
     from ctseg_core.model.training_data import read_saved_label
@@ -198,8 +201,11 @@ def held_out_dice(
         raise_if_cancelled(should_cancel)
         if progress:
             progress(i, len(patients), stage)
-        patient = load_patient(item.source, masks=None if item.label else ["liver"], should_cancel=should_cancel)
-        truth = read_saved_label(item.label, patient) if item.label else patient.masks.get("liver")
+        try:
+            patient = load_patient(item.source, masks=None if item.label else ["liver"], should_cancel=should_cancel)
+            truth = read_saved_label(item.label, patient) if item.label else patient.masks.get("liver")
+        except CtsegError:  # an unreadable label (on another grid, corrupt) is not measured: it never stops the run
+            truth = None
         if truth is None:
             scores[item.name] = None
             continue
@@ -255,11 +261,12 @@ def fine_tune(
     base, config, weights, lineage = _load_base(base_path, settings, progress)
     raise_if_cancelled(should_cancel)
     train_items, held_items = hold_out(items)
-    cached = _cache_patients(train_items, config.spec, cache_dir or default_cache_dir(), progress, should_cancel)
+    cache = cache_dir or default_cache_dir()
+    cached, train_items, left_out = _cache_patients(train_items, config.spec, cache, progress, should_cancel, log)
     before = held_out_dice(base, held_items, progress, should_cancel, "measuring the base model")
     log(f"fine-tuning {base_path.name} on {', '.join(p.name for p in train_items)} for {epochs} epochs")
     base_name = str(base_model) if base_model is not None else "bundled"
-    run = _Run(config, weights, lineage, base_path, base_name, train_items, held_items, before, started, log)
+    run = _Run(config, weights, lineage, base_path, base_name, train_items, held_items, before, started, log, left_out)
     return _train_and_register(
         run, base, cached, name, TrainingHooks(progress, should_cancel), overwrite, models_folder
     )
@@ -287,6 +294,7 @@ class _Run:
     before: dict[str, float | None]  # the base model's Dice on the held-out patients
     started: float
     log: Any
+    left_out: dict[str, str]  # training patients whose label could not be read, with why
 
 
 def _load_base(
@@ -313,17 +321,31 @@ def _cache_patients(
     cache_dir: Path,
     progress: ProgressCallback | None,
     should_cancel: CancelCheck | None,
-) -> list[CachedPatient]:
-    """The training patients' network-grid slices, each with its training truth (cached on disk)."""
+    log: Any,
+) -> tuple[list[CachedPatient], list[TrainingPatient], dict[str, str]]:
+    """The training patients' network-grid slices, each with its training truth (cached on disk), the
+    patients kept, and those left out with why: one unreadable label (on another grid, corrupt) never
+    stops the run, as in training (a TrainingDataError only when none is left)."""
     from ctseg_core.model.training_data import load_cached
 
-    cached = []
+    cached: list[CachedPatient] = []
+    kept: list[TrainingPatient] = []
+    left_out: dict[str, str] = {}
     for i, item in enumerate(items):
         raise_if_cancelled(should_cancel)
         if progress:
             progress(i, len(items), "preparing")
-        cached.append(load_cached(item.source, spec, cache_dir, label=item.label))
-    return cached
+        try:
+            cached.append(load_cached(item.source, spec, cache_dir, label=item.label))
+        except (CtsegError, FileNotFoundError) as error:
+            left_out[item.name] = str(error)
+            log(f"warning: {item.source} left out of fine-tuning: {error}")
+            continue
+        kept.append(item)
+    if not cached:
+        reasons = "; ".join(f"{name}: {why}" for name, why in left_out.items())
+        raise TrainingDataError(None, f"no training patient could be read ({reasons})")
+    return cached, kept, left_out
 
 
 def _train_and_register(
@@ -373,6 +395,7 @@ def _train_and_register(
         dice_after=after,
         epochs=trained.epochs_run,
         seconds=time.perf_counter() - run.started,
+        left_out=run.left_out,
     )
 
 

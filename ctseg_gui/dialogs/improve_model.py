@@ -290,4 +290,5 @@ def summary(result: FineTuneResult) -> str:
             ]
     else:
         lines.append("One patient only: nothing held out, so no Dice was measured.")
+    lines += [f"Left out {name}: {why}" for name, why in result.left_out.items()]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,6 +94,31 @@ def test_hold_out_rule(count: int, held: int) -> None:
     assert hold_out(list(reversed(items))) == (train, val)  # independent of the order given
 
 
+def test_a_patient_whose_label_is_on_another_grid_is_left_out_and_the_run_goes_on(
+    patients: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """Defect 25's sibling in fine-tuning: one unreadable label is reported, never the end of the run."""
+    small = _small_patient(tmp_path / "small")
+    write_nifti_mask(np.zeros(small.shape, bool), small, patients / "p0_liver.nii.gz")  # p0's label: another grid
+    found, _ = collect_training_patients([patients])
+    train, held = hold_out(found)
+    assert "p0" in [p.name for p in train] and len(train) == 2  # the rule holds p0 in training
+    result = fine_tune(
+        found,
+        tiny_model,
+        "tuned",
+        epochs=1,
+        steps_per_epoch=1,
+        batch_size=4,
+        cache_dir=tmp_path / "cache",
+        models_folder=tmp_path / "models",
+    )
+    assert result.model_path.is_file()
+    assert list(result.left_out) == ["p0"] and "grid" in result.left_out["p0"]
+    assert "p0" not in result.trained_on and len(result.trained_on) == 1
+    assert result.held_out == [p.name for p in held]
+
+
 def test_fine_tune_registers_a_model_with_its_lineage(patients: Path, tiny_model: Path, tmp_path: Path) -> None:
     write_ircad_mask(
         _corrected(patients / "p0"), load_patient(patients / "p0", masks=None), patients / "p0", "liver_edited"
@@ -155,3 +181,12 @@ def test_cancel_stops_training_and_registers_nothing(patients: Path, tiny_model:
         )
     assert "measuring the new model" not in stages
     assert not (tmp_path / "models" / "never.keras").exists()
+
+
+def _small_patient(folder: Path) -> Any:
+    """A 3 × 4 × 5 phantom-free CT, for a label on the wrong grid."""
+    import nibabel as nib
+
+    folder.mkdir(parents=True)
+    nib.save(nib.Nifti1Image(np.full((5, 4, 3), -1000, np.int16), np.eye(4)), str(folder / "ct.nii.gz"))
+    return load_patient(folder / "ct.nii.gz", masks=None)

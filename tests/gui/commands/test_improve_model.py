@@ -164,3 +164,18 @@ def test_view_model_by_name_selects_it_in_the_picker(
     assert picker.current_name() == "mine" and viewer.segmentation.model_path == str(registered)
     picker.setCurrentIndex(0)
     assert viewer.segmentation.model_path is None  # bundled
+
+
+def test_the_summary_names_each_patient_left_out_and_why() -> None:
+    from ctseg_core.model.finetune import FineTuneResult
+    from ctseg_gui.dialogs.improve_model import summary
+
+    result = FineTuneResult(
+        "tuned",
+        Path("tuned.keras"),
+        Path("base.keras"),
+        ["p1"],
+        [],
+        left_out={"p0": "p0_liver.nii.gz: label grid is rotated or scaled relative to the CT grid"},
+    )
+    assert "Left out p0: p0_liver.nii.gz: label grid is rotated" in summary(result)
