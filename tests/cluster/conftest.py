@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed when its module ends: no worker outlives these tests
 def cluster() -> Iterator[Any]:
     """``LocalCluster`` of 2 single-threaded worker processes; a task whose worker dies is retried once
     (``allowed-failures``: 1, 3 by default), so a patient that kills every worker it meets fails after two."""
