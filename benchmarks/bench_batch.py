@@ -28,6 +28,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,21 +85,43 @@ def bench_set(label: str, patients: Path, out: Path, args: argparse.Namespace) -
     for round_ in range(args.rounds):
         for mode, run in modes.items():
             shutil.rmtree(out, ignore_errors=True)
-            load_before = os.getloadavg()[0]
-            cpu_before = cpu_seconds()
-            started = time.perf_counter()
-            rows = run(out)
-            wall = time.perf_counter() - started
-            cpu = cpu_seconds() - cpu_before
-            errors = [row["error"] for row in rows if "error" in row]
-            assert not errors, errors
+            rows, wall, cpu, loads = timed(partial(run, out))
+            report_round(round_, mode, rows, wall, cpu, loads, best)  # first: it fails on an error row
             dice[mode] = [round(row["dice"], 6) for row in rows]
-            rate = 60 * len(rows) / wall
-            best[mode] = max(best.get(mode, 0.0), rate)
-            print(
-                f"  round {round_ + 1} {mode:<11} {len(rows)} patients in {wall:6.1f} s = {rate:5.2f} patients/min, "
-                f"CPU {cpu:6.1f} s, load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
-            )
+    report_best(best, dice)
+
+
+def timed(run: Callable[[], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float, float, tuple[float, float]]:
+    """The rows, wall seconds, CPU seconds and the load average before and after."""
+    load_before, cpu_before = os.getloadavg()[0], cpu_seconds()
+    started = time.perf_counter()
+    rows = run()
+    wall = time.perf_counter() - started
+    return rows, wall, cpu_seconds() - cpu_before, (load_before, os.getloadavg()[0])
+
+
+def report_round(
+    round_: int,
+    mode: str,
+    rows: list[dict[str, Any]],
+    wall: float,
+    cpu: float,
+    loads: tuple[float, float],
+    best: dict[str, float],
+) -> None:
+    """Print one mode's run (no patient may fail) and keep its best rate in ``best``."""
+    errors = [row["error"] for row in rows if "error" in row]
+    assert not errors, errors
+    rate = 60 * len(rows) / wall
+    best[mode] = max(best.get(mode, 0.0), rate)
+    print(
+        f"  round {round_ + 1} {mode:<11} {len(rows)} patients in {wall:6.1f} s = {rate:5.2f} patients/min, "
+        f"CPU {cpu:6.1f} s, load average {loads[0]:.1f} → {loads[1]:.1f}"
+    )
+
+
+def report_best(best: dict[str, float], dice: dict[str, list[Any]]) -> None:
+    """Check that every mode gave the same Dice, and print each mode's best rate against the sequential one."""
     assert len({tuple(d) for d in dice.values()}) == 1, f"the modes disagree: {dice}"
     base = best["sequential"]
     print("  best: " + ", ".join(f"{mode} {rate:.2f}/min ({rate / base:.2f}×)" for mode, rate in best.items()))

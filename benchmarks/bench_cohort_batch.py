@@ -28,12 +28,11 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench_batch import IRCAD, cpu_seconds, unzip_ircad
+from bench_batch import IRCAD, report_best, report_round, timed, unzip_ircad
 from phantom_cohort import write_patient
 
 
@@ -104,27 +103,9 @@ def bench_set(label: str, database: Path, out: Path, args: argparse.Namespace) -
                 run = partial(segment_series, cohort, series, model, out, "nifti", **engine)
                 rows, wall, cpu, loads = timed(run)
                 stored = {row.series_id: row.dice for row in cohort.list_series()}
-            errors = [row["error"] for row in rows if "error" in row]
-            assert not errors, errors
             dice[mode] = [round(d, 6) if d is not None else None for _, d in sorted(stored.items())]
-            rate = 60 * len(rows) / wall
-            best[mode] = max(best.get(mode, 0.0), rate)
-            print(
-                f"  round {round_ + 1} {mode:<11} {len(rows)} patients in {wall:6.1f} s = {rate:5.2f} patients/min, "
-                f"CPU {cpu:6.1f} s, load average {loads[0]:.1f} → {loads[1]:.1f}"
-            )
-    assert len({tuple(d) for d in dice.values()}) == 1, f"the modes disagree: {dice}"
-    base = best["sequential"]
-    print("  best: " + ", ".join(f"{mode} {rate:.2f}/min ({rate / base:.2f}×)" for mode, rate in best.items()))
-
-
-def timed(run: Callable[[], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float, float, tuple[float, float]]:
-    """The rows, wall seconds, CPU seconds and the load average before and after."""
-    load_before, cpu_before = os.getloadavg()[0], cpu_seconds()
-    started = time.perf_counter()
-    rows = run()
-    wall = time.perf_counter() - started
-    return rows, wall, cpu_seconds() - cpu_before, (load_before, os.getloadavg()[0])
+            report_round(round_, mode, rows, wall, cpu, loads, best)
+    report_best(best, dice)
 
 
 if __name__ == "__main__":
